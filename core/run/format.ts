@@ -1,0 +1,113 @@
+/**
+ * The run directory's file formats (see README "Run directory"). Everything a run writes is
+ * described here; the writer and the reader both use these types.
+ *
+ * ```
+ * runs/<run-id>/
+ *   run.json        RunInfo (write-then-rename)
+ *   metrics.jsonl   MetricsRecord per line (appended, whole lines)
+ *   events.jsonl    RunEvent per line (appended, whole lines)
+ *   model.txt       the model summary
+ *   checkpoints/    <name>/model.json + weights.bin + state.json
+ *   artifacts/      files logged by callbacks
+ *   viz/            visualisations logged by callbacks
+ * ```
+ *
+ * @module
+ */
+
+/** The life-cycle state of a run. */
+export type RunStatus = "running" | "completed" | "stopped" | "failed";
+
+/** The content of `run.json`. */
+export interface RunInfo {
+  /** Format version of the run directory. */
+  format: 1;
+  /** `<experiment>-<yyyymmdd-hhmmss>[-n]`, also the directory name. */
+  id: string;
+  /** The experiment's name. */
+  experiment: string;
+  /** Current status; `running` also for a run whose process died (see `heartbeat`). */
+  status: RunStatus;
+  /** Why training stopped early (early stopping, NaN loss, Ctrl-C ...). */
+  stopReason?: string;
+  /** The error message of a failed run. */
+  error?: string;
+  /** Hyperparameters and options as resolved at start (epochs, batchSize, lr, seed, ...). */
+  config: Record<string, unknown>;
+  /** The chosen tfjs backend and why it was chosen. */
+  backend?: { name: string; reason: string };
+  /** Versions of convdeck, Deno, tfjs. */
+  versions: Record<string, string>;
+  /** Dataset facts (name, classes, sizes, skipped files ...). */
+  dataset?: Record<string, unknown>;
+  /** ISO times. */
+  createdAt: string;
+  /** ISO time of the last update of this file. */
+  updatedAt: string;
+  /** ISO time at which the run ended (completed, stopped or failed). */
+  endedAt?: string;
+  /** Number of finished epochs. */
+  epochs: number;
+  /** Global optimizer steps so far. */
+  steps: number;
+  /** Best value of each `val_*` metric (and `loss`/`acc`) with its epoch. */
+  best?: Record<string, { value: number; epoch: number }>;
+}
+
+/**
+ * One line of `metrics.jsonl`. Epoch records carry the epoch's logs; batch records (written
+ * every N batches for live curves) carry a `batch` key as well.
+ */
+export interface MetricsRecord {
+  /** 0-based epoch. */
+  epoch: number;
+  /** Global optimizer step at the time of the record. */
+  step: number;
+  /** Unix time in milliseconds. */
+  time: number;
+  /** Batch index inside the epoch; present only on batch records. */
+  batch?: number;
+  /** Metric values: `loss`, `acc`, `val_loss`, `val_acc`, `lr`, ... */
+  [metric: string]: number | undefined;
+}
+
+/** Well-known event types (others are allowed). */
+export type KnownEventType =
+  | "train_begin"
+  | "train_end"
+  | "resumed"
+  | "lr_changed"
+  | "early_stopped"
+  | "stop_requested"
+  | "checkpoint_saved"
+  | "overfitting_detected"
+  | "nan_loss"
+  | "warning"
+  | "interrupted"
+  | "failed";
+
+/** One line of `events.jsonl`. */
+export interface RunEvent {
+  /** What happened (see {@link KnownEventType}). */
+  type: KnownEventType | (string & Record<never, never>);
+  /** The 0-based epoch it happened in. */
+  epoch: number;
+  /** Global step at the time. */
+  step: number;
+  /** Unix time in milliseconds. */
+  time: number;
+  /** Free-form, JSON-serialisable detail. */
+  [key: string]: unknown;
+}
+
+/** File names inside a run directory. */
+export const RUN_FILES = {
+  info: "run.json",
+  metrics: "metrics.jsonl",
+  events: "events.jsonl",
+  summary: "model.txt",
+  checkpoints: "checkpoints",
+  artifacts: "artifacts",
+  viz: "viz",
+} as const;

@@ -1,0 +1,24 @@
+/**
+ * What callbacks use to write into the run directory.
+ *
+ * @module
+ */
+
+/** The part of a run that callbacks may write to. */
+export interface RunLogger {
+  /** The run id. */
+  readonly id: string;
+  /** Absolute path of the run directory. */
+  readonly dir: string;
+  /** Appends an event (with the current epoch, step and time) to `events.jsonl`. */
+  event(type: string, detail?: Record<string, unknown>): Promise<void>;
+  /** Adds scalars to the current epoch's metrics record (merged at epoch end). */
+  scalar(name: string, value: number): void;
+  /**
+   * Writes a file under the run directory (write-then-rename, parent folders created).
+   * `relPath` must stay inside the run directory. Returns the absolute path.
+   */
+  artifact(relPath: string, data: Uint8Array | string): Promise<string>;
+  /** Prints a warning to stderr and records it as a `warning` event. */
+  warn(message: string, detail?: Record<string, unknown>): Promise<void>;
+}
