@@ -23,8 +23,12 @@ export interface TrainContext {
   readonly model: tfl.LayersModel;
   /** The current learning rate. Setting it takes effect from the next batch (also for Adam). */
   learningRate: number;
-  /** Ask training to end after the current epoch; `reason` is stored in run.json. */
-  stopTraining(reason: string): void;
+  /**
+   * Ask training to end after the current epoch; `reason` is stored in run.json. With
+   * `{ immediate: true }` (e.g. on a NaN loss) the epoch ends after the current batch, without
+   * validation.
+   */
+  stopTraining(reason: string, options?: { immediate?: boolean }): void;
   /** True once some callback has asked to stop. */
   readonly stopRequested: boolean;
   /** Log scalars, events, images and artifacts to the run directory. */
@@ -66,7 +70,10 @@ export interface Callback {
   onEpochBegin?(epoch: number, ctx: TrainContext): void | Promise<void>;
   /** Called before each training batch. */
   onBatchBegin?(batch: number, ctx: TrainContext): void | Promise<void>;
-  /** Called after each training batch with the batch's `loss`/`acc` and `size`. */
+  /**
+   * Called after each training batch. As in Keras 3, `loss` and `acc` are running means over
+   * the epoch so far; `batch_loss`/`batch_acc` are the batch's own values and `size` its size.
+   */
   onBatchEnd?(batch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
   /** Called after each epoch (and its validation) with the epoch's logs. */
   onEpochEnd?(epoch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;

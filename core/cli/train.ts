@@ -1,0 +1,191 @@
+/**
+ * `deno task train`: train an experiment from the command line.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { relative } from "node:path";
+import type { BackendName } from "../backend/select.ts";
+import type { TrainOptions } from "../experiment.ts";
+import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
+import { parsePluginArg } from "../plugins.ts";
+import { prepareExperiment, runExperiment } from "../run_experiment.ts";
+import { modelSummary } from "../models/summary.ts";
+
+const BACKENDS = ["auto", "tensorflow-gpu", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+
+/** The `--help` text. */
+export const HELP = `Usage: deno task train [options]
+
+Trains an experiment and writes everything to a run directory (runs/<run-id>/).
+With no options, trains the built-in default (generated shapes, a few minutes on 2 cores).
+
+Options:
+  --experiment NAME|PATH  built-in name (${Object.keys(BUILTIN_EXPERIMENTS).join(", ")})
+                          or path of an experiment file              [default: default]
+  --epochs N              epochs to train (overrides the experiment)
+  --batch-size N          batch size
+  --lr X                  initial learning rate
+  --image-size N          square input size in pixels
+  --data DIR              dataset folder (image folders or IDX files)
+  --strict-data           fail on any bad data file instead of skipping it
+  --backend NAME          ${BACKENDS.join("|")}                  [default: auto]
+  --threads N             threads for the wasm/native backends     [default: all cores]
+  --runs DIR              where run directories go                  [default: runs]
+  --callback 'PATH [JSON]'  load a callback plugin (repeatable), options as JSON after the path
+  --seed N                seed for weights, shuffling and augmentation
+  --summary               print the model summary and exit
+  -h, --help              show this help
+`;
+
+/** Parsed command line. */
+export interface TrainArgs {
+  experiment: string;
+  overrides: Partial<TrainOptions>;
+  backend: BackendName;
+  threads?: number;
+  runsDir: string;
+  callbacks: string[];
+  summary: boolean;
+  help: boolean;
+}
+
+function num(flag: string, value: string | undefined, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new Error(`${flag} expects ${integer ? "an integer" : "a number"}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Parses `deno task train` arguments; throws a clear error on unknown flags or bad values. */
+export function parseTrainArgs(argv: string[]): TrainArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        experiment: { type: "string" },
+        epochs: { type: "string" },
+        "batch-size": { type: "string" },
+        lr: { type: "string" },
+        "image-size": { type: "string" },
+        data: { type: "string" },
+        "strict-data": { type: "boolean" },
+        backend: { type: "string" },
+        threads: { type: "string" },
+        runs: { type: "string" },
+        callback: { type: "string", multiple: true },
+        seed: { type: "string" },
+        summary: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}. Run with --help for the options.`);
+  }
+  const v = parsed.values;
+  const backend = (v.backend ?? "auto") as BackendName;
+  if (!BACKENDS.includes(backend)) {
+    throw new Error(`--backend must be one of ${BACKENDS.join(", ")}, got "${v.backend}"`);
+  }
+  const overrides: Partial<TrainOptions> = {
+    epochs: num("--epochs", v.epochs, true),
+    batchSize: num("--batch-size", v["batch-size"], true),
+    learningRate: num("--lr", v.lr, false),
+    imageSize: num("--image-size", v["image-size"], true),
+    seed: num("--seed", v.seed, true),
+    data: v.data,
+    strictData: v["strict-data"],
+  };
+  const threads = num("--threads", v.threads, true);
+  if (threads !== undefined && threads < 1) throw new Error(`--threads must be >= 1`);
+  return {
+    experiment: v.experiment ?? "default",
+    overrides,
+    backend,
+    threads,
+    runsDir: v.runs ?? "runs",
+    callbacks: v.callback ?? [],
+    summary: v.summary ?? false,
+    help: v.help ?? false,
+  };
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let args: TrainArgs;
+  try {
+    args = parseTrainArgs(argv);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const controller = new AbortController();
+  let sigints = 0;
+  const onSignal = (name: string) => () => {
+    sigints++;
+    if (sigints > 1) {
+      console.error(`\n${name} again: quitting now (the last finished epoch is saved).`);
+      Deno.exit(130);
+    }
+    console.error(`\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`);
+    controller.abort();
+  };
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGINT", onSignal("Ctrl-C")],
+    ["SIGTERM", onSignal("SIGTERM")],
+  ];
+  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+  try {
+    const plugins = args.callbacks.map(parsePluginArg);
+    const experiment = await loadExperiment(args.experiment);
+    if (args.summary) {
+      const prepared = await prepareExperiment({
+        experiment,
+        overrides: args.overrides,
+        backend: args.backend === "auto" ? "cpu" : args.backend,
+        plugins,
+        callbacks: [],
+        log: () => {},
+      });
+      console.log(modelSummary(prepared.model));
+      return 0;
+    }
+    const { run, result } = await runExperiment({
+      experiment,
+      overrides: args.overrides,
+      backend: args.backend,
+      threads: args.threads,
+      runsDir: args.runsDir,
+      plugins,
+      signal: controller.signal,
+    });
+    const rel = relative(Deno.cwd(), run.dir) || run.dir;
+    const last = result.logs;
+    const fmt = (k: string) => (typeof last[k] === "number" ? last[k].toFixed(4) : "n/a");
+    console.log(
+      `\n${result.status === "completed" ? "Finished" : `Stopped (${result.stopReason})`}: ` +
+        `${result.history.length} epochs; last epoch loss ${fmt("loss")} acc ${fmt("acc")} ` +
+        `val_loss ${fmt("val_loss")} val_acc ${fmt("val_acc")}`,
+    );
+    console.log(`Run directory: ${rel}`);
+    console.log(`  metrics: ${rel}/metrics.jsonl   events: ${rel}/events.jsonl`);
+    console.log(`  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`);
+    return 0;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

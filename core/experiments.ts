@@ -1,0 +1,72 @@
+/**
+ * Finding experiments by name (in `experiments/`) or by path.
+ *
+ * @module
+ */
+import { isAbsolute, resolve } from "node:path";
+import type { Experiment } from "./experiment.ts";
+import { toFileUrl } from "./paths.ts";
+
+/** The experiments that ship with convdeck, by name. */
+export const BUILTIN_EXPERIMENTS: Record<string, string> = {
+  default: "../experiments/default.ts",
+  snacks: "../experiments/snacks.ts",
+  fashion_mnist: "../experiments/fashion_mnist.ts",
+};
+
+function problems(value: unknown): string[] {
+  if (typeof value !== "object" || value === null) return ["it is not an object"];
+  const e = value as Record<string, unknown>;
+  const out: string[] = [];
+  if (typeof e.name !== "string" || !/^[A-Za-z0-9_-]+$/.test(e.name)) {
+    out.push("`name` must be a string of letters, digits, - and _");
+  }
+  if (typeof e.dataset !== "function") out.push("`dataset(options)` is missing");
+  if (typeof e.model !== "function") out.push("`model(inputShape, numClasses)` is missing");
+  if (typeof e.defaults !== "object" || e.defaults === null) out.push("`defaults` is missing");
+  return out;
+}
+
+/**
+ * Loads an experiment by built-in name or by file path; throws a clear error when the file
+ * does not exist or does not export an experiment.
+ */
+export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
+  let url: string;
+  let label: string;
+  if (Object.hasOwn(BUILTIN_EXPERIMENTS, nameOrPath)) {
+    url = new URL(BUILTIN_EXPERIMENTS[nameOrPath], import.meta.url).href;
+    label = `built-in experiment "${nameOrPath}"`;
+  } else {
+    const looksLikePath = /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
+    if (!looksLikePath) {
+      throw new Error(
+        `Unknown experiment "${nameOrPath}". Built-in: ${
+          Object.keys(BUILTIN_EXPERIMENTS).join(", ")
+        }; or pass the path of an experiment file (e.g. ./my_experiment.ts).`,
+      );
+    }
+    const abs = isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath);
+    try {
+      if (!(await Deno.stat(abs)).isFile) throw new Error("not a file");
+    } catch {
+      throw new Error(`Experiment file ${abs} does not exist (or is not a readable file).`);
+    }
+    url = toFileUrl(abs);
+    label = `experiment file ${abs}`;
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(url);
+  } catch (err) {
+    throw new Error(`Cannot load ${label}: ${(err as Error).message}`, { cause: err });
+  }
+  const exp = mod.default;
+  const p = problems(exp);
+  if (p.length > 0) {
+    throw new Error(
+      `${label} does not export a valid Experiment as its default export: ${p.join("; ")}.`,
+    );
+  }
+  return exp as Experiment;
+}

@@ -1,0 +1,51 @@
+/**
+ * A small convnet for the built-in default dataset: the book's design (pairs of 3x3 convs,
+ * max pooling, global average pooling, softmax) at a width that trains in minutes on 2 cores.
+ *
+ * @module
+ */
+import * as tfl from "@tensorflow/tfjs-layers";
+
+/**
+ * Builds a small convnet: conv16-conv16-pool-conv32-conv32-pool-conv64-GAP-dense, `same`
+ * padding so any input of 8x8 or more works.
+ *
+ * @example
+ * ```ts
+ * import { smallConvnet } from "./small_convnet.ts";
+ * const model = smallConvnet([32, 32, 3], 8);
+ * console.log(model.outputs[0].shape); // [null, 8]
+ * ```
+ */
+export function smallConvnet(
+  inputShape: readonly [number, number, number],
+  numClasses: number,
+  widths: readonly [number, number, number] = [16, 32, 64],
+): tfl.Sequential {
+  const [h, w] = inputShape;
+  if (Math.min(h, w) < 8) {
+    throw new Error(`Image size ${h}x${w} is too small for the small convnet: use at least 8.`);
+  }
+  const conv = (filters: number, first = false) =>
+    tfl.layers.conv2d({
+      filters,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+      ...(first ? { inputShape: [...inputShape] } : {}),
+    });
+  return tfl.sequential({
+    name: "small_convnet",
+    layers: [
+      conv(widths[0], true),
+      conv(widths[0]),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      conv(widths[1]),
+      conv(widths[1]),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      conv(widths[2]),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: numClasses, activation: "softmax" }),
+    ],
+  });
+}

@@ -1,0 +1,296 @@
+/**
+ * Writes a run directory (format in `format.ts`): crash-safe, append-only where possible.
+ *
+ * @module
+ */
+import { isAbsolute, join, normalize, relative, resolve } from "node:path";
+import { JsonlAppender, writeFileAtomic } from "./fs_safe.ts";
+import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
+import type { RunLogger } from "./logger.ts";
+
+/** Options for {@link RunWriter.create}. */
+export interface CreateRunOptions {
+  /** The folder holding all runs (created if missing). */
+  runsDir: string;
+  /** Experiment name, the first part of the run id. */
+  experiment: string;
+  /** Resolved hyperparameters and options. */
+  config: Record<string, unknown>;
+  /** Versions to record. */
+  versions?: Record<string, string>;
+  /** Clock, for tests. */
+  now?: () => Date;
+  /** Where warnings are printed (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+/** Formats a date as `yyyymmdd-hhmmss` in local time. */
+export function timestampId(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-` +
+    `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** Makes a name safe for a folder name: letters, digits, `-`, `_`, `.` only. */
+export function safeName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[._]+/, "");
+  return s.length > 0 ? s.slice(0, 80) : "run";
+}
+
+/** Which direction is "better" for a metric name, for the `best` summary in run.json. */
+export function metricDirection(key: string): "min" | "max" | undefined {
+  const base = key.startsWith("val_") ? key.slice(4) : key;
+  if (base === "loss" || base.endsWith("_loss") || base === "mse" || base === "mae") return "min";
+  if (base === "acc" || base === "accuracy" || base.endsWith("_acc")) return "max";
+  return undefined;
+}
+
+/**
+ * The writer side of a run directory. It is also the {@link RunLogger} handed to callbacks.
+ *
+ * @example
+ * ```ts
+ * import { RunWriter } from "./writer.ts";
+ * const runsDir = await Deno.makeTempDir();
+ * const run = await RunWriter.create({ runsDir, experiment: "demo", config: { epochs: 1 } });
+ * await run.writeEpochMetrics({ loss: 0.5, acc: 0.8 });
+ * await run.finish("completed");
+ * ```
+ */
+export class RunWriter implements RunLogger {
+  /** The run's `run.json` content as last written. */
+  info: RunInfo;
+  /** Absolute path of the run directory. */
+  readonly dir: string;
+  /** The current epoch (set by the trainer). */
+  epoch = 0;
+  /** The current global step (set by the trainer). */
+  step = 0;
+  #metrics: JsonlAppender;
+  #events: JsonlAppender;
+  #pendingScalars: Record<string, number> = {};
+  #now: () => Date;
+  #warn: (line: string) => void;
+  #infoQueue: Promise<void> = Promise.resolve();
+
+  private constructor(dir: string, info: RunInfo, now: () => Date, warn: (l: string) => void) {
+    this.dir = dir;
+    this.info = info;
+    this.#now = now;
+    this.#warn = warn;
+    this.#metrics = new JsonlAppender(join(dir, RUN_FILES.metrics));
+    this.#events = new JsonlAppender(join(dir, RUN_FILES.events));
+  }
+
+  /** The run id (the directory name). */
+  get id(): string {
+    return this.info.id;
+  }
+
+  /**
+   * Creates a new run directory with a unique id `<experiment>-<yyyymmdd-hhmmss>[-n]`. Two
+   * processes starting at the same second get distinct ids (directory creation is atomic).
+   * Throws a clear error when the runs folder cannot be written.
+   */
+  static async create(options: CreateRunOptions): Promise<RunWriter> {
+    const now = options.now ?? (() => new Date());
+    const warn = options.warn ?? ((l: string) => console.error(l));
+    const runsDir = resolve(options.runsDir);
+    try {
+      await Deno.mkdir(runsDir, { recursive: true });
+    } catch (err) {
+      throw new Error(
+        `Cannot create the runs folder ${runsDir}: ${(err as Error).message}. ` +
+          `Pass --runs DIR with a folder you can write to.`,
+      );
+    }
+    const start = now();
+    const base = `${safeName(options.experiment)}-${timestampId(start)}`;
+    let id = base;
+    for (let n = 2;; n++) {
+      try {
+        await Deno.mkdir(join(runsDir, id));
+        break;
+      } catch (err) {
+        if (err instanceof Deno.errors.AlreadyExists && n < 10000) {
+          id = `${base}-${n}`;
+          continue;
+        }
+        throw new Error(
+          `Cannot create a run folder in ${runsDir}: ${(err as Error).message}. ` +
+            `Pass --runs DIR with a folder you can write to.`,
+        );
+      }
+    }
+    const iso = start.toISOString();
+    const info: RunInfo = {
+      format: 1,
+      id,
+      experiment: options.experiment,
+      status: "running",
+      config: options.config,
+      versions: options.versions ?? {},
+      createdAt: iso,
+      updatedAt: iso,
+      epochs: 0,
+      steps: 0,
+    };
+    const run = new RunWriter(join(runsDir, id), info, now, warn);
+    await run.#writeInfo();
+    return run;
+  }
+
+  /**
+   * Opens an existing run directory to continue writing it (resume). Throws a clear error
+   * when `dir` is not a run directory.
+   */
+  static async open(
+    dir: string,
+    options: { now?: () => Date; warn?: (line: string) => void } = {},
+  ): Promise<RunWriter> {
+    const abs = resolve(dir);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(join(abs, RUN_FILES.info));
+    } catch {
+      throw new Error(
+        `${abs} is not a run directory (no readable ${RUN_FILES.info}). ` +
+          `Pass the folder of a run, e.g. runs/<run-id>.`,
+      );
+    }
+    let info: RunInfo;
+    try {
+      info = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${join(abs, RUN_FILES.info)} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (info.format !== 1 || typeof info.id !== "string") {
+      throw new Error(`${join(abs, RUN_FILES.info)} is not a convdeck run (format ${info.format}).`);
+    }
+    return new RunWriter(
+      abs,
+      info,
+      options.now ?? (() => new Date()),
+      options.warn ?? ((l: string) => console.error(l)),
+    );
+  }
+
+  /** Merges `patch` into run.json and rewrites it atomically. */
+  updateInfo(patch: Partial<RunInfo>): Promise<void> {
+    this.info = { ...this.info, ...patch };
+    return this.#writeInfo();
+  }
+
+  #writeInfo(): Promise<void> {
+    this.#infoQueue = this.#infoQueue.catch(() => {}).then(() => {
+      this.info.updatedAt = this.#now().toISOString();
+      return writeFileAtomic(
+        join(this.dir, RUN_FILES.info),
+        JSON.stringify(this.info, null, 2) + "\n",
+      );
+    });
+    return this.#infoQueue;
+  }
+
+  /**
+   * Appends the epoch record (logs plus scalars logged by callbacks during the epoch), flushed
+   * to disk, and updates the `best` summary in run.json.
+   */
+  async writeEpochMetrics(logs: Record<string, number>): Promise<MetricsRecord> {
+    const record: MetricsRecord = {
+      epoch: this.epoch,
+      step: this.step,
+      time: this.#now().getTime(),
+      ...this.#pendingScalars,
+      ...logs,
+    };
+    this.#pendingScalars = {};
+    await this.#metrics.append(record, true);
+    const best = { ...(this.info.best ?? {}) };
+    for (const [k, v] of Object.entries(record)) {
+      const dir = metricDirection(k);
+      if (dir === undefined || typeof v !== "number" || !Number.isFinite(v)) continue;
+      const prev = best[k];
+      if (!prev || (dir === "min" ? v < prev.value : v > prev.value)) {
+        best[k] = { value: v, epoch: this.epoch };
+      }
+    }
+    await this.updateInfo({ best, epochs: this.epoch + 1, steps: this.step });
+    return record;
+  }
+
+  /** Appends a batch record (not flushed to disk: these are for live curves only). */
+  writeBatchMetrics(batch: number, logs: Record<string, number>): Promise<void> {
+    return this.#metrics.append({
+      epoch: this.epoch,
+      step: this.step,
+      time: this.#now().getTime(),
+      batch,
+      ...logs,
+    });
+  }
+
+  /** Appends an event with the current epoch, step and time (flushed to disk). */
+  event(type: string, detail: Record<string, unknown> = {}): Promise<void> {
+    const ev: RunEvent = {
+      ...detail,
+      type,
+      epoch: this.epoch,
+      step: this.step,
+      time: this.#now().getTime(),
+    };
+    return this.#events.append(ev, true);
+  }
+
+  /** Adds a scalar to the current epoch's metrics record. */
+  scalar(name: string, value: number): void {
+    this.#pendingScalars[name] = value;
+  }
+
+  /** Resolves `relPath` inside the run directory, refusing paths that leave it. */
+  resolvePath(relPath: string): string {
+    const target = isAbsolute(relPath) ? normalize(relPath) : resolve(this.dir, relPath);
+    const rel = relative(this.dir, target);
+    if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
+      throw new Error(`Path ${relPath} is outside the run directory ${this.dir}.`);
+    }
+    return target;
+  }
+
+  /** Writes a file under the run directory (write-then-rename). */
+  async artifact(relPath: string, data: Uint8Array | string): Promise<string> {
+    const path = this.resolvePath(relPath);
+    await writeFileAtomic(path, data, { sync: false });
+    return path;
+  }
+
+  /** Prints a warning and records it as a `warning` event. */
+  async warn(message: string, detail: Record<string, unknown> = {}): Promise<void> {
+    this.#warn(`warning: ${message}`);
+    await this.event("warning", { message, ...detail });
+  }
+
+  /** Writes the model summary to model.txt. */
+  writeSummary(text: string): Promise<void> {
+    return writeFileAtomic(join(this.dir, RUN_FILES.summary), text.endsWith("\n") ? text : text + "\n");
+  }
+
+  /** Marks the run as ended with `status` (and an optional reason or error). */
+  async finish(
+    status: "completed" | "stopped" | "failed",
+    detail: { stopReason?: string; error?: string } = {},
+  ): Promise<void> {
+    await this.updateInfo({
+      status,
+      endedAt: this.#now().toISOString(),
+      ...detail,
+    });
+  }
+
+  /** Flushes and closes the append-only files. */
+  async close(): Promise<void> {
+    await this.#metrics.close();
+    await this.#events.close();
+    await this.#infoQueue.catch(() => {});
+  }
+}

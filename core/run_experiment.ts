@@ -1,0 +1,151 @@
+/**
+ * Runs an experiment end to end: options, backend, model, data, run directory, callbacks,
+ * training. The CLI is a thin layer over this.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { type BackendChoice, type BackendName, initBackend } from "./backend/select.ts";
+import type { Callback } from "./callback.ts";
+import type { Dataset } from "./data/dataset.ts";
+import type { Experiment, PluginSpec, TrainOptions } from "./experiment.ts";
+import { modelSummary } from "./models/summary.ts";
+import { resolveOptions } from "./options.ts";
+import { loadPlugin } from "./plugins.ts";
+import { withSeededMathRandom } from "./random.ts";
+import { RunWriter } from "./run/writer.ts";
+import { type TrainResult, Trainer } from "./trainer.ts";
+import { VERSION } from "./version.ts";
+
+/** Options of {@link runExperiment}. */
+export interface RunExperimentOptions {
+  /** The experiment to run. */
+  experiment: Experiment;
+  /** Option overrides (from the command line). */
+  overrides?: Partial<TrainOptions>;
+  /** tfjs backend (default `auto`). */
+  backend?: BackendName;
+  /** Threads for multi-threaded backends. */
+  threads?: number;
+  /** Runs folder (default `runs`). */
+  runsDir?: string;
+  /** Callback plugins to load, after the experiment's own. */
+  plugins?: PluginSpec[];
+  /** Replace the experiment's default callbacks with these. */
+  callbacks?: Callback[];
+  /** Aborting stops training after the current batch (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Where progress lines go (default: stderr). */
+  log?: (line: string) => void;
+  /** Called once the run directory exists (e.g. to start the dashboard). */
+  onRunCreated?: (run: RunWriter) => void | Promise<void>;
+}
+
+/** What {@link runExperiment} returns. */
+export interface ExperimentRun {
+  /** The run directory writer (run.dir, run.id, run.info). */
+  run: RunWriter;
+  /** The trainer (history, model). */
+  trainer: Trainer;
+  /** How training ended. */
+  result: TrainResult;
+  /** The backend used. */
+  backend: BackendChoice;
+}
+
+/** Everything prepared before training: validated and built, nothing written yet. */
+export interface PreparedExperiment {
+  /** Resolved options. */
+  options: TrainOptions;
+  /** The model, initialised from the seed. */
+  model: tfl.LayersModel;
+  /** The data. */
+  dataset: Dataset;
+  /** Callbacks in call order (experiment's, then plugins). */
+  callbacks: Callback[];
+  /** The backend used. */
+  backend: BackendChoice;
+}
+
+/**
+ * Validates options, loads plugins, initialises the backend, builds the model and loads the
+ * data: every configuration error surfaces here, before a run directory is created.
+ */
+export async function prepareExperiment(o: RunExperimentOptions): Promise<PreparedExperiment> {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const exp = o.experiment;
+  const options = resolveOptions(exp.defaults, o.overrides ?? {});
+  const callbacks = o.callbacks ?? exp.callbacks?.(options) ?? [];
+  for (const spec of [...(exp.plugins ?? []), ...(o.plugins ?? [])]) {
+    callbacks.push(await loadPlugin(spec));
+  }
+  const backend = await initBackend(o.backend ?? "auto", { threads: o.threads, log });
+  log(`backend: ${backend.name} (${backend.reason})`);
+  const dataset = await exp.dataset(options);
+  const model = withSeededMathRandom(
+    options.seed,
+    () => exp.model(dataset.imageShape, dataset.classNames.length),
+  );
+  return { options, model, dataset, callbacks, backend };
+}
+
+/**
+ * Runs an experiment: prepares it, creates the run directory, writes the model summary and
+ * trains. Returns when training ends; throws (with the run marked `failed`) on errors.
+ *
+ * @example
+ * ```ts ignore
+ * import experiment from "../experiments/default.ts";
+ * const { run, result } = await runExperiment({ experiment, overrides: { epochs: 1 } });
+ * console.log(run.dir, result.logs);
+ * ```
+ */
+export async function runExperiment(o: RunExperimentOptions): Promise<ExperimentRun> {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const prepared = await prepareExperiment(o);
+  const { options, model, dataset, callbacks, backend } = prepared;
+  const run = await RunWriter.create({
+    runsDir: o.runsDir ?? "runs",
+    experiment: o.experiment.name,
+    config: {
+      ...options,
+      description: o.experiment.description,
+      callbacks: callbacks.map((c) => c.name),
+      parameters: model.countParams(),
+    },
+    versions: { convdeck: VERSION, deno: Deno.version.deno, tfjs: tf.version_core },
+  });
+  try {
+    await run.updateInfo({
+      backend: { name: backend.name, reason: backend.reason },
+      dataset: {
+        name: dataset.name,
+        classes: [...dataset.classNames],
+        imageShape: [...dataset.imageShape],
+        train: dataset.train.size,
+        val: dataset.val?.size ?? 0,
+        test: dataset.test?.size ?? 0,
+        ...(dataset.info ?? {}),
+      },
+    });
+    await run.writeSummary(modelSummary(model));
+    await o.onRunCreated?.(run);
+    log(`run: ${run.dir}`);
+    const trainer = new Trainer({
+      model,
+      dataset,
+      run,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      seed: options.seed,
+      callbacks,
+      signal: o.signal,
+    });
+    const result = await trainer.train({ epochs: options.epochs });
+    return { run, trainer, result, backend };
+  } finally {
+    await run.close();
+    await dataset.close?.();
+  }
+}
