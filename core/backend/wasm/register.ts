@@ -1,0 +1,42 @@
+/**
+ * Registers convdeck's training kernels for tfjs-backend-wasm: the gradients the stock backend
+ * lacks and faster replacements for slow ones. Idempotent, and safe to call before or after the
+ * wasm backend is initialised.
+ *
+ * @module
+ */
+import {
+  getKernel,
+  type KernelConfig,
+  registerKernel,
+  unregisterKernel,
+} from "@tensorflow/tfjs-core";
+import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
+
+/** Every kernel config this module registers for the `wasm` backend, in registration order. */
+export const wasmTrainingKernels: readonly KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+];
+
+const registered = new Set<KernelConfig>();
+
+/**
+ * Registers (or re-registers over tfjs's own) every kernel of {@linkcode wasmTrainingKernels}
+ * for the backend named `backendName` (default `wasm`). Calling it again does nothing.
+ *
+ * @example
+ * ```ts
+ * import { registerWasmTrainingKernels } from "./core/backend/wasm/register.ts";
+ * registerWasmTrainingKernels();
+ * ```
+ */
+export function registerWasmTrainingKernels(): void {
+  for (const config of wasmTrainingKernels) {
+    if (registered.has(config)) continue;
+    if (getKernel(config.kernelName, config.backendName) !== undefined) {
+      unregisterKernel(config.kernelName, config.backendName);
+    }
+    registerKernel(config);
+    registered.add(config);
+  }
+}

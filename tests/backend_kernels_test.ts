@@ -1,0 +1,67 @@
+/**
+ * Every kernel convdeck registers for wasm, checked against the pure-JS `cpu` backend on random
+ * inputs of several shapes, strides and paddings. Prints the max abs error of each case.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { initBackend } from "../core/backend/select.ts";
+import { scratchLimit } from "../core/backend/wasm/conv2d_backprop_filter.ts";
+import { maxAbsDiff, runOn, seededRandom } from "./backend_util.ts";
+
+await initBackend("wasm", { log: () => {} });
+
+interface ConvCase {
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  strides: [number, number];
+  pad: "valid" | "same";
+}
+
+const convCases: ConvCase[] = [
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: "valid" },
+  { x: [2, 9, 9, 3], f: [3, 3, 3, 4], strides: [1, 1], pad: "same" },
+  { x: [3, 10, 7, 5], f: [3, 2, 5, 6], strides: [2, 2], pad: "same" },
+  { x: [2, 11, 11, 4], f: [5, 5, 4, 3], strides: [2, 3], pad: "valid" },
+  { x: [1, 8, 8, 8], f: [1, 1, 8, 16], strides: [1, 1], pad: "valid" },
+  { x: [2, 7, 7, 2], f: [3, 3, 2, 2], strides: [3, 3], pad: "same" },
+];
+
+function outShape(c: ConvCase): number[] {
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.f, c.strides, 1, c.pad);
+  return info.outShape;
+}
+
+/** Relative tolerance against the largest magnitude of the reference. */
+const REL_TOL = 1e-5;
+
+async function checkFilterGrad(): Promise<void> {
+  for (const [i, c] of convCases.entries()) {
+    const xv = seededRandom(c.x.reduce((a, b) => a * b), 10 + i);
+    const dyShape = outShape(c);
+    const dyv = seededRandom(dyShape.reduce((a, b) => a * b), 20 + i);
+    const fn = () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", {
+        x: tf.tensor4d(xv, c.x),
+        dy: tf.tensor(dyv, dyShape),
+      }, { strides: c.strides, pad: c.pad, dataFormat: "NHWC", filterShape: c.f }) as tf.Tensor;
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    assert.deepEqual(got.shape, c.f);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    console.log(`  filter grad ${JSON.stringify(c)}: max abs err ${diff.toExponential(2)}`);
+    assert(diff <= REL_TOL * scale, `case ${i}: err ${diff} > ${REL_TOL} * ${scale}`);
+  }
+  await tf.setBackend("wasm");
+}
+
+Deno.test("wasm Conv2DBackpropFilter matches cpu", checkFilterGrad);
+
+Deno.test("wasm Conv2DBackpropFilter matches cpu when chunked by image", async () => {
+  const saved = scratchLimit.floats;
+  scratchLimit.floats = 1; // one image per chunk
+  try {
+    await checkFilterGrad();
+  } finally {
+    scratchLimit.floats = saved;
+  }
+});

@@ -1,0 +1,36 @@
+/** Backend selection: explicit choices, fallbacks with a warning, bad names rejected. */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert/strict";
+import { type BackendName, initBackend } from "../core/backend/select.ts";
+
+Deno.test("initBackend('cpu') selects cpu", async () => {
+  const lines: string[] = [];
+  const choice = await initBackend("cpu", { log: (l) => lines.push(l) });
+  assert.equal(choice.name, "cpu");
+  assert.equal(tf.getBackend(), "cpu");
+  assert.deepEqual(lines, []);
+});
+
+Deno.test("initBackend('wasm') selects wasm and reports threads", async () => {
+  const choice = await initBackend("wasm", { log: () => {} });
+  assert.equal(choice.name, "wasm");
+  assert.equal(tf.getBackend(), "wasm");
+  assert(choice.threads !== undefined && choice.threads >= 1);
+});
+
+Deno.test("initBackend('tensorflow') falls back with a one-line warning", async () => {
+  const lines: string[] = [];
+  const choice = await initBackend("tensorflow", { log: (l) => lines.push(l) });
+  assert.notEqual(choice.name, "tensorflow");
+  assert.equal(tf.getBackend(), choice.name);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /tensorflow/);
+  assert(!lines[0].includes("\n"));
+});
+
+Deno.test("initBackend rejects an unknown name and names the choices", async () => {
+  await assert.rejects(
+    () => initBackend("tpu" as BackendName),
+    /unknown backend 'tpu'.*auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu/,
+  );
+});
