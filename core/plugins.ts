@@ -104,7 +104,7 @@ export async function loadPlugin(spec: PluginSpec, baseDir = Deno.cwd()): Promis
   if (exported === undefined) {
     throw new PluginError(
       spec.path,
-      "the module has no default export. Add `export default { name: \"...\", onEpochEnd() {} }` " +
+      'the module has no default export. Add `export default { name: "...", onEpochEnd() {} }` ' +
         "or `export default (options) => ({ ... })`.",
     );
   }

@@ -15,7 +15,7 @@ import { resolveOptions } from "./options.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
 import { RunWriter } from "./run/writer.ts";
-import { type TrainResult, Trainer } from "./trainer.ts";
+import { Trainer, type TrainResult } from "./trainer.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link runExperiment}. */

@@ -451,7 +451,10 @@ export async function evaluateSplit(
   let correct = 0;
   const n = split.size;
   const idx = (b: number) =>
-    Int32Array.from({ length: Math.min(batchSize, n - b * batchSize) }, (_, i) => b * batchSize + i);
+    Int32Array.from(
+      { length: Math.min(batchSize, n - b * batchSize) },
+      (_, i) => b * batchSize + i,
+    );
   const steps = Math.ceil(n / batchSize);
   let next = steps > 0 ? split.batch(idx(0)) : undefined;
   for (let b = 0; b < steps; b++) {

@@ -136,7 +136,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`\n${name} again: quitting now (the last finished epoch is saved).`);
       Deno.exit(130);
     }
-    console.error(`\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`);
+    console.error(
+      `\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`,
+    );
     controller.abort();
   };
   const handlers: [Deno.Signal, () => void][] = [
@@ -178,7 +180,9 @@ export async function main(argv: string[]): Promise<number> {
     );
     console.log(`Run directory: ${rel}`);
     console.log(`  metrics: ${rel}/metrics.jsonl   events: ${rel}/events.jsonl`);
-    console.log(`  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`);
+    console.log(
+      `  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`,
+    );
     return 0;
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);

@@ -165,7 +165,9 @@ export class RunWriter implements RunLogger {
       throw new Error(`${join(abs, RUN_FILES.info)} is not valid JSON: ${(err as Error).message}`);
     }
     if (info.format !== 1 || typeof info.id !== "string") {
-      throw new Error(`${join(abs, RUN_FILES.info)} is not a convdeck run (format ${info.format}).`);
+      throw new Error(
+        `${join(abs, RUN_FILES.info)} is not a convdeck run (format ${info.format}).`,
+      );
     }
     return new RunWriter(
       abs,
@@ -272,7 +274,10 @@ export class RunWriter implements RunLogger {
 
   /** Writes the model summary to model.txt. */
   writeSummary(text: string): Promise<void> {
-    return writeFileAtomic(join(this.dir, RUN_FILES.summary), text.endsWith("\n") ? text : text + "\n");
+    return writeFileAtomic(
+      join(this.dir, RUN_FILES.summary),
+      text.endsWith("\n") ? text : text + "\n",
+    );
   }
 
   /** Marks the run as ended with `status` (and an optional reason or error). */
