@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Logs } from "./logs.ts";
 import type { RunLogger } from "./run/logger.ts";
@@ -43,6 +44,16 @@ export interface TrainContext {
   readonly stepsPerEpoch: number;
   /** The epoch index at which the current `train()` call ends (exclusive). */
   readonly totalEpochs: number;
+  /**
+   * The optimizer in use, when the trainer exposes it (optional, added for `ModelCheckpoint`,
+   * which saves its state beside the weights so that a resume continues Adam's moments).
+   */
+  readonly optimizer?: tf.Optimizer;
+  /**
+   * Every callback's `getState()` keyed by callback name, when the trainer provides it
+   * (optional, added for `ModelCheckpoint`, which writes it to the checkpoint's state.json).
+   */
+  callbackStates?(): Record<string, unknown>;
 }
 
 /**

@@ -1,0 +1,427 @@
+/**
+ * Saving and loading tfjs models, weights and optimizer state in Deno, in tfjs's standard
+ * `model.json` + `weights.bin` format (the one `tf.loadLayersModel` reads over http and
+ * tfjs-node reads with `file://`, which only exists in tfjs-node).
+ *
+ * A checkpoint directory:
+ * ```
+ * <dir>/model.json       topology + weightsManifest (no topology when weights-only);
+ *                        userDefinedMetadata.convdeck = { weightsSha256, weightsBytes, ... }
+ * <dir>/weights.bin      all weights, concatenated as tfjs encodes them
+ * <dir>/optimizer.json   optional: optimizer class, config, manifest and sha256
+ * <dir>/optimizer.bin    optional: optimizer.getWeights() (Adam's iterations and moments ...)
+ * <dir>/state.json       optional: JSON state (epoch, logs, callbacks' state ...)
+ * ```
+ * `saveModel` writes the whole directory next to its destination and renames it into place,
+ * so a crash never leaves a half-written checkpoint; loading verifies the sha256 checksums.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { dirname, join, resolve } from "node:path";
+
+/** File names inside a checkpoint directory. */
+export const CHECKPOINT_FILES = {
+  model: "model.json",
+  weights: "weights.bin",
+  optimizerJson: "optimizer.json",
+  optimizer: "optimizer.bin",
+  state: "state.json",
+} as const;
+
+/** What convdeck adds to `model.json`'s `userDefinedMetadata.convdeck`. */
+export interface CheckpointMetadata {
+  /** Checkpoint format version. */
+  format: 1;
+  /** True when model.json holds no topology (load with {@link loadWeights}). */
+  weightsOnly: boolean;
+  /** Hex sha256 of weights.bin. */
+  weightsSha256: string;
+  /** Size of weights.bin in bytes. */
+  weightsBytes: number;
+  /** ISO time of the save. */
+  savedAt: string;
+}
+
+/** Options of {@link saveModel}. */
+export interface SaveModelOptions {
+  /** Save the weights without the topology (Keras `save_weights_only`). */
+  weightsOnly?: boolean;
+  /** Also save this optimizer's state (optimizer.json + optimizer.bin). */
+  optimizer?: tf.Optimizer;
+  /** Also save this JSON value as state.json. */
+  state?: unknown;
+}
+
+/** What {@link saveModel} wrote. */
+export interface SavedCheckpoint {
+  /** Absolute path of the checkpoint directory. */
+  dir: string;
+  /** File names written inside it. */
+  files: string[];
+  /** Hex sha256 of weights.bin. */
+  weightsSha256: string;
+  /** Size of weights.bin in bytes. */
+  weightsBytes: number;
+}
+
+/** Hex sha256 of `data`. */
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function toBytes(data: tf.io.WeightData | undefined): Uint8Array {
+  if (data === undefined) return new Uint8Array(0);
+  return new Uint8Array(tf.io.CompositeArrayBuffer.join(data));
+}
+
+/** Writes `data` to `path` and fsyncs it. */
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+const suffix = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+/** Captures the model's artifacts through tfjs's own serializer. */
+async function modelArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler((artifacts) => {
+      captured = artifacts;
+      return Promise.resolve({
+        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+      });
+    }),
+    { includeOptimizer: false },
+  );
+  if (!captured) throw new Error("model_io: tfjs model.save produced no artifacts");
+  return captured;
+}
+
+/** Encodes an optimizer's weights; returns the json and bin contents. */
+async function encodeOptimizer(
+  optimizer: tf.Optimizer,
+): Promise<{ json: string; bin: Uint8Array }> {
+  const named = await optimizer.getWeights();
+  try {
+    const { data, specs } = await tf.io.encodeWeights(named);
+    const bin = new Uint8Array(data);
+    const json = {
+      format: "convdeck-optimizer",
+      version: 1,
+      className: optimizer.getClassName(),
+      config: optimizer.getConfig(),
+      weightsManifest: [{ paths: [CHECKPOINT_FILES.optimizer], weights: specs }],
+      sha256: await sha256Hex(bin),
+      bytes: bin.length,
+    };
+    return { json: JSON.stringify(json, null, 1), bin };
+  } finally {
+    // getWeights returns the optimizer's own variables plus fresh tensors (iterations):
+    // dispose only the fresh ones.
+    for (const { tensor } of named) if (!(tensor instanceof tf.Variable)) tensor.dispose();
+  }
+}
+
+/**
+ * Saves `model` to directory `dir` in tfjs's standard format (`model.json` + `weights.bin`),
+ * with a sha256 of the weights in `userDefinedMetadata.convdeck`, and optionally the optimizer
+ * state and a JSON state. The directory is written under a temporary name beside `dir` and
+ * renamed into place (replacing an older `dir`), so a crash never leaves a half checkpoint.
+ * Parent directories are created.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, saveModel } from "./model_io.ts";
+ * // await saveModel(model, "runs/x/checkpoints/best", { optimizer });
+ * // const again = await loadModel("runs/x/checkpoints/best");
+ * ```
+ */
+export async function saveModel(
+  model: tfl.LayersModel,
+  dir: string,
+  options: SaveModelOptions = {},
+): Promise<SavedCheckpoint> {
+  const weightsOnly = Boolean(options.weightsOnly);
+  const artifacts = await modelArtifacts(model);
+  const weights = toBytes(artifacts.weightData);
+  const meta: CheckpointMetadata = {
+    format: 1,
+    weightsOnly,
+    weightsSha256: await sha256Hex(weights),
+    weightsBytes: weights.length,
+    savedAt: new Date().toISOString(),
+  };
+  const modelJson: Record<string, unknown> = {
+    format: weightsOnly ? "convdeck-weights" : artifacts.format ?? "layers-model",
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy ?? null,
+    ...(weightsOnly ? {} : { modelTopology: artifacts.modelTopology }),
+    ...(artifacts.trainingConfig && !weightsOnly
+      ? { trainingConfig: artifacts.trainingConfig }
+      : {}),
+    weightsManifest: [{ paths: [CHECKPOINT_FILES.weights], weights: artifacts.weightSpecs ?? [] }],
+    userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), convdeck: meta },
+  };
+  const files: [string, Uint8Array | string][] = [
+    [CHECKPOINT_FILES.weights, weights],
+    [CHECKPOINT_FILES.model, JSON.stringify(modelJson)],
+  ];
+  if (options.optimizer) {
+    const { json, bin } = await encodeOptimizer(options.optimizer);
+    files.push([CHECKPOINT_FILES.optimizer, bin], [CHECKPOINT_FILES.optimizerJson, json]);
+  }
+  if (options.state !== undefined) {
+    files.push([CHECKPOINT_FILES.state, JSON.stringify(options.state, null, 1)]);
+  }
+
+  const target = resolve(dir);
+  await Deno.mkdir(dirname(target), { recursive: true });
+  const tmp = `${target}.tmp-${suffix()}`;
+  await Deno.mkdir(tmp);
+  try {
+    for (const [name, data] of files) await writeSynced(join(tmp, name), data);
+    if (await exists(target)) {
+      const old = `${target}.old-${suffix()}`;
+      await Deno.rename(target, old);
+      await Deno.rename(tmp, target);
+      await Deno.remove(old, { recursive: true });
+    } else {
+      await Deno.rename(tmp, target);
+    }
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  return {
+    dir: target,
+    files: files.map(([n]) => n),
+    weightsSha256: meta.weightsSha256,
+    weightsBytes: meta.weightsBytes,
+  };
+}
+
+/** Writes only the optimizer state into an existing directory (each file write-then-rename). */
+export async function saveOptimizer(optimizer: tf.Optimizer, dir: string): Promise<void> {
+  const { json, bin } = await encodeOptimizer(optimizer);
+  await Deno.mkdir(dir, { recursive: true });
+  for (
+    const [name, data] of [[CHECKPOINT_FILES.optimizer, bin], [
+      CHECKPOINT_FILES.optimizerJson,
+      json,
+    ]] as const
+  ) {
+    const tmp = join(dir, `.${name}.tmp-${suffix()}`);
+    await writeSynced(tmp, data);
+    await Deno.rename(tmp, join(dir, name));
+  }
+}
+
+async function readJson(dir: string, name: string, what: string): Promise<Record<string, unknown>> {
+  const path = join(dir, name);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `model_io: ${path} not found: ${dir} is not a ${what} (expected ${name} written by ` +
+          `saveModel${
+            name === CHECKPOINT_FILES.model ? " or tfjs model.save" : "/saveOptimizer"
+          }).`,
+      );
+    }
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(
+      `model_io: ${path} is not valid JSON (${(e as Error).message}); the file is corrupt.`,
+    );
+  }
+}
+
+async function readVerified(
+  dir: string,
+  name: string,
+  sha: unknown,
+  bytes: unknown,
+): Promise<Uint8Array> {
+  const path = join(dir, name);
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `model_io: ${path} is missing; the checkpoint is incomplete, pick another one.`,
+      );
+    }
+    throw e;
+  }
+  if (typeof sha === "string") {
+    const got = await sha256Hex(data);
+    if (got !== sha) {
+      throw new Error(
+        `model_io: checksum mismatch for ${path}: expected sha256 ${sha}, got ${got}` +
+          (typeof bytes === "number" && bytes !== data.length
+            ? ` (${data.length} bytes, expected ${bytes})`
+            : "") +
+          `. The checkpoint is corrupt or was modified; re-save it or use another checkpoint.`,
+      );
+    }
+  }
+  return data;
+}
+
+interface ReadModel {
+  json: Record<string, unknown>;
+  meta?: CheckpointMetadata;
+  specs: tf.io.WeightsManifestEntry[];
+  weights: Uint8Array;
+}
+
+async function readModelDir(dir: string): Promise<ReadModel> {
+  const json = await readJson(dir, CHECKPOINT_FILES.model, "checkpoint directory");
+  const meta = (json.userDefinedMetadata as Record<string, unknown> | undefined)?.convdeck as
+    | CheckpointMetadata
+    | undefined;
+  const manifest = json.weightsManifest as tf.io.WeightsManifestConfig | undefined;
+  if (!Array.isArray(manifest)) {
+    throw new Error(
+      `model_io: ${join(dir, CHECKPOINT_FILES.model)} has no weightsManifest; not a tfjs model.`,
+    );
+  }
+  const specs = manifest.flatMap((g) => g.weights);
+  const parts: Uint8Array[] = [];
+  for (const group of manifest) {
+    for (const p of group.paths) {
+      const name = p.replace(/^\.\//, "");
+      parts.push(
+        name === CHECKPOINT_FILES.weights && meta
+          ? await readVerified(dir, name, meta.weightsSha256, meta.weightsBytes)
+          : await readVerified(dir, name, undefined, undefined),
+      );
+    }
+  }
+  const weights = parts.length === 1
+    ? parts[0]
+    : new Uint8Array(tf.io.concatenateArrayBuffers(parts.map((p) => p.slice().buffer)));
+  return { json, meta, specs, weights };
+}
+
+/**
+ * Loads a model saved by {@link saveModel} (or any tfjs `model.json` + weights in a
+ * directory), verifying the weights' sha256. Throws a clear error for a weights-only
+ * checkpoint, a missing file or a checksum mismatch.
+ */
+export async function loadModel(dir: string): Promise<tfl.LayersModel> {
+  const { json, meta, specs, weights } = await readModelDir(dir);
+  if (meta?.weightsOnly || !json.modelTopology) {
+    throw new Error(
+      `model_io: ${dir} holds weights only (saveWeightsOnly); build the model in code and ` +
+        `call loadWeights(model, dir) instead.`,
+    );
+  }
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"],
+    format: json.format as string | undefined,
+    generatedBy: json.generatedBy as string | undefined,
+    convertedBy: json.convertedBy as string | null | undefined,
+    trainingConfig: json.trainingConfig as tf.io.TrainingConfig | undefined,
+    userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts["userDefinedMetadata"],
+    weightSpecs: specs,
+    weightData: weights.slice().buffer,
+  };
+  return await tfl.loadLayersModel({ load: () => Promise.resolve(artifacts) });
+}
+
+/**
+ * Loads the weights of a checkpoint (full or weights-only) into `model`, which must have the
+ * same architecture: weights are matched in order and their shapes checked.
+ */
+export async function loadWeights(model: tfl.LayersModel, dir: string): Promise<void> {
+  const { specs, weights } = await readModelDir(dir);
+  const target = model.weights;
+  if (specs.length !== target.length) {
+    throw new Error(
+      `model_io: ${dir} holds ${specs.length} weight tensors but the model has ${target.length}; ` +
+        `build the same architecture that was saved.`,
+    );
+  }
+  specs.forEach((s, i) => {
+    const want = target[i].shape;
+    if (s.shape.length !== want.length || s.shape.some((d, j) => d !== want[j])) {
+      throw new Error(
+        `model_io: weight ${i} (${s.name}) in ${dir} has shape [${s.shape}] but the model's ` +
+          `${target[i].name} has [${want}]; build the same architecture that was saved.`,
+      );
+    }
+  });
+  const map = tf.io.decodeWeights(weights.slice().buffer, specs);
+  const tensors = specs.map((s) => map[s.name]);
+  try {
+    model.setWeights(tensors);
+  } finally {
+    tf.dispose(Object.values(map));
+  }
+}
+
+/** True when `dir` holds saved optimizer state. */
+export function hasOptimizer(dir: string): Promise<boolean> {
+  return exists(join(dir, CHECKPOINT_FILES.optimizerJson));
+}
+
+/**
+ * Restores optimizer state saved with `saveModel(..., { optimizer })` or {@link saveOptimizer}
+ * into `optimizer`, which must be of the same class. Verifies the sha256.
+ */
+export async function loadOptimizer(optimizer: tf.Optimizer, dir: string): Promise<void> {
+  const json = await readJson(
+    dir,
+    CHECKPOINT_FILES.optimizerJson,
+    "checkpoint with optimizer state",
+  );
+  if (json.className !== optimizer.getClassName()) {
+    throw new Error(
+      `model_io: ${join(dir, CHECKPOINT_FILES.optimizerJson)} holds ${String(json.className)} ` +
+        `state but the optimizer is ${optimizer.getClassName()}; use the same optimizer to resume.`,
+    );
+  }
+  const bin = await readVerified(dir, CHECKPOINT_FILES.optimizer, json.sha256, json.bytes);
+  const specs = (json.weightsManifest as tf.io.WeightsManifestConfig).flatMap((g) => g.weights);
+  const map = tf.io.decodeWeights(bin.slice().buffer, specs);
+  try {
+    await optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: map[s.name] })));
+  } finally {
+    tf.dispose(Object.values(map));
+  }
+}
+
+/** Reads a checkpoint's state.json, or `undefined` when it has none. */
+export async function readState(dir: string): Promise<unknown> {
+  const path = join(dir, CHECKPOINT_FILES.state);
+  if (!(await exists(path))) return undefined;
+  return JSON.parse(await Deno.readTextFile(path));
+}
