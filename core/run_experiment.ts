@@ -15,6 +15,7 @@ import { resolveOptions } from "./options.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
 import { RunWriter } from "./run/writer.ts";
+import { loadResumePoint, resumeCheckpointer, truncateMetrics } from "./resume.ts";
 import { Trainer, type TrainResult } from "./trainer.ts";
 import { VERSION } from "./version.ts";
 
@@ -38,6 +39,16 @@ export interface RunExperimentOptions {
   signal?: AbortSignal;
   /** Where progress lines go (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Continue this run directory instead of starting a new run: weights, optimizer state,
+   * learning rate, callback state, data order and history are restored from its newest valid
+   * resume point. `overrides.epochs`, if given, is the run's new total epoch count.
+   */
+  resume?: string;
+  /** How the experiment was named on the command line (stored so `--resume` finds it). */
+  experimentSource?: string;
+  /** Save a resume point after every epoch and on interruption (default true). */
+  resumePoints?: boolean;
   /** Called once the run directory exists (e.g. to start the dashboard). */
   onRunCreated?: (run: RunWriter) => void | Promise<void>;
 }
@@ -52,6 +63,8 @@ export interface ExperimentRun {
   result: TrainResult;
   /** The backend used. */
   backend: BackendChoice;
+  /** For a resumed run: where it continued from (undefined when it restarted at epoch 0). */
+  resumedFrom?: string;
 }
 
 /** Everything prepared before training: validated and built, nothing written yet. */
@@ -103,22 +116,56 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
  */
 export async function runExperiment(o: RunExperimentOptions): Promise<ExperimentRun> {
   const log = o.log ?? ((l: string) => console.error(l));
-  const prepared = await prepareExperiment(o);
+  let run: RunWriter | undefined;
+  let overrides = o.overrides ?? {};
+  if (o.resume) {
+    run = await RunWriter.open(o.resume);
+    if (run.info.experiment !== o.experiment.name) {
+      throw new Error(
+        `${run.dir} is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
+          `resume it without --experiment (or with --experiment ${run.info.experiment}).`,
+      );
+    }
+    const c = run.info.config as Partial<TrainOptions>;
+    const keys = ["epochs", "batchSize", "learningRate", "imageSize", "seed", "data", "strictData"];
+    const fromRun = Object.fromEntries(keys.map((k) => [k, c[k as keyof TrainOptions]]));
+    for (const k of keys) {
+      const v = overrides[k as keyof TrainOptions];
+      if (k !== "epochs" && v !== undefined && v !== fromRun[k]) {
+        throw new Error(
+          `A resumed run keeps its ${k} (${fromRun[k]}); only --epochs (the new total) can ` +
+            `change on --resume.`,
+        );
+      }
+    }
+    overrides = {
+      ...fromRun,
+      ...(overrides.epochs !== undefined ? { epochs: overrides.epochs } : {}),
+    };
+  }
+  const prepared = await prepareExperiment({ ...o, overrides });
   const { options, model, dataset, callbacks, backend } = prepared;
-  const run = await RunWriter.create({
-    runsDir: o.runsDir ?? "runs",
-    experiment: o.experiment.name,
-    config: {
-      ...options,
-      description: o.experiment.description,
-      callbacks: callbacks.map((c) => c.name),
-      parameters: model.countParams(),
-    },
-    versions: { convdeck: VERSION, deno: Deno.version.deno, tfjs: tf.version_core },
-  });
+  let resumedFrom: string | undefined;
   try {
+    if (!run) {
+      run = await RunWriter.create({
+        runsDir: o.runsDir ?? "runs",
+        experiment: o.experiment.name,
+        config: {
+          ...options,
+          experimentSource: o.experimentSource ?? o.experiment.name,
+          description: o.experiment.description,
+          callbacks: callbacks.map((c) => c.name),
+          plugins: [...(o.experiment.plugins ?? []), ...(o.plugins ?? [])],
+          parameters: model.countParams(),
+        },
+        versions: { convdeck: VERSION, deno: Deno.version.deno, tfjs: tf.version_core },
+      });
+      await run.writeSummary(modelSummary(model));
+    }
     await run.updateInfo({
       backend: { name: backend.name, reason: backend.reason },
+      pid: Deno.pid,
       dataset: {
         name: dataset.name,
         classes: [...dataset.classNames],
@@ -129,9 +176,6 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         ...(dataset.info ?? {}),
       },
     });
-    await run.writeSummary(modelSummary(model));
-    await o.onRunCreated?.(run);
-    log(`run: ${run.dir}`);
     const trainer = new Trainer({
       model,
       dataset,
@@ -141,11 +185,41 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       seed: options.seed,
       callbacks,
       signal: o.signal,
+      checkpointer: (o.resumePoints ?? true) ? resumeCheckpointer() : undefined,
     });
-    const result = await trainer.train({ epochs: options.epochs });
-    return { run, trainer, result, backend };
+    if (o.resume) {
+      const r = run;
+      const point = await loadResumePoint(run.dir, model, trainer.optimizer, (m) => r.warn(m));
+      if (point) trainer.restoreState(point.state);
+      resumedFrom = point?.dir;
+      const dropped = await truncateMetrics(run.dir, trainer.position);
+      const p = trainer.position;
+      run.epoch = p.epoch;
+      run.step = p.step;
+      await run.event("resumed", {
+        from: point?.dir ?? null,
+        batch: p.batch,
+        droppedMetricLines: dropped,
+        totalEpochs: options.epochs,
+      });
+      log(
+        point
+          ? `resuming ${run.id} at epoch ${p.epoch + 1}${p.batch ? `, batch ${p.batch + 1}` : ""}`
+          : `resuming ${run.id}: no resume point yet, restarting from epoch 1`,
+      );
+    }
+    await o.onRunCreated?.(run);
+    log(`run: ${run.dir}`);
+    const remaining = Math.max(0, options.epochs - trainer.position.epoch);
+    const result = await trainer.train({ epochs: remaining });
+    return { run, trainer, result, backend, resumedFrom };
+  } catch (err) {
+    if (run && run.info.status === "running") {
+      await run.finish("failed", { error: (err as Error).message }).catch(() => {});
+    }
+    throw err;
   } finally {
-    await run.close();
+    await run?.close();
     await dataset.close?.();
   }
 }

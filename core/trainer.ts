@@ -259,6 +259,8 @@ export class Trainer {
       },
       stepsPerEpoch: this.stepsPerEpoch,
       totalEpochs,
+      optimizer: this.optimizer,
+      callbackStates: () => this.state().callbacks,
     };
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { BackendName } from "../backend/select.ts";
 import type { TrainOptions } from "../experiment.ts";
 import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
@@ -34,6 +34,8 @@ Options:
   --runs DIR              where run directories go                  [default: runs]
   --callback 'PATH [JSON]'  load a callback plugin (repeatable), options as JSON after the path
   --seed N                seed for weights, shuffling and augmentation
+  --resume RUN_DIR        continue a stopped or crashed run from its last resume point;
+                          with --epochs, N is the run's new total epoch count
   --summary               print the model summary and exit
   -h, --help              show this help
 `;
@@ -48,6 +50,9 @@ export interface TrainArgs {
   callbacks: string[];
   summary: boolean;
   help: boolean;
+  resume?: string;
+  /** True when --experiment was given explicitly. */
+  experimentGiven: boolean;
 }
 
 function num(flag: string, value: string | undefined, integer: boolean): number | undefined {
@@ -81,6 +86,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         callback: { type: "string", multiple: true },
         seed: { type: "string" },
         summary: { type: "boolean" },
+        resume: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -112,7 +118,25 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     callbacks: v.callback ?? [],
     summary: v.summary ?? false,
     help: v.help ?? false,
+    resume: v.resume,
+    experimentGiven: v.experiment !== undefined,
   };
+}
+
+async function readRunInfoForResume(
+  dir: string,
+): Promise<{ experiment: string; config?: Record<string, unknown> }> {
+  const path = join(dir, "run.json");
+  try {
+    const info = JSON.parse(await Deno.readTextFile(path));
+    if (typeof info?.experiment !== "string") throw new Error("no experiment field");
+    return info;
+  } catch (err) {
+    throw new Error(
+      `${resolve(dir)} is not a run directory (${path}: ${(err as Error).message}). ` +
+        `Pass the folder of a run, e.g. --resume runs/<run-id>.`,
+    );
+  }
 }
 
 /** Runs the CLI; returns the process exit code. */
@@ -148,7 +172,23 @@ export async function main(argv: string[]): Promise<number> {
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   try {
     const plugins = args.callbacks.map(parsePluginArg);
-    const experiment = await loadExperiment(args.experiment);
+    let source = args.experiment;
+    if (args.resume) {
+      const info = await readRunInfoForResume(args.resume);
+      const stored = String(info.config?.experimentSource ?? info.experiment);
+      if (
+        args.experimentGiven && args.experiment !== stored && args.experiment !== info.experiment
+      ) {
+        throw new Error(
+          `${args.resume} is a run of experiment "${info.experiment}" (${stored}), not ` +
+            `"${args.experiment}"; drop --experiment to resume it.`,
+        );
+      }
+      source = stored;
+    } else if (/[/\\]|\.(ts|js|mts|mjs)$/.test(source)) {
+      source = resolve(source);
+    }
+    const experiment = await loadExperiment(source);
     if (args.summary) {
       const prepared = await prepareExperiment({
         experiment,
@@ -163,6 +203,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { run, result } = await runExperiment({
       experiment,
+      experimentSource: source,
+      resume: args.resume,
       overrides: args.overrides,
       backend: args.backend,
       threads: args.threads,
@@ -179,6 +221,9 @@ export async function main(argv: string[]): Promise<number> {
         `val_loss ${fmt("val_loss")} val_acc ${fmt("val_acc")}`,
     );
     console.log(`Run directory: ${rel}`);
+    if (result.status === "stopped" && result.stopReason === "interrupted") {
+      console.log(`  resume it:  deno task train --resume ${rel}`);
+    }
     console.log(`  metrics: ${rel}/metrics.jsonl   events: ${rel}/events.jsonl`);
     console.log(
       `  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`,

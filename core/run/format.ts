@@ -47,6 +47,8 @@ export interface RunInfo {
   updatedAt: string;
   /** ISO time at which the run ended (completed, stopped or failed). */
   endedAt?: string;
+  /** Process id of the last process that trained this run. */
+  pid?: number;
   /** Number of finished epochs. */
   epochs: number;
   /** Global optimizer steps so far. */

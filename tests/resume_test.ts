@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Callback } from "../core/callback.ts";
+import { listResumePoints } from "../core/resume.ts";
+import { runExperiment } from "../core/run_experiment.ts";
+import { CountingCallback, tinyExperiment } from "./helpers/tiny_experiment.ts";
+
+const quiet = { backend: "wasm" as const, log: () => {} };
+
+async function epochs(dir: string) {
+  const text = await Deno.readTextFile(join(dir, "metrics.jsonl"));
+  return text.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.batch === undefined);
+}
+
+function close(a: number[], b: number[], tol: number, what: string) {
+  assert.equal(a.length, b.length, `${what}: lengths differ`);
+  for (let i = 0; i < a.length; i++) {
+    assert(
+      Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])),
+      `${what}[${i}]: ${a[i]} vs ${b[i]}`,
+    );
+  }
+}
+
+async function weights(
+  run: { trainer: { model: { getWeights(): { dataSync(): ArrayLike<number> }[] } } },
+) {
+  return run.trainer.model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+}
+
+Deno.test("4 epochs straight == 2 epochs, stop, resume to 4 (metrics, weights, callback state)", async () => {
+  const runsDir = await Deno.makeTempDir();
+  const straightCounter = new CountingCallback();
+  const straight = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(() => [straightCounter]),
+  });
+  const counter = new CountingCallback();
+  const exp = tinyExperiment(() => [counter]);
+  const first = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: exp,
+    overrides: { epochs: 2 },
+  });
+  assert.equal(first.result.history.length, 2);
+  const resumedCounter = new CountingCallback();
+  const resumed = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(() => [resumedCounter]),
+    resume: first.run.dir,
+    overrides: { epochs: 4 },
+  });
+  assert.equal(resumed.run.dir, first.run.dir, "a resumed run stays one run directory");
+  assert.equal(resumedCounter.epochsSeen, 4, "callback state restored (2 before + 2 after)");
+  assert.equal(straightCounter.epochsSeen, 4);
+  const a = await epochs(straight.run.dir), b = await epochs(first.run.dir);
+  assert.deepEqual(b.map((r) => r.epoch), [0, 1, 2, 3]);
+  for (const k of ["loss", "acc", "val_loss", "val_acc", "lr"]) {
+    close(b.map((r) => r[k]), a.map((r) => r[k]), 1e-5, k);
+  }
+  close(await weights(resumed), await weights(straight), 1e-5, "weights");
+  const events = (await Deno.readTextFile(join(first.run.dir, "events.jsonl"))).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  assert(events.some((e) => e.type === "resumed" && e.epoch === 2));
+  const info = JSON.parse(await Deno.readTextFile(join(first.run.dir, "run.json")));
+  assert.equal(info.status, "completed");
+  assert.equal(info.epochs, 4);
+  assert.equal((await listResumePoints(first.run.dir)).length, 2, "keeps the newest 2 points");
+});
+
+Deno.test("interrupted mid-epoch, resumed: same as straight", async () => {
+  const runsDir = await Deno.makeTempDir();
+  const straight = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(),
+    overrides: { epochs: 3 },
+  });
+  const controller = new AbortController();
+  const aborter: Callback = {
+    name: "aborter",
+    onBatchEnd: (b, _l, ctx) => (ctx.epoch === 1 && b === 1 ? controller.abort() : undefined),
+  };
+  const first = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(() => [aborter]),
+    overrides: { epochs: 3 },
+    signal: controller.signal,
+  });
+  assert.equal(first.result.stopReason, "interrupted");
+  const points = await listResumePoints(first.run.dir);
+  assert.match(points[0], /e0001-b00002$/);
+  const info1 = JSON.parse(await Deno.readTextFile(join(first.run.dir, "run.json")));
+  assert.equal(info1.status, "stopped");
+  const resumed = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(() => [{ ...aborter, onBatchEnd: () => {} }]),
+    resume: first.run.dir,
+  });
+  assert.equal(resumed.result.status, "completed");
+  const a = await epochs(straight.run.dir), b = await epochs(first.run.dir);
+  for (const k of ["loss", "acc", "val_loss"]) {
+    close(
+      b.map((r) => r[k]),
+      a.map((r) => r[k]),
+      1e-5,
+      k,
+    );
+  }
+  close(await weights(resumed), await weights(straight), 1e-5, "weights");
+});
+
+Deno.test("a corrupt newest resume point falls back to the previous one and says so", async () => {
+  const runsDir = await Deno.makeTempDir();
+  const first = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(),
+    overrides: { epochs: 2 },
+  });
+  const [newest, older] = await listResumePoints(first.run.dir);
+  const bin = join(newest, "weights.bin");
+  const bytes = await Deno.readFile(bin);
+  bytes[10] ^= 0xff;
+  await Deno.writeFile(bin, bytes);
+  const warnings: string[] = [];
+  const resumed = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(),
+    resume: first.run.dir,
+    overrides: { epochs: 3 },
+    log: (l) => warnings.push(l),
+  });
+  assert.equal(resumed.resumedFrom, older);
+  const events = (await Deno.readTextFile(join(first.run.dir, "events.jsonl"))).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  const warn = events.find((e) => e.type === "warning" && String(e.message).includes("unusable"));
+  assert(warn, "a warning event names the corrupt resume point");
+  assert(String(warn.message).includes(newest) && String(warn.message).includes(older));
+  assert.deepEqual((await epochs(first.run.dir)).map((r) => r.epoch), [0, 1, 2]);
+});
+
+Deno.test("resume refuses a folder that is not a run, and a changed batch size", async () => {
+  const runsDir = await Deno.makeTempDir();
+  await assert.rejects(
+    runExperiment({ ...quiet, runsDir, experiment: tinyExperiment(), resume: runsDir }),
+    /is not a run directory/,
+  );
+  const first = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(),
+    overrides: { epochs: 1 },
+  });
+  await assert.rejects(
+    runExperiment({
+      ...quiet,
+      runsDir,
+      experiment: tinyExperiment(),
+      resume: first.run.dir,
+      overrides: { batchSize: 8 },
+    }),
+    /keeps its batchSize/,
+  );
+  await assert.rejects(
+    runExperiment({
+      ...quiet,
+      runsDir,
+      experiment: { ...tinyExperiment(), name: "other" },
+      resume: first.run.dir,
+    }),
+    /is a run of experiment "tiny"/,
+  );
+});
