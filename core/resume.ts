@@ -54,10 +54,19 @@ export function resumeCheckpointer(keep = 2): Checkpointer {
     const state = trainer.state();
     const root = join(trainer.run.dir, RESUME_DIR);
     const dir = join(root, resumePointName(state.position));
-    await saveModel(trainer.model, dir, {
-      optimizer: trainer.optimizer,
-      state: { kind: "convdeck-resume", trainer: state },
-    });
+    try {
+      await saveModel(trainer.model, dir, {
+        optimizer: trainer.optimizer,
+        state: { kind: "convdeck-resume", trainer: state },
+      });
+    } catch (err) {
+      throw new Error(
+        `Saving the resume point ${dir} failed: ${(err as Error).message}. The previous ` +
+          `resume point is intact; fix the cause (free disk space?) and continue with ` +
+          `deno task train --resume ${trainer.run.dir}`,
+        { cause: err },
+      );
+    }
     const points = await listResumePoints(trainer.run.dir);
     for (const old of points.slice(keep)) await Deno.remove(old, { recursive: true });
     // Leftovers of a save interrupted by a crash.

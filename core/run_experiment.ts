@@ -95,6 +95,10 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
   }
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads, log });
   log(`backend: ${backend.name} (${backend.reason})`);
+  // Build the model once on a placeholder shape first, so that an image size it cannot take
+  // fails now rather than after a long dataset load.
+  withSeededMathRandom(options.seed, () => exp.model([options.imageSize, options.imageSize, 3], 2))
+    .dispose();
   const dataset = await exp.dataset(options);
   const model = withSeededMathRandom(
     options.seed,
