@@ -1,0 +1,157 @@
+/**
+ * CSVLogger: one CSV row per epoch, Keras-compatible columns.
+ *
+ * @module
+ */
+import { dirname, isAbsolute, join } from "node:path";
+import type { Callback, TrainContext } from "../core/callback.ts";
+import type { Logs } from "../core/logs.ts";
+import { stateObject } from "./monitor.ts";
+
+/** Options of {@link CSVLogger}. */
+export interface CSVLoggerOptions {
+  /** Field separator. Default `,`. */
+  separator?: string;
+  /** Append to an existing file instead of overwriting it. Default false. */
+  append?: boolean;
+  /** Callback name. Default `CSVLogger`. */
+  name?: string;
+}
+
+interface State {
+  keys: string[] | null;
+  started: boolean;
+}
+
+/** Python's `str(float)` words for non-finite values (pandas reads them back). */
+function cell(v: number | undefined): string {
+  if (v === undefined) return "NA";
+  if (Number.isNaN(v)) return "nan";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  return String(v);
+}
+
+/** Quotes a field like Python's csv module (QUOTE_MINIMAL). */
+function quote(field: string, sep: string): string {
+  return field.includes(sep) || field.includes('"') || /[\r\n]/.test(field)
+    ? `"${field.replaceAll('"', '""')}"`
+    : field;
+}
+
+/** Splits a header line written by this logger (handles quoted fields). */
+function parseHeader(line: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') (cur += '"', i++);
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') quoted = true;
+    else if (line.startsWith(sep, i)) (out.push(cur), cur = "", i += sep.length - 1);
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/**
+ * Writes `epoch` (0-based, as Keras) and the epoch's logs to a CSV file. Columns are fixed at
+ * the first epoch: `epoch`, then the sorted log keys (plus `val_`-prefixed copies when the
+ * first epoch had no validation keys, as Keras does); keys absent later are written `NA`,
+ * keys that appear later are ignored. Each row is appended and flushed as it is written.
+ * A relative `filename` resolves in the run directory.
+ *
+ * Differences from Keras: the file is overwritten only by the first `train()` call of this
+ * callback (later calls and resumes continue it, since training continues); with `append`,
+ * the columns of an existing file's header are reused.
+ *
+ * @example
+ * ```ts
+ * import { CSVLogger } from "./csv_logger.ts";
+ * const csv = new CSVLogger("training.csv", { separator: ",", append: false });
+ * ```
+ */
+export class CSVLogger implements Callback {
+  readonly name: string;
+  readonly filename: string;
+  readonly separator: string;
+  readonly append: boolean;
+  /** Absolute path, known once training starts. */
+  path: string | undefined;
+  /** The columns after `epoch`, fixed at the first epoch. */
+  keys: string[] | undefined;
+  #started = false;
+  #writeHeader = true;
+
+  /** Creates the logger. */
+  constructor(filename = "training.csv", options: CSVLoggerOptions = {}) {
+    this.name = options.name ?? "CSVLogger";
+    if (!filename) throw new Error(`${this.name}: filename must not be empty.`);
+    this.filename = filename;
+    this.separator = options.separator ?? ",";
+    if (!this.separator || /["\r\n]/.test(this.separator)) {
+      throw new Error(
+        `${this.name}: separator must be a non-empty string without quotes or newlines.`,
+      );
+    }
+    this.append = Boolean(options.append);
+  }
+
+  /** Opens (creates, truncates or continues) the file. */
+  async onTrainBegin(ctx: TrainContext): Promise<void> {
+    this.path = isAbsolute(this.filename) ? this.filename : join(ctx.run.dir, this.filename);
+    await Deno.mkdir(dirname(this.path), { recursive: true });
+    const existing = await Deno.readTextFile(this.path).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return "";
+      throw e;
+    });
+    if (this.append || this.#started) {
+      const header = existing.split(/\r?\n/, 1)[0];
+      this.#writeHeader = header.length === 0;
+      if (!this.#writeHeader && this.keys === undefined) {
+        const cols = parseHeader(header, this.separator);
+        if (cols[0] === "epoch") this.keys = cols.slice(1);
+      }
+    } else {
+      await Deno.writeTextFile(this.path, "");
+      this.#writeHeader = true;
+      this.keys = undefined;
+    }
+    this.#started = true;
+  }
+
+  /** Appends the epoch's row (and the header before the first row). */
+  async onEpochEnd(epoch: number, logs: Logs, ctx: TrainContext): Promise<void> {
+    if (!this.path) await this.onTrainBegin(ctx);
+    if (this.keys === undefined) {
+      const keys = Object.keys(logs).sort();
+      if (keys.length && !keys.some((k) => k.startsWith("val_"))) {
+        keys.push(...keys.map((k) => `val_${k}`));
+      }
+      this.keys = keys;
+    }
+    const sep = this.separator;
+    let text = "";
+    if (this.#writeHeader) {
+      text += ["epoch", ...this.keys].map((k) => quote(k, sep)).join(sep) + "\n";
+      this.#writeHeader = false;
+    }
+    text += [String(epoch), ...this.keys.map((k) => quote(cell(logs[k]), sep))].join(sep) + "\n";
+    await Deno.writeTextFile(this.path!, text, { append: true });
+  }
+
+  /** Plain-JSON state (the columns), so a resumed run keeps the same columns. */
+  getState(): State {
+    return { keys: this.keys ? [...this.keys] : null, started: this.#started };
+  }
+
+  /** Restores {@link getState}'s result. */
+  setState(state: unknown): void {
+    const s = stateObject(this.name, state) as unknown as State;
+    this.keys = Array.isArray(s.keys) ? s.keys.map(String) : undefined;
+    this.#started = Boolean(s.started);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * LambdaCallback: a callback made of plain functions.
+ *
+ * @module
+ */
+import type { Callback, TrainContext } from "../core/callback.ts";
+import type { Logs } from "../core/logs.ts";
+
+/** The hooks of a {@link LambdaCallback}, all optional. */
+export interface LambdaHooks {
+  /** Name used in errors and events. Default `LambdaCallback`. */
+  name?: string;
+  onTrainBegin?(ctx: TrainContext): void | Promise<void>;
+  onEpochBegin?(epoch: number, ctx: TrainContext): void | Promise<void>;
+  onBatchBegin?(batch: number, ctx: TrainContext): void | Promise<void>;
+  onBatchEnd?(batch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
+  onTrainEnd?(logs: Logs, ctx: TrainContext): void | Promise<void>;
+  getState?(): unknown;
+  setState?(state: unknown): void;
+}
+
+const HOOKS = [
+  "onTrainBegin",
+  "onEpochBegin",
+  "onBatchBegin",
+  "onBatchEnd",
+  "onEpochEnd",
+  "onTrainEnd",
+  "getState",
+  "setState",
+] as const;
+
+/**
+ * Wraps functions as a callback (Keras's `LambdaCallback`); only the hooks given are defined,
+ * so the trainer skips the others. Unknown keys are an error (a typo like `onEpochEnds` would
+ * otherwise never run).
+ *
+ * @example
+ * ```ts
+ * import { LambdaCallback } from "./lambda_callback.ts";
+ * const cb = new LambdaCallback({
+ *   name: "printer",
+ *   onEpochEnd: (epoch, logs) => console.log(epoch + 1, logs.val_loss),
+ * });
+ * ```
+ */
+export class LambdaCallback implements Callback {
+  readonly name: string;
+  onTrainBegin?: LambdaHooks["onTrainBegin"];
+  onEpochBegin?: LambdaHooks["onEpochBegin"];
+  onBatchBegin?: LambdaHooks["onBatchBegin"];
+  onBatchEnd?: LambdaHooks["onBatchEnd"];
+  onEpochEnd?: LambdaHooks["onEpochEnd"];
+  onTrainEnd?: LambdaHooks["onTrainEnd"];
+  getState?: LambdaHooks["getState"];
+  setState?: LambdaHooks["setState"];
+
+  /** Creates the callback from hook functions. */
+  constructor(hooks: LambdaHooks) {
+    this.name = hooks.name ?? "LambdaCallback";
+    for (const key of Object.keys(hooks)) {
+      if (key === "name") continue;
+      if (!(HOOKS as readonly string[]).includes(key)) {
+        throw new Error(`${this.name}: unknown hook "${key}"; hooks are ${HOOKS.join(", ")}.`);
+      }
+      const fn = hooks[key as (typeof HOOKS)[number]];
+      if (fn === undefined) continue;
+      if (typeof fn !== "function") {
+        throw new Error(`${this.name}: hook "${key}" must be a function.`);
+      }
+      // deno-lint-ignore no-explicit-any
+      (this as any)[key] = fn;
+    }
+  }
+}

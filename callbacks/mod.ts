@@ -1,0 +1,48 @@
+/**
+ * The built-in callbacks. Each implements `Callback` from `core/callback.ts` and, when it has
+ * state, `getState`/`setState` with plain JSON so a resumed run continues where it stopped.
+ *
+ * @example
+ * ```ts
+ * import { CSVLogger, EarlyStopping, ModelCheckpoint, ProgressBar, ReduceLROnPlateau } from "./mod.ts";
+ * const callbacks = [
+ *   new ReduceLROnPlateau({ factor: 0.5, patience: 3 }),
+ *   new EarlyStopping({ patience: 8, restoreBestWeights: true }),
+ *   new ModelCheckpoint({ filepath: "best", saveBestOnly: true }),
+ *   new CSVLogger("training.csv"),
+ *   new ProgressBar(),
+ * ];
+ * ```
+ *
+ * @module
+ */
+export {
+  isBetter,
+  Monitor,
+  type MonitorMode,
+  type MonitorOptions,
+  resolveMode,
+} from "./monitor.ts";
+export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from "./reduce_lr_on_plateau.ts";
+export { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
+export { ModelCheckpoint, type ModelCheckpointOptions } from "./model_checkpoint.ts";
+export { fillTemplate } from "./template.ts";
+export {
+  type OverfitAction,
+  OverfitDetector,
+  type OverfitDetectorOptions,
+  type OverfitFinding,
+  type OverfitRule,
+} from "./overfit_detector.ts";
+export { TerminateOnNaN, type TerminateOnNaNOptions } from "./terminate_on_nan.ts";
+export {
+  LearningRateScheduler,
+  type LearningRateSchedulerOptions,
+  type LrStep,
+  type Schedule,
+  stepDecay,
+} from "./learning_rate_scheduler.ts";
+export { CSVLogger, type CSVLoggerOptions } from "./csv_logger.ts";
+export { ProgressBar, type ProgressBarOptions, type ProgressStream } from "./progress_bar.ts";
+export { LambdaCallback, type LambdaHooks } from "./lambda_callback.ts";
+export { collectCallbackStates, restoreCallbackStates } from "./state.ts";
