@@ -55,21 +55,17 @@ export function formatMetric(v: number): string {
   return v.toFixed(4);
 }
 
-/** Running, size-weighted means of the batch metrics of one epoch. */
-class RunningMeans {
-  #sums = new Map<string, number>();
-  #weight = 0;
-  add(logs: Logs): void {
-    const w = typeof logs.size === "number" && logs.size > 0 ? logs.size : 1;
-    this.#weight += w;
-    for (const [k, v] of Object.entries(logs)) {
-      if (k === "size" || k === "batch" || typeof v !== "number") continue;
-      this.#sums.set(k, (this.#sums.get(k) ?? 0) + v * w);
-    }
-  }
-  text(): string {
-    return [...this.#sums].map(([k, s]) => `${k} ${formatMetric(s / this.#weight)}`).join("  ");
-  }
+/**
+ * The batch metrics worth showing: the trainer passes Keras 3 style running means of the epoch
+ * (`loss`, `acc`, ...) plus the batch's own `batch_*` values and `size`; show the means.
+ */
+function runningText(logs: Logs): string {
+  return Object.entries(logs)
+    .filter(([k, v]) =>
+      k !== "size" && k !== "batch" && !k.startsWith("batch_") && typeof v === "number"
+    )
+    .map(([k, v]) => `${k} ${formatMetric(v)}`)
+    .join("  ");
 }
 
 /**
@@ -89,7 +85,6 @@ export class ProgressBar implements Callback {
   readonly #lineEvery: number;
   readonly #now: () => number;
   #bar: cliProgress.SingleBar | undefined;
-  #means = new RunningMeans();
   #epochStart = 0;
   #lastLine = -Infinity;
   #nextFraction = 0;
@@ -117,7 +112,6 @@ export class ProgressBar implements Callback {
   /** Starts the epoch's bar. */
   onEpochBegin(epoch: number, ctx: TrainContext): void {
     this.#stopBar();
-    this.#means = new RunningMeans();
     this.#epochStart = this.#now();
     this.#lastLine = -Infinity;
     this.#nextFraction = this.#lineEvery;
@@ -139,13 +133,12 @@ export class ProgressBar implements Callback {
 
   /** Updates progress, ETA and running means. */
   onBatchEnd(batch: number, logs: Logs, ctx: TrainContext): void {
-    this.#means.add(logs);
     const done = batch + 1;
     const total = ctx.stepsPerEpoch;
     const elapsed = (this.#now() - this.#epochStart) / 1000;
     const eta = total > done ? (elapsed / done) * (total - done) : 0;
     const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
-    const text = `${done}/${total} [${pct}%]  eta ${formatDuration(eta)}  ${this.#means.text()}`;
+    const text = `${done}/${total} [${pct}%]  eta ${formatDuration(eta)}  ${runningText(logs)}`;
     if (this.#bar) {
       this.#bar.update(done, { text }); // cli-progress throttles the redraw to fps
       return;

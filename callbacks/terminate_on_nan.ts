@@ -50,7 +50,7 @@ export class TerminateOnNaN implements Callback {
     const text = String(value);
     const reason = `${this.name}: batch ${batch + 1} of epoch ${ctx.epoch + 1} had ` +
       `${this.monitor} ${text}; training diverged (try a lower learning rate).`;
-    ctx.stopTraining(reason);
+    ctx.stopTraining(reason, { immediate: true });
     await ctx.run.event("nan_loss", {
       callback: this.name,
       batch,

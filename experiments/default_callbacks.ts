@@ -1,20 +1,52 @@
 /**
- * The default callback set of the ready experiments.
+ * The default callback set of the ready experiments: what the book does by hand, automated.
  *
  * @module
  */
 import type { Callback } from "../core/callback.ts";
 import type { TrainOptions } from "../core/experiment.ts";
+import {
+  CSVLogger,
+  EarlyStopping,
+  ModelCheckpoint,
+  OverfitDetector,
+  ProgressBar,
+  ReduceLROnPlateau,
+  TerminateOnNaN,
+} from "../callbacks/mod.ts";
 
 /** Tuning of {@link defaultCallbacks}. */
 export interface DefaultCallbackOptions {
-  /** ReduceLROnPlateau patience (epochs). */
+  /** ReduceLROnPlateau patience in epochs (default 3). */
   reduceLrPatience?: number;
-  /** EarlyStopping patience (epochs). */
+  /** EarlyStopping patience in epochs (default 6). */
   earlyStoppingPatience?: number;
+  /** Extra callbacks, inserted before the progress bar. */
+  extra?: Callback[];
 }
 
-/** The full default callback set (filled in when the callbacks land). */
-export function defaultCallbacks(_o: TrainOptions, _d: DefaultCallbackOptions = {}): Callback[] {
-  return [];
+/**
+ * The default callbacks, in call order: stop on NaN; divide the learning rate by 10 when
+ * `val_loss` stops falling (the book's manual step); flag overfitting; stop early and restore
+ * the best weights; keep the best model in `checkpoints/best`; log `training.csv`; show
+ * progress.
+ */
+export function defaultCallbacks(
+  _options: TrainOptions,
+  d: DefaultCallbackOptions = {},
+): Callback[] {
+  return [
+    new TerminateOnNaN(),
+    new ReduceLROnPlateau({ monitor: "val_loss", factor: 0.1, patience: d.reduceLrPatience ?? 3 }),
+    new OverfitDetector({ action: "warn" }),
+    new EarlyStopping({
+      monitor: "val_loss",
+      patience: d.earlyStoppingPatience ?? 6,
+      restoreBestWeights: true,
+    }),
+    new ModelCheckpoint({ filepath: "best", monitor: "val_loss", saveBestOnly: true }),
+    new CSVLogger("training.csv"),
+    ...(d.extra ?? []),
+    new ProgressBar(),
+  ];
 }

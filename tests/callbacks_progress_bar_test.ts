@@ -14,7 +14,7 @@ Deno.test("formatDuration", () => {
   assert.equal(formatDuration(NaN), "?");
 });
 
-Deno.test("ProgressBar (not a TTY): a line every 10% with ETA and running means, one per epoch", async () => {
+Deno.test("ProgressBar (not a TTY): a line every 10% with ETA and the trainer's running means", async () => {
   const { out, stream } = sink(false);
   let t = 0;
   const cb = new ProgressBar({ stream, now: () => t });
@@ -24,12 +24,12 @@ Deno.test("ProgressBar (not a TTY): a line every 10% with ETA and running means,
     batches: () =>
       Array.from(
         { length: 20 },
-        (_, i) => ({ loss: i % 2 ? 1 : 0, acc: 0.25, size: i % 2 ? 3 : 1 }),
+        (_, i) => ({ loss: 1 / (i + 1), acc: 0.25, batch_loss: 9, size: i % 2 ? 3 : 1 }),
       ),
   });
   const lines = out.join("").split("\n").filter(Boolean);
   assert.equal(lines.length, 2 * (9 + 1));
-  assert.equal(lines[1], "Epoch 1/2  4/20 [20%]  eta 0:16  loss 0.7500  acc 0.2500");
+  assert.equal(lines[1], "Epoch 1/2  4/20 [20%]  eta 0:16  loss 0.2500  acc 0.2500");
   assert.equal(lines[9], "Epoch 1/2  20/20  20.0s  loss 0.5000  val_loss 0.6000  lr 0.001");
   assert.match(lines[10], /^Epoch 2\/2 {2}2\/20 \[10%\] {2}eta 0:18/);
   assert.ok(out.every((s) => !s.includes("\r") && !s.includes("\x1b")), "no control characters");
