@@ -6,7 +6,7 @@
  * @module
  */
 import type { Batch, BatchOptions, Split } from "./dataset.ts";
-import type { PixelStore } from "./pixel_store.ts";
+import { MemoryPixelStore, type PixelStore } from "./pixel_store.ts";
 import { augmentImage, type AugmentOptions, isIdentityAugment } from "./augment.ts";
 import { normalizePixels } from "./normalize.ts";
 
@@ -76,8 +76,19 @@ export class PixelSplit implements Split {
       y[k] = labels[i];
     }
     const imageBytes = store.imageBytes;
-    const bytes = new Uint8Array(n * imageBytes);
-    await store.readInto(slotList, bytes);
+    // In memory: read each image in place; on disk: read the batch's images in one go.
+    let image: (k: number) => Uint8Array;
+    if (store instanceof MemoryPixelStore) {
+      const all = store.bytes;
+      for (const s of slotList) {
+        if (s < 0 || s >= store.count) throw new RangeError(`image slot ${s} out of range`);
+      }
+      image = (k) => all.subarray(slotList[k] * imageBytes, (slotList[k] + 1) * imageBytes);
+    } else {
+      const bytes = new Uint8Array(n * imageBytes);
+      await store.readInto(slotList, bytes);
+      image = (k) => bytes.subarray(k * imageBytes, (k + 1) * imageBytes);
+    }
 
     const [h, w, c] = storedShape;
     const outC = this.shape[2];
@@ -88,7 +99,7 @@ export class PixelSplit implements Split {
     const plain = new Float32Array(imageBytes);
     const augmented = doAugment ? new Float32Array(imageBytes) : plain;
     for (let k = 0; k < n; k++) {
-      const src = bytes.subarray(k * imageBytes, (k + 1) * imageBytes);
+      const src = image(k);
       if (!doAugment && outC === c) {
         normalizePixels(src, x, k * outSize);
         continue;
