@@ -139,3 +139,12 @@ Deno.test("listRuns over 300 runs stays fast", async () => {
   console.log(`listRuns(300 runs): ${ms.toFixed(1)} ms`);
   assert.ok(ms < 2000, `listRuns took ${ms} ms`);
 });
+
+Deno.test("a record appended after a torn fragment (crash, then resume) is recovered", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "r", epochs: 2, tornLastLine: true });
+  await appendEpoch(dir, 2);
+  const res = await readMetrics(dir);
+  assert.deepEqual(res.records.map((r) => r.epoch), [0, 1, 2]);
+  assert.equal(res.skipped, 1);
+});

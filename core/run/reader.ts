@@ -264,9 +264,25 @@ export function parseLines<T>(
       else skipped++;
     } catch {
       skipped++;
+      const salvaged = salvage(trimmed, isRecord);
+      if (salvaged !== undefined) records.push(salvaged);
     }
   }
   return { records, skipped };
+}
+
+/**
+ * A torn line left by a crash, followed by a record appended after a restart, reads as
+ * `{"epoch": 9, "ti{"epoch":10,...}`: recover the complete record that follows the fragment.
+ */
+function salvage<T>(line: string, isRecord: (v: unknown) => v is T): T | undefined {
+  for (let i = line.indexOf('{"', 1); i > 0; i = line.indexOf('{"', i + 1)) {
+    try {
+      const v = JSON.parse(line.slice(i));
+      if (isRecord(v)) return v;
+    } catch { /* keep looking */ }
+  }
+  return undefined;
 }
 
 /** True for an object with numeric `epoch`, `step` and `time` (a `metrics.jsonl` record). */
