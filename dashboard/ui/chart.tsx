@@ -62,7 +62,16 @@ export function Chart(props: ChartProps) {
       width,
       height: props.height ?? 260,
       scales: { x: { time: false }, y: props.logY ? { distr: 3 } : {} },
-      axes: [{ label: props.xLabel ?? "epoch" }, {}],
+      axes: [
+        { label: props.xLabel ?? "epoch" },
+        props.logY
+          ? {
+            values: (_u: uPlot, vals: number[]) =>
+              vals.map((v) => (v == null ? "" : v.toExponential(0))),
+            size: 60,
+          }
+          : {},
+      ],
       series: [
         {},
         ...props.series.map((s) => ({

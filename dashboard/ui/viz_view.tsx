@@ -14,6 +14,12 @@ export function fileUrl(id: string, rel: string): string {
   return runUrl(id, "/files/" + rel.split("/").map(encodeURIComponent).join("/"));
 }
 
+/** Display width of a mosaic: integer upscaling (crisp pixels), at most 900 px wide. */
+function mosaicWidth(m: VizMosaic): number {
+  const w = m.cols * m.tileW + (m.cols - 1) * m.gap;
+  return w * Math.max(1, Math.min(16, Math.floor(900 / w)));
+}
+
 /** One tile of a mosaic PNG, cropped with CSS and scaled to `width` x `height`. */
 function Tile(
   props: {
@@ -226,11 +232,7 @@ export function VizView({ id }: { id: string }) {
             class="mosaic"
             src={fileUrl(id, filt.file)}
             data-testid="filters-mosaic"
-            style={{
-              width: `${
-                Math.min(900, (filt.cols * (filt.tileW + filt.gap)) * (filt.kind === "rgb" ? 8 : 4))
-              }px`,
-            }}
+            style={{ width: `${mosaicWidth(filt)}px` }}
             alt={`filters of ${lay}`}
           />
         </>
@@ -242,14 +244,7 @@ export function VizView({ id }: { id: string }) {
             class="mosaic"
             src={fileUrl(id, act.file)}
             data-testid="activations-mosaic"
-            style={{
-              width: `${
-                Math.min(
-                  900,
-                  act.cols * (act.tileW + act.gap) * Math.max(1, Math.floor(96 / act.tileW)),
-                )
-              }px`,
-            }}
+            style={{ width: `${mosaicWidth(act)}px` }}
             alt={`activations of ${lay}`}
           />
         </>
