@@ -167,6 +167,15 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
     direct.confusion,
     "the loaded checkpoint has the saved weights",
   );
+  assert.ok(Math.abs(report.loss - direct.loss) < 1e-6);
+  const older = JSON.parse(
+    await Deno.readTextFile(
+      await runEvaluate(
+        parseEvaluateArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "epoch-01"]),
+      ),
+    ),
+  );
+  assert.ok(Math.abs(older.loss - direct.loss) > 1e-4, "--checkpoint picks another checkpoint");
   const app = createDashboardApp({ runsDir: root });
   const api = await (await app.request("/api/runs/tiny-1/evaluation")).json();
   assert.equal(api.accuracy, report.accuracy);
