@@ -55,5 +55,5 @@ function App() {
   );
 }
 
-const root = document.getElementById("app");
+const root = typeof document === "undefined" ? null : document.getElementById("app");
 if (root) render(<App />, root);
