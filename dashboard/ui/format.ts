@@ -1,0 +1,54 @@
+/**
+ * Small display helpers.
+ *
+ * @module
+ */
+
+/** `1h 02m`, `3m 05s`, `12s`. */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+/** A metric value with 4 significant digits (or an empty string). */
+export function formatValue(v: number | undefined | null): string {
+  if (v === undefined || v === null) return "";
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toPrecision(4);
+}
+
+/** Colour of an event type's marker. */
+export function eventColor(type: string): string {
+  switch (type) {
+    case "lr_changed":
+      return "#9c27b0";
+    case "early_stopped":
+    case "stop_requested":
+      return "#d32f2f";
+    case "overfitting_detected":
+      return "#ef6c00";
+    case "checkpoint_saved":
+      return "#2e7d32";
+    case "nan_loss":
+    case "failed":
+      return "#b71c1c";
+    default:
+      return "#888";
+  }
+}
+
+/** Event types drawn as markers on the charts. */
+export const MARKED_EVENTS = new Set([
+  "lr_changed",
+  "early_stopped",
+  "stop_requested",
+  "overfitting_detected",
+  "checkpoint_saved",
+  "nan_loss",
+  "resumed",
+  "interrupted",
+]);

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { smoothEma } from "../dashboard/ui/smooth.ts";
+import { eventMarkers, extraKeys, metricSeries, stepsPerEpoch } from "../dashboard/ui/curves.ts";
+import { parseRoute } from "../dashboard/ui/main.tsx";
+import { buildUi } from "../dashboard/build_ui.ts";
+import { pathToFileURL } from "node:url";
+
+Deno.test("smoothEma: 0 is identity, debiased, NaN/null pass through", () => {
+  assert.deepEqual(smoothEma([1, 2, 3], 0), [1, 2, 3]);
+  const s = smoothEma([2, 2, null, 2], 0.9);
+  assert.ok(Math.abs((s[0] as number) - 2) < 1e-12, "debiased first value");
+  assert.equal(s[2], null);
+  assert.ok(Math.abs((s[3] as number) - 2) < 1e-12);
+  const spike = smoothEma([0, 0, 10, 0], 0.5);
+  assert.ok((spike[2] as number) < 10 && (spike[2] as number) > 0);
+});
+
+Deno.test("metricSeries: training points, validation line, batch series at fractional epochs", () => {
+  const epochs = [0, 1].map((e) => ({
+    epoch: e,
+    step: (e + 1) * 4,
+    time: 0,
+    loss: 1 - e * 0.1,
+    val_loss: 1.1 - e * 0.05,
+  }));
+  const batches = [0, 1, 2, 3].map((b) => ({
+    epoch: 0,
+    step: b + 1,
+    time: 0,
+    batch: b,
+    loss: 1 + b,
+  }));
+  assert.equal(stepsPerEpoch(epochs, batches), 4);
+  const s = metricSeries("loss", epochs, batches, 0);
+  assert.deepEqual(s.map((x) => x.label), ["batch loss", "training loss", "validation loss"]);
+  assert.deepEqual(s[0].x, [0.25, 0.5, 0.75, 1]);
+  assert.deepEqual(s[1].x, [1, 2]);
+  assert.equal(s[1].points, true);
+  assert.deepEqual(s[2].y, [1.1, 1.05]);
+  assert.deepEqual(metricSeries("acc", epochs, [], 0), []);
+  assert.deepEqual(extraKeys([{ epoch: 0, step: 0, time: 0, loss: 1, gap: 2, val_gap: 3 }]), [
+    "gap",
+  ]);
+  const m = eventMarkers([
+    { type: "lr_changed", epoch: 4, step: 0, time: 0 },
+    { type: "train_begin", epoch: 0, step: 0, time: 0 },
+  ]);
+  assert.deepEqual(m.map((x) => [x.x, x.label]), [[5, "lr_changed"]]);
+});
+
+Deno.test("parseRoute: run pages with encoded ids, comparison, fallback to the list", () => {
+  assert.deepEqual(parseRoute(""), { page: "list" });
+  assert.deepEqual(parseRoute("#/run/a%2Fb"), { page: "run", id: "a/b" });
+  assert.deepEqual(parseRoute("#/compare?runs=a,b%2Cc"), { page: "compare", ids: ["a", "b,c"] });
+});
+
+Deno.test("the committed client bundle is what `deno task build-ui` produces", async () => {
+  const tmp = await Deno.makeTempDir();
+  const built = await buildUi(pathToFileURL(tmp + "/"));
+  for (const [name, file] of Object.entries(built)) {
+    const committed = await Deno.readFile(
+      new URL(`../dashboard/ui/dist/app.${name}`, import.meta.url),
+    );
+    const fresh = await Deno.readFile(file);
+    assert.ok(
+      committed.length === fresh.length && committed.every((b, i) => b === fresh[i]),
+      `dashboard/ui/dist/app.${name} is out of date: run \`deno task build-ui\``,
+    );
+  }
+});
