@@ -78,7 +78,10 @@ export function parsePluginArg(arg: string): PluginSpec {
  * const cb = await loadPlugin({ path: "./experiments/plugins/print_epoch.ts" });
  * ```
  */
-export async function loadPlugin(spec: PluginSpec, baseDir = Deno.cwd()): Promise<Callback> {
+export async function loadPlugin(
+  spec: PluginSpec,
+  baseDir: string = Deno.cwd(),
+): Promise<Callback> {
   const isUrl = /^(https?|file|npm|jsr):/.test(spec.path);
   const abs = isUrl ? spec.path : isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
   if (!isUrl) {

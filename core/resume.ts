@@ -15,7 +15,7 @@ import { type MetricsRecord, RUN_FILES } from "./run/format.ts";
 import type { Checkpointer, Trainer, TrainerPosition, TrainerState } from "./trainer.ts";
 
 /** Folder of resume points inside a run directory. */
-export const RESUME_DIR = join(RUN_FILES.checkpoints, "resume");
+export const RESUME_DIR: string = join(RUN_FILES.checkpoints, "resume");
 
 /** Name of the resume point for a position: `e0005` at an epoch boundary, `e0005-b0012` inside. */
 export function resumePointName(p: TrainerPosition): string {

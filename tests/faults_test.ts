@@ -141,7 +141,11 @@ Deno.test("bad configuration is a clear error before any work", async (t) => {
       { learningRate: NaN },
       /learning rate \(--lr\) must be a positive number, got NaN/,
     ],
-    ["image too small", { imageSize: 4 }, /Image size 4x4 is too small for the small convnet: use at least 8/],
+    [
+      "image too small",
+      { imageSize: 4 },
+      /Image size 4x4 is too small for the small convnet: use at least 8/,
+    ],
   ];
   for (const [name, overrides, re] of cases) {
     await t.step(name, async () => {

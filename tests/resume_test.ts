@@ -22,7 +22,7 @@ function close(a: number[], b: number[], tol: number, what: string) {
   }
 }
 
-async function weights(
+function weights(
   run: { trainer: { model: { getWeights(): { dataSync(): ArrayLike<number> }[] } } },
 ) {
   return run.trainer.model.getWeights().flatMap((w) => Array.from(w.dataSync()));

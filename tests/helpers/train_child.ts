@@ -12,7 +12,8 @@ import { runExperiment } from "../../core/run_experiment.ts";
 import { tinyExperiment } from "./tiny_experiment.ts";
 
 const [runsDir, epochs, resume] = Deno.args;
-const say = (line: string): void => void Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+const say = (line: string): void =>
+  void Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 await runExperiment({
   runsDir,
   backend: "wasm",
