@@ -78,11 +78,11 @@ export class Visualize implements Callback {
   #index: VizIndex | null = null;
   #lastRecorded = -1;
 
-  /** Creates the callback; `images` or `dataset` must be given. */
-  constructor(options: VisualizeOptions) {
-    if (!options.images && !options.dataset) {
-      throw new Error("Visualize: pass `images` ({x, y, shape}) or a `dataset` with a val split");
-    }
+  /**
+   * Creates the callback. Images come from `images`, else `dataset`, else the dataset the
+   * trainer passes in its context.
+   */
+  constructor(options: VisualizeOptions = {}) {
     const every = options.every ?? 5;
     if (!Number.isInteger(every) || every < 1) {
       throw new Error(`Visualize: every must be a positive integer, got ${options.every}`);
@@ -93,9 +93,15 @@ export class Visualize implements Callback {
 
   /** Loads the images and any index left by an earlier (resumed) run. */
   async onTrainBegin(ctx: TrainContext): Promise<void> {
-    this.#images = this.#opts.images ??
-      (await imagesFromDataset(this.#opts.dataset!, this.#opts.count ?? 4));
-    const classNames = [...(this.#opts.classNames ?? this.#opts.dataset?.classNames ?? [])];
+    const dataset = this.#opts.dataset ?? ctx.dataset;
+    if (!this.#opts.images && !dataset) {
+      throw new Error(
+        "Visualize: pass `images` ({x, y, shape}) or a `dataset` with a val split (the trainer " +
+          "gave none in its context)",
+      );
+    }
+    this.#images = this.#opts.images ?? (await imagesFromDataset(dataset!, this.#opts.count ?? 4));
+    const classNames = [...(this.#opts.classNames ?? dataset?.classNames ?? [])];
     let previous: VizIndex | null = null;
     try {
       previous = JSON.parse(await Deno.readTextFile(`${ctx.run.dir}/${VIZ_INDEX}`));

@@ -5,6 +5,7 @@
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
+import type { Dataset } from "./data/dataset.ts";
 import type { Logs } from "./logs.ts";
 import type { RunLogger } from "./run/logger.ts";
 
@@ -36,6 +37,8 @@ export interface TrainContext {
   readonly run: RunLogger;
   /** Every finished epoch so far, oldest first (includes earlier `train()` calls). */
   readonly history: readonly HistoryEntry[];
+  /** The data being trained on (for callbacks that look at images, e.g. `Visualize`). */
+  readonly dataset?: Dataset;
   /** The current 0-based epoch. */
   readonly epoch: number;
   /** The global optimizer step (batches trained so far). */

@@ -10,7 +10,9 @@ import { type BackendChoice, type BackendName, initBackend } from "./backend/sel
 import type { Callback } from "./callback.ts";
 import type { Dataset } from "./data/dataset.ts";
 import type { Experiment, PluginSpec, TrainOptions } from "./experiment.ts";
+import { evaluateModel } from "./evaluate.ts";
 import { modelSummary } from "./models/summary.ts";
+import type { EvaluationReport } from "./run/evaluation_format.ts";
 import { resolveOptions } from "./options.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
@@ -47,6 +49,11 @@ export interface RunExperimentOptions {
   resume?: string;
   /** How the experiment was named on the command line (stored so `--resume` finds it). */
   experimentSource?: string;
+  /**
+   * After training, evaluate on the test split (when the dataset has one) and write
+   * `evaluation.json` (accuracy, per-class accuracy, confusion matrix). Default true.
+   */
+  evaluate?: boolean;
   /** Save a resume point after every epoch and on interruption (default true). */
   resumePoints?: boolean;
   /** Called once the run directory exists (e.g. to start the dashboard). */
@@ -63,6 +70,8 @@ export interface ExperimentRun {
   result: TrainResult;
   /** The backend used. */
   backend: BackendChoice;
+  /** The test-set evaluation written after training, if any. */
+  evaluation?: EvaluationReport;
   /** For a resumed run: where it continued from (undefined when it restarted at epoch 0). */
   resumedFrom?: string;
 }
@@ -216,7 +225,18 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
     log(`run: ${run.dir}`);
     const remaining = Math.max(0, options.epochs - trainer.position.epoch);
     const result = await trainer.train({ epochs: remaining });
-    return { run, trainer, result, backend, resumedFrom };
+    let evaluation: EvaluationReport | undefined;
+    const test = dataset.test;
+    if ((o.evaluate ?? true) && test && test.size > 0 && result.stopReason !== "interrupted") {
+      log(`evaluating on the test split (${test.size} images)...`);
+      evaluation = await evaluateModel(model, test, dataset.classNames, run, {
+        batchSize: options.batchSize,
+        denormalize: dataset.denormalize?.bind(dataset),
+        checkpoint: "final weights (best, when EarlyStopping restored them)",
+      });
+      await run.updateInfo({ test: { accuracy: evaluation.accuracy, examples: test.size } });
+    }
+    return { run, trainer, result, backend, resumedFrom, evaluation };
   } catch (err) {
     if (run && run.info.status === "running") {
       await run.finish("failed", { error: (err as Error).message }).catch(() => {});

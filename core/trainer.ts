@@ -248,6 +248,7 @@ export class Trainer {
         return self.#stopReason !== undefined;
       },
       run: this.run,
+      dataset: this.dataset,
       get history() {
         return self.#history;
       },

@@ -16,7 +16,7 @@ const experiment: Experiment = {
   defaults: { epochs: 8, batchSize: 32, learningRate: 2e-3, imageSize: 32, seed: 1 },
   dataset: (o) => Promise.resolve(syntheticShapes({ imageSize: o.imageSize, seed: o.seed })),
   model: (shape, classes) => smallConvnet(shape, classes),
-  callbacks: (o) => defaultCallbacks(o),
+  callbacks: (o) => defaultCallbacks(o, { visualizeEvery: 2 }),
 };
 
 export default experiment;

@@ -14,6 +14,7 @@ import {
   ReduceLROnPlateau,
   TerminateOnNaN,
 } from "../callbacks/mod.ts";
+import { Visualize } from "../callbacks/visualize.ts";
 
 /** Tuning of {@link defaultCallbacks}. */
 export interface DefaultCallbackOptions {
@@ -21,6 +22,8 @@ export interface DefaultCallbackOptions {
   reduceLrPatience?: number;
   /** EarlyStopping patience in epochs (default 6). */
   earlyStoppingPatience?: number;
+  /** Record filters, activations and Grad-CAM every N epochs (default 5; 0 = off). */
+  visualizeEvery?: number;
   /** Extra callbacks, inserted before the progress bar. */
   extra?: Callback[];
 }
@@ -28,7 +31,8 @@ export interface DefaultCallbackOptions {
 /**
  * The default callbacks, in call order: stop on NaN; divide the learning rate by 10 when
  * `val_loss` stops falling (the book's manual step); flag overfitting; stop early and restore
- * the best weights; keep the best model in `checkpoints/best`; log `training.csv`; show
+ * the best weights; keep the best model in `checkpoints/best`; log `training.csv`; record
+ * what the network learned (filters, activation heatmaps, Grad-CAM) for the dashboard; show
  * progress.
  */
 export function defaultCallbacks(
@@ -46,6 +50,7 @@ export function defaultCallbacks(
     }),
     new ModelCheckpoint({ filepath: "best", monitor: "val_loss", saveBestOnly: true }),
     new CSVLogger("training.csv"),
+    ...((d.visualizeEvery ?? 5) > 0 ? [new Visualize({ every: d.visualizeEvery ?? 5 })] : []),
     ...(d.extra ?? []),
     new ProgressBar(),
   ];

@@ -191,7 +191,10 @@ Deno.test("Visualize reads fixed images from a Dataset's val split and validates
   const index: VizIndex = JSON.parse(await Deno.readTextFile(join(dir, "viz/index.json")));
   assert.deepEqual(index.images.map((i) => i.label), [0, 2, 1]); // indices 0, 2, 4
   assert.deepEqual(index.classNames, ["a", "b", "c"]);
-  assert.throws(() => new Visualize({}), /pass `images`/);
+  await assert.rejects(
+    new Visualize({}).onTrainBegin(fakeContext(model, dirLogger(dir), 0, 1)),
+    /pass `images`/,
+  );
   assert.throws(
     () => new Visualize({ images: images(), every: 0 }),
     /every must be a positive integer/,

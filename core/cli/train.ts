@@ -11,6 +11,7 @@ import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
 import { parsePluginArg } from "../plugins.ts";
 import { prepareExperiment, runExperiment } from "../run_experiment.ts";
 import { modelSummary } from "../models/summary.ts";
+import { startDashboard, type StartedDashboard } from "../../dashboard/server.ts";
 
 const BACKENDS = ["auto", "tensorflow-gpu", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 
@@ -36,6 +37,10 @@ Options:
   --seed N                seed for weights, shuffling and augmentation
   --resume RUN_DIR        continue a stopped or crashed run from its last resume point;
                           with --epochs, N is the run's new total epoch count
+  --dashboard             serve the live dashboard from this process while training
+                          (and after it, until Ctrl-C)
+  --port N                dashboard port (0 = any free port)          [default: 6006]
+  --host H                dashboard interface                     [default: 127.0.0.1]
   --summary               print the model summary and exit
   -h, --help              show this help
 `;
@@ -51,6 +56,12 @@ export interface TrainArgs {
   summary: boolean;
   help: boolean;
   resume?: string;
+  /** Serve the dashboard from the training process. */
+  dashboard: boolean;
+  /** Dashboard port. */
+  port: number;
+  /** Dashboard host. */
+  host: string;
   /** True when --experiment was given explicitly. */
   experimentGiven: boolean;
 }
@@ -87,6 +98,9 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         seed: { type: "string" },
         summary: { type: "boolean" },
         resume: { type: "string" },
+        dashboard: { type: "boolean" },
+        port: { type: "string" },
+        host: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -109,6 +123,13 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   };
   const threads = num("--threads", v.threads, true);
   if (threads !== undefined && threads < 1) throw new Error(`--threads must be >= 1`);
+  const port = num("--port", v.port, true);
+  if (port !== undefined && (port < 0 || port > 65535)) {
+    throw new Error(`--port must be 0..65535, got ${port}`);
+  }
+  if ((v.port !== undefined || v.host !== undefined) && !v.dashboard) {
+    throw new Error("--port and --host go with --dashboard");
+  }
   return {
     experiment: v.experiment ?? "default",
     overrides,
@@ -119,6 +140,9 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     summary: v.summary ?? false,
     help: v.help ?? false,
     resume: v.resume,
+    dashboard: v.dashboard ?? false,
+    port: port ?? 6006,
+    host: v.host ?? "127.0.0.1",
     experimentGiven: v.experiment !== undefined,
   };
 }
@@ -154,7 +178,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const controller = new AbortController();
   let sigints = 0;
+  let trainingDone = false;
   const onSignal = (name: string) => () => {
+    if (trainingDone) {
+      controller.abort();
+      return;
+    }
     sigints++;
     if (sigints > 1) {
       console.error(`\n${name} again: quitting now (the last finished epoch is saved).`);
@@ -201,7 +230,24 @@ export async function main(argv: string[]): Promise<number> {
       console.log(modelSummary(prepared.model));
       return 0;
     }
-    const { run, result } = await runExperiment({
+    let dashboard: StartedDashboard | undefined;
+    const { run, result, evaluation } = await runExperiment({
+      onRunCreated: async () => {
+        if (!args.dashboard) return;
+        dashboard = await startDashboard({
+          runsDir: args.runsDir,
+          port: args.port,
+          host: args.host,
+        }).catch((err) => {
+          throw new Error(
+            `cannot start the dashboard on ${args.host}:${args.port} (${
+              (err as Error).message
+            }); ` +
+              `pick another port with --port N (0 = any free port)`,
+          );
+        });
+        console.error(`dashboard: ${dashboard.url}`);
+      },
       experiment,
       experimentSource: source,
       resume: args.resume,
@@ -224,10 +270,30 @@ export async function main(argv: string[]): Promise<number> {
     if (result.status === "stopped" && result.stopReason === "interrupted") {
       console.log(`  resume it:  deno task train --resume ${rel}`);
     }
+    if (evaluation) {
+      console.log(
+        `  test accuracy: ${(evaluation.accuracy * 100).toFixed(1)}% ` +
+          `(${rel}/evaluation.json)`,
+      );
+    }
     console.log(`  metrics: ${rel}/metrics.jsonl   events: ${rel}/events.jsonl`);
-    console.log(
-      `  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`,
-    );
+    if (!args.dashboard) {
+      console.log(
+        `  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`,
+      );
+    }
+    if (dashboard) {
+      trainingDone = true;
+      if (controller.signal.aborted) {
+        await dashboard.close();
+      } else {
+        console.log(`\nDashboard still serving at ${dashboard.url} - press Ctrl-C to quit.`);
+        await new Promise<void>((resolve) =>
+          controller.signal.addEventListener("abort", () => resolve())
+        );
+        await dashboard.close();
+      }
+    }
     return 0;
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);

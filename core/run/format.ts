@@ -53,6 +53,8 @@ export interface RunInfo {
   epochs: number;
   /** Global optimizer steps so far. */
   steps: number;
+  /** Test-set result written after training. */
+  test?: { accuracy: number; examples: number };
   /** Best value of each `val_*` metric (and `loss`/`acc`) with its epoch. */
   best?: Record<string, { value: number; epoch: number }>;
 }
