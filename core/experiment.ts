@@ -56,6 +56,10 @@ export interface Experiment {
   readonly description: string;
   /** Default options; command-line flags override them. */
   readonly defaults: TrainOptions;
+  /** Expected class count, so `--summary` can build the model without loading data. */
+  readonly numClasses?: number;
+  /** Image channels the model takes (default 3), for `--summary` without data. */
+  readonly channels?: number;
   /** Builds the dataset for the resolved options. */
   dataset(options: TrainOptions): Promise<Dataset>;
   /** Builds the (uncompiled) model for an input shape and class count. */

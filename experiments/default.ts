@@ -13,6 +13,7 @@ import { defaultCallbacks } from "./default_callbacks.ts";
 const experiment: Experiment = {
   name: "default",
   description: "small convnet on 8 classes of generated shapes and textures (32x32, no download)",
+  numClasses: 8,
   defaults: { epochs: 8, batchSize: 32, learningRate: 2e-3, imageSize: 32, seed: 1 },
   dataset: (o) => Promise.resolve(syntheticShapes({ imageSize: o.imageSize, seed: o.seed })),
   model: (shape, classes) => smallConvnet(shape, classes),

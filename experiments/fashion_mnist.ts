@@ -89,6 +89,8 @@ export function fashionMnistModel(
 const experiment: Experiment = {
   name: "fashion_mnist",
   description: "Fashion-MNIST 28x28 gray, 10 classes, small convnet (Debian dataset-fashion-mnist)",
+  numClasses: 10,
+  channels: 1,
   defaults: {
     epochs: 5,
     batchSize: 64,

@@ -15,6 +15,7 @@ import { defaultCallbacks } from "./default_callbacks.ts";
 const experiment: Experiment = {
   name: "snacks",
   description: "the book's convnet on a snack-photo folder (train/ val/ test/, 20 classes)",
+  numClasses: 20,
   defaults: { epochs: 30, batchSize: 32, learningRate: 1e-3, imageSize: 224, seed: 1 },
   dataset: (o) => {
     if (!o.data) {

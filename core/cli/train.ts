@@ -6,7 +6,9 @@
 import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
 import type { BackendName } from "../backend/select.ts";
-import type { TrainOptions } from "../experiment.ts";
+import type { Experiment, TrainOptions } from "../experiment.ts";
+import { initBackend } from "../backend/select.ts";
+import { resolveOptions } from "../options.ts";
 import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
 import { parsePluginArg } from "../plugins.ts";
 import { prepareExperiment, runExperiment } from "../run_experiment.ts";
@@ -163,6 +165,32 @@ async function readRunInfoForResume(
   }
 }
 
+/**
+ * The model summary for `--summary`: built from the experiment's image size and class count
+ * without loading data, unless the experiment does not say its class count or --data is given.
+ */
+async function summaryText(experiment: Experiment, args: TrainArgs): Promise<string> {
+  if (experiment.numClasses !== undefined && args.overrides.data === undefined) {
+    await initBackend("cpu", { log: () => {} });
+    const o = resolveOptions(experiment.defaults, args.overrides);
+    const model = experiment.model(
+      [o.imageSize, o.imageSize, experiment.channels ?? 3],
+      experiment.numClasses,
+    );
+    const text = modelSummary(model);
+    model.dispose();
+    return text;
+  }
+  const prepared = await prepareExperiment({
+    experiment,
+    overrides: args.overrides,
+    backend: "cpu",
+    callbacks: [],
+    log: () => {},
+  });
+  return modelSummary(prepared.model);
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let args: TrainArgs;
@@ -219,15 +247,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const experiment = await loadExperiment(source);
     if (args.summary) {
-      const prepared = await prepareExperiment({
-        experiment,
-        overrides: args.overrides,
-        backend: args.backend === "auto" ? "cpu" : args.backend,
-        plugins,
-        callbacks: [],
-        log: () => {},
-      });
-      console.log(modelSummary(prepared.model));
+      console.log(await summaryText(experiment, args));
       return 0;
     }
     let dashboard: StartedDashboard | undefined;

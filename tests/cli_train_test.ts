@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseTrainArgs } from "../core/cli/train.ts";
+import { loadExperiment } from "../core/experiments.ts";
+
+const CLI = fileURLToPath(new URL("../core/cli/train.ts", import.meta.url));
+
+async function cli(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] })
+    .output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+Deno.test("parseTrainArgs: defaults, values, repeatable --callback", () => {
+  const a = parseTrainArgs([]);
+  assert.equal(a.experiment, "default");
+  assert.equal(a.backend, "auto");
+  assert.equal(a.runsDir, "runs");
+  const b = parseTrainArgs([
+    "--epochs",
+    "3",
+    "--lr",
+    "1e-4",
+    "--callback",
+    "a.ts",
+    "--callback",
+    'b.ts {"x":1}',
+    "--backend",
+    "cpu",
+  ]);
+  assert.equal(b.overrides.epochs, 3);
+  assert.equal(b.overrides.learningRate, 1e-4);
+  assert.deepEqual(b.callbacks, ["a.ts", 'b.ts {"x":1}']);
+});
+
+Deno.test("parseTrainArgs: unknown flags and bad values are clear errors", () => {
+  assert.throws(() => parseTrainArgs(["--epoch", "3"]), /Unknown option '--epoch'.*--help/);
+  assert.throws(
+    () => parseTrainArgs(["--epochs", "three"]),
+    /--epochs expects an integer, got "three"/,
+  );
+  assert.throws(() => parseTrainArgs(["--batch-size", "1.5"]), /--batch-size expects an integer/);
+  assert.throws(() => parseTrainArgs(["--lr", ""]), /--lr expects a number/);
+  assert.throws(() => parseTrainArgs(["--backend", "tpu"]), /--backend must be one of auto/);
+  assert.throws(() => parseTrainArgs(["--port", "80"]), /--port and --host go with --dashboard/);
+  assert.throws(() => parseTrainArgs(["stray"]), /Unexpected argument 'stray'/);
+});
+
+Deno.test("experiments: unknown name, missing file, file without an experiment", async () => {
+  await assert.rejects(
+    loadExperiment("nope"),
+    /Unknown experiment "nope". Built-in: default, snacks/,
+  );
+  await assert.rejects(loadExperiment("./missing_exp.ts"), /missing_exp\.ts does not exist/);
+  const dir = await Deno.makeTempDir();
+  const bad = join(dir, "bad.ts");
+  await Deno.writeTextFile(bad, "export default { name: 'x' };");
+  await assert.rejects(
+    loadExperiment(bad),
+    /does not export a valid Experiment.*dataset\(options\)/,
+  );
+});
+
+Deno.test("--experiment snacks --summary prints the book's parameter counts", async () => {
+  const r = await cli("--experiment", "snacks", "--summary");
+  assert.equal(r.code, 0, r.stderr);
+  const counts = [896, 9248, 18496, 36928, 73856, 147584, 295168, 590080, 5140];
+  for (const c of counts) assert.match(r.stdout, new RegExp(`\\b${c}\\b`), `missing ${c}`);
+  assert.match(r.stdout, /Total params: 1177396/);
+  assert.match(r.stdout, /\[null,222,222,32\]/);
+});
+
+Deno.test("CLI exit codes: --help 0, bad flag 2, bad option value 1 with the message", async () => {
+  const help = await cli("--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: deno task train/);
+  const bad = await cli("--nope");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /error: Unknown option '--nope'/);
+  const runs = await Deno.makeTempDir();
+  const neg = await cli("--epochs=-1", "--runs", runs);
+  assert.equal(neg.code, 1);
+  assert.match(neg.stderr, /epochs \(--epochs\) must be an integer >= 0, got -1/);
+  const small = await cli("--experiment", "snacks", "--image-size", "32", "--runs", runs);
+  assert.equal(small.code, 1);
+  assert.match(small.stderr, /too small for the book's convnet.*at least 68/);
+  const resumeBad = await cli("--resume", runs);
+  assert.equal(resumeBad.code, 1);
+  assert.match(resumeBad.stderr, /is not a run directory/);
+  let n = 0;
+  for await (const _ of Deno.readDir(runs)) n++;
+  assert.equal(n, 0, "failed configurations leave no run directory");
+});
