@@ -46,6 +46,38 @@ export function metricDirection(key: string): "min" | "max" | undefined {
 }
 
 /**
+ * Before a resumed process appends: end a torn last line of the JSON-lines files with a newline
+ * (so the next record starts on its own line) and remove temporary files left by a crash.
+ */
+async function repairAfterCrash(dir: string): Promise<void> {
+  for (const name of [RUN_FILES.metrics, RUN_FILES.events]) {
+    const path = join(dir, name);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, append: true });
+    } catch {
+      continue;
+    }
+    try {
+      const size = (await file.stat()).size;
+      if (size > 0) {
+        const last = new Uint8Array(1);
+        await file.seek(size - 1, Deno.SeekMode.Start);
+        await file.read(last);
+        if (last[0] !== 0x0a) await file.write(new Uint8Array([0x0a]));
+      }
+    } finally {
+      file.close();
+    }
+  }
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && /\.\d+\.[0-9a-f]{8}\.tmp$/.test(e.name)) {
+      await Deno.remove(join(dir, e.name)).catch(() => {});
+    }
+  }
+}
+
+/**
  * The writer side of a run directory. It is also the {@link RunLogger} handed to callbacks.
  *
  * @example
@@ -169,6 +201,7 @@ export class RunWriter implements RunLogger {
         `${join(abs, RUN_FILES.info)} is not a convdeck run (format ${info.format}).`,
       );
     }
+    await repairAfterCrash(abs);
     return new RunWriter(
       abs,
       info,
