@@ -24,6 +24,8 @@ const convCases: ConvCase[] = [
   { x: [2, 11, 11, 4], f: [5, 5, 4, 3], strides: [2, 3], pad: "valid" },
   { x: [1, 8, 8, 8], f: [1, 1, 8, 16], strides: [1, 1], pad: "valid" },
   { x: [2, 7, 7, 2], f: [3, 3, 2, 2], strides: [3, 3], pad: "same" },
+  { x: [2, 6, 6, 3], f: [2, 2, 3, 4], strides: [1, 1], pad: "same" },
+  { x: [2, 8, 8, 4], f: [4, 4, 4, 2], strides: [2, 2], pad: "same" },
 ];
 
 function outShape(c: ConvCase): number[] {
@@ -54,13 +56,36 @@ async function checkFilterGrad(): Promise<void> {
   await tf.setBackend("wasm");
 }
 
+async function checkInputGrad(): Promise<void> {
+  for (const [i, c] of convCases.entries()) {
+    const fv = seededRandom(c.f.reduce((a, b) => a * b), 30 + i);
+    const dyShape = outShape(c);
+    const dyv = seededRandom(dyShape.reduce((a, b) => a * b), 40 + i);
+    const fn = () =>
+      tf.engine().runKernel("Conv2DBackpropInput", {
+        dy: tf.tensor(dyv, dyShape),
+        filter: tf.tensor4d(fv, c.f),
+      }, { strides: c.strides, pad: c.pad, dataFormat: "NHWC", inputShape: c.x }) as tf.Tensor;
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    assert.deepEqual(got.shape, c.x);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    console.log(`  input grad ${JSON.stringify(c)}: max abs err ${diff.toExponential(2)}`);
+    assert(diff <= REL_TOL * scale, `case ${i}: err ${diff} > ${REL_TOL} * ${scale}`);
+  }
+  await tf.setBackend("wasm");
+}
+
 Deno.test("wasm Conv2DBackpropFilter matches cpu", checkFilterGrad);
 
-Deno.test("wasm Conv2DBackpropFilter matches cpu when chunked by image", async () => {
+Deno.test("wasm Conv2DBackpropInput matches cpu", checkInputGrad);
+
+Deno.test("wasm conv gradients match cpu when chunked by image", async () => {
   const saved = scratchLimit.floats;
   scratchLimit.floats = 1; // one image per chunk
   try {
     await checkFilterGrad();
+    await checkInputGrad();
   } finally {
     scratchLimit.floats = saved;
   }

@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { type BackendName, initBackend } from "../core/backend/select.ts";
+import { resolveThreads, THREADS_ENV } from "../core/backend/wasm/threads.ts";
 
 Deno.test("initBackend('cpu') selects cpu", async () => {
   const lines: string[] = [];
@@ -15,7 +16,25 @@ Deno.test("initBackend('wasm') selects wasm and reports threads", async () => {
   const choice = await initBackend("wasm", { log: () => {} });
   assert.equal(choice.name, "wasm");
   assert.equal(tf.getBackend(), "wasm");
-  assert(choice.threads !== undefined && choice.threads >= 1);
+  // Default: every logical core (or CONVDECK_THREADS), multithreaded when more than one.
+  assert.equal(choice.threads, resolveThreads());
+});
+
+Deno.test("resolveThreads: option > CONVDECK_THREADS > logical cores; bad values named", () => {
+  const saved = Deno.env.get(THREADS_ENV);
+  try {
+    Deno.env.delete(THREADS_ENV);
+    assert.equal(resolveThreads(), navigator.hardwareConcurrency);
+    Deno.env.set(THREADS_ENV, "3");
+    assert.equal(resolveThreads(), 3);
+    assert.equal(resolveThreads(1), 1);
+    Deno.env.set(THREADS_ENV, "two");
+    assert.throws(() => resolveThreads(), /CONVDECK_THREADS=two.*positive integer/);
+    assert.throws(() => resolveThreads(0), /threads option.*positive integer/);
+  } finally {
+    if (saved === undefined) Deno.env.delete(THREADS_ENV);
+    else Deno.env.set(THREADS_ENV, saved);
+  }
 });
 
 Deno.test("initBackend('tensorflow') falls back with a one-line warning", async () => {

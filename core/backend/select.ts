@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./wasm/register.ts";
+import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
 export type BackendName = "auto" | "tensorflow-gpu" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -40,9 +41,11 @@ export interface InitBackendOptions {
   log?: (line: string) => void;
 }
 
-async function tryWasm(_options: InitBackendOptions): Promise<{ threads: number }> {
+async function tryWasm(options: InitBackendOptions): Promise<{ threads: number }> {
   registerWasmTrainingKernels();
-  if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') returned false");
+  const threads = resolveThreads(options.threads);
+  const ok = await withWasmThreads(threads, () => tf.setBackend("wasm"));
+  if (!ok) throw new Error("tf.setBackend('wasm') returned false");
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   return { threads: wasm.getThreadsCount() };
 }

@@ -12,17 +12,20 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
+import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 
 /** Every kernel config this module registers for the `wasm` backend, in registration order. */
 export const wasmTrainingKernels: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
 ];
 
 const registered = new Set<KernelConfig>();
 
 /**
- * Registers (or re-registers over tfjs's own) every kernel of {@linkcode wasmTrainingKernels}
- * for the backend named `backendName` (default `wasm`). Calling it again does nothing.
+ * Registers (over tfjs's own where one exists) every kernel of {@linkcode wasmTrainingKernels}
+ * for the `wasm` backend. Calling it again does nothing. The kernels use tfjs-backend-wasm's heap
+ * and XNNPACK, so they only serve the `wasm` backend.
  *
  * @example
  * ```ts
