@@ -49,13 +49,14 @@ Deno.test("two training processes at once into the same runs folder", async () =
     [0, 1].map(() =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", child, runsDir, "2"],
-        stderr: "null",
+        stdout: "piped",
+        stderr: "piped",
       })
         .output()
     ),
   );
   const dirs = outs.map((o) => {
-    assert(o.success);
+    assert(o.success, `child failed (${o.code}): ${new TextDecoder().decode(o.stderr)}`);
     const text = new TextDecoder().decode(o.stdout);
     assert(text.includes("DONE"));
     return /RUN (.*)/.exec(text)![1];
