@@ -20,7 +20,9 @@ const SYMBOLS = {
   cd_matmul: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   cd_maxpool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   cd_maxpool_grad: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
-  cd_relu_grad: { parameters: ["buffer", "f64", "buffer"], result: "i32" },
+  cd_unary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
+  cd_binary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
+  cd_sum_rows: { parameters: ["buffer", "f64", "f64", "buffer"], result: "i32" },
 } as const;
 
 /** The loaded shim's functions. */

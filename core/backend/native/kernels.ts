@@ -15,6 +15,7 @@ import { lastError } from "./ffi.ts";
 export interface WasmLikeBackend extends tf.KernelBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
+  incRef(dataId: tf.DataId): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
@@ -62,8 +63,16 @@ function fallback(name: string, args: Args): tf.TensorInfo | tf.TensorInfo[] {
         `kernel is registered to fall back to (register the wasm training kernels first)`,
     );
   }
+  if (k.setupFunc && !setUp.has(k.kernelFunc)) {
+    // The wasm kernel binds its C function in its setup, which the engine ran only if `wasm`
+    // was ever the active backend. Both backends share one module, so binding here is valid.
+    k.setupFunc(args.backend);
+    setUp.add(k.kernelFunc);
+  }
   return k.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
 }
+
+const setUp = new WeakSet<tf.KernelFunc>();
 
 function check(lib: NativeLib, rc: number, name: string): void {
   if (rc !== 0) throw new Error(`native backend: ${name} failed in oneDNN: ${lastError(lib)}`);
@@ -330,6 +339,86 @@ function maxPoolGrad(lib: NativeLib, args: Args): tf.TensorInfo {
   return out;
 }
 
+/** Below this many elements an element-wise op stays on wasm (the FFI call costs more). */
+export const MIN_NATIVE_ELEMENTS = 32768;
+
+function big(t: tf.TensorInfo): boolean {
+  return tf.util.sizeFromShape(t.shape) >= MIN_NATIVE_ELEMENTS;
+}
+
+function unary(lib: NativeLib, name: string, op: number, args: Args): tf.TensorInfo {
+  const { x } = args.inputs;
+  const b = args.backend;
+  if (!allFloat(x) || !big(x)) return fallback(name, args) as tf.TensorInfo;
+  const alpha = (args.attrs?.alpha as number | undefined) ?? 0;
+  const out = b.makeOutput(x.shape, "float32");
+  const n = tf.util.sizeFromShape(x.shape);
+  const o = new Float64Array([offset(b, x), offset(b, out)]);
+  check(lib, lib.cd_unary(op, b.wasm.HEAPU8, n, alpha, o), name);
+  count(name, true);
+  return out;
+}
+
+/** True when `small` broadcasts over `full` as a block repeated along its leading axes. */
+function trailingBroadcast(full: number[], small: number[]): boolean {
+  const s = [...small];
+  while (s.length > 0 && s[0] === 1) s.shift();
+  if (s.length > full.length) return false;
+  const tail = full.slice(full.length - s.length);
+  return s.every((d, i) => d === tail[i]);
+}
+
+function binary(lib: NativeLib, name: string, op: number, args: Args): tf.TensorInfo {
+  let { a, b: bb } = args.inputs;
+  const be = args.backend;
+  if (!allFloat(a, bb) || (!big(a) && !big(bb))) return fallback(name, args) as tf.TensorInfo;
+  const same = tf.util.arraysEqual(a.shape, bb.shape);
+  if (!same && trailingBroadcast(bb.shape, a.shape) && !trailingBroadcast(a.shape, bb.shape)) {
+    [a, bb] = [bb, a]; // add and multiply commute
+  }
+  if (!same && !trailingBroadcast(a.shape, bb.shape)) {
+    return fallback(name, args) as tf.TensorInfo;
+  }
+  const out = be.makeOutput(a.shape, "float32");
+  const o = new Float64Array([offset(be, a), offset(be, bb), offset(be, out)]);
+  const n = tf.util.sizeFromShape(a.shape), nb = tf.util.sizeFromShape(bb.shape);
+  check(lib, lib.cd_binary(op, be.wasm.HEAPU8, n, nb, o), name);
+  count(name, true);
+  return out;
+}
+
+function sum(lib: NativeLib, args: Args): tf.TensorInfo {
+  const { x } = args.inputs;
+  const b = args.backend;
+  const { axis, keepDims } = args.attrs as unknown as {
+    axis: number | number[];
+    keepDims: boolean;
+  };
+  if (!allFloat(x) || !big(x)) return fallback("Sum", args) as tf.TensorInfo;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  if (!axes.every((v, i) => v === i)) return fallback("Sum", args) as tf.TensorInfo;
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
+  const kept = x.shape.slice(axes.length);
+  const shape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  const out = b.makeOutput(shape, "float32");
+  const o = new Float64Array([offset(b, x), offset(b, out)]);
+  check(lib, lib.cd_sum_rows(b.wasm.HEAPU8, rows, tf.util.sizeFromShape(kept), o), "Sum");
+  count("Sum", true);
+  return out;
+}
+
+/** Identity (and a cast to the same dtype): share the data instead of copying it. */
+function share(name: string, args: Args): tf.TensorInfo {
+  const { x } = args.inputs;
+  const to = args.attrs?.dtype as tf.DataType | undefined;
+  if (x.dtype === "string" || (to !== undefined && to !== x.dtype)) {
+    return fallback(name, args) as tf.TensorInfo;
+  }
+  args.backend.incRef(x.dataId);
+  count(name, true);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /** Names of the kernels the `native` backend computes in oneDNN (or its own C). */
 export const NATIVE_KERNEL_NAMES = [
   "Conv2D",
@@ -340,6 +429,13 @@ export const NATIVE_KERNEL_NAMES = [
   "_FusedMatMul",
   "MaxPool",
   "MaxPoolGrad",
+  "Relu",
+  "Step",
+  "Add",
+  "Multiply",
+  "Sum",
+  "Identity",
+  "Cast",
 ] as const;
 
 /** Kernel configs for `backendName`, bound to the loaded shim. */
@@ -358,5 +454,12 @@ export function nativeKernelConfigs(lib: NativeLib, backendName: string): tf.Ker
     f("_FusedMatMul", (a) => matMul(lib, "_FusedMatMul", a)),
     f("MaxPool", (a) => maxPool(lib, a)),
     f("MaxPoolGrad", (a) => maxPoolGrad(lib, a)),
+    f("Relu", (a) => unary(lib, "Relu", 0, a)),
+    f("Step", (a) => unary(lib, "Step", 1, a)),
+    f("Add", (a) => binary(lib, "Add", 0, a)),
+    f("Multiply", (a) => binary(lib, "Multiply", 1, a)),
+    f("Sum", (a) => sum(lib, a)),
+    f("Identity", (a) => share("Identity", a)),
+    f("Cast", (a) => share("Cast", a)),
   ];
 }

@@ -517,13 +517,107 @@ int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o) {
   return 0;
 }
 
-/* dx = dy * (y > 0): the ReLU gradient, multi-threaded. o: dy y dx; n elements. */
-int cd_relu_grad(uint8_t *heap, double n, const double *o) {
-  const float *dy = (const float *)(heap + (size_t)o[0]);
-  const float *y = (const float *)(heap + (size_t)o[1]);
-  float *dx = (float *)(heap + (size_t)o[2]);
+/*
+ * Element-wise unary ops, multi-threaded. op 0: relu (x < 0 ? 0 : x), 1: step (x > 0 ? 1 :
+ * alpha, NaN stays NaN). o: x y
+ */
+int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o) {
+  const float *x = (const float *)(heap + (size_t)o[0]);
+  float *y = (float *)(heap + (size_t)o[1]);
   const int64_t len = (int64_t)n;
+  const float a = (float)alpha;
+  if (op == 0) {
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < len; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+    for (int64_t i = 0; i < len; i++) y[i] = x[i] < 0.f ? 0.f : x[i];
+  } else if (op == 1) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < len; i++) y[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : a);
+  } else {
+    snprintf(last_error, sizeof last_error, "unknown unary op %d", op);
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * Element-wise binary ops on float32, `b` either the same length as `a` or repeated along it
+ * (length nb dividing n: a bias over the last axis). op 0: add, 1: multiply. o: a b y
+ */
+int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
+  const float *a = (const float *)(heap + (size_t)o[0]);
+  const float *b = (const float *)(heap + (size_t)o[1]);
+  float *y = (float *)(heap + (size_t)o[2]);
+  const int64_t len = (int64_t)n, lb = (int64_t)nb;
+  if (op != 0 && op != 1) {
+    snprintf(last_error, sizeof last_error, "unknown binary op %d", op);
+    return -1;
+  }
+  if (lb == len) {
+    if (op == 0) {
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < len; i++) y[i] = a[i] + b[i];
+    } else {
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < len; i++) y[i] = a[i] * b[i];
+    }
+  } else {
+    const int64_t rows = len / lb;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float *ar = a + r * lb;
+      float *yr = y + r * lb;
+      if (op == 0) {
+#pragma omp simd
+        for (int64_t c = 0; c < lb; c++) yr[c] = ar[c] + b[c];
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < lb; c++) yr[c] = ar[c] * b[c];
+      }
+    }
+  }
+  return 0;
+}
+
+/* y[c] = sum over r of x[r * cols + c] (double accumulation). o: x y */
+int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
+  const float *x = (const float *)(heap + (size_t)o[0]);
+  float *y = (float *)(heap + (size_t)o[1]);
+  const int64_t rows = (int64_t)rows_, cols = (int64_t)cols_;
+  int nt = 1;
+#ifdef _OPENMP
+  nt = omp_get_max_threads();
+#endif
+  double *part = calloc((size_t)(nt * cols), sizeof(double));
+  if (!part) {
+    snprintf(last_error, sizeof last_error, "out of memory in cd_sum_rows");
+    return -1;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    double *acc = part + (int64_t)t * cols;
+    if (cols == 1) {
+      double s = 0;
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) s += x[r];
+      acc[0] = s;
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) acc[c] += xr[c];
+      }
+    }
+  }
+  for (int64_t c = 0; c < cols; c++) {
+    double s = 0;
+    for (int t = 0; t < nt; t++) s += part[(int64_t)t * cols + c];
+    y[c] = (float)s;
+  }
+  free(part);
   return 0;
 }
