@@ -16,6 +16,7 @@ const SYMBOLS = {
   cd_cache_clear: { parameters: [], result: "i32" },
   cd_created_total: { parameters: [], result: "f64" },
   cd_scratch_bytes: { parameters: [], result: "f64" },
+  cd_live_objects: { parameters: [], result: "f64" },
   cd_conv: { parameters: ["i32", "buffer", "buffer", "buffer"], result: "i32" },
   cd_matmul: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   cd_maxpool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
@@ -54,6 +55,21 @@ export function lastError(lib: NativeLib): string {
 }
 
 /**
+ * Debian's oneDNN uses GNU OpenMP, whose idle workers spin after each parallel region. Between
+ * two native kernels the main thread runs JavaScript and wasm kernels, and spinning workers
+ * take its core: a tiny training step measured 40 ms spinning and 5 ms passive on 2 cores.
+ * So unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT), workers sleep when idle.
+ * libgomp reads this when it loads, which is when the shim is opened.
+ */
+function setOpenMpWaitPolicy(): void {
+  try {
+    if (!Deno.env.get("OMP_WAIT_POLICY") && !Deno.env.get("GOMP_SPINCOUNT")) {
+      Deno.env.set("OMP_WAIT_POLICY", "passive");
+    }
+  } catch { /* no env permission: keep libgomp's default */ }
+}
+
+/**
  * Loads (building on first use) the shim, or returns why it cannot. The result is cached for
  * the process.
  */
@@ -67,6 +83,7 @@ export function loadNative(): { lib: NativeLib; status: NativeStatus } | NativeS
   if (typeof loc === "string") return fail(loc);
   const shim = buildShim(loc);
   if (!shim.startsWith("/") && !/^[A-Za-z]:/.test(shim)) return fail(shim);
+  setOpenMpWaitPolicy();
   let lib: NativeLib;
   try {
     lib = Deno.dlopen(shim, SYMBOLS).symbols;

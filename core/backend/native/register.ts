@@ -119,13 +119,26 @@ export function setNativeThreads(threads: number): number {
 }
 
 /** oneDNN primitive-cache statistics, for tests and tuning. */
-export function nativeCacheStats(): { entries: number; created: number; scratchBytes: number } {
-  if (!lib) return { entries: 0, created: 0, scratchBytes: 0 };
+export function nativeCacheStats(): NativeCacheStats {
+  if (!lib) return { entries: 0, created: 0, scratchBytes: 0, liveObjects: 0 };
   return {
     entries: lib.cd_cache_size(),
     created: lib.cd_created_total(),
     scratchBytes: lib.cd_scratch_bytes(),
+    liveObjects: lib.cd_live_objects(),
   };
+}
+
+/** What {@linkcode nativeCacheStats} reports. */
+export interface NativeCacheStats {
+  /** Primitives held in the cache now. */
+  entries: number;
+  /** Primitives created since start (grows only on cache misses). */
+  created: number;
+  /** Bytes of the shared oneDNN scratchpad. */
+  scratchBytes: number;
+  /** oneDNN memory objects alive outside a call (0 unless something leaked). */
+  liveObjects: number;
 }
 
 function defaultThreads(): number {

@@ -188,8 +188,25 @@ static size_t pd_scratch(const_dnnl_primitive_desc_t pd) {
   return md ? dnnl_memory_desc_get_size(md) : 0;
 }
 
+/* Live per-call memory objects: a test checks this returns to zero (no leak). */
+static int64_t live_objects = 0;
+
+double cd_live_objects(void) { return (double)live_objects; }
+
 static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *p) {
-  return dnnl_memory_create(m, md, engine, p) == dnnl_success ? 0 : -1;
+  if (dnnl_memory_create(m, md, engine, p) != dnnl_success) return -1;
+  live_objects++;
+  return 0;
+}
+
+static void mem_release(dnnl_memory_t *m, int n) {
+  for (int i = 0; i < n; i++) {
+    if (m[i]) {
+      dnnl_memory_destroy(m[i]);
+      m[i] = NULL;
+      live_objects--;
+    }
+  }
 }
 
 /*
@@ -310,14 +327,12 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
     }
   }
   CHK(dnnl_stream_wait(stream));
-  for (int i = 0; i < 5; i++)
-    if (m[i]) dnnl_memory_destroy(m[i]);
+  mem_release(m, 5);
   return 0;
 memfail:
   snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
 fail:
-  for (int i = 0; i < 5; i++)
-    if (m[i]) dnnl_memory_destroy(m[i]);
+  mem_release(m, 5);
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
   if (rpd) dnnl_primitive_desc_destroy(rpd);
@@ -384,12 +399,10 @@ int cd_matmul(uint8_t *heap, const double *p, const double *o) {
     CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, args));
     CHK(dnnl_stream_wait(stream));
   }
-  for (int i = 0; i < 4; i++)
-    if (m[i]) dnnl_memory_destroy(m[i]);
+  mem_release(m, 4);
   return 0;
 fail:
-  for (int i = 0; i < 4; i++)
-    if (m[i]) dnnl_memory_destroy(m[i]);
+  mem_release(m, 4);
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (attr) dnnl_primitive_attr_destroy(attr);
   if (e && e->prim == NULL) entry_free(e);
@@ -445,12 +458,10 @@ int cd_maxpool(uint8_t *heap, const double *p, const double *o) {
     CHK(dnnl_primitive_execute(e->prim, stream, 3, args));
     CHK(dnnl_stream_wait(stream));
   }
-  for (int i = 0; i < 2; i++)
-    if (m[i]) dnnl_memory_destroy(m[i]);
+  mem_release(m, 2);
   return 0;
 fail:
-  for (int i = 0; i < 2; i++)
-    if (m[i]) dnnl_memory_destroy(m[i]);
+  mem_release(m, 2);
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (attr) dnnl_primitive_attr_destroy(attr);
   if (e && e->prim == NULL) entry_free(e);
