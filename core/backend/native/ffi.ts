@@ -1,0 +1,116 @@
+/**
+ * The FFI binding to the native shim, and {@linkcode nativeAvailable}: whether the `native`
+ * backend can run here (oneDNN found, shim built and loaded), with the reason when not.
+ *
+ * @module
+ */
+import { findDnnl } from "./library.ts";
+import { buildShim } from "./shim_build.ts";
+
+const SYMBOLS = {
+  cd_init: { parameters: ["i32", "i32"], result: "i32" },
+  cd_version: { parameters: [], result: "i32" },
+  cd_set_threads: { parameters: ["i32"], result: "i32" },
+  cd_last_error: { parameters: [], result: "pointer" },
+  cd_cache_size: { parameters: [], result: "i32" },
+  cd_cache_clear: { parameters: [], result: "i32" },
+  cd_created_total: { parameters: [], result: "f64" },
+  cd_scratch_bytes: { parameters: [], result: "f64" },
+  cd_live_objects: { parameters: [], result: "f64" },
+  cd_conv: { parameters: ["i32", "buffer", "buffer", "buffer"], result: "i32" },
+  cd_matmul: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  cd_maxpool: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  cd_maxpool_grad: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  cd_unary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
+  cd_binary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
+  cd_sum_rows: { parameters: ["buffer", "f64", "f64", "buffer"], result: "i32" },
+} as const;
+
+/** The loaded shim's functions. */
+export type NativeLib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** Result of {@linkcode nativeAvailable}. */
+export interface NativeStatus {
+  /** True when the `native` backend can be registered. */
+  ok: boolean;
+  /** Why not (or, when ok, which library and oneDNN version). */
+  reason: string;
+}
+
+let loaded: { lib: NativeLib; status: NativeStatus } | null = null;
+let failure: NativeStatus | null = null;
+
+function hasFfiPermission(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** The message of the shim's last failed call. */
+export function lastError(lib: NativeLib): string {
+  const p = lib.cd_last_error();
+  return p === null ? "unknown error" : new Deno.UnsafePointerView(p).getCString();
+}
+
+/**
+ * Debian's oneDNN uses GNU OpenMP, whose idle workers spin after each parallel region. Between
+ * two native kernels the main thread runs JavaScript and wasm kernels, and spinning workers
+ * take its core: a tiny training step measured 40 ms spinning and 5 ms passive on 2 cores.
+ * So unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT), workers sleep when idle.
+ * libgomp reads this when it loads, which is when the shim is opened.
+ */
+function setOpenMpWaitPolicy(): void {
+  try {
+    if (!Deno.env.get("OMP_WAIT_POLICY") && !Deno.env.get("GOMP_SPINCOUNT")) {
+      Deno.env.set("OMP_WAIT_POLICY", "passive");
+    }
+  } catch { /* no env permission: keep libgomp's default */ }
+}
+
+/**
+ * Loads (building on first use) the shim, or returns why it cannot. The result is cached for
+ * the process.
+ */
+export function loadNative(): { lib: NativeLib; status: NativeStatus } | NativeStatus {
+  if (loaded) return loaded;
+  if (failure) return failure;
+  const fail = (reason: string): NativeStatus => (failure = { ok: false, reason });
+  if (typeof Deno?.dlopen !== "function") return fail("Deno FFI (Deno.dlopen) is unavailable");
+  if (!hasFfiPermission()) return fail("FFI permission missing: run deno with --allow-ffi (-A)");
+  const loc = findDnnl();
+  if (typeof loc === "string") return fail(loc);
+  const shim = buildShim(loc);
+  if (!shim.startsWith("/") && !/^[A-Za-z]:/.test(shim)) return fail(shim);
+  setOpenMpWaitPolicy();
+  let lib: NativeLib;
+  try {
+    lib = Deno.dlopen(shim, SYMBOLS).symbols;
+  } catch (e) {
+    return fail(`loading ${shim} failed: ${(e as Error).message}`);
+  }
+  const v = lib.cd_version();
+  const version = `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+  if (Math.floor(v / 10000) !== 2) {
+    return fail(`oneDNN ${version} at ${loc.library} is not supported (need 2.x)`);
+  }
+  loaded = { lib, status: { ok: true, reason: `oneDNN ${version} (${loc.library})` } };
+  return loaded;
+}
+
+/**
+ * Whether the `native` (oneDNN) backend can run in this process, and why not. Searches
+ * `CONVDECK_DNNL`, then the usual library folders; builds the shim on first call (under a
+ * second, cached afterwards).
+ *
+ * @example
+ * ```ts
+ * const { ok, reason } = nativeAvailable();
+ * console.log(ok ? `native: ${reason}` : `native unavailable: ${reason}`);
+ * ```
+ */
+export function nativeAvailable(): NativeStatus {
+  const r = loadNative();
+  return "lib" in r ? r.status : r;
+}

@@ -1,0 +1,201 @@
+/**
+ * Registers the `native` backend: a tfjs-backend-wasm `BackendWasm` that shares the `wasm`
+ * backend's WebAssembly module (same heap, same compiled kernels), carries every kernel
+ * registered for `wasm`, and replaces the heavy ones with oneDNN kernels run through Deno FFI
+ * on the heap in place.
+ *
+ * Why share the module rather than instantiate a second one: tfjs-backend-wasm keeps its
+ * `cwrap`ped C functions in module-level variables that each kernel's setup rebinds to the
+ * module of the backend being set up, so two modules in one process would make the `wasm`
+ * backend call into the other module's heap. One module, two `BackendWasm` objects whose
+ * tensor ids cannot collide (ours start at 2^30), keeps both backends valid in one process.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { loadNative, type NativeLib } from "./ffi.ts";
+import { NATIVE_KERNEL_NAMES, nativeKernelConfigs } from "./kernels.ts";
+
+/** The backend name. */
+export const NATIVE_BACKEND = "native";
+
+const ID_BASE = 2 ** 30;
+const DEFAULT_CACHE_CAPACITY = 256;
+
+/** Options of {@linkcode registerNativeBackend}. */
+export interface NativeOptions {
+  /**
+   * oneDNN threads (OpenMP). Default: `CONVDECK_NATIVE_THREADS`, else every logical core
+   * (`navigator.hardwareConcurrency`).
+   */
+  threads?: number;
+  /** Most oneDNN primitives kept (least recently used evicted). Default 256. */
+  cacheCapacity?: number;
+}
+
+type WasmModule = BackendWasm["wasm"] & {
+  tfjs: { initWithThreadsCount: (n: number) => void };
+};
+
+type EngineInternals = {
+  registry: Record<string, tf.KernelBackend>;
+  initializeBackend(name: string): { success: Promise<boolean> | boolean; asyncInit: boolean };
+};
+
+let lib: NativeLib | null = null;
+let threadsInUse = 0;
+
+/** The `native` backend: a `BackendWasm` on the shared module, with native kernels. */
+class NativeBackend extends BackendWasm {
+  constructor(wasm: WasmModule) {
+    super(wasm);
+    (this as unknown as { dataIdNextNumber: number }).dataIdNextNumber = ID_BASE;
+  }
+
+  /** Releases the oneDNN primitives; the shared WebAssembly module stays with `wasm`. */
+  override dispose(): void {
+    lib?.cd_cache_clear();
+  }
+}
+
+/**
+ * Builds the backend on the shared module without running BackendWasm's thread-pool
+ * (re)initialisation: the module was initialised by the `wasm` backend that owns it.
+ */
+function createNativeBackend(wasm: WasmModule): NativeBackend {
+  const init = wasm.tfjs.initWithThreadsCount;
+  wasm.tfjs.initWithThreadsCount = () => {};
+  try {
+    return new NativeBackend(wasm);
+  } finally {
+    wasm.tfjs.initWithThreadsCount = init;
+  }
+}
+
+async function wasmBackend(): Promise<BackendWasm> {
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (!engine.registry["wasm"]) {
+    if (!tf.findBackendFactory("wasm")) {
+      throw new Error("the 'wasm' backend is not registered; import @tensorflow/tfjs-backend-wasm");
+    }
+    const { success } = engine.initializeBackend("wasm");
+    if (!(await success)) throw new Error("the 'wasm' backend failed to initialise");
+  }
+  return engine.registry["wasm"] as unknown as BackendWasm;
+}
+
+/**
+ * Copies to `native` every `wasm` kernel it does not compute natively (again when `wasm`
+ * gained or replaced kernels since). Returns how many were (re)registered.
+ */
+export function syncNativeKernels(): number {
+  const own = new Set<string>(NATIVE_KERNEL_NAMES);
+  let n = 0;
+  for (const k of tf.getKernelsForBackend("wasm")) {
+    if (own.has(k.kernelName)) continue;
+    const mine = tf.getKernel(k.kernelName, NATIVE_BACKEND);
+    if (mine && mine.kernelFunc === k.kernelFunc && mine.setupFunc === k.setupFunc) continue;
+    if (mine) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
+    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+    n++;
+  }
+  return n;
+}
+
+/** The number of oneDNN threads in use (0 before registration). */
+export function nativeThreads(): number {
+  return threadsInUse;
+}
+
+/** Sets the number of oneDNN (OpenMP) threads; returns the number now used. */
+export function setNativeThreads(threads: number): number {
+  if (!lib) throw new Error("native backend not registered: call registerNativeBackend() first");
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`native threads must be a positive integer, got ${threads}`);
+  }
+  threadsInUse = lib.cd_set_threads(threads);
+  return threadsInUse;
+}
+
+/** oneDNN primitive-cache statistics, for tests and tuning. */
+export function nativeCacheStats(): NativeCacheStats {
+  if (!lib) return { entries: 0, created: 0, scratchBytes: 0, liveObjects: 0 };
+  return {
+    entries: lib.cd_cache_size(),
+    created: lib.cd_created_total(),
+    scratchBytes: lib.cd_scratch_bytes(),
+    liveObjects: lib.cd_live_objects(),
+  };
+}
+
+/** What {@linkcode nativeCacheStats} reports. */
+export interface NativeCacheStats {
+  /** Primitives held in the cache now. */
+  entries: number;
+  /** Primitives created since start (grows only on cache misses). */
+  created: number;
+  /** Bytes of the shared oneDNN scratchpad. */
+  scratchBytes: number;
+  /** oneDNN memory objects alive outside a call (0 unless something leaked). */
+  liveObjects: number;
+}
+
+function defaultThreads(): number {
+  const env = Deno.env.get("CONVDECK_NATIVE_THREADS");
+  if (env !== undefined) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`CONVDECK_NATIVE_THREADS must be a positive integer, got '${env}'`);
+    }
+    return n;
+  }
+  return navigator.hardwareConcurrency || 1;
+}
+
+/**
+ * Registers the `native` backend (idempotent). Throws, with the reason, when oneDNN is not
+ * usable here ({@linkcode nativeAvailable} tells beforehand). Register the wasm training
+ * kernels before calling it, or call {@linkcode syncNativeKernels} after.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { nativeAvailable, registerNativeBackend } from "./mod.ts";
+ * if (nativeAvailable().ok) {
+ *   await registerNativeBackend({ threads: 2 });
+ *   await tf.setBackend("native");
+ * }
+ * ```
+ */
+export async function registerNativeBackend(options: NativeOptions = {}): Promise<void> {
+  const loaded = loadNative();
+  if (!("lib" in loaded)) throw new Error(`native backend unavailable: ${loaded.reason}`);
+  const threads = options.threads ?? defaultThreads();
+  if (!lib) {
+    lib = loaded.lib;
+    if (lib.cd_init(options.cacheCapacity ?? DEFAULT_CACHE_CAPACITY, threads) !== 0) {
+      throw new Error("native backend: oneDNN engine creation failed");
+    }
+  }
+  threadsInUse = lib.cd_set_threads(threads);
+  const shared = await wasmBackend();
+  for (const k of nativeKernelConfigs(lib, NATIVE_BACKEND)) {
+    if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) {
+      tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
+    }
+    tf.registerKernel(k);
+  }
+  syncNativeKernels();
+  if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
+    tf.registerBackend(NATIVE_BACKEND, () => {
+      const engine = tf.engine() as unknown as EngineInternals;
+      const owner = engine.registry["wasm"] as unknown as BackendWasm | undefined;
+      if (!owner || owner.wasm == null) {
+        throw new Error("native backend needs the 'wasm' backend alive (it shares its module)");
+      }
+      syncNativeKernels();
+      return createNativeBackend((owner ?? shared).wasm as WasmModule);
+    }, 1);
+  }
+}

@@ -1,0 +1,634 @@
+/*
+ * convdeck native shim: the few oneDNN (2.x C API) calls the `native` backend needs, behind a
+ * handful of flat entry points that Deno FFI can call. Every tensor lives in the
+ * tfjs-backend-wasm heap: each call gets the heap's base pointer and byte offsets, and oneDNN
+ * reads and writes that memory in place. Primitives are cached by shape (bounded, least
+ * recently used evicted), with a single user-managed scratchpad shared by all of them.
+ *
+ * Built automatically on first use by core/backend/native/shim_build.ts:
+ *   cc -O3 -fPIC -shared -fopenmp shim.c -o <cache>/libconvdeck_dnnl-<hash>.so -ldnnl
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define MAX_KEY 24
+
+static dnnl_engine_t engine = NULL;
+static dnnl_stream_t stream = NULL;
+static char last_error[512] = "";
+static dnnl_memory_t scratch_mem = NULL;
+static size_t scratch_size = 0;
+
+typedef struct {
+  int used;
+  uint64_t last_use;
+  double key[MAX_KEY];
+  int nkey;
+  dnnl_primitive_t prim;
+  /* weights path: reorder user <-> primitive layout (NULL when layouts match) */
+  dnnl_primitive_t reorder;
+  dnnl_memory_t wbuf; /* library-allocated weights in the primitive's layout */
+  dnnl_memory_desc_t md[4];
+  size_t scratch;
+} entry_t;
+
+static entry_t *cache = NULL;
+static int cache_cap = 0;
+static uint64_t clock_ = 0;
+static int64_t created_total = 0;
+
+#define CHK(call)                                                                         \
+  do {                                                                                    \
+    dnnl_status_t s_ = (call);                                                            \
+    if (s_ != dnnl_success) {                                                             \
+      snprintf(last_error, sizeof last_error, "%s failed with oneDNN status %d", #call,  \
+               (int)s_);                                                                  \
+      goto fail;                                                                          \
+    }                                                                                     \
+  } while (0)
+
+const char *cd_last_error(void) { return last_error; }
+
+int cd_version(void) {
+  const dnnl_version_t *v = dnnl_version();
+  return v->major * 10000 + v->minor * 100 + v->patch;
+}
+
+int cd_set_threads(int n) {
+#ifdef _OPENMP
+  if (n > 0) omp_set_num_threads(n);
+  return omp_get_max_threads();
+#else
+  (void)n;
+  return 1;
+#endif
+}
+
+static void entry_free(entry_t *e) {
+  if (e->prim) dnnl_primitive_destroy(e->prim);
+  if (e->reorder) dnnl_primitive_destroy(e->reorder);
+  if (e->wbuf) dnnl_memory_destroy(e->wbuf);
+  memset(e, 0, sizeof *e);
+}
+
+int cd_cache_clear(void) {
+  for (int i = 0; i < cache_cap; i++)
+    if (cache[i].used) entry_free(&cache[i]);
+  if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+  scratch_mem = NULL;
+  scratch_size = 0;
+  return 0;
+}
+
+int cd_cache_size(void) {
+  int n = 0;
+  for (int i = 0; i < cache_cap; i++) n += cache[i].used;
+  return n;
+}
+
+/* Total primitives ever created: a test reads it to prove the cache is hit. */
+double cd_created_total(void) { return (double)created_total; }
+
+double cd_scratch_bytes(void) { return (double)scratch_size; }
+
+int cd_init(int capacity, int threads) {
+  if (engine == NULL) {
+    CHK(dnnl_engine_create(&engine, dnnl_cpu, 0));
+    CHK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
+  }
+  if (capacity < 1) capacity = 1;
+  if (cache != NULL) {
+    cd_cache_clear();
+    free(cache);
+  }
+  cache = calloc((size_t)capacity, sizeof(entry_t));
+  cache_cap = capacity;
+  cd_set_threads(threads);
+  return 0;
+fail:
+  return -1;
+}
+
+static entry_t *lookup(const double *key, int nkey) {
+  clock_++;
+  for (int i = 0; i < cache_cap; i++) {
+    entry_t *e = &cache[i];
+    if (e->used && e->nkey == nkey && memcmp(e->key, key, sizeof(double) * nkey) == 0) {
+      e->last_use = clock_;
+      return e;
+    }
+  }
+  return NULL;
+}
+
+static entry_t *slot(const double *key, int nkey) {
+  entry_t *victim = &cache[0];
+  for (int i = 0; i < cache_cap; i++) {
+    if (!cache[i].used) {
+      victim = &cache[i];
+      break;
+    }
+    if (cache[i].last_use < victim->last_use) victim = &cache[i];
+  }
+  if (victim->used) entry_free(victim);
+  memcpy(victim->key, key, sizeof(double) * nkey);
+  victim->nkey = nkey;
+  victim->last_use = clock_;
+  return victim;
+}
+
+/* Grows the shared scratchpad to `bytes`; returns the memory object to pass. */
+static int ensure_scratch(size_t bytes) {
+  if (bytes <= scratch_size && scratch_mem) return 0;
+  if (scratch_mem) dnnl_memory_destroy(scratch_mem);
+  scratch_mem = NULL;
+  dnnl_memory_desc_t md;
+  dnnl_dims_t d = {(dnnl_dim_t)bytes};
+  CHK(dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_a));
+  CHK(dnnl_memory_create(&scratch_mem, &md, engine, DNNL_MEMORY_ALLOCATE));
+  scratch_size = bytes;
+  return 0;
+fail:
+  scratch_size = 0;
+  return -1;
+}
+
+static dnnl_primitive_attr_t make_attr(int act, float alpha) {
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_post_ops_t po = NULL;
+  if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+  dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+  if (act != 0) {
+    dnnl_post_ops_create(&po);
+    switch (act) {
+      case 1: dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f); break;
+      case 2: dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_clip, 0.f, 6.f); break;
+      case 3: dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_elu, 1.f, 0.f); break;
+      case 4: dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, alpha, 0.f); break;
+      case 5: dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_logistic, 0.f, 0.f); break;
+      case 6: dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_tanh, 0.f, 0.f); break;
+      default: break;
+    }
+    dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_post_ops_destroy(po);
+  }
+  return attr;
+}
+
+static size_t pd_scratch(const_dnnl_primitive_desc_t pd) {
+  const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+
+/* Live per-call memory objects: a test checks this returns to zero (no leak). */
+static int64_t live_objects = 0;
+
+double cd_live_objects(void) { return (double)live_objects; }
+
+static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *p) {
+  if (dnnl_memory_create(m, md, engine, p) != dnnl_success) return -1;
+  live_objects++;
+  return 0;
+}
+
+static void mem_release(dnnl_memory_t *m, int n) {
+  for (int i = 0; i < n; i++) {
+    if (m[i]) {
+      dnnl_memory_destroy(m[i]);
+      m[i] = NULL;
+      live_objects--;
+    }
+  }
+}
+
+/*
+ * Convolution, NHWC activations, HWIO weights (tfjs's layouts).
+ * p: N H W C KH KW CO OH OW sH sW dH dW pT pL pB pR act alpha hasBias
+ * kind 0 forward (o: x w b y), 1 backward data (o: dy w dx), 2 backward weights (o: x dy dw).
+ */
+int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
+  double key[MAX_KEY];
+  const int NP = 20;
+  key[0] = kind;
+  memcpy(key + 1, p, sizeof(double) * NP);
+  dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL, rpd = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_memory_t m[5] = {0};
+  entry_t *e = lookup(key, NP + 1);
+  const dnnl_dim_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], CO = p[6],
+                   OH = p[7], OW = p[8];
+  const int act = (int)p[17], has_bias = (int)p[19];
+  if (e == NULL) {
+    dnnl_memory_desc_t src, wu, wany, bias, dst;
+    dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, KH, KW}, bd = {CO}, dd = {N, CO, OH, OW};
+    dnnl_dims_t strides = {(dnnl_dim_t)p[9], (dnnl_dim_t)p[10]};
+    dnnl_dims_t dil = {(dnnl_dim_t)p[11] - 1, (dnnl_dim_t)p[12] - 1};
+    dnnl_dims_t pl = {(dnnl_dim_t)p[13], (dnnl_dim_t)p[14]};
+    dnnl_dims_t pr = {(dnnl_dim_t)p[15], (dnnl_dim_t)p[16]};
+    dnnl_convolution_desc_t fd, bd_;
+    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&wu, 4, wd, dnnl_f32, dnnl_hwio));
+    CHK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    CHK(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
+    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc));
+    attr = make_attr(kind == 0 ? act : 0, (float)p[18]);
+    CHK(dnnl_dilated_convolution_forward_desc_init(
+        &fd, kind == 0 ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
+        &src, &wany, (kind == 0 && has_bias) ? &bias : NULL, &dst, strides, dil, pl, pr));
+    CHK(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL));
+    if (kind == 0) {
+      pd = fwd_pd;
+      fwd_pd = NULL;
+    } else if (kind == 1) {
+      CHK(dnnl_dilated_convolution_backward_data_desc_init(&bd_, dnnl_convolution_direct, &src,
+                                                           &wany, &dst, strides, dil, pl, pr));
+      CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
+    } else {
+      CHK(dnnl_dilated_convolution_backward_weights_desc_init(
+          &bd_, dnnl_convolution_direct, &src, &wany, NULL, &dst, strides, dil, pl, pr));
+      CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
+    }
+    e = slot(key, NP + 1);
+    e->used = 1;
+    const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
+        pd, kind == 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+    e->md[0] = src;
+    e->md[1] = wu;
+    e->md[2] = bias;
+    e->md[3] = dst;
+    if (!dnnl_memory_desc_equal(wp, &wu)) {
+      if (kind == 2)
+        CHK(dnnl_reorder_primitive_desc_create(&rpd, wp, engine, &wu, engine, NULL));
+      else
+        CHK(dnnl_reorder_primitive_desc_create(&rpd, &wu, engine, wp, engine, NULL));
+      CHK(dnnl_primitive_create(&e->reorder, rpd));
+      CHK(dnnl_memory_create(&e->wbuf, wp, engine, DNNL_MEMORY_ALLOCATE));
+    }
+    e->scratch = pd_scratch(pd);
+    CHK(dnnl_primitive_create(&e->prim, pd));
+    created_total++;
+    dnnl_primitive_desc_destroy(pd);
+    pd = NULL;
+    if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+    fwd_pd = NULL;
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    rpd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    attr = NULL;
+  }
+  if (ensure_scratch(e->scratch) != 0) goto fail;
+  /* user memories over the wasm heap */
+  if (kind == 0) {
+    if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
+        mem(&m[2], &e->md[2], has_bias ? heap + (size_t)o[2] : NULL) ||
+        mem(&m[3], &e->md[3], heap + (size_t)o[3]))
+      goto memfail;
+    dnnl_memory_t w = m[1];
+    if (e->reorder) {
+      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[1]}, {DNNL_ARG_TO, e->wbuf}};
+      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+      w = e->wbuf;
+    }
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, m[3]},
+                            {DNNL_ARG_SCRATCHPAD, scratch_mem}, {DNNL_ARG_BIAS, m[2]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, a));
+  } else if (kind == 1) {
+    if (mem(&m[0], &e->md[3], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
+        mem(&m[2], &e->md[0], heap + (size_t)o[2]))
+      goto memfail;
+    dnnl_memory_t w = m[1];
+    if (e->reorder) {
+      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[1]}, {DNNL_ARG_TO, e->wbuf}};
+      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+      w = e->wbuf;
+    }
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[0]}, {DNNL_ARG_WEIGHTS, w},
+                            {DNNL_ARG_DIFF_SRC, m[2]}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+    CHK(dnnl_primitive_execute(e->prim, stream, 4, a));
+  } else {
+    if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[3], heap + (size_t)o[1]) ||
+        mem(&m[2], &e->md[1], heap + (size_t)o[2]))
+      goto memfail;
+    dnnl_memory_t w = e->reorder ? e->wbuf : m[2];
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DIFF_DST, m[1]},
+                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+    CHK(dnnl_primitive_execute(e->prim, stream, 4, a));
+    if (e->reorder) {
+      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, e->wbuf}, {DNNL_ARG_TO, m[2]}};
+      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+    }
+  }
+  CHK(dnnl_stream_wait(stream));
+  mem_release(m, 5);
+  return 0;
+memfail:
+  snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
+fail:
+  mem_release(m, 5);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (e && e->prim == NULL) entry_free(e);
+  return -1;
+}
+
+/*
+ * Batched matmul C[b] = act(op(A[b]) op(B[b]) + bias), row-major.
+ * p: batch M K N transA transB batchA batchB hasBias act alpha
+ * o: a b bias c
+ */
+int cd_matmul(uint8_t *heap, const double *p, const double *o) {
+  double key[MAX_KEY];
+  const int NP = 11;
+  key[0] = 100;
+  memcpy(key + 1, p, sizeof(double) * NP);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_memory_t m[4] = {0};
+  entry_t *e = lookup(key, NP + 1);
+  const dnnl_dim_t B = p[0], M = p[1], K = p[2], Nn = p[3];
+  const int ta = (int)p[4], tb = (int)p[5], has_bias = (int)p[8];
+  const dnnl_dim_t BA = p[6], BB = p[7];
+  if (e == NULL) {
+    dnnl_memory_desc_t a, b, bias, c;
+    dnnl_dims_t ad = {BA, M, K}, bdim = {BB, K, Nn}, cd = {B, M, Nn}, biasd = {1, 1, Nn};
+    dnnl_dims_t as = {M * K, ta ? 1 : K, ta ? M : 1};
+    dnnl_dims_t bs = {K * Nn, tb ? 1 : Nn, tb ? K : 1};
+    dnnl_matmul_desc_t md;
+    CHK(dnnl_memory_desc_init_by_strides(&a, 3, ad, dnnl_f32, as));
+    CHK(dnnl_memory_desc_init_by_strides(&b, 3, bdim, dnnl_f32, bs));
+    CHK(dnnl_memory_desc_init_by_tag(&c, 3, cd, dnnl_f32, dnnl_abc));
+    CHK(dnnl_memory_desc_init_by_tag(&bias, 3, biasd, dnnl_f32, dnnl_abc));
+    CHK(dnnl_matmul_desc_init(&md, &a, &b, has_bias ? &bias : NULL, &c));
+    attr = make_attr((int)p[9], (float)p[10]);
+    CHK(dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL));
+    e = slot(key, NP + 1);
+    e->used = 1;
+    e->md[0] = a;
+    e->md[1] = b;
+    e->md[2] = bias;
+    e->md[3] = c;
+    e->scratch = pd_scratch(pd);
+    CHK(dnnl_primitive_create(&e->prim, pd));
+    created_total++;
+    dnnl_primitive_desc_destroy(pd);
+    pd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    attr = NULL;
+  }
+  if (ensure_scratch(e->scratch) != 0) goto fail;
+  if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
+      mem(&m[2], &e->md[2], has_bias ? heap + (size_t)o[2] : NULL) ||
+      mem(&m[3], &e->md[3], heap + (size_t)o[3])) {
+    snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
+    goto fail;
+  }
+  {
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]},
+                               {DNNL_ARG_DST, m[3]}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
+                               {DNNL_ARG_BIAS, m[2]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, args));
+    CHK(dnnl_stream_wait(stream));
+  }
+  mem_release(m, 4);
+  return 0;
+fail:
+  mem_release(m, 4);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (e && e->prim == NULL) entry_free(e);
+  return -1;
+}
+
+/*
+ * Max pooling forward, NHWC. p: N H W C KH KW OH OW sH sW pT pL pB pR; o: x y
+ */
+int cd_maxpool(uint8_t *heap, const double *p, const double *o) {
+  double key[MAX_KEY];
+  const int NP = 14;
+  key[0] = 200;
+  memcpy(key + 1, p, sizeof(double) * NP);
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_memory_t m[2] = {0};
+  entry_t *e = lookup(key, NP + 1);
+  if (e == NULL) {
+    dnnl_memory_desc_t src, dst;
+    dnnl_dims_t sd = {(dnnl_dim_t)p[0], (dnnl_dim_t)p[3], (dnnl_dim_t)p[1], (dnnl_dim_t)p[2]};
+    dnnl_dims_t dd = {(dnnl_dim_t)p[0], (dnnl_dim_t)p[3], (dnnl_dim_t)p[6], (dnnl_dim_t)p[7]};
+    dnnl_dims_t k = {(dnnl_dim_t)p[4], (dnnl_dim_t)p[5]}, s = {(dnnl_dim_t)p[8], (dnnl_dim_t)p[9]};
+    dnnl_dims_t dil = {0, 0}, pl = {(dnnl_dim_t)p[10], (dnnl_dim_t)p[11]},
+                pr = {(dnnl_dim_t)p[12], (dnnl_dim_t)p[13]};
+    dnnl_pooling_v2_desc_t pdsc;
+    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc));
+    CHK(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max, &src,
+                                          &dst, s, k, dil, pl, pr));
+    attr = make_attr(0, 0.f);
+    CHK(dnnl_primitive_desc_create(&pd, &pdsc, attr, engine, NULL));
+    e = slot(key, NP + 1);
+    e->used = 1;
+    e->md[0] = src;
+    e->md[3] = dst;
+    e->scratch = pd_scratch(pd);
+    CHK(dnnl_primitive_create(&e->prim, pd));
+    created_total++;
+    dnnl_primitive_desc_destroy(pd);
+    pd = NULL;
+    dnnl_primitive_attr_destroy(attr);
+    attr = NULL;
+  }
+  if (ensure_scratch(e->scratch) != 0) goto fail;
+  if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[3], heap + (size_t)o[1])) {
+    snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
+    goto fail;
+  }
+  {
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DST, m[1]}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+    CHK(dnnl_primitive_execute(e->prim, stream, 3, args));
+    CHK(dnnl_stream_wait(stream));
+  }
+  mem_release(m, 2);
+  return 0;
+fail:
+  mem_release(m, 2);
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (e && e->prim == NULL) entry_free(e);
+  return -1;
+}
+
+/*
+ * Max pooling gradient, NHWC, with tfjs's semantics: each output's gradient goes to the first
+ * maximum of its window in row-major order. p: N H W C KH KW OH OW sH sW pT pL; o: dy x dx
+ */
+int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o) {
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], OH = p[6],
+                OW = p[7], SH = p[8], SW = p[9], PT = p[10], PL = p[11];
+  const float *dy = (const float *)(heap + (size_t)o[0]);
+  const float *x = (const float *)(heap + (size_t)o[1]);
+  float *dx = (float *)(heap + (size_t)o[2]);
+  int fail = 0;
+#pragma omp parallel
+  {
+    float *best = malloc(sizeof(float) * C);
+    int64_t *bi = malloc(sizeof(int64_t) * C);
+    if (!best || !bi) fail = 1;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+      if (!best || !bi) continue;
+      float *dxn = dx + n * H * W * C;
+      const float *xn = x + n * H * W * C;
+      memset(dxn, 0, sizeof(float) * H * W * C);
+      for (int64_t oh = 0; oh < OH; oh++) {
+        for (int64_t ow = 0; ow < OW; ow++) {
+          for (int64_t c = 0; c < C; c++) {
+            best[c] = -INFINITY;
+            bi[c] = -1;
+          }
+          for (int64_t kh = 0; kh < KH; kh++) {
+            const int64_t ih = oh * SH - PT + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (int64_t kw = 0; kw < KW; kw++) {
+              const int64_t iw = ow * SW - PL + kw;
+              if (iw < 0 || iw >= W) continue;
+              const int64_t base = (ih * W + iw) * C;
+              const float *xp = xn + base;
+              for (int64_t c = 0; c < C; c++) {
+                if (xp[c] > best[c]) {
+                  best[c] = xp[c];
+                  bi[c] = base + c;
+                }
+              }
+            }
+          }
+          const float *dyp = dy + ((n * OH + oh) * OW + ow) * C;
+          for (int64_t c = 0; c < C; c++)
+            if (bi[c] >= 0) dxn[bi[c]] += dyp[c];
+        }
+      }
+    }
+    free(best);
+    free(bi);
+  }
+  if (fail) {
+    snprintf(last_error, sizeof last_error, "out of memory in cd_maxpool_grad");
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * Element-wise unary ops, multi-threaded. op 0: relu (x < 0 ? 0 : x), 1: step (x > 0 ? 1 :
+ * alpha, NaN stays NaN). o: x y
+ */
+int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o) {
+  const float *x = (const float *)(heap + (size_t)o[0]);
+  float *y = (float *)(heap + (size_t)o[1]);
+  const int64_t len = (int64_t)n;
+  const float a = (float)alpha;
+  if (op == 0) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < len; i++) y[i] = x[i] < 0.f ? 0.f : x[i];
+  } else if (op == 1) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < len; i++) y[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : a);
+  } else {
+    snprintf(last_error, sizeof last_error, "unknown unary op %d", op);
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * Element-wise binary ops on float32, `b` either the same length as `a` or repeated along it
+ * (length nb dividing n: a bias over the last axis). op 0: add, 1: multiply. o: a b y
+ */
+int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
+  const float *a = (const float *)(heap + (size_t)o[0]);
+  const float *b = (const float *)(heap + (size_t)o[1]);
+  float *y = (float *)(heap + (size_t)o[2]);
+  const int64_t len = (int64_t)n, lb = (int64_t)nb;
+  if (op != 0 && op != 1) {
+    snprintf(last_error, sizeof last_error, "unknown binary op %d", op);
+    return -1;
+  }
+  if (lb == len) {
+    if (op == 0) {
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < len; i++) y[i] = a[i] + b[i];
+    } else {
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < len; i++) y[i] = a[i] * b[i];
+    }
+  } else {
+    const int64_t rows = len / lb;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float *ar = a + r * lb;
+      float *yr = y + r * lb;
+      if (op == 0) {
+#pragma omp simd
+        for (int64_t c = 0; c < lb; c++) yr[c] = ar[c] + b[c];
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < lb; c++) yr[c] = ar[c] * b[c];
+      }
+    }
+  }
+  return 0;
+}
+
+/* y[c] = sum over r of x[r * cols + c] (double accumulation). o: x y */
+int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
+  const float *x = (const float *)(heap + (size_t)o[0]);
+  float *y = (float *)(heap + (size_t)o[1]);
+  const int64_t rows = (int64_t)rows_, cols = (int64_t)cols_;
+  int nt = 1;
+#ifdef _OPENMP
+  nt = omp_get_max_threads();
+#endif
+  double *part = calloc((size_t)(nt * cols), sizeof(double));
+  if (!part) {
+    snprintf(last_error, sizeof last_error, "out of memory in cd_sum_rows");
+    return -1;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    double *acc = part + (int64_t)t * cols;
+    if (cols == 1) {
+      double s = 0;
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) s += x[r];
+      acc[0] = s;
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) acc[c] += xr[c];
+      }
+    }
+  }
+  for (int64_t c = 0; c < cols; c++) {
+    double s = 0;
+    for (int t = 0; t < nt; t++) s += part[(int64_t)t * cols + c];
+    y[c] = (float)s;
+  }
+  free(part);
+  return 0;
+}

@@ -1,0 +1,97 @@
+/**
+ * The `native` backend's wiring: availability reasons, sharing the wasm module with the `wasm`
+ * backend (both usable in one process, tensors moving between them), kernel copying, and the
+ * thread setting.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert";
+import { findDnnl } from "../core/backend/native/library.ts";
+import {
+  nativeThreads,
+  setNativeThreads,
+  syncNativeKernels,
+} from "../core/backend/native/register.ts";
+import { NATIVE_KERNEL_NAMES } from "../core/backend/native/kernels.ts";
+import { ensureNative, NATIVE } from "./native_helpers.ts";
+
+Deno.test("findDnnl names CONVDECK_DNNL and the fix when it points nowhere", () => {
+  const old = Deno.env.get("CONVDECK_DNNL");
+  Deno.env.set("CONVDECK_DNNL", "/nonexistent/libdnnl.so.2");
+  try {
+    const r = findDnnl();
+    assert.strictEqual(typeof r, "string");
+    assert.match(r as string, /CONVDECK_DNNL=\/nonexistent\/libdnnl\.so\.2 does not name a file/);
+  } finally {
+    if (old === undefined) Deno.env.delete("CONVDECK_DNNL");
+    else Deno.env.set("CONVDECK_DNNL", old);
+  }
+});
+
+Deno.test({
+  name: "nativeAvailable reports the oneDNN version when ok",
+  ignore: !NATIVE.ok,
+  fn: () => {
+    assert.match(NATIVE.reason, /^oneDNN 2\.\d+\.\d+ \(/);
+  },
+});
+
+Deno.test({
+  name: "native and wasm share one module: both work in one process, tensors move between them",
+  ignore: !NATIVE.ok,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("wasm");
+    const a = tf.tensor2d([[1, 2], [3, 4]]);
+    const onWasm = Array.from(await tf.exp(a).data());
+    await tf.setBackend("native");
+    const b = tf.tensor2d([[5, 6], [7, 8]]);
+    const prod = tf.matMul(a, b); // a moves from wasm to native
+    assert.deepStrictEqual(Array.from(await prod.data()), [19, 22, 43, 50]);
+    const onNative = Array.from(await tf.exp(a).data()); // a wasm kernel run on native
+    assert.deepStrictEqual(onNative, onWasm);
+    await tf.setBackend("wasm");
+    // wasm kernels still call into the right heap after native set them up
+    const expB = Array.from(await tf.exp(b).data());
+    [5, 6, 7, 8].forEach((v, i) => assert.ok(Math.abs(expB[i] / Math.exp(v) - 1) < 1e-6));
+    const sum = tf.add(prod, b); // prod moves back to wasm
+    assert.deepStrictEqual(Array.from(await sum.data()), [24, 28, 50, 58]);
+    [a, b, prod, sum].forEach((t) => t.dispose());
+  },
+});
+
+Deno.test({
+  name: "every wasm kernel is available on native; later wasm registrations are picked up",
+  ignore: !NATIVE.ok,
+  fn: async () => {
+    await ensureNative();
+    const native = new Set(tf.getKernelsForBackend("native").map((k) => k.kernelName));
+    for (const k of tf.getKernelsForBackend("wasm")) {
+      assert.ok(native.has(k.kernelName), `${k.kernelName} missing on native`);
+    }
+    for (const name of NATIVE_KERNEL_NAMES) assert.ok(native.has(name), name);
+    const kernelFunc = () => ({ dataId: {}, shape: [], dtype: "float32" as const });
+    tf.registerKernel({ kernelName: "ConvdeckTestOp", backendName: "wasm", kernelFunc });
+    try {
+      assert.strictEqual(syncNativeKernels(), 1);
+      assert.strictEqual(tf.getKernel("ConvdeckTestOp", "native")?.kernelFunc, kernelFunc);
+      assert.strictEqual(syncNativeKernels(), 0);
+    } finally {
+      tf.unregisterKernel("ConvdeckTestOp", "wasm");
+      tf.unregisterKernel("ConvdeckTestOp", "native");
+    }
+  },
+});
+
+Deno.test({
+  name: "native threads default to all cores and can be changed",
+  ignore: !NATIVE.ok,
+  fn: async () => {
+    await ensureNative();
+    const all = navigator.hardwareConcurrency;
+    if (!Deno.env.get("CONVDECK_NATIVE_THREADS")) assert.strictEqual(nativeThreads(), all);
+    assert.strictEqual(setNativeThreads(1), 1);
+    assert.strictEqual(nativeThreads(), 1);
+    assert.throws(() => setNativeThreads(0), /positive integer/);
+    setNativeThreads(all);
+  },
+});

@@ -1,0 +1,91 @@
+/**
+ * Shared helpers of the native-backend tests: availability (with the reason when the tests
+ * are skipped), a seeded generator, running one function on several backends on the same
+ * inputs, and the error measure.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import { nativeAvailable } from "../core/backend/native/ffi.ts";
+import { registerNativeBackend } from "../core/backend/native/register.ts";
+
+/** Whether oneDNN is usable here; the tests are ignored (with this reason printed) if not. */
+export const NATIVE = nativeAvailable();
+if (!NATIVE.ok) {
+  console.warn(`SKIPPING native backend tests: ${NATIVE.reason}`);
+}
+
+let registered = false;
+
+/** Registers the native backend once per test process. */
+export async function ensureNative(): Promise<void> {
+  if (!registered) {
+    await registerNativeBackend();
+    registered = true;
+  }
+}
+
+/** A seeded uniform generator in [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An input: its values and shape. */
+export interface Input {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** Random values in [-1, 1) of the given shape. */
+export function randomInput(r: () => number, shape: number[]): Input {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = r() * 2 - 1;
+  return { data, shape };
+}
+
+/** Runs `fn` on `backend` with fresh tensors holding `inputs`; returns the output's values. */
+export async function runOn(
+  backend: string,
+  inputs: Input[],
+  fn: (...ts: tf.Tensor[]) => tf.Tensor,
+): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  const ts = inputs.map((i) => tf.tensor(i.data, i.shape, "float32"));
+  const out = tf.tidy(() => fn(...ts));
+  const values = (await out.data()) as Float32Array;
+  const shape = out.shape;
+  out.dispose();
+  ts.forEach((t) => t.dispose());
+  return { values, shape };
+}
+
+/** Largest absolute difference, relative to max(1, largest |reference|). */
+export function relError(got: Float32Array, want: Float32Array): number {
+  if (got.length !== want.length) return Infinity;
+  let diff = 0, scale = 1;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / scale;
+}
+
+/** Picks one element of `xs` with `r`. */
+export function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)];
+}
+
+/** An integer in [lo, hi]. */
+export function int(r: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(r() * (hi - lo + 1));
+}

@@ -1,0 +1,278 @@
+/**
+ * Every native (oneDNN / shim) kernel against the pure-JS `cpu` backend on random shapes,
+ * strides, paddings, dilations and batch sizes; each case also checks that the native path
+ * ran (not a fallback).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import assert from "node:assert";
+import { kernelCounts } from "../core/backend/native/kernels.ts";
+import {
+  ensureNative,
+  int,
+  NATIVE,
+  pick,
+  randomInput,
+  relError,
+  rng,
+  runOn,
+} from "./native_helpers.ts";
+import type { Input } from "./native_helpers.ts";
+
+const TOL = 1e-4;
+const ignore = !NATIVE.ok;
+
+type Pad = "same" | "valid" | number;
+
+async function compare(
+  label: string,
+  kernel: string,
+  inputs: Input[],
+  fn: (...ts: tf.Tensor[]) => tf.Tensor,
+): Promise<number> {
+  await ensureNative();
+  const before = kernelCounts[kernel]?.native ?? 0;
+  const got = await runOn("native", inputs, fn);
+  const ran = (kernelCounts[kernel]?.native ?? 0) - before;
+  const want = await runOn("cpu", inputs, fn);
+  assert.deepStrictEqual(got.shape, want.shape, label);
+  const err = relError(got.values, want.values);
+  assert(ran > 0, `${label}: ${kernel} did not run natively`);
+  assert(err <= TOL, `${label}: relative error ${err} > ${TOL}`);
+  return err;
+}
+
+function convCase(r: () => number, dilated: boolean) {
+  const pad: Pad = pick(r, ["same", "valid", 1] as const);
+  const kh = int(r, 1, 3);
+  // tfjs sizes a numeric padding's output with the filter height and stride of the first
+  // axis on both axes (those cases fall back to wasm): square filters and strides only.
+  const kw = pad === 1 ? kh : int(r, 1, 3);
+  const dil: [number, number] = dilated ? [int(r, 1, 2), int(r, 1, 2)] : [1, 1];
+  if (pad === 1) dil[1] = dil[0];
+  const strides: [number, number] = dilated && (dil[0] > 1 || dil[1] > 1)
+    ? [1, 1]
+    : [int(r, 1, 2), int(r, 1, 3)];
+  if (pad === 1) strides[1] = strides[0];
+  const h = int(r, (kh - 1) * dil[0] + 1 + 2, 12), w = int(r, (kw - 1) * dil[1] + 1 + 2, 12);
+  return {
+    n: int(r, 1, 3),
+    h,
+    w,
+    c: int(r, 1, 5),
+    co: int(r, 1, 6),
+    kh,
+    kw,
+    strides,
+    dil,
+    pad,
+  };
+}
+
+Deno.test({
+  name: "native Conv2D and FusedConv2D match cpu (random shapes, strides, pads, dilations)",
+  ignore,
+  fn: async () => {
+    const r = rng(7);
+    let worst = 0;
+    for (let i = 0; i < 14; i++) {
+      const k = convCase(r, true);
+      const x = randomInput(r, [k.n, k.h, k.w, k.c]);
+      const f = randomInput(r, [k.kh, k.kw, k.c, k.co]);
+      const label = `conv ${JSON.stringify(k)}`;
+      worst = Math.max(
+        worst,
+        await compare(
+          label,
+          "Conv2D",
+          [x, f],
+          (a, b) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, k.strides, k.pad, "NHWC", k.dil),
+        ),
+      );
+      const bias = randomInput(r, [k.co]);
+      const activation = pick(
+        r,
+        ["relu", "relu6", "elu", "leakyrelu", "sigmoid", "linear"] as const,
+      );
+      worst = Math.max(
+        worst,
+        await compare(
+          `fused ${activation} ${label}`,
+          "FusedConv2D",
+          [x, f, bias],
+          (a, b, c) =>
+            tf.fused.conv2d({
+              x: a as tf.Tensor4D,
+              filter: b as tf.Tensor4D,
+              strides: k.strides,
+              pad: k.pad,
+              dilations: k.dil,
+              bias: c,
+              activation,
+              leakyreluAlpha: 0.3,
+            }),
+        ),
+      );
+    }
+    console.log(`Conv2D/FusedConv2D worst relative error ${worst.toExponential(2)}`);
+  },
+});
+
+Deno.test({
+  name: "native Conv2DBackpropInput and Conv2DBackpropFilter match cpu",
+  ignore,
+  fn: async () => {
+    const r = rng(11);
+    let worst = 0;
+    for (let i = 0; i < 14; i++) {
+      const k = convCase(r, false);
+      const info = tf.backend_util.computeConv2DInfo(
+        [k.n, k.h, k.w, k.c],
+        [k.kh, k.kw, k.c, k.co],
+        k.strides,
+        1,
+        k.pad,
+      );
+      const dy = randomInput(r, info.outShape);
+      const f = randomInput(r, [k.kh, k.kw, k.c, k.co]);
+      const x = randomInput(r, [k.n, k.h, k.w, k.c]);
+      const attrs = { strides: k.strides, pad: k.pad, dataFormat: "NHWC" as const };
+      const label = JSON.stringify(k);
+      worst = Math.max(
+        worst,
+        await compare(
+          `input ${label}`,
+          "Conv2DBackpropInput",
+          [dy, f],
+          (a, b) =>
+            tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, {
+              ...attrs,
+              inputShape: [k.n, k.h, k.w, k.c],
+            }) as tf.Tensor,
+        ),
+      );
+      worst = Math.max(
+        worst,
+        await compare(
+          `filter ${label}`,
+          "Conv2DBackpropFilter",
+          [x, dy],
+          (a, b) =>
+            tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+              ...attrs,
+              filterShape: [k.kh, k.kw, k.c, k.co],
+            }) as tf.Tensor,
+        ),
+      );
+    }
+    console.log(`conv gradients worst relative error ${worst.toExponential(2)}`);
+  },
+});
+
+Deno.test({
+  name: "native BatchMatMul and _FusedMatMul match cpu (transposes, batch broadcast)",
+  ignore,
+  fn: async () => {
+    const r = rng(13);
+    for (let i = 0; i < 16; i++) {
+      const m = int(r, 1, 40), kk = int(r, 1, 40), n = int(r, 1, 40);
+      const ta = r() < 0.5, tb = r() < 0.5;
+      const outer = pick(r, [[], [3], [2, 3]]);
+      const aOuter = r() < 0.3 && outer.length > 0 ? outer.map(() => 1) : outer;
+      const aShape = [...aOuter, ...(ta ? [kk, m] : [m, kk])];
+      const bShape = [...outer, ...(tb ? [n, kk] : [kk, n])];
+      const a = randomInput(r, aShape), b = randomInput(r, bShape);
+      const label = `matmul a${aShape} b${bShape} ta=${ta} tb=${tb}`;
+      await compare(label, "BatchMatMul", [a, b], (x, y) => tf.matMul(x, y, ta, tb));
+      if (outer.length === 0) {
+        const bias = randomInput(r, [n]);
+        await compare(`fused ${label}`, "_FusedMatMul", [a, b, bias], (x, y, z) =>
+          tf.fused.matMul({
+            a: x,
+            b: y,
+            transposeA: ta,
+            transposeB: tb,
+            bias: z,
+            activation: "relu",
+          }));
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "native MaxPool and MaxPoolGrad match cpu",
+  ignore,
+  fn: async () => {
+    const r = rng(17);
+    for (let i = 0; i < 14; i++) {
+      const f: [number, number] = [int(r, 1, 3), int(r, 1, 3)];
+      const s: [number, number] = [int(r, 1, 3), int(r, 1, 3)];
+      const pad = pick(r, ["same", "valid"] as const);
+      const shape = [int(r, 1, 3), int(r, 4, 11), int(r, 4, 11), int(r, 1, 6)];
+      const x = randomInput(r, shape);
+      const label = `pool ${shape} f${f} s${s} ${pad}`;
+      await compare(label, "MaxPool", [x], (a) => tf.maxPool(a as tf.Tensor4D, f, s, pad));
+      const outShape = tf.backend_util.computePool2DInfo(
+        shape as [number, number, number, number],
+        f,
+        s,
+        1,
+        pad,
+      ).outShape;
+      const dy = randomInput(r, outShape);
+      await compare(`grad ${label}`, "MaxPoolGrad", [x, dy], (a, d) =>
+        tf.tidy(() => {
+          const y = tf.maxPool(a as tf.Tensor4D, f, s, pad);
+          return tf.engine().runKernel("MaxPoolGrad", { dy: d, input: a, output: y }, {
+            filterSize: f,
+            strides: s,
+            pad,
+          }) as tf.Tensor;
+        }));
+    }
+  },
+});
+
+Deno.test({
+  name: "native element-wise kernels (Relu, Step, Add, Multiply, Sum) match cpu",
+  ignore,
+  fn: async () => {
+    const r = rng(19);
+    for (const shape of [[4, 32, 32, 16], [3, 17, 19, 40], [70000]]) {
+      const x = randomInput(r, shape), y = randomInput(r, shape);
+      const c = shape[shape.length - 1];
+      const bias = randomInput(r, [c]);
+      const label = `${shape}`;
+      await compare(`relu ${label}`, "Relu", [x], (a) => tf.relu(a));
+      await compare(`step ${label}`, "Step", [x], (a) => tf.step(a, 0.25));
+      await compare(`add ${label}`, "Add", [x, y], (a, b) => tf.add(a, b));
+      await compare(`add bias ${label}`, "Add", [x, bias], (a, b) => tf.add(a, b));
+      await compare(`bias add ${label}`, "Add", [bias, x], (a, b) => tf.add(a, b));
+      await compare(`mul ${label}`, "Multiply", [x, y], (a, b) => tf.mul(a, b));
+      await compare(`mul bias ${label}`, "Multiply", [x, bias], (a, b) => tf.mul(a, b));
+      const lead = shape.length > 1 ? shape.slice(0, -1).map((_, i) => i) : [0];
+      await compare(`sum ${label}`, "Sum", [x], (a) => tf.sum(a, lead));
+      await compare(`sum keep ${label}`, "Sum", [x], (a) => tf.sum(a, lead, true));
+      await compare(`sum all ${label}`, "Sum", [x], (a) => tf.sum(a));
+    }
+  },
+});
+
+Deno.test({
+  name: "native Identity shares data, a different-dtype Cast still converts",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    const x = tf.tensor([1.5, -2.5, 3.25]);
+    const before = tf.memory().numDataBuffers;
+    const y = tf.clone(x);
+    assert.deepStrictEqual(tf.memory().numDataBuffers, before, "Identity must not copy");
+    const z = tf.cast(x, "int32");
+    assert.deepStrictEqual(Array.from(await z.data()), [1, -2, 3]);
+    x.dispose();
+    assert.deepStrictEqual(Array.from(await y.data()), [1.5, -2.5, 3.25]);
+    y.dispose();
+    z.dispose();
+  },
+});
