@@ -14,10 +14,11 @@ const experiment: Experiment = {
   name: "default",
   description: "small convnet on 8 classes of generated shapes and textures (32x32, no download)",
   numClasses: 8,
-  defaults: { epochs: 8, batchSize: 32, learningRate: 2e-3, imageSize: 32, seed: 1 },
+  defaults: { epochs: 15, batchSize: 32, learningRate: 2e-3, imageSize: 32, seed: 1 },
   dataset: (o) => Promise.resolve(syntheticShapes({ imageSize: o.imageSize, seed: o.seed })),
   model: (shape, classes) => smallConvnet(shape, classes),
-  callbacks: (o) => defaultCallbacks(o, { visualizeEvery: 2 }),
+  callbacks: (o) =>
+    defaultCallbacks(o, { visualizeEvery: 3, reduceLrPatience: 2, earlyStoppingPatience: 5 }),
 };
 
 export default experiment;
