@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
-import { scratchLimit } from "../core/backend/wasm/conv2d_backprop_filter.ts";
+import { tuning } from "../core/backend/wasm/conv2d_backprop_filter.ts";
 import { maxAbsDiff, runOn, seededRandom } from "./backend_util.ts";
 
 await initBackend("wasm", { log: () => {} });
@@ -80,13 +80,14 @@ Deno.test("wasm Conv2DBackpropFilter matches cpu", checkFilterGrad);
 
 Deno.test("wasm Conv2DBackpropInput matches cpu", checkInputGrad);
 
-Deno.test("wasm conv gradients match cpu when chunked by image", async () => {
-  const saved = scratchLimit.floats;
-  scratchLimit.floats = 1; // one image per chunk
+Deno.test("wasm conv gradients match cpu when blocked by pixels and chunked by images", async () => {
+  const saved = { ...tuning };
+  tuning.scratchFloats = 1; // one image per col2im chunk
+  tuning.pixelBlock = 7; // filter-gradient blocks that straddle rows and images
   try {
     await checkFilterGrad();
     await checkInputGrad();
   } finally {
-    scratchLimit.floats = saved;
+    Object.assign(tuning, saved);
   }
 });
