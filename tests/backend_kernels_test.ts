@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
-import { scratchLimit } from "../core/backend/wasm/conv2d_backprop_filter.ts";
+import { tuning } from "../core/backend/wasm/conv2d_backprop_filter.ts";
 import { maxAbsDiff, runOn, seededRandom } from "./backend_util.ts";
 
 await initBackend("wasm", { log: () => {} });
@@ -80,13 +80,71 @@ Deno.test("wasm Conv2DBackpropFilter matches cpu", checkFilterGrad);
 
 Deno.test("wasm Conv2DBackpropInput matches cpu", checkInputGrad);
 
-Deno.test("wasm conv gradients match cpu when chunked by image", async () => {
-  const saved = scratchLimit.floats;
-  scratchLimit.floats = 1; // one image per chunk
+Deno.test("wasm conv gradients match cpu when blocked by pixels and chunked by images", async () => {
+  const saved = { ...tuning };
+  tuning.scratchFloats = 1; // one image per col2im chunk
+  tuning.pixelBlock = 7; // filter-gradient blocks that straddle rows and images
   try {
     await checkFilterGrad();
     await checkInputGrad();
   } finally {
-    scratchLimit.floats = saved;
+    Object.assign(tuning, saved);
   }
+});
+
+interface DepthwiseCase {
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  pad: "valid" | "same";
+}
+
+const depthwiseCases: DepthwiseCase[] = [
+  { x: [2, 7, 7, 3], f: [3, 3, 3, 1], strides: [1, 1], dilations: [1, 1], pad: "same" },
+  { x: [1, 9, 8, 4], f: [3, 3, 4, 2], strides: [2, 2], dilations: [1, 1], pad: "valid" },
+  { x: [2, 9, 9, 2], f: [5, 5, 2, 3], strides: [2, 2], dilations: [1, 1], pad: "same" },
+];
+
+Deno.test("wasm depthwise conv gradients match cpu", async () => {
+  for (const [i, c] of depthwiseCases.entries()) {
+    const info = tf.backend_util.computeConv2DInfo(
+      c.x,
+      c.f,
+      c.strides,
+      c.dilations,
+      c.pad,
+      undefined,
+      true,
+    );
+    const xv = seededRandom(c.x.reduce((a, b) => a * b), 50 + i);
+    const fv = seededRandom(c.f.reduce((a, b) => a * b), 60 + i);
+    const dyv = seededRandom(info.outShape.reduce((a, b) => a * b), 70 + i);
+    const common = { strides: c.strides, dilations: c.dilations, pad: c.pad };
+    const gradInput = () =>
+      tf.engine().runKernel(
+        "DepthwiseConv2dNativeBackpropInput",
+        { dy: tf.tensor(dyv, info.outShape), filter: tf.tensor4d(fv, c.f) },
+        { ...common, inputShape: c.x },
+      ) as tf.Tensor;
+    const gradFilter = () =>
+      tf.engine().runKernel(
+        "DepthwiseConv2dNativeBackpropFilter",
+        { x: tf.tensor4d(xv, c.x), dy: tf.tensor(dyv, info.outShape) },
+        { ...common, filterShape: c.f },
+      ) as tf.Tensor;
+    for (
+      const [name, fn, shape] of [["input", gradInput, c.x], ["filter", gradFilter, c.f]] as const
+    ) {
+      const ref = await runOn("cpu", fn);
+      const got = await runOn("wasm", fn);
+      assert.deepEqual(got.shape, shape);
+      const { diff, scale } = maxAbsDiff(got.values, ref.values);
+      console.log(
+        `  depthwise ${name} grad ${JSON.stringify(c)}: max abs err ${diff.toExponential(2)}`,
+      );
+      assert(diff <= REL_TOL * scale, `case ${i} ${name}: err ${diff} > ${REL_TOL} * ${scale}`);
+    }
+  }
+  await tf.setBackend("wasm");
 });

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { type BackendName, initBackend } from "../core/backend/select.ts";
 import { resolveThreads, THREADS_ENV } from "../core/backend/wasm/threads.ts";
+import { classifyAdapter, isResolvable, probeGpu } from "../core/backend/probe.ts";
 
 Deno.test("initBackend('cpu') selects cpu", async () => {
   const lines: string[] = [];
@@ -52,4 +53,38 @@ Deno.test("initBackend rejects an unknown name and names the choices", async () 
     () => initBackend("tpu" as BackendName),
     /unknown backend 'tpu'.*auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu/,
   );
+});
+
+Deno.test("initBackend('auto') skips software WebGPU adapters and uninstalled tfjs-node", async () => {
+  const lines: string[] = [];
+  const gpu = await probeGpu();
+  const choice = await initBackend("auto", { log: (l) => lines.push(l) });
+  assert.match(choice.reason, /^auto: /);
+  assert.match(choice.reason, /tfjs-node.* not installed|tensorflow/);
+  if (!gpu.real) {
+    assert.equal(choice.name, "wasm");
+    assert.match(choice.reason, /webgpu: /);
+  }
+  assert.equal(tf.getBackend(), choice.name);
+});
+
+Deno.test("classifyAdapter tells real GPUs from fallback and software adapters", () => {
+  assert.equal(classifyAdapter(undefined).real, false);
+  assert.equal(
+    classifyAdapter({ description: "llvmpipe (LLVM 15.0.6, 256 bits)", isFallbackAdapter: true })
+      .real,
+    false,
+  );
+  assert.equal(classifyAdapter({ description: "SwiftShader Device" }).real, false);
+  assert.equal(classifyAdapter({ description: "NVIDIA GeForce RTX 4090" }, true).real, false);
+  const real = classifyAdapter({
+    description: "NVIDIA GeForce RTX 4090",
+    isFallbackAdapter: false,
+  });
+  assert.deepEqual(real, { real: true, description: "NVIDIA GeForce RTX 4090" });
+});
+
+Deno.test("isResolvable: import-map entries yes, absent packages no", () => {
+  assert.equal(isResolvable("@tensorflow/tfjs-core"), true);
+  assert.equal(isResolvable("@tensorflow/definitely-not-installed"), false);
 });

@@ -7,19 +7,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
 import { trainStep } from "../core/train_step.ts";
 import { bookConvnet } from "./bench/train_model.ts";
-import { seededRandom } from "./backend_util.ts";
-
-/** A batch whose class is encoded by which colour channel is brightest: learnable quickly. */
-export function colourBatch(n: number, size: number, numClasses: number, seed: number) {
-  const noise = seededRandom(n * size * size * 3, seed);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % numClasses;
-    const ch = labels[i] % 3;
-    for (let p = 0; p < size * size; p++) noise[(i * size * size + p) * 3 + ch] += 1.5;
-  }
-  return { x: tf.tensor4d(noise, [n, size, size, 3]), y: tf.tensor1d(labels, "int32") };
-}
+import { colourBatch } from "./backend_util.ts";
 
 Deno.test("book convnet trains on wasm through trainStep", async () => {
   const choice = await initBackend("wasm", { log: () => {} });

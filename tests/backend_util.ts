@@ -43,3 +43,15 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): { diff: number; sc
   }
   return { diff, scale };
 }
+
+/** A batch whose class is encoded by which colour channel is brightest: learnable quickly. */
+export function colourBatch(n: number, size: number, numClasses: number, seed: number) {
+  const noise = seededRandom(n * size * size * 3, seed);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % numClasses;
+    const ch = labels[i] % 3;
+    for (let p = 0; p < size * size; p++) noise[(i * size * size + p) * 3 + ch] += 1.5;
+  }
+  return { x: tf.tensor4d(noise, [n, size, size, 3]), y: tf.tensor1d(labels, "int32") };
+}

@@ -2,6 +2,10 @@
  * Backend selection: initialises TensorFlow.js with the requested backend, falling back (with a
  * one-line warning, never a crash) to the next one that works.
  *
+ * `auto` tries, in order: tfjs-node-gpu and tfjs-node (only when the package is in the import
+ * map, so start-up is not slowed when it is not), WebGPU (only on a real GPU adapter, not a
+ * fallback/software one), wasm (multithreaded, with convdeck's training kernels), cpu.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -9,6 +13,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./wasm/register.ts";
 import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
+import { isResolvable, probeGpu } from "./probe.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
 export type BackendName = "auto" | "tensorflow-gpu" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -27,7 +32,7 @@ export const BACKEND_NAMES: readonly BackendName[] = [
 export interface BackendChoice {
   /** tfjs backend name (`tensorflow`, `webgpu`, `wasm` or `cpu`). */
   name: string;
-  /** Human-readable reason, e.g. "requested" or "auto: no real GPU adapter (...)". */
+  /** Human-readable reason, e.g. "requested" or "auto: webgpu skipped (fallback adapter ...)". */
   reason: string;
   /** Threads the backend computes with, when it says (wasm). */
   threads?: number;
@@ -35,66 +40,138 @@ export interface BackendChoice {
 
 /** Options of {@linkcode initBackend}. */
 export interface InitBackendOptions {
-  /** Threads for the wasm backend (default: all logical cores; env `CONVDECK_THREADS`). */
+  /** Threads for the wasm backend (default: env `CONVDECK_THREADS`, else all logical cores). */
   threads?: number;
-  /** Where warnings and the choice line go (default: `console.warn` for warnings only). */
+  /** Where fallback warnings go (default `console.warn`). */
   log?: (line: string) => void;
 }
 
-async function tryWasm(options: InitBackendOptions): Promise<{ threads: number }> {
+/** npm packages providing the `tensorflow` backend, by requested name. */
+export const NODE_PACKAGES = {
+  "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
+  "tensorflow": "@tensorflow/tfjs-node",
+} as const;
+
+type Concrete = Exclude<BackendName, "auto">;
+
+async function initNode(name: "tensorflow-gpu" | "tensorflow"): Promise<BackendChoice> {
+  const pkg = NODE_PACKAGES[name];
+  if (!isResolvable(pkg)) {
+    throw new Error(`${pkg} is not installed (add it to deno.json "imports"; see README)`);
+  }
+  const specifier: string = pkg; // a variable: never fetched unless this runs
+  await import(specifier);
+  if (!(await tf.setBackend("tensorflow"))) throw new Error("tf.setBackend('tensorflow') failed");
+  return { name: "tensorflow", reason: "" };
+}
+
+async function initWebgpu(): Promise<BackendChoice> {
+  if ((navigator as { gpu?: unknown }).gpu === undefined) {
+    throw new Error("this runtime has no WebGPU (navigator.gpu)");
+  }
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend("webgpu"))) throw new Error("tf.setBackend('webgpu') failed");
+  return { name: "webgpu", reason: "" };
+}
+
+async function initWasm(options: InitBackendOptions): Promise<BackendChoice> {
   registerWasmTrainingKernels();
   const threads = resolveThreads(options.threads);
   const ok = await withWasmThreads(threads, () => tf.setBackend("wasm"));
   if (!ok) throw new Error("tf.setBackend('wasm') returned false");
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
-  return { threads: wasm.getThreadsCount() };
+  return { name: "wasm", reason: "", threads: wasm.getThreadsCount() };
 }
 
-async function tryCpu(): Promise<void> {
+async function initCpu(): Promise<BackendChoice> {
   if (!(await tf.setBackend("cpu"))) throw new Error("tf.setBackend('cpu') returned false");
+  return { name: "cpu", reason: "" };
+}
+
+function init(name: Concrete, options: InitBackendOptions): Promise<BackendChoice> {
+  switch (name) {
+    case "tensorflow-gpu":
+    case "tensorflow":
+      return initNode(name);
+    case "webgpu":
+      return initWebgpu();
+    case "wasm":
+      return initWasm(options);
+    case "cpu":
+      return initCpu();
+  }
 }
 
 function message(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0];
 }
 
+/** The order `auto` tries, with the reason each earlier candidate was skipped. */
+async function autoCandidates(): Promise<{ order: Concrete[]; skipped: string[] }> {
+  const order: Concrete[] = [];
+  const skipped: string[] = [];
+  for (const name of ["tensorflow-gpu", "tensorflow"] as const) {
+    if (isResolvable(NODE_PACKAGES[name])) order.push(name);
+    else skipped.push(`${name}: ${NODE_PACKAGES[name]} not installed`);
+  }
+  const gpu = await probeGpu();
+  if (gpu.real) order.push("webgpu");
+  else skipped.push(`webgpu: ${gpu.why}`);
+  order.push("wasm", "cpu");
+  return { order, skipped };
+}
+
 /**
  * Initialises tfjs with the requested backend and enables prod mode (no tfjs-node banner, no
- * per-op NaN checks). A backend that fails to initialise falls back to wasm, then cpu, with a
- * one-line warning through `options.log`.
+ * per-op NaN checks). A backend that fails to initialise falls back to the next one (`auto`'s
+ * order, then wasm, then cpu) with a one-line warning through `options.log`. Throws only on an
+ * unknown name or when even `cpu` fails.
  *
  * @example
  * ```ts
  * import { initBackend } from "./core/backend/select.ts";
- * const choice = await initBackend("auto", { log: console.log });
- * console.log(choice.name, choice.reason); // "wasm", "auto: ..."
+ * const choice = await initBackend("auto");
+ * console.log(`backend: ${choice.name} (${choice.reason})`); // backend: wasm (auto: ...)
  * ```
  */
 export async function initBackend(
   requested: BackendName,
   options: InitBackendOptions = {},
 ): Promise<BackendChoice> {
+  if (!BACKEND_NAMES.includes(requested)) {
+    throw new Error(`unknown backend '${requested}': use one of ${BACKEND_NAMES.join(", ")}`);
+  }
   tf.enableProdMode();
   const log = options.log ?? ((line: string) => console.warn(line));
-  if (!BACKEND_NAMES.includes(requested)) {
-    throw new Error(
-      `unknown backend '${requested}': use one of ${BACKEND_NAMES.join(", ")}`,
-    );
+  let order: Concrete[];
+  const notes: string[] = [];
+  if (requested === "auto") {
+    const auto = await autoCandidates();
+    order = auto.order;
+    notes.push(...auto.skipped);
+  } else {
+    order = [requested, ...(["wasm", "cpu"] as const).filter((n) => n !== requested)];
   }
-  let reason = requested === "auto" ? "auto" : "requested";
-  if (requested !== "wasm" && requested !== "cpu") {
-    log(`warning: backend '${requested}' is not available yet; falling back to wasm`);
-    reason = `fallback from ${requested}`;
-  }
-  if (requested !== "cpu") {
+  for (const [i, name] of order.entries()) {
     try {
-      const { threads } = await tryWasm(options);
-      return { name: "wasm", reason, threads };
+      const choice = await init(name, options);
+      const why = requested === "auto"
+        ? `auto: ${name} is the first usable backend` +
+          (notes.length ? ` (${notes.join("; ")})` : "")
+        : i === 0
+        ? "requested"
+        : `fallback from ${requested}: ${notes.join("; ")}`;
+      return { ...choice, reason: why };
     } catch (e) {
-      log(`warning: backend 'wasm' failed to initialise (${message(e)}); falling back to cpu`);
-      reason = `fallback from wasm: ${message(e)}`;
+      const next = order[i + 1];
+      notes.push(`${name}: ${message(e)}`);
+      if (next === undefined) {
+        throw new Error(`no backend could be initialised: ${notes.join("; ")}`);
+      }
+      log(
+        `warning: backend '${name}' failed to initialise (${message(e)}); falling back to ${next}`,
+      );
     }
   }
-  await tryCpu();
-  return { name: "cpu", reason };
+  throw new Error("unreachable");
 }

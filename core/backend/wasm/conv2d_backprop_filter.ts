@@ -2,11 +2,11 @@
  * `Conv2DBackpropFilter` for tfjs-backend-wasm (which lacks it): the gradient of a 2-D
  * convolution with respect to its filter.
  *
- * Method: for a chunk of images, build the transposed im2col matrix `colT[K, P]`
- * (K = filterHeight * filterWidth * inChannels, P = pixels of the output in the chunk) directly in
- * the wasm heap, then one XNNPACK matrix multiply `colT[K, P] x dy[P, outChannels]` gives the
- * filter gradient `[K, outChannels]`, which is the filter layout `[fh, fw, ci, co]`. Chunks are
- * summed; the chunk size bounds scratch memory (see {@linkcode scratchLimit}).
+ * Method: for a block of output pixels, build the transposed im2col matrix `colT[K, P]`
+ * (K = filterHeight * filterWidth * inChannels, P = pixels in the block) directly in the wasm
+ * heap, then one XNNPACK matrix multiply `colT[K, P] x dy[P, outChannels]` (run as a 1x1
+ * convolution, which uses the thread pool) gives the block's filter gradient
+ * `[K, outChannels]`, which is the filter layout `[fh, fw, ci, co]`. Blocks are summed.
  *
  * @module
  */
@@ -18,12 +18,14 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { alias, heapF32, matMul, offsetOf, scratch, type WasmBackend } from "./heap.ts";
+import { alias, gemm, heapF32, offsetOf, scratch, type WasmBackend } from "./heap.ts";
 
-/** Most float32 elements of scratch (im2col) memory one kernel call allocates. */
-export const scratchLimit = {
-  /** Default 16 Mi floats (64 MiB); tests lower it to exercise the chunked path. */
-  floats: 16 * 2 ** 20,
+/** Tuning knobs of the convolution gradient kernels (tests lower them to exercise blocking). */
+export const tuning = {
+  /** Most float32 elements of col2im scratch one call allocates: 16 Mi (64 MiB). */
+  scratchFloats: 16 * 2 ** 20,
+  /** Output pixels per GEMM in the filter gradient (the GEMM's reduction length). */
+  pixelBlock: 256,
 };
 
 /** Geometry of one convolution, as the kernels here need it. */
@@ -69,42 +71,40 @@ export function geometry(info: backend_util.Conv2DInfo, kernel: string): ConvGeo
 }
 
 /**
- * Writes the transposed im2col matrix of images `[b0, b0 + nb)` of `x` (NHWC, at float index
- * `xBase` of `heap`) to `heap` at float index `colBase`: row `k = (r * fw + c) * inC + d`,
- * column `p = (b * outH + oh) * outW + ow`, zero where the filter tap falls in the padding.
+ * Writes the transposed im2col matrix of output pixels `[p0, p0 + pb)` (pixel index
+ * `p = (b * outH + oh) * outW + ow` over the whole batch) of `x` (NHWC, at float index `xBase`
+ * of `heap`) to `heap` at float index `colBase`, as a contiguous `[K, pb]` matrix: row
+ * `k = (r * fw + c) * inC + d`, zero where the filter tap falls in the padding.
  */
 export function im2colT(
   heap: Float32Array,
   xBase: number,
   colBase: number,
   g: ConvGeometry,
-  b0: number,
-  nb: number,
+  p0: number,
+  pb: number,
 ): void {
   const { inH, inW, inC, outH, outW, fh, fw, sh, sw, padTop, padLeft } = g;
-  const P = nb * outH * outW;
+  const ih0 = new Int32Array(pb), iw0 = new Int32Array(pb), off = new Int32Array(pb);
+  for (let j = 0; j < pb; j++) {
+    const p = p0 + j;
+    const ow = p % outW, row = (p - ow) / outW, oh = row % outH, b = (row - oh) / outH;
+    ih0[j] = oh * sh - padTop;
+    iw0[j] = ow * sw - padLeft;
+    off[j] = xBase + ((b * inH + ih0[j]) * inW + iw0[j]) * inC;
+  }
   for (let r = 0; r < fh; r++) {
     for (let c = 0; c < fw; c++) {
-      // Output columns whose input column ow * sw - padLeft + c lies inside [0, inW).
-      const owLo = Math.max(0, Math.ceil((padLeft - c) / sw));
-      const owHi = Math.min(outW, Math.floor((inW - 1 + padLeft - c) / sw) + 1);
-      for (let d = 0; d < inC; d++) {
-        const rowBase = colBase + ((r * fw + c) * inC + d) * P;
-        for (let b = 0; b < nb; b++) {
-          const imgBase = xBase + (b0 + b) * inH * inW * inC + d;
-          for (let oh = 0; oh < outH; oh++) {
-            const dst = rowBase + (b * outH + oh) * outW;
-            const ih = oh * sh - padTop + r;
-            if (ih < 0 || ih >= inH || owLo >= owHi) {
-              heap.fill(0, dst, dst + outW);
-              continue;
-            }
-            if (owLo > 0) heap.fill(0, dst, dst + owLo);
-            if (owHi < outW) heap.fill(0, dst + owHi, dst + outW);
-            let src = imgBase + (ih * inW + owLo * sw - padLeft + c) * inC;
-            const step = sw * inC;
-            for (let ow = owLo; ow < owHi; ow++, src += step) heap[dst + ow] = heap[src];
-          }
+      const rowBase = colBase + (r * fw + c) * inC * pb;
+      const tap = (r * inW + c) * inC;
+      for (let j = 0; j < pb; j++) {
+        const ih = ih0[j] + r, iw = iw0[j] + c;
+        let dst = rowBase + j;
+        if (ih < 0 || ih >= inH || iw < 0 || iw >= inW) {
+          for (let d = 0; d < inC; d++, dst += pb) heap[dst] = 0;
+        } else {
+          const src = off[j] + tap;
+          for (let d = 0; d < inC; d++, dst += pb) heap[dst] = heap[src + d];
         }
       }
     }
@@ -114,6 +114,8 @@ export function im2colT(
 /**
  * Filter gradient of a convolution with geometry `g`, input `x` and output gradient `dy` (both
  * float32 NHWC tensors of the wasm backend). Returns a new tensor of shape `filterShape`.
+ * Works through blocks of {@linkcode tuning}`.pixelBlock` output pixels: XNNPACK's GEMM does not
+ * block its reduction dimension, so short reductions keep both operands in cache.
  */
 export function convFilterGrad(
   backend: WasmBackend,
@@ -123,35 +125,29 @@ export function convFilterGrad(
   filterShape: number[],
 ): TensorInfo {
   const K = g.fh * g.fw * g.inC;
-  const perImage = g.outH * g.outW;
-  const chunk = Math.max(1, Math.min(g.batch, Math.floor(scratchLimit.floats / (K * perImage))));
+  const P = g.batch * g.outH * g.outW;
+  const block = Math.max(1, Math.min(P, tuning.pixelBlock));
   const out = backend.makeOutput(filterShape, "float32");
   const outPtr = offsetOf(backend, out);
   const outId = backend.dataIdMap.get(out.dataId).id;
-  const col = scratch(backend, K * chunk * perImage);
-  const partial = chunk < g.batch ? scratch(backend, K * g.outC) : undefined;
+  const col = scratch(backend, K * block);
+  const partial = block < P ? scratch(backend, K * g.outC) : undefined;
   try {
-    for (let b0 = 0; b0 < g.batch; b0 += chunk) {
-      const nb = Math.min(chunk, g.batch - b0);
-      const P = nb * perImage;
-      const heap = heapF32(backend);
-      im2colT(heap, offsetOf(backend, x) / 4, col.ptr / 4, g, b0, nb);
-      const dyChunk = alias(
-        backend,
-        offsetOf(backend, dy) + b0 * perImage * g.outC * 4,
-        P * g.outC,
-      );
-      const colView = alias(backend, col.ptr, K * P);
+    for (let p0 = 0; p0 < P; p0 += block) {
+      const pb = Math.min(block, P - p0);
+      im2colT(heapF32(backend), offsetOf(backend, x) / 4, col.ptr / 4, g, p0, pb);
+      const dyBlock = alias(backend, offsetOf(backend, dy) + p0 * g.outC * 4, pb * g.outC);
+      const colView = alias(backend, col.ptr, K * pb);
       try {
-        matMul(backend, colView.id, dyChunk.id, b0 === 0 ? outId : partial!.id, K, P, g.outC);
+        gemm(backend, colView.id, dyBlock.id, p0 === 0 ? outId : partial!.id, K, pb, g.outC);
       } finally {
         colView.release();
-        dyChunk.release();
+        dyBlock.release();
       }
-      if (b0 > 0) {
+      if (p0 > 0) {
         const h = heapF32(backend);
-        const o = outPtr / 4, p = partial!.ptr / 4;
-        for (let i = 0; i < K * g.outC; i++) h[o + i] += h[p + i];
+        const o = outPtr / 4, q = partial!.ptr / 4;
+        for (let i = 0; i < K * g.outC; i++) h[o + i] += h[q + i];
       }
     }
   } finally {

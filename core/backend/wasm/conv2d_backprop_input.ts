@@ -18,8 +18,8 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { alias, heapF32, matMul, offsetOf, scratch, type WasmBackend } from "./heap.ts";
-import { type ConvGeometry, geometry, scratchLimit } from "./conv2d_backprop_filter.ts";
+import { alias, gemm, heapF32, offsetOf, scratch, type WasmBackend } from "./heap.ts";
+import { type ConvGeometry, geometry, tuning } from "./conv2d_backprop_filter.ts";
 
 /** `filter[fh, fw, ci, co]` flipped spatially with channels swapped: `[fh, fw, co, ci]`. */
 function flippedFilter(backend: WasmBackend, filter: TensorInfo, g: ConvGeometry): TensorInfo {
@@ -82,7 +82,7 @@ function viaCol2im(
   const { batch, inH, inW, inC, outH, outW, outC, fh, fw, sh, sw, padTop, padLeft } = g;
   const K = fh * fw * inC;
   const perImage = outH * outW;
-  const chunk = Math.max(1, Math.min(batch, Math.floor(scratchLimit.floats / (K * perImage))));
+  const chunk = Math.max(1, Math.min(batch, Math.floor(tuning.scratchFloats / (K * perImage))));
   const dx = backend.makeOutput(inputShape, "float32");
   const filterT = scratch(backend, outC * K);
   const dcol = scratch(backend, chunk * perImage * K);
@@ -101,7 +101,7 @@ function viaCol2im(
       const dyChunk = alias(backend, offsetOf(backend, dy) + b0 * perImage * outC * 4, P * outC);
       const wView = alias(backend, filterT.ptr, outC * K);
       try {
-        matMul(backend, dyChunk.id, wView.id, dcol.id, P, outC, K);
+        gemm(backend, dyChunk.id, wView.id, dcol.id, P, outC, K);
       } finally {
         wView.release();
         dyChunk.release();

@@ -153,3 +153,29 @@ export function matMul(
   }
   fn(aId, shapeBytes([1, m, k]), 3, bId, shapeBytes([1, k, n]), 3, false, false, outId);
 }
+
+type Conv2DFn = (...args: number[]) => void;
+const conv2DFns = new WeakMap<WasmModule, Conv2DFn>();
+
+/**
+ * Same product as {@linkcode matMul}, computed as a 1x1 convolution of `a` (as `m` pixels of `k`
+ * channels) with `b` (as a `[1, 1, k, n]` filter): XNNPACK's convolution runs on the backend's
+ * thread pool, its fully-connected operator (used by `matMul`) on one thread only.
+ */
+export function gemm(
+  backend: WasmBackend,
+  aId: number,
+  bId: number,
+  outId: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  let fn = conv2DFns.get(backend.wasm);
+  if (fn === undefined) {
+    fn = backend.wasm.cwrap("Conv2D", null, new Array(19).fill("number")) as unknown as Conv2DFn;
+    conv2DFns.set(backend.wasm, fn);
+  }
+  // x: [1, 1, m, k]; filter [1, 1, k, n]; no padding, stride 1, dilation 1.
+  fn(aId, 1, 1, m, bId, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, k, n, outId);
+}

@@ -1,0 +1,38 @@
+/** The benchmark's building blocks: medians, overhead measurement, one tiny training case. */
+import assert from "node:assert/strict";
+import "@tensorflow/tfjs-layers";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../core/backend/select.ts";
+import { benchTrainCase, median, paddingFor } from "./bench/train_bench.ts";
+import { measureOverhead } from "./bench/train_tracking.ts";
+import { bookConvnet } from "./bench/train_model.ts";
+
+await initBackend("wasm", { log: () => {} });
+
+Deno.test("median of odd and even lists", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+Deno.test("book convnet: 1,177,396 parameters at 224x224, 'valid' needs >= 76 px", () => {
+  const model = bookConvnet(224, 20);
+  assert.equal(model.countParams(), 1_177_396);
+  model.dispose();
+  assert.equal(paddingFor(224), "valid");
+  assert.equal(paddingFor(64), "same");
+  assert.throws(() => bookConvnet(64, 20), /too small for 'valid'.*padding: "same"/);
+});
+
+Deno.test("measureOverhead sees a 25% slower tracked epoch", async () => {
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  const r = await measureOverhead((tracked) => sleep(tracked ? 50 : 40), 3);
+  assert(r.overheadPct > 10 && r.overheadPct < 45, `overhead ${r.overheadPct}`);
+});
+
+Deno.test("benchTrainCase trains the book model on wasm and reports throughput", async () => {
+  const before = tf.memory().numTensors;
+  const r = await benchTrainCase({ size: 16, batch: 2, steps: 1, warmup: 1 });
+  assert(r.imagesPerSec > 0 && Number.isFinite(r.imagesPerSec));
+  assert(r.wasmHeapBytes !== undefined && r.wasmHeapBytes > 0);
+  assert.equal(tf.memory().numTensors, before, "benchTrainCase leaked tensors");
+});
