@@ -16,7 +16,8 @@ export interface ProgressOptions {
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${Math.ceil(s)} s`;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 60) return `${Math.round(s)} s`;
   return `${Math.floor(s / 60)} min ${Math.ceil(s % 60)} s`;
 }
 
