@@ -29,7 +29,7 @@ export type BadImageKind = "empty" | "not-image" | "unsupported" | "corrupt";
 
 /** Raised by `decodeImage` for a file that is not a usable image. */
 export class ImageDecodeError extends Error {
-  /** @param kind what is wrong. @param message the details (without the file name). */
+  /** Creates the error. @param kind what is wrong. @param message the details. */
   constructor(readonly kind: BadImageKind, message: string) {
     super(message);
     this.name = "ImageDecodeError";

@@ -40,7 +40,7 @@ export class ProgressLine {
   private readonly inPlace: boolean;
   private done = 0;
 
-  /** @param label what is being done. @param total how many items. */
+  /** Starts a progress line for `total` items, labelled `label`. */
   constructor(readonly label: string, readonly total: number, options: ProgressOptions = {}) {
     const encoder = new TextEncoder();
     this.write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
