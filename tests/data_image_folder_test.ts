@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadImageFolder } from "../core/data/image_folder.ts";
+import { loadImageFolder, loadImageFolderFor } from "../core/data/image_folder.ts";
 import type { ImageFolderOptions } from "../core/data/image_folder.ts";
 import { DataError } from "../core/data/data_error.ts";
 import { imageMakers as make, type Rgb, writeFileMkdir } from "./data_fixtures.ts";
@@ -383,5 +383,24 @@ Deno.test("image folder: augmentation is a pure function of (seed, index), train
     } finally {
       await data.close();
     }
+  });
+});
+
+Deno.test("image folder: loadImageFolderFor takes --data, image size, seed and --strict-data", async () => {
+  const train = { epochs: 1, batchSize: 2, learningRate: 1e-3, imageSize: 6, seed: 3 };
+  await assert.rejects(() => loadImageFolderFor(train), /pass --data DIR/);
+  await withTempDir(async (dir) => {
+    await writeFileMkdir(`${dir}/train/a/1.png`, await make.png(RED));
+    await writeFileMkdir(`${dir}/train/a/2.png`, await make.png(RED));
+    await writeFileMkdir(`${dir}/train/a/bad.png`, "nope");
+    const data = await loadImageFolderFor({ ...train, data: dir }, quiet([], { imageSize: 6 }));
+    assert.deepEqual(data.imageShape, [6, 6, 3]);
+    assert.match(data.info.valSource, /seed 3/);
+    await data.close();
+    await assert.rejects(
+      () =>
+        loadImageFolderFor({ ...train, data: dir, strictData: true }, quiet([], { imageSize: 6 })),
+      /train\/a\/bad\.png: not an image/,
+    );
   });
 });

@@ -153,10 +153,13 @@ export function applyAugment(
         const y0f = Math.floor(sy);
         const fx = sx - x0f;
         const fy = sy - y0f;
-        const x0 = wrap(x0f, w);
-        const x1 = wrap(x0f + 1, w);
-        const y0 = wrap(y0f, h);
-        const y1 = wrap(y0f + 1, h);
+        let x0 = x0f, x1 = x0f + 1, y0 = y0f, y1 = y0f + 1;
+        if (x0 < 0 || x1 >= w || y0 < 0 || y1 >= h) {
+          x0 = wrap(x0, w);
+          x1 = wrap(x1, w);
+          y0 = wrap(y0, h);
+          y1 = wrap(y1, h);
+        }
         const i00 = (y0 * w + x0) * c;
         const i01 = (y0 * w + x1) * c;
         const i10 = (y1 * w + x0) * c;
@@ -166,28 +169,38 @@ export function applyAugment(
         const w10 = (1 - fx) * fy;
         const w11 = fx * fy;
         const d = (y * w + x) * c;
-        for (let k = 0; k < c; k++) {
-          dest[d + k] = src[i00 + k] * w00 + src[i01 + k] * w01 + src[i10 + k] * w10 +
-            src[i11 + k] * w11;
+        if (c === 3) {
+          dest[d] = src[i00] * w00 + src[i01] * w01 + src[i10] * w10 + src[i11] * w11;
+          dest[d + 1] = src[i00 + 1] * w00 + src[i01 + 1] * w01 + src[i10 + 1] * w10 +
+            src[i11 + 1] * w11;
+          dest[d + 2] = src[i00 + 2] * w00 + src[i01 + 2] * w01 + src[i10 + 2] * w10 +
+            src[i11 + 2] * w11;
+        } else {
+          for (let k = 0; k < c; k++) {
+            dest[d + k] = src[i00 + k] * w00 + src[i01 + k] * w01 + src[i10 + k] * w10 +
+              src[i11 + k] * w11;
+          }
         }
       }
     }
   }
+  // Flips and bilinear sampling stay within [0, 1]; brightness and contrast (per channel,
+  // around its mean) are applied and clipped to [0, 1] in one pass.
   if (params.brightness !== 0 || params.contrast !== 1) {
-    const pixels = h * w;
-    for (let k = 0; k < c; k++) {
-      let sum = 0;
-      for (let p = 0; p < pixels; p++) sum += dest[p * c + k];
-      const mean = sum / pixels;
-      for (let p = 0; p < pixels; p++) {
-        const i = p * c + k;
-        dest[i] = (dest[i] - mean) * params.contrast + mean + params.brightness;
+    const n = h * w * c;
+    const sums = new Float64Array(c);
+    for (let i = 0; i < n; i += c) for (let k = 0; k < c; k++) sums[k] += dest[i + k];
+    const offset = Array.from(
+      sums,
+      (sum) => (sum / (h * w)) * (1 - params.contrast) + params.brightness,
+    );
+    const scale = params.contrast;
+    for (let i = 0; i < n; i += c) {
+      for (let k = 0; k < c; k++) {
+        const v = dest[i + k] * scale + offset[k];
+        dest[i + k] = v < 0 ? 0 : v > 1 ? 1 : v;
       }
     }
-  }
-  for (let i = 0; i < dest.length; i++) {
-    const v = dest[i];
-    dest[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return dest;
 }

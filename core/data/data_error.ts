@@ -16,7 +16,7 @@
  * ```
  */
 export class DataError extends Error {
-  /** @param message what is wrong, with which file, and how to fix it. */
+  /** Creates the error. @param message what is wrong, with which file, and the fix. */
   constructor(message: string) {
     super(message);
     this.name = "DataError";

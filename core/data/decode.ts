@@ -29,7 +29,7 @@ export type BadImageKind = "empty" | "not-image" | "unsupported" | "corrupt";
 
 /** Raised by `decodeImage` for a file that is not a usable image. */
 export class ImageDecodeError extends Error {
-  /** @param kind what is wrong. @param message the details (without the file name). */
+  /** Creates the error. @param kind what is wrong. @param message the details. */
   constructor(readonly kind: BadImageKind, message: string) {
     super(message);
     this.name = "ImageDecodeError";
@@ -38,6 +38,8 @@ export class ImageDecodeError extends Error {
 
 /** Formats accepted, as sharp names them. Vector and document formats are refused. */
 const RASTER_FORMATS = new Set(["jpeg", "png", "webp", "gif", "tiff", "heif", "avif", "jp2"]);
+
+let cacheDisabled = false;
 
 /** Identifies the decoding pipeline in cache keys: bump when its output changes. */
 export const DECODE_PIPELINE_VERSION = 1;
@@ -59,6 +61,12 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions): Pr
     throw new RangeError(`image size must be a positive integer, got ${size}`);
   }
   if (input.length === 0) throw new ImageDecodeError("empty", "empty file (0 bytes)");
+  if (!cacheDisabled) {
+    // libvips keeps recent results for reuse; every file is decoded once here, so that would
+    // only hold memory.
+    sharp.cache(false);
+    cacheDisabled = true;
+  }
   let format: string | undefined;
   try {
     // failOn "error": warnings (common in camera JPEGs) pass, truncation and corruption fail.
@@ -83,6 +91,9 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions): Pr
     const message = e instanceof Error ? e.message : String(e);
     if (format === undefined && /unsupported image format/i.test(message)) {
       throw new ImageDecodeError("not-image", "not an image (unrecognised content)");
+    }
+    if (/pixel limit/i.test(message)) {
+      throw new ImageDecodeError("unsupported", `image too large to decode (${message.trim()})`);
     }
     throw new ImageDecodeError(
       "corrupt",

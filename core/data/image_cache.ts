@@ -265,7 +265,8 @@ export async function ensureCached(options: EnsureCachedOptions): Promise<Cached
     entries: {},
   };
   const out = await openFile(binPath, "w");
-  let slots = 0;
+  let slots = 0; // slots handed out
+  let written = 0; // 1 + the highest slot whose pixels are fully written
   try {
     // Copy the hits into the new pixel file.
     if (goodHits.length > 0 && old) {
@@ -278,6 +279,7 @@ export async function ensureCached(options: EnsureCachedOptions): Promise<Cached
           result.slotOf.set(file.rel, slots);
           index.entries[file.rel] = [file.mtimeMs, file.size, slots];
           slots++;
+          written = slots;
         }
       } finally {
         await from.close();
@@ -295,17 +297,14 @@ export async function ensureCached(options: EnsureCachedOptions): Promise<Cached
     const worker = async () => {
       while (next < misses.length) {
         const file = misses[next++];
+        let pixels: Uint8Array | undefined;
         try {
-          const pixels = await options.decode(file);
+          pixels = await options.decode(file);
           if (pixels.length !== imageBytes) {
             throw new Error(`decoder returned ${pixels.length} bytes, expected ${imageBytes}`);
           }
-          const slot = slots++;
-          await writeAt(out, pixels, slot * imageBytes);
-          result.slotOf.set(file.rel, slot);
-          index.entries[file.rel] = [file.mtimeMs, file.size, slot];
-          result.decoded++;
         } catch (e) {
+          pixels = undefined;
           const kind = String((e as { kind?: unknown }).kind ?? "corrupt");
           const reason = e instanceof Error ? e.message : String(e);
           result.failures.set(file.rel, { kind, reason });
@@ -313,13 +312,27 @@ export async function ensureCached(options: EnsureCachedOptions): Promise<Cached
             index.entries[file.rel] = [file.mtimeMs, file.size, -1, kind, reason];
           }
         }
+        if (pixels) {
+          const slot = slots++;
+          await writeAt(out, pixels, slot * imageBytes).catch((e) => {
+            throw new Error(
+              `cannot write the image cache "${binPath}" (${(e as Error).message}): free some ` +
+                `disk space or choose another cache folder`,
+            );
+          });
+          written = Math.max(written, slot + 1);
+          result.slotOf.set(file.rel, slot);
+          index.entries[file.rel] = [file.mtimeMs, file.size, slot];
+          result.decoded++;
+        }
         done++;
         options.onProgress?.(done, misses.length);
         if (performance.now() - lastFlush > 5000) {
           // Keep the work done so far if the process is interrupted during a long first decode.
           lastFlush = performance.now();
           await out.sync();
-          await writeIndex(dir, { ...index, count: slots, entries: { ...index.entries } });
+          // Only finished slots are in the entries; `written` bounds them all.
+          await writeIndex(dir, { ...index, count: written, entries: { ...index.entries } });
         }
       }
     };

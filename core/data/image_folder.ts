@@ -18,6 +18,7 @@
 import { availableParallelism, totalmem } from "node:os";
 import { basename } from "node:path";
 import type { Dataset } from "./dataset.ts";
+import type { TrainOptions } from "../experiment.ts";
 import { DataError } from "./data_error.ts";
 import {
   type BadImageKind,
@@ -349,4 +350,35 @@ export async function loadImageFolder(
       await cleanup();
     },
   };
+}
+
+/**
+ * Loads the image folder an experiment was given with `--data`, with the experiment's image
+ * size, seed and `--strict-data`; `extra` adds or overrides options (fit, augmentation ...).
+ * Throws `DataError` when no `--data` was given.
+ *
+ * @example
+ * ```ts
+ * import type { Experiment } from "../experiment.ts";
+ * import { loadImageFolderFor } from "./image_folder.ts";
+ * export const dataset: Experiment["dataset"] = (options) =>
+ *   loadImageFolderFor(options, { augment: { flip: true, rotate: 36, zoom: 0.2 } });
+ * ```
+ */
+export async function loadImageFolderFor(
+  options: TrainOptions,
+  extra: ImageFolderOptions = {},
+): Promise<ImageFolderDataset> {
+  if (!options.data) {
+    throw new DataError(
+      "this experiment reads an image folder: pass --data DIR, where DIR holds " +
+        "train/<class>/<images> (and optionally val/ and test/ beside it)",
+    );
+  }
+  return await loadImageFolder(options.data, {
+    imageSize: options.imageSize,
+    seed: options.seed,
+    strict: options.strictData ?? false,
+    ...extra,
+  });
 }

@@ -46,7 +46,7 @@ export class PixelSplit implements Split {
   readonly shape: readonly [number, number, number];
   private readonly options: PixelSplitOptions;
 
-  /** @param options the store, slots, labels and augmentation of this split. */
+  /** Creates the split. @param options the store, slots, labels and augmentation. */
   constructor(options: PixelSplitOptions) {
     const { slots, labels, storedShape } = options;
     if (slots.length !== labels.length) {

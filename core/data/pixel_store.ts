@@ -51,7 +51,7 @@ export class MemoryPixelStore implements PixelStore {
   readonly count: number;
   readonly inMemory = true;
 
-  /** @param bytes all images, slot after slot. @param imageBytes bytes per image. */
+  /** Wraps `bytes`, all images slot after slot, `imageBytes` each. */
   constructor(readonly bytes: Uint8Array, readonly imageBytes: number) {
     this.count = Math.floor(bytes.length / imageBytes);
   }

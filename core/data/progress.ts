@@ -16,7 +16,8 @@ export interface ProgressOptions {
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${Math.ceil(s)} s`;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 60) return `${Math.round(s)} s`;
   return `${Math.floor(s / 60)} min ${Math.ceil(s % 60)} s`;
 }
 
@@ -39,7 +40,7 @@ export class ProgressLine {
   private readonly inPlace: boolean;
   private done = 0;
 
-  /** @param label what is being done. @param total how many items. */
+  /** Starts a progress line for `total` items, labelled `label`. */
   constructor(readonly label: string, readonly total: number, options: ProgressOptions = {}) {
     const encoder = new TextEncoder();
     this.write = options.write ?? ((text) => Deno.stderr.writeSync(encoder.encode(text)));
