@@ -78,6 +78,19 @@ export {
   type InitBackendOptions,
 } from "./core/backend/select.ts";
 
+export { nativeAvailable, type NativeStatus } from "./core/backend/native/ffi.ts";
+export {
+  NATIVE_BACKEND,
+  type NativeCacheStats,
+  nativeCacheStats,
+  type NativeOptions,
+  nativeThreads,
+  registerNativeBackend,
+  setNativeThreads,
+  syncNativeKernels,
+} from "./core/backend/native/register.ts";
+export { registerWasmTrainingKernels } from "./core/backend/wasm/register.ts";
+
 // Models
 export {
   BOOK_CONVNET_MIN_SIZE,
@@ -111,7 +124,11 @@ export {
   type ImageFolderInfo,
   type ImageFolderOptions,
   loadImageFolder,
+  loadImageFolderFor,
 } from "./core/data/image_folder.ts";
+export { decodeImage, type Fit } from "./core/data/decode.ts";
+export { PixelSplit } from "./core/data/pixel_split.ts";
+export { FilePixelStore, MemoryPixelStore, type PixelStore } from "./core/data/pixel_store.ts";
 export {
   type IdxArray,
   type IdxFolderOptions,
@@ -120,8 +137,20 @@ export {
   parseIdx,
   readIdxFile,
 } from "./core/data/idx.ts";
-export { augmentImage, type AugmentOptions, DEFAULT_AUGMENT } from "./core/data/augment.ts";
-export { denormalizePixels, NORMALIZATION, normalizePixels } from "./core/data/normalize.ts";
+export {
+  applyAugment,
+  augmentImage,
+  type AugmentOptions,
+  type AugmentParams,
+  DEFAULT_AUGMENT,
+  sampleAugmentParams,
+} from "./core/data/augment.ts";
+export {
+  denormalizePixels,
+  NORMALIZATION,
+  normalizePixels,
+  toRgba,
+} from "./core/data/normalize.ts";
 export { DataError } from "./core/data/data_error.ts";
 
 // Run directories

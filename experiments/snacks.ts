@@ -8,7 +8,7 @@
  */
 import type { Experiment } from "../core/experiment.ts";
 import { bookConvnet } from "../core/models/book_convnet.ts";
-import { loadImageFolder } from "../core/data/image_folder.ts";
+import { loadImageFolderFor } from "../core/data/image_folder.ts";
 import { defaultCallbacks } from "./default_callbacks.ts";
 
 /** The snacks experiment. */
@@ -16,22 +16,8 @@ const experiment: Experiment = {
   name: "snacks",
   description: "the book's convnet on a snack-photo folder (train/ val/ test/, 20 classes)",
   numClasses: 20,
-  defaults: { epochs: 30, batchSize: 32, learningRate: 1e-3, imageSize: 224, seed: 1 },
-  dataset: (o) => {
-    if (!o.data) {
-      return Promise.reject(
-        new Error(
-          "The snacks experiment needs its photos: pass --data DIR, where DIR holds " +
-            "train/ val/ test/ with one sub-folder per class.",
-        ),
-      );
-    }
-    return loadImageFolder(o.data, {
-      imageSize: o.imageSize,
-      seed: o.seed,
-      strict: o.strictData,
-    });
-  },
+  defaults: { epochs: 30, batchSize: 16, learningRate: 1e-3, imageSize: 224, seed: 1 },
+  dataset: (o) => loadImageFolderFor(o),
   model: (shape, classes) => bookConvnet(shape, classes),
   callbacks: (o) => defaultCallbacks(o, { reduceLrPatience: 5, earlyStoppingPatience: 10 }),
 };

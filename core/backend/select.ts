@@ -4,7 +4,8 @@
  *
  * `auto` tries, in order: tfjs-node-gpu and tfjs-node (only when the package is in the import
  * map, so start-up is not slowed when it is not), WebGPU (only on a real GPU adapter, not a
- * fallback/software one), wasm (multithreaded, with convdeck's training kernels), cpu.
+ * fallback/software one), native (oneDNN through FFI, when the library loads), wasm
+ * (multithreaded, with convdeck's training kernels), cpu.
  *
  * @module
  */
@@ -14,9 +15,18 @@ import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./wasm/register.ts";
 import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
 import { isResolvable, probeGpu } from "./probe.ts";
+import { nativeAvailable } from "./native/ffi.ts";
+import { NATIVE_BACKEND, registerNativeBackend } from "./native/register.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
-export type BackendName = "auto" | "tensorflow-gpu" | "tensorflow" | "webgpu" | "wasm" | "cpu";
+export type BackendName =
+  | "auto"
+  | "tensorflow-gpu"
+  | "tensorflow"
+  | "webgpu"
+  | "native"
+  | "wasm"
+  | "cpu";
 
 /** Every accepted {@linkcode BackendName}, for CLI validation. */
 export const BACKEND_NAMES: readonly BackendName[] = [
@@ -24,6 +34,7 @@ export const BACKEND_NAMES: readonly BackendName[] = [
   "tensorflow-gpu",
   "tensorflow",
   "webgpu",
+  "native",
   "wasm",
   "cpu",
 ];
@@ -83,6 +94,16 @@ async function initWasm(options: InitBackendOptions): Promise<BackendChoice> {
   return { name: "wasm", reason: "", threads: wasm.getThreadsCount() };
 }
 
+async function initNative(options: InitBackendOptions): Promise<BackendChoice> {
+  const status = nativeAvailable();
+  if (!status.ok) throw new Error(status.reason);
+  // The native backend shares the wasm backend's module: start wasm (kernels, threads) first.
+  const wasm = await initWasm(options);
+  await registerNativeBackend({ threads: options.threads });
+  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error("tf.setBackend('native') failed");
+  return { name: NATIVE_BACKEND, reason: "", threads: wasm.threads };
+}
+
 async function initCpu(): Promise<BackendChoice> {
   if (!(await tf.setBackend("cpu"))) throw new Error("tf.setBackend('cpu') returned false");
   return { name: "cpu", reason: "" };
@@ -95,6 +116,8 @@ function init(name: Concrete, options: InitBackendOptions): Promise<BackendChoic
       return initNode(name);
     case "webgpu":
       return initWebgpu();
+    case "native":
+      return initNative(options);
     case "wasm":
       return initWasm(options);
     case "cpu":
@@ -117,6 +140,9 @@ async function autoCandidates(): Promise<{ order: Concrete[]; skipped: string[] 
   const gpu = await probeGpu();
   if (gpu.real) order.push("webgpu");
   else skipped.push(`webgpu: ${gpu.why}`);
+  const native = nativeAvailable();
+  if (native.ok) order.push("native");
+  else skipped.push(`native: ${native.reason}`);
   order.push("wasm", "cpu");
   return { order, skipped };
 }

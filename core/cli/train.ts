@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
 import type { BackendName } from "../backend/select.ts";
 import type { Experiment, TrainOptions } from "../experiment.ts";
-import { initBackend } from "../backend/select.ts";
+import { BACKEND_NAMES, initBackend } from "../backend/select.ts";
 import { resolveOptions } from "../options.ts";
 import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
 import { parsePluginArg } from "../plugins.ts";
@@ -15,7 +15,7 @@ import { prepareExperiment, runExperiment } from "../run_experiment.ts";
 import { modelSummary } from "../models/summary.ts";
 import { startDashboard, type StartedDashboard } from "../../dashboard/server.ts";
 
-const BACKENDS = ["auto", "tensorflow-gpu", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+const BACKENDS = BACKEND_NAMES;
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task train [options]
