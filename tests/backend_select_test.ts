@@ -1,6 +1,7 @@
 /** Backend selection: explicit choices, fallbacks with a warning, bad names rejected. */
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
+import { nativeAvailable } from "../core/backend/native/ffi.ts";
 import { type BackendName, initBackend } from "../core/backend/select.ts";
 import { resolveThreads, THREADS_ENV } from "../core/backend/wasm/threads.ts";
 import { classifyAdapter, isResolvable, probeGpu } from "../core/backend/probe.ts";
@@ -51,7 +52,7 @@ Deno.test("initBackend('tensorflow') falls back with a one-line warning", async 
 Deno.test("initBackend rejects an unknown name and names the choices", async () => {
   await assert.rejects(
     () => initBackend("tpu" as BackendName),
-    /unknown backend 'tpu'.*auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu/,
+    /unknown backend 'tpu'.*auto, tensorflow-gpu, tensorflow, webgpu, native, wasm, cpu/,
   );
 });
 
@@ -62,7 +63,8 @@ Deno.test("initBackend('auto') skips software WebGPU adapters and uninstalled tf
   assert.match(choice.reason, /^auto: /);
   assert.match(choice.reason, /tfjs-node.* not installed|tensorflow/);
   if (!gpu.real) {
-    assert.equal(choice.name, "wasm");
+    // Without a real GPU: native (oneDNN) when its library loads, else wasm.
+    assert.equal(choice.name, nativeAvailable().ok ? "native" : "wasm");
     assert.match(choice.reason, /webgpu: /);
   }
   assert.equal(tf.getBackend(), choice.name);
