@@ -14,6 +14,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./wasm/register.ts";
 import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
 import { isResolvable, probeGpu } from "./probe.ts";
+import { enableGradientMemorySaver } from "./grad_memory.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
 export type BackendName = "auto" | "tensorflow-gpu" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -44,6 +45,11 @@ export interface InitBackendOptions {
   threads?: number;
   /** Where fallback warnings go (default `console.warn`). */
   log?: (line: string) => void;
+  /**
+   * Free intermediate gradients during backprop (default true; roughly halves a training
+   * step's peak memory). See core/backend/grad_memory.ts.
+   */
+  saveGradientMemory?: boolean;
 }
 
 /** npm packages providing the `tensorflow` backend, by requested name. */
@@ -142,6 +148,7 @@ export async function initBackend(
     throw new Error(`unknown backend '${requested}': use one of ${BACKEND_NAMES.join(", ")}`);
   }
   tf.enableProdMode();
+  if (options.saveGradientMemory !== false) enableGradientMemorySaver();
   const log = options.log ?? ((line: string) => console.warn(line));
   let order: Concrete[];
   const notes: string[] = [];
