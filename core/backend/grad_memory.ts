@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { addGradConfig, withAddShapes } from "./add_grad.ts";
 
 type GradConfig = tf.GradConfig;
 type GradFunc = NonNullable<GradConfig["gradFunc"]>;
@@ -94,9 +95,12 @@ let enginePatched = false;
 /** Wraps the gradient functions of `tf.customGrad` (e.g. fused conv2d), which bypass the registry. */
 function patchEngine(): void {
   if (enginePatched) return;
-  const engine = tf.engine() as unknown as { addTapeNode: AddTapeNode };
+  const engine = tf.engine() as unknown as {
+    addTapeNode: AddTapeNode;
+    state: { activeTape: { gradient?: (dys: tf.Tensor[]) => unknown }[] };
+  };
   const original = engine.addTapeNode.bind(engine);
-  engine.addTapeNode = (kernelName, inputs, outputs, gradientsFunc, saved, attrs) =>
+  engine.addTapeNode = (kernelName, inputs, outputs, gradientsFunc, saved, attrs) => {
     original(
       kernelName,
       inputs,
@@ -108,6 +112,17 @@ function patchEngine(): void {
       saved,
       attrs,
     );
+    if (kernelName === "Add" && tf.getGradient("Add")?.inputsToSave?.length === 0) {
+      // Hand the input shapes to the Add gradient, which saves no tensors.
+      const node = engine.state.activeTape[engine.state.activeTape.length - 1];
+      const { a, b } = inputs as { a: tf.Tensor; b: tf.Tensor };
+      const shapes = { a: a.shape, b: b.shape };
+      const gradient = node?.gradient;
+      if (gradient !== undefined) {
+        node.gradient = (dys) => withAddShapes(shapes, () => gradient(dys));
+      }
+    }
+  };
   enginePatched = true;
 }
 
@@ -118,6 +133,8 @@ function patchEngine(): void {
  */
 export function enableGradientMemorySaver(): number {
   patchEngine();
+  const add = tf.getGradient("Add");
+  if (add === undefined || add.inputsToSave?.length !== 0) tf.registerGradient(addGradConfig);
   let count = 0;
   for (const [name, config] of registry()) {
     if (config.gradFunc === undefined || wrapped.has(config.gradFunc)) continue;

@@ -15,6 +15,7 @@ import { registerWasmTrainingKernels } from "./wasm/register.ts";
 import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
 import { isResolvable, probeGpu } from "./probe.ts";
 import { enableGradientMemorySaver } from "./grad_memory.ts";
+import { registerReluGradient } from "./relu_grad.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
 export type BackendName = "auto" | "tensorflow-gpu" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -46,8 +47,9 @@ export interface InitBackendOptions {
   /** Where fallback warnings go (default `console.warn`). */
   log?: (line: string) => void;
   /**
-   * Free intermediate gradients during backprop (default true; roughly halves a training
-   * step's peak memory). See core/backend/grad_memory.ts.
+   * Save training memory (default true): free intermediate gradients during backprop
+   * (core/backend/grad_memory.ts) and use a Relu gradient that keeps the output instead of the
+   * input (core/backend/relu_grad.ts). Together they roughly halve a convnet step's peak memory.
    */
   saveGradientMemory?: boolean;
 }
@@ -148,7 +150,10 @@ export async function initBackend(
     throw new Error(`unknown backend '${requested}': use one of ${BACKEND_NAMES.join(", ")}`);
   }
   tf.enableProdMode();
-  if (options.saveGradientMemory !== false) enableGradientMemorySaver();
+  if (options.saveGradientMemory !== false) {
+    registerReluGradient();
+    enableGradientMemorySaver();
+  }
   const log = options.log ?? ((line: string) => console.warn(line));
   let order: Concrete[];
   const notes: string[] = [];

@@ -14,6 +14,8 @@ import {
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from "./depthwise_grads.ts";
+import { identityConfig } from "./identity.ts";
+import { reluGradWasmConfig } from "../relu_grad.ts";
 
 /** Every kernel config this module registers for the `wasm` backend, in registration order. */
 export const wasmTrainingKernels: readonly KernelConfig[] = [
@@ -21,6 +23,8 @@ export const wasmTrainingKernels: readonly KernelConfig[] = [
   conv2DBackpropInputConfig,
   depthwiseBackpropInputConfig,
   depthwiseBackpropFilterConfig,
+  identityConfig,
+  reluGradWasmConfig,
 ];
 
 const registered = new Set<KernelConfig>();
