@@ -15,6 +15,7 @@ import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from "./depthwise_grads.ts";
 import { identityConfig } from "./identity.ts";
+import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { reluGradWasmConfig } from "../relu_grad.ts";
 
 /** Every kernel config this module registers for the `wasm` backend, in registration order. */
@@ -24,6 +25,7 @@ export const wasmTrainingKernels: readonly KernelConfig[] = [
   depthwiseBackpropInputConfig,
   depthwiseBackpropFilterConfig,
   identityConfig,
+  maxPoolGradConfig,
   reluGradWasmConfig,
 ];
 
