@@ -6,6 +6,9 @@
  * map, so start-up is not slowed when it is not), WebGPU (only on a real GPU adapter, not a
  * fallback/software one), wasm (multithreaded, with convdeck's training kernels), cpu.
  *
+ * It also installs the training-memory savings (grad_memory.ts, relu_grad.ts, add_grad.ts) for
+ * every backend unless `saveGradientMemory: false`.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";

@@ -73,7 +73,9 @@ async function trainSection(args: {
       "PyTorch: not available (python3 -c 'import torch' fails; apt install python3-torch)";
   } else if (python !== undefined) {
     torch = new Map();
-    torchNote = `PyTorch ${python.version} CPU, ${args.threads} threads (${python.python})`;
+    torchNote = `PyTorch ${python.version} CPU, ${args.threads} thread${
+      args.threads > 1 ? "s" : ""
+    } (${python.python})`;
   }
   // Case by case, each backend then PyTorch back to back, so that load changes on a shared
   // machine hit all columns of a row alike.
@@ -86,7 +88,12 @@ async function trainSection(args: {
         unavailable.add(name);
         continue;
       }
-      backendInfo.set(name, `${name}${choice.threads ? ` (${choice.threads} threads)` : ""}`);
+      backendInfo.set(
+        name,
+        `${name}${
+          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""})` : ""
+        }`,
+      );
       const prof = args.profile ? profileKernels(name) : undefined;
       const r = await benchTrainCase(c);
       prof?.stop();
