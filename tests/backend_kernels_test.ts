@@ -182,3 +182,23 @@ Deno.test("wasm MaxPoolGrad matches cpu (ties included)", async () => {
   }
   await tf.setBackend("wasm");
 });
+
+Deno.test("wasm Sum matches cpu on the fast path (leading axes) and elsewhere", async () => {
+  const xv = seededRandom(2 * 5 * 4 * 3, 99);
+  const cases: [number[], boolean][] = [[[0, 1, 2], false], [[0], true], [[1, 0], false], [
+    [3],
+    false,
+  ], [
+    [1, 2],
+    false,
+  ], [[0, 1, 2, 3], false]];
+  for (const [axis, keepDims] of cases) {
+    const fn = () => tf.sum(tf.tensor4d(xv, [2, 5, 4, 3]), axis, keepDims);
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    assert.deepEqual(got.shape, ref.shape);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    assert(diff <= REL_TOL * scale, `axis ${axis}: err ${diff}`);
+  }
+  await tf.setBackend("wasm");
+});
