@@ -148,3 +148,57 @@ Deno.test("wasm depthwise conv gradients match cpu", async () => {
   }
   await tf.setBackend("wasm");
 });
+
+Deno.test("wasm MaxPoolGrad matches cpu (ties included)", async () => {
+  const cases: {
+    x: [number, number, number, number];
+    size: number;
+    stride: number;
+    pad: "valid" | "same";
+  }[] = [
+    { x: [2, 8, 8, 3], size: 2, stride: 2, pad: "valid" },
+    { x: [1, 9, 7, 4], size: 3, stride: 2, pad: "same" },
+    { x: [2, 7, 7, 2], size: 3, stride: 1, pad: "valid" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    // Relu-like input: many exact zeros, so ties are common.
+    const xv = seededRandom(c.x.reduce((a, b) => a * b), 80 + i).map((v) => Math.max(0, v));
+    const fn = () => {
+      const x = tf.tensor4d(xv, c.x);
+      const y = tf.maxPool(x, c.size, c.stride, c.pad);
+      const dy = tf.tensor(seededRandom(y.size, 90 + i), y.shape);
+      return tf.engine().runKernel("MaxPoolGrad", { dy, input: x, output: y }, {
+        filterSize: c.size,
+        strides: c.stride,
+        pad: c.pad,
+      }) as tf.Tensor;
+    };
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    console.log(`  max pool grad ${JSON.stringify(c)}: max abs err ${diff.toExponential(2)}`);
+    // Overlapping windows sum in a different order; a misrouted gradient would be O(1).
+    assert(diff <= REL_TOL * scale, `case ${i}: err ${diff}`);
+  }
+  await tf.setBackend("wasm");
+});
+
+Deno.test("wasm Sum matches cpu on the fast path (leading axes) and elsewhere", async () => {
+  const xv = seededRandom(2 * 5 * 4 * 3, 99);
+  const cases: [number[], boolean][] = [[[0, 1, 2], false], [[0], true], [[1, 0], false], [
+    [3],
+    false,
+  ], [
+    [1, 2],
+    false,
+  ], [[0, 1, 2, 3], false]];
+  for (const [axis, keepDims] of cases) {
+    const fn = () => tf.sum(tf.tensor4d(xv, [2, 5, 4, 3]), axis, keepDims);
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    assert.deepEqual(got.shape, ref.shape);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    assert(diff <= REL_TOL * scale, `axis ${axis}: err ${diff}`);
+  }
+  await tf.setBackend("wasm");
+});

@@ -7,6 +7,9 @@
  * fallback/software one), native (oneDNN through FFI, when the library loads), wasm
  * (multithreaded, with convdeck's training kernels), cpu.
  *
+ * It also installs the training-memory savings (grad_memory.ts, relu_grad.ts, add_grad.ts) for
+ * every backend unless `saveGradientMemory: false`.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -17,6 +20,8 @@ import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
 import { isResolvable, probeGpu } from "./probe.ts";
 import { nativeAvailable } from "./native/ffi.ts";
 import { NATIVE_BACKEND, registerNativeBackend } from "./native/register.ts";
+import { enableGradientMemorySaver } from "./grad_memory.ts";
+import { registerReluGradient } from "./relu_grad.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
 export type BackendName =
@@ -55,6 +60,12 @@ export interface InitBackendOptions {
   threads?: number;
   /** Where fallback warnings go (default `console.warn`). */
   log?: (line: string) => void;
+  /**
+   * Save training memory (default true): free intermediate gradients during backprop
+   * (core/backend/grad_memory.ts) and use a Relu gradient that keeps the output instead of the
+   * input (core/backend/relu_grad.ts). Together they roughly halve a convnet step's peak memory.
+   */
+  saveGradientMemory?: boolean;
 }
 
 /** npm packages providing the `tensorflow` backend, by requested name. */
@@ -168,6 +179,10 @@ export async function initBackend(
     throw new Error(`unknown backend '${requested}': use one of ${BACKEND_NAMES.join(", ")}`);
   }
   tf.enableProdMode();
+  if (options.saveGradientMemory !== false) {
+    registerReluGradient();
+    enableGradientMemorySaver();
+  }
   const log = options.log ?? ((line: string) => console.warn(line));
   let order: Concrete[];
   const notes: string[] = [];

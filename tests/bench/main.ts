@@ -10,6 +10,7 @@
  *   --sizes 32,64,224            input sizes (default 32,64,224)
  *   --batches 16,32              batch sizes (default 16,32)
  *   --steps N                    timed steps per case (default: 5 at <=32px, 3 at <=64, 2 above)
+ *   --warmup N                   untimed steps first (default: 2 at <=64px, 1 above)
  *   --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
  *   --no-torch                   skip PyTorch
  *   --profile                    print the per-kernel time profile of each wasm case
@@ -62,15 +63,37 @@ async function trainSection(args: {
 }): Promise<void> {
   const results = new Map<string, TrainResult>();
   const key = (b: string, c: { size: number; batch: number }) => `${b} ${c.size} ${c.batch}`;
-  const backendInfo: string[] = [];
-  for (const name of args.backends) {
-    const choice = await initBackend(name as BackendName, { threads: args.threads });
-    if (choice.name !== name) {
-      console.log(`train: ${name} unavailable (${choice.reason}): skipped`);
-      continue;
-    }
-    backendInfo.push(`${name}${choice.threads ? ` (${choice.threads} threads)` : ""}`);
-    for (const c of args.cases) {
+  const backendInfo = new Map<string, string>();
+  const unavailable = new Set<string>();
+  let torch: Map<string, TorchResult> | undefined;
+  let torchNote = "PyTorch: skipped (--no-torch)";
+  const python = args.torch ? await findTorch() : undefined;
+  if (args.torch && python === undefined) {
+    torchNote =
+      "PyTorch: not available (python3 -c 'import torch' fails; apt install python3-torch)";
+  } else if (python !== undefined) {
+    torch = new Map();
+    torchNote = `PyTorch ${python.version} CPU, ${args.threads} thread${
+      args.threads > 1 ? "s" : ""
+    } (${python.python})`;
+  }
+  // Case by case, each backend then PyTorch back to back, so that load changes on a shared
+  // machine hit all columns of a row alike.
+  for (const c of args.cases) {
+    for (const name of args.backends) {
+      if (unavailable.has(name)) continue;
+      const choice = await initBackend(name as BackendName, { threads: args.threads });
+      if (choice.name !== name) {
+        console.log(`train: ${name} unavailable (${choice.reason}): skipped`);
+        unavailable.add(name);
+        continue;
+      }
+      backendInfo.set(
+        name,
+        `${name}${
+          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""})` : ""
+        }`,
+      );
       const prof = args.profile ? profileKernels(name) : undefined;
       const r = await benchTrainCase(c);
       prof?.stop();
@@ -84,26 +107,17 @@ async function trainSection(args: {
         for (const l of formatProfile(prof.profile, c.warmup + c.steps)) console.log(`    ${l}`);
       }
     }
-  }
-  let torch: Map<string, TorchResult> | undefined;
-  let torchNote = "PyTorch: skipped (--no-torch)";
-  if (args.torch) {
-    const found = await findTorch();
-    if (found === undefined) {
-      torchNote =
-        "PyTorch: not available (python3 -c 'import torch' fails; apt install python3-torch)";
-    } else {
-      torch = new Map();
-      torchNote = `PyTorch ${found.version} CPU, ${args.threads} threads (${found.python})`;
+    if (torch !== undefined && python !== undefined) {
       try {
-        await benchTorch(found.python, args.cases, args.threads, (r) => {
-          torch!.set(key("torch", r), r);
+        for (const r of await benchTorch(python.python, [c], args.threads)) {
+          torch.set(key("torch", r), r);
           console.log(
             `train: torch ${r.size}x${r.size} batch ${r.batch}: ${r.imagesPerSec.toFixed(2)} img/s`,
           );
-        });
+        }
       } catch (e) {
         torchNote += `: failed (${(e as Error).message})`;
+        torch = undefined;
       }
     }
   }
@@ -134,7 +148,7 @@ async function trainSection(args: {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(
     `\nTraining throughput, book convnet (20 classes, Adam 1e-3; 'same' padding below 76px, ` +
-      `'valid' above), ${backendInfo.join(", ")}; ${torchNote}`,
+      `'valid' above), ${[...backendInfo.values()].join(", ")}; ${torchNote}`,
   );
   console.log(row(header, widths));
   console.log(row(widths.map((w) => "-".repeat(w)), widths));
@@ -170,6 +184,7 @@ export async function main(argv: string[]): Promise<void> {
       sizes: { type: "string" },
       batches: { type: "string" },
       steps: { type: "string" },
+      warmup: { type: "string" },
       threads: { type: "string" },
       "no-torch": { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
@@ -191,12 +206,16 @@ export async function main(argv: string[]): Promise<void> {
     const sizes = numbers(values.sizes, [32, 64, 224], "sizes");
     const batches = numbers(values.batches, [16, 32], "batches");
     const steps = values.steps === undefined ? undefined : numbers(values.steps, [], "steps")[0];
+    const warmup = values.warmup === undefined ? undefined : Number(values.warmup);
+    if (warmup !== undefined && !(Number.isInteger(warmup) && warmup >= 0)) {
+      throw new Error("--warmup takes a non-negative integer, e.g. 1");
+    }
     const cases: TrainCase[] = sizes.flatMap((size) =>
       batches.map((batch) => ({
         size,
         batch,
         steps: steps ?? defaultSteps(size),
-        warmup: size <= 64 ? 2 : 1,
+        warmup: warmup ?? (size <= 64 ? 2 : 1),
       }))
     );
     await trainSection({

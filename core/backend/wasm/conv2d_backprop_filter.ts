@@ -18,15 +18,20 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { alias, gemm, heapF32, offsetOf, scratch, type WasmBackend } from "./heap.ts";
+import { alias, gemm, heapF32, matMul, offsetOf, scratch, type WasmBackend } from "./heap.ts";
 
 /** Tuning knobs of the convolution gradient kernels (tests lower them to exercise blocking). */
 export const tuning = {
   /** Most float32 elements of col2im scratch one call allocates: 16 Mi (64 MiB). */
   scratchFloats: 16 * 2 ** 20,
   /** Output pixels per GEMM in the filter gradient (the GEMM's reduction length). */
-  pixelBlock: 256,
+  pixelBlock: 4096,
+  /** GEMM of the filter gradient: XNNPACK fully-connected (one thread) or 1x1 conv (threaded). */
+  filterGemm: "conv" as "conv" | "fc",
 };
+
+/** Time spent in the filter gradient's two phases (for profiling; never reset here). */
+export const filterGradStats = { im2colMs: 0, gemmMs: 0 };
 
 /** Geometry of one convolution, as the kernels here need it. */
 export interface ConvGeometry {
@@ -93,18 +98,19 @@ export function im2colT(
     iw0[j] = ow * sw - padLeft;
     off[j] = xBase + ((b * inH + ih0[j]) * inW + iw0[j]) * inC;
   }
+  const src = new Int32Array(pb); // heap index of channel 0 of each pixel's tap, -1 in padding
   for (let r = 0; r < fh; r++) {
     for (let c = 0; c < fw; c++) {
-      const rowBase = colBase + (r * fw + c) * inC * pb;
       const tap = (r * inW + c) * inC;
       for (let j = 0; j < pb; j++) {
         const ih = ih0[j] + r, iw = iw0[j] + c;
-        let dst = rowBase + j;
-        if (ih < 0 || ih >= inH || iw < 0 || iw >= inW) {
-          for (let d = 0; d < inC; d++, dst += pb) heap[dst] = 0;
-        } else {
-          const src = off[j] + tap;
-          for (let d = 0; d < inC; d++, dst += pb) heap[dst] = heap[src + d];
+        src[j] = ih < 0 || ih >= inH || iw < 0 || iw >= inW ? -1 : off[j] + tap;
+      }
+      let dst = colBase + (r * fw + c) * inC * pb;
+      for (let d = 0; d < inC; d++, dst += pb) {
+        for (let j = 0; j < pb; j++) {
+          const s = src[j];
+          heap[dst + j] = s < 0 ? 0 : heap[s + d];
         }
       }
     }
@@ -135,15 +141,27 @@ export function convFilterGrad(
   try {
     for (let p0 = 0; p0 < P; p0 += block) {
       const pb = Math.min(block, P - p0);
+      const t0 = performance.now();
       im2colT(heapF32(backend), offsetOf(backend, x) / 4, col.ptr / 4, g, p0, pb);
+      const t1 = performance.now();
+      filterGradStats.im2colMs += t1 - t0;
       const dyBlock = alias(backend, offsetOf(backend, dy) + p0 * g.outC * 4, pb * g.outC);
       const colView = alias(backend, col.ptr, K * pb);
       try {
-        gemm(backend, colView.id, dyBlock.id, p0 === 0 ? outId : partial!.id, K, pb, g.outC);
+        (tuning.filterGemm === "conv" ? gemm : matMul)(
+          backend,
+          colView.id,
+          dyBlock.id,
+          p0 === 0 ? outId : partial!.id,
+          K,
+          pb,
+          g.outC,
+        );
       } finally {
         colView.release();
         dyBlock.release();
       }
+      filterGradStats.gemmMs += performance.now() - t1;
       if (p0 > 0) {
         const h = heapF32(backend);
         const o = outPtr / 4, q = partial!.ptr / 4;

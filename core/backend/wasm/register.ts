@@ -14,6 +14,10 @@ import {
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from "./depthwise_grads.ts";
+import { identityConfig } from "./identity.ts";
+import { maxPoolGradConfig } from "./max_pool_grad.ts";
+import { reluGradWasmConfig } from "../relu_grad.ts";
+import { wasmSumConfig } from "./sum.ts";
 
 /** Every kernel config this module registers for the `wasm` backend, in registration order. */
 export const wasmTrainingKernels: readonly KernelConfig[] = [
@@ -21,13 +25,17 @@ export const wasmTrainingKernels: readonly KernelConfig[] = [
   conv2DBackpropInputConfig,
   depthwiseBackpropInputConfig,
   depthwiseBackpropFilterConfig,
+  identityConfig,
+  maxPoolGradConfig,
+  reluGradWasmConfig,
 ];
 
 const registered = new Set<KernelConfig>();
 
 /**
  * Registers (over tfjs's own where one exists) every kernel of {@linkcode wasmTrainingKernels}
- * for the `wasm` backend. Calling it again does nothing. The kernels use tfjs-backend-wasm's heap
+ * for the `wasm` backend, plus a `Sum` with a fast path over tfjs's own (see ./sum.ts). Calling
+ * it again does nothing. The kernels use tfjs-backend-wasm's heap
  * and XNNPACK, so they only serve the `wasm` backend.
  *
  * @example
@@ -45,4 +53,14 @@ export function registerWasmTrainingKernels(): void {
     registerKernel(config);
     registered.add(config);
   }
+  if (!sumRegistered) {
+    const sum = wasmSumConfig(); // wraps the stock Sum: must see it before replacing it
+    if (sum !== undefined) {
+      unregisterKernel("Sum", "wasm");
+      registerKernel(sum);
+      sumRegistered = true;
+    }
+  }
 }
+
+let sumRegistered = false;
