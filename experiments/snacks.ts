@@ -16,7 +16,7 @@ const experiment: Experiment = {
   name: "snacks",
   description: "the book's convnet on a snack-photo folder (train/ val/ test/, 20 classes)",
   numClasses: 20,
-  defaults: { epochs: 30, batchSize: 16, learningRate: 1e-3, imageSize: 224, seed: 1 },
+  defaults: { epochs: 30, batchSize: 32, learningRate: 1e-3, imageSize: 224, seed: 1 },
   dataset: (o) => loadImageFolderFor(o),
   model: (shape, classes) => bookConvnet(shape, classes),
   callbacks: (o) => defaultCallbacks(o, { reduceLrPatience: 5, earlyStoppingPatience: 10 }),
