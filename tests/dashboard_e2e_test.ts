@@ -30,6 +30,9 @@ Deno.test({
   async fn() {
     const { chromium } = await import("playwright-core");
     const root = await Deno.makeTempDir();
+    // Screenshots of the fixture go to a temp folder (docs/ holds real runs' screenshots,
+    // made with dashboard/screenshot.ts); set CONVDECK_SCREENSHOTS=DIR to keep them.
+    const shots = Deno.env.get("CONVDECK_SCREENSHOTS") ?? await Deno.makeTempDir();
     const live = await writeFakeRun(root, {
       id: "convnet-20250101-120000",
       experiment: "convnet",
@@ -167,7 +170,7 @@ Deno.test({
         null,
         { timeout: 3000 },
       );
-      await page.screenshot({ path: "docs/dashboard.png", fullPage: false });
+      await page.screenshot({ path: join(shots, "dashboard.png"), fullPage: false });
 
       // what the network learned: heatmap over the image, Grad-CAM, filters
       await page.click("[data-testid=tab-learned]");
@@ -201,7 +204,7 @@ Deno.test({
         getComputedStyle(document.querySelector("[data-testid=activation-overlay]")!)
           .backgroundImage.includes("epoch-0/act-0-conv2d_1")
       );
-      await page.screenshot({ path: "docs/dashboard-learned.png" });
+      await page.screenshot({ path: join(shots, "dashboard-learned.png") });
 
       await page.click("[data-testid=tab-evaluation]");
       await page.waitForSelector("[data-testid=evaluation]");

@@ -26,26 +26,33 @@ export function smallConvnet(
   if (Math.min(h, w) < 8) {
     throw new Error(`Image size ${h}x${w} is too small for the small convnet: use at least 8.`);
   }
+  let convs = 0, pools = 0;
   const conv = (filters: number, first = false) =>
     tfl.layers.conv2d({
+      name: convs++ === 0 ? "conv2d" : `conv2d_${convs - 1}`,
       filters,
       kernelSize: 3,
       padding: "same",
       activation: "relu",
       ...(first ? { inputShape: [...inputShape] } : {}),
     });
+  const pool = () =>
+    tfl.layers.maxPooling2d({
+      name: pools++ === 0 ? "max_pooling2d" : `max_pooling2d_${pools - 1}`,
+      poolSize: 2,
+    });
   return tfl.sequential({
     name: "small_convnet",
     layers: [
       conv(widths[0], true),
       conv(widths[0]),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      pool(),
       conv(widths[1]),
       conv(widths[1]),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      pool(),
       conv(widths[2]),
-      tfl.layers.globalAveragePooling2d({}),
-      tfl.layers.dense({ units: numClasses, activation: "softmax" }),
+      tfl.layers.globalAveragePooling2d({ name: "global_average_pooling2d" }),
+      tfl.layers.dense({ name: "dense", units: numClasses, activation: "softmax" }),
     ],
   });
 }

@@ -1,0 +1,54 @@
+/**
+ * Screenshots of the dashboard for a real run, for the README:
+ * `deno run -A dashboard/screenshot.ts --runs runs --run <run-id> [--out docs]`.
+ * Uses Debian's Chromium (`apt-get install chromium`) through playwright-core; downloads nothing.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { serveDashboard } from "./server.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string", default: "runs" },
+    run: { type: "string" },
+    out: { type: "string", default: "docs" },
+    chromium: { type: "string", default: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium" },
+  },
+});
+if (!values.run) {
+  console.error("usage: deno run -A dashboard/screenshot.ts --runs DIR --run RUN_ID [--out docs]");
+  Deno.exit(2);
+}
+const { chromium } = await import("playwright-core");
+const ac = new AbortController();
+const { url } = serveDashboard({ runsDir: values.runs, port: 0, signal: ac.signal });
+const browser = await chromium.launch({
+  executablePath: values.chromium,
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(`${url}#/run/${encodeURIComponent(values.run)}`);
+  await page.waitForSelector("[data-testid=chart-loss]");
+  await page.waitForTimeout(800);
+  await page.screenshot({ path: join(values.out, "dashboard.png") });
+  await page.click("[data-testid=tab-learned]");
+  await page.waitForSelector("[data-testid=activation-overlay]");
+  await page.waitForTimeout(800);
+  await page.screenshot({ path: join(values.out, "dashboard-learned.png") });
+  console.log(`wrote ${join(values.out, "dashboard.png")} and dashboard-learned.png`);
+} finally {
+  await browser.close();
+  ac.abort();
+}
