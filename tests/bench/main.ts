@@ -26,6 +26,7 @@ import { probeGpu } from "../../core/backend/probe.ts";
 import { benchTrainCase, type TrainCase, type TrainResult } from "./train_bench.ts";
 import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
+import { nativeAvailable } from "../../core/backend/native/ffi.ts";
 import { formatProfile, profileKernels } from "./train_profile.ts";
 
 const SECTIONS = ["train", "data", "tracking"] as const;
@@ -199,7 +200,15 @@ export async function main(argv: string[]): Promise<void> {
   const threads = resolveThreads(values.threads === undefined ? undefined : Number(values.threads));
   if (only.includes("train")) {
     const gpu = await probeGpu();
-    const backends = list(values.backends, gpu.real ? ["wasm", "webgpu"] : ["wasm"]);
+    const native = nativeAvailable();
+    const backends = list(values.backends, [
+      ...(native.ok ? ["native"] : []),
+      "wasm",
+      ...(gpu.real ? ["webgpu"] : []),
+    ]);
+    if (values.backends === undefined && !native.ok) {
+      console.log(`train: native not benchmarked (${native.reason})`);
+    }
     if (values.backends === undefined && !gpu.real) {
       console.log(`train: webgpu not benchmarked by default (${gpu.why}); cpu opt-in (--backends)`);
     }

@@ -1,0 +1,72 @@
+/**
+ * The trainer's tracking case for `deno task bench --only tracking`: the same epoch of the
+ * default experiment's model and data, once bare (a trainer with no callbacks; its epoch
+ * metrics line is the only write) and once with everything convdeck tracks: the default
+ * callbacks (progress bar into a sink, CSV log, best-model checkpoints, LR and early-stopping
+ * monitors, overfitting detector), batch records for live curves and a resume point after the
+ * epoch. `Visualize` is left out: it records every N epochs by design, not per epoch.
+ *
+ * @module
+ */
+import type { TrackingCase } from "./train_tracking.ts";
+import * as tf from "@tensorflow/tfjs-core";
+import { syntheticShapes } from "../../core/data/synthetic.ts";
+import { smallConvnet } from "../../core/models/small_convnet.ts";
+import { RunWriter } from "../../core/run/writer.ts";
+import { resumeCheckpointer } from "../../core/resume.ts";
+import { Trainer } from "../../core/trainer.ts";
+import {
+  CSVLogger,
+  EarlyStopping,
+  ModelCheckpoint,
+  OverfitDetector,
+  ProgressBar,
+  ReduceLROnPlateau,
+  TerminateOnNaN,
+} from "../../callbacks/mod.ts";
+
+let runsDir = "";
+let plain: Trainer | undefined, tracked: Trainer | undefined;
+
+const trackingCase: TrackingCase = {
+  name: "default experiment (small convnet 32x32, 960 images, batch 32)",
+  async setup() {
+    runsDir = await Deno.makeTempDir({ prefix: "convdeck-bench-tracking-" });
+    const dataset = syntheticShapes({ trainSize: 960, valSize: 192, testSize: 0 });
+    const model = smallConvnet(dataset.imageShape, dataset.classNames.length);
+    const optimizer = tf.train.adam(1e-3);
+    const common = { model, dataset, optimizer, batchSize: 32, learningRate: 1e-3, seed: 1 };
+    const quiet = { warn: () => {} };
+    plain = new Trainer({
+      ...common,
+      run: await RunWriter.create({ runsDir, experiment: "plain", config: {}, ...quiet }),
+      batchMetricsIntervalMs: Infinity,
+    });
+    tracked = new Trainer({
+      ...common,
+      run: await RunWriter.create({ runsDir, experiment: "tracked", config: {}, ...quiet }),
+      callbacks: [
+        new TerminateOnNaN(),
+        new ReduceLROnPlateau({ patience: 1000 }),
+        new OverfitDetector(),
+        new EarlyStopping({ patience: 1000, restoreBestWeights: true }),
+        new ModelCheckpoint({ filepath: "best", saveBestOnly: true }),
+        new CSVLogger("training.csv"),
+        new ProgressBar({ stream: { isTTY: false, write: () => true } }),
+      ],
+      checkpointer: resumeCheckpointer(),
+    });
+    await plain.train({ epochs: 1 }); // warm-up (kernels, V8)
+    await tracked.train({ epochs: 1 });
+  },
+  async epoch(isTracked) {
+    await (isTracked ? tracked! : plain!).train({ epochs: 1 });
+  },
+  async teardown() {
+    await plain?.run.close();
+    await tracked?.run.close();
+    await Deno.remove(runsDir, { recursive: true });
+  },
+};
+
+export default trackingCase;
