@@ -81,7 +81,12 @@ export function loadNative(): { lib: NativeLib; status: NativeStatus } | NativeS
   if (!hasFfiPermission()) return fail("FFI permission missing: run deno with --allow-ffi (-A)");
   const loc = findDnnl();
   if (typeof loc === "string") return fail(loc);
-  const shim = buildShim(loc);
+  let shim: string;
+  try {
+    shim = buildShim(loc);
+  } catch (e) {
+    return fail(`building the oneDNN shim failed: ${(e as Error).message.split("\n")[0]}`);
+  }
   if (!shim.startsWith("/") && !/^[A-Za-z]:/.test(shim)) return fail(shim);
   setOpenMpWaitPolicy();
   let lib: NativeLib;
