@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { mulberry32 } from "../random.ts";
 
 /**
  * Mixes two integers into a well-spread 32-bit seed (a murmur3-style finaliser). Used to derive
@@ -27,16 +28,7 @@ export function mixSeeds(a: number, b: number): number {
 }
 
 /** A mulberry32 generator: returns a function giving floats in [0, 1), fully determined by `seed`. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom: (seed: number) => () => number = mulberry32;
 
 /** Shuffles `items` in place (Fisher-Yates) with the generator `rand`, and returns it. */
 export function shuffleInPlace<T>(items: T[], rand: () => number): T[] {

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { listResumePoints } from "../core/resume.ts";
+
+const CLI = fileURLToPath(new URL("../core/cli/train.ts", import.meta.url));
+
+/** Starts `deno task train` on the default experiment, small and fast. */
+function start(runs: string, extra: string[] = []) {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, "--runs", runs, "--epochs", "3", "--backend", "wasm", ...extra],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const seen = (async () => {
+    for await (const c of proc.stderr.pipeThrough(new TextDecoderStream())) out += c;
+  })();
+  let stdout = "";
+  const seenOut = (async () => {
+    for await (const c of proc.stdout.pipeThrough(new TextDecoderStream())) stdout += c;
+  })();
+  return {
+    proc,
+    stderr: () => out,
+    stdout: () => stdout,
+    done: () => Promise.all([proc.status, seen, seenOut]).then(([s]) => s),
+  };
+}
+
+async function waitFor(pred: () => boolean, ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("Ctrl-C saves a resume point mid-epoch, marks the run stopped, prints the resume command; --resume finishes", async () => {
+  const runs = await Deno.makeTempDir();
+  const p = start(runs);
+  // Wait until training runs (the progress bar prints plain lines when not a TTY).
+  await waitFor(() => /Epoch 1\/3 +\d+\/75/.test(p.stdout()));
+  p.proc.kill("SIGINT");
+  const status = await p.done();
+  assert.equal(status.code, 0, p.stderr());
+  assert.match(p.stderr(), /Ctrl-C: finishing the current batch and saving/);
+  const m = /resume it: +deno task train --resume (\S+)/.exec(p.stdout());
+  assert(m, p.stdout());
+  const runDir = join(runs, (await Array.fromAsync(Deno.readDir(runs)))[0].name);
+  const info = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
+  assert.deepEqual([info.status, info.stopReason], ["stopped", "interrupted"]);
+  const [point] = await listResumePoints(runDir);
+  assert.match(point, /e0000-b\d{5}$/, "a mid-epoch resume point");
+  const r = start(runs, ["--resume", runDir]);
+  const rs = await r.done();
+  assert.equal(rs.code, 0, r.stderr());
+  assert.match(r.stderr(), /resuming .* at epoch 1, batch \d+/);
+  const done = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
+  assert.equal(done.status, "completed");
+  assert.equal(done.epochs, 3);
+});
+
+Deno.test("a second Ctrl-C quits at once with exit code 130", async () => {
+  const runs = await Deno.makeTempDir();
+  // A plugin that makes each batch take 400 ms, so the second Ctrl-C lands mid-batch.
+  const slow = join(runs, "slow_plugin.ts");
+  await Deno.writeTextFile(
+    slow,
+    'export default { name: "slow", onBatchEnd: () => new Promise((r) => setTimeout(r, 400)) };',
+  );
+  const p = start(runs, ["--callback", slow]);
+  await waitFor(() => /Epoch 1\/3 +\d+\/75/.test(p.stdout()));
+  p.proc.kill("SIGINT");
+  await waitFor(() => p.stderr().includes("press Ctrl-C again")); // pending signals coalesce
+  p.proc.kill("SIGINT");
+  const status = await p.done();
+  assert.equal(status.code, 130, p.stderr());
+  assert.match(p.stderr(), /again: quitting now/);
+});
