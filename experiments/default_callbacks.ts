@@ -48,7 +48,13 @@ export function defaultCallbacks(
       patience: d.earlyStoppingPatience ?? 6,
       restoreBestWeights: true,
     }),
-    new ModelCheckpoint({ filepath: "best", monitor: "val_loss", saveBestOnly: true }),
+    // The best model for evaluation and deployment; resume points carry the optimizer state.
+    new ModelCheckpoint({
+      filepath: "best",
+      monitor: "val_loss",
+      saveBestOnly: true,
+      includeOptimizer: false,
+    }),
     new CSVLogger("training.csv"),
     ...((d.visualizeEvery ?? 5) > 0 ? [new Visualize({ every: d.visualizeEvery ?? 5 })] : []),
     ...(d.extra ?? []),

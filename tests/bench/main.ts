@@ -237,7 +237,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (only.includes("data")) await dataSection();
   if (only.includes("tracking")) {
-    await initBackend("wasm", { threads, log: () => {} });
+    // The first backend of --backends (default wasm) runs the tracking case.
+    const backend = (values.backends?.split(",")[0]?.trim() || "wasm") as BackendName;
+    const choice = await initBackend(backend, { threads, log: () => {} });
+    console.log(`tracking: on ${choice.name}`);
     await benchTracking();
   }
   tf.disposeVariables();
