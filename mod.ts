@@ -22,7 +22,12 @@
  */
 
 // Contracts
-export type { Callback, HistoryEntry, TrainContext } from "./core/callback.ts";
+export {
+  type Callback,
+  CALLBACK_HOOKS,
+  type HistoryEntry,
+  type TrainContext,
+} from "./core/callback.ts";
 export { freezeLogs, type Logs } from "./core/logs.ts";
 export type { Batch, BatchOptions, Dataset, Split } from "./core/data/dataset.ts";
 export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
@@ -99,6 +104,7 @@ export {
 } from "./core/models/book_convnet.ts";
 export { smallConvnet } from "./core/models/small_convnet.ts";
 export { modelSummary } from "./core/models/summary.ts";
+export { kerasLayerNames } from "./core/models/layer_names.ts";
 export {
   CHECKPOINT_FILES,
   type CheckpointMetadata,

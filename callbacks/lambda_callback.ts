@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Callback, TrainContext } from "../core/callback.ts";
+import { type Callback, CALLBACK_HOOKS, type TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
 
 /** The hooks of a {@link LambdaCallback}, all optional. */
@@ -20,16 +20,7 @@ export interface LambdaHooks {
   setState?(state: unknown): void;
 }
 
-const HOOKS = [
-  "onTrainBegin",
-  "onEpochBegin",
-  "onBatchBegin",
-  "onBatchEnd",
-  "onEpochEnd",
-  "onTrainEnd",
-  "getState",
-  "setState",
-] as const;
+const HOOKS = CALLBACK_HOOKS;
 
 /**
  * Wraps functions as a callback (Keras's `LambdaCallback`); only the hooks given are defined,

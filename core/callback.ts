@@ -59,6 +59,18 @@ export interface TrainContext {
   callbackStates?(): Record<string, unknown>;
 }
 
+/** Every hook a {@link Callback} may define, in the order the trainer calls them, then state. */
+export const CALLBACK_HOOKS = [
+  "onTrainBegin",
+  "onEpochBegin",
+  "onBatchBegin",
+  "onBatchEnd",
+  "onEpochEnd",
+  "onTrainEnd",
+  "getState",
+  "setState",
+] as const;
+
 /**
  * A training callback. Every hook is optional and may be async; the trainer awaits each one
  * before calling the next callback. A hook that throws fails the run, with the callback's

@@ -8,7 +8,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { toFileUrl } from "./paths.ts";
-import type { Callback } from "./callback.ts";
+import { type Callback, CALLBACK_HOOKS } from "./callback.ts";
 import type { PluginSpec } from "./experiment.ts";
 
 /** Thrown when a plugin cannot be loaded; the message names the plugin and the fix. */
@@ -20,16 +20,7 @@ export class PluginError extends Error {
   }
 }
 
-const HOOKS = [
-  "onTrainBegin",
-  "onEpochBegin",
-  "onBatchBegin",
-  "onBatchEnd",
-  "onEpochEnd",
-  "onTrainEnd",
-  "getState",
-  "setState",
-] as const;
+const HOOKS = CALLBACK_HOOKS;
 
 /** Checks that `value` is a usable Callback; returns a list of problems (empty when fine). */
 export function callbackProblems(value: unknown): string[] {

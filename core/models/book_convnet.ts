@@ -6,6 +6,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { kerasLayerNames } from "./layer_names.ts";
 
 /** Spatial size of the last conv output for a square input of `size` pixels. */
 export function bookConvnetOutputSize(size: number): number {
@@ -43,10 +44,10 @@ export function bookConvnet(
         `convolutions): use at least ${BOOK_CONVNET_MIN_SIZE} (--image-size ${BOOK_CONVNET_MIN_SIZE}).`,
     );
   }
-  let convs = 0, pools = 0;
+  const name = kerasLayerNames();
   const conv = (filters: number, first = false) =>
     tfl.layers.conv2d({
-      name: convs++ === 0 ? "conv2d" : `conv2d_${convs - 1}`,
+      name: name("conv2d"),
       filters,
       kernelSize: 3,
       activation: "relu",
@@ -54,7 +55,7 @@ export function bookConvnet(
     });
   const pool = () =>
     tfl.layers.maxPooling2d({
-      name: pools++ === 0 ? "max_pooling2d" : `max_pooling2d_${pools - 1}`,
+      name: name("max_pooling2d"),
       poolSize: 2,
     });
   return tfl.sequential({

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tfl from "@tensorflow/tfjs-layers";
+import { kerasLayerNames } from "./layer_names.ts";
 
 /**
  * Builds a small convnet: conv16-conv16-pool-conv32-conv32-pool-conv64-GAP-dense, `same`
@@ -26,10 +27,10 @@ export function smallConvnet(
   if (Math.min(h, w) < 8) {
     throw new Error(`Image size ${h}x${w} is too small for the small convnet: use at least 8.`);
   }
-  let convs = 0, pools = 0;
+  const name = kerasLayerNames();
   const conv = (filters: number, first = false) =>
     tfl.layers.conv2d({
-      name: convs++ === 0 ? "conv2d" : `conv2d_${convs - 1}`,
+      name: name("conv2d"),
       filters,
       kernelSize: 3,
       padding: "same",
@@ -38,7 +39,7 @@ export function smallConvnet(
     });
   const pool = () =>
     tfl.layers.maxPooling2d({
-      name: pools++ === 0 ? "max_pooling2d" : `max_pooling2d_${pools - 1}`,
+      name: name("max_pooling2d"),
       poolSize: 2,
     });
   return tfl.sequential({
