@@ -17,8 +17,11 @@ import type { Logs } from "../core/logs.ts";
 
 /** Where the progress goes: anything with `write` (and `isTTY`, `columns` for terminals). */
 export interface ProgressStream {
+  /** Writes text. */
   write(text: string): unknown;
+  /** True for a terminal. */
   isTTY?: boolean;
+  /** Terminal width in characters. */
   columns?: number;
 }
 
@@ -83,6 +86,7 @@ class RunningMeans {
  */
 export class ProgressBar implements Callback {
   readonly name: string;
+  /** True when drawing an in-place bar (terminal), false for plain lines. */
   readonly isTTY: boolean;
   readonly #stream: ProgressStream;
   readonly #fps: number;
