@@ -18,8 +18,11 @@ export interface CSVLoggerOptions {
   name?: string;
 }
 
-interface State {
+/** The plain-JSON state of {@link CSVLogger} (see `getState`). */
+export interface CSVLoggerState {
+  /** The columns after `epoch`, once fixed. */
   keys: string[] | null;
+  /** Whether the file was already started. */
   started: boolean;
 }
 
@@ -76,8 +79,11 @@ function parseHeader(line: string, sep: string): string[] {
  */
 export class CSVLogger implements Callback {
   readonly name: string;
+  /** The CSV file name (relative to the run dir unless absolute). */
   readonly filename: string;
+  /** Field separator. */
   readonly separator: string;
+  /** Append to an existing file. */
   readonly append: boolean;
   /** Absolute path, known once training starts. */
   path: string | undefined;
@@ -144,13 +150,13 @@ export class CSVLogger implements Callback {
   }
 
   /** Plain-JSON state (the columns), so a resumed run keeps the same columns. */
-  getState(): State {
+  getState(): CSVLoggerState {
     return { keys: this.keys ? [...this.keys] : null, started: this.#started };
   }
 
   /** Restores {@link getState}'s result. */
   setState(state: unknown): void {
-    const s = stateObject(this.name, state) as unknown as State;
+    const s = stateObject(this.name, state) as unknown as CSVLoggerState;
     this.keys = Array.isArray(s.keys) ? s.keys.map(String) : undefined;
     this.#started = Boolean(s.started);
   }

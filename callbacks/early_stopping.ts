@@ -34,10 +34,15 @@ export interface EarlyStoppingOptions {
   name?: string;
 }
 
-interface State {
+/** The plain-JSON state of {@link EarlyStopping} (see `getState`). */
+export interface EarlyStoppingState {
+  /** The monitor's state (best value, warning given). */
   monitor: MonitorState;
+  /** Epochs counted towards patience. */
   wait: number;
+  /** Epoch of the best value. */
   bestEpoch: number | null;
+  /** Epoch at which training was stopped, if it was. */
   stoppedEpoch: number | null;
 }
 
@@ -63,9 +68,13 @@ export class EarlyStopping implements Callback {
   readonly name: string;
   /** The shared monitor (direction, minDelta, best). */
   readonly monitor: Monitor;
+  /** The resolved `patience` option. */
   readonly patience: number;
+  /** The resolved `baseline` option. */
   readonly baseline: number | undefined;
+  /** The resolved `restoreBestWeights` option. */
   readonly restoreBestWeights: boolean;
+  /** The resolved `startFromEpoch` option. */
   readonly startFromEpoch: number;
   /** Watched epochs since the last (baseline-beating) improvement. */
   wait = 0;
@@ -194,7 +203,7 @@ export class EarlyStopping implements Callback {
   }
 
   /** Plain-JSON state (the weights snapshot is not part of it). */
-  getState(): State {
+  getState(): EarlyStoppingState {
     return {
       monitor: this.monitor.getState(),
       wait: this.wait,
@@ -205,7 +214,7 @@ export class EarlyStopping implements Callback {
 
   /** Restores {@link getState}'s result. */
   setState(state: unknown): void {
-    const s = stateObject(this.name, state) as unknown as State;
+    const s = stateObject(this.name, state) as unknown as EarlyStoppingState;
     this.monitor.setState(s.monitor);
     this.wait = Number(s.wait) || 0;
     this.bestEpoch = typeof s.bestEpoch === "number" ? s.bestEpoch : undefined;

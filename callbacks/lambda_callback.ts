@@ -10,13 +10,21 @@ import type { Logs } from "../core/logs.ts";
 export interface LambdaHooks {
   /** Name used in errors and events. Default `LambdaCallback`. */
   name?: string;
+  /** The `onTrainBegin` hook (see `Callback`). */
   onTrainBegin?(ctx: TrainContext): void | Promise<void>;
+  /** The `onEpochBegin` hook (see `Callback`). */
   onEpochBegin?(epoch: number, ctx: TrainContext): void | Promise<void>;
+  /** The `onBatchBegin` hook (see `Callback`). */
   onBatchBegin?(batch: number, ctx: TrainContext): void | Promise<void>;
+  /** The `onBatchEnd` hook (see `Callback`). */
   onBatchEnd?(batch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
+  /** The `onEpochEnd` hook (see `Callback`). */
   onEpochEnd?(epoch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
+  /** The `onTrainEnd` hook (see `Callback`). */
   onTrainEnd?(logs: Logs, ctx: TrainContext): void | Promise<void>;
+  /** The `getState` hook (see `Callback`). */
   getState?(): unknown;
+  /** The `setState` hook (see `Callback`). */
   setState?(state: unknown): void;
 }
 

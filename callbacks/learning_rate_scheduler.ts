@@ -92,9 +92,11 @@ export interface LearningRateSchedulerOptions {
  */
 export class LearningRateScheduler implements Callback {
   readonly name: string;
+  /** The schedule applied at each epoch begin. */
   readonly schedule: Schedule;
   /** Last epoch the schedule was applied to (not applied twice to one epoch on resume). */
-  lastEpoch = -1;
+  /** The resolved `lastEpoch` option. */
+  lastEpoch: number = -1;
 
   /** Creates the scheduler from a function or step specs. */
   constructor(schedule: Schedule | readonly LrStep[], options: LearningRateSchedulerOptions = {}) {

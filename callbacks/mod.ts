@@ -23,14 +23,27 @@ export {
   type MonitorOptions,
   resolveMode,
 } from "./monitor.ts";
-export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from "./reduce_lr_on_plateau.ts";
-export { EarlyStopping, type EarlyStoppingOptions } from "./early_stopping.ts";
-export { ModelCheckpoint, type ModelCheckpointOptions } from "./model_checkpoint.ts";
+export {
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+  type ReduceLROnPlateauState,
+} from "./reduce_lr_on_plateau.ts";
+export {
+  EarlyStopping,
+  type EarlyStoppingOptions,
+  type EarlyStoppingState,
+} from "./early_stopping.ts";
+export {
+  ModelCheckpoint,
+  type ModelCheckpointOptions,
+  type ModelCheckpointState,
+} from "./model_checkpoint.ts";
 export { fillTemplate } from "./template.ts";
 export {
   type OverfitAction,
   OverfitDetector,
   type OverfitDetectorOptions,
+  type OverfitDetectorState,
   type OverfitFinding,
   type OverfitRule,
 } from "./overfit_detector.ts";
@@ -42,7 +55,7 @@ export {
   type Schedule,
   stepDecay,
 } from "./learning_rate_scheduler.ts";
-export { CSVLogger, type CSVLoggerOptions } from "./csv_logger.ts";
+export { CSVLogger, type CSVLoggerOptions, type CSVLoggerState } from "./csv_logger.ts";
 export { ProgressBar, type ProgressBarOptions, type ProgressStream } from "./progress_bar.ts";
 export { LambdaCallback, type LambdaHooks } from "./lambda_callback.ts";
 export { collectCallbackStates, restoreCallbackStates } from "./state.ts";

@@ -44,10 +44,15 @@ export interface ModelCheckpointOptions {
   name?: string;
 }
 
-interface State {
+/** The plain-JSON state of {@link ModelCheckpoint} (see `getState`). */
+export interface ModelCheckpointState {
+  /** The monitor's state (best value, warning given). */
   monitor: MonitorState | null;
+  /** Batches since the last batch-frequency save. */
   batchesSinceSave: number;
+  /** Index of the last batch seen. */
   lastBatchSeen: number;
+  /** Paths saved so far. */
   saved: string[];
 }
 
@@ -73,11 +78,17 @@ interface State {
  */
 export class ModelCheckpoint implements Callback {
   readonly name: string;
+  /** The path template. */
   readonly filepath: string;
+  /** The monitored logs key. */
   readonly monitorName: string;
+  /** The resolved `saveBestOnly` option. */
   readonly saveBestOnly: boolean;
+  /** The resolved `saveWeightsOnly` option. */
   readonly saveWeightsOnly: boolean;
+  /** The resolved `saveFreq` option. */
   readonly saveFreq: "epoch" | number;
+  /** The resolved `includeOptimizer` option. */
   readonly includeOptimizer: boolean;
   /** The monitor (only with `saveBestOnly`). */
   readonly monitor: Monitor | undefined;
@@ -204,7 +215,7 @@ export class ModelCheckpoint implements Callback {
   }
 
   /** Plain-JSON state (best, batch counters, saved paths). */
-  getState(): State {
+  getState(): ModelCheckpointState {
     return {
       monitor: this.monitor?.getState() ?? null,
       batchesSinceSave: this.#batchesSinceSave,
@@ -215,7 +226,7 @@ export class ModelCheckpoint implements Callback {
 
   /** Restores {@link getState}'s result. */
   setState(state: unknown): void {
-    const s = stateObject(this.name, state) as unknown as State;
+    const s = stateObject(this.name, state) as unknown as ModelCheckpointState;
     if (this.monitor && s.monitor) this.monitor.setState(s.monitor);
     this.#batchesSinceSave = Number(s.batchesSinceSave) || 0;
     this.#lastBatchSeen = typeof s.lastBatchSeen === "number" ? s.lastBatchSeen : -1;

@@ -54,16 +54,25 @@ export interface OverfitFinding {
   best: number;
   /** The window's validation values, training values and gaps, oldest first. */
   val: number[];
+  /** Training values in the window. */
   train: number[];
+  /** The resolved `gap` option. */
   gap: number[];
 }
 
-interface State {
+/** The plain-JSON state of {@link OverfitDetector} (see `getState`). */
+export interface OverfitDetectorState {
+  /** The monitor's state (best value, warning given). */
   monitor: MonitorState;
+  /** Epoch of the best value. */
   bestEpoch: number | null;
+  /** The last epochs' values. */
   window: { epoch: number; val: number; train: number }[];
+  /** Consecutive epochs of the val_rising rule. */
   risingCount: number;
+  /** Consecutive epochs of the gap_widening rule. */
   wideningCount: number;
+  /** The finding, once flagged. */
   finding: OverfitFinding | null;
 }
 
@@ -87,9 +96,13 @@ interface State {
  */
 export class OverfitDetector implements Callback {
   readonly name: string;
+  /** The training metric compared with `monitor`. */
   readonly trainMonitor: string;
+  /** The resolved `patience` option. */
   readonly patience: number;
+  /** What happens when overfitting is flagged. */
   readonly action: OverfitAction;
+  /** Rules applied. */
   readonly rules: readonly OverfitRule[];
   /** Tracks the best validation value. */
   readonly monitor: Monitor;
@@ -214,7 +227,7 @@ export class OverfitDetector implements Callback {
   }
 
   /** Plain-JSON state (best, window, counters, finding). */
-  getState(): State {
+  getState(): OverfitDetectorState {
     return {
       monitor: this.monitor.getState(),
       bestEpoch: this.bestEpoch ?? null,
@@ -227,7 +240,7 @@ export class OverfitDetector implements Callback {
 
   /** Restores {@link getState}'s result. */
   setState(state: unknown): void {
-    const s = stateObject(this.name, state) as unknown as State;
+    const s = stateObject(this.name, state) as unknown as OverfitDetectorState;
     this.monitor.setState(s.monitor);
     this.bestEpoch = typeof s.bestEpoch === "number" ? s.bestEpoch : undefined;
     this.#window = Array.isArray(s.window) ? s.window.map((w) => ({ ...w })) : [];

@@ -17,8 +17,11 @@ import type { Logs } from "../core/logs.ts";
 
 /** Where the progress goes: anything with `write` (and `isTTY`, `columns` for terminals). */
 export interface ProgressStream {
+  /** Writes text. */
   write(text: string): unknown;
+  /** True for a terminal. */
   isTTY?: boolean;
+  /** Terminal width in characters. */
   columns?: number;
 }
 
@@ -79,6 +82,7 @@ function runningText(logs: Logs): string {
  */
 export class ProgressBar implements Callback {
   readonly name: string;
+  /** True when drawing an in-place bar (terminal), false for plain lines. */
   readonly isTTY: boolean;
   readonly #stream: ProgressStream;
   readonly #fps: number;

@@ -33,10 +33,15 @@ export interface ReduceLROnPlateauOptions {
   name?: string;
 }
 
-interface State {
+/** The plain-JSON state of {@link ReduceLROnPlateau} (see `getState`). */
+export interface ReduceLROnPlateauState {
+  /** The monitor's state (best value, warning given). */
   monitor: MonitorState;
+  /** Epochs counted towards patience. */
   wait: number;
+  /** Cooldown epochs left. */
   cooldownCounter: number;
+  /** Reductions made so far. */
   lrHistory: { epoch: number; from: number; to: number }[];
 }
 
@@ -56,8 +61,11 @@ export class ReduceLROnPlateau implements Callback {
   readonly name: string;
   /** Resolved options. */
   readonly factor: number;
+  /** The resolved `patience` option. */
   readonly patience: number;
+  /** The resolved `cooldown` option. */
   readonly cooldown: number;
+  /** The resolved `minLr` option. */
   readonly minLr: number;
   /** The shared monitor (direction, minDelta, best). */
   readonly monitor: Monitor;
@@ -142,7 +150,7 @@ export class ReduceLROnPlateau implements Callback {
   }
 
   /** Plain-JSON state (best, wait, cooldown, reductions). */
-  getState(): State {
+  getState(): ReduceLROnPlateauState {
     return {
       monitor: this.monitor.getState(),
       wait: this.wait,
@@ -153,7 +161,7 @@ export class ReduceLROnPlateau implements Callback {
 
   /** Restores {@link getState}'s result. */
   setState(state: unknown): void {
-    const s = stateObject(this.name, state) as unknown as State;
+    const s = stateObject(this.name, state) as unknown as ReduceLROnPlateauState;
     this.monitor.setState(s.monitor);
     this.wait = Number(s.wait) || 0;
     this.cooldownCounter = Number(s.cooldownCounter) || 0;

@@ -27,6 +27,7 @@ export interface TerminateOnNaNOptions {
  */
 export class TerminateOnNaN implements Callback {
   readonly name: string;
+  /** The resolved `monitor` option. */
   readonly monitor: string;
   /** Where the first bad loss was seen, if any. */
   found: { epoch: number; batch: number; value: number } | undefined;

@@ -4,6 +4,7 @@ import { ModelCheckpoint } from "../callbacks/model_checkpoint.ts";
 import { fillTemplate, formatValue } from "../callbacks/template.ts";
 import { loadModel, loadWeights, readState } from "../core/model_io.ts";
 import {
+  adamStep,
   drive,
   FakeContext,
   nudgeWeights,
@@ -176,7 +177,10 @@ Deno.test("ModelCheckpoint: optimizer state and every callback's state go into t
     callbackStates: () => ({ EarlyStopping: { wait: 2 } }),
   });
   const cb = new ModelCheckpoint({ filepath: "c" });
-  await drive([cb], vl(1), ctx);
+  adamStep(model, opt); // so Adam has moments to save
+  const before = tf.memory().numTensors;
+  await drive([cb], vl(1, 0.5, 0.25), ctx);
+  assert.equal(tf.memory().numTensors, before, "saving leaks no tensors");
   const dir = `${ctx.run.dir}/checkpoints/c`;
   const json = JSON.parse(await Deno.readTextFile(`${dir}/optimizer.json`));
   assert.equal(json.className, "Adam");
