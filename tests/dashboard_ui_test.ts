@@ -44,8 +44,12 @@ Deno.test("metricSeries: training points, validation line, batch series at fract
   const m = eventMarkers([
     { type: "lr_changed", epoch: 4, step: 0, time: 0 },
     { type: "train_begin", epoch: 0, step: 0, time: 0 },
+    { type: "checkpoint_saved", epoch: 2, step: 0, time: 0 },
   ]);
-  assert.deepEqual(m.map((x) => [x.x, x.label]), [[5, "lr_changed"]]);
+  assert.deepEqual(m.map((x) => [x.x, x.label, x.style]), [
+    [5, "lr_changed", "line"],
+    [3, "checkpoint_saved", "tick"],
+  ]);
 });
 
 Deno.test("parseRoute: run pages with encoded ids, comparison, fallback to the list", () => {

@@ -23,6 +23,8 @@ export interface ChartMarker {
   x: number;
   label: string;
   color: string;
+  /** `line` (default): dashed across the plot; `tick`: a short mark on the x axis (frequent events). */
+  style?: "line" | "tick";
 }
 
 /** Props of {@link Chart}. */
@@ -91,11 +93,19 @@ export function Chart(props: ChartProps) {
             const x = u.valToPos(m.x, "x", true);
             if (!Number.isFinite(x)) continue;
             ctx.strokeStyle = m.color;
-            ctx.setLineDash([4, 4]);
-            ctx.lineWidth = 1.5 * devicePixelRatio;
+            const bottom = u.bbox.top + u.bbox.height;
             ctx.beginPath();
-            ctx.moveTo(x, u.bbox.top);
-            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            if (m.style === "tick") {
+              ctx.setLineDash([]);
+              ctx.lineWidth = 3 * devicePixelRatio;
+              ctx.moveTo(x, bottom);
+              ctx.lineTo(x, bottom - 8 * devicePixelRatio);
+            } else {
+              ctx.setLineDash([4, 4]);
+              ctx.lineWidth = 1.5 * devicePixelRatio;
+              ctx.moveTo(x, u.bbox.top);
+              ctx.lineTo(x, bottom);
+            }
             ctx.stroke();
           }
           ctx.restore();

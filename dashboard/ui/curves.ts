@@ -75,6 +75,8 @@ export function eventMarkers(events: readonly RunEvent[]): ChartMarker[] {
     x: e.epoch + 1,
     label: e.type,
     color: eventColor(e.type),
+    // Checkpoints come nearly every epoch early on: a tick on the axis, not a line across.
+    style: e.type === "checkpoint_saved" ? "tick" as const : "line" as const,
   }));
 }
 
