@@ -12,11 +12,13 @@ import { listResumePoints } from "../../core/resume.ts";
 
 const CHILD = fileURLToPath(new URL("./train_child.ts", import.meta.url));
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** What the loop observed. */
 export interface KillReport {
   kills: number;
-  /** Kills that landed after the run directory existed. */
-  killsWithRun: number;
+  /** Kills that landed while training ran (the run directory existed, training unfinished). */
+  liveKills: number;
   /** Most completed epochs ever missing from the resume point after a kill (must be 0). */
   maxLostEpochs: number;
   /** Epochs trained in total. */
@@ -31,9 +33,10 @@ interface Child {
   done: Promise<void>;
 }
 
-function start(args: string[]): Child {
+function start(args: string[], batchMs: number): Child {
   const proc = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CHILD, ...args],
+    env: { CHILD_BATCH_MS: String(batchMs) },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -81,17 +84,35 @@ export async function checkRunReadable(dir: string): Promise<void> {
  * epoch or unreadable directory.
  */
 export async function killLoop(
-  options: { kills: number; epochs: number; seed: number; maxDelayMs?: number },
+  options: {
+    kills: number;
+    epochs: number;
+    seed: number;
+    maxDelayMs?: number;
+    /** Extra milliseconds per batch in the children (default 100). */
+    batchMs?: number;
+  },
 ): Promise<KillReport> {
   const runsDir = await Deno.makeTempDir({ prefix: "convdeck-kill-" });
   const rand = mulberry32(options.seed);
   let runDir: string | undefined;
-  let maxLost = 0, killsWithRun = 0, processes = 0;
+  let maxLost = 0, liveKills = 0, processes = 0;
+  const batchMs = options.batchMs ?? 100;
   for (let k = 0; k < options.kills; k++) {
-    const child = start([runsDir, String(options.epochs), ...(runDir ? [runDir] : [])]);
+    const child = start([runsDir, String(options.epochs), ...(runDir ? [runDir] : [])], batchMs);
     processes++;
-    const delay = 300 + rand() * ((options.maxDelayMs ?? 2500) - 300);
-    await new Promise((r) => setTimeout(r, delay));
+    const maxDelay = options.maxDelayMs ?? 1500;
+    if (k % 4 === 0) {
+      // Any moment from start-up on: process start, run creation, first epochs.
+      await sleep(200 + rand() * maxDelay);
+    } else {
+      // A random moment of training: after the run directory exists.
+      const t0 = Date.now();
+      while (!child.lines.some((l) => l.startsWith("RUN ")) && Date.now() - t0 < 60_000) {
+        await sleep(10);
+      }
+      await sleep(rand() * maxDelay);
+    }
     try {
       child.proc.kill("SIGKILL");
     } catch {
@@ -102,12 +123,12 @@ export async function killLoop(
     const runLine = child.lines.find((l) => l.startsWith("RUN "));
     runDir ??= runLine?.slice(4);
     if (!runDir) continue; // killed before the run directory existed
-    killsWithRun++;
+    if (runLine && !child.lines.includes("DONE")) liveKills++;
     await checkRunReadable(runDir);
     const begun = child.lines.filter((l) => l.startsWith("BEGIN ")).map((l) => Number(l.slice(6)));
     const completed = child.lines.includes("DONE") ? options.epochs : Math.max(0, ...begun);
     const points = await listResumePoints(runDir);
-    const m = points[0] ? /e(\d+)/.exec(points[0]) : null;
+    const m = points[0] ? /\/e(\d+)(?:-b\d+)?$/.exec(points[0]) : null;
     const saved = m ? Number(m[1]) : 0;
     const metricsText = await Deno.readTextFile(join(runDir, "metrics.jsonl")).catch(() => "");
     const epochsInMetrics = new Set(
@@ -131,7 +152,7 @@ export async function killLoop(
     }
   }
   // Finish.
-  const final = start([runsDir, String(options.epochs), ...(runDir ? [runDir] : [])]);
+  const final = start([runsDir, String(options.epochs), ...(runDir ? [runDir] : [])], 0);
   processes++;
   const status = await final.proc.status;
   await final.done;
@@ -151,7 +172,7 @@ export async function killLoop(
   await Deno.remove(runsDir, { recursive: true });
   return {
     kills: options.kills,
-    killsWithRun,
+    liveKills,
     maxLostEpochs: maxLost,
     epochs: options.epochs,
     processes,
