@@ -133,6 +133,25 @@ type Conv2DAttrs = {
   leakyreluAlpha?: number;
 };
 
+/** The conv geometry of a Conv2D kernel call (NHWC or NCHW per `dataFormat`). */
+function conv2dInfo(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  a: Conv2DAttrs,
+  dilations: Conv2DAttrs["dilations"] | 1,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    dilations,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(a.dataFormat),
+  );
+}
+
 function convForward(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
   const { x, filter } = args.inputs;
   const bias: tf.TensorInfo | undefined = args.inputs.bias;
@@ -140,16 +159,7 @@ function convForward(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
   const a = args.attrs as unknown as Conv2DAttrs;
   const act = ACTIVATIONS[a.activation ?? "linear"];
   const b = args.backend;
-  const ci = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    a.strides,
-    a.dilations,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-  );
+  const ci = conv2dInfo(x.shape, filter.shape, a, a.dilations);
   if (
     act === undefined || preluActivationWeights !== undefined || !allFloat(x, filter, bias) ||
     !convFits(ci) || (bias !== undefined && tf.util.sizeFromShape(bias.shape) !== ci.outChannels)
@@ -173,16 +183,7 @@ function convBackpropInput(lib: NativeLib, args: Args): tf.TensorInfo {
   const { dy, filter } = args.inputs;
   const a = args.attrs as unknown as Conv2DAttrs & { inputShape: number[] };
   const b = args.backend;
-  const ci = tf.backend_util.computeConv2DInfo(
-    a.inputShape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-  );
+  const ci = conv2dInfo(a.inputShape, filter.shape, a, 1);
   if (!allFloat(dy, filter) || !convFits(ci)) {
     return fallback("Conv2DBackpropInput", args) as tf.TensorInfo;
   }
@@ -197,16 +198,7 @@ function convBackpropFilter(lib: NativeLib, args: Args): tf.TensorInfo {
   const { x, dy } = args.inputs;
   const a = args.attrs as unknown as Conv2DAttrs & { filterShape: number[] };
   const b = args.backend;
-  const ci = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    a.filterShape as [number, number, number, number],
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(a.dataFormat),
-  );
+  const ci = conv2dInfo(x.shape, a.filterShape, a, 1);
   if (!allFloat(x, dy) || !convFits(ci)) {
     return fallback("Conv2DBackpropFilter", args) as tf.TensorInfo;
   }
