@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { serveDashboard } from "./server.ts";
+import { CHROMIUM_PATH, launchChromium } from "./chromium.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -15,28 +16,16 @@ const { values } = parseArgs({
     runs: { type: "string", default: "runs" },
     run: { type: "string" },
     out: { type: "string", default: "docs" },
-    chromium: { type: "string", default: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium" },
+    chromium: { type: "string", default: CHROMIUM_PATH },
   },
 });
 if (!values.run) {
   console.error("usage: deno run -A dashboard/screenshot.ts --runs DIR --run RUN_ID [--out docs]");
   Deno.exit(2);
 }
-const { chromium } = await import("playwright-core");
 const ac = new AbortController();
 const { url } = serveDashboard({ runsDir: values.runs, port: 0, signal: ac.signal });
-const browser = await chromium.launch({
-  executablePath: values.chromium,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium(values.chromium);
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   await page.goto(`${url}#/run/${encodeURIComponent(values.run)}`);

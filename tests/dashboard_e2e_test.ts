@@ -3,12 +3,13 @@
  * End-to-end: the dashboard in headless Debian Chromium (`apt-get install chromium`; no test
  * tool downloads a browser). Skipped, with a message, when /usr/bin/chromium is absent.
  */
+import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveDashboard } from "../dashboard/server.ts";
 import { appendEpoch, appendLines, writeFakeRun } from "./helpers/fake_run.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const CHROMIUM = CHROMIUM_PATH;
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 if (!hasChromium) {
   console.warn(
@@ -28,7 +29,6 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const { chromium } = await import("playwright-core");
     const root = await Deno.makeTempDir();
     // Screenshots of the fixture go to a temp folder (docs/ holds real runs' screenshots,
     // made with dashboard/screenshot.ts); set CONVDECK_SCREENSHOTS=DIR to keep them.
@@ -64,18 +64,7 @@ Deno.test({
 
     const ac = new AbortController();
     const { url } = serveDashboard({ runsDir: root, port: 0, signal: ac.signal });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium(CHROMIUM);
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       const dialogs: string[] = [];
