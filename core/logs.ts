@@ -3,7 +3,7 @@
  * `lr`, plus anything a callback adds. Values are plain numbers (never tensors); a value may be
  * `NaN` when training diverged.
  *
- * Each callback receives its own frozen copy, so one callback can never change what the next
+ * Callbacks receive a frozen copy, so one callback can never change what the next
  * one sees (Keras shares one mutable dict; see REFERENCE.md).
  */
 export type Logs = Readonly<Record<string, number>>;

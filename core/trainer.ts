@@ -404,7 +404,9 @@ export class Trainer {
         batch_acc: result.acc,
         size,
       };
-      await this.#call("onBatchEnd", (c) => [b, freezeLogs(batchLogs), c], ctx);
+      // One frozen object serves every callback: none can change what the next one sees.
+      const frozenBatch = freezeLogs(batchLogs);
+      await this.#call("onBatchEnd", (c) => [b, frozenBatch, c], ctx);
       const now = performance.now();
       if (b + 1 < steps && now - lastBatchRecord >= interval) {
         lastBatchRecord = now;
@@ -430,9 +432,10 @@ export class Trainer {
     }
     logs.lr = this.#lr;
     logs.epoch_seconds = (performance.now() - started) / 1000;
-    await this.#call("onEpochEnd", (c) => [epoch, freezeLogs(logs), c], ctx);
+    const frozen = freezeLogs(logs);
+    await this.#call("onEpochEnd", (c) => [epoch, frozen, c], ctx);
     await this.run.writeEpochMetrics(logs);
-    const entry: HistoryEntry = { epoch, step: pos.step, logs: freezeLogs(logs) };
+    const entry: HistoryEntry = { epoch, step: pos.step, logs: frozen };
     this.#history.push(entry);
     this.#position = { epoch: epoch + 1, batch: 0, step: pos.step };
     this.run.epoch = epoch + 1;
