@@ -14,6 +14,7 @@ import { loadModel } from "../model_io.ts";
 import { readRunInfo } from "../run/reader.ts";
 import { RunWriter } from "../run/writer.ts";
 import { RUN_FILES } from "../run/format.ts";
+import { findRunWeights } from "../run/checkpoints.ts";
 import { evaluateModel } from "../evaluate.ts";
 
 const USAGE =
@@ -78,27 +79,12 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
 }
 
 /**
- * The checkpoint to evaluate by default: `best` when there is one, else the most recently
- * written checkpoint folder (by model.json mtime).
+ * The checkpoint to evaluate by default (see {@linkcode findRunWeights}): `best` when there is
+ * one, else the most recently written checkpoint folder, else the newest resume point
+ * (`resume/e0007`).
  */
 export async function latestCheckpoint(runDir: string): Promise<string> {
-  const root = join(runDir, RUN_FILES.checkpoints);
-  if ((await Deno.stat(join(root, "best", "model.json")).catch(() => null))?.isFile) return "best";
-  let best: { name: string; mtime: number } | null = null;
-  try {
-    for await (const e of Deno.readDir(root)) {
-      if (!e.isDirectory) continue;
-      const st = await Deno.stat(join(root, e.name, "model.json")).catch(() => null);
-      const mtime = st?.mtime?.getTime() ?? -1;
-      if (st && (!best || mtime > best.mtime)) best = { name: e.name, mtime };
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-  if (!best) {
-    throw new Error(`${root} has no checkpoint (no <name>/model.json): train with checkpoints on`);
-  }
-  return best.name;
+  return (await findRunWeights(runDir)).name;
 }
 
 /** Runs the evaluation described by `args`; returns the report's path. */
@@ -116,6 +102,7 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     const split = args.split === "test" ? dataset.test ?? dataset.val : dataset.val;
     const splitName = args.split === "test" && dataset.test ? "test" : "val";
     if (!split) throw new Error(`dataset ${dataset.name} has no ${args.split} or val split`);
+    if (!args.checkpoint) console.error(`weights: checkpoints/${checkpoint}`);
     const model = await loadModel(join(dir, RUN_FILES.checkpoints, checkpoint));
     const run = await RunWriter.open(dir);
     const report = await evaluateModel(
