@@ -29,17 +29,8 @@ export {
   type TrainContext,
 } from "./core/callback.ts";
 export { freezeLogs, type Logs } from "./core/logs.ts";
-export type { Batch, BatchOptions, Dataset, Split } from "./core/data/dataset.ts";
 export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
-export type { RunLogger } from "./core/run/logger.ts";
-export {
-  type KnownEventType,
-  type MetricsRecord,
-  RUN_FILES,
-  type RunEvent,
-  type RunInfo,
-  type RunStatus,
-} from "./core/run/format.ts";
+export { isImprovement, metricDirection } from "./core/metric_direction.ts";
 
 // Training
 export {
@@ -53,6 +44,7 @@ export {
   type TrainerState,
   type TrainResult,
 } from "./core/trainer.ts";
+export { CallbackList } from "./core/callback_list.ts";
 export { crossEntropy, evalStep, type StepResult, trainStep } from "./core/train_step.ts";
 export {
   type ExperimentRun,
@@ -61,18 +53,10 @@ export {
   runExperiment,
   type RunExperimentOptions,
 } from "./core/run_experiment.ts";
-export { BUILTIN_EXPERIMENTS, loadExperiment } from "./core/experiments.ts";
+export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
 export { resolveOptions } from "./core/options.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
-export {
-  listResumePoints,
-  type LoadedResumePoint,
-  loadResumePoint,
-  RESUME_DIR,
-  resumeCheckpointer,
-  truncateMetrics,
-} from "./core/resume.ts";
-export { hashInts, mulberry32, permutation, withSeededMathRandom } from "./core/random.ts";
+export { type LoadedResumePoint, loadResumePoint, resumeCheckpointer } from "./core/resume.ts";
 
 // Backends
 export {
@@ -82,7 +66,6 @@ export {
   initBackend,
   type InitBackendOptions,
 } from "./core/backend/select.ts";
-
 export { nativeAvailable, type NativeStatus } from "./core/backend/native/ffi.ts";
 export {
   NATIVE_BACKEND,
@@ -104,95 +87,14 @@ export {
 } from "./core/models/book_convnet.ts";
 export { smallConvnet } from "./core/models/small_convnet.ts";
 export { modelSummary } from "./core/models/summary.ts";
-export { kerasLayerNames } from "./core/models/layer_names.ts";
-export {
-  CHECKPOINT_FILES,
-  type CheckpointMetadata,
-  loadModel,
-  loadOptimizer,
-  loadWeights,
-  readState,
-  type SavedCheckpoint,
-  saveModel,
-  type SaveModelOptions,
-  saveOptimizer,
-} from "./core/model_io.ts";
-
-// Data
-export {
-  renderExample,
-  SYNTHETIC_CLASSES,
-  type SyntheticOptions,
-  syntheticShapes,
-} from "./core/data/synthetic.ts";
-export {
-  type ImageFolderDataset,
-  type ImageFolderInfo,
-  type ImageFolderOptions,
-  loadImageFolder,
-  loadImageFolderFor,
-} from "./core/data/image_folder.ts";
-export { decodeImage, type Fit } from "./core/data/decode.ts";
-export { PixelSplit } from "./core/data/pixel_split.ts";
-export { FilePixelStore, MemoryPixelStore, type PixelStore } from "./core/data/pixel_store.ts";
-export {
-  type IdxArray,
-  type IdxFolderOptions,
-  type IdxType,
-  loadIdxFolder,
-  parseIdx,
-  readIdxFile,
-} from "./core/data/idx.ts";
-export {
-  applyAugment,
-  augmentImage,
-  type AugmentOptions,
-  type AugmentParams,
-  DEFAULT_AUGMENT,
-  sampleAugmentParams,
-} from "./core/data/augment.ts";
-export {
-  denormalizePixels,
-  NORMALIZATION,
-  normalizePixels,
-  toRgba,
-} from "./core/data/normalize.ts";
-export { DataError } from "./core/data/data_error.ts";
-
-// Run directories
-export { type CreateRunOptions, RunWriter } from "./core/run/writer.ts";
-export {
-  type LinesResult,
-  listRuns,
-  readEvents,
-  readMetrics,
-  readModelSummary,
-  readRunInfo,
-  resolveInside,
-  type RunListEntry,
-  UnsafePathError,
-} from "./core/run/reader.ts";
-export type { VizIndex } from "./core/run/viz_format.ts";
-export type { EvaluationReport } from "./core/run/evaluation_format.ts";
 
 // Evaluation and visualisation
 export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
 export { gradCam } from "./core/viz/grad_cam.ts";
 
-// Callbacks
+// Run directories, data, callbacks, dashboard: also importable alone as
+// "@convdeck/convdeck/run", "/data", "/callbacks" and "/dashboard".
+export * from "./core/run/mod.ts";
+export * from "./core/data/mod.ts";
 export * from "./callbacks/mod.ts";
-export {
-  imagesFromDataset,
-  Visualize,
-  type VisualizeOptions,
-  type VizImages,
-} from "./callbacks/visualize.ts";
-
-// Dashboard
-export {
-  createDashboardApp,
-  type DashboardOptions,
-  serveDashboard,
-  startDashboard,
-  type StartedDashboard,
-} from "./dashboard/server.ts";
+export * from "./dashboard/mod.ts";

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
 import { stateObject } from "./monitor.ts";
+import { DEFAULT_CSV_LOG } from "../core/run/artifacts.ts";
 
 /** Options of {@link CSVLogger}. */
 export interface CSVLoggerOptions {
@@ -93,7 +94,7 @@ export class CSVLogger implements Callback {
   #writeHeader = true;
 
   /** Creates the logger. */
-  constructor(filename = "training.csv", options: CSVLoggerOptions = {}) {
+  constructor(filename: string = DEFAULT_CSV_LOG, options: CSVLoggerOptions = {}) {
     this.name = options.name ?? "CSVLogger";
     if (!filename) throw new Error(`${this.name}: filename must not be empty.`);
     this.filename = filename;

@@ -9,7 +9,7 @@
  *   new ReduceLROnPlateau({ factor: 0.5, patience: 3 }),
  *   new EarlyStopping({ patience: 8, restoreBestWeights: true }),
  *   new ModelCheckpoint({ filepath: "best", saveBestOnly: true }),
- *   new CSVLogger("training.csv"),
+ *   new CSVLogger(), // training.csv in the run folder
  *   new ProgressBar(),
  * ];
  * ```
@@ -58,4 +58,10 @@ export {
 export { CSVLogger, type CSVLoggerOptions, type CSVLoggerState } from "./csv_logger.ts";
 export { ProgressBar, type ProgressBarOptions, type ProgressStream } from "./progress_bar.ts";
 export { LambdaCallback, type LambdaHooks } from "./lambda_callback.ts";
-export { collectCallbackStates, restoreCallbackStates } from "./state.ts";
+export { CallbackError, CallbackList, type Hook, type HookArgs } from "../core/callback_list.ts";
+export {
+  imagesFromDataset,
+  Visualize,
+  type VisualizeOptions,
+  type VizImages,
+} from "./visualize.ts";

@@ -4,11 +4,10 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import { isAbsolute, join } from "node:path";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
-import { saveModel } from "../core/model_io.ts";
-import { RUN_FILES } from "../core/run/format.ts";
+import { saveModel } from "../core/run/model_io.ts";
+import { checkpointDir } from "../core/run/checkpoints.ts";
 import {
   checkOption,
   Monitor,
@@ -160,7 +159,7 @@ export class ModelCheckpoint implements Callback {
     const values: Record<string, number> = { ...logs, epoch: epoch + 1 };
     if (batch !== undefined) values.batch = batch + 1;
     const filled = fillTemplate(this.filepath, values, this.name);
-    return isAbsolute(filled) ? filled : join(runDir, RUN_FILES.checkpoints, filled);
+    return checkpointDir(runDir, filled);
   }
 
   async #save(

@@ -12,39 +12,10 @@
  */
 import type { TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
+import { isImprovement, metricDirection } from "../core/metric_direction.ts";
 
 /** Whether a monitored metric should go down (`min`), up (`max`), or be told by its name. */
 export type MonitorMode = "auto" | "min" | "max";
-
-/** Name endings of metrics that should be minimised (after stripping `val_`). */
-const MIN_SUFFIXES = [
-  "loss",
-  "error",
-  "mse",
-  "mae",
-  "mape",
-  "msle",
-  "crossentropy",
-  "hinge",
-  "kld",
-  "kl_divergence",
-  "poisson",
-  "logcosh",
-];
-/** Name endings of metrics that should be maximised (after stripping `val_`). */
-const MAX_SUFFIXES = [
-  "acc",
-  "accuracy",
-  "auc",
-  "precision",
-  "recall",
-  "f1",
-  "f1_score",
-  "fbeta_score",
-  "iou",
-  "r2",
-  "r2_score",
-];
 
 /**
  * Resolves `auto` to `min` or `max` from the metric's name: `val_` is stripped; `loss` and
@@ -63,10 +34,8 @@ export function resolveMode(monitor: string, mode: MonitorMode, owner = "monitor
   if (mode !== "auto") {
     throw new Error(`${owner}: mode must be "auto", "min" or "max", got ${JSON.stringify(mode)}.`);
   }
-  const name = monitor.startsWith("val_") ? monitor.slice(4) : monitor;
-  const endsWith = (suffix: string) => name === suffix || name.endsWith(`_${suffix}`);
-  if (MIN_SUFFIXES.some(endsWith)) return "min";
-  if (MAX_SUFFIXES.some(endsWith)) return "max";
+  const direction = metricDirection(monitor);
+  if (direction) return direction;
   throw new Error(
     `${owner}: cannot tell whether "${monitor}" should be minimised or maximised in mode ` +
       `"auto"; pass mode: "min" or mode: "max".`,
@@ -187,10 +156,7 @@ export function isBetter(
   mode: "min" | "max",
   minDelta = 0,
 ): boolean {
-  if (!Number.isFinite(current)) return false;
-  if (reference === undefined || Number.isNaN(reference)) return true;
-  const d = Math.abs(minDelta);
-  return mode === "min" ? current < reference - d : current > reference + d;
+  return isImprovement(current, reference, mode, minDelta);
 }
 
 /** The missing-metric warning text. */

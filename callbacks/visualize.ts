@@ -13,11 +13,11 @@ import type { Logs } from "../core/logs.ts";
 import type { Dataset } from "../core/data/dataset.ts";
 import {
   VIZ_FORMAT,
-  VIZ_INDEX,
   type VizEpoch,
   type VizImage,
   type VizIndex,
 } from "../core/run/viz_format.ts";
+import { readVizIndex, writeVizIndex } from "../core/run/artifacts.ts";
 import { encodePng } from "../core/viz/png.ts";
 import { renderFilters } from "../core/viz/filters.ts";
 import { renderActivations } from "../core/viz/activations.ts";
@@ -102,10 +102,7 @@ export class Visualize implements Callback {
     }
     this.#images = this.#opts.images ?? (await imagesFromDataset(dataset!, this.#opts.count ?? 4));
     const classNames = [...(this.#opts.classNames ?? dataset?.classNames ?? [])];
-    let previous: VizIndex | null = null;
-    try {
-      previous = JSON.parse(await Deno.readTextFile(`${ctx.run.dir}/${VIZ_INDEX}`));
-    } catch { /* first run */ }
+    const previous = await readVizIndex(ctx.run.dir).catch(() => null);
     const images = await this.#writeImages(ctx);
     this.#index = {
       format: VIZ_FORMAT,
@@ -242,7 +239,7 @@ export class Visualize implements Callback {
     }
 
     index.epochs = index.epochs.filter((e) => e.epoch !== epoch).concat(entry);
-    await ctx.run.artifact(VIZ_INDEX, JSON.stringify(index));
+    await writeVizIndex(ctx.run, index);
     this.#lastRecorded = epoch;
   }
 

@@ -9,11 +9,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Split } from "./data/dataset.ts";
 import type { RunLogger } from "./run/logger.ts";
-import {
-  EVALUATION_FILE,
-  type EvaluationReport,
-  type WrongPrediction,
-} from "./run/evaluation_format.ts";
+import type { EvaluationReport, WrongPrediction } from "./run/evaluation_format.ts";
+import { writeEvaluation } from "./run/artifacts.ts";
 import { encodePng } from "./viz/png.ts";
 
 /** Options of {@link evaluateModel}. */
@@ -132,7 +129,7 @@ export async function evaluateModel(
     confusion,
     wrong,
   };
-  await run.artifact(EVALUATION_FILE, JSON.stringify(report, null, 2));
+  await writeEvaluation(run, report);
   return report;
 }
 

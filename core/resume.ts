@@ -9,41 +9,10 @@
 import { join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { loadOptimizer, loadWeights, readState, saveModel } from "./model_io.ts";
-import { writeFileAtomic } from "./run/fs_safe.ts";
-import { type MetricsRecord, RUN_FILES } from "./run/format.ts";
-import type { Checkpointer, Trainer, TrainerPosition, TrainerState } from "./trainer.ts";
+import { loadOptimizer, loadWeights, readState, saveModel } from "./run/model_io.ts";
+import { listResumePoints, resumePointDir, resumePointsDir } from "./run/checkpoints.ts";
+import type { Checkpointer, Trainer, TrainerState } from "./trainer.ts";
 
-/** Folder of resume points inside a run directory. */
-export const RESUME_DIR: string = join(RUN_FILES.checkpoints, "resume");
-
-/** Name of the resume point for a position: `e0005` at an epoch boundary, `e0005-b0012` inside. */
-export function resumePointName(p: TrainerPosition): string {
-  const e = `e${String(p.epoch).padStart(4, "0")}`;
-  return p.batch > 0 ? `${e}-b${String(p.batch).padStart(5, "0")}` : e;
-}
-
-function parseName(name: string): { epoch: number; batch: number } | undefined {
-  const m = /^e(\d+)(?:-b(\d+))?$/.exec(name);
-  return m ? { epoch: Number(m[1]), batch: Number(m[2] ?? 0) } : undefined;
-}
-
-/** The resume points of a run directory, newest first. */
-export async function listResumePoints(runDir: string): Promise<string[]> {
-  const dir = join(runDir, RESUME_DIR);
-  const found: { name: string; epoch: number; batch: number }[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      const p = e.isDirectory ? parseName(e.name) : undefined;
-      if (p) found.push({ name: e.name, ...p });
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
-  found.sort((a, b) => b.epoch - a.epoch || b.batch - a.batch);
-  return found.map((f) => join(dir, f.name));
-}
 
 /**
  * A checkpointer that saves a resume point after each epoch and on interruption, keeping the
@@ -52,8 +21,8 @@ export async function listResumePoints(runDir: string): Promise<string[]> {
 export function resumeCheckpointer(keep = 2): Checkpointer {
   return async (trainer: Trainer) => {
     const state = trainer.state();
-    const root = join(trainer.run.dir, RESUME_DIR);
-    const dir = join(root, resumePointName(state.position));
+    const root = resumePointsDir(trainer.run.dir);
+    const dir = resumePointDir(trainer.run.dir, state.position);
     try {
       await saveModel(trainer.model, dir, {
         optimizer: trainer.optimizer,
@@ -116,41 +85,4 @@ export async function loadResumePoint(
     }
   }
   return undefined;
-}
-
-/**
- * Rewrites metrics.jsonl to hold only what happened before `position` (records of epochs
- * that will be trained again are dropped, so the resumed run stays one clean history).
- * Torn or malformed lines are dropped too.
- */
-export async function truncateMetrics(runDir: string, position: TrainerPosition): Promise<number> {
-  const path = join(runDir, RUN_FILES.metrics);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return 0;
-    throw err;
-  }
-  const kept: string[] = [];
-  let dropped = 0;
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    let rec: MetricsRecord;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      dropped++;
-      continue;
-    }
-    const keep = rec.batch === undefined
-      ? rec.epoch < position.epoch
-      : rec.epoch < position.epoch || (rec.epoch === position.epoch && rec.batch < position.batch);
-    if (keep) kept.push(line);
-    else dropped++;
-  }
-  if (dropped > 0) {
-    await writeFileAtomic(path, kept.length ? kept.join("\n") + "\n" : "");
-  }
-  return dropped;
 }

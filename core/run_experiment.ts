@@ -17,7 +17,7 @@ import { resolveOptions } from "./options.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
 import { RunWriter } from "./run/writer.ts";
-import { loadResumePoint, resumeCheckpointer, truncateMetrics } from "./resume.ts";
+import { loadResumePoint, resumeCheckpointer } from "./resume.ts";
 import { Trainer, type TrainResult } from "./trainer.ts";
 import { VERSION } from "./version.ts";
 
@@ -205,10 +205,8 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       const point = await loadResumePoint(run.dir, model, trainer.optimizer, (m) => r.warn(m));
       if (point) trainer.restoreState(point.state);
       resumedFrom = point?.dir;
-      const dropped = await truncateMetrics(run.dir, trainer.position);
+      const dropped = await run.truncateMetrics(trainer.position);
       const p = trainer.position;
-      run.epoch = p.epoch;
-      run.step = p.step;
       await run.event("resumed", {
         from: point?.dir ?? null,
         batch: p.batch,

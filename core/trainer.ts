@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback, HistoryEntry, TrainContext } from "./callback.ts";
+import { CallbackList } from "./callback_list.ts";
 import type { Dataset, Split } from "./data/dataset.ts";
 import { freezeLogs, type Logs } from "./logs.ts";
 import { hashInts, permutation } from "./random.ts";
@@ -99,19 +100,7 @@ export function setOptimizerLearningRate(optimizer: tf.Optimizer, lr: number): v
   else o.learningRate = lr;
 }
 
-/** Thrown when a callback hook fails; names the callback and the hook. */
-export class CallbackError extends Error {
-  /** Creates the error. */
-  constructor(readonly callback: string, readonly hook: string, cause: unknown) {
-    super(
-      `Callback "${callback}" failed in ${hook}: ${
-        cause instanceof Error ? cause.message : String(cause)
-      }`,
-      { cause },
-    );
-    this.name = "CallbackError";
-  }
-}
+export { CallbackError } from "./callback_list.ts";
 
 /**
  * Trains a model on a dataset, epoch by epoch. Calling `train()` again continues the epoch
@@ -131,6 +120,7 @@ export class Trainer {
   readonly optimizer: tf.Optimizer;
   readonly callbacks: readonly Callback[];
   readonly batchSize: number;
+  #callbacks: CallbackList;
   readonly seed: number;
   #lr: number;
   #position: TrainerPosition = { epoch: 0, batch: 0, step: 0 };
@@ -148,13 +138,7 @@ export class Trainer {
     if (!(options.learningRate > 0) || !Number.isFinite(options.learningRate)) {
       throw new Error(`learningRate must be a positive number, got ${options.learningRate}`);
     }
-    const names = new Set<string>();
-    for (const cb of options.callbacks ?? []) {
-      if (names.has(cb.name)) {
-        throw new Error(`Two callbacks are named "${cb.name}"; callback names must be unique.`);
-      }
-      names.add(cb.name);
-    }
+    this.#callbacks = new CallbackList(options.callbacks ?? []);
     this.#options = options;
     this.model = options.model;
     this.dataset = options.dataset;
@@ -164,7 +148,8 @@ export class Trainer {
     this.#lr = options.learningRate;
     this.optimizer = options.optimizer ?? tf.train.adam(options.learningRate);
     setOptimizerLearningRate(this.optimizer, this.#lr);
-    this.callbacks = options.callbacks ?? [];
+    this.callbacks = this.#callbacks.callbacks;
+    this.run.follow(() => this.#position);
   }
 
   /** Finished epochs, oldest first. */
@@ -192,10 +177,7 @@ export class Trainer {
 
   /** The JSON part of a resume point. */
   state(): TrainerState {
-    const callbacks: Record<string, unknown> = {};
-    for (const cb of this.callbacks) {
-      if (cb.getState) callbacks[cb.name] = cb.getState();
-    }
+    const callbacks = this.#callbacks.state();
     return {
       position: structuredClone(this.#position),
       learningRate: this.#lr,
@@ -217,11 +199,7 @@ export class Trainer {
     this.#position = structuredClone(state.position);
     this.#history = structuredClone(state.history);
     this.learningRate = state.learningRate;
-    for (const cb of this.callbacks) {
-      if (cb.setState && state.callbacks[cb.name] !== undefined) {
-        cb.setState(state.callbacks[cb.name]);
-      }
-    }
+    this.#callbacks.restore(state.callbacks);
   }
 
   /** Training batches per epoch. */
@@ -265,22 +243,6 @@ export class Trainer {
     };
   }
 
-  async #call<K extends keyof Callback>(
-    hook: K,
-    args: (ctx: TrainContext) => unknown[],
-    ctx: TrainContext,
-  ): Promise<void> {
-    for (const cb of this.callbacks) {
-      const fn = cb[hook] as ((...a: unknown[]) => unknown) | undefined;
-      if (typeof fn !== "function") continue;
-      try {
-        await fn.apply(cb, args(ctx));
-      } catch (err) {
-        throw new CallbackError(cb.name, hook, err);
-      }
-    }
-  }
-
   /**
    * Trains `epochs` more epochs (continuing the count), calling the callbacks, writing metrics,
    * events and run status. Throws (after marking the run `failed` and calling `onTrainEnd`) when
@@ -302,11 +264,9 @@ export class Trainer {
     let lastLogs: Logs = freezeLogs(this.#history.at(-1)?.logs ?? {});
     let interrupted = false;
     try {
-      this.run.epoch = this.#position.epoch;
-      this.run.step = this.#position.step;
       await this.run.updateInfo({ status: "running", stopReason: undefined, error: undefined });
       await this.run.event("train_begin", { epochs, endEpoch });
-      await this.#call("onTrainBegin", (c) => [c], ctx);
+      await this.#callbacks.call("onTrainBegin", ctx);
       while (this.#position.epoch < endEpoch) {
         const logs = await this.#runEpoch(ctx);
         if (logs === undefined) {
@@ -327,7 +287,7 @@ export class Trainer {
       await this.run.event("interrupted", { batch: this.#position.batch });
       if (this.#options.checkpointer) await this.#options.checkpointer(this, "interrupted");
     }
-    await this.#call("onTrainEnd", () => [lastLogs, ctx], ctx).catch(async (err) => {
+    await this.#callbacks.call("onTrainEnd", lastLogs, ctx).catch(async (err) => {
       await this.#fail(err, lastLogs, undefined);
       throw err;
     });
@@ -343,7 +303,7 @@ export class Trainer {
   async #fail(err: unknown, lastLogs: Logs, ctx: TrainContext | undefined): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
     // Run onTrainEnd even after a failure (EarlyStopping restores weights, CSV files close).
-    if (ctx) await this.#call("onTrainEnd", () => [lastLogs, ctx], ctx).catch(() => {});
+    if (ctx) await this.#callbacks.call("onTrainEnd", lastLogs, ctx).catch(() => {});
     await this.run.event("failed", { error: message }).catch(() => {});
     await this.run.finish("failed", { error: message }).catch(() => {});
   }
@@ -363,8 +323,7 @@ export class Trainer {
     let lossSum = pos.partial?.lossSum ?? 0;
     let correct = pos.partial?.correct ?? 0;
     let seen = pos.partial?.seen ?? 0;
-    this.run.epoch = epoch;
-    if (pos.batch === 0) await this.#call("onEpochBegin", (c) => [epoch, c], ctx);
+    if (pos.batch === 0) await this.#callbacks.call("onEpochBegin", epoch, ctx);
     const [h, w, c] = this.dataset.imageShape;
     const numClasses = this.dataset.classNames.length;
     const fetch = (b: number) =>
@@ -377,7 +336,7 @@ export class Trainer {
     const interval = this.#options.batchMetricsIntervalMs ?? 1000;
     for (let b = pos.batch; b < steps; b++) {
       if (this.#options.signal?.aborted) return undefined;
-      await this.#call("onBatchBegin", (c) => [b, c], ctx);
+      await this.#callbacks.call("onBatchBegin", b, ctx);
       const batch = await next!;
       next = b + 1 < steps ? fetch(b + 1) : undefined;
       const size = batch.y.length;
@@ -396,7 +355,6 @@ export class Trainer {
       pos.batch = b + 1;
       pos.step += 1;
       pos.partial = { lossSum, correct, seen };
-      this.run.step = pos.step;
       const batchLogs = {
         loss: lossSum / seen,
         acc: correct / seen,
@@ -406,11 +364,11 @@ export class Trainer {
       };
       // One frozen object serves every callback: none can change what the next one sees.
       const frozenBatch = freezeLogs(batchLogs);
-      await this.#call("onBatchEnd", (c) => [b, frozenBatch, c], ctx);
+      await this.#callbacks.call("onBatchEnd", b, frozenBatch, ctx);
       const now = performance.now();
       if (b + 1 < steps && now - lastBatchRecord >= interval) {
         lastBatchRecord = now;
-        await this.run.writeBatchMetrics(b, { loss: batchLogs.loss, acc: batchLogs.acc });
+        await this.run.writeBatchMetrics(pos, b, { loss: batchLogs.loss, acc: batchLogs.acc });
       }
       if (now - lastYield > 100) {
         // Let timers and servers (the live dashboard) run: wasm kernels resolve as microtasks.
@@ -433,12 +391,11 @@ export class Trainer {
     logs.lr = this.#lr;
     logs.epoch_seconds = (performance.now() - started) / 1000;
     const frozen = freezeLogs(logs);
-    await this.#call("onEpochEnd", (c) => [epoch, frozen, c], ctx);
-    await this.run.writeEpochMetrics(logs);
+    await this.#callbacks.call("onEpochEnd", epoch, frozen, ctx);
+    await this.run.writeEpochMetrics(pos, logs);
     const entry: HistoryEntry = { epoch, step: pos.step, logs: frozen };
     this.#history.push(entry);
     this.#position = { epoch: epoch + 1, batch: 0, step: pos.step };
-    this.run.epoch = epoch + 1;
     if (this.#options.checkpointer) await this.#options.checkpointer(this, "epoch");
     return entry.logs;
   }

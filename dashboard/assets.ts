@@ -1,10 +1,11 @@
 /**
- * The bundled client (`dashboard/ui/dist/`), committed to the repository so that
- * `deno task dashboard` works on a fresh checkout without a build step and offline. Rebuild it
- * with `deno task build-ui` after changing `dashboard/ui/`.
+ * The client bundle, served from a module (`ui/dist/bundle.ts`, written by
+ * `deno task build-ui`) rather than read from disk or fetched, so the dashboard works offline
+ * wherever the package was imported from.
  *
  * @module
  */
+import { APP_CSS, APP_JS } from "./ui/dist/bundle.ts";
 
 /** A static asset ready to serve. */
 export interface Asset {
@@ -14,35 +15,17 @@ export interface Asset {
   type: string;
 }
 
-const ASSETS: Record<string, string> = {
-  "app.js": "text/javascript; charset=utf-8",
-  "app.css": "text/css; charset=utf-8",
+const encoder = new TextEncoder();
+const ASSETS: Record<string, () => Asset> = {
+  "app.js": () => ({ body: encoder.encode(APP_JS), type: "text/javascript; charset=utf-8" }),
+  "app.css": () => ({ body: encoder.encode(APP_CSS), type: "text/css; charset=utf-8" }),
 };
-
 const cache = new Map<string, Asset>();
 
-/**
- * Loads `dashboard/ui/dist/<name>` (only `app.js` and `app.css`), cached after the first read.
- * Returns `null` for any other name. Throws a clear error when the bundle is missing.
- */
-export async function loadAsset(name: string): Promise<Asset | null> {
-  const type = ASSETS[name];
-  if (!type) return null;
-  const hit = cache.get(name);
-  if (hit) return hit;
-  const url = new URL(`./ui/dist/${name}`, import.meta.url);
-  let body: Uint8Array;
-  try {
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = new Uint8Array(await res.arrayBuffer());
-  } catch (err) {
-    throw new Error(
-      `dashboard bundle ${url.href} is missing (${(err as Error).message}): ` +
-        "run `deno task build-ui`",
-    );
-  }
-  const asset = { body, type };
-  cache.set(name, asset);
+/** The asset `name` (`app.js` or `app.css`), or `null` for any other name. */
+export function loadAsset(name: string): Asset | null {
+  if (!Object.hasOwn(ASSETS, name)) return null;
+  let asset = cache.get(name);
+  if (!asset) cache.set(name, asset = ASSETS[name]());
   return asset;
 }

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { serveDashboard } from "./server.ts";
+import { serveDashboard } from "./serve.ts";
 import { CHROMIUM_PATH, launchChromium } from "./chromium.ts";
 
 const { values } = parseArgs({

@@ -55,7 +55,7 @@ export function defaultCallbacks(
       saveBestOnly: true,
       includeOptimizer: false,
     }),
-    new CSVLogger("training.csv"),
+    new CSVLogger(),
     ...((d.visualizeEvery ?? 5) > 0 ? [new Visualize({ every: d.visualizeEvery ?? 5 })] : []),
     ...(d.extra ?? []),
     new ProgressBar(),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { ModelCheckpoint } from "../callbacks/model_checkpoint.ts";
 import { fillTemplate, formatValue } from "../callbacks/template.ts";
-import { loadModel, loadWeights, readState } from "../core/model_io.ts";
+import { loadModel, loadWeights, readState } from "../core/run/model_io.ts";
 import {
   adamStep,
   drive,

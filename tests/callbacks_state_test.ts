@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  collectCallbackStates,
+  CallbackList,
   CSVLogger,
   EarlyStopping,
   LambdaCallback,
@@ -9,7 +9,6 @@ import {
   OverfitDetector,
   ProgressBar,
   ReduceLROnPlateau,
-  restoreCallbackStates,
   stepDecay,
   TerminateOnNaN,
 } from "../callbacks/mod.ts";
@@ -32,12 +31,12 @@ Deno.test("callback states: every built-in's state is plain JSON and round-trips
   const model = await tinyModel();
   const ctx = new FakeContext({ model });
   const a = make();
-  ctx.callbackStates = () => collectCallbackStates(a);
+  ctx.callbackStates = () => new CallbackList(a).state();
   await drive(a, [{ loss: 1, val_loss: 1 }, { loss: 0.8, val_loss: 1.2 }, {
     loss: 0.6,
     val_loss: 1.3,
   }], ctx);
-  const states = collectCallbackStates(a);
+  const states = new CallbackList(a).state();
   assert.deepEqual(Object.keys(states), [
     "ReduceLROnPlateau",
     "EarlyStopping",
@@ -47,8 +46,8 @@ Deno.test("callback states: every built-in's state is plain JSON and round-trips
     "CSVLogger",
   ]);
   const b = make();
-  assert.deepEqual(restoreCallbackStates(b, { ...states, Gone: {} }), ["Gone"]);
-  assert.deepEqual(collectCallbackStates(b), states);
+  assert.deepEqual(new CallbackList(b).restore({ ...states, Gone: {} }), ["Gone"]);
+  assert.deepEqual(new CallbackList(b).state(), states);
   // The checkpoint carries them too.
   const saved = JSON.parse(await Deno.readTextFile(`${ctx.run.dir}/checkpoints/best/state.json`));
   assert.deepEqual(Object.keys(saved.callbacks), Object.keys(states));
@@ -59,12 +58,12 @@ Deno.test("callback states: every built-in's state is plain JSON and round-trips
 
 Deno.test("callback states: duplicate names are an error", () => {
   assert.throws(
-    () => collectCallbackStates([new EarlyStopping(), new EarlyStopping()]),
+    () => new CallbackList([new EarlyStopping(), new EarlyStopping()]).state(),
     /two callbacks are named "EarlyStopping"; give each a unique name option/,
   );
   const bad = new LambdaCallback({ getState: () => ({ n: 1n }) });
   assert.throws(
-    () => collectCallbackStates([bad]),
+    () => new CallbackList([bad]).state(),
     /LambdaCallback\.getState\(\) did not return plain JSON/,
   );
 });

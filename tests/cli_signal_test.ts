@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { listResumePoints } from "../core/resume.ts";
+import { listResumePoints } from "../core/run/checkpoints.ts";
 
-const CLI = fileURLToPath(new URL("../core/cli/train.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
 /** Starts `deno task train` on the default experiment, small and fast. */
 function start(runs: string, extra: string[] = []) {

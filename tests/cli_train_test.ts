@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseTrainArgs } from "../core/cli/train.ts";
-import { loadExperiment } from "../core/experiments.ts";
+import { parseTrainArgs } from "../cli/train.ts";
+import { loadExperiment } from "../experiments/registry.ts";
 
-const CLI = fileURLToPath(new URL("../core/cli/train.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
 async function cli(...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] })

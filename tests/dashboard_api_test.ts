@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDashboardApp } from "../dashboard/server.ts";
+import { createDashboardApp } from "../dashboard/mod.ts";
 import { downsampleMinMax } from "../dashboard/downsample.ts";
 import { metricsToCsv } from "../dashboard/csv.ts";
 import { appendEpoch, appendLines, writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseDashboardArgs } from "../dashboard/main.ts";
-import { startDashboard } from "../dashboard/server.ts";
+import { parseDashboardArgs } from "../cli/dashboard.ts";
+import { startDashboard } from "../dashboard/mod.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 
 Deno.test("parseDashboardArgs: defaults, values, clear errors", () => {
@@ -39,7 +39,7 @@ Deno.test("startDashboard serves a runs directory on 127.0.0.1 and closes with a
 
 Deno.test("deno task dashboard prints the URL and rejects bad flags", async () => {
   const bad = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "dashboard/main.ts", "--port", "x"],
+    args: ["run", "-A", "cli/dashboard.ts", "--port", "x"],
     stderr: "piped",
     stdout: "piped",
   }).output();
@@ -47,7 +47,7 @@ Deno.test("deno task dashboard prints the URL and rejects bad flags", async () =
   assert.match(new TextDecoder().decode(bad.stderr), /error: --port must be an integer/);
   const root = await Deno.makeTempDir();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "dashboard/main.ts", "--runs", root, "--port", "0"],
+    args: ["run", "-A", "cli/dashboard.ts", "--runs", root, "--port", "0"],
     stdout: "piped",
     stderr: "piped",
   }).spawn();

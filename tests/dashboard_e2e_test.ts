@@ -6,7 +6,7 @@
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { serveDashboard } from "../dashboard/server.ts";
+import { serveDashboard } from "../dashboard/mod.ts";
 import { appendEpoch, appendLines, writeFakeRun } from "./helpers/fake_run.ts";
 
 const CHROMIUM = CHROMIUM_PATH;

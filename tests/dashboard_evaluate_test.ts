@@ -5,10 +5,10 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { decode } from "fast-png";
 import { evaluateModel } from "../core/evaluate.ts";
-import { latestCheckpoint, parseEvaluateArgs, runEvaluate } from "../core/cli/evaluate.ts";
+import { latestCheckpoint, parseEvaluateArgs, runEvaluate } from "../cli/evaluate.ts";
 import type { EvaluationReport } from "../core/run/evaluation_format.ts";
 import type { Split } from "../core/data/dataset.ts";
-import { createDashboardApp } from "../dashboard/server.ts";
+import { createDashboardApp } from "../dashboard/mod.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 

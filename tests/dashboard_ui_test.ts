@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import assert from "node:assert/strict";
 import { smoothEma } from "../dashboard/ui/smooth.ts";
 import { eventMarkers, extraKeys, metricSeries, stepsPerEpoch } from "../dashboard/ui/curves.ts";
@@ -63,12 +64,12 @@ Deno.test("the committed client bundle is what `deno task build-ui` produces", a
   const built = await buildUi(pathToFileURL(tmp + "/"));
   for (const [name, file] of Object.entries(built)) {
     const committed = await Deno.readFile(
-      new URL(`../dashboard/ui/dist/app.${name}`, import.meta.url),
+      new URL(`../dashboard/ui/dist/${basename(file)}`, import.meta.url),
     );
     const fresh = await Deno.readFile(file);
     assert.ok(
       committed.length === fresh.length && committed.every((b, i) => b === fresh[i]),
-      `dashboard/ui/dist/app.${name} is out of date: run \`deno task build-ui\``,
+      `dashboard/ui/dist/${basename(file)} (${name}) is out of date: run \`deno task build-ui\``,
     );
   }
 });

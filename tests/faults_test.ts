@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadWeights } from "../core/model_io.ts";
-import { listResumePoints } from "../core/resume.ts";
+import { loadWeights } from "../core/run/model_io.ts";
+import { listResumePoints } from "../core/run/checkpoints.ts";
 import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
 import { RunWriter } from "../core/run/writer.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";

@@ -9,7 +9,7 @@ import {
   saveModel,
   saveOptimizer,
   sha256Hex,
-} from "../core/model_io.ts";
+} from "../core/run/model_io.ts";
 import { adamStep, predictProbe, tinyModel } from "./helpers/fake_context.ts";
 
 async function tmp(): Promise<string> {

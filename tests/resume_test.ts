@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Callback } from "../core/callback.ts";
-import { listResumePoints } from "../core/resume.ts";
+import { listResumePoints } from "../core/run/checkpoints.ts";
 import { runExperiment } from "../core/run_experiment.ts";
 import { CountingCallback, tinyExperiment } from "./helpers/tiny_experiment.ts";
 

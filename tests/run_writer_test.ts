@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { metricDirection, RunWriter, safeName, timestampId } from "../core/run/writer.ts";
+import { RunWriter, safeName, timestampId } from "../core/run/writer.ts";
+import { metricDirection } from "../core/metric_direction.ts";
 
 Deno.test("ids, safe names and metric directions", () => {
   assert.equal(timestampId(new Date(2026, 0, 2, 3, 4, 5)), "20260102-030405");
@@ -17,9 +18,8 @@ Deno.test("epoch metrics are whole lines with scalars merged, and best values tr
     config: {},
   });
   run.scalar("custom", 7);
-  await run.writeEpochMetrics({ loss: 1, val_loss: 2, val_acc: 0.5 });
-  run.epoch = 1;
-  await run.writeEpochMetrics({ loss: 0.5, val_loss: 3, val_acc: 0.75 });
+  await run.writeEpochMetrics({ epoch: 0, step: 0 }, { loss: 1, val_loss: 2, val_acc: 0.5 });
+  await run.writeEpochMetrics({ epoch: 1, step: 0 }, { loss: 0.5, val_loss: 3, val_acc: 0.75 });
   const lines = (await Deno.readTextFile(join(run.dir, "metrics.jsonl"))).trim().split("\n");
   assert.equal(lines.length, 2);
   assert.equal(JSON.parse(lines[0]).custom, 7);
@@ -48,13 +48,12 @@ Deno.test("reopening after a crash ends a torn line and removes temp files", asy
     experiment: "w",
     config: {},
   });
-  await run.writeEpochMetrics({ loss: 1 });
+  await run.writeEpochMetrics({ epoch: 0, step: 0 }, { loss: 1 });
   await run.close();
   await Deno.writeTextFile(join(run.dir, "metrics.jsonl"), '{"epoch":1,"lo', { append: true });
   await Deno.writeTextFile(join(run.dir, "run.json.123.deadbeef.tmp"), "{");
   const again = await RunWriter.open(run.dir);
-  again.epoch = 1;
-  await again.writeEpochMetrics({ loss: 0.5 });
+  await again.writeEpochMetrics({ epoch: 1, step: 0 }, { loss: 0.5 });
   await again.close();
   const lines = (await Deno.readTextFile(join(run.dir, "metrics.jsonl"))).split("\n");
   assert.deepEqual(lines.map((l) => l.slice(0, 14)), [

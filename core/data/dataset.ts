@@ -58,3 +58,18 @@ export interface Dataset {
   /** Releases files, workers and caches. */
   close?(): Promise<void> | void;
 }
+
+/**
+ * The options a dataset loader reads from an experiment's resolved options (`TrainOptions`
+ * has them all): where the data is, the image size, the seed and strictness.
+ */
+export interface DataOptions {
+  /** Dataset folder (image folders or IDX files), when the experiment reads one. */
+  data?: string;
+  /** Square input size in pixels. */
+  imageSize: number;
+  /** Seed for the holdout split and augmentation. */
+  seed: number;
+  /** Fail on any bad data file instead of skipping it. */
+  strictData?: boolean;
+}

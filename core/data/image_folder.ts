@@ -18,7 +18,7 @@
 import { availableParallelism, totalmem } from "node:os";
 import { basename } from "node:path";
 import type { Dataset } from "./dataset.ts";
-import type { TrainOptions } from "../experiment.ts";
+import type { DataOptions } from "./dataset.ts";
 import { DataError } from "./data_error.ts";
 import {
   type BadImageKind,
@@ -359,14 +359,13 @@ export async function loadImageFolder(
  *
  * @example
  * ```ts
- * import type { Experiment } from "../experiment.ts";
  * import { loadImageFolderFor } from "./image_folder.ts";
- * export const dataset: Experiment["dataset"] = (options) =>
+ * const dataset = (options: { data?: string; imageSize: number; seed: number }) =>
  *   loadImageFolderFor(options, { augment: { flip: true, rotate: 36, zoom: 0.2 } });
  * ```
  */
 export async function loadImageFolderFor(
-  options: TrainOptions,
+  options: DataOptions,
   extra: ImageFolderOptions = {},
 ): Promise<ImageFolderDataset> {
   if (!options.data) {

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { RUN_FILES } from "./format.ts";
+import { CHECKPOINT_FILES } from "./model_io.ts";
 
 /** Where a run's weights were found. */
 export interface RunWeights {
@@ -18,8 +19,79 @@ export interface RunWeights {
   kind: "best" | "checkpoint" | "resume";
 }
 
-const MODEL_JSON = "model.json";
+const MODEL_JSON = CHECKPOINT_FILES.model;
 const RESUME = "resume";
+const BEST = "best";
+
+/** A position in training: the resume point's name is derived from it. */
+export interface PointPosition {
+  /** 0-based epoch. */
+  epoch: number;
+  /** Batches already done in that epoch (0 at an epoch boundary). */
+  batch: number;
+}
+
+/** Name of the resume point for a position: `e0005` at an epoch boundary, `e0005-b00012` inside. */
+export function resumePointName(p: PointPosition): string {
+  const e = `e${String(p.epoch).padStart(4, "0")}`;
+  return p.batch > 0 ? `${e}-b${String(p.batch).padStart(5, "0")}` : e;
+}
+
+/** Parses a resume point's folder name; `undefined` for anything else (temp folders too). */
+export function parseResumePointName(name: string): PointPosition | undefined {
+  const m = /^e(\d+)(?:-b(\d+))?$/.exec(name);
+  return m ? { epoch: Number(m[1]), batch: Number(m[2] ?? 0) } : undefined;
+}
+
+/** The folder holding a run's resume points. */
+export function resumePointsDir(runDir: string): string {
+  return join(runDir, RUN_FILES.checkpoints, RESUME);
+}
+
+/** The folder of the resume point for `position`. */
+export function resumePointDir(runDir: string, position: PointPosition): string {
+  return join(resumePointsDir(runDir), resumePointName(position));
+}
+
+/**
+ * The folder of a named checkpoint of a run (`best`, or a `ModelCheckpoint` file path
+ * relative to `checkpoints/`); an absolute name is used as it is.
+ */
+export function checkpointDir(runDir: string, name: string = BEST): string {
+  return isAbsolute(name) ? name : join(runDir, RUN_FILES.checkpoints, name);
+}
+
+/** The resume points of a run directory (absolute folders), newest position first. */
+export async function listResumePoints(runDir: string): Promise<string[]> {
+  const dir = resumePointsDir(runDir);
+  const found: { name: string; epoch: number; batch: number }[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const p = e.isDirectory ? parseResumePointName(e.name) : undefined;
+      if (p) found.push({ name: e.name, ...p });
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  found.sort((a, b) => b.epoch - a.epoch || b.batch - a.batch);
+  return found.map((f) => join(dir, f.name));
+}
+
+/**
+ * The names of a run's checkpoint folders (`best`, `epoch-03`, ...; resume points are
+ * listed by {@linkcode listResumePoints}). Symlinks are not listed.
+ */
+export async function listCheckpointNames(runDir: string): Promise<string[]> {
+  const out: string[] = [];
+  const root = join(runDir, RUN_FILES.checkpoints);
+  const st = await Deno.lstat(root).catch(() => null);
+  if (!st?.isDirectory) return out;
+  for await (const e of Deno.readDir(root)) {
+    if (e.isDirectory && !e.isSymlink) out.push(e.name);
+  }
+  return out.sort();
+}
 
 async function modelMtime(dir: string): Promise<number | undefined> {
   const st = await Deno.lstat(join(dir, MODEL_JSON)).catch(() => null);
@@ -56,12 +128,15 @@ async function newestIn(
  */
 export async function findRunWeights(runDir: string): Promise<RunWeights> {
   const root = join(runDir, RUN_FILES.checkpoints);
-  if (await modelMtime(join(root, "best")) !== undefined) {
-    return { name: "best", dir: join(root, "best"), kind: "best" };
+  if (await modelMtime(join(root, BEST)) !== undefined) {
+    return { name: BEST, dir: join(root, BEST), kind: "best" };
   }
-  const other = await newestIn(root, (n) => n !== RESUME && n !== "best");
+  const other = await newestIn(root, (n) => n !== RESUME && n !== BEST);
   if (other) return { name: other.name, dir: join(root, other.name), kind: "checkpoint" };
-  const resume = await newestIn(join(root, RESUME), (n) => /^e\d+(-b\d+)?$/.test(n));
+  const resume = await newestIn(
+    resumePointsDir(runDir),
+    (n) => parseResumePointName(n) !== undefined,
+  );
   if (resume) {
     const name = `${RESUME}/${resume.name}`;
     return { name, dir: join(root, RESUME, resume.name), kind: "resume" };

@@ -5,9 +5,6 @@
  * @module
  */
 
-/** File name of the evaluation report inside a run directory. */
-export const EVALUATION_FILE = "evaluation.json";
-
 /** One of the most confidently wrong predictions. */
 export interface WrongPrediction {
   /** Index of the example in the split. */

@@ -16,8 +16,11 @@
  * @module
  */
 
+/** The life-cycle states a run.json may hold. */
+export const RUN_STATUSES = ["running", "completed", "stopped", "failed"] as const;
+
 /** The life-cycle state of a run. */
-export type RunStatus = "running" | "completed" | "stopped" | "failed";
+export type RunStatus = typeof RUN_STATUSES[number];
 
 /** The content of `run.json`. */
 export interface RunInfo {
@@ -105,7 +108,10 @@ export interface RunEvent {
   [key: string]: unknown;
 }
 
-/** File names inside a run directory. */
+/**
+ * File names inside a run directory. Only `core/run/` uses them: everything else goes through
+ * the readers and writers of this folder.
+ */
 export const RUN_FILES = {
   info: "run.json",
   metrics: "metrics.jsonl",
@@ -114,4 +120,7 @@ export const RUN_FILES = {
   checkpoints: "checkpoints",
   artifacts: "artifacts",
   viz: "viz",
+  vizIndex: "viz/index.json",
+  evaluation: "evaluation.json",
+  trainingCsv: "training.csv",
 } as const;

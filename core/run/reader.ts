@@ -20,7 +20,19 @@
  * @module
  */
 import { isAbsolute, join, resolve, sep } from "node:path";
-import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
+import {
+  type MetricsRecord,
+  RUN_FILES,
+  RUN_STATUSES,
+  type RunEvent,
+  type RunInfo,
+} from "./format.ts";
+import { openRunFile, readSmallRunText, RunFileError } from "./_safe_file.ts";
+
+export { RunFileError } from "./_safe_file.ts";
+
+/** The most bytes `run.json` may have (a larger one is a problem of that run, not read). */
+export const MAX_RUN_INFO_BYTES = 1 << 20;
 
 /** A path that a request or caller asked for could not be resolved safely. */
 export class UnsafePathError extends Error {
@@ -101,6 +113,8 @@ export interface RunListEntry {
   info: RunInfo | null;
   /** Why `info` is null. */
   error?: string;
+  /** Fields of run.json that had the wrong type and were left out of `info`. */
+  problems?: string[];
   /** Modification time of run.json (ms), for "recent first" ordering. */
   mtime: number;
 }
@@ -139,12 +153,13 @@ async function readListEntry(root: string, name: string): Promise<RunListEntry |
   const file = join(dir, RUN_FILES.info);
   let mtime = 0;
   try {
-    mtime = (await Deno.stat(file)).mtime?.getTime() ?? 0;
+    mtime = (await Deno.lstat(file)).mtime?.getTime() ?? 0;
   } catch {
     return null; // not a run directory
   }
   try {
-    return { id: name, dir, info: await readRunInfo(dir), mtime };
+    const { info, problems } = await readRunInfoChecked(dir);
+    return { id: name, dir, info, mtime, ...(problems.length ? { problems } : {}) };
   } catch (err) {
     return { id: name, dir, info: null, error: (err as Error).message, mtime };
   }
@@ -152,38 +167,126 @@ async function readListEntry(root: string, name: string): Promise<RunListEntry |
 
 /**
  * Reads and validates `run.json` of the run in `runDir`. Throws an error naming the file
- * when it is missing, not JSON, or lacks `id`/`status`.
+ * when it is missing, a symlink or not a regular file, larger than
+ * {@linkcode MAX_RUN_INFO_BYTES}, not JSON, or lacks `id`/`status`. Optional fields of the
+ * wrong type are dropped (see {@linkcode readRunInfoChecked} for the list).
  */
 export async function readRunInfo(runDir: string): Promise<RunInfo> {
+  return (await readRunInfoChecked(runDir)).info;
+}
+
+/**
+ * {@linkcode readRunInfo} plus the problems found: each optional field of the wrong type is
+ * left out of `info` and named in `problems`, so one odd run never breaks a listing.
+ */
+export async function readRunInfoChecked(
+  runDir: string,
+): Promise<{ info: RunInfo; problems: string[] }> {
   const file = join(runDir, RUN_FILES.info);
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await readSmallRunText(runDir, RUN_FILES.info, MAX_RUN_INFO_BYTES);
   } catch (err) {
     throw new Error(`cannot read ${file}: ${(err as Error).message}`);
   }
-  let info: unknown;
+  let raw: unknown;
   try {
-    info = JSON.parse(text);
+    raw = JSON.parse(text);
   } catch (err) {
     throw new Error(
       `${file} is not valid JSON (${(err as Error).message}); it is written by the trainer ` +
         `with write-then-rename, so the file was edited or copied partially`,
     );
   }
-  if (
-    typeof info !== "object" || info === null || typeof (info as RunInfo).id !== "string" ||
-    typeof (info as RunInfo).status !== "string"
-  ) {
+  return validateRunInfo(raw, file);
+}
+
+type FieldCheck = (v: unknown) => boolean;
+const isString: FieldCheck = (v) => typeof v === "string";
+const isCount: FieldCheck = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+const isObject: FieldCheck = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const isTime: FieldCheck = (v) => typeof v === "string" && Number.isFinite(Date.parse(v));
+
+/** Optional (or defaulted) run.json fields and the type each must have. */
+const FIELDS: Record<string, [FieldCheck, string]> = {
+  experiment: [isString, "a string"],
+  stopReason: [isString, "a string"],
+  error: [isString, "a string"],
+  config: [isObject, "an object"],
+  backend: [
+    (v) => isObject(v) && isString((v as Record<string, unknown>).name),
+    "an object with a name",
+  ],
+  versions: [isObject, "an object"],
+  dataset: [isObject, "an object"],
+  createdAt: [isTime, "an ISO time"],
+  updatedAt: [isTime, "an ISO time"],
+  endedAt: [isTime, "an ISO time"],
+  pid: [isCount, "a process id"],
+  epochs: [isCount, "a non-negative integer"],
+  steps: [isCount, "a non-negative integer"],
+  test: [
+    (v) => isObject(v) && typeof (v as Record<string, unknown>).accuracy === "number",
+    "an object with an accuracy",
+  ],
+  best: [
+    (v) =>
+      isObject(v) &&
+      Object.values(v as Record<string, unknown>).every((b) =>
+        isObject(b) && typeof (b as Record<string, unknown>).value === "number" &&
+        typeof (b as Record<string, unknown>).epoch === "number"
+      ),
+    "an object of {value, epoch}",
+  ],
+};
+
+/**
+ * Checks a parsed run.json: `id` and a known `status` are required (else throws naming
+ * `file`); other fields of the wrong type are dropped and listed in `problems`.
+ */
+export function validateRunInfo(
+  raw: unknown,
+  file = RUN_FILES.info as string,
+): { info: RunInfo; problems: string[] } {
+  if (!isObject(raw)) throw new Error(`${file} is not a JSON object: not a convdeck run.json`);
+  const r = raw as Record<string, unknown>;
+  if (typeof r.id !== "string" || typeof r.status !== "string") {
     throw new Error(`${file} lacks "id" or "status": not a convdeck run.json`);
   }
-  return info as RunInfo;
+  if (!(RUN_STATUSES as readonly string[]).includes(r.status)) {
+    throw new Error(
+      `${file} has status ${JSON.stringify(r.status)}, not one of ${RUN_STATUSES.join(", ")}`,
+    );
+  }
+  const problems: string[] = [];
+  const info: Record<string, unknown> = { ...r };
+  for (const [key, [check, what]] of Object.entries(FIELDS)) {
+    if (info[key] === undefined) continue;
+    if (!check(info[key])) {
+      problems.push(`${key} should be ${what}, got ${JSON.stringify(info[key])?.slice(0, 60)}`);
+      delete info[key];
+    }
+  }
+  info.format = 1;
+  info.experiment ??= "";
+  info.config ??= {};
+  info.versions ??= {};
+  info.createdAt ??= "";
+  info.updatedAt ??= info.createdAt;
+  info.epochs ??= 0;
+  info.steps ??= 0;
+  return { info: info as unknown as RunInfo, problems };
 }
 
 /** Options of an incremental JSON-lines read. */
 export interface ReadLinesOptions {
   /** Byte offset returned by the previous read; 0 (the default) reads from the start. */
   sinceOffset?: number;
+  /**
+   * Stop after about this many bytes (whole lines only; default: to the end of the file).
+   * `more` then says whether the file goes on; pass `offset` back to continue.
+   */
+  maxBytes?: number;
 }
 
 /** The result of an incremental JSON-lines read. */
@@ -199,24 +302,34 @@ export interface LinesResult<T> {
    * restarted at 0 and `records` holds the whole file.
    */
   reset: boolean;
+  /** True when `maxBytes` stopped the read before the end of the file. */
+  more?: boolean;
 }
 
+/** Bytes read per chunk: a file of any size is read a chunk at a time, never all at once. */
+export const READ_CHUNK_BYTES = 1 << 20;
+
+/** A single line longer than this is skipped as malformed (a run file is never code). */
+const MAX_LINE_BYTES = 16 << 20;
+
 /**
- * Reads the complete lines of a JSON-lines file from byte `sinceOffset` on. A last line
- * without its newline (being written) is not consumed; a malformed line is skipped. A
- * missing file reads as empty.
+ * Reads the complete lines of the JSON-lines file `rel` of run `runDir` from byte
+ * `sinceOffset` on, a chunk at a time. A last line without its newline (being written) is
+ * not consumed; a malformed line is skipped. A missing file reads as empty; a symlink or a
+ * file that is not regular is refused ({@linkcode RunFileError}).
  */
 export async function readJsonLines<T>(
-  file: string,
+  runDir: string,
+  rel: string,
   isRecord: (v: unknown) => v is T,
   options: ReadLinesOptions = {},
 ): Promise<LinesResult<T>> {
   let since = Math.max(0, Math.floor(options.sinceOffset ?? 0));
   let fh: Deno.FsFile;
   try {
-    fh = await Deno.open(file, { read: true });
+    fh = await openRunFile(runDir, rel);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
+    if (err instanceof RunFileError && err.status === 404) {
       return { records: [], offset: 0, skipped: 0, reset: since > 0 };
     }
     throw err;
@@ -228,24 +341,51 @@ export async function readJsonLines<T>(
       since = 0;
       reset = true;
     }
-    if (since === size) return { records: [], offset: since, skipped: 0, reset };
-    const buf = new Uint8Array(size - since);
+    const end = options.maxBytes === undefined
+      ? size
+      : Math.min(size, since + Math.max(1, options.maxBytes));
+    const records: T[] = [];
+    let skipped = 0;
+    let offset = since;
+    let carry = new Uint8Array(0);
     await fh.seek(since, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < buf.length) {
-      const n = await fh.read(buf.subarray(got));
+    const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    let pos = since;
+    while (pos < size) {
+      const n = await fh.read(chunk);
       if (n === null) break;
-      got += n;
+      pos += n;
+      const bytes = carry.length ? concat(carry, chunk.subarray(0, n)) : chunk.subarray(0, n);
+      const lastNl = bytes.lastIndexOf(10);
+      if (lastNl < 0) {
+        carry = bytes.length > MAX_LINE_BYTES ? new Uint8Array(0) : bytes.slice();
+        if (bytes.length > MAX_LINE_BYTES) {
+          skipped++;
+          offset = pos;
+        }
+        continue;
+      }
+      const text = new TextDecoder().decode(bytes.subarray(0, lastNl));
+      const parsed = parseLines(text, isRecord);
+      for (const r of parsed.records) records.push(r);
+      skipped += parsed.skipped;
+      offset = pos - (bytes.length - lastNl - 1);
+      carry = bytes.slice(lastNl + 1);
+      if (offset >= end && end < size) {
+        return { records, offset, skipped, reset, more: true };
+      }
     }
-    const bytes = buf.subarray(0, got);
-    const lastNl = bytes.lastIndexOf(10);
-    if (lastNl < 0) return { records: [], offset: since, skipped: 0, reset };
-    const text = new TextDecoder().decode(bytes.subarray(0, lastNl));
-    const { records, skipped } = parseLines(text, isRecord);
-    return { records, offset: since + lastNl + 1, skipped, reset };
+    return { records, offset, skipped, reset };
   } finally {
     fh.close();
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Parses newline-separated JSON, skipping blank and malformed lines. */
@@ -307,7 +447,7 @@ export function readMetrics(
   runDir: string,
   options: ReadLinesOptions = {},
 ): Promise<LinesResult<MetricsRecord>> {
-  return readJsonLines(join(runDir, RUN_FILES.metrics), isMetricsRecord, options);
+  return readJsonLines(runDir, RUN_FILES.metrics, isMetricsRecord, options);
 }
 
 /** Reads `events.jsonl` of `runDir` incrementally (see {@link readJsonLines}). */
@@ -315,15 +455,18 @@ export function readEvents(
   runDir: string,
   options: ReadLinesOptions = {},
 ): Promise<LinesResult<RunEvent>> {
-  return readJsonLines(join(runDir, RUN_FILES.events), isRunEvent, options);
+  return readJsonLines(runDir, RUN_FILES.events, isRunEvent, options);
 }
+
+/** The most bytes of `model.txt` returned. */
+const MAX_SUMMARY_BYTES = 1 << 20;
 
 /** Reads `model.txt` of `runDir`, or `null` when there is none. */
 export async function readModelSummary(runDir: string): Promise<string | null> {
   try {
-    return await Deno.readTextFile(join(runDir, RUN_FILES.summary));
+    return await readSmallRunText(runDir, RUN_FILES.summary, MAX_SUMMARY_BYTES);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof RunFileError && err.status === 404) return null;
     throw err;
   }
 }

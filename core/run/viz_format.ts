@@ -9,9 +9,6 @@
 /** Format version of `viz/index.json`. */
 export const VIZ_FORMAT = 1;
 
-/** Path of the index inside a run directory. */
-export const VIZ_INDEX = "viz/index.json";
-
 /** A mosaic of equally sized tiles in one PNG (row-major, `count` tiles used). */
 export interface VizMosaic {
   /** PNG path relative to the run directory. */

@@ -7,6 +7,16 @@ import { isAbsolute, join, normalize, relative, resolve } from "node:path";
 import { JsonlAppender, writeFileAtomic } from "./fs_safe.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
+import { isImprovement, metricDirection } from "../metric_direction.ts";
+import { isMetricsRecord, readJsonLines, readRunInfo } from "./reader.ts";
+
+/** Where training stands when something is written: every record carries it. */
+export interface RunPosition {
+  /** 0-based epoch. */
+  epoch: number;
+  /** Global optimizer step. */
+  step: number;
+}
 
 /** Options for {@link RunWriter.create}. */
 export interface CreateRunOptions {
@@ -35,14 +45,6 @@ export function timestampId(d: Date): string {
 export function safeName(name: string): string {
   const s = name.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[._]+/, "");
   return s.length > 0 ? s.slice(0, 80) : "run";
-}
-
-/** Which direction is "better" for a metric name, for the `best` summary in run.json. */
-export function metricDirection(key: string): "min" | "max" | undefined {
-  const base = key.startsWith("val_") ? key.slice(4) : key;
-  if (base === "loss" || base.endsWith("_loss") || base === "mse" || base === "mae") return "min";
-  if (base === "acc" || base === "accuracy" || base.endsWith("_acc")) return "max";
-  return undefined;
 }
 
 /**
@@ -94,10 +96,7 @@ export class RunWriter implements RunLogger {
   info: RunInfo;
   /** Absolute path of the run directory. */
   readonly dir: string;
-  /** The current epoch (set by the trainer). */
-  epoch = 0;
-  /** The current global step (set by the trainer). */
-  step = 0;
+  #at: () => RunPosition;
   #metrics: JsonlAppender;
   #events: JsonlAppender;
   #pendingScalars: Record<string, number> = {};
@@ -110,6 +109,7 @@ export class RunWriter implements RunLogger {
     this.info = info;
     this.#now = now;
     this.#warn = warn;
+    this.#at = () => ({ epoch: info.epochs ?? 0, step: info.steps ?? 0 });
     this.#metrics = new JsonlAppender(join(dir, RUN_FILES.metrics));
     this.#events = new JsonlAppender(join(dir, RUN_FILES.events));
   }
@@ -117,6 +117,21 @@ export class RunWriter implements RunLogger {
   /** The run id (the directory name). */
   get id(): string {
     return this.info.id;
+  }
+
+  /**
+   * Where events and scalars are stamped from: the trainer passes its own position once
+   * (`run.follow(() => trainer.position)`), so the writer holds no counters of its own.
+   * Before that, the finished epochs and steps of run.json are used.
+   */
+  follow(position: () => RunPosition): void {
+    this.#at = position;
+  }
+
+  /** The position events are stamped with now. */
+  get position(): RunPosition {
+    const { epoch, step } = this.#at();
+    return { epoch, step };
   }
 
   /**
@@ -181,24 +196,16 @@ export class RunWriter implements RunLogger {
     options: { now?: () => Date; warn?: (line: string) => void } = {},
   ): Promise<RunWriter> {
     const abs = resolve(dir);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(join(abs, RUN_FILES.info));
-    } catch {
-      throw new Error(
-        `${abs} is not a run directory (no readable ${RUN_FILES.info}). ` +
-          `Pass the folder of a run, e.g. runs/<run-id>.`,
-      );
-    }
     let info: RunInfo;
     try {
-      info = JSON.parse(text);
+      info = await readRunInfo(abs);
     } catch (err) {
-      throw new Error(`${join(abs, RUN_FILES.info)} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (info.format !== 1 || typeof info.id !== "string") {
+      const why = (err as Error).message;
       throw new Error(
-        `${join(abs, RUN_FILES.info)} is not a convdeck run (format ${info.format}).`,
+        `${abs} is not a run directory (${
+          why.startsWith("cannot read") ? `no readable ${RUN_FILES.info}` : why
+        }). ` +
+          `Pass the folder of a run, e.g. runs/<run-id>.`,
       );
     }
     await repairAfterCrash(abs);
@@ -231,10 +238,13 @@ export class RunWriter implements RunLogger {
    * Appends the epoch record (logs plus scalars logged by callbacks during the epoch), flushed
    * to disk, and updates the `best` summary in run.json.
    */
-  async writeEpochMetrics(logs: Record<string, number>): Promise<MetricsRecord> {
+  async writeEpochMetrics(
+    at: RunPosition,
+    logs: Record<string, number>,
+  ): Promise<MetricsRecord> {
     const record: MetricsRecord = {
-      epoch: this.epoch,
-      step: this.step,
+      epoch: at.epoch,
+      step: at.step,
       time: this.#now().getTime(),
       ...this.#pendingScalars,
       ...logs,
@@ -244,21 +254,24 @@ export class RunWriter implements RunLogger {
     const best = { ...(this.info.best ?? {}) };
     for (const [k, v] of Object.entries(record)) {
       const dir = metricDirection(k);
-      if (dir === undefined || typeof v !== "number" || !Number.isFinite(v)) continue;
-      const prev = best[k];
-      if (!prev || (dir === "min" ? v < prev.value : v > prev.value)) {
-        best[k] = { value: v, epoch: this.epoch };
+      if (dir === undefined || typeof v !== "number") continue;
+      if (isImprovement(v, best[k]?.value, dir)) {
+        best[k] = { value: v, epoch: at.epoch };
       }
     }
-    await this.updateInfo({ best, epochs: this.epoch + 1, steps: this.step });
+    await this.updateInfo({ best, epochs: at.epoch + 1, steps: at.step });
     return record;
   }
 
   /** Appends a batch record (not flushed to disk: these are for live curves only). */
-  writeBatchMetrics(batch: number, logs: Record<string, number>): Promise<void> {
+  writeBatchMetrics(
+    at: RunPosition,
+    batch: number,
+    logs: Record<string, number>,
+  ): Promise<void> {
     return this.#metrics.append({
-      epoch: this.epoch,
-      step: this.step,
+      epoch: at.epoch,
+      step: at.step,
       time: this.#now().getTime(),
       batch,
       ...logs,
@@ -267,11 +280,12 @@ export class RunWriter implements RunLogger {
 
   /** Appends an event with the current epoch, step and time (flushed to disk). */
   event(type: string, detail: Record<string, unknown> = {}): Promise<void> {
+    const { epoch, step } = this.#at();
     const ev: RunEvent = {
       ...detail,
       type,
-      epoch: this.epoch,
-      step: this.step,
+      epoch,
+      step,
       time: this.#now().getTime(),
     };
     return this.#events.append(ev, true);
@@ -323,6 +337,30 @@ export class RunWriter implements RunLogger {
       endedAt: this.#now().toISOString(),
       ...detail,
     });
+  }
+
+  /**
+   * Drops the metrics records at or after `position` (records of epochs that will be
+   * trained again on resume; batch records of the current epoch from `position.batch` on) and
+   * torn or malformed lines, rewriting metrics.jsonl atomically. Returns how many lines went.
+   */
+  async truncateMetrics(position: { epoch: number; batch: number }): Promise<number> {
+    await this.#metrics.close();
+    const all = await readJsonLines(this.dir, RUN_FILES.metrics, isMetricsRecord);
+    const kept = all.records.filter((rec) =>
+      rec.batch === undefined
+        ? rec.epoch < position.epoch
+        : rec.epoch < position.epoch ||
+          (rec.epoch === position.epoch && rec.batch < position.batch)
+    );
+    const dropped = all.records.length - kept.length + all.skipped;
+    if (dropped > 0) {
+      await writeFileAtomic(
+        join(this.dir, RUN_FILES.metrics),
+        kept.map((r) => JSON.stringify(r) + "\n").join(""),
+      );
+    }
+    return dropped;
   }
 
   /** Flushes and closes the append-only files. */

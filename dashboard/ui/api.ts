@@ -3,33 +3,27 @@
  *
  * @module
  */
-import type { MetricsRecord, RunEvent, RunInfo } from "../../core/run/format.ts";
-import type { VizIndex } from "../../core/run/viz_format.ts";
-import type { EvaluationReport } from "../../core/run/evaluation_format.ts";
-import type { RunSummary } from "../server.ts";
+import type {
+  EvaluationReport,
+  MetricsRecord,
+  MetricsResponse,
+  RunDetail,
+  RunEvent,
+  RunInfo,
+  RunSummary,
+  VizIndex,
+} from "../api_types.ts";
 
-export type { EvaluationReport, MetricsRecord, RunEvent, RunInfo, RunSummary, VizIndex };
-
-/** The response of `/api/runs/:id`. */
-export interface RunDetail {
-  info: RunInfo;
-  summary: RunSummary;
-  modelSummary: string | null;
-  checkpoints: string[];
-  hasViz: boolean;
-  hasEvaluation: boolean;
-}
-
-/** The response of `/api/runs/:id/metrics`. */
-export interface MetricsResponse {
-  offset: number;
-  reset: boolean;
-  skipped: number;
-  epochs: MetricsRecord[];
-  batches: MetricsRecord[];
-  totals: { epochs: number; batches: number };
-  downsampled: boolean;
-}
+export type {
+  EvaluationReport,
+  MetricsRecord,
+  MetricsResponse,
+  RunDetail,
+  RunEvent,
+  RunInfo,
+  RunSummary,
+  VizIndex,
+};
 
 /** URL of a run's API path. */
 export function runUrl(id: string, rest = ""): string {

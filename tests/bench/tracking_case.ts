@@ -78,7 +78,7 @@ const trackingCase: TrackingCase = {
         new OverfitDetector(),
         new EarlyStopping({ patience: 1000, restoreBestWeights: true }),
         new ModelCheckpoint({ filepath: "best", saveBestOnly: true, includeOptimizer: false }),
-        new CSVLogger("training.csv"),
+        new CSVLogger(),
         new ProgressBar({ stream: { isTTY: false, write: () => true } }),
       ] as Callback[]).map(timed),
       checkpointer: async (trainer, reason) => {

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mulberry32 } from "../../core/random.ts";
-import { listResumePoints } from "../../core/resume.ts";
+import { listResumePoints } from "../../core/run/checkpoints.ts";
 
 const CHILD = fileURLToPath(new URL("./train_child.ts", import.meta.url));
 

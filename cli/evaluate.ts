@@ -7,15 +7,15 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { BACKEND_NAMES, type BackendName, initBackend } from "../backend/select.ts";
-import type { TrainOptions } from "../experiment.ts";
-import { loadExperiment } from "../experiments.ts";
-import { loadModel } from "../model_io.ts";
-import { readRunInfo } from "../run/reader.ts";
-import { RunWriter } from "../run/writer.ts";
-import { RUN_FILES } from "../run/format.ts";
-import { findRunWeights } from "../run/checkpoints.ts";
-import { evaluateModel } from "../evaluate.ts";
+import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
+import type { TrainOptions } from "../core/experiment.ts";
+import { loadExperiment } from "../experiments/registry.ts";
+import { loadModel } from "../core/run/model_io.ts";
+import { readRunInfo } from "../core/run/reader.ts";
+import { RunWriter } from "../core/run/writer.ts";
+import { checkpointDir, findRunWeights } from "../core/run/checkpoints.ts";
+import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
+import { evaluateModel } from "../core/evaluate.ts";
 
 const USAGE =
   `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N]
@@ -103,7 +103,7 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     const splitName = args.split === "test" && dataset.test ? "test" : "val";
     if (!split) throw new Error(`dataset ${dataset.name} has no ${args.split} or val split`);
     if (!args.checkpoint) console.error(`weights: checkpoints/${checkpoint}`);
-    const model = await loadModel(join(dir, RUN_FILES.checkpoints, checkpoint));
+    const model = await loadModel(checkpointDir(dir, checkpoint));
     const run = await RunWriter.open(dir);
     const report = await evaluateModel(
       model,
@@ -123,7 +123,7 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
       `${splitName} accuracy ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} images ` +
         `(loss ${report.loss.toFixed(4)}, checkpoint ${checkpoint})`,
     );
-    return join(dir, "evaluation.json");
+    return join(dir, RUN_FILE_NAMES.evaluation);
   } finally {
     await dataset.close?.();
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { serveDashboard } from "./server.ts";
+import { serveDashboard } from "../dashboard/mod.ts";
 
 const USAGE = `Usage: deno task dashboard [--runs DIR] [--port N] [--host H]
 

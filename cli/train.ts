@@ -5,15 +5,17 @@
  */
 import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
-import type { BackendName } from "../backend/select.ts";
-import type { Experiment, TrainOptions } from "../experiment.ts";
-import { BACKEND_NAMES, initBackend } from "../backend/select.ts";
-import { resolveOptions } from "../options.ts";
-import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
-import { parsePluginArg } from "../plugins.ts";
-import { prepareExperiment, runExperiment } from "../run_experiment.ts";
-import { modelSummary } from "../models/summary.ts";
-import { startDashboard, type StartedDashboard } from "../../dashboard/server.ts";
+import type { BackendName } from "../core/backend/select.ts";
+import type { Experiment, TrainOptions } from "../core/experiment.ts";
+import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
+import { resolveOptions } from "../core/options.ts";
+import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments/registry.ts";
+import { parsePluginArg } from "../core/plugins.ts";
+import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
+import { modelSummary } from "../core/models/summary.ts";
+import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
+import { readRunInfo } from "../core/run/reader.ts";
+import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 
 const BACKENDS = BACKEND_NAMES;
 
@@ -152,14 +154,13 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
 async function readRunInfoForResume(
   dir: string,
 ): Promise<{ experiment: string; config?: Record<string, unknown> }> {
-  const path = join(dir, "run.json");
   try {
-    const info = JSON.parse(await Deno.readTextFile(path));
-    if (typeof info?.experiment !== "string") throw new Error("no experiment field");
+    const info = await readRunInfo(dir);
+    if (!info.experiment) throw new Error("its run.json names no experiment");
     return info;
   } catch (err) {
     throw new Error(
-      `${resolve(dir)} is not a run directory (${path}: ${(err as Error).message}). ` +
+      `${resolve(dir)} is not a run directory (${(err as Error).message}). ` +
         `Pass the folder of a run, e.g. --resume runs/<run-id>.`,
     );
   }
@@ -293,10 +294,12 @@ export async function main(argv: string[]): Promise<number> {
     if (evaluation) {
       console.log(
         `  test accuracy: ${(evaluation.accuracy * 100).toFixed(1)}% ` +
-          `(${rel}/evaluation.json)`,
+          `(${rel}/${RUN_FILE_NAMES.evaluation})`,
       );
     }
-    console.log(`  metrics: ${rel}/metrics.jsonl   events: ${rel}/events.jsonl`);
+    console.log(
+      `  metrics: ${rel}/${RUN_FILE_NAMES.metrics}   events: ${rel}/${RUN_FILE_NAMES.events}`,
+    );
     if (!args.dashboard) {
       console.log(
         `  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`,

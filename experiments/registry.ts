@@ -4,15 +4,19 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import type { Experiment } from "./experiment.ts";
-import { toFileUrl } from "./paths.ts";
+import type { Experiment } from "../core/experiment.ts";
+import { toFileUrl } from "../core/paths.ts";
 
-/** The experiments that ship with convdeck, by name. */
-export const BUILTIN_EXPERIMENTS: Record<string, string> = {
-  default: "../experiments/default.ts",
-  snacks: "../experiments/snacks.ts",
-  fashion_mnist: "../experiments/fashion_mnist.ts",
+const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = {
+  default: () => import("./default.ts"),
+  snacks: () => import("./snacks.ts"),
+  fashion_mnist: () => import("./fashion_mnist.ts"),
 };
+
+/** The experiments that ship with convdeck, by name (the value is the module's file name). */
+export const BUILTIN_EXPERIMENTS: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Object.keys(BUILTIN_LOADERS).map((k) => [k, `./${k}.ts`])),
+);
 
 function problems(value: unknown): string[] {
   if (typeof value !== "object" || value === null) return ["it is not an object"];
@@ -32,10 +36,10 @@ function problems(value: unknown): string[] {
  * does not exist or does not export an experiment.
  */
 export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
-  let url: string;
+  let load: () => Promise<Record<string, unknown>>;
   let label: string;
-  if (Object.hasOwn(BUILTIN_EXPERIMENTS, nameOrPath)) {
-    url = new URL(BUILTIN_EXPERIMENTS[nameOrPath], import.meta.url).href;
+  if (Object.hasOwn(BUILTIN_LOADERS, nameOrPath)) {
+    load = BUILTIN_LOADERS[nameOrPath];
     label = `built-in experiment "${nameOrPath}"`;
   } else {
     const looksLikePath = /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
@@ -52,12 +56,13 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
     } catch {
       throw new Error(`Experiment file ${abs} does not exist (or is not a readable file).`);
     }
-    url = toFileUrl(abs);
+    const url = toFileUrl(abs);
+    load = () => import(url);
     label = `experiment file ${abs}`;
   }
   let mod: Record<string, unknown>;
   try {
-    mod = await import(url);
+    mod = await load();
   } catch (err) {
     throw new Error(`Cannot load ${label}: ${(err as Error).message}`, { cause: err });
   }

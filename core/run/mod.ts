@@ -1,0 +1,72 @@
+/**
+ * Run directories, the single source of truth of a training run: the writer the trainer uses,
+ * validating readers (run.json, metrics and events read incrementally, reports, checkpoints,
+ * resume points), a tail for live readers and a shared metrics cache. Nothing outside this
+ * folder knows a run file's name or format.
+ *
+ * @example
+ * ```ts
+ * import { listRuns, readMetrics } from "./mod.ts";
+ * for (const run of await listRuns("runs")) {
+ *   const { records } = await readMetrics(run.dir);
+ *   console.log(run.id, run.info?.status, records.length);
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  type KnownEventType,
+  type MetricsRecord,
+  RUN_STATUSES,
+  type RunEvent,
+  type RunInfo,
+  type RunStatus,
+} from "./format.ts";
+export type { RunLogger } from "./logger.ts";
+export { type CreateRunOptions, type RunPosition, RunWriter } from "./writer.ts";
+export {
+  type LinesResult,
+  listRuns,
+  MAX_RUN_INFO_BYTES,
+  readEvents,
+  type ReadLinesOptions,
+  readMetrics,
+  readModelSummary,
+  readRunInfo,
+  readRunInfoChecked,
+  resolveInside,
+  RunFileError,
+  type RunListEntry,
+  UnsafePathError,
+  validateRunInfo,
+} from "./reader.ts";
+export {
+  DEFAULT_CSV_LOG,
+  readEvaluation,
+  readVizIndex,
+  writeEvaluation,
+  writeVizIndex,
+} from "./artifacts.ts";
+export {
+  checkpointDir,
+  findRunWeights,
+  listCheckpointNames,
+  listResumePoints,
+  type RunWeights,
+} from "./checkpoints.ts";
+export {
+  type CheckpointMetadata,
+  loadModel,
+  loadOptimizer,
+  loadWeights,
+  readState,
+  type SavedCheckpoint,
+  saveModel,
+  type SaveModelOptions,
+  saveOptimizer,
+} from "./model_io.ts";
+export { type CachedMetrics, MetricsCache, type MetricsSince } from "./metrics_cache.ts";
+export { type RunChanges, RunTail, type TailStart } from "./tail.ts";
+export type { EvaluationReport } from "./evaluation_format.ts";
+export type { VizIndex } from "./viz_format.ts";

@@ -1,0 +1,62 @@
+/**
+ * Live updates over Server-Sent Events, a Hono sub-app mounted at `/api/runs`:
+ * `GET /:id/stream?metricsSince=&eventsSince=` sends `hello`, then `metrics`, `events` and
+ * `status` events as the run's files change (polled every `pollMs`), and a `ping` every 15 s.
+ * Streams share the store's metrics cache: a hundred open streams of one run parse its
+ * metrics once.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { streamApi } from "./stream.ts";
+ * import { RunStore } from "../run_store.ts";
+ * const app = new Hono().route("/api/runs", streamApi(new RunStore("runs"), 250));
+ * console.log(typeof app.fetch);
+ * ```
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { RunTail } from "../../core/run/tail.ts";
+import type { RunStore } from "../run_store.ts";
+import { intParam } from "./params.ts";
+
+/** How often an idle stream sends a `ping`, in ms. */
+const PING_MS = 15_000;
+
+/** The live-stream app over `store`, polling every `pollMs` milliseconds. */
+export function streamApi(store: RunStore, pollMs: number): Hono {
+  return new Hono().get("/:id/stream", async (c) => {
+    const dir = await store.dir(c.req.param("id"));
+    const tail = new RunTail(dir, {
+      metricsOffset: intParam(c, "metricsSince", 0),
+      eventsOffset: intParam(c, "eventsSince", 0),
+    }, store.metrics);
+    return streamSSE(c, async (stream) => {
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+      });
+      let lastPing = Date.now();
+      await stream.writeSSE({ event: "hello", data: JSON.stringify({ pollMs }) });
+      while (!closed) {
+        const changes = await tail.poll();
+        if (changes.metrics) {
+          await stream.writeSSE({ event: "metrics", data: JSON.stringify(changes.metrics) });
+        }
+        if (changes.events) {
+          await stream.writeSSE({ event: "events", data: JSON.stringify(changes.events) });
+        }
+        if (changes.info) {
+          await stream.writeSSE({ event: "status", data: JSON.stringify(changes.info) });
+        }
+        if (Date.now() - lastPing > PING_MS) {
+          lastPing = Date.now();
+          await stream.writeSSE({ event: "ping", data: "{}" });
+        }
+        await stream.sleep(pollMs);
+      }
+    });
+  });
+}

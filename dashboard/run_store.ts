@@ -1,0 +1,34 @@
+/**
+ * What the dashboard's apps share: the runs folder, run-id resolution (no id leaves the
+ * folder) and one metrics cache for the API and the live streams.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { resolveInside, safeSegments, UnsafePathError } from "../core/run/reader.ts";
+import { MetricsCache } from "../core/run/metrics_cache.ts";
+
+/** The runs folder as the dashboard's apps see it. */
+export class RunStore {
+  /** The runs folder (absolute). */
+  readonly runsDir: string;
+  /** Parsed metrics, shared by `/metrics`, the CSV download and every live stream. */
+  readonly metrics: MetricsCache;
+
+  /** Serves `runsDir`; `cacheRuns` runs' metrics are kept parsed (default 16). */
+  constructor(runsDir: string, cacheRuns = 16) {
+    this.runsDir = resolve(runsDir);
+    this.metrics = new MetricsCache(cacheRuns);
+  }
+
+  /**
+   * The folder of run `id` (one path segment, no `..`, no `%`, not a symlink leaving the
+   * runs folder); throws {@linkcode UnsafePathError} (400 or 404) otherwise.
+   */
+  dir(id: string): Promise<string> {
+    if (safeSegments(id).length !== 1) {
+      throw new UnsafePathError(`bad run id ${JSON.stringify(id)}`);
+    }
+    return resolveInside(this.runsDir, id);
+  }
+}
