@@ -98,3 +98,4 @@ export * from "./core/run/mod.ts";
 export * from "./core/data/mod.ts";
 export * from "./callbacks/mod.ts";
 export * from "./dashboard/mod.ts";
+export { type GradCamResult } from "./core/viz/grad_cam.ts";

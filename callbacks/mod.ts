@@ -21,6 +21,7 @@ export {
   Monitor,
   type MonitorMode,
   type MonitorOptions,
+  type MonitorState,
   resolveMode,
 } from "./monitor.ts";
 export {

@@ -11,12 +11,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
 import type { Dataset } from "../core/data/dataset.ts";
-import {
-  VIZ_FORMAT,
-  type VizEpoch,
-  type VizImage,
-  type VizIndex,
-} from "../core/run/viz_format.ts";
+import { VIZ_FORMAT, type VizEpoch, type VizImage, type VizIndex } from "../core/run/viz_format.ts";
 import { readVizIndex, writeVizIndex } from "../core/run/artifacts.ts";
 import { encodePng } from "../core/viz/png.ts";
 import { renderFilters } from "../core/viz/filters.ts";

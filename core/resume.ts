@@ -13,7 +13,6 @@ import { loadOptimizer, loadWeights, readState, saveModel } from "./run/model_io
 import { listResumePoints, resumePointDir, resumePointsDir } from "./run/checkpoints.ts";
 import type { Checkpointer, Trainer, TrainerState } from "./trainer.ts";
 
-
 /**
  * A checkpointer that saves a resume point after each epoch and on interruption, keeping the
  * newest `keep` (default 2, so a corrupt newest one can fall back to the one before).

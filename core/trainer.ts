@@ -114,13 +114,20 @@ export { CallbackError } from "./callback_list.ts";
  * ```
  */
 export class Trainer {
+  /** The model being trained. */
   readonly model: tfl.LayersModel;
+  /** Training and validation data. */
   readonly dataset: Dataset;
+  /** The run directory's writer (also the callbacks' `RunLogger`). */
   readonly run: RunWriter;
+  /** The optimizer (Adam with the learning rate unless given). */
   readonly optimizer: tf.Optimizer;
+  /** The callbacks, in call order. */
   readonly callbacks: readonly Callback[];
+  /** Training batch size. */
   readonly batchSize: number;
   #callbacks: CallbackList;
+  /** Seed for shuffling and augmentation. */
   readonly seed: number;
   #lr: number;
   #position: TrainerPosition = { epoch: 0, batch: 0, step: 0 };

@@ -25,7 +25,14 @@ export {
   loadImageFolder,
   loadImageFolderFor,
 } from "./image_folder.ts";
-export { decodeImage, type DecodeOptions, type Fit, ImageDecodeError } from "./decode.ts";
+export {
+  type BadImageKind,
+  decodeImage,
+  type DecodeOptions,
+  type Fit,
+  ImageDecodeError,
+} from "./decode.ts";
+export type { SplitName } from "./scan.ts";
 export {
   type IdxArray,
   type IdxFolderOptions,

@@ -14,6 +14,7 @@ export class RunFileError extends Error {
   readonly status: 400 | 404;
   /** The path relative to the run directory. */
   readonly rel: string;
+  /** Creates the error for `rel` with the HTTP-like `status`. */
   constructor(rel: string, message: string, status: 400 | 404) {
     super(message);
     this.name = "RunFileError";
@@ -49,7 +50,11 @@ export async function checkRunPath(
       throw new RunFileError(rel, `${rel} cannot be read (${(err as Error).name})`, 400);
     }
     if (stat.isSymlink) {
-      throw new RunFileError(rel, `${rel} is refused: a symlink inside a run is never followed`, 400);
+      throw new RunFileError(
+        rel,
+        `${rel} is refused: a symlink inside a run is never followed`,
+        400,
+      );
     }
     const last = i === parts.length - 1;
     const wantDir = !last || kind === "dir";

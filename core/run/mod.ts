@@ -68,5 +68,14 @@ export {
 } from "./model_io.ts";
 export { type CachedMetrics, MetricsCache, type MetricsSince } from "./metrics_cache.ts";
 export { type RunChanges, RunTail, type TailStart } from "./tail.ts";
-export type { EvaluationReport } from "./evaluation_format.ts";
-export type { VizIndex } from "./viz_format.ts";
+export type { ClassAccuracy, EvaluationReport, WrongPrediction } from "./evaluation_format.ts";
+export {
+  VIZ_FORMAT,
+  type VizActivations,
+  type VizEpoch,
+  type VizFilters,
+  type VizGradCam,
+  type VizImage,
+  type VizIndex,
+  type VizMosaic,
+} from "./viz_format.ts";

@@ -38,6 +38,7 @@ export const MAX_RUN_INFO_BYTES = 1 << 20;
 export class UnsafePathError extends Error {
   /** `400` for a malformed or escaping path, `404` for a path that does not exist. */
   readonly status: 400 | 404;
+  /** Creates the error (`400` unless told otherwise). */
   constructor(message: string, status: 400 | 404 = 400) {
     super(message);
     this.name = "UnsafePathError";

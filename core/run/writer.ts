@@ -348,10 +348,8 @@ export class RunWriter implements RunLogger {
     await this.#metrics.close();
     const all = await readJsonLines(this.dir, RUN_FILES.metrics, isMetricsRecord);
     const kept = all.records.filter((rec) =>
-      rec.batch === undefined
-        ? rec.epoch < position.epoch
-        : rec.epoch < position.epoch ||
-          (rec.epoch === position.epoch && rec.batch < position.batch)
+      rec.batch === undefined ? rec.epoch < position.epoch : rec.epoch < position.epoch ||
+        (rec.epoch === position.epoch && rec.batch < position.batch)
     );
     const dropped = all.records.length - kept.length + all.skipped;
     if (dropped > 0) {
