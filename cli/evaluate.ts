@@ -22,7 +22,7 @@ const USAGE =
 
   --run DIR          the run directory (runs/<run-id>)
   --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: the most recent one)
-  --experiment X     experiment name (experiments/X.ts) or module path (default: run.json's)
+  --experiment X     experiment name (experiments/X.ts) or module path (default: the run's own)
   --split S          test (default; falls back to val when the dataset has no test split) or val
   --batch-size N     examples per forward pass (default 32)
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)`;

@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { join, relative, resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
@@ -156,7 +156,7 @@ async function readRunInfoForResume(
 ): Promise<{ experiment: string; config?: Record<string, unknown> }> {
   try {
     const info = await readRunInfo(dir);
-    if (!info.experiment) throw new Error("its run.json names no experiment");
+    if (!info.experiment) throw new Error("the run names no experiment");
     return info;
   } catch (err) {
     throw new Error(

@@ -122,7 +122,8 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
  *
  * @example
  * ```ts ignore
- * import experiment from "../experiments/default.ts";
+ * import { loadExperiment, runExperiment } from "@convdeck/convdeck";
+ * const experiment = await loadExperiment("default");
  * const { run, result } = await runExperiment({ experiment, overrides: { epochs: 1 } });
  * console.log(run.dir, result.logs);
  * ```

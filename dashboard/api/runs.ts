@@ -185,7 +185,7 @@ export function runsApi(store: RunStore): Hono {
       const report = await readEvaluation(dir);
       if (!report) {
         throw new HTTPException(404, {
-          message: "no evaluation.json yet: run `deno task evaluate --run DIR`",
+          message: "no evaluation yet: run `deno task evaluate --run DIR`",
         });
       }
       return c.json(report);

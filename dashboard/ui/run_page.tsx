@@ -243,7 +243,7 @@ export function RunPage({ id }: { id: string }) {
               <pre
                 class="summary"
                 data-testid="model-summary"
-              >{d.modelSummary ?? "(no model.txt)"}</pre>
+              >{d.modelSummary ?? "(no model summary)"}</pre>
             </div>
           </div>
         </section>

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { writeFakeRun } from "./helpers/fake_run.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The files `deno publish` would ship, as listed by its dry run. */
+async function packageFiles(): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text.slice(-2000));
+  return [...text.matchAll(/^\s+file:\/\/(\S+) \(/gm)].map((m) => m[1]);
+}
+
+Deno.test("the published package: no tests or tools, and the dashboard serves offline from a copy", async () => {
+  const files = await packageFiles();
+  const rel = files.map((f) => f.slice(ROOT.length));
+  assert.ok(rel.includes("mod.ts") && rel.includes("dashboard/ui/dist/bundle.ts"), rel.join(" "));
+  assert.ok(!rel.some((f) => f.startsWith("tests/") || f.startsWith("tools/")), rel.join(" "));
+  assert.ok(rel.includes("LICENSE"), "LICENSE is shipped");
+  // A copy of the package outside the repository, run with network access to loopback only
+  // and read access to the runs folder only: the client bundle comes from a module.
+  const copy = await Deno.makeTempDir({ prefix: "convdeck-pkg-" });
+  for (const f of rel) {
+    await Deno.mkdir(dirname(join(copy, f)), { recursive: true });
+    await Deno.copyFile(join(ROOT, f), join(copy, f));
+  }
+  const runs = await Deno.makeTempDir();
+  await writeFakeRun(runs, { id: "r", epochs: 3 });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--cached-only",
+      `--allow-read=${runs}`,
+      "--allow-net=127.0.0.1",
+      join(copy, "cli/dashboard.ts"),
+      "--runs",
+      runs,
+      "--port",
+      "0",
+    ],
+    cwd: copy,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!/http:\/\/\S+\//.test(out)) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += r.value;
+    }
+    reader.releaseLock();
+    const url = /http:\/\/\S+\//.exec(out)?.[0];
+    assert.ok(url, `no URL printed: ${out}`);
+    const js = await fetch(`${url}assets/app.js`);
+    assert.equal(js.status, 200);
+    assert.ok((await js.arrayBuffer()).byteLength > 10_000);
+    const list = await (await fetch(`${url}api/runs`)).json();
+    assert.equal(list.runs[0].id, "r");
+  } finally {
+    child.kill();
+    await child.status;
+    await child.stderr.cancel();
+    await child.stdout.cancel().catch(() => {});
+  }
+});
