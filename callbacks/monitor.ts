@@ -167,19 +167,7 @@ export function missingMetricMessage(owner: string, monitor: string, logs: Logs)
     `Check the monitor name (validation metrics are "val_"-prefixed).`;
 }
 
-/** Checks that `value` is a number satisfying `ok`, else throws naming the owner and option. */
-export function checkOption(
-  owner: string,
-  option: string,
-  value: unknown,
-  ok: (v: number) => boolean,
-  expected: string,
-): number {
-  if (typeof value !== "number" || !ok(value)) {
-    throw new Error(`${owner}: ${option} must be ${expected}, got ${String(value)}.`);
-  }
-  return value;
-}
+export { checkOption } from "../core/options.ts";
 
 /** Reads a plain-JSON state object, throwing a clear error when it is not one. */
 export function stateObject(owner: string, state: unknown): Record<string, unknown> {

@@ -1,9 +1,53 @@
 /**
- * Validation of training options: every bad value is a clear error before any work starts.
+ * Validation of options: every bad value is a clear error, naming what is wrong, before any
+ * work starts. The one option check of the package: training options, the trainer's
+ * arguments and every callback's options go through {@linkcode optionProblem}.
+ *
+ * @example
+ * ```ts
+ * import { checkOption } from "./options.ts";
+ * const patience = checkOption("EarlyStopping", "patience", 3, Number.isInteger, "an integer");
+ * console.log(patience); // 3
+ * ```
  *
  * @module
  */
 import type { TrainOptions } from "./experiment.ts";
+
+/**
+ * `"<option> must be <expected>, got <value>"` when `value` is not a number satisfying `ok`,
+ * else `undefined`.
+ */
+export function optionProblem(
+  option: string,
+  value: unknown,
+  ok: (v: number) => boolean,
+  expected: string,
+): string | undefined {
+  return typeof value === "number" && ok(value)
+    ? undefined
+    : `${option} must be ${expected}, got ${String(value)}`;
+}
+
+/** Checks that `value` is a number satisfying `ok`, else throws naming the owner and option. */
+export function checkOption(
+  owner: string,
+  option: string,
+  value: unknown,
+  ok: (v: number) => boolean,
+  expected: string,
+): number {
+  const problem = optionProblem(option, value, ok, expected);
+  if (problem) throw new Error(`${owner}: ${problem}.`);
+  return value as number;
+}
+
+/** True for an integer `>= min`. */
+export const integerAtLeast = (min: number) => (v: number): boolean =>
+  Number.isInteger(v) && v >= min;
+
+/** True for a finite number `> 0`. */
+export const positiveFinite = (v: number): boolean => Number.isFinite(v) && v > 0;
 
 /** Merges experiment defaults with overrides and validates the result. */
 export function resolveOptions(
@@ -14,19 +58,13 @@ export function resolveOptions(
   for (const [k, v] of Object.entries(overrides)) {
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   }
-  const problems: string[] = [];
-  const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) {
-      problems.push(`${name} must be an integer >= ${min}, got ${v}`);
-    }
-  };
-  int("epochs (--epochs)", o.epochs, 0);
-  int("batch size (--batch-size)", o.batchSize, 1);
-  int("image size (--image-size)", o.imageSize, 1);
-  int("seed (--seed)", o.seed, 0);
-  if (!Number.isFinite(o.learningRate) || o.learningRate <= 0) {
-    problems.push(`learning rate (--lr) must be a positive number, got ${o.learningRate}`);
-  }
+  const problems = [
+    optionProblem("epochs (--epochs)", o.epochs, integerAtLeast(0), "an integer >= 0"),
+    optionProblem("batch size (--batch-size)", o.batchSize, integerAtLeast(1), "an integer >= 1"),
+    optionProblem("image size (--image-size)", o.imageSize, integerAtLeast(1), "an integer >= 1"),
+    optionProblem("seed (--seed)", o.seed, integerAtLeast(0), "an integer >= 0"),
+    optionProblem("learning rate (--lr)", o.learningRate, positiveFinite, "a positive number"),
+  ].filter((p) => p !== undefined);
   if (problems.length > 0) throw new Error(`Invalid options: ${problems.join("; ")}.`);
   return o;
 }

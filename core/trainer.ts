@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback, HistoryEntry, TrainContext } from "./callback.ts";
 import { CallbackList } from "./callback_list.ts";
+import { checkOption, integerAtLeast, positiveFinite } from "./options.ts";
 import type { Dataset, Split } from "./data/dataset.ts";
 import { freezeLogs, type Logs } from "./logs.ts";
 import { hashInts, permutation } from "./random.ts";
@@ -139,12 +140,14 @@ export class Trainer {
 
   /** Creates a trainer; nothing runs until `train()`. */
   constructor(options: TrainerOptions) {
-    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
-      throw new Error(`batchSize must be a positive integer, got ${options.batchSize}`);
-    }
-    if (!(options.learningRate > 0) || !Number.isFinite(options.learningRate)) {
-      throw new Error(`learningRate must be a positive number, got ${options.learningRate}`);
-    }
+    checkOption("Trainer", "batchSize", options.batchSize, integerAtLeast(1), "an integer >= 1");
+    checkOption(
+      "Trainer",
+      "learningRate",
+      options.learningRate,
+      positiveFinite,
+      "a positive number",
+    );
     this.#callbacks = new CallbackList(options.callbacks ?? []);
     this.#options = options;
     this.model = options.model;
@@ -175,9 +178,7 @@ export class Trainer {
   }
 
   set learningRate(lr: number) {
-    if (!(lr > 0) || !Number.isFinite(lr)) {
-      throw new Error(`learning rate must be a positive finite number, got ${lr}`);
-    }
+    checkOption("Trainer", "learning rate", lr, positiveFinite, "a positive finite number");
     this.#lr = lr;
     setOptimizerLearningRate(this.optimizer, lr);
   }
@@ -256,9 +257,7 @@ export class Trainer {
    * a callback or the training step fails.
    */
   async train({ epochs }: { epochs: number }): Promise<TrainResult> {
-    if (!Number.isInteger(epochs) || epochs < 0) {
-      throw new Error(`epochs must be a non-negative integer, got ${epochs}`);
-    }
+    checkOption("Trainer", "epochs", epochs, integerAtLeast(0), "a non-negative integer");
     if (this.#running) throw new Error("train() is already running on this trainer.");
     if (this.dataset.train.size === 0) {
       throw new Error(`The training split of dataset "${this.dataset.name}" is empty.`);
