@@ -1,0 +1,42 @@
+/**
+ * A run's hyperparameters (with the backend), checkpoints and model summary.
+ *
+ * @module
+ */
+import type { RunDetail } from "./api.ts";
+
+/** The hyperparameters table and model summary of a run. */
+export function RunDetails({ detail: d }: { detail: RunDetail }) {
+  const info = d.info;
+  return (
+    <div class="two">
+      <div>
+        <h2>Hyperparameters</h2>
+        <table class="kv" data-testid="config">
+          <tbody>
+            {Object.entries(info.config ?? {}).map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td>{typeof v === "string" ? v : JSON.stringify(v)}</td>
+              </tr>
+            ))}
+            {info.backend && (
+              <tr>
+                <th>backend</th>
+                <td>{`${info.backend.name} (${info.backend.reason})`}</td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+        {d.checkpoints.length > 0 && <p>Checkpoints: {d.checkpoints.join(", ")}</p>}
+      </div>
+      <div>
+        <h2>Model</h2>
+        <pre
+          class="summary"
+          data-testid="model-summary"
+        >{d.modelSummary ?? "(no model summary)"}</pre>
+      </div>
+    </div>
+  );
+}
