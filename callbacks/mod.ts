@@ -66,3 +66,6 @@ export {
   type VisualizeOptions,
   type VizImages,
 } from "./visualize.ts";
+export type { Callback, HistoryEntry, TrainContext } from "../core/callback.ts";
+export type { Logs } from "../core/logs.ts";
+export type { RunLogger } from "../core/run/logger.ts";

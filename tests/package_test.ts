@@ -72,3 +72,23 @@ Deno.test("the published package: no tests or tools, and the dashboard serves of
     await child.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("subpath exports load only what they need: /callbacks and /run load neither sharp, Hono nor a tfjs backend", async () => {
+  for (const entry of ["callbacks/mod.ts", "core/run/mod.ts"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      modules: { kind: string; npmPackage?: string }[];
+    };
+    // The npm packages the module graph imports directly (not the whole lockfile).
+    const npm = graph.modules.filter((m) => m.kind === "npm").map((m) => m.npmPackage ?? "");
+    assert.ok(npm.length > 0, `${entry}: no npm packages listed`);
+    for (const heavy of ["sharp@", "hono@", "tfjs-backend-wasm@", "tfjs-backend-webgpu@"]) {
+      assert.ok(!npm.some((p) => p.includes(heavy)), `${entry} loads ${heavy}: ${npm.join(" ")}`);
+    }
+  }
+});
