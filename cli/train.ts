@@ -8,7 +8,8 @@ import { relative, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
-import { resolveOptions } from "../core/options.ts";
+import { resolveOptions, splitSettings } from "../core/options.ts";
+import { describeParams, parseSetArg } from "../core/params.ts";
 import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments/registry.ts";
 import { parsePluginArg } from "../core/plugins.ts";
 import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
@@ -39,6 +40,9 @@ Options:
   --runs DIR              where run directories go                  [default: runs]
   --callback 'PATH [JSON]'  load a callback plugin (repeatable), options as JSON after the path
   --seed N                seed for weights, shuffling and augmentation
+  --set KEY=VALUE         an experiment parameter (repeatable; values parsed as JSON when
+                          they parse, strings otherwise): --help --experiment NAME lists
+                          them; epochs, batchSize, learningRate, imageSize, seed work too
   --resume RUN_DIR        continue a stopped or crashed run from its last resume point;
                           with --epochs, N is the run's new total epoch count
   --dashboard             serve the live dashboard from this process while training
@@ -100,6 +104,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         runs: { type: "string" },
         callback: { type: "string", multiple: true },
         seed: { type: "string" },
+        set: { type: "string", multiple: true },
         summary: { type: "boolean" },
         resume: { type: "string" },
         dashboard: { type: "boolean" },
@@ -116,7 +121,12 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if (!BACKENDS.includes(backend)) {
     throw new Error(`--backend must be one of ${BACKENDS.join(", ")}, got "${v.backend}"`);
   }
+  const sets = splitSettings((v.set ?? []).map(parseSetArg));
   const overrides: Partial<TrainOptions> = {
+    ...sets.overrides,
+    ...(Object.keys(sets.params).length ? { params: sets.params } : {}),
+  };
+  const flags: Partial<TrainOptions> = {
     epochs: num("--epochs", v.epochs, true),
     batchSize: num("--batch-size", v["batch-size"], true),
     learningRate: num("--lr", v.lr, false),
@@ -125,6 +135,9 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     data: v.data,
     strictData: v["strict-data"],
   };
+  for (const [k, val] of Object.entries(flags)) {
+    if (val !== undefined) (overrides as Record<string, unknown>)[k] = val;
+  }
   const threads = num("--threads", v.threads, true);
   if (threads !== undefined && threads < 1) throw new Error(`--threads must be >= 1`);
   const port = num("--port", v.port, true);
@@ -173,10 +186,11 @@ async function readRunInfoForResume(
 async function summaryText(experiment: Experiment, args: TrainArgs): Promise<string> {
   if (experiment.numClasses !== undefined && args.overrides.data === undefined) {
     await initBackend("cpu", { log: () => {} });
-    const o = resolveOptions(experiment.defaults, args.overrides);
+    const o = resolveOptions(experiment.defaults, args.overrides, experiment.params);
     const model = experiment.model(
       [o.imageSize, o.imageSize, experiment.channels ?? 3],
       experiment.numClasses,
+      o,
     );
     const text = modelSummary(model);
     model.dispose();
@@ -192,6 +206,18 @@ async function summaryText(experiment: Experiment, args: TrainArgs): Promise<str
   return modelSummary(prepared.model);
 }
 
+/** What `--help --experiment X` adds: the experiment's defaults and parameters. */
+export function experimentHelp(experiment: Experiment): string {
+  const d = experiment.defaults;
+  const params = describeParams(experiment.params ?? {});
+  return `Experiment ${experiment.name}: ${experiment.description}
+  defaults: epochs ${d.epochs}, batchSize ${d.batchSize}, learningRate ${d.learningRate}, ` +
+    `imageSize ${d.imageSize}, seed ${d.seed}
+  parameters (--set NAME=VALUE):${
+      params.length ? params.map((p) => `\n    ${p}`).join("") : " none"
+    }`;
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let args: TrainArgs;
@@ -203,6 +229,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.help) {
     console.log(HELP);
+    if (args.experimentGiven) {
+      try {
+        console.log(experimentHelp(await loadExperiment(args.experiment)));
+      } catch (err) {
+        console.error(`error: ${(err as Error).message}`);
+        return 1;
+      }
+    }
     return 0;
   }
   const controller = new AbortController();

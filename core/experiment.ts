@@ -7,6 +7,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback } from "./callback.ts";
 import type { Dataset } from "./data/dataset.ts";
+import type { Params, ParamSpecs } from "./params.ts";
 
 /** Hyperparameters and options after defaults and command-line flags are merged. */
 export interface TrainOptions {
@@ -24,6 +25,8 @@ export interface TrainOptions {
   data?: string;
   /** Fail on any bad data file instead of skipping it. */
   strictData?: boolean;
+  /** The experiment's own hyperparameters (declared in `Experiment.params`), resolved. */
+  params?: Params;
 }
 
 /** A callback plugin reference: a module path plus options passed to its factory. */
@@ -56,14 +59,24 @@ export interface Experiment {
   readonly description: string;
   /** Default options; command-line flags override them. */
   readonly defaults: TrainOptions;
+  /**
+   * The experiment's own hyperparameters (`--set name=value`), each with a default, a type and
+   * a description; resolved values reach `dataset`, `model` and `callbacks` as
+   * `options.params`.
+   */
+  readonly params?: ParamSpecs;
   /** Expected class count, so `--summary` can build the model without loading data. */
   readonly numClasses?: number;
   /** Image channels the model takes (default 3), for `--summary` without data. */
   readonly channels?: number;
   /** Builds the dataset for the resolved options. */
   dataset(options: TrainOptions): Promise<Dataset>;
-  /** Builds the (uncompiled) model for an input shape and class count. */
-  model(inputShape: readonly [number, number, number], numClasses: number): tfl.LayersModel;
+  /** Builds the (uncompiled) model for an input shape and class count (and the options). */
+  model(
+    inputShape: readonly [number, number, number],
+    numClasses: number,
+    options?: TrainOptions,
+  ): tfl.LayersModel;
   /** The default callbacks (used unless the caller passes its own list). */
   callbacks?(options: TrainOptions): Callback[];
   /** Callback plugins loaded by path, in addition to `callbacks`. */

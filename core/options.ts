@@ -13,6 +13,32 @@
  * @module
  */
 import type { TrainOptions } from "./experiment.ts";
+import { type Params, type ParamSpecs, type ParamValue, resolveParams } from "./params.ts";
+
+/** The options every experiment has, settable by `--set` (and sweeps) like parameters. */
+export const STANDARD_OPTIONS: readonly string[] = [
+  "epochs",
+  "batchSize",
+  "learningRate",
+  "imageSize",
+  "seed",
+];
+
+/**
+ * Sorts `key=value` settings into standard options (`epochs`, `batchSize`, `learningRate`,
+ * `imageSize`, `seed`) and the experiment's own parameters.
+ */
+export function splitSettings(
+  settings: Iterable<readonly [string, ParamValue]>,
+): { overrides: Partial<TrainOptions>; params: Params } {
+  const overrides: Record<string, unknown> = {};
+  const params: Params = {};
+  for (const [k, v] of settings) {
+    if (STANDARD_OPTIONS.includes(k)) overrides[k] = v;
+    else params[k] = v;
+  }
+  return { overrides: overrides as Partial<TrainOptions>, params };
+}
 
 /**
  * `"<option> must be <expected>, got <value>"` when `value` is not a number satisfying `ok`,
@@ -49,15 +75,20 @@ export const integerAtLeast = (min: number) => (v: number): boolean =>
 /** True for a finite number `> 0`. */
 export const positiveFinite = (v: number): boolean => Number.isFinite(v) && v > 0;
 
-/** Merges experiment defaults with overrides and validates the result. */
+/**
+ * Merges experiment defaults with overrides and validates the result; the experiment's own
+ * parameters (`specs`) are resolved from `overrides.params` (see `resolveParams`).
+ */
 export function resolveOptions(
   defaults: TrainOptions,
   overrides: Partial<TrainOptions>,
+  specs: ParamSpecs = {},
 ): TrainOptions {
   const o: TrainOptions = { ...defaults };
   for (const [k, v] of Object.entries(overrides)) {
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   }
+  o.params = resolveParams(specs, { ...(defaults.params ?? {}), ...(overrides.params ?? {}) });
   const problems = [
     optionProblem("epochs (--epochs)", o.epochs, integerAtLeast(0), "an integer >= 0"),
     optionProblem("batch size (--batch-size)", o.batchSize, integerAtLeast(1), "an integer >= 1"),

@@ -97,7 +97,7 @@ export interface PreparedExperiment {
 export async function prepareExperiment(o: RunExperimentOptions): Promise<PreparedExperiment> {
   const log = o.log ?? ((l: string) => console.error(l));
   const exp = o.experiment;
-  const options = resolveOptions(exp.defaults, o.overrides ?? {});
+  const options = resolveOptions(exp.defaults, o.overrides ?? {}, exp.params);
   const callbacks = o.callbacks ?? exp.callbacks?.(options) ?? [];
   for (const spec of [...(exp.plugins ?? []), ...(o.plugins ?? [])]) {
     callbacks.push(await loadPlugin(spec));
@@ -106,12 +106,14 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
   log(`backend: ${backend.name} (${backend.reason})`);
   // Build the model once on a placeholder shape first, so that an image size it cannot take
   // fails now rather than after a long dataset load.
-  withSeededMathRandom(options.seed, () => exp.model([options.imageSize, options.imageSize, 3], 2))
-    .dispose();
+  withSeededMathRandom(
+    options.seed,
+    () => exp.model([options.imageSize, options.imageSize, 3], 2, options),
+  ).dispose();
   const dataset = await exp.dataset(options);
   const model = withSeededMathRandom(
     options.seed,
-    () => exp.model(dataset.imageShape, dataset.classNames.length),
+    () => exp.model(dataset.imageShape, dataset.classNames.length, options),
   );
   return { options, model, dataset, callbacks, backend };
 }
@@ -152,8 +154,18 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         );
       }
     }
+    const runParams = (c.params ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(overrides.params ?? {})) {
+      if (runParams[k] !== v) {
+        throw new Error(
+          `A resumed run keeps its parameter ${k} (${JSON.stringify(runParams[k])}); ` +
+            `only --epochs (the new total) can change on --resume.`,
+        );
+      }
+    }
     overrides = {
       ...fromRun,
+      params: c.params,
       ...(overrides.epochs !== undefined ? { epochs: overrides.epochs } : {}),
     };
   }

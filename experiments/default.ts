@@ -15,10 +15,39 @@ const experiment: Experiment = {
   description: "small convnet on 8 classes of generated shapes and textures (32x32, no download)",
   numClasses: 8,
   defaults: { epochs: 15, batchSize: 32, learningRate: 2e-3, imageSize: 32, seed: 1 },
+  params: {
+    width: {
+      default: 16,
+      integer: true,
+      min: 1,
+      max: 512,
+      description: "filters of the first conv pair (then 2x and 4x)",
+    },
+    dropout: { default: 0, min: 0, max: 0.95, description: "dropout rate before the dense layer" },
+    reduceLrPatience: {
+      default: 2,
+      integer: true,
+      min: 1,
+      description: "epochs without val_loss improvement before the learning rate / 10",
+    },
+    earlyStoppingPatience: {
+      default: 5,
+      integer: true,
+      min: 1,
+      description: "epochs without val_loss improvement before stopping",
+    },
+  },
   dataset: (o) => Promise.resolve(syntheticShapes({ imageSize: o.imageSize, seed: o.seed })),
-  model: (shape, classes) => smallConvnet(shape, classes),
+  model: (shape, classes, o) => {
+    const w = Number(o?.params?.width ?? 16);
+    return smallConvnet(shape, classes, [w, 2 * w, 4 * w], Number(o?.params?.dropout ?? 0));
+  },
   callbacks: (o) =>
-    defaultCallbacks(o, { visualizeEvery: 3, reduceLrPatience: 2, earlyStoppingPatience: 5 }),
+    defaultCallbacks(o, {
+      visualizeEvery: 3,
+      reduceLrPatience: Number(o.params?.reduceLrPatience ?? 2),
+      earlyStoppingPatience: Number(o.params?.earlyStoppingPatience ?? 5),
+    }),
 };
 
 export default experiment;

@@ -8,8 +8,9 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { kerasLayerNames } from "./layer_names.ts";
 
 /**
- * Builds a small convnet: conv16-conv16-pool-conv32-conv32-pool-conv64-GAP-dense, `same`
- * padding so any input of 8x8 or more works.
+ * Builds a small convnet: conv16-conv16-pool-conv32-conv32-pool-conv64-GAP-dense (widths
+ * configurable, optional dropout before the dense layer), `same` padding so any input of 8x8
+ * or more works.
  *
  * @example
  * ```ts
@@ -22,7 +23,11 @@ export function smallConvnet(
   inputShape: readonly [number, number, number],
   numClasses: number,
   widths: readonly [number, number, number] = [16, 32, 64],
+  dropout = 0,
 ): tfl.Sequential {
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new Error(`dropout must be in [0, 1), got ${dropout}`);
+  }
   const [h, w] = inputShape;
   if (Math.min(h, w) < 8) {
     throw new Error(`Image size ${h}x${w} is too small for the small convnet: use at least 8.`);
@@ -53,6 +58,7 @@ export function smallConvnet(
       pool(),
       conv(widths[2]),
       tfl.layers.globalAveragePooling2d({ name: "global_average_pooling2d" }),
+      ...(dropout > 0 ? [tfl.layers.dropout({ name: "dropout", rate: dropout })] : []),
       tfl.layers.dense({ name: "dense", units: numClasses, activation: "softmax" }),
     ],
   });
