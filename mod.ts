@@ -132,7 +132,13 @@ export {
   loadImageFolder,
   loadImageFolderFor,
 } from "./core/data/image_folder.ts";
-export { decodeImage, type Fit } from "./core/data/decode.ts";
+export {
+  decodeImage,
+  type DecodeOptions,
+  DEFAULT_MAX_PIXELS,
+  type Fit,
+  ImageDecodeError,
+} from "./core/data/decode.ts";
 export { PixelSplit } from "./core/data/pixel_split.ts";
 export { FilePixelStore, MemoryPixelStore, type PixelStore } from "./core/data/pixel_store.ts";
 export {
@@ -178,6 +184,26 @@ export type { EvaluationReport } from "./core/run/evaluation_format.ts";
 // Evaluation and visualisation
 export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
 export { gradCam } from "./core/viz/grad_cam.ts";
+export { camOverlay, type CamOverlayOptions, type RgbImage } from "./core/viz/overlay.ts";
+
+// Using a trained run
+export {
+  type ClassProbability,
+  type ImagePrediction,
+  type LoadPredictorOptions,
+  predict,
+  type PredictedActivations,
+  type PredictedGradCam,
+  type PredictFailure,
+  type PredictInput,
+  type PredictOptions,
+  Predictor,
+  type PredictReport,
+  type PredictResult,
+  type Preprocessing,
+} from "./core/predict.ts";
+export { findRunWeights, type RunWeights } from "./core/run/checkpoints.ts";
+export { readRunDatasetFacts, type RunDatasetFacts } from "./core/run/dataset_facts.ts";
 
 // Callbacks
 export * from "./callbacks/mod.ts";

@@ -1,0 +1,297 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { decode } from "fast-png";
+import { predict, type PredictFailure, Predictor } from "../core/predict.ts";
+import { evaluateModel } from "../core/evaluate.ts";
+import { loadModel, saveModel } from "../core/model_io.ts";
+import { loadImageFolder } from "../core/data/image_folder.ts";
+import { loadIdxFolder } from "../core/data/idx.ts";
+import { scanImageFolder } from "../core/data/scan.ts";
+import type { Split } from "../core/data/dataset.ts";
+import { dirLogger } from "./helpers/dir_logger.ts";
+import { writeJsonAtomic } from "./helpers/fake_run.ts";
+import { imageMakers } from "./data_fixtures.ts";
+import {
+  FOLDER_OPTIONS,
+  grayPng,
+  hugePngHeader,
+  IDX_MODEL_SIZE,
+  IDX_SOURCE_SIZE,
+  type TrainedRun,
+  trainIdxRun,
+  trainImageFolderRun,
+} from "./helpers/predict_runs.ts";
+
+await tf.setBackend("cpu");
+
+const root = await Deno.makeTempDir({ prefix: "convdeck-predict-test-" });
+let folderRun: Promise<TrainedRun> | undefined;
+let idxRun: ReturnType<typeof trainIdxRun> | undefined;
+const folder = () => folderRun ??= trainImageFolderRun(root);
+const idx = () => idxRun ??= trainIdxRun(root);
+
+/** Probabilities of every example of `split` by the evaluation path's forward pass. */
+async function splitProbs(model: tfl.LayersModel, split: Split) {
+  const all = await split.batch(Array.from({ length: split.size }, (_, i) => i));
+  const shape = model.inputs[0].shape.slice(1) as number[];
+  const t = tf.tidy(() =>
+    model.predict(tf.tensor4d(all.x, [split.size, shape[0], shape[1], shape[2]])) as tf.Tensor
+  );
+  const p = await t.data() as Float32Array;
+  t.dispose();
+  const k = p.length / split.size;
+  return {
+    labels: all.y,
+    rows: Array.from({ length: split.size }, (_, i) => p.subarray(i * k, (i + 1) * k)),
+  };
+}
+
+function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string, tol = 1e-5) {
+  assert.equal(a.length, b.length, what);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) <= tol, `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+async function copyDir(from: string, to: string, skip: (name: string) => boolean = () => false) {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (skip(e.name)) continue;
+    if (e.isDirectory) await copyDir(join(from, e.name), join(to, e.name));
+    else if (e.isFile) await Deno.copyFile(join(from, e.name), join(to, e.name));
+  }
+}
+
+Deno.test("predict: same probabilities as the evaluation path on an image-folder run's test images", async () => {
+  const { runDir, dataDir } = await folder();
+  const testFiles = (await scanImageFolder(dataDir)).files.filter((f) => f.split === "test");
+  assert.ok(testFiles.length >= 6);
+  const before = tf.memory().numTensors;
+  const report = await predict(runDir, testFiles.map((f) => f.path), { topK: 3, batchSize: 4 });
+  assert.equal(tf.memory().numTensors, before, "predict leaves no tensors behind");
+  assert.equal(report.weights.kind, "best");
+  assert.equal(report.weights.name, "best");
+  assert.deepEqual(report.classNames, ["class_0", "class_1", "class_2"]);
+  assert.equal(report.preprocessing.fit, "cover");
+  assert.equal(report.preprocessing.channels, 3);
+  assert.equal(report.preprocessing.height, 16);
+  assert.deepEqual(report.notes, []);
+
+  const ds = await loadImageFolder(dataDir, FOLDER_OPTIONS);
+  const model = await loadModel(report.weights.dir);
+  try {
+    const evalDir = await Deno.makeTempDir({ dir: root });
+    const evaluation = await evaluateModel(model, ds.test!, ds.classNames, dirLogger(evalDir), {
+      batchSize: 5,
+    });
+    const { labels, rows } = await splitProbs(model, ds.test!);
+    assert.equal(report.results.length, rows.length);
+    const confusion = ds.classNames.map(() => ds.classNames.map(() => 0));
+    let loss = 0;
+    report.results.forEach((r, i) => {
+      assert.ok(r.ok, `${r.name} failed: ${(r as PredictFailure).error}`);
+      assert.equal(r.name, testFiles[i].path);
+      assertClose(r.probabilities, rows[i], r.name);
+      assert.equal(r.top.length, 3);
+      assert.ok(r.top[0].prob >= r.top[1].prob && r.top[1].prob >= r.top[2].prob);
+      assert.equal(r.top[0].name, ds.classNames[r.top[0].class]);
+      confusion[labels[i]][r.top[0].class]++;
+      loss -= Math.log(Math.min(1 - 1e-7, Math.max(1e-7, r.probabilities[labels[i]])));
+    });
+    assert.deepEqual(confusion, evaluation.confusion);
+    assert.ok(Math.abs(loss / rows.length - evaluation.loss) < 1e-5);
+  } finally {
+    model.dispose();
+    await ds.close();
+  }
+});
+
+Deno.test("predict: bytes in memory equal the file; Grad-CAM overlay and activation PNGs decode", async () => {
+  const { dataDir, runDir } = await folder();
+  const file = (await scanImageFolder(dataDir)).files.find((f) => f.split === "test")!.path;
+  const before = tf.memory().numTensors;
+  const predictor = await Predictor.load(runDir);
+  try {
+    const [fromPath, fromBytes] = await predictor.predict(
+      [file, { name: "upload.jpg", bytes: await Deno.readFile(file) }],
+      { gradCam: true, activations: { maxChannels: 4 } },
+    );
+    assert.ok(fromPath.ok && fromBytes.ok);
+    assert.equal(fromBytes.name, "upload.jpg");
+    assert.deepEqual(fromBytes.probabilities, fromPath.probabilities);
+    const cam = fromBytes.gradCam!;
+    assert.ok(cam, fromBytes.gradCamError ?? "no Grad-CAM");
+    assert.equal(cam.layer, predictor.convLayers.at(-1));
+    assert.equal(cam.class, fromBytes.top[0].class);
+    const png = decode(cam.png);
+    assert.deepEqual([png.width, png.height, png.channels], [224, 224, 3]); // 16 px x 14
+    assert.deepEqual([cam.width, cam.height], [224, 224]);
+    assert.equal(cam.heatmap.length, cam.shape[0] * cam.shape[1]);
+    assert.ok(cam.heatmap.every((v) => v >= 0 && v <= 1));
+    assert.deepEqual(fromBytes.activations!.map((a) => a.layer), predictor.convLayers);
+    const act = fromBytes.activations![0];
+    const actPng = decode(act.png);
+    assert.equal(act.count, 4);
+    assert.equal(actPng.width, act.cols * act.tileW + (act.cols - 1));
+    // Another layer for Grad-CAM; an unknown one is a clear error.
+    const [first] = await predictor.predict([file], {
+      gradCam: { layer: predictor.convLayers[0] },
+    });
+    assert.ok(first.ok && first.gradCam?.layer === predictor.convLayers[0]);
+    await assert.rejects(
+      () => predictor.predict([file], { gradCam: { layer: "nope" } }),
+      /no conv layer "nope" in the model; its conv layers: conv2d/,
+    );
+  } finally {
+    predictor.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, "Predictor.dispose frees every tensor");
+});
+
+Deno.test("predict: an IDX-trained gray run gets gray input, resized as the dataset did", async () => {
+  const { runDir, dataDir, testImages } = await idx();
+  const s = IDX_SOURCE_SIZE;
+  const gray = await Promise.all(testImages.map((px) => grayPng(px, s)));
+  const rgb = await Promise.all(testImages.map((px) => grayPng(px, s, true)));
+  const inputs = [
+    ...gray.map((bytes, i) => ({ name: `gray-${i}.png`, bytes })),
+    ...rgb.map((bytes, i) => ({ name: `rgb-${i}.png`, bytes })),
+  ];
+  const before = tf.memory().numTensors;
+  const report = await predict(runDir, inputs, { batchSize: 5 });
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(report.weights.kind, "resume", "no best checkpoint: the newest resume point");
+  assert.match(report.weights.name, /^resume\/e\d+/);
+  const p = report.preprocessing;
+  assert.deepEqual(
+    [p.channels, p.decodeChannels, p.decodeSize, p.height],
+    [1, 1, s, IDX_MODEL_SIZE],
+  );
+  assert.match(p.description, /gray/);
+  const ds = await loadIdxFolder(dataDir, {
+    imageSize: IDX_MODEL_SIZE,
+    channels: 1,
+    classNames: report.classNames,
+    log: () => {},
+  });
+  const model = await loadModel(report.weights.dir);
+  try {
+    const { rows } = await splitProbs(model, ds.test!);
+    const n = testImages.length;
+    for (let i = 0; i < n; i++) {
+      const g = report.results[i], c = report.results[n + i];
+      assert.ok(g.ok && c.ok);
+      assertClose(g.probabilities, rows[i], g.name);
+      assertClose(c.probabilities, g.probabilities, c.name, 0);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("predict: bad images give per-file errors and do not stop the others", async () => {
+  const { runDir, dataDir } = await folder();
+  const good = (await scanImageFolder(dataDir)).files.find((f) => f.split === "test")!.path;
+  const dir = await Deno.makeTempDir({ dir: root });
+  const notImage = join(dir, "notes.txt");
+  await Deno.writeTextFile(notImage, "this is not an image\n");
+  const before = tf.memory().numTensors;
+  const report = await predict(runDir, [
+    notImage,
+    { name: "empty.png", bytes: new Uint8Array() },
+    { name: "cut.jpg", bytes: new Uint8Array(await imageMakers.truncatedJpeg()) },
+    { name: "huge.png", bytes: await hugePngHeader(20000, 20000) },
+    join(dir, "missing.jpg"),
+    dir,
+    good,
+    { name: "gray.png", bytes: new Uint8Array(await imageMakers.grayPng(90)) },
+    { name: "rgba.png", bytes: new Uint8Array(await imageMakers.rgbaPng([200, 10, 10], 128)) },
+  ]);
+  assert.equal(tf.memory().numTensors, before);
+  const byName = new Map(report.results.map((r) => [r.name, r]));
+  const err = (name: string) => {
+    const r = byName.get(name)!;
+    assert.ok(!r.ok, `${name} should fail`);
+    return r.error;
+  };
+  assert.match(err(notImage), /not an image/);
+  assert.match(err("empty.png"), /empty file/);
+  assert.match(err("cut.jpg"), /corrupt or truncated jpeg/);
+  assert.match(err("huge.png"), /too large to decode: more than 268402689 pixels/);
+  assert.match(err(join(dir, "missing.jpg")), /file not found/);
+  assert.match(err(dir), /is a folder/);
+  for (const name of [good, "gray.png", "rgba.png"]) assert.ok(byName.get(name)!.ok, name);
+  // A smaller cap (an upload limit) refuses ordinary images too.
+  const [capped] = await predict(runDir, [good], { maxPixels: 100 }).then((r) => r.results);
+  assert.ok(!capped.ok && /more than 100 pixels/.test(capped.error));
+});
+
+Deno.test("predict: runs without weights, without class names, or with a model it cannot feed", async () => {
+  const { runDir } = await folder();
+  const runJson = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
+
+  const noWeights = join(root, "no-weights");
+  await Deno.mkdir(noWeights);
+  await Deno.copyFile(join(runDir, "run.json"), join(noWeights, "run.json"));
+  await assert.rejects(
+    () => predict(noWeights, []),
+    (e: Error) =>
+      e.message.includes(join(noWeights, "checkpoints")) && /no checkpoint/.test(e.message),
+  );
+
+  await assert.rejects(
+    () => predict(join(root, "nothing-here"), []),
+    /cannot read .*nothing-here.*run\.json/,
+  );
+
+  const noClasses = join(root, "no-classes");
+  await copyDir(runDir, noClasses, (n) => n === "evaluation.json");
+  await writeJsonAtomic(join(noClasses, "run.json"), { ...runJson, dataset: undefined });
+  await assert.rejects(
+    () => predict(noClasses, []),
+    (e: Error) =>
+      e.message.includes(join(noClasses, "run.json")) &&
+      e.message.includes(join(noClasses, "evaluation.json")) &&
+      /records no class names/.test(e.message),
+  );
+  // An older run: classes from evaluation.json, the rest from the model, said in notes.
+  await Deno.copyFile(join(runDir, "evaluation.json"), join(noClasses, "evaluation.json"));
+  const report = await predict(noClasses, []);
+  assert.deepEqual(report.classNames, ["class_0", "class_1", "class_2"]);
+  assert.ok(report.notes.some((n) => /class names taken from evaluation\.json/.test(n)));
+  assert.ok(report.notes.some((n) => /no fit mode: using squash/.test(n)));
+
+  // A model taking 4 channels: predict cannot make such images.
+  const rgbaRun = join(root, "rgba-run");
+  await Deno.mkdir(rgbaRun);
+  await writeJsonAtomic(join(rgbaRun, "run.json"), {
+    ...runJson,
+    dataset: { classes: ["a", "b"], imageShape: [8, 8, 4] },
+  });
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [8, 8, 4], filters: 2, kernelSize: 3 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 2, activation: "softmax" }),
+    ],
+  });
+  await saveModel(model, join(rgbaRun, "checkpoints", "best"));
+  model.dispose();
+  const before = tf.memory().numTensors;
+  await assert.rejects(
+    () => predict(rgbaRun, []),
+    /takes 4-channel images; predict can give it gray \(1\) or RGB \(3\)/,
+  );
+  assert.equal(tf.memory().numTensors, before, "a refused model is disposed");
+});
+
+Deno.test({
+  name: "predict: clean up",
+  fn: async () => {
+    await Promise.allSettled([folderRun, idxRun]);
+    await Deno.remove(root, { recursive: true });
+  },
+});
