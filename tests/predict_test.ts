@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
@@ -11,6 +12,7 @@ import { loadImageFolder } from "../core/data/image_folder.ts";
 import { loadIdxFolder } from "../core/data/idx.ts";
 import { scanImageFolder } from "../core/data/scan.ts";
 import type { Split } from "../core/data/dataset.ts";
+import { expandInputs, parsePredictArgs, UsageError } from "../cli/predict.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
 import { writeJsonAtomic } from "./helpers/fake_run.ts";
 import { imageMakers } from "./data_fixtures.ts";
@@ -286,6 +288,139 @@ Deno.test("predict: runs without weights, without class names, or with a model i
     /takes 4-channel images; predict can give it gray \(1\) or RGB \(3\)/,
   );
   assert.equal(tf.memory().numTensors, before, "a refused model is disposed");
+});
+
+const CLI = fileURLToPath(new URL("../cli/predict.ts", import.meta.url));
+
+/** Runs the predict CLI as a process; a hang (the process not exiting) fails the test. */
+async function cli(...args: string[]) {
+  const started = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const d = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: d.decode(out.stdout),
+    stderr: d.decode(out.stderr),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+Deno.test("predict CLI: bad flags exit 2 with the usage", async () => {
+  assert.throws(() => parsePredictArgs(["--run", "r", "a.jpg", "--top-k", "0"]), UsageError);
+  assert.deepEqual(parsePredictArgs(["--run", "r", "a.jpg", "dir/", "--top-k", "5"]).paths, [
+    "a.jpg",
+    "dir/",
+  ]);
+  for (
+    const args of [
+      ["--run", "r", "a.jpg", "--topk", "2"],
+      ["a.jpg"],
+      ["--run", "r"],
+      ["--run", "r", "a.jpg", "--batch-size", "1.5"],
+      ["--run", "r", "a.jpg", "--backend", "tpu"],
+    ]
+  ) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^error: .*\n\nUsage: deno task predict --run DIR/s);
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("predict CLI: --json over a folder with a bad file, --cam PNGs, exit 1 then 0", async () => {
+  const { runDir, dataDir } = await folder();
+  const images = join(root, "cli-images");
+  await copyDir(join(dataDir, "test"), images);
+  const bad = join(images, "class_0", "readme.txt");
+  await Deno.writeTextFile(bad, "not an image");
+  await Deno.writeTextFile(join(images, ".DS_Store"), "ignored");
+  const cams = join(root, "cams");
+  const r = await cli(
+    "--run",
+    runDir,
+    images,
+    "--json",
+    "--top-k",
+    "2",
+    "--batch-size",
+    "4",
+    "--cam",
+    cams,
+    "--backend",
+    "cpu",
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(r.seconds < 120);
+  const doc = JSON.parse(r.stdout);
+  assert.deepEqual(Object.keys(doc).sort(), [
+    "classNames",
+    "notes",
+    "preprocessing",
+    "results",
+    "run",
+    "summary",
+    "weights",
+  ]);
+  assert.deepEqual(doc.weights, { name: "best", kind: "best" });
+  assert.deepEqual(doc.classNames, ["class_0", "class_1", "class_2"]);
+  assert.equal(doc.preprocessing.fit, "cover");
+  const files = (await expandInputs([images])).files;
+  assert.equal(files.length, 7, "6 test images and readme.txt; .DS_Store skipped");
+  assert.deepEqual(doc.results.map((x: { file: string }) => x.file), files);
+  assert.deepEqual(doc.summary, { images: 7, classified: 6, failed: 1 });
+  const failed = doc.results.filter((x: { ok: boolean }) => !x.ok);
+  assert.deepEqual(failed, [{
+    file: bad,
+    ok: false,
+    error: "not an image (unrecognised content)",
+  }]);
+  assert.ok(r.stderr.includes(`${bad}`), "the error names the file on stderr too");
+  assert.match(r.stderr, /weights: checkpoints\/best/);
+  assert.match(r.stderr, /predicting: 7\/7/);
+  const lib = await predict(runDir, files.filter((f) => f !== bad), { topK: 2 });
+  for (const x of doc.results.filter((x: { ok: boolean }) => x.ok)) {
+    assert.equal(x.top.length, 2);
+    for (const t of x.top) {
+      assert.deepEqual(Object.keys(t).sort(), ["class", "name", "prob"]);
+      assert.ok(t.prob >= 0 && t.prob <= 1);
+    }
+    const same = lib.results.find((l) => l.name === x.file)!;
+    assert.ok(same.ok);
+    assert.deepEqual(x.top, same.top);
+    const png = decode(await Deno.readFile(x.cam));
+    assert.deepEqual([png.width, png.height], [224, 224]);
+  }
+  assert.equal(new Set(doc.results.map((x: { cam?: string }) => x.cam)).size, 7);
+
+  // Without the bad file: exit 0, one text line per image on stdout.
+  await Deno.remove(bad);
+  const ok = await cli("--run", runDir, images, "--backend", "cpu");
+  assert.equal(ok.code, 0, ok.stderr);
+  const lines = ok.stdout.trim().split("\n");
+  assert.equal(lines.length, 6);
+  assert.match(
+    lines[0],
+    /class_0\/test_0\.jpg +class_\d \d+\.\d% {2}class_\d \d+\.\d% {2}class_\d/,
+  );
+});
+
+Deno.test("predict CLI: a run without weights or a missing image exits 1 naming it", async () => {
+  const { runDir, dataDir } = await folder();
+  const noWeights = join(root, "cli-no-weights");
+  await Deno.mkdir(noWeights);
+  await Deno.copyFile(join(runDir, "run.json"), join(noWeights, "run.json"));
+  const image = (await scanImageFolder(dataDir)).files[0].path;
+  const r = await cli("--run", noWeights, image, "--backend", "cpu");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /error: .*cli-no-weights.*checkpoints has no checkpoint/);
+  const missing = join(root, "nope.jpg");
+  const m = await cli("--run", runDir, missing, image, "--backend", "cpu");
+  assert.equal(m.code, 1);
+  assert.ok(m.stderr.includes(`error: ${missing}: file not found`), m.stderr);
+  assert.equal(m.stdout.trim().split("\n").length, 1, "the good image is still classified");
 });
 
 Deno.test({
