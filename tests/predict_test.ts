@@ -31,9 +31,12 @@ await tf.setBackend("cpu");
 
 const root = await Deno.makeTempDir({ prefix: "convdeck-predict-test-" });
 let folderRun: Promise<TrainedRun> | undefined;
-let idxRun: ReturnType<typeof trainIdxRun> | undefined;
+const idxRuns = new Map<number, ReturnType<typeof trainIdxRun>>();
 const folder = () => folderRun ??= trainImageFolderRun(root);
-const idx = () => idxRun ??= trainIdxRun(root);
+const idx = (channels: 1 | 3 = 1) => {
+  if (!idxRuns.has(channels)) idxRuns.set(channels, trainIdxRun(root, channels));
+  return idxRuns.get(channels)!;
+};
 
 /** Probabilities of every example of `split` by the evaluation path's forward pass. */
 async function splitProbs(model: tfl.LayersModel, split: Split) {
@@ -153,46 +156,48 @@ Deno.test("predict: bytes in memory equal the file; Grad-CAM overlay and activat
   assert.equal(tf.memory().numTensors, before, "Predictor.dispose frees every tensor");
 });
 
-Deno.test("predict: an IDX-trained gray run gets gray input, resized as the dataset did", async () => {
-  const { runDir, dataDir, testImages } = await idx();
-  const s = IDX_SOURCE_SIZE;
-  const gray = await Promise.all(testImages.map((px) => grayPng(px, s)));
-  const rgb = await Promise.all(testImages.map((px) => grayPng(px, s, true)));
-  const inputs = [
-    ...gray.map((bytes, i) => ({ name: `gray-${i}.png`, bytes })),
-    ...rgb.map((bytes, i) => ({ name: `rgb-${i}.png`, bytes })),
-  ];
-  const before = tf.memory().numTensors;
-  const report = await predict(runDir, inputs, { batchSize: 5 });
-  assert.equal(tf.memory().numTensors, before);
-  assert.equal(report.weights.kind, "resume", "no best checkpoint: the newest resume point");
-  assert.match(report.weights.name, /^resume\/e\d+/);
-  const p = report.preprocessing;
-  assert.deepEqual(
-    [p.channels, p.decodeChannels, p.decodeSize, p.height],
-    [1, 1, s, IDX_MODEL_SIZE],
-  );
-  assert.match(p.description, /gray/);
-  const ds = await loadIdxFolder(dataDir, {
-    imageSize: IDX_MODEL_SIZE,
-    channels: 1,
-    classNames: report.classNames,
-    log: () => {},
-  });
-  const model = await loadModel(report.weights.dir);
-  try {
-    const { rows } = await splitProbs(model, ds.test!);
-    const n = testImages.length;
-    for (let i = 0; i < n; i++) {
-      const g = report.results[i], c = report.results[n + i];
-      assert.ok(g.ok && c.ok);
-      assertClose(g.probabilities, rows[i], g.name);
-      assertClose(c.probabilities, g.probabilities, c.name, 0);
+for (const channels of [1, 3] as const) {
+  Deno.test(`predict: an IDX-trained run (${channels} channel${channels > 1 ? "s" : ""}) gets gray input, resized as the dataset did`, async () => {
+    const { runDir, dataDir, testImages } = await idx(channels);
+    const s = IDX_SOURCE_SIZE;
+    const gray = await Promise.all(testImages.map((px) => grayPng(px, s)));
+    const rgb = await Promise.all(testImages.map((px) => grayPng(px, s, true)));
+    const inputs = [
+      ...gray.map((bytes, i) => ({ name: `gray-${i}.png`, bytes })),
+      ...rgb.map((bytes, i) => ({ name: `rgb-${i}.png`, bytes })),
+    ];
+    const before = tf.memory().numTensors;
+    const report = await predict(runDir, inputs, { batchSize: 5 });
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(report.weights.kind, "resume", "no best checkpoint: the newest resume point");
+    assert.match(report.weights.name, /^resume\/e\d+/);
+    const p = report.preprocessing;
+    assert.deepEqual(
+      [p.channels, p.decodeChannels, p.decodeSize, p.height],
+      [channels, 1, s, IDX_MODEL_SIZE],
+    );
+    assert.match(p.description, channels === 1 ? /gray, x/ : /gray copied to RGB/);
+    const ds = await loadIdxFolder(dataDir, {
+      imageSize: IDX_MODEL_SIZE,
+      channels,
+      classNames: report.classNames,
+      log: () => {},
+    });
+    const model = await loadModel(report.weights.dir);
+    try {
+      const { rows } = await splitProbs(model, ds.test!);
+      const n = testImages.length;
+      for (let i = 0; i < n; i++) {
+        const g = report.results[i], c = report.results[n + i];
+        assert.ok(g.ok && c.ok);
+        assertClose(g.probabilities, rows[i], g.name);
+        assertClose(c.probabilities, g.probabilities, c.name, 0);
+      }
+    } finally {
+      model.dispose();
     }
-  } finally {
-    model.dispose();
-  }
-});
+  });
+}
 
 Deno.test("predict: bad images give per-file errors and do not stop the others", async () => {
   const { runDir, dataDir } = await folder();
@@ -426,7 +431,7 @@ Deno.test("predict CLI: a run without weights or a missing image exits 1 naming 
 Deno.test({
   name: "predict: clean up",
   fn: async () => {
-    await Promise.allSettled([folderRun, idxRun]);
+    await Promise.allSettled([folderRun, ...idxRuns.values()]);
     await Deno.remove(root, { recursive: true });
   },
 });

@@ -86,11 +86,15 @@ export function idxImage(i: number, label: number): Uint8Array {
   return px;
 }
 
-/** Trains one epoch on IDX files (3 classes, gray 10x10 resized to 12x12, 1 channel). */
+/**
+ * Trains one epoch on IDX files (3 classes, gray 10x10 resized to 12x12; the model takes 1
+ * channel, or 3 with the gray copied, as `loadIdxFolder`'s `channels: 3`).
+ */
 export async function trainIdxRun(
   root: string,
+  channels: 1 | 3 = 1,
 ): Promise<TrainedRun & { testImages: Uint8Array[] }> {
-  const dataDir = join(root, "idx-data");
+  const dataDir = join(root, `idx-data-${channels}`);
   await Deno.mkdir(dataDir, { recursive: true });
   const s = IDX_SOURCE_SIZE;
   const write = async (prefix: string, n: number, offset: number) => {
@@ -108,11 +112,11 @@ export async function trainIdxRun(
     name: "tinyidx",
     description: "predict test: IDX",
     defaults: { epochs: 1, batchSize: 8, learningRate: 3e-3, imageSize: IDX_MODEL_SIZE, seed: 1 },
-    channels: 1,
+    channels,
     dataset: (o) =>
       loadIdxFolder(dataDir, {
         imageSize: o.imageSize,
-        channels: 1,
+        channels,
         classNames: ["left", "middle", "right"],
         log: () => {},
       }),
