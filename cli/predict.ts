@@ -17,6 +17,7 @@ import { basename, dirname, extname, join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
 import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
+import { RUN_FILES } from "../core/run/format.ts";
 import { ProgressLine } from "../core/data/progress.ts";
 
 /** The usage text. */
@@ -30,7 +31,7 @@ export const USAGE =
   --cam DIR          write a Grad-CAM overlay PNG per image into DIR
   --batch-size N     images per forward pass (default 32)
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
-  --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: best, else the newest
+  --checkpoint NAME  checkpoint folder under DIR/${RUN_FILES.checkpoints} (default: best, else the newest
                      checkpoint, else the newest resume point)
 
 Exit status: 0 every image classified, 1 some image or the run failed, 2 bad flags.`;
@@ -258,7 +259,11 @@ export async function main(args: string[]): Promise<number> {
       checkpoint: "the newest checkpoint",
       resume: "no checkpoint saved: the newest resume point",
     }[predictor.weights.kind];
-    log(`weights: checkpoints/${predictor.weights.name} (${a.checkpoint ? "as asked" : kind})`);
+    log(
+      `weights: ${RUN_FILES.checkpoints}/${predictor.weights.name} (${
+        a.checkpoint ? "as asked" : kind
+      })`,
+    );
     log(`preprocessing: ${predictor.preprocessing.description}`);
     for (const n of predictor.notes) log(`note: ${n}`);
     if (a.cam) await Deno.mkdir(a.cam, { recursive: true });

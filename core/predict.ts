@@ -13,14 +13,13 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { decodeImage, type Fit, ImageDecodeError } from "./data/decode.ts";
 import { resizeBilinear } from "./data/resize.ts";
 import { NORMALIZATION, normalizePixels } from "./data/normalize.ts";
 import { loadModel } from "./model_io.ts";
-import { findRunWeights, type RunWeights } from "./run/checkpoints.ts";
+import { findRunWeights, namedRunWeights, type RunWeights } from "./run/checkpoints.ts";
 import { readRunDatasetFacts } from "./run/dataset_facts.ts";
-import { RUN_FILES } from "./run/format.ts";
 import { convLayers, gradCam } from "./viz/grad_cam.ts";
 import { camOverlay, type CamOverlayOptions } from "./viz/overlay.ts";
 import { renderActivations } from "./viz/activations.ts";
@@ -326,7 +325,7 @@ export class Predictor {
     const dir = resolve(runDir);
     const facts = await readRunDatasetFacts(dir);
     const weights = options.checkpoint
-      ? namedWeights(dir, options.checkpoint)
+      ? await namedRunWeights(dir, options.checkpoint)
       : await findRunWeights(dir);
     let model: tfl.LayersModel;
     try {
@@ -553,15 +552,6 @@ export class Predictor {
     this.#disposed = true;
     this.model.dispose();
   }
-}
-
-function namedWeights(runDir: string, name: string): RunWeights {
-  if (name.split("/").some((s) => s === "" || s === "." || s === "..")) {
-    throw new Error(`bad checkpoint name "${name}": use a folder name under checkpoints/`);
-  }
-  const dir = join(runDir, RUN_FILES.checkpoints, ...name.split("/"));
-  const kind = name === "best" ? "best" : name.startsWith("resume/") ? "resume" : "checkpoint";
-  return { name, dir, kind };
 }
 
 /**

@@ -240,6 +240,22 @@ Deno.test("predict: runs without weights, without class names, or with a model i
   const { runDir } = await folder();
   const runJson = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
 
+  // A named checkpoint instead of the default choice.
+  const resumeDir = join(runDir, "checkpoints", "resume");
+  const point = (await Array.fromAsync(Deno.readDir(resumeDir))).map((e) => e.name)
+    .find((n) => /^e\d+$/.test(n))!;
+  const named = await predict(runDir, [], { checkpoint: `resume/${point}` });
+  assert.deepEqual(named.weights, {
+    name: `resume/${point}`,
+    dir: join(resumeDir, point),
+    kind: "resume",
+  });
+  await assert.rejects(
+    () => predict(runDir, [], { checkpoint: "nope" }),
+    /checkpoints\/nope\/model\.json does not exist: no checkpoint "nope"/,
+  );
+  await assert.rejects(() => predict(runDir, [], { checkpoint: "../x" }), /bad checkpoint name/);
+
   const noWeights = join(root, "no-weights");
   await Deno.mkdir(noWeights);
   await Deno.copyFile(join(runDir, "run.json"), join(noWeights, "run.json"));
