@@ -20,7 +20,15 @@ import { isIgnored } from "../core/data/scan.ts";
 import { RUN_FILES } from "../core/run/format.ts";
 import { ProgressLine } from "../core/data/progress.ts";
 
-/** The usage text. */
+/**
+ * The usage text.
+ *
+ * @example
+ * ```ts
+ * import { USAGE } from "./predict.ts";
+ * console.log(USAGE);
+ * ```
+ */
 export const USAGE =
   `Usage: deno task predict --run DIR IMAGE|FOLDER... [--top-k N] [--json] [--cam DIR] [--batch-size N] [--backend NAME] [--checkpoint NAME]
 
@@ -36,7 +44,19 @@ export const USAGE =
 
 Exit status: 0 every image classified, 1 some image or the run failed, 2 bad flags.`;
 
-/** A bad command line (exit status 2). */
+/**
+ * A bad command line (exit status 2).
+ *
+ * @example
+ * ```ts
+ * import { parsePredictArgs, UsageError } from "./predict.ts";
+ * try {
+ *   parsePredictArgs(["--top-k", "0"]);
+ * } catch (e) {
+ *   console.log(e instanceof UsageError); // true
+ * }
+ * ```
+ */
 export class UsageError extends Error {
   /** Creates the error; the message ends with the usage. */
   constructor(message: string) {

@@ -25,7 +25,15 @@ import { camOverlay, type CamOverlayOptions } from "./viz/overlay.ts";
 import { renderActivations } from "./viz/activations.ts";
 import { encodePng } from "./viz/png.ts";
 
-/** One image to classify: a file path, or a name with the file's bytes (an upload). */
+/**
+ * One image to classify: a file path, or a name with the file's bytes (an upload).
+ *
+ * @example
+ * ```ts
+ * import type { PredictInput } from "./predict.ts";
+ * const inputs: PredictInput[] = ["photos/muffin.jpg", { name: "upload.png", bytes: new Uint8Array() }];
+ * ```
+ */
 export type PredictInput = string | { name: string; bytes: Uint8Array };
 
 /** How images are turned into model input, as the run's dataset did it. */
@@ -54,7 +62,20 @@ export interface LoadPredictorOptions {
   checkpoint?: string;
 }
 
-/** Options of {@link Predictor.predict} and {@link predict}. */
+/**
+ * Options of {@link Predictor.predict} and {@link predict}.
+ *
+ * @example
+ * ```ts
+ * import type { PredictOptions } from "./predict.ts";
+ * const options: PredictOptions = {
+ *   topK: 3,
+ *   gradCam: { layer: "conv2d_3", alpha: 0.5 },
+ *   activations: { maxChannels: 16 },
+ *   maxPixels: 40_000_000, // an upload cap
+ * };
+ * ```
+ */
 export interface PredictOptions {
   /** Classes returned per image, most probable first (default 5, at most the class count). */
   topK?: number;
@@ -150,7 +171,17 @@ export interface PredictFailure {
   error: string;
 }
 
-/** The result for one input, in input order. */
+/**
+ * The result for one input, in input order.
+ *
+ * @example
+ * ```ts
+ * import type { PredictResult } from "./predict.ts";
+ * function show(r: PredictResult): string {
+ *   return r.ok ? `${r.name}: ${r.top[0].name} ${(r.top[0].prob * 100).toFixed(1)}%` : `${r.name}: ${r.error}`;
+ * }
+ * ```
+ */
 export type PredictResult = ImagePrediction | PredictFailure;
 
 /** What {@link predict} returns. */

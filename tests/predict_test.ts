@@ -119,6 +119,7 @@ Deno.test("predict: bytes in memory equal the file; Grad-CAM overlay and activat
   const file = (await scanImageFolder(dataDir)).files.find((f) => f.split === "test")!.path;
   const before = tf.memory().numTensors;
   const predictor = await Predictor.load(runDir);
+  const loaded = tf.memory().numTensors;
   try {
     const [fromPath, fromBytes] = await predictor.predict(
       [file, { name: "upload.jpg", bytes: await Deno.readFile(file) }],
@@ -142,6 +143,7 @@ Deno.test("predict: bytes in memory equal the file; Grad-CAM overlay and activat
     assert.equal(act.count, 4);
     assert.equal(actPng.width, act.cols * act.tileW + (act.cols - 1));
     // Another layer for Grad-CAM; an unknown one is a clear error.
+    assert.equal(tf.memory().numTensors, loaded, "flat across predict calls");
     const [first] = await predictor.predict([file], {
       gradCam: { layer: predictor.convLayers[0] },
     });

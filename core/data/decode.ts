@@ -32,7 +32,15 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
-/** sharp's default `limitInputPixels` (0x3FFF x 0x3FFF): larger images are refused. */
+/**
+ * sharp's default `limitInputPixels` (0x3FFF x 0x3FFF): larger images are refused.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_PIXELS } from "./decode.ts";
+ * console.log(DEFAULT_MAX_PIXELS); // 268402689
+ * ```
+ */
 export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff;
 
 /** The kinds of undecodable files, each with its own fix. */
