@@ -285,7 +285,8 @@ function resolvePreprocessing(
   if (facts.fit === "squash" || facts.fit === "cover") fit = facts.fit;
   else if (facts.fit !== undefined) {
     throw new Error(`${runDir}: unknown fit "${facts.fit}" in the run's dataset facts`);
-  } else if (facts.format !== "idx") {
+  } else if (facts.format === undefined) {
+    // Generated (synthetic) and IDX data have no framing to copy; an unknown dataset might.
     notes.push(`the run records no fit mode: using squash (the image-folder default)`);
   }
   const channels = c as 1 | 3;

@@ -11,6 +11,8 @@ import { loadModel, saveModel } from "../core/model_io.ts";
 import { loadImageFolder } from "../core/data/image_folder.ts";
 import { loadIdxFolder } from "../core/data/idx.ts";
 import { scanImageFolder } from "../core/data/scan.ts";
+import { syntheticShapes } from "../core/data/synthetic.ts";
+import { encodePng } from "../core/viz/png.ts";
 import type { Split } from "../core/data/dataset.ts";
 import { expandInputs, parsePredictArgs, UsageError } from "../cli/predict.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
@@ -22,9 +24,11 @@ import {
   hugePngHeader,
   IDX_MODEL_SIZE,
   IDX_SOURCE_SIZE,
+  SYNTHETIC_OPTIONS,
   type TrainedRun,
   trainIdxRun,
   trainImageFolderRun,
+  trainSyntheticRun,
 } from "./helpers/predict_runs.ts";
 
 await tf.setBackend("cpu");
@@ -200,6 +204,31 @@ for (const channels of [1, 3] as const) {
     }
   });
 }
+
+Deno.test("predict: a synthetic-shapes run (the default experiment's data) needs no fallback", async () => {
+  const runDir = await trainSyntheticRun(root);
+  const ds = syntheticShapes(SYNTHETIC_OPTIONS);
+  const test = ds.test!;
+  const all = await test.batch(Array.from({ length: test.size }, (_, i) => i));
+  const s = SYNTHETIC_OPTIONS.imageSize, px = s * s * 3;
+  const inputs = Array.from({ length: test.size }, (_, i) => ({
+    name: `shape-${i}.png`,
+    bytes: encodePng(ds.denormalize!(all.x.subarray(i * px, (i + 1) * px)), s, s, 3),
+  }));
+  const report = await predict(runDir, inputs);
+  assert.deepEqual(report.notes, [], "run.json records everything predict needs");
+  assert.equal(report.preprocessing.description, "sharp squash to 16x16, RGB, x / 255");
+  const model = await loadModel(report.weights.dir);
+  try {
+    const { rows } = await splitProbs(model, test);
+    report.results.forEach((r, i) => {
+      assert.ok(r.ok);
+      assertClose(r.probabilities, rows[i], r.name);
+    });
+  } finally {
+    model.dispose();
+  }
+});
 
 Deno.test("predict: bad images give per-file errors and do not stop the others", async () => {
   const { runDir, dataDir } = await folder();

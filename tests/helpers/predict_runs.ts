@@ -12,6 +12,7 @@ import type { Experiment } from "../../core/experiment.ts";
 import { runExperiment } from "../../core/run_experiment.ts";
 import { loadImageFolder } from "../../core/data/image_folder.ts";
 import { loadIdxFolder } from "../../core/data/idx.ts";
+import { syntheticShapes } from "../../core/data/synthetic.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
 import { ModelCheckpoint } from "../../callbacks/model_checkpoint.ts";
 import { writeSampleImageFolder } from "../data_fixtures.ts";
@@ -53,6 +54,34 @@ export async function trainImageFolderRun(root: string): Promise<TrainedRun> {
     log: () => {},
   });
   return { runDir: run.dir, dataDir };
+}
+
+/** Options of the synthetic dataset of {@link trainSyntheticRun} (to build it again). */
+export const SYNTHETIC_OPTIONS = {
+  imageSize: 16,
+  numClasses: 3,
+  trainSize: 30,
+  valSize: 6,
+  testSize: 6,
+} as const;
+
+/** Trains one epoch on a small synthetic-shapes dataset (what the default experiment uses). */
+export async function trainSyntheticRun(root: string): Promise<string> {
+  const experiment: Experiment = {
+    name: "tinysynthetic",
+    description: "predict test: synthetic shapes",
+    defaults: { epochs: 1, batchSize: 8, learningRate: 3e-3, imageSize: 16, seed: 1 },
+    dataset: () => Promise.resolve(syntheticShapes(SYNTHETIC_OPTIONS)),
+    model: (shape, k) => smallConvnet(shape, k, [4, 8, 8]),
+    callbacks: () => [],
+  };
+  const { run } = await runExperiment({
+    experiment,
+    backend: "cpu",
+    runsDir: join(root, "runs"),
+    log: () => {},
+  });
+  return run.dir;
 }
 
 /** Builds an IDX file of unsigned bytes. */
