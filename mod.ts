@@ -91,6 +91,24 @@ export { modelSummary } from "./core/models/summary.ts";
 // Evaluation and visualisation
 export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
 export { gradCam } from "./core/viz/grad_cam.ts";
+export { camOverlay, type CamOverlayOptions, type RgbImage } from "./core/viz/overlay.ts";
+
+// Using a trained run
+export {
+  type ClassProbability,
+  type ImagePrediction,
+  type LoadPredictorOptions,
+  predict,
+  type PredictedActivations,
+  type PredictedGradCam,
+  type PredictFailure,
+  type PredictInput,
+  type PredictOptions,
+  Predictor,
+  type PredictReport,
+  type PredictResult,
+  type Preprocessing,
+} from "./core/predict.ts";
 
 // Run directories, data, callbacks, dashboard: also importable alone as
 // "@convdeck/convdeck/run", "/data", "/callbacks" and "/dashboard".

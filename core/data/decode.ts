@@ -1,7 +1,8 @@
 /**
  * Decodes one image file's bytes to RGB bytes of a fixed size with sharp (libvips): JPEG, PNG,
  * WebP, GIF (first frame), TIFF and AVIF; grayscale, alpha, 16-bit, CMYK and EXIF-rotated
- * images all come out as 8-bit sRGB, upright, `size` x `size` x 3.
+ * images all come out as 8-bit sRGB, upright, `size` x `size` x 3 (or, with `channels: 1`,
+ * 8-bit gray by libvips's luminance conversion, for models trained on gray images).
  *
  * Fit: `squash` (default) resizes the whole photo to the square, changing its aspect ratio, as
  * Keras's `image_dataset_from_directory` does by default (`crop_to_aspect_ratio=False`), so the
@@ -22,7 +23,25 @@ export interface DecodeOptions {
   size: number;
   /** `squash` (default) or `cover`; see the module doc. */
   fit?: Fit;
+  /** 3 (default): sRGB bytes; 1: gray bytes (colour images converted to luminance). */
+  channels?: 1 | 3;
+  /**
+   * Refuse images with more pixels (width x height) than this, before decoding them (default:
+   * sharp's own limit, {@link DEFAULT_MAX_PIXELS}).
+   */
+  maxPixels?: number;
 }
+
+/**
+ * sharp's default `limitInputPixels` (0x3FFF x 0x3FFF): larger images are refused.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_PIXELS } from "./decode.ts";
+ * console.log(DEFAULT_MAX_PIXELS); // 268402689
+ * ```
+ */
+export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff;
 
 /** The kinds of undecodable files, each with its own fix. */
 export type BadImageKind = "empty" | "not-image" | "unsupported" | "corrupt";
@@ -45,8 +64,9 @@ let cacheDisabled = false;
 export const DECODE_PIPELINE_VERSION = 1;
 
 /**
- * Decodes `input` (the bytes of an image file) to `size * size * 3` RGB bytes.
- * Throws `ImageDecodeError` for an empty, non-image, unsupported or corrupt/truncated file.
+ * Decodes `input` (the bytes of an image file) to `size * size * 3` RGB bytes (`size * size`
+ * gray bytes with `channels: 1`). Throws `ImageDecodeError` for an empty, non-image,
+ * unsupported, too large (`maxPixels`) or corrupt/truncated file.
  *
  * @example
  * ```ts
@@ -56,9 +76,12 @@ export const DECODE_PIPELINE_VERSION = 1;
  * ```
  */
 export async function decodeImage(input: Uint8Array, options: DecodeOptions): Promise<Uint8Array> {
-  const { size, fit = "squash" } = options;
+  const { size, fit = "squash", channels = 3, maxPixels = DEFAULT_MAX_PIXELS } = options;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`image size must be a positive integer, got ${size}`);
+  }
+  if (channels !== 1 && channels !== 3) {
+    throw new RangeError(`channels must be 1 or 3, got ${channels}`);
   }
   if (input.length === 0) throw new ImageDecodeError("empty", "empty file (0 bytes)");
   if (!cacheDisabled) {
@@ -70,7 +93,7 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions): Pr
   let format: string | undefined;
   try {
     // failOn "error": warnings (common in camera JPEGs) pass, truncation and corruption fail.
-    const image = sharp(input, { failOn: "error", pages: 1 });
+    const image = sharp(input, { failOn: "error", pages: 1, limitInputPixels: maxPixels });
     format = (await image.metadata()).format;
     if (!format || !RASTER_FORMATS.has(format)) {
       throw new ImageDecodeError(
@@ -82,10 +105,11 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions): Pr
       .autoOrient()
       .resize(size, size, { fit: fit === "cover" ? "cover" : "fill", position: "centre" })
       .flatten({ background: "#ffffff" })
-      .toColourspace("srgb")
+      .toColourspace(channels === 1 ? "b-w" : "srgb")
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
-    return toRgb(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.channels);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return channels === 1 ? toGray(bytes, info.channels) : toRgb(bytes, info.channels);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const message = e instanceof Error ? e.message : String(e);
@@ -93,7 +117,10 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions): Pr
       throw new ImageDecodeError("not-image", "not an image (unrecognised content)");
     }
     if (/pixel limit/i.test(message)) {
-      throw new ImageDecodeError("unsupported", `image too large to decode (${message.trim()})`);
+      throw new ImageDecodeError(
+        "unsupported",
+        `image too large to decode: more than ${maxPixels} pixels (${message.trim()})`,
+      );
     }
     throw new ImageDecodeError(
       "corrupt",
@@ -117,6 +144,17 @@ function toRgb(data: Uint8Array, channels: number): Uint8Array {
       out[p * 3 + 2] = data[s + 2];
     }
   }
+  return out;
+}
+
+/** Keeps the first channel of 1 or 2 (gray + alpha) channel bytes (a copy). */
+function toGray(data: Uint8Array, channels: number): Uint8Array {
+  if (channels === 1) return data.slice();
+  if (channels !== 2) {
+    throw new Error(`expected gray output from libvips, got ${channels} channels`);
+  }
+  const out = new Uint8Array(data.length / 2);
+  for (let p = 0; p < out.length; p++) out[p] = data[p * 2];
   return out;
 }
 

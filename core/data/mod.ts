@@ -29,6 +29,7 @@ export {
   type BadImageKind,
   decodeImage,
   type DecodeOptions,
+  DEFAULT_MAX_PIXELS,
   type Fit,
   ImageDecodeError,
 } from "./decode.ts";

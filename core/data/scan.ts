@@ -69,8 +69,17 @@ export interface ScanResult {
   warnings: string[];
 }
 
-/** Files that operating systems and tools leave in folders; ignored without a word. */
-function isIgnored(name: string): boolean {
+/**
+ * Files that operating systems and tools leave in folders; ignored without a word.
+ *
+ * @example
+ * ```ts
+ * import { isIgnored } from "./scan.ts";
+ * isIgnored(".DS_Store"); // true
+ * isIgnored("muffin.jpg"); // false
+ * ```
+ */
+export function isIgnored(name: string): boolean {
   return name.startsWith(".") || name === "Thumbs.db" || name === "desktop.ini" ||
     name === "__MACOSX";
 }

@@ -8,6 +8,7 @@
  */
 import type { Batch, BatchOptions, Dataset, Split } from "./dataset.ts";
 import { hashInts, mulberry32 } from "../random.ts";
+import { NORMALIZATION } from "./normalize.ts";
 
 /** The classes of the synthetic dataset, in label order. */
 export const SYNTHETIC_CLASSES = [
@@ -221,6 +222,12 @@ export function syntheticShapes(options: SyntheticOptions = {}): Dataset {
       for (let i = 0; i < x.length; i++) out[i] = x[i] * 255;
       return out;
     },
-    info: { generator: "synthetic-shapes", seed, imageSize, numClasses },
+    info: {
+      generator: "synthetic-shapes",
+      seed,
+      imageSize,
+      numClasses,
+      normalization: NORMALIZATION,
+    },
   };
 }

@@ -146,3 +146,29 @@ export async function findRunWeights(runDir: string): Promise<RunWeights> {
       `train the run for at least one epoch first`,
   );
 }
+
+/**
+ * The weights of the checkpoint named `name` (`best`, `epoch-03`, `resume/e0007`) of a run.
+ * Throws an error naming the folder when the name is not a plain relative folder name or the
+ * folder has no model.json.
+ *
+ * @example
+ * ```ts
+ * import { namedRunWeights } from "./checkpoints.ts";
+ * const w = await namedRunWeights("runs/default-20261201-101010", "resume/e0003")
+ *   .catch((e) => console.error(e.message));
+ * console.log(w?.kind); // "resume"
+ * ```
+ */
+export async function namedRunWeights(runDir: string, name: string): Promise<RunWeights> {
+  const parts = name.split("/");
+  if (parts.some((s) => s === "" || s === "." || s === ".." || s.includes("\\"))) {
+    throw new Error(`bad checkpoint name "${name}": give a folder under ${RUN_FILES.checkpoints}/`);
+  }
+  const dir = join(runDir, RUN_FILES.checkpoints, ...parts);
+  if (await modelMtime(dir) === undefined) {
+    throw new Error(`${join(dir, MODEL_JSON)} does not exist: no checkpoint "${name}" in this run`);
+  }
+  const kind = name === "best" ? "best" : parts[0] === RESUME ? "resume" : "checkpoint";
+  return { name, dir, kind };
+}

@@ -53,6 +53,7 @@ export {
   findRunWeights,
   listCheckpointNames,
   listResumePoints,
+  namedRunWeights,
   type RunWeights,
 } from "./checkpoints.ts";
 export {
@@ -66,6 +67,7 @@ export {
   type SaveModelOptions,
   saveOptimizer,
 } from "./model_io.ts";
+export { readRunDatasetFacts, type RunDatasetFacts } from "./dataset_facts.ts";
 export { type CachedMetrics, MetricsCache, type MetricsSince } from "./metrics_cache.ts";
 export { type RunChanges, RunTail, type TailStart } from "./tail.ts";
 export type { ClassAccuracy, EvaluationReport, WrongPrediction } from "./evaluation_format.ts";
