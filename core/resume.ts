@@ -20,6 +20,7 @@ import type { Checkpointer, Trainer, TrainerState } from "./trainer.ts";
 export function resumeCheckpointer(keep = 2): Checkpointer {
   return async (trainer: Trainer) => {
     const state = trainer.state();
+    trainer.run.assertOwner();
     const root = resumePointsDir(trainer.run.dir);
     const dir = resumePointDir(trainer.run.dir, state.position);
     try {

@@ -136,40 +136,17 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   let overrides = o.overrides ?? {};
   if (o.resume) {
     run = await RunWriter.open(o.resume);
-    if (run.info.experiment !== o.experiment.name) {
-      throw new Error(
-        `${run.dir} is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
-          `resume it without --experiment (or with --experiment ${run.info.experiment}).`,
-      );
+    try {
+      overrides = checkResume(run, o, overrides);
+    } catch (err) {
+      await run.close();
+      throw err;
     }
-    const c = run.info.config as Partial<TrainOptions>;
-    const keys = ["epochs", "batchSize", "learningRate", "imageSize", "seed", "data", "strictData"];
-    const fromRun = Object.fromEntries(keys.map((k) => [k, c[k as keyof TrainOptions]]));
-    for (const k of keys) {
-      const v = overrides[k as keyof TrainOptions];
-      if (k !== "epochs" && v !== undefined && v !== fromRun[k]) {
-        throw new Error(
-          `A resumed run keeps its ${k} (${fromRun[k]}); only --epochs (the new total) can ` +
-            `change on --resume.`,
-        );
-      }
-    }
-    const runParams = (c.params ?? {}) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(overrides.params ?? {})) {
-      if (runParams[k] !== v) {
-        throw new Error(
-          `A resumed run keeps its parameter ${k} (${JSON.stringify(runParams[k])}); ` +
-            `only --epochs (the new total) can change on --resume.`,
-        );
-      }
-    }
-    overrides = {
-      ...fromRun,
-      params: c.params,
-      ...(overrides.epochs !== undefined ? { epochs: overrides.epochs } : {}),
-    };
   }
-  const prepared = await prepareExperiment({ ...o, overrides });
+  const prepared = await prepareExperiment({ ...o, overrides }).catch(async (err) => {
+    await run?.close();
+    throw err;
+  });
   const { options, model, dataset, callbacks, backend } = prepared;
   let resumedFrom: string | undefined;
   try {
@@ -257,4 +234,48 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
     await run?.close();
     await dataset.close?.();
   }
+}
+
+/**
+ * Checks that a resume changes nothing but the epoch total, and returns the options to resume
+ * with (the run's own, plus the new total).
+ */
+function checkResume(
+  run: RunWriter,
+  o: RunExperimentOptions,
+  overrides: Partial<TrainOptions>,
+): Partial<TrainOptions> {
+  if (run.info.experiment !== o.experiment.name) {
+    throw new Error(
+      `${run.dir} is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
+        `resume it without --experiment (or with --experiment ${run.info.experiment}).`,
+    );
+  }
+  const c = run.info.config as Partial<TrainOptions>;
+  const keys = ["epochs", "batchSize", "learningRate", "imageSize", "seed", "data", "strictData"];
+  const fromRun = Object.fromEntries(keys.map((k) => [k, c[k as keyof TrainOptions]]));
+  for (const k of keys) {
+    const v = overrides[k as keyof TrainOptions];
+    if (k !== "epochs" && v !== undefined && v !== fromRun[k]) {
+      throw new Error(
+        `A resumed run keeps its ${k} (${fromRun[k]}); only --epochs (the new total) can ` +
+          `change on --resume.`,
+      );
+    }
+  }
+  const runParams = (c.params ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(overrides.params ?? {})) {
+    if (runParams[k] !== v) {
+      throw new Error(
+        `A resumed run keeps its parameter ${k} (${JSON.stringify(runParams[k])}); ` +
+          `only --epochs (the new total) can change on --resume.`,
+      );
+    }
+  }
+  overrides = {
+    ...fromRun,
+    params: c.params,
+    ...(overrides.epochs !== undefined ? { epochs: overrides.epochs } : {}),
+  };
+  return overrides;
 }

@@ -20,8 +20,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { HTTPException } from "hono/http-exception";
 import { UnsafePathError } from "../core/run/reader.ts";
 import { RunFileError } from "../core/run/reader.ts";
-import { CONTENT_SECURITY_POLICY, INDEX_HTML } from "./html.ts";
+import { CONTENT_SECURITY_POLICY, indexHtml } from "./html.ts";
 import { hostCheck } from "./host_check.ts";
+import { originCheck } from "./origin_check.ts";
 import { loadAsset } from "./assets.ts";
 import { RunStore } from "./run_store.ts";
 import { runsApi } from "./api/runs.ts";
@@ -36,6 +37,11 @@ export interface DashboardOptions {
   pollMs?: number;
   /** Host names answered besides loopback names (the bound address, `--allow-host`). */
   allowedHosts?: readonly string[];
+  /**
+   * The token state-changing requests must carry (handed to the page in its HTML); default a
+   * random one per app.
+   */
+  token?: string;
 }
 
 /** Turns any error into a JSON response without absolute paths or file contents. */
@@ -67,15 +73,18 @@ function errorResponse(err: Error, c: Context, runsDir: string): Response {
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
   const store = new RunStore(options.runsDir);
+  const token = options.token ?? crypto.randomUUID().replaceAll("-", "");
+  const html = indexHtml(token);
   const app = new Hono();
   app.use(hostCheck(options.allowedHosts ?? []));
+  app.use(originCheck(token));
   app.use(secureHeaders({
     contentSecurityPolicy: CONTENT_SECURITY_POLICY,
     referrerPolicy: "no-referrer",
     crossOriginResourcePolicy: "same-origin",
   }));
   app.onError((err, c) => errorResponse(err, c, store.runsDir));
-  app.get("/", (c) => c.html(INDEX_HTML));
+  app.get("/", (c) => c.html(html));
   app.get("/assets/:name", (c) => {
     const asset = loadAsset(c.req.param("name"));
     if (!asset) throw new HTTPException(404, { message: "no such asset" });
@@ -88,7 +97,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   app.route("/api/runs", streamApi(store, options.pollMs ?? 250));
   app.get("*", (c) => {
     if (c.req.path.startsWith("/api/")) throw new HTTPException(404, { message: "not found" });
-    return c.html(INDEX_HTML);
+    return c.html(html);
   });
   return app;
 }

@@ -123,4 +123,5 @@ export const RUN_FILES = {
   vizIndex: "viz/index.json",
   evaluation: "evaluation.json",
   trainingCsv: "training.csv",
+  heartbeat: "heartbeat",
 } as const;

@@ -9,6 +9,7 @@ import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./fo
 import type { RunLogger } from "./logger.ts";
 import { isImprovement, metricDirection } from "../metric_direction.ts";
 import { isMetricsRecord, readJsonLines, readRunInfo } from "./reader.ts";
+import { acquireRunLock, type RunLock } from "./lock.ts";
 
 /** Where training stands when something is written: every record carries it. */
 export interface RunPosition {
@@ -103,9 +104,17 @@ export class RunWriter implements RunLogger {
   #now: () => Date;
   #warn: (line: string) => void;
   #infoQueue: Promise<void> = Promise.resolve();
+  #lock: RunLock;
 
-  private constructor(dir: string, info: RunInfo, now: () => Date, warn: (l: string) => void) {
+  private constructor(
+    dir: string,
+    info: RunInfo,
+    now: () => Date,
+    warn: (l: string) => void,
+    lock: RunLock,
+  ) {
     this.dir = dir;
+    this.#lock = lock;
     this.info = info;
     this.#now = now;
     this.#warn = warn;
@@ -182,7 +191,8 @@ export class RunWriter implements RunLogger {
       epochs: 0,
       steps: 0,
     };
-    const run = new RunWriter(join(runsDir, id), info, now, warn);
+    const dir = join(runsDir, id);
+    const run = new RunWriter(dir, info, now, warn, await acquireRunLock(dir));
     await run.#writeInfo();
     return run;
   }
@@ -208,13 +218,24 @@ export class RunWriter implements RunLogger {
           `Pass the folder of a run, e.g. runs/<run-id>.`,
       );
     }
+    // One writer per run: refused (naming the owner) while another process writes it.
+    const lock = await acquireRunLock(abs);
     await repairAfterCrash(abs);
-    return new RunWriter(
+    const run = new RunWriter(
       abs,
       info,
       options.now ?? (() => new Date()),
       options.warn ?? ((l: string) => console.error(l)),
+      lock,
     );
+    if (lock.tookOver) {
+      const { owner, reason } = lock.tookOver;
+      await run.event("lock_taken_over", {
+        previousOwner: { host: owner.host, pid: owner.pid, lastHeartbeat: owner.time },
+        reason,
+      });
+    }
+    return run;
   }
 
   /** Merges `patch` into run.json and rewrites it atomically. */
@@ -224,6 +245,7 @@ export class RunWriter implements RunLogger {
   }
 
   #writeInfo(): Promise<void> {
+    this.#lock.assertHeld();
     this.#infoQueue = this.#infoQueue.catch(() => {}).then(() => {
       this.info.updatedAt = this.#now().toISOString();
       return writeFileAtomic(
@@ -250,6 +272,7 @@ export class RunWriter implements RunLogger {
       ...logs,
     };
     this.#pendingScalars = {};
+    this.#lock.assertHeld();
     await this.#metrics.append(record, true);
     const best = { ...(this.info.best ?? {}) };
     for (const [k, v] of Object.entries(record)) {
@@ -264,12 +287,13 @@ export class RunWriter implements RunLogger {
   }
 
   /** Appends a batch record (not flushed to disk: these are for live curves only). */
-  writeBatchMetrics(
+  async writeBatchMetrics(
     at: RunPosition,
     batch: number,
     logs: Record<string, number>,
   ): Promise<void> {
-    return this.#metrics.append({
+    this.#lock.assertHeld();
+    await this.#metrics.append({
       epoch: at.epoch,
       step: at.step,
       time: this.#now().getTime(),
@@ -279,7 +303,8 @@ export class RunWriter implements RunLogger {
   }
 
   /** Appends an event with the current epoch, step and time (flushed to disk). */
-  event(type: string, detail: Record<string, unknown> = {}): Promise<void> {
+  async event(type: string, detail: Record<string, unknown> = {}): Promise<void> {
+    this.#lock.assertHeld();
     const { epoch, step } = this.#at();
     const ev: RunEvent = {
       ...detail,
@@ -288,7 +313,7 @@ export class RunWriter implements RunLogger {
       step,
       time: this.#now().getTime(),
     };
-    return this.#events.append(ev, true);
+    await this.#events.append(ev, true);
   }
 
   /** Adds a scalar to the current epoch's metrics record. */
@@ -308,6 +333,7 @@ export class RunWriter implements RunLogger {
 
   /** Writes a file under the run directory (write-then-rename). */
   async artifact(relPath: string, data: Uint8Array | string): Promise<string> {
+    this.#lock.assertHeld();
     const path = this.resolvePath(relPath);
     await writeFileAtomic(path, data, { sync: false });
     return path;
@@ -320,8 +346,9 @@ export class RunWriter implements RunLogger {
   }
 
   /** Writes the model summary to model.txt. */
-  writeSummary(text: string): Promise<void> {
-    return writeFileAtomic(
+  async writeSummary(text: string): Promise<void> {
+    this.#lock.assertHeld();
+    await writeFileAtomic(
       join(this.dir, RUN_FILES.summary),
       text.endsWith("\n") ? text : text + "\n",
     );
@@ -345,6 +372,7 @@ export class RunWriter implements RunLogger {
    * torn or malformed lines, rewriting metrics.jsonl atomically. Returns how many lines went.
    */
   async truncateMetrics(position: { epoch: number; batch: number }): Promise<number> {
+    this.#lock.assertHeld();
     await this.#metrics.close();
     const all = await readJsonLines(this.dir, RUN_FILES.metrics, isMetricsRecord);
     const kept = all.records.filter((rec) =>
@@ -361,10 +389,16 @@ export class RunWriter implements RunLogger {
     return dropped;
   }
 
-  /** Flushes and closes the append-only files. */
+  /** Throws when another process has taken this run over (see `core/run/lock.ts`). */
+  assertOwner(): void {
+    this.#lock.assertHeld();
+  }
+
+  /** Flushes and closes the append-only files and releases the run's lock. */
   async close(): Promise<void> {
     await this.#metrics.close();
     await this.#events.close();
     await this.#infoQueue.catch(() => {});
+    await this.#lock.release();
   }
 }
