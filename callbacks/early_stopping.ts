@@ -202,7 +202,41 @@ export class EarlyStopping implements Callback {
     this.#bestWeights = next;
   }
 
-  /** Plain-JSON state (the weights snapshot is not part of it). */
+  /**
+   * The best-weights snapshot as bytes (a length-prefixed JSON of the weight specs, then the
+   * tfjs-encoded weights), saved in resume points so `restoreBestWeights` works across a
+   * resume; `undefined` when there is no snapshot.
+   */
+  async getBinaryState(): Promise<Uint8Array | undefined> {
+    if (!this.#bestWeights) return undefined;
+    const { data, specs } = await tf.io.encodeWeights(
+      this.#bestWeights.map((tensor, i) => ({ name: `w${i}`, tensor })),
+    );
+    const head = new TextEncoder().encode(JSON.stringify(specs));
+    const out = new Uint8Array(4 + head.length + data.byteLength);
+    new DataView(out.buffer).setUint32(0, head.length, true);
+    out.set(head, 4);
+    out.set(new Uint8Array(data), 4 + head.length);
+    return out;
+  }
+
+  /** Restores {@link getBinaryState}'s bytes as the best-weights snapshot. */
+  setBinaryState(bytes: Uint8Array): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = bytes.byteLength >= 4 ? view.getUint32(0, true) : Infinity;
+    if (4 + n > bytes.byteLength) {
+      throw new Error(`${this.name}: the saved best weights are truncated`);
+    }
+    const specs = JSON.parse(
+      new TextDecoder().decode(bytes.subarray(4, 4 + n)),
+    ) as tf.io.WeightsManifestEntry[];
+    const data = bytes.slice(4 + n).buffer;
+    const map = tf.io.decodeWeights(data, specs);
+    this.dispose();
+    this.#bestWeights = specs.map((s) => map[s.name]);
+  }
+
+  /** Plain-JSON state (the weights snapshot travels as binary state). */
   getState(): EarlyStoppingState {
     return {
       monitor: this.monitor.getState(),

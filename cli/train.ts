@@ -45,6 +45,8 @@ Options:
                           them; epochs, batchSize, learningRate, imageSize, seed work too
   --resume RUN_DIR        continue a stopped or crashed run from its last resume point;
                           with --epochs, N is the run's new total epoch count
+  --restart               with --resume: when the run has no usable resume point, train
+                          it again from epoch 1 (its metrics are replaced) instead of failing
   --dashboard             serve the live dashboard from this process while training
                           (and after it, until Ctrl-C)
   --port N                dashboard port (0 = any free port)          [default: 6006]
@@ -64,6 +66,8 @@ export interface TrainArgs {
   summary: boolean;
   help: boolean;
   resume?: string;
+  /** With `resume`: restart from epoch 1 when no resume point is usable. */
+  restart: boolean;
   /** Serve the dashboard from the training process. */
   dashboard: boolean;
   /** Dashboard port. */
@@ -107,6 +111,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         set: { type: "string", multiple: true },
         summary: { type: "boolean" },
         resume: { type: "string" },
+        restart: { type: "boolean" },
         dashboard: { type: "boolean" },
         port: { type: "string" },
         host: { type: "string" },
@@ -144,6 +149,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if (port !== undefined && (port < 0 || port > 65535)) {
     throw new Error(`--port must be 0..65535, got ${port}`);
   }
+  if (v.restart && !v.resume) throw new Error("--restart goes with --resume RUN_DIR");
   if ((v.port !== undefined || v.host !== undefined) && !v.dashboard) {
     throw new Error("--port and --host go with --dashboard");
   }
@@ -157,6 +163,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     summary: v.summary ?? false,
     help: v.help ?? false,
     resume: v.resume,
+    restart: v.restart ?? false,
     dashboard: v.dashboard ?? false,
     port: port ?? 6006,
     host: v.host ?? "127.0.0.1",
@@ -306,6 +313,7 @@ export async function main(argv: string[]): Promise<number> {
       experiment,
       experimentSource: source,
       resume: args.resume,
+      restart: args.restart,
       overrides: args.overrides,
       backend: args.backend,
       threads: args.threads,

@@ -112,4 +112,11 @@ export interface Callback {
   getState?(): unknown;
   /** Restores what `getState` returned. */
   setState?(state: unknown): void;
+  /**
+   * Binary state saved with each resume point beside the JSON one (e.g. `EarlyStopping`'s
+   * best weights), or `undefined` when there is none now.
+   */
+  getBinaryState?(): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** Restores what `getBinaryState` returned (called after `setState`). */
+  setBinaryState?(bytes: Uint8Array): void | Promise<void>;
 }

@@ -89,6 +89,24 @@ export class CallbackList {
     return out;
   }
 
+  /** `{ [name]: bytes }` of the callbacks that have binary state now. */
+  async binaryState(): Promise<Record<string, Uint8Array>> {
+    const out: Record<string, Uint8Array> = {};
+    for (const cb of this.callbacks) {
+      const bytes = await cb.getBinaryState?.();
+      if (bytes) out[cb.name] = bytes;
+    }
+    return out;
+  }
+
+  /** Gives each callback its saved binary state (by name). */
+  async restoreBinary(states: Readonly<Record<string, Uint8Array>>): Promise<void> {
+    for (const cb of this.callbacks) {
+      const bytes = states[cb.name];
+      if (bytes && cb.setBinaryState) await cb.setBinaryState(bytes);
+    }
+  }
+
   /**
    * Gives each callback its saved state (by name). Returns the names of saved states that no
    * callback took (e.g. a callback removed since), so the caller can warn about them.

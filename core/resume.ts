@@ -9,13 +9,32 @@
 import { join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { loadOptimizer, loadWeights, readState, saveModel } from "./run/model_io.ts";
-import { listResumePoints, resumePointDir, resumePointsDir } from "./run/checkpoints.ts";
+import {
+  loadOptimizer,
+  loadWeights,
+  readCheckpointFile,
+  readState,
+  saveModel,
+  verifyCheckpoint,
+} from "./run/model_io.ts";
+import {
+  listResumePoints,
+  quarantineResumePoint,
+  resumePointDir,
+  resumePointsDir,
+} from "./run/checkpoints.ts";
 import type { Checkpointer, Trainer, TrainerState } from "./trainer.ts";
+
+/** File name of a callback's binary state inside a resume point. */
+function callbackFileName(callback: string): string {
+  return `callback-${callback.replace(/[^A-Za-z0-9_.-]/g, "_")}.bin`;
+}
 
 /**
  * A checkpointer that saves a resume point after each epoch and on interruption, keeping the
- * newest `keep` (default 2, so a corrupt newest one can fall back to the one before).
+ * newest `keep` by save time (default 2, so a corrupt newest one can fall back to the one
+ * before). Each point holds weights, optimizer state, the trainer's JSON state, every
+ * callback's binary state, and a manifest with the sha256 of each file.
  */
 export function resumeCheckpointer(keep = 2): Checkpointer {
   return async (trainer: Trainer) => {
@@ -23,10 +42,21 @@ export function resumeCheckpointer(keep = 2): Checkpointer {
     trainer.run.assertOwner();
     const root = resumePointsDir(trainer.run.dir);
     const dir = resumePointDir(trainer.run.dir, state.position);
+    const callbackFiles = await trainer.callbackFiles();
     try {
       await saveModel(trainer.model, dir, {
         optimizer: trainer.optimizer,
-        state: { kind: "convdeck-resume", trainer: state },
+        manifest: true,
+        state: {
+          kind: "convdeck-resume",
+          trainer: state,
+          callbackFiles: Object.fromEntries(
+            Object.keys(callbackFiles).map((name) => [name, callbackFileName(name)]),
+          ),
+        },
+        extraFiles: Object.fromEntries(
+          Object.entries(callbackFiles).map(([name, bytes]) => [callbackFileName(name), bytes]),
+        ),
       });
     } catch (err) {
       throw new Error(
@@ -53,12 +83,36 @@ export interface LoadedResumePoint {
   dir: string;
   /** The trainer state saved in it. */
   state: TrainerState;
+  /** Callbacks' binary state by callback name (restore after the JSON state). */
+  callbackFiles: Record<string, Uint8Array>;
+}
+
+/** What {@linkcode loadResumePoint} found when no point could be used. */
+export class NoResumePointError extends Error {
+  /** Points that were tried and quarantined, with why. */
+  readonly quarantined: { from: string; to: string; reason: string }[];
+  /** Creates the error. */
+  constructor(runDir: string, quarantined: { from: string; to: string; reason: string }[]) {
+    super(
+      `${runDir} has no usable resume point` +
+        (quarantined.length
+          ? `: ${quarantined.map((q) => `${q.from} (${q.reason}) moved to ${q.to}`).join("; ")}`
+          : "") +
+        `. Nothing else was changed: metrics and history are as they were. To train this run ` +
+        `again from epoch 1 (its history is then replaced), resume with --restart.`,
+    );
+    this.name = "NoResumePointError";
+    this.quarantined = quarantined;
+  }
 }
 
 /**
- * Loads the newest valid resume point of `runDir` into `model` and `optimizer`. A corrupt one
- * (checksum mismatch, unreadable, wrong shapes) is reported through `warn` and the previous
- * one is tried. Returns undefined when there is none (the run died in its first epoch).
+ * Loads the newest usable resume point of `runDir` (by save time) into `model` and
+ * `optimizer`. Each point is checked against its manifest (every file's sha256 and size) and
+ * its weights against the model; an unusable one is moved to `checkpoints/quarantine/` with the
+ * reason (reported through `warn`) and the previous one is tried. Returns undefined when the
+ * run has no resume point at all; throws {@linkcode NoResumePointError} when it had some and
+ * none was usable.
  */
 export async function loadResumePoint(
   runDir: string,
@@ -67,22 +121,42 @@ export async function loadResumePoint(
   warn: (message: string) => void | Promise<void>,
 ): Promise<LoadedResumePoint | undefined> {
   const points = await listResumePoints(runDir);
+  const quarantined: { from: string; to: string; reason: string }[] = [];
   for (const [i, dir] of points.entries()) {
     try {
-      const saved = await readState(dir) as { kind?: string; trainer?: TrainerState } | undefined;
+      const manifest = await verifyCheckpoint(dir);
+      if (!manifest) {
+        await warn(
+          `resume point ${dir} has no manifest (saved by an older convdeck): its weights are ` +
+            `checked, its other files are not`,
+        );
+      }
+      const saved = await readState(dir) as
+        | { kind?: string; trainer?: TrainerState; callbackFiles?: Record<string, string> }
+        | undefined;
       if (saved?.kind !== "convdeck-resume" || !saved.trainer) {
         throw new Error("state.json is missing or not a convdeck resume state");
       }
       await loadWeights(model, dir);
       await loadOptimizer(optimizer, dir);
-      return { dir, state: saved.trainer };
+      const callbackFiles: Record<string, Uint8Array> = {};
+      for (const [name, file] of Object.entries(saved.callbackFiles ?? {})) {
+        const bytes = await readCheckpointFile(dir, String(file));
+        if (!bytes) throw new Error(`${file} (state of callback ${name}) is missing`);
+        callbackFiles[name] = bytes;
+      }
+      return { dir, state: saved.trainer, callbackFiles };
     } catch (err) {
+      const reason = (err as Error).message.split("\n")[0];
+      const to = await quarantineResumePoint(runDir, dir, reason);
+      quarantined.push({ from: dir, to, reason });
       const next = points[i + 1];
       await warn(
-        `resume point ${dir} is unusable (${(err as Error).message.split("\n")[0]}); ` +
-          (next ? `falling back to ${next}` : "no older resume point: restarting from epoch 0"),
+        `resume point ${dir} is unusable (${reason}); moved to ${to}` +
+          (next ? `; falling back to ${next}` : ""),
       );
     }
   }
+  if (quarantined.length > 0) throw new NoResumePointError(runDir, quarantined);
   return undefined;
 }

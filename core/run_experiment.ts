@@ -17,7 +17,12 @@ import { resolveOptions } from "./options.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
 import { RunWriter } from "./run/writer.ts";
-import { loadResumePoint, resumeCheckpointer } from "./resume.ts";
+import {
+  type LoadedResumePoint,
+  loadResumePoint,
+  NoResumePointError,
+  resumeCheckpointer,
+} from "./resume.ts";
 import { Trainer, type TrainResult } from "./trainer.ts";
 import { VERSION } from "./version.ts";
 
@@ -54,6 +59,12 @@ export interface RunExperimentOptions {
    * `evaluation.json` (accuracy, per-class accuracy, confusion matrix). Default true.
    */
   evaluate?: boolean;
+  /**
+   * With `resume`: when the run has no usable resume point (all damaged, or none although it
+   * finished epochs), train it again from epoch 1 instead of failing (its metrics are
+   * replaced). Without it, such a resume is an error and nothing is changed.
+   */
+  restart?: boolean;
   /** Save a resume point after every epoch and on interruption (default true). */
   resumePoints?: boolean;
   /** Called once the run directory exists (e.g. to start the dashboard). */
@@ -149,6 +160,8 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   });
   const { options, model, dataset, callbacks, backend } = prepared;
   let resumedFrom: string | undefined;
+  let started = false;
+  const checkpointer = (o.resumePoints ?? true) ? resumeCheckpointer() : undefined;
   try {
     if (!run) {
       run = await RunWriter.create({
@@ -166,6 +179,35 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       });
       await run.writeSummary(modelSummary(model));
     }
+    const trainer = new Trainer({
+      model,
+      dataset,
+      run,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      seed: options.seed,
+      callbacks,
+      signal: o.signal,
+      checkpointer,
+    });
+    let point: LoadedResumePoint | undefined;
+    if (o.resume) {
+      // Before anything is written: a run without a usable point stays as it was.
+      const r = run;
+      try {
+        point = await loadResumePoint(run.dir, model, trainer.optimizer, (m) => r.warn(m));
+      } catch (err) {
+        if (!(err instanceof NoResumePointError) || !o.restart) throw err;
+      }
+      if (!point && run.info.epochs > 0 && !o.restart) {
+        throw new NoResumePointError(run.dir, []);
+      }
+      if (point) {
+        trainer.restoreState(point.state);
+        await trainer.restoreCallbackFiles(point.callbackFiles);
+      }
+    }
+    started = true;
     await run.updateInfo({
       backend: { name: backend.name, reason: backend.reason },
       pid: Deno.pid,
@@ -179,25 +221,11 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         ...(dataset.info ?? {}),
       },
     });
-    const trainer = new Trainer({
-      model,
-      dataset,
-      run,
-      batchSize: options.batchSize,
-      learningRate: options.learningRate,
-      seed: options.seed,
-      callbacks,
-      signal: o.signal,
-      checkpointer: (o.resumePoints ?? true) ? resumeCheckpointer() : undefined,
-    });
     if (o.resume) {
-      const r = run;
-      const point = await loadResumePoint(run.dir, model, trainer.optimizer, (m) => r.warn(m));
-      if (point) trainer.restoreState(point.state);
       resumedFrom = point?.dir;
       const dropped = await run.truncateMetrics(trainer.position);
       const p = trainer.position;
-      await run.event("resumed", {
+      await run.event(point ? "resumed" : "restarted", {
         from: point?.dir ?? null,
         batch: p.batch,
         droppedMetricLines: dropped,
@@ -206,8 +234,13 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       log(
         point
           ? `resuming ${run.id} at epoch ${p.epoch + 1}${p.batch ? `, batch ${p.batch + 1}` : ""}`
-          : `resuming ${run.id}: no resume point yet, restarting from epoch 1`,
+          : `resuming ${run.id}: no usable resume point, restarting from epoch 1`,
       );
+    }
+    // A resume point of the initial state: a run killed in its first epoch resumes exactly,
+    // and a run that finished epochs always has a point (none at all means it was damaged).
+    if (checkpointer && !point && trainer.position.step === 0) {
+      await checkpointer(trainer, "initial");
     }
     await o.onRunCreated?.(run);
     log(`run: ${run.dir}`);
@@ -226,7 +259,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
     }
     return { run, trainer, result, backend, resumedFrom, evaluation };
   } catch (err) {
-    if (run && run.info.status === "running") {
+    if (run && started && run.info.status === "running") {
       await run.finish("failed", { error: (err as Error).message }).catch(() => {});
     }
     throw err;

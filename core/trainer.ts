@@ -46,7 +46,7 @@ export interface TrainerState {
 /** Called after each finished epoch (and on interruption) to persist a resume point. */
 export type Checkpointer = (
   trainer: Trainer,
-  reason: "epoch" | "interrupted" | "final",
+  reason: "initial" | "epoch" | "interrupted" | "final",
 ) => Promise<void>;
 
 /** Options of a {@link Trainer}. */
@@ -194,6 +194,16 @@ export class Trainer {
       history: structuredClone(this.#history),
       callbacks,
     };
+  }
+
+  /** The callbacks' binary state (saved in resume points beside `state()`). */
+  callbackFiles(): Promise<Record<string, Uint8Array>> {
+    return this.#callbacks.binaryState();
+  }
+
+  /** Restores what `callbackFiles()` returned (after `restoreState`). */
+  restoreCallbackFiles(files: Readonly<Record<string, Uint8Array>>): Promise<void> {
+    return this.#callbacks.restoreBinary(files);
   }
 
   /** Restores what `state()` returned (weights and optimizer slots are restored separately). */

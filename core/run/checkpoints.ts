@@ -22,6 +22,7 @@ export interface RunWeights {
 const MODEL_JSON = CHECKPOINT_FILES.model;
 const RESUME = "resume";
 const BEST = "best";
+const QUARANTINE = "quarantine";
 
 /** A position in training: the resume point's name is derived from it. */
 export interface PointPosition {
@@ -61,21 +62,52 @@ export function checkpointDir(runDir: string, name: string = BEST): string {
   return isAbsolute(name) ? name : join(runDir, RUN_FILES.checkpoints, name);
 }
 
-/** The resume points of a run directory (absolute folders), newest position first. */
+/** When a resume point was saved (its manifest's time, else the folder's mtime), in ms. */
+async function savedAt(dir: string): Promise<number> {
+  try {
+    const m = JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.manifest)));
+    const t = Date.parse(m?.savedAt);
+    if (Number.isFinite(t)) return t;
+  } catch { /* no manifest: the folder's time */ }
+  return (await Deno.lstat(dir).catch(() => null))?.mtime?.getTime() ?? 0;
+}
+
+/**
+ * The resume points of a run directory (absolute folders), newest save first (a point saved
+ * after a restart at epoch 1 is newer than stale points of epoch 5); equal times by position.
+ */
 export async function listResumePoints(runDir: string): Promise<string[]> {
   const dir = resumePointsDir(runDir);
-  const found: { name: string; epoch: number; batch: number }[] = [];
+  const found: { name: string; epoch: number; batch: number; saved: number }[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
       const p = e.isDirectory ? parseResumePointName(e.name) : undefined;
-      if (p) found.push({ name: e.name, ...p });
+      if (p) found.push({ name: e.name, ...p, saved: await savedAt(join(dir, e.name)) });
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
   }
-  found.sort((a, b) => b.epoch - a.epoch || b.batch - a.batch);
+  found.sort((a, b) => b.saved - a.saved || b.epoch - a.epoch || b.batch - a.batch);
   return found.map((f) => join(dir, f.name));
+}
+
+/**
+ * Moves an unusable resume point to `checkpoints/quarantine/<name>-<time>/` with a
+ * `reason.txt`; returns where it went.
+ */
+export async function quarantineResumePoint(
+  runDir: string,
+  pointDir: string,
+  reason: string,
+): Promise<string> {
+  const root = join(runDir, RUN_FILES.checkpoints, QUARANTINE);
+  await Deno.mkdir(root, { recursive: true });
+  const name = pointDir.split(/[\\/]/).pop()!;
+  const to = join(root, `${name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  await Deno.rename(pointDir, to);
+  await Deno.writeTextFile(join(to, "reason.txt"), reason + "\n").catch(() => {});
+  return to;
 }
 
 /**
@@ -131,7 +163,7 @@ export async function findRunWeights(runDir: string): Promise<RunWeights> {
   if (await modelMtime(join(root, BEST)) !== undefined) {
     return { name: BEST, dir: join(root, BEST), kind: "best" };
   }
-  const other = await newestIn(root, (n) => n !== RESUME && n !== BEST);
+  const other = await newestIn(root, (n) => n !== RESUME && n !== BEST && n !== QUARANTINE);
   if (other) return { name: other.name, dir: join(root, other.name), kind: "checkpoint" };
   const resume = await newestIn(
     resumePointsDir(runDir),

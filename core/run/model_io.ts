@@ -28,7 +28,24 @@ export const CHECKPOINT_FILES = {
   optimizerJson: "optimizer.json",
   optimizer: "optimizer.bin",
   state: "state.json",
+  manifest: "manifest.json",
 } as const;
+
+/** `manifest.json` of a checkpoint: every other file's sha256 and size, written last. */
+export interface CheckpointManifest {
+  /** Manifest format. */
+  format: 1;
+  /** ISO time of the save. */
+  savedAt: string;
+  /** File name (plain, inside the checkpoint) to its hash and size. */
+  files: Record<string, { sha256: string; bytes: number }>;
+}
+
+/** True for a plain file name that stays inside its folder. */
+function isPlainName(name: string): boolean {
+  return name.length > 0 && name.length < 200 && !/[\\/\0]/.test(name) && name !== "." &&
+    name !== "..";
+}
 
 /** What convdeck adds to `model.json`'s `userDefinedMetadata.convdeck`. */
 export interface CheckpointMetadata {
@@ -52,6 +69,16 @@ export interface SaveModelOptions {
   optimizer?: tf.Optimizer;
   /** Also save this JSON value as state.json. */
   state?: unknown;
+  /**
+   * More files to keep in the checkpoint (plain names), e.g. callbacks' binary state; the
+   * manifest covers them like the rest.
+   */
+  extraFiles?: Record<string, Uint8Array>;
+  /**
+   * Also write `manifest.json` (every file's sha256 and size), checked by
+   * {@linkcode verifyCheckpoint}: resume points have one.
+   */
+  manifest?: boolean;
 }
 
 /** What {@link saveModel} wrote. */
@@ -194,14 +221,29 @@ export async function saveModel(
   if (options.state !== undefined) {
     files.push([CHECKPOINT_FILES.state, JSON.stringify(options.state, null, 1)]);
   }
+  for (const [name, bytes] of Object.entries(options.extraFiles ?? {})) {
+    if (!isPlainName(name) || Object.values(CHECKPOINT_FILES).includes(name as never)) {
+      throw new Error(`model_io: extra file name ${JSON.stringify(name)} is not allowed`);
+    }
+    files.push([name, bytes]);
+  }
+  const manifest: CheckpointManifest = { format: 1, savedAt: meta.savedAt, files: {} };
+  for (const [name, data] of files) {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    manifest.files[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
+  }
 
   const target = resolve(dir);
   await Deno.mkdir(dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${suffix()}`;
   await Deno.mkdir(tmp);
   try {
-    // Written and flushed in parallel: the disk commits the flushes together.
+    // Written and flushed in parallel: the disk commits the flushes together; the manifest
+    // last, so a folder with a manifest has every file it names.
     await Promise.all(files.map(([name, data]) => writeSynced(join(tmp, name), data)));
+    if (options.manifest) {
+      await writeSynced(join(tmp, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 1));
+    }
     if (await exists(target)) {
       const old = `${target}.old-${suffix()}`;
       await Deno.rename(target, old);
@@ -216,7 +258,7 @@ export async function saveModel(
   }
   return {
     dir: target,
-    files: files.map(([n]) => n),
+    files: [...files.map(([n]) => n), ...(options.manifest ? [CHECKPOINT_FILES.manifest] : [])],
     weightsSha256: meta.weightsSha256,
     weightsBytes: meta.weightsBytes,
   };
@@ -318,7 +360,13 @@ async function readModelDir(dir: string): Promise<ReadModel> {
   const parts: Uint8Array[] = [];
   for (const group of manifest) {
     for (const p of group.paths) {
-      const name = p.replace(/^\.\//, "");
+      const name = typeof p === "string" ? p.replace(/^\.\//, "") : "";
+      if (!isPlainName(name)) {
+        throw new Error(
+          `model_io: ${join(dir, CHECKPOINT_FILES.model)} names weights file ` +
+            `${JSON.stringify(p)}, which is not a plain file inside the checkpoint; refused.`,
+        );
+      }
       parts.push(
         name === CHECKPOINT_FILES.weights && meta
           ? await readVerified(dir, name, meta.weightsSha256, meta.weightsBytes)
@@ -425,4 +473,56 @@ export async function readState(dir: string): Promise<unknown> {
   const path = join(dir, CHECKPOINT_FILES.state);
   if (!(await exists(path))) return undefined;
   return JSON.parse(await Deno.readTextFile(path));
+}
+
+/**
+ * Checks a checkpoint against its `manifest.json`: every listed file exists with its size and
+ * sha256, names stay inside the folder. Returns the manifest, or `undefined` when the folder
+ * has none (saved by an older convdeck or by tfjs). Throws an error naming the first problem.
+ */
+export async function verifyCheckpoint(dir: string): Promise<CheckpointManifest | undefined> {
+  const path = join(dir, CHECKPOINT_FILES.manifest);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  let m: CheckpointManifest;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path} is not valid JSON (${(e as Error).message})`);
+  }
+  if (m?.format !== 1 || typeof m.files !== "object" || m.files === null) {
+    throw new Error(`${path} is not a convdeck checkpoint manifest`);
+  }
+  for (const [name, want] of Object.entries(m.files)) {
+    if (!isPlainName(name)) {
+      throw new Error(`${path} names ${JSON.stringify(name)}, outside the checkpoint; refused`);
+    }
+    const st = await Deno.lstat(join(dir, name)).catch(() => null);
+    if (!st?.isFile) throw new Error(`${name} is missing (or not a regular file)`);
+    if (st.size !== want?.bytes) {
+      throw new Error(`${name} has ${st.size} bytes, the manifest says ${want?.bytes}`);
+    }
+    const got = await sha256Hex(await Deno.readFile(join(dir, name)));
+    if (got !== want.sha256) throw new Error(`${name} does not match its sha256 in the manifest`);
+  }
+  return m;
+}
+
+/** Reads a file of a checkpoint (a plain name); `undefined` when it does not exist. */
+export async function readCheckpointFile(
+  dir: string,
+  name: string,
+): Promise<Uint8Array | undefined> {
+  if (!isPlainName(name)) throw new Error(`model_io: ${JSON.stringify(name)} is not a plain name`);
+  try {
+    return await Deno.readFile(join(dir, name));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
 }
