@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
 import type { TrainOptions } from "../core/experiment.ts";
-import { loadExperiment } from "../experiments/registry.ts";
+import { isBuiltinExperiment, loadExperiment } from "../experiments/registry.ts";
 import { loadModel } from "../core/run/model_io.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 import { RunWriter } from "../core/run/writer.ts";
@@ -92,8 +92,14 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
   const dir = resolve(args.run);
   const info = await readRunInfo(dir);
   const checkpoint = args.checkpoint ?? await latestCheckpoint(dir);
-  const source = args.experiment ?? String(info.config?.experimentSource ?? info.experiment);
-  const experiment = await loadExperiment(source);
+  const stored = String(info.config?.experimentSource ?? info.experiment);
+  if (args.experiment === undefined && !isBuiltinExperiment(stored)) {
+    throw new Error(
+      `${dir} was trained with the experiment file ${stored}. A run folder never chooses the ` +
+        `code to run: pass it yourself, --experiment ${stored}.`,
+    );
+  }
+  const experiment = await loadExperiment(args.experiment ?? stored);
   const backend = await initBackend(args.backend, { log: (l) => console.error(l) });
   console.error(`backend: ${backend.name} (${backend.reason})`);
   const options = { ...experiment.defaults, ...info.config } as TrainOptions;

@@ -10,8 +10,14 @@ import type { Experiment, TrainOptions } from "../core/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
 import { resolveOptions, splitSettings } from "../core/options.ts";
 import { describeParams, parseSetArg } from "../core/params.ts";
-import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments/registry.ts";
-import { parsePluginArg } from "../core/plugins.ts";
+import {
+  BUILTIN_EXPERIMENTS,
+  experimentIdentity,
+  isBuiltinExperiment,
+  loadExperiment,
+} from "../experiments/registry.ts";
+import { parsePluginArg, pluginIdentity } from "../core/plugins.ts";
+import { codeChanges, type CodeIdentity, parseCodeIdentity } from "../core/code_identity.ts";
 import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
 import { modelSummary } from "../core/models/summary.ts";
 import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
@@ -47,6 +53,8 @@ Options:
                           with --epochs, N is the run's new total epoch count
   --restart               with --resume: when the run has no usable resume point, train
                           it again from epoch 1 (its metrics are replaced) instead of failing
+  --allow-changed-code    with --resume: continue although the experiment file or a plugin
+                          differs from the code that trained the run (sha256 kept in the run)
   --dashboard             serve the live dashboard from this process while training
                           (and after it, until Ctrl-C)
   --port N                dashboard port (0 = any free port)          [default: 6006]
@@ -68,6 +76,8 @@ export interface TrainArgs {
   resume?: string;
   /** With `resume`: restart from epoch 1 when no resume point is usable. */
   restart: boolean;
+  /** With `resume`: continue although the code changed. */
+  allowChangedCode: boolean;
   /** Serve the dashboard from the training process. */
   dashboard: boolean;
   /** Dashboard port. */
@@ -112,6 +122,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         summary: { type: "boolean" },
         resume: { type: "string" },
         restart: { type: "boolean" },
+        "allow-changed-code": { type: "boolean" },
         dashboard: { type: "boolean" },
         port: { type: "string" },
         host: { type: "string" },
@@ -164,6 +175,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     help: v.help ?? false,
     resume: v.resume,
     restart: v.restart ?? false,
+    allowChangedCode: v["allow-changed-code"] ?? false,
     dashboard: v.dashboard ?? false,
     port: port ?? 6006,
     host: v.host ?? "127.0.0.1",
@@ -211,6 +223,47 @@ async function summaryText(experiment: Experiment, args: TrainArgs): Promise<str
     log: () => {},
   });
   return modelSummary(prepared.model);
+}
+
+/**
+ * The experiment to resume a run with. A built-in stored in the run is used as is; an
+ * experiment file never is: a run folder is data and never chooses code, so the file must be
+ * given with --experiment (its sha256 is then checked against the run's).
+ */
+function resumeSource(
+  args: TrainArgs,
+  info: { experiment: string; config?: Record<string, unknown> },
+): string {
+  const stored = String(info.config?.experimentSource ?? info.experiment);
+  if (isBuiltinExperiment(stored)) {
+    if (
+      args.experimentGiven && args.experiment !== stored && args.experiment !== info.experiment
+    ) {
+      throw new Error(
+        `${args.resume} is a run of experiment "${info.experiment}" (${stored}), not ` +
+          `"${args.experiment}"; drop --experiment to resume it.`,
+      );
+    }
+    return stored;
+  }
+  if (!args.experimentGiven || isBuiltinExperiment(args.experiment)) {
+    throw new Error(
+      `${args.resume} was trained with the experiment file ${stored}. A run folder never ` +
+        `chooses the code to run: pass it yourself, --experiment ${stored} (its sha256 is ` +
+        `checked against the run's).`,
+    );
+  }
+  return resolve(args.experiment);
+}
+
+/** The command that resumes a run trained with `code`. */
+function resumeCommand(rel: string, code: CodeIdentity): string {
+  const q = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+  const exp = isBuiltinExperiment(code.experiment.source)
+    ? ""
+    : ` --experiment ${q(code.experiment.source)}`;
+  const cbs = code.plugins.map((p) => ` --callback ${q(p.source)}`).join("");
+  return `deno task train --resume ${q(rel)}${exp}${cbs}`;
 }
 
 /** What `--help --experiment X` adds: the experiment's defaults and parameters. */
@@ -272,20 +325,30 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const plugins = args.callbacks.map(parsePluginArg);
     let source = args.experiment;
+    let storedCode: CodeIdentity | undefined;
     if (args.resume) {
       const info = await readRunInfoForResume(args.resume);
-      const stored = String(info.config?.experimentSource ?? info.experiment);
-      if (
-        args.experimentGiven && args.experiment !== stored && args.experiment !== info.experiment
-      ) {
+      source = resumeSource(args, info);
+      storedCode = parseCodeIdentity(info.config?.code);
+    } else if (!isBuiltinExperiment(source)) {
+      source = resolve(source);
+    }
+    const code: CodeIdentity = {
+      experiment: await experimentIdentity(source).catch(() => ({ source })),
+      plugins: await Promise.all(plugins.map((p) => pluginIdentity(p))),
+    };
+    if (storedCode) {
+      const changes = codeChanges(storedCode, code);
+      if (changes.length > 0 && !args.allowChangedCode) {
         throw new Error(
-          `${args.resume} is a run of experiment "${info.experiment}" (${stored}), not ` +
-            `"${args.experiment}"; drop --experiment to resume it.`,
+          `the code differs from the code that trained ${args.resume}: ${changes.join("; ")}. ` +
+            `Resume with the same experiment and --callback plugins, or pass ` +
+            `--allow-changed-code to continue with this code.`,
         );
       }
-      source = stored;
-    } else if (/[/\\]|\.(ts|js|mts|mjs)$/.test(source)) {
-      source = resolve(source);
+      if (changes.length > 0) {
+        console.error(`warning: continuing with changed code: ${changes.join("; ")}`);
+      }
     }
     const experiment = await loadExperiment(source);
     if (args.summary) {
@@ -314,6 +377,7 @@ export async function main(argv: string[]): Promise<number> {
       experimentSource: source,
       resume: args.resume,
       restart: args.restart,
+      code,
       overrides: args.overrides,
       backend: args.backend,
       threads: args.threads,
@@ -331,7 +395,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     console.log(`Run directory: ${rel}`);
     if (result.status === "stopped" && result.stopReason === "interrupted") {
-      console.log(`  resume it:  deno task train --resume ${rel}`);
+      console.log(`  resume it:  ${resumeCommand(rel, code)}`);
     }
     if (evaluation) {
       console.log(

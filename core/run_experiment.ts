@@ -24,6 +24,7 @@ import {
   resumeCheckpointer,
 } from "./resume.ts";
 import { Trainer, type TrainResult } from "./trainer.ts";
+import type { CodeIdentity } from "./code_identity.ts";
 import { VERSION } from "./version.ts";
 
 /** Options of {@link runExperiment}. */
@@ -54,6 +55,8 @@ export interface RunExperimentOptions {
   resume?: string;
   /** How the experiment was named on the command line (stored so `--resume` finds it). */
   experimentSource?: string;
+  /** The experiment's and plugins' code identity (sha256), stored in run.json's config. */
+  code?: CodeIdentity;
   /**
    * After training, evaluate on the test split (when the dataset has one) and write
    * `evaluation.json` (accuracy, per-class accuracy, confusion matrix). Default true.
@@ -174,6 +177,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
           callbacks: callbacks.map((c) => c.name),
           plugins: [...(o.experiment.plugins ?? []), ...(o.plugins ?? [])],
           parameters: model.countParams(),
+          ...(o.code ? { code: o.code } : {}),
         },
         versions: { convdeck: VERSION, deno: Deno.version.deno, tfjs: tf.version_core },
       });

@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Experiment } from "../core/experiment.ts";
 import { toFileUrl } from "../core/paths.ts";
+import { type ModuleIdentity, moduleSha256 } from "../core/code_identity.ts";
 
 const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = {
   default: () => import("./default.ts"),
@@ -29,6 +30,21 @@ function problems(value: unknown): string[] {
   if (typeof e.model !== "function") out.push("`model(inputShape, numClasses)` is missing");
   if (typeof e.defaults !== "object" || e.defaults === null) out.push("`defaults` is missing");
   return out;
+}
+
+/** True for the name of a built-in experiment. */
+export function isBuiltinExperiment(name: string): boolean {
+  return Object.hasOwn(BUILTIN_LOADERS, name);
+}
+
+/**
+ * The identity of an experiment's code: a built-in name as it is (convdeck's version covers
+ * it), a file with the sha256 of its module file.
+ */
+export async function experimentIdentity(nameOrPath: string): Promise<ModuleIdentity> {
+  if (isBuiltinExperiment(nameOrPath)) return { source: nameOrPath };
+  const abs = isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath);
+  return { source: abs, sha256: await moduleSha256(abs) };
 }
 
 /**
