@@ -1,24 +1,43 @@
 /**
- * `deno task dashboard [--runs DIR] [--port N] [--host H]`: serves the dashboard over a runs
- * directory and prints its URL.
+ * `deno task dashboard [--runs DIR] [--port N] [--host H] [--allow-host NAME]... [--no-token]`:
+ * serves the dashboard over a runs directory and prints its URL.
+ *
+ * Least privilege: the task starts this file as a small launcher, which starts the server as
+ * a child process allowed to read the runs folder and nothing else, and to use the network on
+ * its own address only (see {@linkcode serverPermissions}); the launcher relays its output and
+ * stops it on Ctrl-C.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { serveDashboard } from "../dashboard/mod.ts";
+import { resolve } from "node:path";
+import { describeServer, serveDashboard } from "../dashboard/mod.ts";
 
-const USAGE = `Usage: deno task dashboard [--runs DIR] [--port N] [--host H]
+const USAGE =
+  `Usage: deno task dashboard [--runs DIR] [--port N] [--host H] [--allow-host NAME] [--no-token]
 
-  --runs DIR   runs directory to show (default: runs)
-  --port N     TCP port, 0 for any free port (default: 6006)
-  --host H     interface to bind (default: 127.0.0.1; use 0.0.0.0 to share on the network)
-  -h, --help   show this help`;
+  --runs DIR         runs directory to show (default: runs)
+  --port N           TCP port, 0 for any free port (default: 6006)
+  --host H           interface to bind (default: 127.0.0.1; 0.0.0.0 shares it on the network,
+                     with a loud warning and an access token printed once)
+  --allow-host NAME  also answer requests for this host name (repeatable; e.g. a name that
+                     points at this machine); others get 403 (DNS-rebinding protection)
+  --no-token         with a non-loopback --host: no access token (anyone who can reach it
+                     reads every run)
+  -h, --help         show this help`;
 
 /** Parsed command line. */
 export interface DashboardArgs {
+  /** The runs folder. */
   runsDir: string;
+  /** TCP port. */
   port: number;
+  /** Interface to bind. */
   host: string;
+  /** More host names to answer (only when given). */
+  allowHosts?: string[];
+  /** No token on a non-loopback address (only when given). */
+  noToken?: boolean;
 }
 
 /** Parses the command line; throws an error with the usage on a bad flag or value. */
@@ -31,6 +50,8 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
         runs: { type: "string", default: "runs" },
         port: { type: "string", default: "6006" },
         host: { type: "string", default: "127.0.0.1" },
+        "allow-host": { type: "string", multiple: true },
+        "no-token": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -45,23 +66,31 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
     throw new Error(`--port must be an integer 0..65535, got "${values.port}"\n\n${USAGE}`);
   }
   if (!values.host) throw new Error(`--host must not be empty\n\n${USAGE}`);
-  return { runsDir: values.runs!, port, host: values.host };
+  const out: DashboardArgs = { runsDir: values.runs!, port, host: values.host };
+  if (values["allow-host"]?.length) out.allowHosts = values["allow-host"];
+  if (values["no-token"]) out.noToken = true;
+  return out;
 }
 
-if (import.meta.main) {
-  let args;
+/**
+ * The permissions the server process runs with: read the runs folder (and `/proc`, to tell a
+ * crashed run's dead process on this machine), the network on its own address only, and
+ * this machine's host name and interfaces (for heartbeats and the URLs to print).
+ */
+export function serverPermissions(args: DashboardArgs): string[] {
+  const host = args.host.includes(":") && !args.host.startsWith("[") ? `[${args.host}]` : args.host;
+  const net = args.port === 0 ? host : `${host}:${args.port}`;
+  return [
+    `--allow-read=${resolve(args.runsDir)},/proc`,
+    `--allow-net=${net}`,
+    "--allow-sys=hostname,networkInterfaces",
+  ];
+}
+
+/** Runs the server in this process (the child the launcher starts). */
+function serve(args: DashboardArgs): void {
   try {
-    args = parseDashboardArgs(Deno.args);
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    Deno.exit(2);
-  }
-  if (args === "help") {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  try {
-    const st = await Deno.stat(args.runsDir);
+    const st = Deno.statSync(args.runsDir);
     if (!st.isDirectory) throw new Error("not a directory");
   } catch (err) {
     console.error(
@@ -70,8 +99,16 @@ if (import.meta.main) {
     );
   }
   try {
-    const { url } = serveDashboard({ runsDir: args.runsDir, port: args.port, host: args.host });
-    console.log(`convdeck dashboard for ${args.runsDir}: ${url}`);
+    const server = serveDashboard({
+      runsDir: args.runsDir,
+      port: args.port,
+      host: args.host,
+      allowHosts: args.allowHosts,
+      noToken: args.noToken,
+    });
+    const lines = describeServer(server);
+    for (const line of lines.slice(0, -server.urls.length)) console.error(line);
+    console.log(`convdeck dashboard for ${args.runsDir}: ${server.urls.join("  ")}`);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       console.error(`error: port ${args.port} is in use: pass --port N (or --port 0 for any)`);
@@ -79,4 +116,40 @@ if (import.meta.main) {
     }
     throw err;
   }
+}
+
+/** Starts the server as a child with {@linkcode serverPermissions}; returns its exit code. */
+async function launch(argv: string[], args: DashboardArgs): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...serverPermissions(args), new URL(import.meta.url).href, "--serve", ...argv],
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const stop = () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);
+  const status = await child.status;
+  return status.signal ? 0 : status.code;
+}
+
+if (import.meta.main) {
+  const serveHere = Deno.args[0] === "--serve";
+  const argv = serveHere ? Deno.args.slice(1) : Deno.args;
+  let args;
+  try {
+    args = parseDashboardArgs(argv);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    Deno.exit(2);
+  }
+  if (args === "help") {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  if (serveHere) serve(args);
+  else Deno.exit(await launch(argv, args));
 }

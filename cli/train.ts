@@ -371,7 +371,7 @@ export async function main(argv: string[]): Promise<number> {
               `pick another port with --port N (0 = any free port)`,
           );
         });
-        console.error(`dashboard: ${dashboard.url}`);
+        for (const line of dashboard.lines) console.error(line);
       },
       experiment,
       experimentSource: source,

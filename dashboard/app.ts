@@ -23,6 +23,7 @@ import { RunFileError } from "../core/run/reader.ts";
 import { CONTENT_SECURITY_POLICY, indexHtml } from "./html.ts";
 import { hostCheck } from "./host_check.ts";
 import { originCheck } from "./origin_check.ts";
+import { tokenGate } from "./token_gate.ts";
 import { loadAsset } from "./assets.ts";
 import { RunStore } from "./run_store.ts";
 import { runsApi } from "./api/runs.ts";
@@ -42,6 +43,11 @@ export interface DashboardOptions {
    * random one per app.
    */
   token?: string;
+  /**
+   * Every request must carry the token (`?token=` once, then a cookie): for a dashboard
+   * reachable from other machines.
+   */
+  requireToken?: boolean;
 }
 
 /** Turns any error into a JSON response without absolute paths or file contents. */
@@ -77,6 +83,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   const html = indexHtml(token);
   const app = new Hono();
   app.use(hostCheck(options.allowedHosts ?? []));
+  if (options.requireToken) app.use(tokenGate(token));
   app.use(originCheck(token));
   app.use(secureHeaders({
     contentSecurityPolicy: CONTENT_SECURITY_POLICY,

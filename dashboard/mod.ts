@@ -16,6 +16,8 @@
 export { createDashboardApp, type DashboardOptions } from "./app.ts";
 export {
   type DashboardServer,
+  describeServer,
+  isLoopback,
   serveDashboard,
   type ServeOptions,
   startDashboard,

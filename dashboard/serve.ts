@@ -19,6 +19,11 @@ export interface ServeOptions extends DashboardOptions {
   onListen?: (url: string) => void;
   /** Host names to answer besides loopback names and the bound address. */
   allowHosts?: readonly string[];
+  /**
+   * Serve a non-loopback address without a token (by default such a dashboard requires one,
+   * printed once in its URLs).
+   */
+  noToken?: boolean;
 }
 
 /** A running dashboard server. */
@@ -31,6 +36,47 @@ export interface DashboardServer {
   server: Deno.HttpServer<Deno.NetAddr>;
   /** True when the bound address is reachable from other machines. */
   exposed: boolean;
+  /** The URLs to open (with `?token=` when one is required); the first is `url`. */
+  urls: string[];
+  /** The access token, when every request needs one. */
+  token?: string;
+}
+
+/** Whether `host` is a loopback address or name. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return LOOPBACK_HOSTS.includes(h) || h.startsWith("127.");
+}
+
+/** The addresses a wildcard bind (`0.0.0.0`, `::`) answers on, from the interfaces. */
+function interfaceAddresses(host: string): string[] {
+  const h = host.replace(/^\[|\]$/g, "");
+  if (h !== "0.0.0.0" && h !== "::") return [host];
+  try {
+    return Deno.networkInterfaces()
+      .filter((i) => (h === "0.0.0.0" ? i.family === "IPv4" : true))
+      .map((i) => i.address)
+      .filter((a, k, all) => all.indexOf(a) === k);
+  } catch {
+    return [host]; // no --allow-sys: the bound address is all we can say
+  }
+}
+
+/**
+ * The lines to print for a started server: its URLs and, when it is reachable from other
+ * machines, a loud warning saying so (and whether a token protects it).
+ */
+export function describeServer(s: DashboardServer): string[] {
+  if (!s.exposed) return [`dashboard: ${s.url}`];
+  const lines = [
+    "WARNING: this dashboard is reachable from other machines on the network: anyone who " +
+    "can reach this address " +
+    (s.token
+      ? "and has the token in the URLs below can read every run in the runs folder."
+      : "can read every run in the runs folder (--no-token: no token is required)."),
+  ];
+  for (const u of s.urls) lines.push(`dashboard: ${u}`);
+  return lines;
 }
 
 /**
@@ -47,9 +93,15 @@ export interface DashboardServer {
  */
 export function serveDashboard(options: ServeOptions): DashboardServer {
   const host = options.host ?? "127.0.0.1";
+  const exposed = !isLoopback(host);
+  const requireToken = exposed && !options.noToken;
+  const token = options.token ?? crypto.randomUUID().replaceAll("-", "");
+  const addresses = interfaceAddresses(host);
   const app = createDashboardApp({
     ...options,
-    allowedHosts: [host, ...(options.allowHosts ?? [])],
+    token,
+    requireToken,
+    allowedHosts: [host, ...addresses, ...(options.allowHosts ?? [])],
   });
   const server = Deno.serve({
     port: options.port ?? 6006,
@@ -58,17 +110,22 @@ export function serveDashboard(options: ServeOptions): DashboardServer {
     onListen: () => {},
   }, app.fetch);
   const port = server.addr.port;
-  const shown = host.includes(":") ? `[${host}]` : host;
-  const url = `http://${shown}:${port}/`;
+  const urlOf = (h: string) =>
+    `http://${h.includes(":") ? `[${h.replace(/^\[|\]$/g, "")}]` : h}:${port}/` +
+    (requireToken ? `?token=${token}` : "");
+  const urls = addresses.filter((a) => !isLoopback(a) || !exposed).map(urlOf);
+  if (urls.length === 0) urls.push(urlOf(host));
+  const url = urls[0];
   options.onListen?.(url);
-  const exposed = !LOOPBACK_HOSTS.includes(host.replace(/^\[|\]$/g, ""));
-  return { url, port, server, exposed };
+  return { url, port, server, exposed, urls, ...(requireToken ? { token } : {}) };
 }
 
 /** A dashboard started from the training process. */
 export interface StartedDashboard {
   /** The URL to open. */
   url: string;
+  /** What to print: the URLs, and a warning when other machines can reach it. */
+  lines: string[];
   /** Stops the server (open live streams are closed). */
   close(): Promise<void>;
 }
@@ -86,12 +143,14 @@ export interface StartedDashboard {
  * ```
  */
 export function startDashboard(
-  options: { runsDir: string; port?: number; host?: string },
+  options: Omit<ServeOptions, "signal">,
 ): Promise<StartedDashboard> {
   const ac = new AbortController();
-  const { url, server } = serveDashboard({ ...options, signal: ac.signal });
+  const started = serveDashboard({ ...options, signal: ac.signal });
+  const { url, server } = started;
   return Promise.resolve({
     url,
+    lines: describeServer(started),
     async close() {
       ac.abort();
       await server.finished;

@@ -40,6 +40,7 @@ Deno.test("the published package: no tests or tools, and the dashboard serves of
       `--allow-read=${runs}`,
       "--allow-net=127.0.0.1",
       join(copy, "cli/dashboard.ts"),
+      "--serve",
       "--runs",
       runs,
       "--port",
