@@ -19,6 +19,7 @@ import {
 } from "./run/model_io.ts";
 import {
   listResumePoints,
+  nextResumeSequence,
   quarantineResumePoint,
   resumePointDir,
   resumePointsDir,
@@ -43,10 +44,12 @@ export function resumeCheckpointer(keep = 2): Checkpointer {
     const root = resumePointsDir(trainer.run.dir);
     const dir = resumePointDir(trainer.run.dir, state.position);
     const callbackFiles = await trainer.callbackFiles();
+    const sequence = await nextResumeSequence(trainer.run.dir);
     try {
       await saveModel(trainer.model, dir, {
         optimizer: trainer.optimizer,
         manifest: true,
+        sequence,
         state: {
           kind: "convdeck-resume",
           trainer: state,

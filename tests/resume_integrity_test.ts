@@ -148,6 +148,7 @@ Deno.test("pruning keeps the newest points by save time, not by epoch number", a
   const old = new Date(Date.now() - 3600_000);
   const manifest = JSON.parse(await Deno.readTextFile(join(stale, "manifest.json")));
   manifest.savedAt = old.toISOString();
+  manifest.sequence = 1; // saved before the run's other points
   await Deno.writeTextFile(join(stale, "manifest.json"), JSON.stringify(manifest));
   const resumed = await runExperiment({
     ...quiet,

@@ -62,34 +62,52 @@ export function checkpointDir(runDir: string, name: string = BEST): string {
   return isAbsolute(name) ? name : join(runDir, RUN_FILES.checkpoints, name);
 }
 
-/** When a resume point was saved (its manifest's time, else the folder's mtime), in ms. */
-async function savedAt(dir: string): Promise<number> {
+/** A resume point's save order: its manifest's sequence, then its time (0 when unknown). */
+async function saveOrder(dir: string): Promise<{ sequence: number; time: number }> {
   try {
     const m = JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.manifest)));
     const t = Date.parse(m?.savedAt);
-    if (Number.isFinite(t)) return t;
-  } catch { /* no manifest: the folder's time */ }
-  return (await Deno.lstat(dir).catch(() => null))?.mtime?.getTime() ?? 0;
+    return {
+      sequence: Number.isInteger(m?.sequence) ? m.sequence : 0,
+      time: Number.isFinite(t) ? t : 0,
+    };
+  } catch {
+    const st = await Deno.lstat(dir).catch(() => null);
+    return { sequence: 0, time: st?.mtime?.getTime() ?? 0 };
+  }
 }
 
 /**
- * The resume points of a run directory (absolute folders), newest save first (a point saved
- * after a restart at epoch 1 is newer than stale points of epoch 5); equal times by position.
+ * The resume points of a run directory (absolute folders), newest save first: by the save
+ * sequence in their manifests (a point saved after a restart at epoch 1 is newer than stale
+ * points of epoch 5, whatever the clock did), then save time, then position.
  */
 export async function listResumePoints(runDir: string): Promise<string[]> {
   const dir = resumePointsDir(runDir);
-  const found: { name: string; epoch: number; batch: number; saved: number }[] = [];
+  const found: { name: string; epoch: number; batch: number; sequence: number; time: number }[] =
+    [];
   try {
     for await (const e of Deno.readDir(dir)) {
       const p = e.isDirectory ? parseResumePointName(e.name) : undefined;
-      if (p) found.push({ name: e.name, ...p, saved: await savedAt(join(dir, e.name)) });
+      if (p) found.push({ name: e.name, ...p, ...(await saveOrder(join(dir, e.name))) });
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
   }
-  found.sort((a, b) => b.saved - a.saved || b.epoch - a.epoch || b.batch - a.batch);
+  found.sort((a, b) =>
+    b.sequence - a.sequence || b.time - a.time || b.epoch - a.epoch || b.batch - a.batch
+  );
   return found.map((f) => join(dir, f.name));
+}
+
+/** The next save sequence number for a run's resume points (1 + the highest so far). */
+export async function nextResumeSequence(runDir: string): Promise<number> {
+  let max = 0;
+  for (const p of await listResumePoints(runDir)) {
+    max = Math.max(max, (await saveOrder(p)).sequence);
+  }
+  return max + 1;
 }
 
 /**

@@ -37,6 +37,11 @@ export interface CheckpointManifest {
   format: 1;
   /** ISO time of the save. */
   savedAt: string;
+  /**
+   * Save order among a run's resume points (1, 2, ...): "newest" without trusting clocks,
+   * which can step backwards.
+   */
+  sequence?: number;
   /** File name (plain, inside the checkpoint) to its hash and size. */
   files: Record<string, { sha256: string; bytes: number }>;
 }
@@ -79,6 +84,8 @@ export interface SaveModelOptions {
    * {@linkcode verifyCheckpoint}: resume points have one.
    */
   manifest?: boolean;
+  /** The manifest's `sequence` (save order among a run's resume points). */
+  sequence?: number;
 }
 
 /** What {@link saveModel} wrote. */
@@ -227,7 +234,12 @@ export async function saveModel(
     }
     files.push([name, bytes]);
   }
-  const manifest: CheckpointManifest = { format: 1, savedAt: meta.savedAt, files: {} };
+  const manifest: CheckpointManifest = {
+    format: 1,
+    savedAt: meta.savedAt,
+    ...(options.sequence !== undefined ? { sequence: options.sequence } : {}),
+    files: {},
+  };
   for (const [name, data] of files) {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     manifest.files[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };

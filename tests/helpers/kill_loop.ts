@@ -148,7 +148,11 @@ export async function killLoop(
     }
     maxLost = Math.max(maxLost, completed - saved);
     if (completed > saved) {
-      throw new Error(`kill ${k}: ${completed} epochs completed but the resume point has ${saved}`);
+      throw new Error(
+        `kill ${k}: ${completed} epochs completed but the resume point has ${saved} ` +
+          `(points by save time: ${points.map((p) => p.split("/").pop()).join(", ")}; ` +
+          `child output: ${child.lines.join(" | ")})`,
+      );
     }
   }
   // Finish.
