@@ -4,7 +4,8 @@
  * @module
  */
 import type { MetricsRecord } from "../core/run/format.ts";
-import { metricKeys } from "./downsample.ts";
+import { metricKeys } from "../core/run/downsample.ts";
+import { readMetrics } from "../core/run/reader.ts";
 
 /** Quotes a CSV cell when needed and defuses spreadsheet formulas (`=`, `+`, `-`, `@`). */
 export function csvCell(value: unknown): string {
@@ -33,4 +34,48 @@ export function metricsToCsv(records: readonly MetricsRecord[]): string {
   const lines = [cols.map(csvCell).join(",")];
   for (const r of records) lines.push(cols.map((c) => csvCell(r[c])).join(","));
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Streams a run's metrics as CSV straight from `metrics.jsonl` (two passes, a chunk at a
+ * time: the columns, then the rows), for files too large to hold: every record of the kind
+ * asked, in file order.
+ */
+export function metricsCsvStream(
+  runDir: string,
+  kind: "epoch" | "batch" | "all",
+): ReadableStream<Uint8Array> {
+  const wanted = (r: MetricsRecord) =>
+    kind === "all" || (kind === "batch") === (r.batch !== undefined);
+  const step = 8 << 20;
+  const enc = new TextEncoder();
+  let cols: string[] | undefined;
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const keys = new Set<string>();
+      let hasBatch = false;
+      for (let at = 0;;) {
+        const res = await readMetrics(runDir, { sinceOffset: at, maxBytes: step });
+        for (const r of res.records) {
+          if (!wanted(r)) continue;
+          if (r.batch !== undefined) hasBatch = true;
+          for (const k of metricKeys([r])) keys.add(k);
+        }
+        at = res.offset;
+        if (!res.more) break;
+      }
+      cols = ["epoch", "step", "time", ...(hasBatch ? ["batch"] : []), ...[...keys].sort()];
+      controller.enqueue(enc.encode(cols.map(csvCell).join(",") + "\n"));
+    },
+    async pull(controller) {
+      const res = await readMetrics(runDir, { sinceOffset: offset, maxBytes: step });
+      const rows = res.records.filter(wanted).map((r) =>
+        cols!.map((c) => csvCell(r[c])).join(",") + "\n"
+      );
+      if (rows.length) controller.enqueue(enc.encode(rows.join("")));
+      offset = res.offset;
+      if (!res.more) controller.close();
+    },
+  });
 }

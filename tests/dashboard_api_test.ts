@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createDashboardApp } from "../dashboard/mod.ts";
-import { downsampleMinMax } from "../dashboard/downsample.ts";
+import { downsampleMinMax } from "../core/run/downsample.ts";
 import { metricsToCsv } from "../dashboard/csv.ts";
 import { appendEpoch, appendLines, writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";
 

@@ -32,8 +32,8 @@ import {
   readVizIndex,
 } from "../../core/run/artifacts.ts";
 import { listCheckpointNames } from "../../core/run/checkpoints.ts";
-import { downsampleMinMax, metricKeys } from "../downsample.ts";
-import { metricsToCsv } from "../csv.ts";
+import { downsampleMinMax, metricKeys } from "../../core/run/downsample.ts";
+import { metricsCsvStream, metricsToCsv } from "../csv.ts";
 import type {
   EventsResponse,
   MetricsResponse,
@@ -125,11 +125,15 @@ export function runsApi(store: RunStore): Hono {
       const maxPoints = intParam(c, "maxPoints", DEFAULT_MAX_POINTS, 1_000_000);
       const all = await store.metrics.get(dir);
       let epochs = all.epochs, batches = all.batches, reset = false, offset = all.offset;
+      let batchCount = all.batchCount;
       if (since > 0) {
         const after = await store.metrics.since(dir, since);
-        epochs = after.records.filter((r) => r.batch === undefined);
-        batches = after.records.filter((r) => r.batch !== undefined);
         ({ reset, offset } = after);
+        if (!reset) {
+          epochs = after.records.filter((r) => r.batch === undefined);
+          batches = after.records.filter((r) => r.batch !== undefined);
+          batchCount = batches.length;
+        }
       }
       const outEpochs = maxPoints > 0
         ? downsampleMinMax(epochs, maxPoints, metricKeys(epochs))
@@ -143,8 +147,8 @@ export function runsApi(store: RunStore): Hono {
         skipped: all.skipped,
         epochs: outEpochs,
         batches: outBatches,
-        totals: { epochs: epochs.length, batches: batches.length },
-        downsampled: outEpochs.length < epochs.length || outBatches.length < batches.length,
+        totals: { epochs: epochs.length, batches: batchCount },
+        downsampled: outEpochs.length < epochs.length || outBatches.length < batchCount,
       };
       return c.json(body);
     })
@@ -152,7 +156,16 @@ export function runsApi(store: RunStore): Hono {
       const id = c.req.param("id");
       const dir = await store.dir(id);
       const kind = oneOf(c, "kind", ["epoch", "batch", "all"] as const, "epoch");
-      const { epochs, batches } = await store.metrics.get(dir);
+      const { epochs, batches, batchCount } = await store.metrics.get(dir);
+      const safeName = id.replace(/[^A-Za-z0-9._-]/g, "_");
+      const headers = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": `attachment; filename="${safeName}-${kind}-metrics.csv"`,
+      };
+      if (kind !== "epoch" && batchCount > batches.length) {
+        // The cache holds a decimated series: stream every record from the file.
+        return c.body(metricsCsvStream(dir, kind), 200, headers);
+      }
       const records = kind === "epoch"
         ? epochs
         : kind === "batch"
@@ -160,11 +173,7 @@ export function runsApi(store: RunStore): Hono {
         : [...epochs, ...batches].sort((a, b) =>
           a.step - b.step || (a.batch === undefined ? 1 : -1)
         );
-      const safeName = id.replace(/[^A-Za-z0-9._-]/g, "_");
-      return c.body(metricsToCsv(records), 200, {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": `attachment; filename="${safeName}-${kind}-metrics.csv"`,
-      });
+      return c.body(metricsToCsv(records), 200, headers);
     })
     .get("/:id/events", async (c) => {
       const dir = await store.dir(c.req.param("id"));
