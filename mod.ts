@@ -100,11 +100,14 @@ export { registerWasmTrainingKernels } from "./core/backend/wasm/register.ts";
 export {
   BOOK_CONVNET_MIN_SIZE,
   bookConvnet,
+  bookConvnetMinSize,
+  type BookConvnetOptions,
   bookConvnetOutputSize,
+  type BookConvnetPadding,
 } from "./core/models/book_convnet.ts";
 export { smallConvnet } from "./core/models/small_convnet.ts";
 export { modelSummary } from "./core/models/summary.ts";
-export { kerasLayerNames } from "./core/models/layer_names.ts";
+export { type KerasLayerNameOptions, kerasLayerNames } from "./core/models/layer_names.ts";
 export {
   CHECKPOINT_FILES,
   type CheckpointMetadata,
