@@ -5,7 +5,12 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { decode } from "fast-png";
 import { evaluateModel } from "../core/evaluate.ts";
-import { latestCheckpoint, parseEvaluateArgs, runEvaluate } from "../core/cli/evaluate.ts";
+import {
+  type EvaluateArgs,
+  latestCheckpoint,
+  parseEvaluateArgs,
+  runEvaluate,
+} from "../core/cli/evaluate.ts";
 import type { EvaluationReport } from "../core/run/evaluation_format.ts";
 import type { Split } from "../core/data/dataset.ts";
 import { createDashboardApp } from "../dashboard/server.ts";
@@ -118,6 +123,12 @@ async function saveCheckpoint(model: tfl.LayersModel, dir: string) {
   }));
 }
 
+function evalArgs(argv: string[]): EvaluateArgs {
+  const a = parseEvaluateArgs(argv);
+  assert.notEqual(a, "help");
+  return a as EvaluateArgs;
+}
+
 Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluation.json served by the API", async () => {
   const root = await Deno.makeTempDir();
   const runDir = await writeFakeRun(root, { id: "tiny-1", experiment: "tiny" });
@@ -152,7 +163,7 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
       model() { throw new Error("not used"); },
     };`,
   );
-  const file = await runEvaluate(parseEvaluateArgs(["--run", runDir, "--experiment", expFile]));
+  const file = await runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile]));
   const report: EvaluationReport = JSON.parse(await Deno.readTextFile(file));
   assert.equal(report.checkpoint, "best");
   assert.equal(report.split, "test");
@@ -171,7 +182,7 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
   const older = JSON.parse(
     await Deno.readTextFile(
       await runEvaluate(
-        parseEvaluateArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "epoch-01"]),
+        evalArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "epoch-01"]),
       ),
     ),
   );
@@ -183,10 +194,11 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
     assert.equal((await app.request(`/api/runs/tiny-1/files/${report.wrong[0].file}`)).status, 200);
   }
   await assert.rejects(
-    () => runEvaluate(parseEvaluateArgs(["--run", runDir, "--experiment", "nope"])),
+    () => runEvaluate(evalArgs(["--run", runDir, "--experiment", "nope"])),
     /Unknown experiment "nope"/,
   );
   assert.throws(() => parseEvaluateArgs([]), /--run DIR is required/);
+  assert.equal(parseEvaluateArgs(["--help"]), "help");
   assert.throws(
     () => parseEvaluateArgs(["--run", "x", "--split", "train"]),
     /--split must be test or val/,
