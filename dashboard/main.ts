@@ -1,18 +1,20 @@
 /**
  * `deno task dashboard [--runs DIR] [--port N] [--host H]`: serves the dashboard over a runs
- * directory and prints its URL.
+ * directory and prints its URL, until Ctrl-C (exit 0).
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { serveDashboard } from "./server.ts";
+import { startDashboard } from "./server.ts";
 
 const USAGE = `Usage: deno task dashboard [--runs DIR] [--port N] [--host H]
 
   --runs DIR   runs directory to show (default: runs)
   --port N     TCP port, 0 for any free port (default: 6006)
   --host H     interface to bind (default: 127.0.0.1; use 0.0.0.0 to share on the network)
-  -h, --help   show this help`;
+  -h, --help   show this help
+
+Serves until Ctrl-C. Exit status: 0 when stopped, 1 when it cannot start, 2 for bad flags.`;
 
 /** Parsed command line. */
 export interface DashboardArgs {
@@ -48,17 +50,26 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
   return { runsDir: values.runs!, port, host: values.host };
 }
 
-if (import.meta.main) {
+/**
+ * Runs `deno task dashboard`: serves until Ctrl-C (SIGINT) or SIGTERM, then closes the server
+ * (open live streams included) and resolves. Returns the process exit code: 0 after a stop by
+ * signal, 1 when the server cannot start (e.g. the port is in use), 2 for bad flags.
+ * `onListen` gets the URL once serving; `signal`, when given, stops the server like Ctrl-C.
+ */
+export async function main(
+  argv: string[],
+  hooks: { onListen?: (url: string) => void; signal?: AbortSignal } = {},
+): Promise<number> {
   let args;
   try {
-    args = parseDashboardArgs(Deno.args);
+    args = parseDashboardArgs(argv);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
-    Deno.exit(2);
+    return 2;
   }
   if (args === "help") {
     console.log(USAGE);
-    Deno.exit(0);
+    return 0;
   }
   try {
     const st = await Deno.stat(args.runsDir);
@@ -69,14 +80,37 @@ if (import.meta.main) {
         "runs will appear once training creates it (or pass --runs DIR)",
     );
   }
+  let dashboard;
   try {
-    const { url } = serveDashboard({ runsDir: args.runsDir, port: args.port, host: args.host });
-    console.log(`convdeck dashboard for ${args.runsDir}: ${url}`);
+    dashboard = await startDashboard({ runsDir: args.runsDir, port: args.port, host: args.host });
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       console.error(`error: port ${args.port} is in use: pass --port N (or --port 0 for any)`);
-      Deno.exit(1);
+    } else {
+      console.error(`error: cannot start the dashboard: ${(err as Error).message}`);
     }
-    throw err;
+    return 1;
+  }
+  console.log(`convdeck dashboard for ${args.runsDir}: ${dashboard.url}`);
+  hooks.onListen?.(dashboard.url);
+  const stopped = new AbortController();
+  const stop = () => stopped.abort();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, stop);
+  hooks.signal?.addEventListener("abort", stop);
+  try {
+    if (!stopped.signal.aborted && !hooks.signal?.aborted) {
+      await new Promise<void>((resolve) =>
+        stopped.signal.addEventListener("abort", () => resolve())
+      );
+    }
+    await dashboard.close();
+    console.error("dashboard stopped");
+    return 0;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+    hooks.signal?.removeEventListener("abort", stop);
   }
 }
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

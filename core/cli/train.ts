@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
 import type { BackendName } from "../backend/select.ts";
 import type { Experiment, TrainOptions } from "../experiment.ts";
-import { BACKEND_NAMES, initBackend } from "../backend/select.ts";
+import { BACKEND_NAMES, initBackend, releaseBackends } from "../backend/select.ts";
 import { resolveOptions } from "../options.ts";
 import { BUILTIN_EXPERIMENTS, loadExperiment } from "../experiments.ts";
 import { parsePluginArg } from "../plugins.ts";
@@ -191,7 +191,11 @@ async function summaryText(experiment: Experiment, args: TrainArgs): Promise<str
   return modelSummary(prepared.model);
 }
 
-/** Runs the CLI; returns the process exit code. */
+/**
+ * Runs the CLI; returns the process exit code: 0 when training finished or stopped (early
+ * stop, Ctrl-C), 1 when the run failed or could not start, 2 for bad flags (130 after a second
+ * Ctrl-C, which exits at once).
+ */
 export async function main(argv: string[]): Promise<number> {
   let args: TrainArgs;
   try {
@@ -323,4 +327,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  // The wasm backend's worker threads (shared by native) would keep the process alive.
+  releaseBackends();
+  Deno.exit(code);
+}
