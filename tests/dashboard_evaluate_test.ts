@@ -15,6 +15,7 @@ import type { EvaluationReport } from "../core/run/evaluation_format.ts";
 import type { Split } from "../core/data/dataset.ts";
 import { createDashboardApp } from "../dashboard/server.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
+import { saveModel } from "../core/model_io.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 
 await tf.setBackend("cpu");
@@ -204,5 +205,53 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
     /--split must be test or val/,
   );
   await assert.rejects(() => latestCheckpoint(root), /has no checkpoint/);
+  model.dispose();
+});
+
+Deno.test("deno task evaluate: a weights-only checkpoint loads into the experiment's model", async () => {
+  const root = await Deno.makeTempDir();
+  const runDir = await writeFakeRun(root, { id: "tiny-2", experiment: "tiny" });
+  const model = tinyModel(5);
+  await saveModel(model, join(runDir, "checkpoints", "weights"), { weightsOnly: true });
+  const expFile = join(root, "tiny_weights_experiment.ts");
+  await Deno.writeTextFile(
+    expFile,
+    `import * as tfl from "@tensorflow/tfjs-layers";
+    const N = 20;
+    const x = Float32Array.from({ length: N * 192 }, (_, i) => (Math.sin(i * 1.7) + 1) / 2);
+    const y = Int32Array.from({ length: N }, (_, i) => i % 3);
+    const split = {
+      size: N,
+      batch(idx: ArrayLike<number>) {
+        const ids = Array.from(idx);
+        const out = new Float32Array(ids.length * 192);
+        ids.forEach((id, j) => out.set(x.subarray(id * 192, (id + 1) * 192), j * 192));
+        return Promise.resolve({ x: out, y: Int32Array.from(ids, (id) => y[id]) });
+      },
+      labels: () => Promise.resolve(y),
+    };
+    export default {
+      name: "tiny", description: "test", defaults: { epochs: 1, batchSize: 4, learningRate: 0.001, imageSize: 8, seed: 1 },
+      dataset: async () => ({ name: "tiny", classNames: ["a", "b", "c"], imageShape: [8, 8, 3], train: split, test: split }),
+      model: (shape: [number, number, number], classes: number) => tfl.sequential({ layers: [
+        tfl.layers.conv2d({ inputShape: shape, filters: 4, kernelSize: 3, activation: "relu" }),
+        tfl.layers.globalAveragePooling2d({}),
+        tfl.layers.dense({ units: classes, activation: "softmax" }),
+      ] }),
+    };`,
+  );
+  // The weights-only folder is the only checkpoint: it is also what evaluate picks by default.
+  assert.equal(await latestCheckpoint(runDir), "weights");
+  const file = await runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile]));
+  const report: EvaluationReport = JSON.parse(await Deno.readTextFile(file));
+  const direct = await evaluateModel(
+    model,
+    makeSplit(),
+    ["a", "b", "c"],
+    dirLogger(await Deno.makeTempDir()),
+  );
+  assert.equal(report.checkpoint, "weights");
+  assert.deepEqual(report.confusion, direct.confusion);
+  assert.ok(Math.abs(report.loss - direct.loss) < 1e-6, `${report.loss} vs ${direct.loss}`);
   model.dispose();
 });
