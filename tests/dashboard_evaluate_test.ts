@@ -198,6 +198,10 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
     () => runEvaluate(evalArgs(["--run", runDir, "--experiment", "nope"])),
     /Unknown experiment "nope"/,
   );
+  await assert.rejects(
+    () => runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "nope"])),
+    /checkpoint "nope" not found: .*nope has no model\.json/,
+  );
   assert.throws(() => parseEvaluateArgs([]), /--run DIR is required/);
   assert.equal(parseEvaluateArgs(["--help"]), "help");
   assert.throws(

@@ -111,9 +111,15 @@ export function describeWeights(w: RunWeights): string {
   return `checkpoints/${w.name} (${what})`;
 }
 
-async function hasTopology(dir: string): Promise<boolean> {
-  const json = JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.model)));
-  return Boolean(json?.modelTopology);
+async function hasTopology(dir: string, name: string): Promise<boolean> {
+  let text;
+  try {
+    text = await Deno.readTextFile(join(dir, CHECKPOINT_FILES.model));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    throw new Error(`checkpoint "${name}" not found: ${dir} has no ${CHECKPOINT_FILES.model}`);
+  }
+  return Boolean(JSON.parse(text)?.modelTopology);
 }
 
 /**
@@ -151,7 +157,7 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
       }`,
     );
     let model;
-    if (await hasTopology(weights.dir)) {
+    if (await hasTopology(weights.dir, checkpoint)) {
       model = await loadModel(weights.dir);
     } else {
       model = experiment.model(dataset.imageShape, dataset.classNames.length);
