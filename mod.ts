@@ -81,6 +81,7 @@ export {
   type BackendName,
   initBackend,
   type InitBackendOptions,
+  releaseBackends,
 } from "./core/backend/select.ts";
 
 export { nativeAvailable, type NativeStatus } from "./core/backend/native/ffi.ts";
@@ -106,7 +107,7 @@ export {
   type BookConvnetPadding,
 } from "./core/models/book_convnet.ts";
 export { smallConvnet } from "./core/models/small_convnet.ts";
-export { modelSummary } from "./core/models/summary.ts";
+export { kerasShape, modelSummary, type SummaryRow, summaryRows } from "./core/models/summary.ts";
 export { type KerasLayerNameOptions, kerasLayerNames } from "./core/models/layer_names.ts";
 export {
   CHECKPOINT_FILES,
@@ -180,7 +181,7 @@ export type { EvaluationReport } from "./core/run/evaluation_format.ts";
 
 // Evaluation and visualisation
 export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
-export { gradCam } from "./core/viz/grad_cam.ts";
+export { finalSoftmax, gradCam } from "./core/viz/grad_cam.ts";
 
 // Callbacks
 export * from "./callbacks/mod.ts";
