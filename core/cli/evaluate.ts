@@ -224,7 +224,10 @@ export async function main(argv: string[]): Promise<number> {
 
 if (import.meta.main) {
   const code = await main(Deno.args);
-  // The wasm backend's worker threads (shared by native) would keep the process alive.
-  releaseBackends();
-  Deno.exit(code);
+  try {
+    // The wasm backend's worker threads (shared by native) would keep the process alive.
+    releaseBackends();
+  } finally {
+    Deno.exit(code);
+  }
 }
