@@ -65,6 +65,7 @@ export {
   type BackendName,
   initBackend,
   type InitBackendOptions,
+  releaseBackends,
 } from "./core/backend/select.ts";
 export { nativeAvailable, type NativeStatus } from "./core/backend/native/ffi.ts";
 export {
@@ -83,14 +84,18 @@ export { registerWasmTrainingKernels } from "./core/backend/wasm/register.ts";
 export {
   BOOK_CONVNET_MIN_SIZE,
   bookConvnet,
+  bookConvnetMinSize,
+  type BookConvnetOptions,
   bookConvnetOutputSize,
+  type BookConvnetPadding,
 } from "./core/models/book_convnet.ts";
 export { smallConvnet } from "./core/models/small_convnet.ts";
-export { modelSummary } from "./core/models/summary.ts";
+export { kerasShape, modelSummary, type SummaryRow, summaryRows } from "./core/models/summary.ts";
+export { type KerasLayerNameOptions, kerasLayerNames } from "./core/models/layer_names.ts";
 
 // Evaluation and visualisation
 export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
-export { gradCam } from "./core/viz/grad_cam.ts";
+export { finalSoftmax, gradCam } from "./core/viz/grad_cam.ts";
 export { camOverlay, type CamOverlayOptions, type RgbImage } from "./core/viz/overlay.ts";
 
 // Using a trained run

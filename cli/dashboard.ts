@@ -99,16 +99,25 @@ function serve(args: DashboardArgs): void {
     );
   }
   try {
+    const ac = new AbortController();
     const server = serveDashboard({
       runsDir: args.runsDir,
       port: args.port,
       host: args.host,
       allowHosts: args.allowHosts,
       noToken: args.noToken,
+      signal: ac.signal,
     });
     const lines = describeServer(server);
     for (const line of lines.slice(0, -server.urls.length)) console.error(line);
     console.log(`convdeck dashboard for ${args.runsDir}: ${server.urls.join("  ")}`);
+    const stop = async () => {
+      ac.abort();
+      await server.server.finished;
+      console.error("dashboard stopped");
+      Deno.exit(0);
+    };
+    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       console.error(`error: port ${args.port} is in use: pass --port N (or --port 0 for any)`);
@@ -133,6 +142,7 @@ async function launch(argv: string[], args: DashboardArgs): Promise<number> {
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);
   const status = await child.status;
+  // The child prints "dashboard stopped" and exits 0 after a signal.
   return status.signal ? 0 : status.code;
 }
 

@@ -1,19 +1,27 @@
 /**
  * `deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val]`:
- * loads the run's latest (or named) checkpoint, rebuilds its experiment's dataset with the
- * run's config, evaluates the test split (else val) and writes `evaluation.json` into the run.
+ * loads the run's weights (the best checkpoint, else the newest other checkpoint, else the
+ * newest resume point, saying which; or the named checkpoint), rebuilds its experiment's
+ * dataset with the run's config, evaluates the test split (else val), writes
+ * `evaluation.json` into the run and exits: 0 when done, 1 when the evaluation failed, 2 for
+ * bad flags.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
+import {
+  BACKEND_NAMES,
+  type BackendName,
+  initBackend,
+  releaseBackends,
+} from "../core/backend/select.ts";
 import type { TrainOptions } from "../core/experiment.ts";
 import { isBuiltinExperiment, loadExperiment } from "../experiments/registry.ts";
-import { loadModel } from "../core/run/model_io.ts";
+import { hasModelTopology, loadModel, loadWeights } from "../core/run/model_io.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 import { RunWriter } from "../core/run/writer.ts";
-import { checkpointDir, findRunWeights } from "../core/run/checkpoints.ts";
+import { findRunWeights, namedRunWeights, type RunWeights } from "../core/run/checkpoints.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { evaluateModel } from "../core/evaluate.ts";
 
@@ -21,11 +29,15 @@ const USAGE =
   `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N]
 
   --run DIR          the run directory (runs/<run-id>)
-  --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: the most recent one)
+  --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: best, else the newest
+                     other checkpoint, else the newest resume point)
   --experiment X     experiment name (experiments/X.ts) or module path (default: the run's own)
   --split S          test (default; falls back to val when the dataset has no test split) or val
   --batch-size N     examples per forward pass (default 32)
-  --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)`;
+  --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
+  -h, --help         show this help
+
+Exit status: 0 when done, 1 when the evaluation failed, 2 for bad flags.`;
 
 /** Parsed command line. */
 export interface EvaluateArgs {
@@ -37,8 +49,8 @@ export interface EvaluateArgs {
   backend: BackendName;
 }
 
-/** Parses the command line; throws with the usage on a bad flag. */
-export function parseEvaluateArgs(args: string[]): EvaluateArgs {
+/** Parses the command line (`"help"` for `-h`/`--help`); throws with the usage on a bad flag. */
+export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
   let values;
   try {
     ({ values } = parseArgs({
@@ -50,6 +62,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
         split: { type: "string", default: "test" },
         "batch-size": { type: "string", default: "32" },
         backend: { type: "string", default: "auto" },
+        help: { type: "boolean", short: "h" },
       },
       strict: true,
       allowPositionals: false,
@@ -57,6 +70,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
   } catch (err) {
     throw new Error(`${(err as Error).message}\n\n${USAGE}`);
   }
+  if (values.help) return "help";
   if (!values.run) throw new Error(`--run DIR is required\n\n${USAGE}`);
   if (values.split !== "test" && values.split !== "val") {
     throw new Error(`--split must be test or val, got "${values.split}"\n\n${USAGE}`);
@@ -87,11 +101,32 @@ export async function latestCheckpoint(runDir: string): Promise<string> {
   return (await findRunWeights(runDir)).name;
 }
 
-/** Runs the evaluation described by `args`; returns the report's path. */
+/** How `evaluate` names the weights it uses, e.g. `checkpoints/best (the best checkpoint)`. */
+export function describeWeights(w: RunWeights): string {
+  const what = w.kind === "best"
+    ? "the best checkpoint"
+    : w.kind === "checkpoint"
+    ? "the newest checkpoint: the run has no best checkpoint"
+    : "the newest resume point: the run has no best or other checkpoint";
+  return `checkpoints/${w.name} (${what})`;
+}
+
+/**
+ * Runs the evaluation described by `args`; returns the report's path. Logs (stderr) which
+ * weights it evaluates. A weights-only checkpoint is loaded into the experiment's model.
+ */
 export async function runEvaluate(args: EvaluateArgs): Promise<string> {
   const dir = resolve(args.run);
   const info = await readRunInfo(dir);
-  const checkpoint = args.checkpoint ?? await latestCheckpoint(dir);
+  const weights: RunWeights = args.checkpoint
+    ? await namedRunWeights(dir, args.checkpoint).catch(() => {
+      throw new Error(
+        `checkpoint "${args.checkpoint}" not found: ${dir}/checkpoints/${args.checkpoint} ` +
+          `has no model.json (--checkpoint names a folder under checkpoints/)`,
+      );
+    })
+    : await findRunWeights(dir);
+  const checkpoint = weights.name;
   const stored = String(info.config?.experimentSource ?? info.experiment);
   if (args.experiment === undefined && !isBuiltinExperiment(stored)) {
     throw new Error(
@@ -108,39 +143,83 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     const split = args.split === "test" ? dataset.test ?? dataset.val : dataset.val;
     const splitName = args.split === "test" && dataset.test ? "test" : "val";
     if (!split) throw new Error(`dataset ${dataset.name} has no ${args.split} or val split`);
-    if (!args.checkpoint) console.error(`weights: checkpoints/${checkpoint}`);
-    const model = await loadModel(checkpointDir(dir, checkpoint));
+    console.error(
+      `weights: ${
+        args.checkpoint ? `checkpoints/${checkpoint} (--checkpoint)` : describeWeights(weights)
+      }`,
+    );
+    let model;
+    if (await hasModelTopology(weights.dir)) {
+      model = await loadModel(weights.dir);
+    } else {
+      model = experiment.model(dataset.imageShape, dataset.classNames.length);
+      try {
+        await loadWeights(model, weights.dir);
+      } catch (err) {
+        model.dispose();
+        throw err;
+      }
+    }
     const run = await RunWriter.open(dir);
-    const report = await evaluateModel(
-      model,
-      split,
-      dataset.classNames,
-      run,
-      {
-        batchSize: args.batchSize,
-        denormalize: dataset.denormalize?.bind(dataset),
-        splitName,
-        checkpoint,
-      },
-    );
-    model.dispose();
-    await run.close();
-    console.log(
-      `${splitName} accuracy ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} images ` +
-        `(loss ${report.loss.toFixed(4)}, checkpoint ${checkpoint})`,
-    );
+    try {
+      const report = await evaluateModel(
+        model,
+        split,
+        dataset.classNames,
+        run,
+        {
+          batchSize: args.batchSize,
+          denormalize: dataset.denormalize?.bind(dataset),
+          splitName,
+          checkpoint,
+        },
+      );
+      console.log(
+        `${splitName} accuracy ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} ` +
+          `images (loss ${report.loss.toFixed(4)}, checkpoint ${checkpoint})`,
+      );
+    } finally {
+      model.dispose();
+      await run.close();
+    }
     return join(dir, RUN_FILE_NAMES.evaluation);
   } finally {
     await dataset.close?.();
   }
 }
 
-if (import.meta.main) {
+/**
+ * Runs `deno task evaluate`; returns the process exit code: 0 when done, 1 when the
+ * evaluation failed, 2 for bad flags.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let args: EvaluateArgs | "help";
   try {
-    const file = await runEvaluate(parseEvaluateArgs(Deno.args));
-    console.log(`wrote ${file}`);
+    args = parseEvaluateArgs(argv);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
-    Deno.exit(1);
+    return 2;
+  }
+  if (args === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    const file = await runEvaluate(args);
+    console.log(`wrote ${file}`);
+    return 0;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  try {
+    // The wasm backend's worker threads (shared by native) would keep the process alive.
+    releaseBackends();
+  } finally {
+    Deno.exit(code);
   }
 }

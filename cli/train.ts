@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
-import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
+import { BACKEND_NAMES, initBackend, releaseBackends } from "../core/backend/select.ts";
 import { resolveOptions, splitSettings } from "../core/options.ts";
 import { describeParams, parseSetArg } from "../core/params.ts";
 import {
@@ -278,7 +278,11 @@ export function experimentHelp(experiment: Experiment): string {
     }`;
 }
 
-/** Runs the CLI; returns the process exit code. */
+/**
+ * Runs the CLI; returns the process exit code: 0 when training finished or stopped (early
+ * stop, Ctrl-C), 1 when the run failed or could not start, 2 for bad flags (130 after a second
+ * Ctrl-C, which exits at once).
+ */
 export async function main(argv: string[]): Promise<number> {
   let args: TrainArgs;
   try {
@@ -432,4 +436,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  try {
+    // The wasm backend's worker threads (shared by native) would keep the process alive.
+    releaseBackends();
+  } finally {
+    Deno.exit(code);
+  }
+}

@@ -22,6 +22,14 @@ export interface DefaultCallbackOptions {
   reduceLrPatience?: number;
   /** EarlyStopping patience in epochs (default 6). */
   earlyStoppingPatience?: number;
+  /**
+   * What EarlyStopping watches (default `val_loss`). `val_acc` keeps training while validation
+   * accuracy still rises although the loss has turned up (a confident model that overfits its
+   * probabilities), and restores the weights of the best accuracy.
+   */
+  earlyStoppingMonitor?: "val_loss" | "val_acc";
+  /** What the `checkpoints/best` ModelCheckpoint keeps the best of (default `val_loss`). */
+  checkpointMonitor?: "val_loss" | "val_acc";
   /** Record filters, activations and Grad-CAM every N epochs (default 5; 0 = off). */
   visualizeEvery?: number;
   /** Extra callbacks, inserted before the progress bar. */
@@ -31,7 +39,8 @@ export interface DefaultCallbackOptions {
 /**
  * The default callbacks, in call order: stop on NaN; divide the learning rate by 10 when
  * `val_loss` stops falling (the book's manual step); flag overfitting; stop early and restore
- * the best weights; keep the best model in `checkpoints/best`; log `training.csv`; record
+ * the best weights (by `val_loss` unless told otherwise); keep the best model in
+ * `checkpoints/best`; log `training.csv`; record
  * what the network learned (filters, activation heatmaps, Grad-CAM) for the dashboard; show
  * progress.
  */
@@ -44,14 +53,14 @@ export function defaultCallbacks(
     new ReduceLROnPlateau({ monitor: "val_loss", factor: 0.1, patience: d.reduceLrPatience ?? 3 }),
     new OverfitDetector({ action: "warn" }),
     new EarlyStopping({
-      monitor: "val_loss",
+      monitor: d.earlyStoppingMonitor ?? "val_loss",
       patience: d.earlyStoppingPatience ?? 6,
       restoreBestWeights: true,
     }),
     // The best model for evaluation and deployment; resume points carry the optimizer state.
     new ModelCheckpoint({
       filepath: "best",
-      monitor: "val_loss",
+      monitor: d.checkpointMonitor ?? "val_loss",
       saveBestOnly: true,
       includeOptimizer: false,
     }),

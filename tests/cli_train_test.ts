@@ -63,13 +63,34 @@ Deno.test("experiments: unknown name, missing file, file without an experiment",
   );
 });
 
-Deno.test("--experiment snacks --summary prints the book's parameter counts", async () => {
+Deno.test("--experiment snacks --summary prints the chapter's table layer for layer", async () => {
   const r = await cli("--experiment", "snacks", "--summary");
   assert.equal(r.code, 0, r.stderr);
-  const counts = [896, 9248, 18496, 36928, 73856, 147584, 295168, 590080, 5140];
-  for (const c of counts) assert.match(r.stdout, new RegExp(`\\b${c}\\b`), `missing ${c}`);
-  assert.match(r.stdout, /Total params: 1177396/);
-  assert.match(r.stdout, /\[null,222,222,32\]/);
+  // The chapter's summary (Keras 2, padding="same", 224x224x3, 20 classes), row by row.
+  const chapter: [string, string, string, number][] = [
+    ["conv2d_1", "Conv2D", "(None, 224, 224, 32)", 896],
+    ["conv2d_2", "Conv2D", "(None, 224, 224, 32)", 9248],
+    ["max_pooling2d_1", "MaxPooling2D", "(None, 112, 112, 32)", 0],
+    ["conv2d_3", "Conv2D", "(None, 112, 112, 64)", 18496],
+    ["conv2d_4", "Conv2D", "(None, 112, 112, 64)", 36928],
+    ["max_pooling2d_2", "MaxPooling2D", "(None, 56, 56, 64)", 0],
+    ["conv2d_5", "Conv2D", "(None, 56, 56, 128)", 73856],
+    ["conv2d_6", "Conv2D", "(None, 56, 56, 128)", 147584],
+    ["max_pooling2d_3", "MaxPooling2D", "(None, 28, 28, 128)", 0],
+    ["conv2d_7", "Conv2D", "(None, 28, 28, 256)", 295168],
+    ["conv2d_8", "Conv2D", "(None, 28, 28, 256)", 590080],
+    ["global_average_pooling2d_1", "GlobalAveragePooling2D", "(None, 256)", 0],
+    ["dense_1", "Dense", "(None, 20)", 5140],
+    ["activation_1", "Activation", "(None, 20)", 0],
+  ];
+  const rows = r.stdout.split("\n")
+    .map((l) => l.match(/^(\w+) \((\w+)\)\s+(\([^)]*\))\s+(\d+)$/))
+    .filter((m) => m !== null)
+    .map((m) => [m[1], m[2], m[3], Number(m[4])]);
+  assert.deepEqual(rows, chapter);
+  assert.match(r.stdout, /^Total params: 1,177,396$/m);
+  assert.match(r.stdout, /^Trainable params: 1,177,396$/m);
+  assert.match(r.stdout, /^Non-trainable params: 0$/m);
 });
 
 Deno.test("CLI exit codes: --help 0, bad flag 2, bad option value 1 with the message", async () => {
@@ -83,9 +104,9 @@ Deno.test("CLI exit codes: --help 0, bad flag 2, bad option value 1 with the mes
   const neg = await cli("--epochs=-1", "--runs", runs);
   assert.equal(neg.code, 1);
   assert.match(neg.stderr, /epochs \(--epochs\) must be an integer >= 0, got -1/);
-  const small = await cli("--experiment", "snacks", "--image-size", "32", "--runs", runs);
+  const small = await cli("--experiment", "snacks", "--image-size", "7", "--runs", runs);
   assert.equal(small.code, 1);
-  assert.match(small.stderr, /too small for the book's convnet.*at least 68/);
+  assert.match(small.stderr, /Image size 7x7 is too small for the book's convnet.*at least 8 /);
   const resumeBad = await cli("--resume", runs);
   assert.equal(resumeBad.code, 1);
   assert.match(resumeBad.stderr, /is not a run directory/);

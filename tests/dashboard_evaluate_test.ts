@@ -5,11 +5,17 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { decode } from "fast-png";
 import { evaluateModel } from "../core/evaluate.ts";
-import { latestCheckpoint, parseEvaluateArgs, runEvaluate } from "../cli/evaluate.ts";
+import {
+  type EvaluateArgs,
+  latestCheckpoint,
+  parseEvaluateArgs,
+  runEvaluate,
+} from "../cli/evaluate.ts";
 import type { EvaluationReport } from "../core/run/evaluation_format.ts";
 import type { Split } from "../core/data/dataset.ts";
 import { createDashboardApp } from "../dashboard/mod.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
+import { saveModel } from "../core/run/model_io.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 
 await tf.setBackend("cpu");
@@ -118,6 +124,12 @@ async function saveCheckpoint(model: tfl.LayersModel, dir: string) {
   }));
 }
 
+function evalArgs(argv: string[]): EvaluateArgs {
+  const a = parseEvaluateArgs(argv);
+  assert.notEqual(a, "help");
+  return a as EvaluateArgs;
+}
+
 Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluation.json served by the API", async () => {
   const root = await Deno.makeTempDir();
   const runDir = await writeFakeRun(root, { id: "tiny-1", experiment: "tiny" });
@@ -152,7 +164,7 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
       model() { throw new Error("not used"); },
     };`,
   );
-  const file = await runEvaluate(parseEvaluateArgs(["--run", runDir, "--experiment", expFile]));
+  const file = await runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile]));
   const report: EvaluationReport = JSON.parse(await Deno.readTextFile(file));
   assert.equal(report.checkpoint, "best");
   assert.equal(report.split, "test");
@@ -171,7 +183,7 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
   const older = JSON.parse(
     await Deno.readTextFile(
       await runEvaluate(
-        parseEvaluateArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "epoch-01"]),
+        evalArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "epoch-01"]),
       ),
     ),
   );
@@ -183,14 +195,67 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
     assert.equal((await app.request(`/api/runs/tiny-1/files/${report.wrong[0].file}`)).status, 200);
   }
   await assert.rejects(
-    () => runEvaluate(parseEvaluateArgs(["--run", runDir, "--experiment", "nope"])),
+    () => runEvaluate(evalArgs(["--run", runDir, "--experiment", "nope"])),
     /Unknown experiment "nope"/,
   );
+  await assert.rejects(
+    () => runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "nope"])),
+    /checkpoint "nope" not found: .*nope has no model\.json/,
+  );
   assert.throws(() => parseEvaluateArgs([]), /--run DIR is required/);
+  assert.equal(parseEvaluateArgs(["--help"]), "help");
   assert.throws(
     () => parseEvaluateArgs(["--run", "x", "--split", "train"]),
     /--split must be test or val/,
   );
   await assert.rejects(() => latestCheckpoint(root), /has no checkpoint/);
+  model.dispose();
+});
+
+Deno.test("deno task evaluate: a weights-only checkpoint loads into the experiment's model", async () => {
+  const root = await Deno.makeTempDir();
+  const runDir = await writeFakeRun(root, { id: "tiny-2", experiment: "tiny" });
+  const model = tinyModel(5);
+  await saveModel(model, join(runDir, "checkpoints", "weights"), { weightsOnly: true });
+  const expFile = join(root, "tiny_weights_experiment.ts");
+  await Deno.writeTextFile(
+    expFile,
+    `import * as tfl from "@tensorflow/tfjs-layers";
+    const N = 20;
+    const x = Float32Array.from({ length: N * 192 }, (_, i) => (Math.sin(i * 1.7) + 1) / 2);
+    const y = Int32Array.from({ length: N }, (_, i) => i % 3);
+    const split = {
+      size: N,
+      batch(idx: ArrayLike<number>) {
+        const ids = Array.from(idx);
+        const out = new Float32Array(ids.length * 192);
+        ids.forEach((id, j) => out.set(x.subarray(id * 192, (id + 1) * 192), j * 192));
+        return Promise.resolve({ x: out, y: Int32Array.from(ids, (id) => y[id]) });
+      },
+      labels: () => Promise.resolve(y),
+    };
+    export default {
+      name: "tiny", description: "test", defaults: { epochs: 1, batchSize: 4, learningRate: 0.001, imageSize: 8, seed: 1 },
+      dataset: async () => ({ name: "tiny", classNames: ["a", "b", "c"], imageShape: [8, 8, 3], train: split, test: split }),
+      model: (shape: [number, number, number], classes: number) => tfl.sequential({ layers: [
+        tfl.layers.conv2d({ inputShape: shape, filters: 4, kernelSize: 3, activation: "relu" }),
+        tfl.layers.globalAveragePooling2d({}),
+        tfl.layers.dense({ units: classes, activation: "softmax" }),
+      ] }),
+    };`,
+  );
+  // The weights-only folder is the only checkpoint: it is also what evaluate picks by default.
+  assert.equal(await latestCheckpoint(runDir), "weights");
+  const file = await runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile]));
+  const report: EvaluationReport = JSON.parse(await Deno.readTextFile(file));
+  const direct = await evaluateModel(
+    model,
+    makeSplit(),
+    ["a", "b", "c"],
+    dirLogger(await Deno.makeTempDir()),
+  );
+  assert.equal(report.checkpoint, "weights");
+  assert.deepEqual(report.confusion, direct.confusion);
+  assert.ok(Math.abs(report.loss - direct.loss) < 1e-6, `${report.loss} vs ${direct.loss}`);
   model.dispose();
 });

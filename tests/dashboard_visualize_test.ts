@@ -5,7 +5,8 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { decode } from "fast-png";
 import { Visualize } from "../callbacks/visualize.ts";
-import { gradCam } from "../core/viz/grad_cam.ts";
+import { finalSoftmax, gradCam } from "../core/viz/grad_cam.ts";
+import { bookConvnet } from "../core/models/book_convnet.ts";
 import { renderFilters } from "../core/viz/filters.ts";
 import { renderActivations } from "../core/viz/activations.ts";
 import type { VizIndex } from "../core/run/viz_format.ts";
@@ -139,6 +140,91 @@ Deno.test("Grad-CAM of conv -> GAP -> dense softmax equals ReLU(sum_k w_kc A_k) 
     }
   }
   tf.dispose([x, a]);
+  model.dispose();
+});
+
+Deno.test("Grad-CAM removes a separate softmax Activation as it removes a Dense softmax", async () => {
+  const conv = () =>
+    tfl.layers.conv2d({
+      inputShape: [6, 6, 3],
+      filters: 5,
+      kernelSize: 3,
+      activation: "relu",
+    });
+  const fused = tfl.sequential({
+    layers: [
+      conv(),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 3, activation: "softmax" }),
+    ],
+  });
+  const separate = tfl.sequential({
+    layers: [
+      conv(),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 3 }),
+      tfl.layers.activation({ activation: "softmax" }),
+    ],
+  });
+  const withSoftmaxLayer = tfl.sequential({
+    layers: [
+      conv(),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: 3 }),
+      tfl.layers.softmax({}),
+    ],
+  });
+  const w = fused.getWeights();
+  separate.setWeights(w);
+  withSoftmaxLayer.setWeights(w);
+  assert.equal(finalSoftmax(fused.layers.at(-1)), "dense");
+  assert.equal(finalSoftmax(separate.layers.at(-1)), "layer");
+  assert.equal(finalSoftmax(withSoftmaxLayer.layers.at(-1)), "layer");
+  assert.equal(finalSoftmax(separate.layers.at(-2)), undefined);
+  const x = tf.randomUniform([3, 6, 6, 3], 0, 1, "float32", 5);
+  const before = tf.memory().numTensors;
+  const a = await gradCam(fused, x);
+  // Asking for a class other than the predicted one makes the softmax's gradient (which mixes
+  // every class's weights) differ from the logit's.
+  const other = a.predicted.map((c) => (c + 1) % 3);
+  const ref = await gradCam(fused, x, { classes: other });
+  for (const m of [separate, withSoftmaxLayer]) {
+    const b = await gradCam(m, x, { classes: other });
+    assert.deepEqual(b.predicted, ref.predicted);
+    b.probs.forEach((p, i) => assert.ok(Math.abs(p - ref.probs[i]) < 1e-6, "probabilities"));
+    b.heatmaps.forEach((h, i) =>
+      h.forEach((v, q) => assert.ok(Math.abs(v - ref.heatmaps[i][q]) < 1e-5, `image ${i} px ${q}`))
+    );
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+  tf.dispose(x);
+  for (const m of [fused, separate, withSoftmaxLayer]) m.dispose();
+});
+
+Deno.test("Visualize records filters, activations and Grad-CAM of the book's model", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = bookConvnet([8, 8, 3], 3);
+  const run = dirLogger(dir);
+  const viz = new Visualize({ images: images(), every: 1, classNames: ["a", "b", "c"] });
+  const ctx = fakeContext(model, run, 0, 1);
+  await viz.onTrainBegin(ctx);
+  const before = tf.memory().numTensors;
+  await viz.onEpochEnd(0, {}, ctx);
+  assert.equal(tf.memory().numTensors, before, "no tensors left behind");
+  const index: VizIndex = JSON.parse(await Deno.readTextFile(join(dir, "viz/index.json")));
+  const e = index.epochs[0];
+  assert.equal(e.filters.length, 8);
+  assert.equal(e.gradcam.length, 2);
+  assert.equal(e.gradcam[0].layer, "conv2d_8");
+  const probs = tf.tidy(() => model.predict(tf.tensor4d(images().x, images().shape)) as tf.Tensor);
+  const p = await probs.data();
+  probs.dispose();
+  for (const [i, g] of e.gradcam.entries()) {
+    const row = Array.from(p.slice(i * 3, i * 3 + 3));
+    assert.equal(g.predicted, row.indexOf(Math.max(...row)));
+    assert.ok(Math.abs(g.prob - Math.max(...row)) < 1e-5, "the softmax probability");
+  }
+  assert.deepEqual(run.warnings, []);
   model.dispose();
 });
 

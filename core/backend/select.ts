@@ -216,3 +216,27 @@ export async function initBackend(
   }
   throw new Error("unreachable");
 }
+
+/**
+ * Releases every initialised tfjs backend (its memory, and the wasm backend's pthread workers,
+ * which the `native` backend shares): call it once a command is done with tfjs, before it
+ * exits. The wasm backend's worker threads otherwise keep Deno's event loop alive, so a
+ * command that returns from its main module without `Deno.exit` would never end. tfjs cannot
+ * compute in this process afterwards (the backends' factories are removed with them).
+ *
+ * @example
+ * ```ts
+ * import { initBackend, releaseBackends } from "./core/backend/select.ts";
+ * await initBackend("wasm");
+ * // ... train, evaluate ...
+ * releaseBackends(); // the process can now end on its own
+ * ```
+ */
+export function releaseBackends(): void {
+  const names = Object.keys((tf.engine() as unknown as { registry: object }).registry);
+  // `native` lives on wasm's module: release it before wasm terminates the module's threads.
+  names.sort((a, b) => Number(b === NATIVE_BACKEND) - Number(a === NATIVE_BACKEND));
+  for (const name of names) {
+    if (tf.findBackendFactory(name) !== null) tf.removeBackend(name);
+  }
+}

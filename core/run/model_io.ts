@@ -538,3 +538,12 @@ export async function readCheckpointFile(
     throw e;
   }
 }
+
+/**
+ * Whether a checkpoint holds the model's topology (a full model) or only weights
+ * (`saveWeightsOnly`); throws naming the folder when it has no `model.json`.
+ */
+export async function hasModelTopology(dir: string): Promise<boolean> {
+  const json = await readJson(dir, CHECKPOINT_FILES.model, "checkpoint directory");
+  return Boolean(json.modelTopology);
+}

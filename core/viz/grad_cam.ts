@@ -17,6 +17,28 @@ export function convLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
   return model.layers.filter((l) => CONV_CLASSES.has(l.getClassName()));
 }
 
+/**
+ * How `layer` (a model's last layer) applies the final softmax: `"dense"` for a Dense layer with
+ * softmax activation, `"layer"` for a separate softmax `Activation` (or `Softmax` over the last
+ * axis) layer, `undefined` when it applies none.
+ */
+export function finalSoftmax(layer: tfl.layers.Layer | undefined): "dense" | "layer" | undefined {
+  if (!layer) return undefined;
+  const cfg = layer.getConfig() as { activation?: string; axis?: number | number[] };
+  switch (layer.getClassName()) {
+    case "Dense":
+      return cfg.activation === "softmax" ? "dense" : undefined;
+    case "Activation":
+      return cfg.activation === "softmax" ? "layer" : undefined;
+    case "Softmax": {
+      const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
+      return axis.length === 1 && (axis[0] === -1 || axis[0] === 1) ? "layer" : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Grad-CAM of a batch of images. */
 export interface GradCamResult {
   /** The conv layer used. */
@@ -34,8 +56,9 @@ export interface GradCamResult {
 /**
  * Computes Grad-CAM for `x` (`[n, h, w, c]`) with respect to the predicted class of each image
  * (or `classes` when given), using the last conv layer (or `layerName`). The layers after the
- * conv layer must form a simple chain (Sequential-like); a final Dense softmax is replaced by
- * its logits. Leaves no tensors behind.
+ * conv layer must form a simple chain (Sequential-like); a final softmax (a Dense layer with
+ * softmax activation, or a separate softmax `Activation`/`Softmax` layer as in the book's model)
+ * is removed so that the class score is the logit. Leaves no tensors behind.
  *
  * @example
  * ```ts
@@ -75,15 +98,14 @@ export async function gradCam(
     }
   }
   const last = head[head.length - 1];
-  const lastCfg = last?.getConfig() as { activation?: string } | undefined;
-  const denseSoftmax = last?.getClassName() === "Dense" && lastCfg?.activation === "softmax";
+  const softmax = finalSoftmax(last);
   const feature = tfl.model({ inputs: model.inputs, outputs: conv.output as tfl.SymbolicTensor });
   const { camT, predT, probT, shape } = tf.tidy(() => {
     const a = feature.predict(x) as tf.Tensor4D;
     const logitsOf = (t: tf.Tensor): tf.Tensor2D => {
-      const body = denseSoftmax ? head.slice(0, -1) : head;
+      const body = softmax ? head.slice(0, -1) : head;
       for (const l of body) t = l.apply(t) as tf.Tensor;
-      if (denseSoftmax) {
+      if (softmax === "dense") {
         const [kernel, bias] = last.getWeights();
         t = bias
           ? tf.add(tf.matMul(t as tf.Tensor2D, kernel as tf.Tensor2D), bias)
@@ -92,7 +114,7 @@ export async function gradCam(
       return t as tf.Tensor2D;
     };
     const logits = logitsOf(a);
-    const probs = denseSoftmax ? tf.softmax(logits) : logits;
+    const probs = softmax ? tf.softmax(logits) : logits;
     const numClasses = logits.shape[1];
     const pred = tf.argMax(probs, -1) as tf.Tensor1D;
     const target = options.classes ? tf.tensor1d(options.classes, "int32") : pred;

@@ -54,7 +54,7 @@ if (choice.name === "webgpu") {
 }
 for (
   const [size, batch, steps] of choice.name === "webgpu"
-    ? [[96, 32, 6], [224, 16, 4], [224, 32, 4]]
+    ? [[32, 32, 6], [64, 32, 6], [224, 16, 4], [224, 32, 4]]
     : []
 ) {
   const model = bookConvnet([size, size, 3], 20);
