@@ -92,7 +92,15 @@ export interface ErrorResponse {
   error: string;
 }
 
-/** A class and its probability (a row of a prediction's top-k). */
+/**
+ * A class and its probability (a row of a prediction's top-k).
+ *
+ * @example
+ * ```ts
+ * import type { PredictedClass } from "./api_types.ts";
+ * const row: PredictedClass = { class: 2, name: "muffin", prob: 0.91 };
+ * ```
+ */
 export interface PredictedClass {
   /** Class index. */
   class: number;
@@ -102,7 +110,20 @@ export interface PredictedClass {
   prob: number;
 }
 
-/** Upload limits of `POST /api/runs/:id/predict`. */
+/**
+ * Upload limits of `POST /api/runs/:id/predict`.
+ *
+ * @example
+ * ```ts
+ * import type { PredictLimits } from "./api_types.ts";
+ * const limits: PredictLimits = {
+ *   maxImages: 16,
+ *   maxImageBytes: 8 << 20,
+ *   maxUploadBytes: 32 << 20,
+ *   maxPixels: 40e6,
+ * };
+ * ```
+ */
 export interface PredictLimits {
   /** Images per request at most. */
   maxImages: number;
@@ -114,7 +135,16 @@ export interface PredictLimits {
   maxPixels: number;
 }
 
-/** The response of `GET /api/runs/:id/predict`: what predicting with the run uses. */
+/**
+ * The response of `GET /api/runs/:id/predict`: what predicting with the run uses.
+ *
+ * @example
+ * ```ts ignore
+ * import type { PredictInfoResponse } from "./api_types.ts";
+ * const info: PredictInfoResponse = await (await fetch("/api/runs/default-1/predict")).json();
+ * console.log(info.weights.name, info.convLayers.at(-1), info.limits.maxImages);
+ * ```
+ */
 export interface PredictInfoResponse {
   /** Run id. */
   run: string;
@@ -134,7 +164,15 @@ export interface PredictInfoResponse {
   limits: PredictLimits;
 }
 
-/** Grad-CAM of an uploaded image for its top class. */
+/**
+ * Grad-CAM of an uploaded image for its top class.
+ *
+ * @example
+ * ```ts
+ * import type { PredictedGradCamView } from "./api_types.ts";
+ * const show = (cam: PredictedGradCamView) => `<img src="${cam.png}" alt="${cam.layer}">`;
+ * ```
+ */
 export interface PredictedGradCamView {
   /** The conv layer used. */
   layer: string;
@@ -148,7 +186,16 @@ export interface PredictedGradCamView {
   height: number;
 }
 
-/** The activation maps of one conv layer for an uploaded image. */
+/**
+ * The activation maps of one conv layer for an uploaded image.
+ *
+ * @example
+ * ```ts
+ * import type { PredictedActivationsView } from "./api_types.ts";
+ * const caption = (a: PredictedActivationsView) =>
+ *   `${a.layer}: ${a.count} of ${a.shape[2]} channels, ${a.shape[0]}x${a.shape[1]}`;
+ * ```
+ */
 export interface PredictedActivationsView {
   /** Layer name. */
   layer: string;
@@ -168,7 +215,16 @@ export interface PredictedActivationsView {
   count: number;
 }
 
-/** One uploaded image's prediction, or why it has none. */
+/**
+ * One uploaded image's prediction, or why it has none.
+ *
+ * @example
+ * ```ts
+ * import type { PredictedImage } from "./api_types.ts";
+ * const line = (r: PredictedImage) =>
+ *   r.ok ? `${r.name}: ${r.top[0].name} ${(r.top[0].prob * 100).toFixed(1)}%` : `${r.name}: ${r.error}`;
+ * ```
+ */
 export type PredictedImage =
   | {
     /** Classified. */
@@ -195,7 +251,21 @@ export type PredictedImage =
     error: string;
   };
 
-/** The response of `POST /api/runs/:id/predict`. */
+/**
+ * The response of `POST /api/runs/:id/predict`.
+ *
+ * @example
+ * ```ts ignore
+ * import type { PredictResponse } from "./api_types.ts";
+ * const form = new FormData();
+ * form.append("image", file);
+ * const res: PredictResponse = await (await fetch("/api/runs/default-1/predict?topK=3", {
+ *   method: "POST",
+ *   headers: { "X-Convdeck-Token": token },
+ *   body: form,
+ * })).json();
+ * ```
+ */
 export interface PredictResponse {
   /** Run id. */
   run: string;

@@ -20,7 +20,15 @@
  */
 import type { Predictor } from "../core/predict.ts";
 
-/** Options of {@linkcode PredictorPool}. */
+/**
+ * Options of {@linkcode PredictorPool}.
+ *
+ * @example
+ * ```ts
+ * import type { PredictorPoolOptions } from "./predictor_pool.ts";
+ * const options: PredictorPoolOptions = { capacity: 2, ensureBackend: () => Promise.resolve() };
+ * ```
+ */
 export interface PredictorPoolOptions {
   /** Runs kept loaded at most (default 3); the least recently used is disposed. */
   capacity?: number;
@@ -49,7 +57,18 @@ async function defaultEnsureBackend(): Promise<void> {
   console.error(`dashboard predictions: backend ${choice.name} (${choice.reason})`);
 }
 
-/** An LRU of loaded run models with one-at-a-time use (see the module doc). */
+/**
+ * An LRU of loaded run models with one-at-a-time use (see the module doc).
+ *
+ * @example
+ * ```ts ignore
+ * import { PredictorPool } from "./predictor_pool.ts";
+ * const pool = new PredictorPool({ capacity: 1 });
+ * const classes = await pool.use("runs/default-1", (p) => Promise.resolve(p.classNames));
+ * console.log(classes, pool.loaded, pool.loads);
+ * await pool.dispose();
+ * ```
+ */
 export class PredictorPool {
   readonly #capacity: number;
   readonly #ensureBackend: () => Promise<void>;

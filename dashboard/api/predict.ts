@@ -46,7 +46,16 @@ import type { RunStore } from "../run_store.ts";
 import type { PredictorPool } from "../predictor_pool.ts";
 import { intParam, oneOf } from "./params.ts";
 
-/** Default upload limits (see {@linkcode PredictLimits}). */
+/**
+ * Default upload limits (see {@linkcode PredictLimits}): 16 images of 8 MB, 32 MB per
+ * request, 40 megapixels per image.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PREDICT_LIMITS } from "./predict.ts";
+ * const limits = { ...DEFAULT_PREDICT_LIMITS, maxImages: 4 };
+ * ```
+ */
 export const DEFAULT_PREDICT_LIMITS: PredictLimits = {
   maxImages: 16,
   maxImageBytes: 8 * 1024 * 1024,
@@ -153,6 +162,18 @@ async function uploadedImages(
 /**
  * The predict API over `store`, with models kept in `pool` (see the module doc). `limits`
  * override {@linkcode DEFAULT_PREDICT_LIMITS}.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { predictApi } from "./predict.ts";
+ * import { RunStore } from "../run_store.ts";
+ * import { PredictorPool } from "../predictor_pool.ts";
+ * const app = new Hono().route(
+ *   "/api/runs",
+ *   predictApi(new RunStore("runs"), new PredictorPool({ capacity: 2 }), { maxImages: 4 }),
+ * );
+ * ```
  */
 export function predictApi(
   store: RunStore,
