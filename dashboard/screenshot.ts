@@ -55,3 +55,5 @@ try {
   await browser.close();
   ac.abort();
 }
+// A prediction started a tfjs backend (native or wasm threads), which would keep the process up.
+Deno.exit(0);

@@ -37,10 +37,10 @@ function sizeText(bytes: number): string {
   return `${Number((bytes / (1024 * 1024)).toFixed(1))} MB`;
 }
 
-/** Display width of an activation mosaic: integer upscaling, at most 900 px wide. */
+/** Display width of an activation mosaic: integer upscaling, at most 640 px wide. */
 function mosaicWidth(a: PredictedActivationsView): number {
   const w = a.cols * a.tileW + (a.cols - 1);
-  return w * Math.max(1, Math.min(16, Math.floor(900 / w)));
+  return w * Math.max(1, Math.min(16, Math.floor(640 / w)));
 }
 
 /** Asks the server about `files` with the conv layer `layer` (one request). */
