@@ -13,7 +13,17 @@ import { createDashboardApp, PredictorPool } from "../dashboard/mod.ts";
 import type { PredictInfoResponse, PredictResponse } from "../dashboard/api_types.ts";
 import { predict } from "../core/predict.ts";
 import { scanImageFolder } from "../core/data/scan.ts";
-import { hugePngHeader, trainImageFolderRun, trainSyntheticRun } from "./helpers/predict_runs.ts";
+import {
+  hugePngHeader,
+  SYNTHETIC_OPTIONS,
+  trainImageFolderRun,
+  trainSyntheticRun,
+} from "./helpers/predict_runs.ts";
+import type { Experiment } from "../core/experiment.ts";
+import { runExperiment } from "../core/run_experiment.ts";
+import { syntheticShapes } from "../core/data/synthetic.ts";
+import { smallConvnet } from "../core/models/small_convnet.ts";
+import { readMetrics } from "../core/run/reader.ts";
 
 await tf.setBackend("cpu");
 
@@ -275,6 +285,57 @@ Deno.test("predictor pool: LRU evicts and disposes, reloads changed weights, run
   }
   assert.equal(tf.memory().numTensors, before);
   await assert.rejects(() => pool.use(folderRun, () => Promise.resolve()), /disposed/);
+});
+
+Deno.test("predict API: predictions while a run trains in the same process change none of its numbers", async () => {
+  const { folderRun, images } = await runs();
+  const files = [{ name: "a.jpg", bytes: await Deno.readFile(images[0]) }];
+  const experiment: Experiment = {
+    name: "sharedtfjs",
+    description: "trains while the dashboard predicts",
+    defaults: { epochs: 3, batchSize: 6, learningRate: 3e-3, imageSize: 16, seed: 7 },
+    dataset: () => Promise.resolve(syntheticShapes(SYNTHETIC_OPTIONS)),
+    model: (shape, k) => smallConvnet(shape, k, [4, 8, 8]),
+    callbacks: () => [],
+  };
+  const train = async (during?: () => Promise<void>) => {
+    let busy: Promise<void> | undefined;
+    let stop = false;
+    const { run } = await runExperiment({
+      experiment,
+      backend: "cpu",
+      runsDir: join(root, "shared-runs"),
+      log: () => {},
+      onRunCreated: () => {
+        if (during) {
+          busy = (async () => {
+            while (!stop) await during();
+          })();
+        }
+      },
+    });
+    stop = true;
+    await busy;
+    const { records } = await readMetrics(run.dir);
+    return records.filter((r) => r.batch === undefined)
+      .map(({ epoch, loss, acc, val_loss, val_acc }) => ({ epoch, loss, acc, val_loss, val_acc }));
+  };
+  const alone = await train();
+  const pool = new PredictorPool();
+  const app = appWith(pool);
+  let requests = 0;
+  const expected = (await predict(folderRun, files)).results[0];
+  const shared = await train(async () => {
+    const res = await post(app, idOf(folderRun), form(files));
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.results[0].probabilities, expected.ok && expected.probabilities);
+    requests++;
+  });
+  await pool.dispose();
+  console.log(`${requests} predictions while training 3 epochs (cpu backend)`);
+  assert.ok(requests >= 3, `${requests} predictions during training`);
+  assert.equal(alone.length, 3);
+  assert.deepEqual(shared, alone);
 });
 
 Deno.test({
