@@ -48,7 +48,14 @@ Deno.test({
     const before = tf.memory().numTensors;
     const pool = new PredictorPool();
     const ac = new AbortController();
-    const { url } = serveDashboard({ runsDir, port: 0, signal: ac.signal, predictors: pool });
+    const { url } = serveDashboard({
+      runsDir,
+      port: 0,
+      signal: ac.signal,
+      predictors: pool,
+      // Small limits: the page splits uploads into batches of 2 and refuses big files itself.
+      predictLimits: { maxImages: 2, maxImageBytes: 100 * 1024 },
+    });
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
@@ -81,11 +88,24 @@ Deno.test({
         /checkpoints\/best.*16×16×3/,
       );
 
-      // Pick two files with the file input: an image and a text file.
+      // Pick four files with the file input: an image, a text file, an image too large for the
+      // limit, and the image again under another name (a second batch of the upload).
+      const requests: string[] = [];
+      page.on("request", (r) => {
+        if (r.method() === "POST") requests.push(r.url());
+      });
       await page.setInputFiles("[data-testid=predict-input]", [
         { name: a.name, mimeType: "image/jpeg", buffer: Buffer.from(a.bytes) },
         { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hi\n") },
+        { name: "big.png", mimeType: "image/png", buffer: Buffer.alloc(150 * 1024) },
+        { name: "c.jpg", mimeType: "image/jpeg", buffer: Buffer.from(a.bytes) },
       ]);
+      await page.waitForSelector("[data-name='c.jpg'] [data-testid=topk]");
+      assert.equal(requests.length, 2, "two batches of at most 2 images");
+      assert.equal(
+        await page.textContent("[data-name='big.png'] [data-testid=predict-error]"),
+        "big.png: 150 KB; the limit is 100 KB per image",
+      );
       await page.waitForSelector("[data-name='a.jpg'] [data-testid=topk]");
       await page.waitForSelector("[data-name='notes.txt'] [data-testid=predict-error]");
       assert.match(
@@ -150,7 +170,7 @@ Deno.test({
         await page.textContent("[data-name='b.jpg'] [data-testid=topk] tr") ?? "",
         new RegExp(`^${wantB.top[0].name}.*${(wantB.top[0].prob * 100).toFixed(1)}%$`),
       );
-      assert.equal(await page.locator("[data-testid=prediction]").count(), 3);
+      assert.equal(await page.locator("[data-testid=prediction]").count(), 5);
       await page.screenshot({ path: join(shots, "dashboard-predict.png"), fullPage: true });
 
       assert.deepEqual(pageErrors, []);
