@@ -30,6 +30,7 @@ export {
 } from "./core/callback.ts";
 export { freezeLogs, type Logs } from "./core/logs.ts";
 export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
+export type { Params, ParamSpec, ParamSpecs, ParamValue } from "./core/params.ts";
 export { isImprovement, metricDirection } from "./core/metric_direction.ts";
 
 // Training

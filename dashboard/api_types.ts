@@ -91,3 +91,188 @@ export interface ErrorResponse {
   /** What went wrong, with paths relative to the runs folder and no file contents. */
   error: string;
 }
+
+/**
+ * A class and its probability (a row of a prediction's top-k).
+ *
+ * @example
+ * ```ts
+ * import type { PredictedClass } from "./api_types.ts";
+ * const row: PredictedClass = { class: 2, name: "muffin", prob: 0.91 };
+ * ```
+ */
+export interface PredictedClass {
+  /** Class index. */
+  class: number;
+  /** Class name. */
+  name: string;
+  /** Softmax probability. */
+  prob: number;
+}
+
+/**
+ * Upload limits of `POST /api/runs/:id/predict`.
+ *
+ * @example
+ * ```ts
+ * import type { PredictLimits } from "./api_types.ts";
+ * const limits: PredictLimits = {
+ *   maxImages: 16,
+ *   maxImageBytes: 8 << 20,
+ *   maxUploadBytes: 32 << 20,
+ *   maxPixels: 40e6,
+ * };
+ * ```
+ */
+export interface PredictLimits {
+  /** Images per request at most. */
+  maxImages: number;
+  /** Bytes per image file at most. */
+  maxImageBytes: number;
+  /** Bytes per request (the whole multipart body) at most. */
+  maxUploadBytes: number;
+  /** Decoded pixels per image at most (sharp's pixel limit). */
+  maxPixels: number;
+}
+
+/**
+ * The response of `GET /api/runs/:id/predict`: what predicting with the run uses.
+ *
+ * @example
+ * ```ts ignore
+ * import type { PredictInfoResponse } from "./api_types.ts";
+ * const info: PredictInfoResponse = await (await fetch("/api/runs/default-1/predict")).json();
+ * console.log(info.weights.name, info.convLayers.at(-1), info.limits.maxImages);
+ * ```
+ */
+export interface PredictInfoResponse {
+  /** Run id. */
+  run: string;
+  /** The weights used: checkpoint name under `checkpoints/` and its kind. */
+  weights: { name: string; kind: "best" | "checkpoint" | "resume" };
+  /** Class names by index. */
+  classNames: string[];
+  /** The model's conv layers in order (the Grad-CAM and activation layer choices). */
+  convLayers: string[];
+  /** Model input `[height, width, channels]`. */
+  inputShape: [number, number, number];
+  /** How an image becomes model input, one line (e.g. `sharp squash to 32x32, RGB, x / 255`). */
+  preprocessing: string;
+  /** Fallbacks used for facts an older run did not record. */
+  notes: string[];
+  /** Upload limits. */
+  limits: PredictLimits;
+}
+
+/**
+ * Grad-CAM of an uploaded image for its top class.
+ *
+ * @example
+ * ```ts
+ * import type { PredictedGradCamView } from "./api_types.ts";
+ * const show = (cam: PredictedGradCamView) => `<img src="${cam.png}" alt="${cam.layer}">`;
+ * ```
+ */
+export interface PredictedGradCamView {
+  /** The conv layer used. */
+  layer: string;
+  /** The class explained (the top class). */
+  class: number;
+  /** The overlay over the image the model saw, as a `data:image/png;base64,` URL. */
+  png: string;
+  /** Overlay width in pixels (the model's input width). */
+  width: number;
+  /** Overlay height in pixels. */
+  height: number;
+}
+
+/**
+ * The activation maps of one conv layer for an uploaded image.
+ *
+ * @example
+ * ```ts
+ * import type { PredictedActivationsView } from "./api_types.ts";
+ * const caption = (a: PredictedActivationsView) =>
+ *   `${a.layer}: ${a.count} of ${a.shape[2]} channels, ${a.shape[0]}x${a.shape[1]}`;
+ * ```
+ */
+export interface PredictedActivationsView {
+  /** Layer name. */
+  layer: string;
+  /** `[height, width, channels]` of the layer's output. */
+  shape: [number, number, number];
+  /** Mosaic (one viridis tile per channel, 1 px apart) as a `data:image/png;base64,` URL. */
+  png: string;
+  /** Tiles per row. */
+  cols: number;
+  /** Rows of tiles. */
+  rows: number;
+  /** Tile width. */
+  tileW: number;
+  /** Tile height. */
+  tileH: number;
+  /** Channels drawn. */
+  count: number;
+}
+
+/**
+ * One uploaded image's prediction, or why it has none.
+ *
+ * @example
+ * ```ts
+ * import type { PredictedImage } from "./api_types.ts";
+ * const line = (r: PredictedImage) =>
+ *   r.ok ? `${r.name}: ${r.top[0].name} ${(r.top[0].prob * 100).toFixed(1)}%` : `${r.name}: ${r.error}`;
+ * ```
+ */
+export type PredictedImage =
+  | {
+    /** Classified. */
+    ok: true;
+    /** The uploaded file's name. */
+    name: string;
+    /** The most probable classes, most probable first. */
+    top: PredictedClass[];
+    /** Probability of every class, by class index. */
+    probabilities: number[];
+    /** Grad-CAM for the top class. */
+    gradCam?: PredictedGradCamView;
+    /** Why there is no Grad-CAM for this model. */
+    gradCamError?: string;
+    /** Activation maps of the requested layer. */
+    activations?: PredictedActivationsView[];
+  }
+  | {
+    /** Not classified. */
+    ok: false;
+    /** The uploaded file's name. */
+    name: string;
+    /** What is wrong with it (not an image, truncated, too many pixels ...). */
+    error: string;
+  };
+
+/**
+ * The response of `POST /api/runs/:id/predict`.
+ *
+ * @example
+ * ```ts ignore
+ * import type { PredictResponse } from "./api_types.ts";
+ * const form = new FormData();
+ * form.append("image", file);
+ * const res: PredictResponse = await (await fetch("/api/runs/default-1/predict?topK=3", {
+ *   method: "POST",
+ *   headers: { "X-Convdeck-Token": token },
+ *   body: form,
+ * })).json();
+ * ```
+ */
+export interface PredictResponse {
+  /** Run id. */
+  run: string;
+  /** The weights used. */
+  weights: { name: string; kind: "best" | "checkpoint" | "resume" };
+  /** One result per uploaded image, in upload order. */
+  results: PredictedImage[];
+  /** Milliseconds the prediction took on the server (decode, forward pass, Grad-CAM, maps). */
+  ms: number;
+}

@@ -28,7 +28,9 @@ import { loadAsset } from "./assets.ts";
 import { RunStore } from "./run_store.ts";
 import { runsApi } from "./api/runs.ts";
 import { streamApi } from "./api/stream.ts";
-import type { ErrorResponse } from "./api_types.ts";
+import { predictApi } from "./api/predict.ts";
+import { PredictorPool } from "./predictor_pool.ts";
+import type { ErrorResponse, PredictLimits } from "./api_types.ts";
 
 /** Options of {@link createDashboardApp}. */
 export interface DashboardOptions {
@@ -48,6 +50,10 @@ export interface DashboardOptions {
    * reachable from other machines.
    */
   requireToken?: boolean;
+  /** Models kept loaded for predictions (default: a pool of 3 runs); pass one to dispose it. */
+  predictors?: PredictorPool;
+  /** Upload limits of the predict API (default `DEFAULT_PREDICT_LIMITS`). */
+  predictLimits?: Partial<PredictLimits>;
 }
 
 /** Turns any error into a JSON response without absolute paths or file contents. */
@@ -74,7 +80,8 @@ function errorResponse(err: Error, c: Context, runsDir: string): Response {
 /**
  * Creates the dashboard's Hono app over `runsDir` (usable with `app.request` in tests, or
  * with any server). Routes: `GET /api/runs`, `/api/runs/:id`, `/api/runs/:id/metrics`,
- * `/metrics.csv`, `/events`, `/viz`, `/evaluation`, `/files/<path>`, `/stream` (SSE), the
+ * `/metrics.csv`, `/events`, `/viz`, `/evaluation`, `/files/<path>`, `/stream` (SSE),
+ * `/predict` (GET, and POST with images), the
  * bundle under `/assets/`, and the client at every other path.
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
@@ -102,6 +109,10 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   });
   app.route("/api/runs", runsApi(store));
   app.route("/api/runs", streamApi(store, options.pollMs ?? 250));
+  app.route(
+    "/api/runs",
+    predictApi(store, options.predictors ?? new PredictorPool(), options.predictLimits),
+  );
   app.get("*", (c) => {
     if (c.req.path.startsWith("/api/")) throw new HTTPException(404, { message: "not found" });
     return c.html(html);

@@ -24,10 +24,19 @@ export {
   type StartedDashboard,
 } from "./serve.ts";
 export { DEFAULT_MAX_POINTS } from "./api/runs.ts";
+export { DEFAULT_PREDICT_LIMITS } from "./api/predict.ts";
+export { PredictorPool, type PredictorPoolOptions } from "./predictor_pool.ts";
 export type {
   ErrorResponse,
   EventsResponse,
   MetricsResponse,
+  PredictedActivationsView,
+  PredictedClass,
+  PredictedGradCamView,
+  PredictedImage,
+  PredictInfoResponse,
+  PredictLimits,
+  PredictResponse,
   RunDetail,
   RunListResponse,
   RunSummary,

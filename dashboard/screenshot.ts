@@ -1,6 +1,7 @@
 /**
  * Screenshots of the dashboard for a real run, for the README:
- * `deno run -A dashboard/screenshot.ts --runs runs --run <run-id> [--out docs]`.
+ * `deno run -A dashboard/screenshot.ts --runs runs --run <run-id> [--out docs] [--image FILE]...`
+ * (with `--image`, also the "Try it" tab after picking those files: dashboard-predict.png).
  * Uses Debian's Chromium (`apt-get install chromium`) through playwright-core; downloads nothing.
  *
  * @module
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     run: { type: "string" },
     out: { type: "string", default: "docs" },
     chromium: { type: "string", default: CHROMIUM_PATH },
+    image: { type: "string", multiple: true },
   },
 });
 if (!values.run) {
@@ -37,7 +39,21 @@ try {
   await page.waitForTimeout(800);
   await page.screenshot({ path: join(values.out, "dashboard-learned.png") });
   console.log(`wrote ${join(values.out, "dashboard.png")} and dashboard-learned.png`);
+  if (values.image?.length) {
+    await page.click("[data-testid=tab-predict]");
+    await page.waitForSelector("[data-testid=predict-info]");
+    await page.setInputFiles("[data-testid=predict-input]", values.image);
+    // Every file shown, with its Grad-CAM or its error.
+    await page.locator(
+      "[data-testid=prediction] :is([data-testid=predict-gradcam], [data-testid=predict-error])",
+    ).nth(values.image.length - 1).waitFor();
+    await page.waitForTimeout(800);
+    await page.screenshot({ path: join(values.out, "dashboard-predict.png"), fullPage: true });
+    console.log(`wrote ${join(values.out, "dashboard-predict.png")}`);
+  }
 } finally {
   await browser.close();
   ac.abort();
 }
+// A prediction started a tfjs backend (native or wasm threads), which would keep the process up.
+Deno.exit(0);

@@ -222,3 +222,19 @@ export async function namedRunWeights(runDir: string, name: string): Promise<Run
   const kind = name === "best" ? "best" : parts[0] === RESUME ? "resume" : "checkpoint";
   return { name, dir, kind };
 }
+
+/**
+ * A stamp that changes when the weights in `weights.dir` are rewritten (the modification
+ * time of its model.json, in ms; `undefined` when it is gone), so a long-lived reader such as
+ * the dashboard's predictor cache can tell that `best` was saved again.
+ *
+ * @example
+ * ```ts
+ * import { findRunWeights, weightsStamp } from "./checkpoints.ts";
+ * const w = await findRunWeights("runs/default-20261201-101010").catch(() => undefined);
+ * if (w) console.log(w.name, await weightsStamp(w)); // "best" 1764583200000
+ * ```
+ */
+export function weightsStamp(weights: RunWeights): Promise<number | undefined> {
+  return modelMtime(weights.dir);
+}

@@ -55,6 +55,7 @@ export {
   listResumePoints,
   namedRunWeights,
   type RunWeights,
+  weightsStamp,
 } from "./checkpoints.ts";
 export {
   type CheckpointMetadata,

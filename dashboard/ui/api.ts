@@ -64,3 +64,25 @@ export async function sendJson<T>(
   if (!res.ok) throw new Error(answer?.error ?? `${url}: HTTP ${res.status}`);
   return answer as T;
 }
+
+/**
+ * Posts a `multipart/form-data` body (file uploads) with the page's token and returns the
+ * JSON answer, or throws with the server's error message (a 413 says the upload limit).
+ *
+ * @example
+ * ```ts ignore
+ * const form = new FormData();
+ * form.append("image", file);
+ * const res = await sendForm<PredictResponse>(runUrl(id, "/predict?topK=3"), form);
+ * ```
+ */
+export async function sendForm<T>(url: string, form: FormData): Promise<T> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "X-Convdeck-Token": pageToken() },
+    body: form,
+  });
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(answer?.error ?? `${url}: HTTP ${res.status}`);
+  return answer as T;
+}

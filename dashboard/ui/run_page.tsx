@@ -10,12 +10,13 @@ import { useLiveRun } from "./live_run.ts";
 import { CurvesView } from "./curves_view.tsx";
 import { VizView } from "./viz_view.tsx";
 import { EvalView } from "./eval_view.tsx";
+import { PredictView } from "./predict_view.tsx";
 
 /** Renders the page of run `id`, kept live over Server-Sent Events. */
 export function RunPage({ id }: { id: string }) {
   const run = useLiveRun(id);
   const { detail, error, live } = run;
-  const tab = useSignal<"curves" | "learned" | "evaluation">("curves");
+  const tab = useSignal<"curves" | "learned" | "evaluation" | "predict">("curves");
 
   if (error.value) {
     return (
@@ -49,7 +50,7 @@ export function RunPage({ id }: { id: string }) {
         <span class={live.value ? "live on" : "live"}>{live.value ? "live" : "offline"}</span>
       </p>
       <nav class="tabs">
-        {(["curves", "learned", "evaluation"] as const).map((t) => (
+        {(["curves", "learned", "evaluation", "predict"] as const).map((t) => (
           <button
             key={t}
             type="button"
@@ -57,13 +58,20 @@ export function RunPage({ id }: { id: string }) {
             onClick={() => (tab.value = t)}
             data-testid={`tab-${t}`}
           >
-            {t === "curves" ? "Curves" : t === "learned" ? "What it learned" : "Evaluation"}
+            {t === "curves"
+              ? "Curves"
+              : t === "learned"
+              ? "What it learned"
+              : t === "evaluation"
+              ? "Evaluation"
+              : "Try it"}
           </button>
         ))}
       </nav>
       {tab.value === "curves" && <CurvesView id={id} run={run} />}
       {tab.value === "learned" && <VizView id={id} />}
       {tab.value === "evaluation" && <EvalView id={id} />}
+      {tab.value === "predict" && <PredictView id={id} />}
     </main>
   );
 }
