@@ -1,0 +1,195 @@
+/**
+ * The run index: the summaries of every run of a runs folder (run.json facts plus the
+ * metadata sidecar), kept fresh by modification times so that listing and querying thousands
+ * of runs does not reread thousands of run.json files. Each run's folder modification time is
+ * the key: run.json and meta.json are only ever replaced by rename, which changes it; a run
+ * whose folder did not change is not read again. The derived `crashed` state of `running`
+ * runs is recomputed on every call (it changes with time, not with files). The summaries are
+ * also saved to `<runs>/.convdeck-index.json`, so the first listing of a new process reads
+ * only what changed since.
+ *
+ * @example
+ * ```ts
+ * import { RunIndex } from "./index.ts";
+ * const index = new RunIndex("runs");
+ * for (const s of await index.summaries()) console.log(s.id, s.state, s.meta.tags);
+ * ```
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { INDEX_FILE } from "./format.ts";
+import { writeFileAtomic } from "./fs_safe.ts";
+import { readRunMeta } from "./meta.ts";
+import { readRunInfoChecked } from "./run_info.ts";
+import { derivedStatus } from "./state.ts";
+import { type RunSummaryRecord, summarizeRun } from "./summary.ts";
+
+/** Bumped when the saved index's shape changes (an old one is then ignored). */
+const INDEX_VERSION = 1;
+
+interface Entry {
+  /** Folder modification time (ms) when the summary was read. */
+  mtime: number;
+  summary: RunSummaryRecord;
+}
+
+/** Options of {@linkcode RunIndex}. */
+export interface RunIndexOptions {
+  /** Save the summaries to the runs folder and load them on start (default true). */
+  persist?: boolean;
+}
+
+/** Counters of the last refresh (for benchmarks and tests). */
+export interface RefreshStats {
+  /** Runs in the folder. */
+  runs: number;
+  /** Runs whose files were read in this refresh. */
+  read: number;
+  /** Whether the saved index was loaded in this refresh. */
+  loadedSaved: boolean;
+}
+
+/** Summaries of every run of a runs folder, read again only when a run's folder changed. */
+export class RunIndex {
+  /** The runs folder (absolute). */
+  readonly runsDir: string;
+  #entries = new Map<string, Entry>();
+  #inflight: Promise<RunSummaryRecord[]> | undefined;
+  #persist: boolean;
+  #loaded = false;
+  #saving: Promise<void> | undefined;
+  /** What the last refresh did. */
+  lastRefresh: RefreshStats = { runs: 0, read: 0, loadedSaved: false };
+
+  /** An index over `runsDir` (nothing is read until the first call). */
+  constructor(runsDir: string, options: RunIndexOptions = {}) {
+    this.runsDir = resolve(runsDir);
+    this.#persist = options.persist ?? true;
+  }
+
+  /**
+   * Every run's summary, fresh: folders that changed since the last call are read again,
+   * `running` runs get their derived state. Newest first (by start time, then id).
+   */
+  summaries(): Promise<RunSummaryRecord[]> {
+    this.#inflight ??= this.#refresh().finally(() => (this.#inflight = undefined));
+    return this.#inflight;
+  }
+
+  /** Forgets run `id` (or everything), so the next call reads it again. */
+  invalidate(id?: string): void {
+    if (id === undefined) this.#entries.clear();
+    else this.#entries.delete(id);
+  }
+
+  async #loadSaved(): Promise<boolean> {
+    try {
+      const saved = JSON.parse(await Deno.readTextFile(join(this.runsDir, INDEX_FILE)));
+      if (saved?.version !== INDEX_VERSION || !Array.isArray(saved.entries)) return false;
+      for (const e of saved.entries as Entry[]) {
+        if (typeof e?.mtime === "number" && typeof e.summary?.id === "string") {
+          e.summary.dir = join(this.runsDir, e.summary.id);
+          this.#entries.set(e.summary.id, e);
+        }
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #refresh(): Promise<RunSummaryRecord[]> {
+    let loadedSaved = false;
+    if (!this.#loaded) {
+      this.#loaded = true;
+      if (this.#persist) loadedSaved = await this.#loadSaved();
+    }
+    const seen = new Set<string>();
+    const stale: [string, number][] = [];
+    try {
+      for (const e of Deno.readDirSync(this.runsDir)) {
+        if (!e.isDirectory || e.name.startsWith(".")) continue;
+        seen.add(e.name);
+        let mtime = 0;
+        try {
+          mtime = Deno.statSync(join(this.runsDir, e.name)).mtime?.getTime() ?? 0;
+        } catch {
+          continue;
+        }
+        const cached = this.#entries.get(e.name);
+        if (!cached || cached.mtime !== mtime) stale.push([e.name, mtime]);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    let changed = stale.length > 0;
+    for (const id of [...this.#entries.keys()]) {
+      if (!seen.has(id)) {
+        this.#entries.delete(id);
+        changed = true;
+      }
+    }
+    const limit = 16;
+    let read = 0;
+    for (let i = 0; i < stale.length; i += limit) {
+      const got = await Promise.all(stale.slice(i, i + limit).map(([id, m]) => this.#read(id, m)));
+      for (const e of got) {
+        if (e) {
+          this.#entries.set(e.summary.id, e);
+          read++;
+        } else changed = true;
+      }
+    }
+    const out: RunSummaryRecord[] = [];
+    const now = Date.now();
+    for (const { summary } of this.#entries.values()) {
+      if (summary.status === "running" && summary.updatedAt) {
+        const s = await derivedStatus(summary.dir, {
+          status: "running",
+          updatedAt: summary.updatedAt,
+        }, now);
+        out.push({
+          ...summary,
+          state: s.status,
+          ...(s.crashReason ? { crashReason: s.crashReason } : {}),
+        });
+      } else out.push(summary);
+    }
+    out.sort((a, b) =>
+      (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || (a.id < b.id ? 1 : -1)
+    );
+    this.lastRefresh = { runs: out.length, read, loadedSaved };
+    if (changed && this.#persist) this.#save();
+    return out;
+  }
+
+  /** Reads one run's summary; `undefined` when the folder is not a run (no run.json). */
+  async #read(id: string, mtime: number): Promise<Entry | undefined> {
+    const dir = join(this.runsDir, id);
+    const { meta, problem } = await readRunMeta(dir);
+    const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
+    try {
+      const { info, problems } = await readRunInfoChecked(dir);
+      return { mtime, summary: summarizeRun(id, dir, info, { problems, ...metaExtra }) };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/does not exist/.test(message)) return undefined; // not a run folder
+      return { mtime, summary: summarizeRun(id, dir, null, { error: message, ...metaExtra }) };
+    }
+  }
+
+  #save(): void {
+    if (this.#saving) return;
+    const entries = [...this.#entries.values()];
+    const body = JSON.stringify({ version: INDEX_VERSION, entries });
+    this.#saving = writeFileAtomic(join(this.runsDir, INDEX_FILE), body, { sync: false })
+      .catch(() => {/* a read-only runs folder: the index lives in memory only */})
+      .finally(() => (this.#saving = undefined));
+  }
+
+  /** Waits until the saved index is written (tests and benchmarks). */
+  async flush(): Promise<void> {
+    await this.#saving;
+  }
+}
