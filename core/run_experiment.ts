@@ -17,6 +17,8 @@ import { resolveOptions } from "./options.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
 import { RunWriter } from "./run/writer.ts";
+import { applyMetaEdit, emptyMeta, type MetaEdit, updateRunMeta } from "./run/meta.ts";
+import { createOptimizer } from "./optimizers.ts";
 import { loadResumePoint, resumeCheckpointer } from "./resume.ts";
 import { Trainer, type TrainResult } from "./trainer.ts";
 import { VERSION } from "./version.ts";
@@ -58,6 +60,11 @@ export interface RunExperimentOptions {
   resumePoints?: boolean;
   /** Called once the run directory exists (e.g. to start the dashboard). */
   onRunCreated?: (run: RunWriter) => void | Promise<void>;
+  /**
+   * Name, tags and note for the run (`--name`, `--tag`, `--note`), written to its metadata
+   * sidecar once the run directory exists (checked before anything is trained).
+   */
+  meta?: MetaEdit;
 }
 
 /** What {@link runExperiment} returns. */
@@ -132,6 +139,7 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
  */
 export async function runExperiment(o: RunExperimentOptions): Promise<ExperimentRun> {
   const log = o.log ?? ((l: string) => console.error(l));
+  if (o.meta) applyMetaEdit(emptyMeta(), o.meta); // a bad name or tag fails before training
   let run: RunWriter | undefined;
   let overrides = o.overrides ?? {};
   if (o.resume) {
@@ -179,6 +187,12 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         ...(dataset.info ?? {}),
       },
     });
+    if (o.meta) {
+      const edit = o.meta;
+      await updateRunMeta(run.dir, (m) => applyMetaEdit(m, edit));
+    }
+    // Generic knobs an experiment may declare as params: `optimizer` (a name) and `augment`.
+    const params = options.params ?? {};
     const trainer = new Trainer({
       model,
       dataset,
@@ -186,6 +200,11 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       batchSize: options.batchSize,
       learningRate: options.learningRate,
       seed: options.seed,
+      optimizer: typeof params.optimizer === "string"
+        ? createOptimizer(params.optimizer, options.learningRate)
+        : undefined,
+      augment: typeof params.augment === "boolean" ? params.augment : undefined,
+      systemMetrics: true,
       callbacks,
       signal: o.signal,
       checkpointer: (o.resumePoints ?? true) ? resumeCheckpointer() : undefined,
