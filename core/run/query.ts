@@ -133,7 +133,8 @@ function compare(op: string, a: Cell, b: Cell): boolean {
     if (typeof a === "boolean" && typeof b === "string") return String(a) === b;
     return a === b;
   }
-  let x: number | string = a as number | string, y: number | string = b as number | string;
+  const x = a as number | string;
+  let y: number | string = b as number | string;
   if (typeof x === "number" && typeof y === "string") {
     const n = Number(y);
     if (y.trim() === "" || Number.isNaN(n)) return false;
