@@ -157,7 +157,7 @@ function showText(s: RunSummaryRecord, runsDir: string): string {
     lines.push(`  ${"metric".padEnd(24)} ${"best".padEnd(10)} last`);
     for (const m of metrics) {
       lines.push(
-        `    ${m.padEnd(22)} ${formatCell(s.best[m] ?? null, m).padEnd(10)} ${
+        `    ${m.padEnd(22)} ${formatCell(s.best[m]?.value ?? null, m).padEnd(10)} ${
           formatCell(s.last[m] ?? null, m)
         }`,
       );

@@ -53,8 +53,8 @@ export interface RunSummaryRecord {
   epochs: number;
   /** Hyperparameters: the standard options and the experiment's params, flattened. */
   hyper: Record<string, string | number | boolean>;
-  /** Best value per metric. */
-  best: Record<string, number>;
+  /** Best value per metric, with its 0-based epoch. */
+  best: Record<string, { value: number; epoch: number }>;
   /** Last epoch's value per metric. */
   last: Record<string, number>;
   /** Test accuracy, when evaluated. */
@@ -135,8 +135,7 @@ export function summarizeRun(
       backend: null,
     };
   }
-  const best: Record<string, number> = {};
-  for (const [k, b] of Object.entries(info.best ?? {})) best[k] = b.value;
+  const best = { ...(info.best ?? {}) };
   return {
     ...base,
     ...(extra.problems?.length ? { problems: extra.problems } : {}),
@@ -185,7 +184,7 @@ export function runCells(s: RunSummaryRecord): Record<string, Cell> {
     backend: s.backend,
   };
   for (const [k, v] of Object.entries(s.hyper)) cells[k] = v;
-  for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v;
+  for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v.value;
   for (const [k, v] of Object.entries(s.last)) cells[`last.${k}`] = v;
   cells.test_acc = s.testAcc;
   return cells;
