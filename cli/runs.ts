@@ -80,7 +80,7 @@ function formatCell(v: Cell | undefined, key: string): string {
       ? String(v)
       : Math.abs(v) < 1e-3
       ? v.toExponential(2)
-      : v.toPrecision(4);
+      : String(Number(v.toPrecision(4)));
   }
   return String(v);
 }

@@ -112,6 +112,16 @@ function dottedName(n: Node): string | undefined {
   return undefined;
 }
 
+/** A bare word that jsep read as a subtraction (`sweep-1`, `a-b.c`), or `undefined`. */
+function bareWord(n: Node): string | undefined {
+  if (n.type === "Literal" && typeof n.value === "number") return String(n.raw);
+  if (n.type === "BinaryExpression" && n.operator === "-") {
+    const l = bareWord(n.left as Node), r = bareWord(n.right as Node);
+    return l !== undefined && r !== undefined ? `${l}-${r}` : undefined;
+  }
+  return dottedName(n);
+}
+
 /** Finds where `word` stands in `q` (for error positions; jsep nodes carry none). */
 function positionOf(q: string, word: string): number {
   const re = new RegExp(`(^|[^\\w.])${word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w.])`);
@@ -195,6 +205,10 @@ export function compileQuery(text: string, known: ReadonlySet<string> | null): C
       (n.argument as Node).type === "Literal" && typeof (n.argument as Node).value === "number"
     ) {
       return { kind: "literal", value: -((n.argument as Node).value as number) };
+    }
+    if (otherIsField && n.type === "BinaryExpression" && n.operator === "-") {
+      const word = bareWord(n);
+      if (word !== undefined) return { kind: "literal", value: word };
     }
     const name = dottedName(n);
     if (name === undefined) return bad(`expected a column or a value`, String(n.raw ?? ""));
