@@ -55,6 +55,17 @@ export {
 } from "./core/run_experiment.ts";
 export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
 export { resolveOptions } from "./core/options.ts";
+export {
+  describeParams,
+  type Params,
+  type ParamSpec,
+  type ParamSpecs,
+  type ParamValue,
+  parseSetArg,
+  resolveParams,
+} from "./core/params.ts";
+export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/optimizers.ts";
+export { SystemMetrics, wasmHeapBytes } from "./core/system_metrics.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
 export { type LoadedResumePoint, loadResumePoint, resumeCheckpointer } from "./core/resume.ts";
 
