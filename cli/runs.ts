@@ -243,8 +243,8 @@ export async function main(
           offset: exporting ? 0 : num("--offset", v.offset) ?? 0,
           limit: exporting ? Number.MAX_SAFE_INTEGER : num("--limit", v.limit) ?? 50,
         };
-        const summaries = await index.summaries();
-        const result = queryTable(summaries, q);
+        const summaries = await index.rows();
+        const result = queryTable(summaries, q, await index.columns());
         const known = new Set(result.columns.map((c) => c.key));
         const columns = v["all-columns"] || exporting
           ? result.columns.map((c) => c.key)

@@ -23,7 +23,8 @@ import { writeFileAtomic } from "./fs_safe.ts";
 import { readRunMeta } from "./meta.ts";
 import { readRunInfoChecked } from "./run_info.ts";
 import { derivedStatus } from "./state.ts";
-import { type RunSummaryRecord, summarizeRun } from "./summary.ts";
+import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summary.ts";
+import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
 const INDEX_VERSION = 1;
@@ -32,6 +33,14 @@ interface Entry {
   /** Folder modification time (ms) when the summary was read. */
   mtime: number;
   summary: RunSummaryRecord;
+}
+
+/** A run's summary with its table cells (computed once per read of the run). */
+export interface IndexedRun {
+  /** The summary (with the derived state). */
+  summary: RunSummaryRecord;
+  /** Its cells (see `runCells`). */
+  cells: Record<string, Cell>;
 }
 
 /** Options of {@linkcode RunIndex}. */
@@ -55,8 +64,11 @@ export class RunIndex {
   /** The runs folder (absolute). */
   readonly runsDir: string;
   #entries = new Map<string, Entry>();
-  #inflight: Promise<RunSummaryRecord[]> | undefined;
+  #cells = new Map<string, Record<string, Cell>>();
+  #inflight: Promise<IndexedRun[]> | undefined;
+  #columns: ColumnInfo[] | undefined;
   #persist: boolean;
+  #order: IndexedRun[] | undefined;
   #loaded = false;
   #saving: Promise<void> | undefined;
   /** What the last refresh did. */
@@ -72,15 +84,39 @@ export class RunIndex {
    * Every run's summary, fresh: folders that changed since the last call are read again,
    * `running` runs get their derived state. Newest first (by start time, then id).
    */
-  summaries(): Promise<RunSummaryRecord[]> {
+  async summaries(): Promise<RunSummaryRecord[]> {
+    return (await this.rows()).map((r) => r.summary);
+  }
+
+  /**
+   * Like {@linkcode RunIndex.summaries}, with each run's table cells (kept between calls, so a
+   * query over thousands of runs builds nothing again).
+   */
+  rows(): Promise<IndexedRun[]> {
     this.#inflight ??= this.#refresh().finally(() => (this.#inflight = undefined));
     return this.#inflight;
+  }
+
+  /** The table's columns over every run (recomputed only when a run changed). */
+  async columns(): Promise<ColumnInfo[]> {
+    const rows = await this.rows();
+    this.#columns ??= tableColumns(rows.map((r) => r.cells));
+    return this.#columns;
   }
 
   /** Forgets run `id` (or everything), so the next call reads it again. */
   invalidate(id?: string): void {
     if (id === undefined) this.#entries.clear();
     else this.#entries.delete(id);
+  }
+
+  #cellsOf(s: RunSummaryRecord): Record<string, Cell> {
+    let c = this.#cells.get(s.id);
+    if (!c) {
+      c = runCells(s);
+      this.#cells.set(s.id, c);
+    }
+    return c;
   }
 
   async #loadSaved(): Promise<boolean> {
@@ -99,7 +135,7 @@ export class RunIndex {
     }
   }
 
-  async #refresh(): Promise<RunSummaryRecord[]> {
+  async #refresh(): Promise<IndexedRun[]> {
     let loadedSaved = false;
     if (!this.#loaded) {
       this.#loaded = true;
@@ -113,7 +149,7 @@ export class RunIndex {
         seen.add(e.name);
         let mtime = 0;
         try {
-          mtime = Deno.statSync(join(this.runsDir, e.name)).mtime?.getTime() ?? 0;
+          mtime = Deno.statSync(`${this.runsDir}/${e.name}`).mtime?.getTime() ?? 0;
         } catch {
           continue;
         }
@@ -127,6 +163,7 @@ export class RunIndex {
     for (const id of [...this.#entries.keys()]) {
       if (!seen.has(id)) {
         this.#entries.delete(id);
+        this.#cells.delete(id);
         changed = true;
       }
     }
@@ -137,28 +174,36 @@ export class RunIndex {
       for (const e of got) {
         if (e) {
           this.#entries.set(e.summary.id, e);
+          this.#cells.delete(e.summary.id);
           read++;
         } else changed = true;
       }
     }
-    const out: RunSummaryRecord[] = [];
-    const now = Date.now();
-    for (const { summary } of this.#entries.values()) {
-      if (summary.status === "running" && summary.updatedAt) {
-        const s = await derivedStatus(summary.dir, {
-          status: "running",
-          updatedAt: summary.updatedAt,
-        }, now);
-        out.push({
-          ...summary,
-          state: s.status,
-          ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-        });
-      } else out.push(summary);
+    if (changed) {
+      this.#columns = undefined;
+      this.#order = undefined;
     }
-    out.sort((a, b) =>
-      (b.createdAt ?? "").localeCompare(a.createdAt ?? "") || (a.id < b.id ? 1 : -1)
-    );
+    // Newest first, with cells; kept until a run changes.
+    this.#order ??= [...this.#entries.values()].map((e) => e.summary).sort((a, b) => {
+      const x = a.createdAt ?? "", y = b.createdAt ?? "";
+      return x < y ? 1 : x > y ? -1 : a.id < b.id ? 1 : -1;
+    }).map((summary) => ({ summary, cells: this.#cellsOf(summary) }));
+    const now = Date.now();
+    const out = this.#order.slice();
+    await Promise.all(out.map(async (row, i) => {
+      const s = row.summary;
+      if (s.status !== "running" || !s.updatedAt) return;
+      const st = await derivedStatus(s.dir, { status: "running", updatedAt: s.updatedAt }, now);
+      if (st.status === s.state) return;
+      out[i] = {
+        summary: {
+          ...s,
+          state: st.status,
+          ...(st.crashReason ? { crashReason: st.crashReason } : {}),
+        },
+        cells: { ...row.cells, status: st.status },
+      };
+    }));
     this.lastRefresh = { runs: out.length, read, loadedSaved };
     if (changed && this.#persist) this.#save();
     return out;

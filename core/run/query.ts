@@ -422,15 +422,20 @@ export interface TableResult {
 }
 
 /**
- * Filters, sorts, groups and pages `summaries`. Throws {@linkcode QueryError} for a bad query
+ * Filters, sorts, groups and pages runs (summaries, or `RunIndex.rows()` with their cells;
+ * `knownColumns` from `RunIndex.columns()` spares computing them). Throws {@linkcode QueryError} for a bad query
  * and an `Error` naming the columns for an unknown sort or group column.
  */
 export function queryTable(
-  summaries: readonly RunSummaryRecord[],
+  runs: readonly (RunSummaryRecord | { summary: RunSummaryRecord; cells: Record<string, Cell> })[],
   query: TableQuery = {},
+  knownColumns?: ColumnInfo[],
 ): TableResult {
-  const all = summaries.map((summary) => ({ summary, cells: runCells(summary) }));
-  const columns = tableColumns(all.map((r) => r.cells));
+  type Row = { summary: RunSummaryRecord; cells: Record<string, Cell> };
+  const all: readonly Row[] = runs.length > 0 && "cells" in runs[0] && "summary" in runs[0]
+    ? runs as readonly Row[]
+    : (runs as readonly RunSummaryRecord[]).map((r) => ({ summary: r, cells: runCells(r) }));
+  const columns = knownColumns ?? tableColumns(all.map((r) => r.cells));
   const known = all.length ? new Set(columns.map((c) => c.key)) : null;
   const compiled = query.q?.trim() ? compileQuery(query.q, known) : undefined;
   const showArchived = query.archived ?? compiled?.columns.includes("archived") ?? false;

@@ -152,10 +152,11 @@ export function runsApi(store: RunStore): Hono {
     .get("/", async (c) => {
       const limit = intParam(c, "limit", 1000, 100_000);
       const offset = intParam(c, "offset", 0);
-      const summaries = await store.index.summaries();
+      const rows = await store.index.rows();
+      const columns = await store.index.columns();
       let result;
       try {
-        result = queryTable(summaries, {
+        result = queryTable(rows, {
           q: c.req.query("q"),
           sort: c.req.query("sort") || undefined,
           desc: boolParam(c, "desc"),
@@ -163,7 +164,7 @@ export function runsApi(store: RunStore): Hono {
           archived: boolParam(c, "archived"),
           offset,
           limit,
-        });
+        }, columns);
       } catch (err) {
         throw new HTTPException(400, { message: (err as Error).message });
       }

@@ -151,7 +151,7 @@ export async function benchRunsScale(o: {
   // 2. A new process with the saved index: stats only.
   const fresh = new RunIndex(dir);
   const [tFirstQuery, first] = await time(async () =>
-    queryTable(await fresh.summaries(), { q: BENCH_QUERY })
+    queryTable(await fresh.rows(), { q: BENCH_QUERY }, await fresh.columns())
   );
   rows.push([`first query after start, saved index (${fresh.lastRefresh.read} read)`, tFirstQuery]);
   // 3. Warm: the same index again (stats of every folder, nothing read).
@@ -159,7 +159,11 @@ export async function benchRunsScale(o: {
   for (let k = 0; k < 5; k++) {
     warm.push(
       (await time(async () =>
-        queryTable(await fresh.summaries(), { q: BENCH_QUERY, sort: "best.val_acc", desc: true })
+        queryTable(
+          await fresh.rows(),
+          { q: BENCH_QUERY, sort: "best.val_acc", desc: true },
+          await fresh.columns(),
+        )
       ))[0],
     );
   }
@@ -167,7 +171,9 @@ export async function benchRunsScale(o: {
   const grouped: number[] = [];
   for (let k = 0; k < 3; k++) {
     grouped.push(
-      (await time(async () => queryTable(await fresh.summaries(), { group: "optimizer" })))[0],
+      (await time(async () =>
+        queryTable(await fresh.rows(), { group: "optimizer" }, await fresh.columns())
+      ))[0],
     );
   }
   rows.push([`warm group by optimizer (median of 3)`, median(grouped)]);
