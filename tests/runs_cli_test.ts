@@ -7,6 +7,7 @@ import { FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 
 const CLI = fileURLToPath(new URL("../cli/runs.ts", import.meta.url));
+const CHILD_TRAIN = fileURLToPath(new URL("./helpers/train_child.ts", import.meta.url));
 
 async function run(root: string, ...args: string[]) {
   const out: string[] = [], err: string[] = [];
@@ -226,4 +227,38 @@ Deno.test("runs export: every column of the matching runs as CSV or JSON", async
   assert.deepEqual(JSON.parse(j.out).map((c: { id: string }) => c.id), [F.lrMid]);
   assert.equal((await run(root, "export", "--format", "xml")).code, 2);
   assert.equal((await run(root, "list", "--format", "csv")).code, 2);
+});
+
+Deno.test("runs: a training process killed with SIGKILL is running while alive, then crashed with its resume command (even before it is reaped)", async () => {
+  const root = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHILD_TRAIN, root, "50"],
+    env: { CHILD_BATCH_MS: "100" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/BEGIN 1/.test(out)) {
+    const r = await reader.read();
+    if (r.done) break;
+    out += r.value;
+  }
+  const dir = /RUN (\S+)/.exec(out)![1];
+  const id = dir.split("/").pop()!;
+  try {
+    assert.match((await run(root, "show", id)).out, /status\s+running\n/);
+    assert.equal((await run(root, "delete", id)).code, 1, "a live run is not deleted");
+    child.kill("SIGKILL");
+    // Not awaited yet: the killed child is a zombie until reaped, and already counts as gone.
+    await new Promise((r) => setTimeout(r, 300));
+    const shown = await run(root, "show", id);
+    assert.match(shown.out, /status\s+crashed \(dead-process\)/);
+    assert.match(shown.out, new RegExp(`resume with\\s+deno task train --resume \\S*${id}`));
+    const listed = await run(root, "list");
+    assert.match(listed.out, new RegExp(`${id}\\s.*crashed`));
+  } finally {
+    await reader.cancel().catch(() => {});
+    await child.status;
+  }
 });

@@ -90,13 +90,17 @@ export function thisHost(): string {
   return hostname();
 }
 
-/** Whether process `pid` exists on this host (Linux `/proc`; elsewhere: assume it does). */
+/**
+ * Whether process `pid` exists on this host (Linux `/proc`; elsewhere: assume it does). A
+ * zombie (killed, not yet reaped by its parent) counts as gone.
+ */
 export function processAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
   if (Deno.build.os !== "linux") return true;
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // "pid (comm) S ...": the state follows the last ")" (comm may contain one).
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
