@@ -69,7 +69,7 @@ Deno.test({
       );
       assert.equal(
         await page.textContent(`tr[data-run="${F.lrSmall}"] td[data-col="best.val_acc"]`),
-        "0.9450",
+        "0.945",
       );
 
       // Filter by query; a bad query shows the error pointing at the token.
@@ -128,7 +128,7 @@ Deno.test({
       assert.equal(await adam.locator("td[data-col=count]").textContent(), "4");
       assert.match(
         await adam.locator("td[data-col=learningRate]").textContent() ?? "",
-        /0\.01475 \(0\.001000–0\.05000\)/,
+        /0\.01475 \(0\.001–0\.05\)/,
       );
       await page.selectOption("[data-testid=group-by]", "");
       await page.waitForSelector("[data-testid=run-table]");

@@ -24,7 +24,7 @@ const ac = new AbortController();
 const { url } = serveDashboard({ runsDir: values.runs, port: 0, signal: ac.signal });
 const browser = await launchChromium(values.chromium);
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 640 } });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 520 } });
   await page.goto(url);
   await page.waitForSelector("[data-testid=run-table] tbody tr");
   await page.waitForTimeout(300);

@@ -219,7 +219,7 @@ export function ComparePage({ ids, params }: { ids: string[]; params: Record<str
           {smoothing.toFixed(2)}
         </label>
       </div>
-      <div class="charts">
+      <div class="charts wide">
         {shown && (
           <Chart
             key={`${shown}-${x}`}

@@ -17,19 +17,28 @@ import { compareHash, listHash, type ListState, listStateOf } from "./url_state.
 /** Rows per page. */
 export const PAGE_SIZE = 50;
 
-/** The columns shown when the URL names none: run facts, up to 8 hyperparameters, metrics. */
-export function defaultColumns(columns: readonly ColumnInfo[]): string[] {
+/**
+ * The columns shown when the URL names none: run facts, the hyperparameters whose values
+ * differ among `runs` (the page shown; at most 8, the learning rate always), the main metrics.
+ */
+export function defaultColumns(
+  columns: readonly ColumnInfo[],
+  runs: readonly { cells: Record<string, Cell> }[] = [],
+): string[] {
   const keys = new Set(columns.map((c) => c.key));
-  const hyper = columns.filter((c) => c.group === "hyperparameter").slice(0, 8).map((c) => c.key);
+  const differs = (k: string) =>
+    new Set(runs.map((r) => JSON.stringify(r.cells[k] ?? null))).size > 1;
+  const hyper = columns.filter((c) =>
+    c.group === "hyperparameter" && (c.key === "learningRate" || differs(c.key))
+  ).slice(0, 8).map((c) => c.key);
   return [
     "name",
-    "experiment",
+    ...(runs.length === 0 || differs("experiment") ? ["experiment"] : []),
     "status",
     "tags",
     ...hyper,
     "best.val_loss",
     "best.val_acc",
-    "last.val_acc",
     "test_acc",
     "duration",
     "start",
@@ -42,7 +51,12 @@ export function cellText(key: string, v: Cell | undefined): string {
   if (Array.isArray(v)) return v.join(", ");
   if (key === "start" && typeof v === "number") return new Date(v).toLocaleString();
   if (key === "duration" && typeof v === "number") return formatDuration(v * 1000);
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : formatValue(v);
+  if (typeof v === "number") {
+    if (Number.isInteger(v)) return String(v);
+    return !Number.isFinite(v) || Math.abs(v) < 1e-3
+      ? formatValue(v)
+      : String(Number(v.toPrecision(4)));
+  }
   return String(v);
 }
 
@@ -97,7 +111,7 @@ export function RunList({ params }: { params: Record<string, string> }) {
   }, [url]);
   const d = data.value;
   const columns = d?.columns ?? [];
-  const visible = state.cols ?? defaultColumns(columns);
+  const visible = state.cols ?? defaultColumns(columns, d?.runs ?? []);
   const kinds = new Map(columns.map((c) => [c.key, c]));
   const toggleSel = (id: string) => {
     const s = selected.value;
@@ -213,33 +227,35 @@ export function RunList({ params }: { params: Record<string, string> }) {
             {d.groups
               ? <GroupTable d={d} visible={visible} kinds={kinds} state={state} />
               : (
-                <table class="runs" data-testid="run-table">
-                  <thead>
-                    <tr>
-                      <th></th>
-                      <th>
-                        <SortHeader k="id" state={state} onSort={sortBy} />
-                      </th>
-                      {visible.map((k) => (
-                        <th key={k} class={kinds.get(k)?.kind === "number" ? "num" : ""}>
-                          <SortHeader k={k} state={state} onSort={sortBy} />
+                <div class="table-wrap">
+                  <table class="runs" data-testid="run-table">
+                    <thead>
+                      <tr>
+                        <th></th>
+                        <th>
+                          <SortHeader k="id" state={state} onSort={sortBy} />
                         </th>
+                        {visible.map((k) => (
+                          <th key={k} class={kinds.get(k)?.kind === "number" ? "num" : ""}>
+                            <SortHeader k={k} state={state} onSort={sortBy} />
+                          </th>
+                        ))}
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {d.runs.map((r) => (
+                        <RunRow
+                          key={r.id}
+                          r={r}
+                          visible={visible}
+                          kinds={kinds}
+                          selected={selected.value.includes(r.id)}
+                          onToggle={() => toggleSel(r.id)}
+                        />
                       ))}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.runs.map((r) => (
-                      <RunRow
-                        key={r.id}
-                        r={r}
-                        visible={visible}
-                        kinds={kinds}
-                        selected={selected.value.includes(r.id)}
-                        onToggle={() => toggleSel(r.id)}
-                      />
-                    ))}
-                  </tbody>
-                </table>
+                    </tbody>
+                  </table>
+                </div>
               )}
             <p class="pager">
               <button
@@ -303,7 +319,7 @@ function RunRow(
           aria-label={`select ${r.id}`}
         />
       </td>
-      <td>
+      <td class="id">
         <a class="run-link" href={`#/run/${encodeURIComponent(r.id)}`}>{r.id}</a>
         {r.metaProblem && <div class="error small" data-testid="meta-problem">{r.metaProblem}</div>}
       </td>
