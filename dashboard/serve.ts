@@ -48,6 +48,7 @@ export interface DashboardServer {
 export function serveDashboard(options: ServeOptions): DashboardServer {
   const host = options.host ?? "127.0.0.1";
   const app = createDashboardApp({
+    warm: true,
     ...options,
     allowedHosts: [host, ...(options.allowHosts ?? [])],
   });

@@ -126,3 +126,31 @@ Deno.test("meta sidecar: 30 concurrent edits in one process all land; a bad edit
   await updateRunMeta(dir, (m) => ({ ...m, note: "after a crash" }));
   assert.equal((await readRunMeta(dir)).meta.note, "after a crash");
 });
+
+Deno.test("run index: a running run's state follows its heartbeat (replaced by rename) and its age, without rereading", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "r", status: "running", epochs: 1 });
+  const { thisHost } = await import("../core/run/lock.ts");
+  const beat = (hb: Record<string, unknown>) =>
+    writeJsonAtomic(join(dir, "heartbeat"), {
+      host: thisHost(),
+      pid: Deno.pid,
+      token: "t",
+      since: Date.now(),
+      time: Date.now(),
+      ...hb,
+    });
+  await beat({});
+  const index = new RunIndex(root, { persist: false });
+  assert.equal((await index.summaries())[0].state, "running");
+  assert.equal((await index.rows())[0].cells.status, "running");
+  await new Promise((r) => setTimeout(r, 20));
+  await beat({ pid: 2 ** 22 + 7 });
+  const [dead] = await index.summaries();
+  assert.equal(dead.state, "crashed");
+  assert.equal(dead.crashReason, "dead-process");
+  await new Promise((r) => setTimeout(r, 20));
+  await beat({ host: "elsewhere", time: Date.now() - 5_000 });
+  assert.equal((await index.summaries())[0].state, "running", "a recent foreign heartbeat");
+  assert.equal(index.lastRefresh.read, 1);
+});

@@ -22,17 +22,23 @@ import { INDEX_FILE } from "./format.ts";
 import { writeFileAtomic } from "./fs_safe.ts";
 import { readRunMeta } from "./meta.ts";
 import { readRunInfoChecked } from "./run_info.ts";
-import { derivedStatus } from "./state.ts";
+import { derivedStatusOf } from "./state.ts";
+import { type Heartbeat, readHeartbeat } from "./lock.ts";
 import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summary.ts";
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 1;
+const INDEX_VERSION = 2;
 
 interface Entry {
   /** Folder modification time (ms) when the summary was read. */
   mtime: number;
   summary: RunSummaryRecord;
+  /**
+   * A running run's heartbeat as read with the summary (null: none). The heartbeat is replaced
+   * by rename, so an unchanged folder means an unchanged heartbeat; only its age is new.
+   */
+  heartbeat?: Heartbeat | null;
 }
 
 /** A run's summary with its table cells (computed once per read of the run). */
@@ -190,20 +196,21 @@ export class RunIndex {
     }).map((summary) => ({ summary, cells: this.#cellsOf(summary) }));
     const now = Date.now();
     const out = this.#order.slice();
-    await Promise.all(out.map(async (row, i) => {
-      const s = row.summary;
-      if (s.status !== "running" || !s.updatedAt) return;
-      const st = await derivedStatus(s.dir, { status: "running", updatedAt: s.updatedAt }, now);
-      if (st.status === s.state) return;
+    for (let i = 0; i < out.length; i++) {
+      const s = out[i].summary;
+      if (s.status !== "running" || !s.updatedAt) continue;
+      const hb = this.#entries.get(s.id)?.heartbeat ?? undefined;
+      const st = derivedStatusOf({ status: "running", updatedAt: s.updatedAt }, hb, now);
+      if (st.status === s.state) continue;
       out[i] = {
         summary: {
           ...s,
           state: st.status,
           ...(st.crashReason ? { crashReason: st.crashReason } : {}),
         },
-        cells: { ...row.cells, status: st.status },
+        cells: { ...out[i].cells, status: st.status },
       };
-    }));
+    }
     this.lastRefresh = { runs: out.length, read, loadedSaved };
     if (changed && this.#persist) this.#save();
     return out;
@@ -216,7 +223,9 @@ export class RunIndex {
     const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
     try {
       const { info, problems } = await readRunInfoChecked(dir);
-      return { mtime, summary: summarizeRun(id, dir, info, { problems, ...metaExtra }) };
+      const summary = summarizeRun(id, dir, info, { problems, ...metaExtra });
+      if (info.status !== "running") return { mtime, summary };
+      return { mtime, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
     } catch (err) {
       const message = (err as Error).message;
       if (/does not exist/.test(message)) return undefined; // not a run folder

@@ -240,7 +240,18 @@ export async function runCrashReason(
   infoUpdatedAt: number,
   now: number = Date.now(),
 ): Promise<StaleReason | "no-heartbeat" | undefined> {
-  const hb = await readHeartbeat(runDir);
+  return crashReasonOf(await readHeartbeat(runDir), infoUpdatedAt, now);
+}
+
+/**
+ * {@linkcode runCrashReason} for a heartbeat already read (`undefined`: the run has none), for
+ * readers that keep it (the run index rereads it only when the run's folder changed).
+ */
+export function crashReasonOf(
+  hb: Heartbeat | undefined,
+  infoUpdatedAt: number,
+  now: number = Date.now(),
+): StaleReason | "no-heartbeat" | undefined {
   if (hb) return heartbeatStale(hb, now);
   return now - infoUpdatedAt > HEARTBEAT_STALE_MS ? "no-heartbeat" : undefined;
 }

@@ -16,7 +16,7 @@
  */
 import { isAbsolute, relative } from "node:path";
 import type { RunInfo, RunStatus } from "./format.ts";
-import { runCrashReason } from "./lock.ts";
+import { crashReasonOf, type Heartbeat, runCrashReason } from "./lock.ts";
 
 /** Every state a reader may show: run.json's statuses plus the derived `crashed`. */
 export const DERIVED_STATUSES = ["running", "completed", "stopped", "failed", "crashed"] as const;
@@ -41,6 +41,20 @@ export async function derivedStatus(
   if (info.status !== "running") return { status: info.status };
   const updated = Date.parse(info.updatedAt);
   const reason = await runCrashReason(runDir, Number.isFinite(updated) ? updated : 0, now);
+  return reason ? { status: "crashed", crashReason: reason } : { status: "running" };
+}
+
+/**
+ * {@linkcode derivedStatus} from a heartbeat already read (`undefined`: none), synchronously.
+ */
+export function derivedStatusOf(
+  info: Pick<RunInfo, "status" | "updatedAt">,
+  hb: Heartbeat | undefined,
+  now: number = Date.now(),
+): RunState {
+  if (info.status !== "running") return { status: info.status };
+  const updated = Date.parse(info.updatedAt);
+  const reason = crashReasonOf(hb, Number.isFinite(updated) ? updated : 0, now);
   return reason ? { status: "crashed", crashReason: reason } : { status: "running" };
 }
 
