@@ -340,7 +340,7 @@ export async function main(
         if (args.length > 1) throw new UsageError("show takes one RUN");
         const id = await findRun(runsDir, args[0]);
         const s = (await index.summaries()).find((x) => x.id === id);
-        if (!s) throw new Error(`${id} is not a run (no run.json)`);
+        if (!s) throw new Error(`${id} is not a run (no run file)`);
         if (v.json) {
           out(JSON.stringify(
             {

@@ -58,7 +58,12 @@ export function metricKeysOf(runs: readonly { epochs: readonly MetricsRecord[] }
 
 /** Series of `key` per run, one colour per run, with smoothing and the chosen x. */
 export function compareSeries(
-  runs: readonly { id: string; epochs: readonly MetricsRecord[]; start?: number | null }[],
+  runs: readonly {
+    id: string;
+    label?: string;
+    epochs: readonly MetricsRecord[];
+    start?: number | null;
+  }[],
   key: string,
   x: XAxis = "epoch",
   smoothing = 0,
@@ -67,7 +72,7 @@ export function compareSeries(
     const rs = r.epochs.filter((e) => typeof e[key] === "number");
     const t0 = r.start ?? rs[0]?.time ?? 0;
     return {
-      label: r.id,
+      label: r.label ?? r.id,
       x: rs.map((e) =>
         x === "epoch" ? e.epoch + 1 : x === "step" ? e.step : (e.time - t0) / 60_000
       ),
@@ -95,7 +100,9 @@ function idQuery(ids: readonly string[]): string {
 
 /** Renders the comparison of runs `ids` with view state `params` (refreshed every 5 s). */
 export function ComparePage({ ids, params }: { ids: string[]; params: Record<string, string> }) {
-  const runs = useSignal<{ id: string; epochs: MetricsRecord[]; start: number | null }[]>([]);
+  const runs = useSignal<
+    { id: string; label: string; epochs: MetricsRecord[]; start: number | null }[]
+  >([]);
   const summaries = useSignal<RunSummary[]>([]);
   const hyperKeys = useSignal<string[]>([]);
   const metricCols = useSignal<string[]>([]);
@@ -124,6 +131,7 @@ export function ComparePage({ ids, params }: { ids: string[]; params: Record<str
         const ordered = ids.map((id) => byId.get(id)).filter((r): r is RunSummary => !!r);
         const metrics = await Promise.all(ordered.map(async (r) => ({
           id: r.id,
+          label: r.name ? `${r.name} (${r.id})` : r.id,
           epochs: (await getJson<MetricsResponse>(runUrl(r.id, "/metrics?maxPoints=4000")))
             .epochs,
           start: typeof r.cells.start === "number" ? r.cells.start : null,

@@ -22,7 +22,7 @@ export function CrashedBanner({ summary }: { summary: RunSummary }) {
     ? "its training process is gone"
     : summary.crashReason === "old-heartbeat"
     ? "its heartbeat stopped"
-    : "it has no heartbeat and run.json stopped changing";
+    : "it has no heartbeat and its run file stopped changing";
   return (
     <p class="crashed" data-testid="crashed-banner">
       <b>Crashed</b>: {why}. Resume it with{" "}
