@@ -70,7 +70,9 @@ export class RunIndex {
   /** The runs folder (absolute). */
   readonly runsDir: string;
   #entries = new Map<string, Entry>();
-  #cells = new Map<string, Record<string, Cell>>();
+  #cells = new Map<string, { cells: Record<string, Cell>; shape: string }>();
+  /** Runs per cell shape (keys and value types), with one run's cells as the sample. */
+  #shapes = new Map<string, { count: number; sample: Record<string, Cell> }>();
   #inflight: Promise<IndexedRun[]> | undefined;
   #columns: ColumnInfo[] | undefined;
   #persist: boolean;
@@ -103,10 +105,14 @@ export class RunIndex {
     return this.#inflight;
   }
 
-  /** The table's columns over every run (recomputed only when a run changed). */
+  /**
+   * The table's columns over every run as of the last {@linkcode RunIndex.rows} (which is
+   * called first when there was none); recomputed only when a run changed.
+   */
   async columns(): Promise<ColumnInfo[]> {
-    const rows = await this.rows();
-    this.#columns ??= tableColumns(rows.map((r) => r.cells));
+    if (!this.#order) await this.rows();
+    // Runs of one experiment share a shape: the columns come from one sample per shape.
+    this.#columns ??= tableColumns([...this.#shapes.values()].map((x) => x.sample));
     return this.#columns;
   }
 
@@ -117,12 +123,36 @@ export class RunIndex {
   }
 
   #cellsOf(s: RunSummaryRecord): Record<string, Cell> {
-    let c = this.#cells.get(s.id);
-    if (!c) {
-      c = runCells(s);
-      this.#cells.set(s.id, c);
+    const known = this.#cells.get(s.id);
+    if (known) return known.cells;
+    const cells = runCells(s);
+    let shape = "";
+    for (const k in cells) {
+      const v = cells[k];
+      shape += `${k}:${v === null ? "n" : Array.isArray(v) ? "a" : (typeof v)[0]}\u0001`;
     }
-    return c;
+    this.#cells.set(s.id, { cells, shape });
+    const x = this.#shapes.get(shape);
+    if (x) x.count++;
+    else this.#shapes.set(shape, { count: 1, sample: cells });
+    return cells;
+  }
+
+  #forgetCells(id: string): void {
+    const known = this.#cells.get(id);
+    if (!known) return;
+    this.#cells.delete(id);
+    const x = this.#shapes.get(known.shape)!;
+    if (--x.count === 0) this.#shapes.delete(known.shape);
+    else if (x.sample === known.cells) {
+      // Another run of the shape becomes the sample.
+      for (const c of this.#cells.values()) {
+        if (c.shape === known.shape) {
+          x.sample = c.cells;
+          break;
+        }
+      }
+    }
   }
 
   async #loadSaved(): Promise<boolean> {
@@ -169,7 +199,7 @@ export class RunIndex {
     for (const id of [...this.#entries.keys()]) {
       if (!seen.has(id)) {
         this.#entries.delete(id);
-        this.#cells.delete(id);
+        this.#forgetCells(id);
         changed = true;
       }
     }
@@ -180,7 +210,7 @@ export class RunIndex {
       for (const e of got) {
         if (e) {
           this.#entries.set(e.summary.id, e);
-          this.#cells.delete(e.summary.id);
+          this.#forgetCells(e.summary.id);
           read++;
         } else changed = true;
       }

@@ -301,8 +301,10 @@ export interface ColumnInfo {
 export function tableColumns(rows: readonly Readonly<Record<string, Cell>>[]): ColumnInfo[] {
   const kinds = new Map<string, ColumnKind>();
   for (const r of rows) {
-    for (const [k, v] of Object.entries(r)) {
-      if (v === null || kinds.has(k)) continue;
+    for (const k in r) {
+      if (kinds.has(k)) continue;
+      const v = r[k];
+      if (v === null || v === undefined) continue;
       kinds.set(
         k,
         k === "start"
