@@ -46,6 +46,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const root = await writeRunsFixture(await Deno.makeTempDir());
+    await Deno.writeTextFile(join(root, F.lrBig, "meta.json"), "{broken");
     const ac = new AbortController();
     const { url } = serveDashboard({ runsDir: root, port: 0, signal: ac.signal });
     const browser = await launchChromium();
@@ -71,6 +72,26 @@ Deno.test({
         await page.textContent(`tr[data-run="${F.lrSmall}"] td[data-col="best.val_acc"]`),
         "0.945",
       );
+
+      // A corrupt sidecar: the run is listed, with the problem under its id; editing it from
+      // its page is refused with the reason, and nothing is written.
+      assert.match(
+        await page.textContent(`tr[data-run="${F.lrBig}"] [data-testid=meta-problem]`) ?? "",
+        /meta\.json is corrupt/,
+      );
+      await page.goto(`${url}#/run/${F.lrBig}`);
+      await page.waitForSelector("[data-testid=meta-error]");
+      await page.fill("[data-testid=tag-input]", "x");
+      await page.click("[data-testid=add-tag]");
+      await page.waitForFunction(() =>
+        /nothing was changed/.test(
+          document.querySelector("[data-testid=meta-error]")?.textContent ?? "",
+        )
+      );
+      assert.equal(await Deno.readTextFile(join(root, F.lrBig, "meta.json")), "{broken");
+      await Deno.remove(join(root, F.lrBig, "meta.json"));
+      await page.goto(url);
+      await waitRows(page, [F.killed, F.sgd, F.lrBig, F.lrMid, F.lrSmall]);
 
       // Filter by query; a bad query shows the error pointing at the token.
       await page.fill(
