@@ -101,7 +101,7 @@ export {
   type RunState,
 } from "./state.ts";
 export { emptyTrash, listTrash, RunIsLiveError, trashRun } from "./trash.ts";
-export { type RefreshStats, RunIndex, type RunIndexOptions } from "./index.ts";
+export { type IndexedRun, type RefreshStats, RunIndex, type RunIndexOptions } from "./index.ts";
 export {
   type Cell,
   runCells,
