@@ -30,7 +30,6 @@ export {
 } from "./core/callback.ts";
 export { freezeLogs, type Logs } from "./core/logs.ts";
 export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
-export type { Params, ParamSpec, ParamSpecs, ParamValue } from "./core/params.ts";
 export { isImprovement, metricDirection } from "./core/metric_direction.ts";
 
 // Training
@@ -56,6 +55,17 @@ export {
 } from "./core/run_experiment.ts";
 export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
 export { resolveOptions } from "./core/options.ts";
+export {
+  describeParams,
+  type Params,
+  type ParamSpec,
+  type ParamSpecs,
+  type ParamValue,
+  parseSetArg,
+  resolveParams,
+} from "./core/params.ts";
+export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/optimizers.ts";
+export { SystemMetrics, wasmHeapBytes } from "./core/system_metrics.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
 export { type LoadedResumePoint, loadResumePoint, resumeCheckpointer } from "./core/resume.ts";
 

@@ -23,6 +23,7 @@ import { modelSummary } from "../core/models/summary.ts";
 import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
+import { applyMetaEdit, emptyMeta, type MetaEdit } from "../core/run/meta.ts";
 
 const BACKENDS = BACKEND_NAMES;
 
@@ -49,6 +50,9 @@ Options:
   --set KEY=VALUE         an experiment parameter (repeatable; values parsed as JSON when
                           they parse, strings otherwise): --help --experiment NAME lists
                           them; epochs, batchSize, learningRate, imageSize, seed work too
+  --name NAME             a display name for the run (deno task runs rename changes it)
+  --tag TAG               a tag (repeatable); deno task runs list 'tag = TAG' finds it
+  --note TEXT             a note about the run
   --resume RUN_DIR        continue a stopped or crashed run from its last resume point;
                           with --epochs, N is the run's new total epoch count
   --restart               with --resume: when the run has no usable resume point, train
@@ -86,6 +90,8 @@ export interface TrainArgs {
   host: string;
   /** True when --experiment was given explicitly. */
   experimentGiven: boolean;
+  /** `--name`, `--tag`, `--note` for the run's metadata sidecar. */
+  meta?: MetaEdit;
 }
 
 function num(flag: string, value: string | undefined, integer: boolean): number | undefined {
@@ -119,6 +125,9 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         callback: { type: "string", multiple: true },
         seed: { type: "string" },
         set: { type: "string", multiple: true },
+        name: { type: "string" },
+        tag: { type: "string", multiple: true },
+        note: { type: "string" },
         summary: { type: "boolean" },
         resume: { type: "string" },
         restart: { type: "boolean" },
@@ -164,7 +173,18 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if ((v.port !== undefined || v.host !== undefined) && !v.dashboard) {
     throw new Error("--port and --host go with --dashboard");
   }
+  const meta: MetaEdit = {
+    ...(v.name !== undefined ? { name: v.name } : {}),
+    ...(v.tag?.length ? { addTags: v.tag } : {}),
+    ...(v.note !== undefined ? { note: v.note } : {}),
+  };
+  try {
+    applyMetaEdit(emptyMeta(), meta);
+  } catch (err) {
+    throw new Error(`--name/--tag/--note: ${(err as Error).message}`);
+  }
   return {
+    ...(Object.keys(meta).length ? { meta } : {}),
     experiment: v.experiment ?? "default",
     overrides,
     backend,
@@ -379,6 +399,7 @@ export async function main(argv: string[]): Promise<number> {
       },
       experiment,
       experimentSource: source,
+      meta: args.meta,
       resume: args.resume,
       restart: args.restart,
       code,

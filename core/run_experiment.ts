@@ -23,6 +23,8 @@ import {
   NoResumePointError,
   resumeCheckpointer,
 } from "./resume.ts";
+import { applyMetaEdit, emptyMeta, type MetaEdit, updateRunMeta } from "./run/meta.ts";
+import { createOptimizer } from "./optimizers.ts";
 import { Trainer, type TrainResult } from "./trainer.ts";
 import type { CodeIdentity } from "./code_identity.ts";
 import { VERSION } from "./version.ts";
@@ -72,6 +74,11 @@ export interface RunExperimentOptions {
   resumePoints?: boolean;
   /** Called once the run directory exists (e.g. to start the dashboard). */
   onRunCreated?: (run: RunWriter) => void | Promise<void>;
+  /**
+   * Name, tags and note for the run (`--name`, `--tag`, `--note`), written to its metadata
+   * sidecar once the run directory exists (checked before anything is trained).
+   */
+  meta?: MetaEdit;
 }
 
 /** What {@link runExperiment} returns. */
@@ -146,6 +153,7 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
  */
 export async function runExperiment(o: RunExperimentOptions): Promise<ExperimentRun> {
   const log = o.log ?? ((l: string) => console.error(l));
+  if (o.meta) applyMetaEdit(emptyMeta(), o.meta); // a bad name or tag fails before training
   let run: RunWriter | undefined;
   let overrides = o.overrides ?? {};
   if (o.resume) {
@@ -183,6 +191,8 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       });
       await run.writeSummary(modelSummary(model));
     }
+    // Generic knobs an experiment may declare as params: `optimizer` (a name) and `augment`.
+    const params = options.params ?? {};
     const trainer = new Trainer({
       model,
       dataset,
@@ -190,6 +200,11 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       batchSize: options.batchSize,
       learningRate: options.learningRate,
       seed: options.seed,
+      optimizer: typeof params.optimizer === "string"
+        ? createOptimizer(params.optimizer, options.learningRate)
+        : undefined,
+      augment: typeof params.augment === "boolean" ? params.augment : undefined,
+      systemMetrics: true,
       callbacks,
       signal: o.signal,
       checkpointer,
@@ -225,6 +240,10 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         ...(dataset.info ?? {}),
       },
     });
+    if (o.meta) {
+      const edit = o.meta;
+      await updateRunMeta(run.dir, (m) => applyMetaEdit(m, edit));
+    }
     if (o.resume) {
       resumedFrom = point?.dir;
       const dropped = await run.truncateMetrics(trainer.position);

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { SystemMetrics } from "./system_metrics.ts";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback, HistoryEntry, TrainContext } from "./callback.ts";
 import { CallbackList } from "./callback_list.ts";
@@ -77,6 +78,12 @@ export interface TrainerOptions {
   signal?: AbortSignal;
   /** Persists a resume point after every epoch and on interruption. */
   checkpointer?: Checkpointer;
+  /**
+   * Record system metrics (images/s, CPU %, RSS, wasm heap, load average; see
+   * `system_metrics.ts`) in each epoch record of the run (not in the callbacks' logs).
+   * Default false.
+   */
+  systemMetrics?: boolean;
 }
 
 /** How a `train()` call ended. */
@@ -336,6 +343,9 @@ export class Trainer {
     const augmentSeed = (this.#options.augment ?? true) ? hashInts(this.seed, epoch, 2) : undefined;
     const steps = Math.ceil(n / this.batchSize);
     const started = performance.now();
+    const sys = this.#options.systemMetrics ? new SystemMetrics() : undefined;
+    sys?.begin();
+    const seenAtStart = pos.partial?.seen ?? 0;
     let lossSum = pos.partial?.lossSum ?? 0;
     let correct = pos.partial?.correct ?? 0;
     let seen = pos.partial?.seen ?? 0;
@@ -398,6 +408,7 @@ export class Trainer {
       loss: seen > 0 ? lossSum / seen : NaN,
       acc: seen > 0 ? correct / seen : NaN,
     };
+    const trainSeconds = (performance.now() - started) / 1000;
     const val = this.dataset.val;
     if (val && val.size > 0 && !this.#stopImmediate) {
       const v = await evaluateSplit(this.model, val, this.dataset, this.batchSize);
@@ -408,7 +419,10 @@ export class Trainer {
     logs.epoch_seconds = (performance.now() - started) / 1000;
     const frozen = freezeLogs(logs);
     await this.#callbacks.call("onEpochEnd", epoch, frozen, ctx);
-    await this.run.writeEpochMetrics(pos, logs);
+    await this.run.writeEpochMetrics(
+      pos,
+      sys ? { ...logs, ...sys.end(seen - seenAtStart, trainSeconds) } : logs,
+    );
     const entry: HistoryEntry = { epoch, step: pos.step, logs: frozen };
     this.#history.push(entry);
     this.#position = { epoch: epoch + 1, batch: 0, step: pos.step };

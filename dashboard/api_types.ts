@@ -7,8 +7,22 @@
 import type { MetricsRecord, RunEvent, RunInfo } from "../core/run/format.ts";
 import type { VizIndex } from "../core/run/viz_format.ts";
 import type { EvaluationReport } from "../core/run/evaluation_format.ts";
+import type { Cell } from "../core/run/summary.ts";
+import type { ColumnInfo, TableGroup } from "../core/run/query.ts";
+import type { MetaEdit, RunMeta } from "../core/run/meta.ts";
 
-export type { EvaluationReport, MetricsRecord, RunEvent, RunInfo, VizIndex };
+export type {
+  Cell,
+  ColumnInfo,
+  EvaluationReport,
+  MetaEdit,
+  MetricsRecord,
+  RunEvent,
+  RunInfo,
+  RunMeta,
+  TableGroup,
+  VizIndex,
+};
 
 /** The summary of a run shown in the run list. */
 export interface RunSummary {
@@ -16,8 +30,27 @@ export interface RunSummary {
   id: string;
   /** Experiment name. */
   experiment: string | null;
-  /** Status from run.json (or `invalid` when run.json cannot be read). */
-  status: RunInfo["status"] | "invalid";
+  /**
+   * Status from run.json, `crashed` for a `running` run whose process is gone (derived from
+   * its heartbeat), or `invalid` when run.json cannot be read.
+   */
+  status: RunInfo["status"] | "crashed" | "invalid";
+  /** Why a crashed run is judged dead. */
+  crashReason?: string;
+  /** The command that continues a crashed or stopped run. */
+  resumeCommand?: string;
+  /** Display name from the metadata sidecar. */
+  name?: string;
+  /** Tags from the sidecar. */
+  tags: string[];
+  /** Note from the sidecar. */
+  note?: string;
+  /** Archived (hidden unless asked for). */
+  archived: boolean;
+  /** Why the metadata sidecar could not be used. */
+  metaProblem?: string;
+  /** The run's cells by column key (see `columns` of the list). */
+  cells: Record<string, Cell>;
   /** Why run.json cannot be read. */
   error?: string;
   /** Fields of run.json that had the wrong type and were ignored. */
@@ -34,12 +67,39 @@ export interface RunSummary {
   best: RunInfo["best"] | null;
 }
 
-/** The response of `/api/runs`. */
+/**
+ * The response of `/api/runs` (query parameters `q`, `sort`, `desc=1`, `group`,
+ * `archived=1`, `offset`, `limit`).
+ */
 export interface RunListResponse {
   /** Runs in the folder. */
   total: number;
-  /** The page asked for. */
+  /** Runs matching the query (archived ones excluded unless asked for). */
+  matched: number;
+  /** Archived runs that matched but were left out. */
+  archivedHidden: number;
+  /** Every column found in the folder. */
+  columns: ColumnInfo[];
+  /** The page asked for (empty when grouping). */
   runs: RunSummary[];
+  /** The page of groups, when `group` was given. */
+  groups?: TableGroup[];
+  /** Groups in all, when grouping. */
+  groupCount?: number;
+}
+
+/** The response of `PATCH /api/runs/:id/meta`. */
+export interface MetaResponse {
+  /** The sidecar after the edit. */
+  meta: RunMeta;
+}
+
+/** The response of `DELETE /api/runs/:id`. */
+export interface DeleteResponse {
+  /** The run moved to the trash. */
+  id: string;
+  /** Always true. */
+  trashed: true;
 }
 
 /** The response of `/api/runs/:id`. */

@@ -54,6 +54,8 @@ export interface DashboardOptions {
   predictors?: PredictorPool;
   /** Upload limits of the predict API (default `DEFAULT_PREDICT_LIMITS`). */
   predictLimits?: Partial<PredictLimits>;
+  /** Start reading the run index at once, so the first page finds it ready (default false). */
+  warm?: boolean;
 }
 
 /** Turns any error into a JSON response without absolute paths or file contents. */
@@ -86,6 +88,7 @@ function errorResponse(err: Error, c: Context, runsDir: string): Response {
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
   const store = new RunStore(options.runsDir);
+  if (options.warm) store.index.rows().catch(() => {/* the first request reports it */});
   const token = options.token ?? crypto.randomUUID().replaceAll("-", "");
   const html = indexHtml(token);
   const app = new Hono();

@@ -1,12 +1,13 @@
 /**
  * What the dashboard's apps share: the runs folder, run-id resolution (no id leaves the
- * folder) and one metrics cache for the API and the live streams.
+ * folder), one metrics cache for the API and the live streams, and the run index.
  *
  * @module
  */
 import { resolve } from "node:path";
 import { resolveInside, safeSegments, UnsafePathError } from "../core/run/reader.ts";
 import { MetricsCache } from "../core/run/metrics_cache.ts";
+import { RunIndex } from "../core/run/index.ts";
 
 /** The runs folder as the dashboard's apps see it. */
 export class RunStore {
@@ -14,11 +15,14 @@ export class RunStore {
   readonly runsDir: string;
   /** Parsed metrics, shared by `/metrics`, the CSV download and every live stream. */
   readonly metrics: MetricsCache;
+  /** Summaries of every run, kept fresh by modification times (the list and its queries). */
+  readonly index: RunIndex;
 
   /** Serves `runsDir`; `cacheRuns` runs' metrics are kept parsed (default 16). */
   constructor(runsDir: string, cacheRuns = 16) {
     this.runsDir = resolve(runsDir);
     this.metrics = new MetricsCache(cacheRuns);
+    this.index = new RunIndex(this.runsDir);
   }
 
   /**

@@ -98,6 +98,7 @@ export function serveDashboard(options: ServeOptions): DashboardServer {
   const token = options.token ?? crypto.randomUUID().replaceAll("-", "");
   const addresses = interfaceAddresses(host);
   const app = createDashboardApp({
+    warm: true,
     ...options,
     token,
     requireToken,

@@ -7,7 +7,8 @@
 import type { Experiment } from "../core/experiment.ts";
 import { syntheticShapes } from "../core/data/synthetic.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";
-import { defaultCallbacks } from "./default_callbacks.ts";
+import { OPTIMIZER_NAMES } from "../core/optimizers.ts";
+import { defaultCallbacks, LR_SCHEDULES, type LrScheduleName } from "./default_callbacks.ts";
 
 /** The built-in default experiment. */
 const experiment: Experiment = {
@@ -30,6 +31,17 @@ const experiment: Experiment = {
       min: 1,
       description: "epochs without val_loss improvement before the learning rate / 10",
     },
+    optimizer: {
+      default: "adam",
+      choices: OPTIMIZER_NAMES,
+      description: "optimizer (momentum: SGD with momentum 0.9)",
+    },
+    lrSchedule: {
+      default: "plateau",
+      choices: LR_SCHEDULES,
+      description: "plateau: /10 when val_loss stalls; cosine to 0; step: /10 at 50% and 75%",
+    },
+    augment: { default: true, description: "random flips and shifts of training images" },
     earlyStoppingPatience: {
       default: 5,
       integer: true,
@@ -46,6 +58,7 @@ const experiment: Experiment = {
     defaultCallbacks(o, {
       visualizeEvery: 3,
       reduceLrPatience: Number(o.params?.reduceLrPatience ?? 2),
+      lrSchedule: (o.params?.lrSchedule ?? "plateau") as LrScheduleName,
       earlyStoppingPatience: Number(o.params?.earlyStoppingPatience ?? 5),
     }),
 };

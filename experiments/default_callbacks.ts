@@ -8,6 +8,7 @@ import type { TrainOptions } from "../core/experiment.ts";
 import {
   CSVLogger,
   EarlyStopping,
+  LearningRateScheduler,
   ModelCheckpoint,
   OverfitDetector,
   ProgressBar,
@@ -34,6 +35,47 @@ export interface DefaultCallbackOptions {
   visualizeEvery?: number;
   /** Extra callbacks, inserted before the progress bar. */
   extra?: Callback[];
+  /**
+   * How the learning rate changes (default `plateau`): `plateau` divides it by 10 when
+   * `val_loss` stops falling (ReduceLROnPlateau); `cosine` anneals it to 0 over the run's
+   * epochs; `step` divides it by 10 at 50% and 75% of the epochs; `constant` keeps it.
+   */
+  lrSchedule?: LrScheduleName;
+}
+
+/** The learning-rate schedules {@link defaultCallbacks} knows. */
+export const LR_SCHEDULES = ["plateau", "cosine", "step", "constant"] as const;
+
+/** One of {@link LR_SCHEDULES}. */
+export type LrScheduleName = typeof LR_SCHEDULES[number];
+
+/** The callback that applies schedule `name` for a run of `epochs` epochs at rate `lr`. */
+export function lrScheduleCallbacks(
+  name: LrScheduleName,
+  epochs: number,
+  lr: number,
+  reduceLrPatience = 3,
+): Callback[] {
+  switch (name) {
+    case "plateau":
+      return [
+        new ReduceLROnPlateau({ monitor: "val_loss", factor: 0.1, patience: reduceLrPatience }),
+      ];
+    case "cosine":
+      return [
+        new LearningRateScheduler((epoch) => lr * 0.5 * (1 + Math.cos(Math.PI * epoch / epochs)), {
+          name: "CosineSchedule",
+        }),
+      ];
+    case "step": {
+      const at = [...new Set([Math.round(epochs * 0.5), Math.round(epochs * 0.75)])]
+        .filter((e) => e > 0);
+      return [new LearningRateScheduler(at.map((e) => ({ at: e, divideBy: 10 })))];
+    }
+    case "constant":
+      return [];
+  }
+  throw new Error(`unknown lrSchedule "${name}" (${LR_SCHEDULES.join(", ")})`);
 }
 
 /**
@@ -45,12 +87,17 @@ export interface DefaultCallbackOptions {
  * progress.
  */
 export function defaultCallbacks(
-  _options: TrainOptions,
+  options: TrainOptions,
   d: DefaultCallbackOptions = {},
 ): Callback[] {
   return [
     new TerminateOnNaN(),
-    new ReduceLROnPlateau({ monitor: "val_loss", factor: 0.1, patience: d.reduceLrPatience ?? 3 }),
+    ...lrScheduleCallbacks(
+      d.lrSchedule ?? "plateau",
+      options.epochs,
+      options.learningRate,
+      d.reduceLrPatience ?? 3,
+    ),
     new OverfitDetector({ action: "warn" }),
     new EarlyStopping({
       monitor: d.earlyStoppingMonitor ?? "val_loss",

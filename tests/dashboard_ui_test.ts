@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { smoothEma } from "../dashboard/ui/smooth.ts";
 import { eventMarkers, extraKeys, metricSeries, stepsPerEpoch } from "../dashboard/ui/curves.ts";
 import { parseRoute } from "../dashboard/ui/main.tsx";
+import { listHash, listStateOf } from "../dashboard/ui/url_state.ts";
+import { axisScale, brushedIds } from "../dashboard/ui/parallel_coords.tsx";
+import { compareSeries, differingKeys, metricKeysOf } from "../dashboard/ui/compare_page.tsx";
 import { buildUi } from "../dashboard/build_ui.ts";
 import { pathToFileURL } from "node:url";
 
@@ -54,9 +57,32 @@ Deno.test("metricSeries: training points, validation line, batch series at fract
 });
 
 Deno.test("parseRoute: run pages with encoded ids, comparison, fallback to the list", () => {
-  assert.deepEqual(parseRoute(""), { page: "list" });
+  assert.deepEqual(parseRoute(""), { page: "list", params: {} });
   assert.deepEqual(parseRoute("#/run/a%2Fb"), { page: "run", id: "a/b" });
-  assert.deepEqual(parseRoute("#/compare?runs=a,b%2Cc"), { page: "compare", ids: ["a", "b,c"] });
+  assert.deepEqual(parseRoute("#/compare?runs=a,b%2Cc"), {
+    page: "compare",
+    ids: ["a", "b,c"],
+    params: {},
+  });
+  assert.deepEqual(parseRoute("#/compare?runs=a,b&metric=val_acc&x=wall"), {
+    page: "compare",
+    ids: ["a", "b"],
+    params: { metric: "val_acc", x: "wall" },
+  });
+  // The list's view state round-trips through the URL.
+  const state = {
+    q: "lr < 0.01 and tag = baseline",
+    sort: "best.val_acc",
+    desc: true,
+    group: "optimizer",
+    archived: true,
+    cols: ["name", "learningRate"],
+    page: 2,
+  };
+  const route = parseRoute(listHash(state));
+  assert.equal(route.page, "list");
+  assert.deepEqual(listStateOf((route as { params: Record<string, string> }).params), state);
+  assert.equal(listHash(listStateOf({})), "#/");
 });
 
 Deno.test("the committed client bundle is what `deno task build-ui` produces", async () => {
@@ -72,4 +98,43 @@ Deno.test("the committed client bundle is what `deno task build-ui` produces", a
       `dashboard/ui/dist/${basename(file)} (${name}) is out of date: run \`deno task build-ui\``,
     );
   }
+});
+
+Deno.test("parallel coordinates: numeric (log) and categorical scales, brushing selects items", () => {
+  const items = [
+    { id: "a", color: "", values: { lr: 0.001, opt: "adam", acc: 0.9 } },
+    { id: "b", color: "", values: { lr: 0.01, opt: "sgd", acc: 0.8 } },
+    { id: "c", color: "", values: { lr: 0.1, opt: "adam", acc: 0.5 } },
+  ];
+  const lr = axisScale({ key: "lr", log: true }, items);
+  assert.equal(lr.pos(0.001), 0);
+  assert.ok(Math.abs(lr.pos(0.01)! - 0.5) < 1e-12, "log scale: 0.01 halfway");
+  const opt = axisScale({ key: "opt" }, items);
+  assert.deepEqual([opt.pos("adam"), opt.pos("sgd")], [0, 1]);
+  const dims = [{ key: "lr", log: true }, { key: "opt" }, { key: "acc" }];
+  assert.deepEqual(brushedIds(dims, items, {}), ["a", "b", "c"]);
+  assert.deepEqual(brushedIds(dims, items, { acc: { lo: 0.6, hi: 1 } }), ["a", "b"]);
+  assert.deepEqual(brushedIds(dims, items, { acc: { lo: 0.6, hi: 1 }, opt: { lo: 0, hi: 0.2 } }), [
+    "a",
+  ]);
+});
+
+Deno.test("comparison: metric keys found, x as epoch/step/wall minutes, differing hyperparameters", () => {
+  const epochs = [0, 1].map((e) => ({
+    epoch: e,
+    step: (e + 1) * 10,
+    time: 60_000 * (e + 1),
+    val_loss: 1 - e / 10,
+    images_per_s: 100,
+  }));
+  const runs = [{ id: "a", epochs, start: 0 }];
+  assert.deepEqual(metricKeysOf(runs), ["images_per_s", "val_loss"]);
+  assert.deepEqual(compareSeries(runs, "val_loss", "epoch")[0].x, [1, 2]);
+  assert.deepEqual(compareSeries(runs, "val_loss", "step")[0].x, [10, 20]);
+  assert.deepEqual(compareSeries(runs, "val_loss", "wall")[0].x, [1, 2]);
+  const s = (cells: Record<string, unknown>) => ({ cells }) as never;
+  assert.deepEqual(
+    differingKeys([s({ lr: 1, w: 2, o: "a" }), s({ lr: 2, w: 2, o: "a" })], ["lr", "w", "o"]),
+    ["lr"],
+  );
 });

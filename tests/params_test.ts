@@ -89,6 +89,9 @@ Deno.test("the default experiment takes --set width/dropout; run.json stores the
     width: 4,
     dropout: 0.25,
     reduceLrPatience: 2,
+    optimizer: "adam",
+    lrSchedule: "plateau",
+    augment: true,
     earlyStoppingPatience: 5,
   });
   assert.equal(

@@ -60,6 +60,8 @@ export interface RunInfo {
   test?: { accuracy: number; examples: number };
   /** Best value of each `val_*` metric (and `loss`/`acc`) with its epoch. */
   best?: Record<string, { value: number; epoch: number }>;
+  /** Every numeric value of the last epoch record (metrics and system metrics). */
+  last?: Record<string, number>;
 }
 
 /**
@@ -124,4 +126,12 @@ export const RUN_FILES = {
   evaluation: "evaluation.json",
   trainingCsv: "training.csv",
   heartbeat: "heartbeat",
+  meta: "meta.json",
+  metaLock: "meta.json.lock",
 } as const;
+
+/** The folder inside a runs folder that deleted runs are moved to (emptied by `runs gc`). */
+export const TRASH_DIR = ".trash";
+
+/** The file inside a runs folder that caches run summaries (see `index.ts`). */
+export const INDEX_FILE = ".convdeck-index.json";

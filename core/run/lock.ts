@@ -90,13 +90,18 @@ export function thisHost(): string {
   return hostname();
 }
 
-/** Whether process `pid` exists on this host (Linux `/proc`; elsewhere: assume it does). */
+/**
+ * Whether process `pid` exists on this host (Linux `/proc`; elsewhere: assume it does). A
+ * zombie (killed, not yet reaped by its parent) counts as gone.
+ */
 export function processAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
   if (Deno.build.os !== "linux") return true;
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // "pid (comm) S ...": the state follows the last ")" (comm may contain one); a zombie
+    // (killed, not yet reaped) is gone.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch (err) {
     // Not allowed to look: unknown, so alive (the heartbeat's age still tells).
     return !(err instanceof Deno.errors.NotFound);
@@ -237,7 +242,18 @@ export async function runCrashReason(
   infoUpdatedAt: number,
   now: number = Date.now(),
 ): Promise<StaleReason | "no-heartbeat" | undefined> {
-  const hb = await readHeartbeat(runDir);
+  return crashReasonOf(await readHeartbeat(runDir), infoUpdatedAt, now);
+}
+
+/**
+ * {@linkcode runCrashReason} for a heartbeat already read (`undefined`: the run has none), for
+ * readers that keep it (the run index rereads it only when the run's folder changed).
+ */
+export function crashReasonOf(
+  hb: Heartbeat | undefined,
+  infoUpdatedAt: number,
+  now: number = Date.now(),
+): StaleReason | "no-heartbeat" | undefined {
   if (hb) return heartbeatStale(hb, now);
   return now - infoUpdatedAt > HEARTBEAT_STALE_MS ? "no-heartbeat" : undefined;
 }

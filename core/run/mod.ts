@@ -82,3 +82,45 @@ export {
   type VizIndex,
   type VizMosaic,
 } from "./viz_format.ts";
+export {
+  applyMetaEdit,
+  checkName,
+  checkNote,
+  checkTag,
+  emptyMeta,
+  type MetaEdit,
+  readRunMeta,
+  type RunMeta,
+  type RunMetaRead,
+  updateRunMeta,
+} from "./meta.ts";
+export {
+  DERIVED_STATUSES,
+  type DerivedStatus,
+  derivedStatus,
+  resumeCommand,
+  type RunState,
+} from "./state.ts";
+export { emptyTrash, listTrash, RunIsLiveError, trashRun } from "./trash.ts";
+export { type IndexedRun, type RefreshStats, RunIndex, type RunIndexOptions } from "./index.ts";
+export {
+  type Cell,
+  runCells,
+  runDurationMs,
+  type RunSummaryRecord,
+  STANDARD_HYPERPARAMETERS,
+  summarizeRun,
+} from "./summary.ts";
+export {
+  type Aggregate,
+  type ColumnInfo,
+  type ColumnKind,
+  type CompiledQuery,
+  compileQuery,
+  QueryError,
+  queryTable,
+  resolveColumn,
+  type TableGroup,
+  type TableQuery,
+  type TableResult,
+} from "./query.ts";

@@ -91,6 +91,12 @@ const FIELDS: Record<string, [FieldCheck, string]> = {
       ),
     "an object of {value, epoch}",
   ],
+  last: [
+    (v) =>
+      isObject(v) &&
+      Object.values(v as Record<string, unknown>).every((x) => typeof x === "number"),
+    "an object of numbers",
+  ],
 };
 
 /**

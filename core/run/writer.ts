@@ -282,7 +282,11 @@ export class RunWriter implements RunLogger {
         best[k] = { value: v, epoch: at.epoch };
       }
     }
-    await this.updateInfo({ best, epochs: at.epoch + 1, steps: at.step });
+    const last: Record<string, number> = {};
+    for (const [k, v] of Object.entries(record)) {
+      if (typeof v === "number" && !["epoch", "step", "time"].includes(k)) last[k] = v;
+    }
+    await this.updateInfo({ best, last, epochs: at.epoch + 1, steps: at.step });
     return record;
   }
 

@@ -1,8 +1,11 @@
 /**
  * The runs API, a Hono sub-app mounted at `/api/runs`: the list, one run's summary, its
  * metrics (downsampled, incremental, CSV), events, visualisation index, evaluation report and
- * servable files. Every per-run file is read through `core/run/` (no symlinks, no special
- * files, sizes capped); every route is read-only.
+ * servable files; the list answers queries (filter, sort, group, page; see
+ * `core/run/query.ts`) from the run index. Every per-run file is read through `core/run/` (no
+ * symlinks, no special files, sizes capped). The only writes: `PATCH /:id/meta` edits the
+ * run's metadata sidecar (name, tags, note, archived) and `DELETE /:id` moves a run that is not
+ * running to the trash; both pass the Origin and token check of `origin_check.ts`.
  *
  * @example
  * ```ts
@@ -17,9 +20,9 @@
  * @module
  */
 import { Hono } from "hono";
-import type { RunInfo } from "../../core/run/format.ts";
+import type { Context } from "hono";
+import { basename, join, relative } from "node:path";
 import {
-  listRuns,
   readEvents,
   readModelSummary,
   readRunInfoChecked,
@@ -34,8 +37,21 @@ import {
 import { listCheckpointNames } from "../../core/run/checkpoints.ts";
 import { downsampleMinMax, metricKeys } from "../../core/run/downsample.ts";
 import { metricsCsvStream, metricsToCsv } from "../csv.ts";
+import { readRunMeta, updateRunMeta } from "../../core/run/meta.ts";
+import { applyMetaEdit, emptyMeta, type MetaEdit } from "../../core/run/meta.ts";
+import { derivedStatus, resumeCommand } from "../../core/run/state.ts";
+import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
+import {
+  runCells,
+  runDurationMs,
+  type RunSummaryRecord,
+  summarizeRun,
+} from "../../core/run/summary.ts";
+import { queryTable } from "../../core/run/query.ts";
 import type {
+  DeleteResponse,
   EventsResponse,
+  MetaResponse,
   MetricsResponse,
   RunDetail,
   RunListResponse,
@@ -57,38 +73,77 @@ const FILE_TYPES: Record<string, string> = {
   csv: "text/csv; charset=utf-8",
 };
 
-/** The list summary of a run (or of a run whose run.json cannot be read). */
-export function summarize(
-  id: string,
-  info: RunInfo | null,
-  error?: string,
-  problems?: string[],
-): RunSummary {
-  if (!info) {
-    return {
-      id,
-      experiment: null,
-      status: "invalid",
-      error,
-      createdAt: null,
-      durationMs: null,
-      epochs: 0,
-      best: null,
-    };
-  }
-  const start = Date.parse(info.createdAt);
-  const end = Date.parse(info.endedAt ?? info.updatedAt);
+/** The list summary of a run from its index record (status derived: `crashed` included). */
+export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
+  const crashedOrStopped = s.state === "crashed" || s.state === "stopped";
   return {
-    id,
-    experiment: info.experiment || null,
-    status: info.status,
-    stopReason: info.stopReason,
-    ...(problems?.length ? { problems } : {}),
-    createdAt: info.createdAt || null,
-    durationMs: Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, end - start) : null,
-    epochs: info.epochs ?? 0,
-    best: info.best ?? null,
+    id: s.id,
+    experiment: s.experiment,
+    status: s.state,
+    ...(s.crashReason ? { crashReason: s.crashReason } : {}),
+    ...(crashedOrStopped ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id)) } : {}),
+    ...(s.error ? { error: s.error } : {}),
+    ...(s.problems?.length ? { problems: s.problems } : {}),
+    ...(s.stopReason ? { stopReason: s.stopReason } : {}),
+    createdAt: s.createdAt,
+    durationMs: runDurationMs(s),
+    epochs: s.epochs,
+    best: s.status === "invalid" ? null : s.best,
+    ...(s.meta.name ? { name: s.meta.name } : {}),
+    tags: s.meta.tags,
+    ...(s.meta.note ? { note: s.meta.note } : {}),
+    archived: s.meta.archived,
+    ...(s.metaProblem ? { metaProblem: s.metaProblem } : {}),
+    cells: runCells(s),
   };
+}
+
+/** The run folder as the user would type it: relative to the working folder when inside. */
+function runDirArg(runsDir: string, id: string): string {
+  const rel = relative(Deno.cwd(), runsDir);
+  return join(rel === "" ? "." : rel.startsWith("..") ? runsDir : rel, id);
+}
+
+function boolParam(c: Context, name: string): boolean | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === "") return undefined;
+  if (raw === "1" || raw === "true") return true;
+  if (raw === "0" || raw === "false") return false;
+  throw new HTTPException(400, { message: `${name} must be 1 or 0, got ${raw.slice(0, 20)}` });
+}
+
+function metaEditOf(body: unknown): MetaEdit {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HTTPException(400, { message: "the body must be a JSON object" });
+  }
+  const b = body as Record<string, unknown>;
+  const allowed = ["name", "addTags", "removeTags", "note", "archived"];
+  const extra = Object.keys(b).filter((k) => !allowed.includes(k));
+  if (extra.length) {
+    throw new HTTPException(400, {
+      message: `unknown field ${extra.join(", ")} (${allowed.join(", ")})`,
+    });
+  }
+  const str = (k: string) => b[k] === undefined || b[k] === null || typeof b[k] === "string";
+  const list = (k: string) =>
+    b[k] === undefined ||
+    (Array.isArray(b[k]) && (b[k] as unknown[]).every((t) => typeof t === "string"));
+  if (
+    !str("name") || !str("note") || !list("addTags") || !list("removeTags") ||
+    !(b.archived === undefined || typeof b.archived === "boolean")
+  ) {
+    throw new HTTPException(400, {
+      message: "name and note are strings (or null), addTags and removeTags lists of strings, " +
+        "archived true or false",
+    });
+  }
+  const edit = b as MetaEdit;
+  try {
+    applyMetaEdit(emptyMeta(), edit);
+  } catch (err) {
+    throw new HTTPException(400, { message: (err as Error).message });
+  }
+  return edit;
 }
 
 /** The runs API over `store` (see the module doc for the routes). */
@@ -97,27 +152,85 @@ export function runsApi(store: RunStore): Hono {
     .get("/", async (c) => {
       const limit = intParam(c, "limit", 1000, 100_000);
       const offset = intParam(c, "offset", 0);
-      const runs = await listRuns(store.runsDir);
+      const rows = await store.index.rows();
+      const columns = await store.index.columns();
+      let result;
+      try {
+        result = queryTable(rows, {
+          q: c.req.query("q"),
+          sort: c.req.query("sort") || undefined,
+          desc: boolParam(c, "desc"),
+          group: c.req.query("group") || undefined,
+          archived: boolParam(c, "archived"),
+          offset,
+          limit,
+        }, columns);
+      } catch (err) {
+        throw new HTTPException(400, { message: (err as Error).message });
+      }
       const body: RunListResponse = {
-        total: runs.length,
-        runs: runs.slice(offset, offset + limit).map((r) =>
-          summarize(r.id, r.info, r.error, r.problems)
-        ),
+        total: result.total,
+        matched: result.matched,
+        archivedHidden: result.archivedHidden,
+        columns: result.columns,
+        runs: result.rows.map((r) => summarize(r.summary, store.runsDir)),
+        ...(result.groups ? { groups: result.groups, groupCount: result.groupCount } : {}),
       };
       return c.json(body);
     })
     .get("/:id", async (c) => {
       const dir = await store.dir(c.req.param("id"));
       const { info, problems } = await readRunInfoChecked(dir);
+      const { meta, problem } = await readRunMeta(dir);
+      const state = await derivedStatus(dir, info);
+      const record = summarizeRun(basename(dir), dir, info, {
+        problems,
+        meta,
+        ...(problem ? { metaProblem: problem } : {}),
+      });
+      record.state = state.status;
+      if (state.crashReason) record.crashReason = state.crashReason;
       const body: RunDetail = {
         info,
-        summary: summarize(info.id, info, undefined, problems),
+        summary: summarize(record, store.runsDir),
         modelSummary: await readModelSummary(dir),
         checkpoints: await listCheckpointNames(dir),
         hasViz: await hasVizIndex(dir),
         hasEvaluation: (await readEvaluation(dir).catch(() => undefined)) !== undefined,
       };
       return c.json(body);
+    })
+    .patch("/:id/meta", async (c) => {
+      const id = c.req.param("id");
+      const dir = await store.dir(id);
+      await readRunInfoChecked(dir); // only runs (a 404/422 otherwise)
+      const body = await c.req.json().catch(() => {
+        throw new HTTPException(400, { message: "the body must be JSON" });
+      });
+      const edit = metaEditOf(body);
+      let meta;
+      try {
+        meta = await updateRunMeta(dir, (m) => applyMetaEdit(m, edit));
+      } catch (err) {
+        throw new HTTPException(409, { message: (err as Error).message });
+      }
+      store.index.invalidate(id);
+      const answer: MetaResponse = { meta };
+      return c.json(answer);
+    })
+    .delete("/:id", async (c) => {
+      const id = c.req.param("id");
+      await store.dir(id);
+      try {
+        await trashRun(store.runsDir, id);
+      } catch (err) {
+        throw new HTTPException(err instanceof RunIsLiveError ? 409 : 400, {
+          message: (err as Error).message,
+        });
+      }
+      store.index.invalidate(id);
+      const answer: DeleteResponse = { id, trashed: true };
+      return c.json(answer);
     })
     .get("/:id/metrics", async (c) => {
       const dir = await store.dir(c.req.param("id"));

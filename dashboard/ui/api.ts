@@ -4,24 +4,38 @@
  * @module
  */
 import type {
+  Cell,
+  ColumnInfo,
+  DeleteResponse,
   EvaluationReport,
+  MetaEdit,
+  MetaResponse,
   MetricsRecord,
   MetricsResponse,
   RunDetail,
   RunEvent,
   RunInfo,
+  RunListResponse,
   RunSummary,
+  TableGroup,
   VizIndex,
 } from "../api_types.ts";
 
 export type {
+  Cell,
+  ColumnInfo,
+  DeleteResponse,
   EvaluationReport,
+  MetaEdit,
+  MetaResponse,
   MetricsRecord,
   MetricsResponse,
   RunDetail,
   RunEvent,
   RunInfo,
+  RunListResponse,
   RunSummary,
+  TableGroup,
   VizIndex,
 };
 

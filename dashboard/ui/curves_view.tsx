@@ -8,7 +8,7 @@ import { useComputed, useSignal } from "@preact/signals";
 import { type RunEvent, runUrl } from "./api.ts";
 import { Chart } from "./chart.tsx";
 import { eventMarkers, extraKeys, metricSeries, simpleSeries } from "./curves.ts";
-import { eventColor, formatValue } from "./format.ts";
+import { eventColor, formatValue, SYSTEM_METRIC_TITLES } from "./format.ts";
 import type { LiveRun } from "./live_run.ts";
 import { RunDetails } from "./run_details.tsx";
 
@@ -26,7 +26,12 @@ export function CurvesView({ id, run }: { id: string; run: LiveRun }) {
       simpleSeries("learning_rate", epochs.value, "#7b1fa2"),
     )
   );
-  const extras = useComputed(() => extraKeys(epochs.value));
+  // Other metrics first, then the system metrics (throughput, CPU, memory, load).
+  const extras = useComputed(() =>
+    extraKeys(epochs.value).sort((a, b) =>
+      Number(a in SYSTEM_METRIC_TITLES) - Number(b in SYSTEM_METRIC_TITLES)
+    )
+  );
   const last = epochs.value[epochs.value.length - 1];
   return (
     <section>
@@ -82,7 +87,7 @@ export function CurvesView({ id, run }: { id: string; run: LiveRun }) {
           <Chart
             key={k}
             id={`extra-${k}`}
-            title={k}
+            title={SYSTEM_METRIC_TITLES[k] ?? k}
             series={metricSeries(k, epochs.value, batches.value, smoothing.value)}
             markers={markers.value}
           />

@@ -52,3 +52,13 @@ export const MARKED_EVENTS = new Set([
   "resumed",
   "interrupted",
 ]);
+
+/** Titles of the system metrics recorded per epoch (see `core/system_metrics.ts`). */
+export const SYSTEM_METRIC_TITLES: Record<string, string> = {
+  images_per_s: "System: training images per second",
+  cpu_percent: "System: process CPU % (100 = one core)",
+  rss_mb: "System: resident memory (MiB)",
+  wasm_heap_mb: "System: wasm heap (MiB)",
+  load_1m: "System: load average (1 min)",
+  epoch_seconds: "Epoch seconds",
+};

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /**
- * The dashboard client's entry point: a hash router over the run list, run pages and the
- * comparison page. Bundled into `dist/app.js` by `deno task build-ui`.
+ * The dashboard client's entry point: a hash router (`url_state.ts`) over the runs table, run
+ * pages and the comparison page. Bundled into `dist/app.js` by `deno task build-ui`.
  *
  * @module
  */
@@ -11,27 +11,9 @@ import { useEffect } from "preact/hooks";
 import { RunList } from "./run_list.tsx";
 import { RunPage } from "./run_page.tsx";
 import { ComparePage } from "./compare_page.tsx";
+import { parseRoute } from "./url_state.ts";
 
-/** A parsed location hash. */
-export type Route =
-  | { page: "list" }
-  | { page: "run"; id: string }
-  | { page: "compare"; ids: string[] };
-
-/** Parses `#/run/<id>`, `#/compare?runs=a,b` or anything else (the list). */
-export function parseRoute(hash: string): Route {
-  const h = hash.replace(/^#/, "");
-  const run = /^\/run\/([^/?]+)/.exec(h);
-  if (run) return { page: "run", id: decodeURIComponent(run[1]) };
-  const cmp = /^\/compare\?runs=(.*)$/.exec(h);
-  if (cmp) {
-    return {
-      page: "compare",
-      ids: cmp[1].split(",").filter(Boolean).map(decodeURIComponent),
-    };
-  }
-  return { page: "list" };
-}
+export { parseRoute, type Route } from "./url_state.ts";
 
 function App() {
   const route = useSignal(parseRoute(location.hash));
@@ -49,8 +31,8 @@ function App() {
       {r.page === "run"
         ? <RunPage key={r.id} id={r.id} />
         : r.page === "compare"
-        ? <ComparePage ids={r.ids} />
-        : <RunList />}
+        ? <ComparePage ids={r.ids} params={r.params} />
+        : <RunList params={r.params} />}
     </>
   );
 }

@@ -11,6 +11,7 @@ import { CurvesView } from "./curves_view.tsx";
 import { VizView } from "./viz_view.tsx";
 import { EvalView } from "./eval_view.tsx";
 import { PredictView } from "./predict_view.tsx";
+import { CrashedBanner, RunMetaEditor } from "./run_meta.tsx";
 
 /** Renders the page of run `id`, kept live over Server-Sent Events. */
 export function RunPage({ id }: { id: string }) {
@@ -34,21 +35,35 @@ export function RunPage({ id }: { id: string }) {
     );
   }
   const info = d.info;
+  // The derived state: a run.json that still says running while its process is gone.
+  const status = info.status === "running" && d.summary.status === "crashed"
+    ? "crashed"
+    : info.status;
   return (
     <main>
       <p>
         <a href="#/">← all runs</a>
       </p>
-      <h1 data-testid="run-title">{info.id}</h1>
+      <h1 data-testid="run-title">
+        {d.summary.name
+          ? (
+            <>
+              {d.summary.name} <span class="note">{info.id}</span>
+            </>
+          )
+          : info.id}
+      </h1>
       <p class="meta">
-        <span class={`status ${info.status}`} data-testid="run-status">{info.status}</span>{" "}
-        experiment <b>{info.experiment}</b> · {info.epochs} epochs · {info.steps} steps ·{" "}
+        <span class={`status ${status}`} data-testid="run-status">{status}</span> experiment{" "}
+        <b>{info.experiment}</b> · {info.epochs} epochs · {info.steps} steps ·{" "}
         {formatDuration(d.summary.durationMs)}
         {info.stopReason ? ` · stopped: ${info.stopReason}` : ""}
         {info.error ? ` · error: ${info.error}` : ""}
         {" · "}
         <span class={live.value ? "live on" : "live"}>{live.value ? "live" : "offline"}</span>
       </p>
+      {status === "crashed" && <CrashedBanner summary={d.summary} />}
+      <RunMetaEditor key={id} id={id} summary={d.summary} />
       <nav class="tabs">
         {(["curves", "learned", "evaluation", "predict"] as const).map((t) => (
           <button

@@ -4,7 +4,9 @@
  * tracking overhead (tests/bench/train_tracking.ts).
  *
  * Flags:
- *   --only train,data,tracking   sections to run (default: all)
+ *   --only train,data,tracking,runs  sections to run (default: all); `runs` is the runs
+ *                                table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
+ *                                epochs, list/query/API/Chromium first render)
  *   --backends wasm,webgpu,cpu   backends for the train section (default: wasm, plus webgpu
  *                                when the adapter is a real GPU; cpu is ~600x slower than wasm)
  *   --sizes 32,64,224            input sizes (default 32,64,224)
@@ -28,8 +30,9 @@ import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
 import { nativeAvailable } from "../../core/backend/native/ffi.ts";
 import { formatProfile, profileKernels } from "./train_profile.ts";
+import { benchRunsScale } from "./runs_scale.ts";
 
-const SECTIONS = ["train", "data", "tracking"] as const;
+const SECTIONS = ["train", "data", "tracking", "runs"] as const;
 
 function list(value: string | undefined, fallback: string[]): string[] {
   return value === undefined ? fallback : value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -236,6 +239,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   if (only.includes("data")) await dataSection();
+  if (only.includes("runs")) await benchRunsScale();
   if (only.includes("tracking")) {
     // The first backend of --backends (default wasm) runs the tracking case.
     const backend = (values.backends?.split(",")[0]?.trim() || "wasm") as BackendName;

@@ -1,0 +1,279 @@
+/**
+ * The run index: the summaries of every run of a runs folder (run.json facts plus the
+ * metadata sidecar), kept fresh by modification times so that listing and querying thousands
+ * of runs does not reread thousands of run.json files. Each run's folder modification time is
+ * the key: run.json and meta.json are only ever replaced by rename, which changes it; a run
+ * whose folder did not change is not read again. The derived `crashed` state of `running`
+ * runs is recomputed on every call (it changes with time, not with files). The summaries are
+ * also saved to `<runs>/.convdeck-index.json`, so the first listing of a new process reads
+ * only what changed since.
+ *
+ * @example
+ * ```ts
+ * import { RunIndex } from "./index.ts";
+ * const index = new RunIndex("runs");
+ * for (const s of await index.summaries()) console.log(s.id, s.state, s.meta.tags);
+ * ```
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { INDEX_FILE } from "./format.ts";
+import { writeFileAtomic } from "./fs_safe.ts";
+import { readRunMeta } from "./meta.ts";
+import { readRunInfoChecked } from "./run_info.ts";
+import { derivedStatusOf } from "./state.ts";
+import { type Heartbeat, readHeartbeat } from "./lock.ts";
+import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summary.ts";
+import { type ColumnInfo, tableColumns } from "./query.ts";
+
+/** Bumped when the saved index's shape changes (an old one is then ignored). */
+const INDEX_VERSION = 2;
+
+interface Entry {
+  /** Folder modification time (ms) when the summary was read. */
+  mtime: number;
+  summary: RunSummaryRecord;
+  /**
+   * A running run's heartbeat as read with the summary (null: none). The heartbeat is replaced
+   * by rename, so an unchanged folder means an unchanged heartbeat; only its age is new.
+   */
+  heartbeat?: Heartbeat | null;
+}
+
+/** A run's summary with its table cells (computed once per read of the run). */
+export interface IndexedRun {
+  /** The summary (with the derived state). */
+  summary: RunSummaryRecord;
+  /** Its cells (see `runCells`). */
+  cells: Record<string, Cell>;
+}
+
+/** Options of {@linkcode RunIndex}. */
+export interface RunIndexOptions {
+  /** Save the summaries to the runs folder and load them on start (default true). */
+  persist?: boolean;
+}
+
+/** Counters of the last refresh (for benchmarks and tests). */
+export interface RefreshStats {
+  /** Runs in the folder. */
+  runs: number;
+  /** Runs whose files were read in this refresh. */
+  read: number;
+  /** Whether the saved index was loaded in this refresh. */
+  loadedSaved: boolean;
+}
+
+/** Summaries of every run of a runs folder, read again only when a run's folder changed. */
+export class RunIndex {
+  /** The runs folder (absolute). */
+  readonly runsDir: string;
+  #entries = new Map<string, Entry>();
+  #cells = new Map<string, { cells: Record<string, Cell>; shape: string }>();
+  /** Runs per cell shape (keys and value types), with one run's cells as the sample. */
+  #shapes = new Map<string, { count: number; sample: Record<string, Cell> }>();
+  #inflight: Promise<IndexedRun[]> | undefined;
+  #columns: ColumnInfo[] | undefined;
+  #persist: boolean;
+  #order: IndexedRun[] | undefined;
+  #loaded = false;
+  #saving: Promise<void> | undefined;
+  /** What the last refresh did. */
+  lastRefresh: RefreshStats = { runs: 0, read: 0, loadedSaved: false };
+
+  /** An index over `runsDir` (nothing is read until the first call). */
+  constructor(runsDir: string, options: RunIndexOptions = {}) {
+    this.runsDir = resolve(runsDir);
+    this.#persist = options.persist ?? true;
+  }
+
+  /**
+   * Every run's summary, fresh: folders that changed since the last call are read again,
+   * `running` runs get their derived state. Newest first (by start time, then id).
+   */
+  async summaries(): Promise<RunSummaryRecord[]> {
+    return (await this.rows()).map((r) => r.summary);
+  }
+
+  /**
+   * Like {@linkcode RunIndex.summaries}, with each run's table cells (kept between calls, so a
+   * query over thousands of runs builds nothing again).
+   */
+  rows(): Promise<IndexedRun[]> {
+    this.#inflight ??= this.#refresh().finally(() => (this.#inflight = undefined));
+    return this.#inflight;
+  }
+
+  /**
+   * The table's columns over every run as of the last {@linkcode RunIndex.rows} (which is
+   * called first when there was none); recomputed only when a run changed.
+   */
+  async columns(): Promise<ColumnInfo[]> {
+    if (!this.#order) await this.rows();
+    // Runs of one experiment share a shape: the columns come from one sample per shape.
+    this.#columns ??= tableColumns([...this.#shapes.values()].map((x) => x.sample));
+    return this.#columns;
+  }
+
+  /** Forgets run `id` (or everything), so the next call reads it again. */
+  invalidate(id?: string): void {
+    if (id === undefined) this.#entries.clear();
+    else this.#entries.delete(id);
+  }
+
+  #cellsOf(s: RunSummaryRecord): Record<string, Cell> {
+    const known = this.#cells.get(s.id);
+    if (known) return known.cells;
+    const cells = runCells(s);
+    let shape = "";
+    for (const k in cells) {
+      const v = cells[k];
+      shape += `${k}:${v === null ? "n" : Array.isArray(v) ? "a" : (typeof v)[0]}\u0001`;
+    }
+    this.#cells.set(s.id, { cells, shape });
+    const x = this.#shapes.get(shape);
+    if (x) x.count++;
+    else this.#shapes.set(shape, { count: 1, sample: cells });
+    return cells;
+  }
+
+  #forgetCells(id: string): void {
+    const known = this.#cells.get(id);
+    if (!known) return;
+    this.#cells.delete(id);
+    const x = this.#shapes.get(known.shape)!;
+    if (--x.count === 0) this.#shapes.delete(known.shape);
+    else if (x.sample === known.cells) {
+      // Another run of the shape becomes the sample.
+      for (const c of this.#cells.values()) {
+        if (c.shape === known.shape) {
+          x.sample = c.cells;
+          break;
+        }
+      }
+    }
+  }
+
+  async #loadSaved(): Promise<boolean> {
+    try {
+      const saved = JSON.parse(await Deno.readTextFile(join(this.runsDir, INDEX_FILE)));
+      if (saved?.version !== INDEX_VERSION || !Array.isArray(saved.entries)) return false;
+      for (const e of saved.entries as Entry[]) {
+        if (typeof e?.mtime === "number" && typeof e.summary?.id === "string") {
+          e.summary.dir = join(this.runsDir, e.summary.id);
+          this.#entries.set(e.summary.id, e);
+        }
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #refresh(): Promise<IndexedRun[]> {
+    let loadedSaved = false;
+    if (!this.#loaded) {
+      this.#loaded = true;
+      if (this.#persist) loadedSaved = await this.#loadSaved();
+    }
+    const seen = new Set<string>();
+    const stale: [string, number][] = [];
+    try {
+      for (const e of Deno.readDirSync(this.runsDir)) {
+        if (!e.isDirectory || e.name.startsWith(".")) continue;
+        seen.add(e.name);
+        let mtime = 0;
+        try {
+          mtime = Deno.statSync(`${this.runsDir}/${e.name}`).mtime?.getTime() ?? 0;
+        } catch {
+          continue;
+        }
+        const cached = this.#entries.get(e.name);
+        if (!cached || cached.mtime !== mtime) stale.push([e.name, mtime]);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    let changed = stale.length > 0;
+    for (const id of [...this.#entries.keys()]) {
+      if (!seen.has(id)) {
+        this.#entries.delete(id);
+        this.#forgetCells(id);
+        changed = true;
+      }
+    }
+    const limit = 16;
+    let read = 0;
+    for (let i = 0; i < stale.length; i += limit) {
+      const got = await Promise.all(stale.slice(i, i + limit).map(([id, m]) => this.#read(id, m)));
+      for (const e of got) {
+        if (e) {
+          this.#entries.set(e.summary.id, e);
+          this.#forgetCells(e.summary.id);
+          read++;
+        } else changed = true;
+      }
+    }
+    if (changed) {
+      this.#columns = undefined;
+      this.#order = undefined;
+    }
+    // Newest first, with cells; kept until a run changes.
+    this.#order ??= [...this.#entries.values()].map((e) => e.summary).sort((a, b) => {
+      const x = a.createdAt ?? "", y = b.createdAt ?? "";
+      return x < y ? 1 : x > y ? -1 : a.id < b.id ? 1 : -1;
+    }).map((summary) => ({ summary, cells: this.#cellsOf(summary) }));
+    const now = Date.now();
+    const out = this.#order.slice();
+    for (let i = 0; i < out.length; i++) {
+      const s = out[i].summary;
+      if (s.status !== "running" || !s.updatedAt) continue;
+      const hb = this.#entries.get(s.id)?.heartbeat ?? undefined;
+      const st = derivedStatusOf({ status: "running", updatedAt: s.updatedAt }, hb, now);
+      if (st.status === s.state) continue;
+      out[i] = {
+        summary: {
+          ...s,
+          state: st.status,
+          ...(st.crashReason ? { crashReason: st.crashReason } : {}),
+        },
+        cells: { ...out[i].cells, status: st.status },
+      };
+    }
+    this.lastRefresh = { runs: out.length, read, loadedSaved };
+    if (changed && this.#persist) this.#save();
+    return out;
+  }
+
+  /** Reads one run's summary; `undefined` when the folder is not a run (no run.json). */
+  async #read(id: string, mtime: number): Promise<Entry | undefined> {
+    const dir = join(this.runsDir, id);
+    const { meta, problem } = await readRunMeta(dir);
+    const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
+    try {
+      const { info, problems } = await readRunInfoChecked(dir);
+      const summary = summarizeRun(id, dir, info, { problems, ...metaExtra });
+      if (info.status !== "running") return { mtime, summary };
+      return { mtime, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/does not exist/.test(message)) return undefined; // not a run folder
+      return { mtime, summary: summarizeRun(id, dir, null, { error: message, ...metaExtra }) };
+    }
+  }
+
+  #save(): void {
+    if (this.#saving) return;
+    const entries = [...this.#entries.values()];
+    const body = JSON.stringify({ version: INDEX_VERSION, entries });
+    this.#saving = writeFileAtomic(join(this.runsDir, INDEX_FILE), body, { sync: false })
+      .catch(() => {/* a read-only runs folder: the index lives in memory only */})
+      .finally(() => (this.#saving = undefined));
+  }
+
+  /** Waits until the saved index is written (tests and benchmarks). */
+  async flush(): Promise<void> {
+    await this.#saving;
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * A run's metadata sidecar, `meta.json`: the name, tags, note and archived flag a user gives a
+ * run (at train time or later). It is the only file of a run that is edited after the fact,
+ * and it is never run.json, which belongs to the trainer while the run is live.
+ *
+ * Edits are read-modify-write under an exclusive lock file (`meta.json.lock`, created with
+ * `createNew`, so one editor at a time; a lock left by a dead editor is broken after a few
+ * seconds) and the new content is written atomically (temporary file, then rename): two edits
+ * that race both land, and a crash leaves the old sidecar or the new one. A corrupt sidecar
+ * never hides the run: readers get the defaults plus the problem, and edits are refused
+ * (nothing is changed) until it is fixed or removed.
+ *
+ * @example
+ * ```ts
+ * import { readRunMeta, updateRunMeta } from "./meta.ts";
+ * const dir = await Deno.makeTempDir();
+ * await updateRunMeta(dir, (m) => ({ ...m, tags: [...m.tags, "baseline"] }));
+ * const { meta } = await readRunMeta(dir);
+ * console.log(meta.tags); // ["baseline"]
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "./fs_safe.ts";
+import { readSmallRunText, RunFileError } from "./_safe_file.ts";
+import { RUN_FILES } from "./format.ts";
+import { processAlive, thisHost } from "./lock.ts";
+
+/** The content of `meta.json`. */
+export interface RunMeta {
+  /** A display name (the id stays the folder name). */
+  name?: string;
+  /** Tags, unique, in the order added. */
+  tags: string[];
+  /** A free-form note. */
+  note?: string;
+  /** Archived runs are hidden from listings unless asked for. */
+  archived: boolean;
+  /** Bumped by every edit. */
+  revision: number;
+  /** ISO time of the last edit. */
+  updatedAt?: string;
+}
+
+/** What {@linkcode readRunMeta} returns. */
+export interface RunMetaRead {
+  /** The sidecar's content (the defaults when there is none or it is corrupt). */
+  meta: RunMeta;
+  /** Why the sidecar could not be used (corrupt, wrong types, too large). */
+  problem?: string;
+}
+
+/** The most bytes `meta.json` may have. */
+export const MAX_META_BYTES = 256 * 1024;
+/** The longest name. */
+export const MAX_NAME_LENGTH = 200;
+/** The longest note. */
+export const MAX_NOTE_LENGTH = 20_000;
+/** What a tag may look like. */
+export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$/;
+
+/** Metadata of a run without a sidecar. */
+export function emptyMeta(): RunMeta {
+  return { tags: [], archived: false, revision: 0 };
+}
+
+/** Throws a clear error when `name` is not a usable run name. */
+export function checkName(name: string): string {
+  const n = name.trim();
+  // deno-lint-ignore no-control-regex
+  if (n === "" || n.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(n)) {
+    throw new Error(
+      `a run name must be 1..${MAX_NAME_LENGTH} characters without control characters, got ` +
+        JSON.stringify(name.slice(0, 60)),
+    );
+  }
+  return n;
+}
+
+/** Throws a clear error when `tag` does not match {@linkcode TAG_PATTERN}. */
+export function checkTag(tag: string): string {
+  if (!TAG_PATTERN.test(tag)) {
+    throw new Error(
+      `a tag is 1..64 letters, digits and _ . : + - (starting with a letter or digit), got ` +
+        JSON.stringify(tag.slice(0, 70)),
+    );
+  }
+  return tag;
+}
+
+/** Throws a clear error when `note` is too long. */
+export function checkNote(note: string): string {
+  if (note.length > MAX_NOTE_LENGTH) {
+    throw new Error(`a note has at most ${MAX_NOTE_LENGTH} characters, got ${note.length}`);
+  }
+  return note;
+}
+
+/** Checks a parsed sidecar; throws naming the first problem. */
+export function validateMeta(raw: unknown): RunMeta {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new Error("not a JSON object");
+  }
+  const r = raw as Record<string, unknown>;
+  const meta = emptyMeta();
+  if (r.name !== undefined) {
+    if (typeof r.name !== "string") throw new Error("name should be a string");
+    meta.name = checkName(r.name);
+  }
+  if (r.tags !== undefined) {
+    if (!Array.isArray(r.tags) || !r.tags.every((t) => typeof t === "string")) {
+      throw new Error("tags should be a list of strings");
+    }
+    meta.tags = [...new Set((r.tags as string[]).map(checkTag))];
+  }
+  if (r.note !== undefined) {
+    if (typeof r.note !== "string") throw new Error("note should be a string");
+    meta.note = checkNote(r.note);
+  }
+  if (r.archived !== undefined) {
+    if (typeof r.archived !== "boolean") throw new Error("archived should be true or false");
+    meta.archived = r.archived;
+  }
+  if (r.revision !== undefined) {
+    if (typeof r.revision !== "number" || !Number.isInteger(r.revision) || r.revision < 0) {
+      throw new Error("revision should be a non-negative integer");
+    }
+    meta.revision = r.revision;
+  }
+  if (typeof r.updatedAt === "string") meta.updatedAt = r.updatedAt;
+  return meta;
+}
+
+/**
+ * Reads `meta.json` of `runDir`: the defaults when there is none; the defaults and a
+ * `problem` when it is corrupt (never throws for a bad sidecar).
+ */
+export async function readRunMeta(runDir: string): Promise<RunMetaRead> {
+  let text: string;
+  try {
+    text = await readSmallRunText(runDir, RUN_FILES.meta, MAX_META_BYTES);
+  } catch (err) {
+    if (err instanceof RunFileError && err.status === 404) return { meta: emptyMeta() };
+    return { meta: emptyMeta(), problem: `${RUN_FILES.meta}: ${(err as Error).message}` };
+  }
+  try {
+    return { meta: validateMeta(JSON.parse(text)) };
+  } catch (err) {
+    return {
+      meta: emptyMeta(),
+      problem: `${RUN_FILES.meta} is corrupt (${(err as Error).message}); fix or delete it`,
+    };
+  }
+}
+
+/** How long an editor waits for another's lock before giving up, in ms. */
+const LOCK_WAIT_MS = 5_000;
+/** A lock file older than this (ms) was left by an editor that died. */
+const LOCK_STALE_MS = 10_000;
+
+async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
+  const path = join(runDir, RUN_FILES.metaLock);
+  const token = crypto.randomUUID();
+  const started = Date.now();
+  for (let wait = 5;; wait = Math.min(100, wait * 2)) {
+    try {
+      const f = await Deno.open(path, { write: true, createNew: true });
+      try {
+        await f.write(
+          new TextEncoder().encode(
+            JSON.stringify({ host: thisHost(), pid: Deno.pid, token, time: Date.now() }),
+          ),
+        );
+      } finally {
+        f.close();
+      }
+      return async () => {
+        const text = await Deno.readTextFile(path).catch(() => "");
+        if (text.includes(token)) await Deno.remove(path).catch(() => {});
+      };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    // Someone else is editing. Break the lock only when its editor is surely gone.
+    let holder: { host?: string; pid?: number } = {};
+    try {
+      holder = JSON.parse(await Deno.readTextFile(path));
+    } catch { /* half written or just removed */ }
+    const st = await Deno.lstat(path).catch(() => null);
+    const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
+    const dead = holder.host === thisHost() && typeof holder.pid === "number" &&
+      !processAlive(holder.pid);
+    if (st && (dead || age > LOCK_STALE_MS)) {
+      const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
+      await Deno.rename(path, aside).then(() => Deno.remove(aside)).catch(() => {});
+      continue;
+    }
+    if (Date.now() - started > LOCK_WAIT_MS) {
+      throw new Error(
+        `another edit of this run's metadata is in progress (${RUN_FILES.metaLock} held by pid ` +
+          `${holder.pid ?? "?"} on ${holder.host ?? "?"}); try again`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/**
+ * Applies `edit` to the run's metadata under the sidecar lock and writes the result
+ * atomically; returns the new metadata. Refuses (changing nothing) when the sidecar is
+ * corrupt, when `edit` throws, or when the result is invalid.
+ */
+export async function updateRunMeta(
+  runDir: string,
+  edit: (meta: RunMeta) => RunMeta,
+): Promise<RunMeta> {
+  const st = await Deno.lstat(runDir).catch(() => null);
+  if (!st?.isDirectory) throw new Error(`${runDir} is not a run folder`);
+  const release = await takeMetaLock(runDir);
+  try {
+    const { meta, problem } = await readRunMeta(runDir);
+    if (problem) throw new Error(`${problem}; nothing was changed`);
+    const next = validateMeta(edit(structuredClone(meta)));
+    next.revision = meta.revision + 1;
+    next.updatedAt = new Date().toISOString();
+    await writeFileAtomic(join(runDir, RUN_FILES.meta), JSON.stringify(next, null, 2) + "\n");
+    return next;
+  } finally {
+    await release();
+  }
+}
+
+/** What a metadata edit asks for (any subset). */
+export interface MetaEdit {
+  /** New name; `null` clears it. */
+  name?: string | null;
+  /** Tags to add. */
+  addTags?: string[];
+  /** Tags to remove. */
+  removeTags?: string[];
+  /** New note; `null` or `""` clears it. */
+  note?: string | null;
+  /** Archive or unarchive. */
+  archived?: boolean;
+}
+
+/** Applies a {@linkcode MetaEdit} to `meta` (pure); throws on a bad name, tag or note. */
+export function applyMetaEdit(meta: RunMeta, e: MetaEdit): RunMeta {
+  const out: RunMeta = { ...meta, tags: [...meta.tags] };
+  if (e.name === null) delete out.name;
+  else if (e.name !== undefined) out.name = checkName(e.name);
+  for (const t of e.addTags ?? []) if (!out.tags.includes(checkTag(t))) out.tags.push(t);
+  const drop = new Set(e.removeTags ?? []);
+  out.tags = out.tags.filter((t) => !drop.has(t));
+  if (e.note === null || e.note === "") delete out.note;
+  else if (e.note !== undefined) out.note = checkNote(e.note);
+  if (e.archived !== undefined) out.archived = e.archived;
+  return out;
+}

@@ -1,0 +1,191 @@
+/**
+ * The summary of one run that listings, queries and the runs table use: run.json's facts, the
+ * metadata sidecar, and the derived state, flattened into cells (one per column: name,
+ * experiment, status, tags, each hyperparameter, best/last/test metrics, duration, start).
+ *
+ * @example
+ * ```ts
+ * import { runCells, summarizeRun } from "./summary.ts";
+ * const s = summarizeRun("r1", "/runs/r1", null, { error: "no run.json" });
+ * console.log(runCells(s).status); // "invalid"
+ * ```
+ *
+ * @module
+ */
+import type { RunInfo } from "./format.ts";
+import { emptyMeta, type RunMeta } from "./meta.ts";
+import type { DerivedStatus } from "./state.ts";
+
+/** One cell of the runs table. */
+export type Cell = string | number | boolean | string[] | null;
+
+/** A run's summary (what the run index keeps per run). */
+export interface RunSummaryRecord {
+  /** The folder name. */
+  id: string;
+  /** Absolute folder path. */
+  dir: string;
+  /** The metadata sidecar (defaults when there is none or it is corrupt). */
+  meta: RunMeta;
+  /** Why the sidecar could not be used. */
+  metaProblem?: string;
+  /** Why run.json could not be read (then most fields are empty). */
+  error?: string;
+  /** Fields of run.json with a wrong type. */
+  problems?: string[];
+  /** Experiment name. */
+  experiment: string | null;
+  /** run.json's status, or `invalid`; see `state` for the derived one. */
+  status: RunInfo["status"] | "invalid";
+  /** The derived state (`crashed` for a dead `running` run). */
+  state: DerivedStatus | "invalid";
+  /** Why a crashed run is judged dead. */
+  crashReason?: string;
+  /** Why training stopped early, or the error of a failed run. */
+  stopReason?: string;
+  /** ISO start time. */
+  createdAt: string | null;
+  /** ISO time of the last run.json update. */
+  updatedAt: string | null;
+  /** ISO end time. */
+  endedAt: string | null;
+  /** Finished epochs. */
+  epochs: number;
+  /** Hyperparameters: the standard options and the experiment's params, flattened. */
+  hyper: Record<string, string | number | boolean>;
+  /** Best value per metric, with its 0-based epoch. */
+  best: Record<string, { value: number; epoch: number }>;
+  /** Last epoch's value per metric. */
+  last: Record<string, number>;
+  /** Test accuracy, when evaluated. */
+  testAcc: number | null;
+  /** tfjs backend name. */
+  backend: string | null;
+}
+
+/** The standard options stored in run.json's config that are hyperparameters. */
+export const STANDARD_HYPERPARAMETERS = [
+  "epochs",
+  "batchSize",
+  "learningRate",
+  "imageSize",
+  "seed",
+] as const;
+
+/** Names of the non-hyperparameter, non-metric columns. */
+export const RUN_COLUMNS = [
+  "id",
+  "name",
+  "experiment",
+  "status",
+  "tags",
+  "note",
+  "archived",
+  "finished_epochs",
+  "duration",
+  "start",
+  "backend",
+] as const;
+
+function flattenHyper(config: Record<string, unknown>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const k of STANDARD_HYPERPARAMETERS) {
+    const v = config[k];
+    if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") out[k] = v;
+  }
+  const params = config.params;
+  if (typeof params === "object" && params !== null && !Array.isArray(params)) {
+    for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
+      if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean") continue;
+      const clash = (RUN_COLUMNS as readonly string[]).includes(k) || k in out;
+      out[clash ? `params.${k}` : k] = v;
+    }
+  }
+  return out;
+}
+
+/** Builds a run's summary from its run.json (or the reason it is unreadable) and sidecar. */
+export function summarizeRun(
+  id: string,
+  dir: string,
+  info: RunInfo | null,
+  extra: { error?: string; problems?: string[]; meta?: RunMeta; metaProblem?: string } = {},
+): RunSummaryRecord {
+  const base = {
+    id,
+    dir,
+    meta: extra.meta ?? emptyMeta(),
+    ...(extra.metaProblem ? { metaProblem: extra.metaProblem } : {}),
+  };
+  if (!info) {
+    return {
+      ...base,
+      error: extra.error ?? "run.json cannot be read",
+      experiment: null,
+      status: "invalid",
+      state: "invalid",
+      createdAt: null,
+      updatedAt: null,
+      endedAt: null,
+      epochs: 0,
+      hyper: {},
+      best: {},
+      last: {},
+      testAcc: null,
+      backend: null,
+    };
+  }
+  const best = { ...(info.best ?? {}) };
+  return {
+    ...base,
+    ...(extra.problems?.length ? { problems: extra.problems } : {}),
+    experiment: info.experiment || null,
+    status: info.status,
+    state: info.status,
+    ...(info.stopReason || info.error ? { stopReason: info.stopReason ?? info.error } : {}),
+    createdAt: info.createdAt || null,
+    updatedAt: info.updatedAt || null,
+    endedAt: info.endedAt ?? null,
+    epochs: info.epochs ?? 0,
+    hyper: flattenHyper(info.config ?? {}),
+    best,
+    last: { ...(info.last ?? {}) },
+    testAcc: typeof info.test?.accuracy === "number" ? info.test.accuracy : null,
+    backend: info.backend?.name ?? null,
+  };
+}
+
+/** Wall time from start to end (or to the last update while running), in ms. */
+export function runDurationMs(s: RunSummaryRecord): number | null {
+  const start = Date.parse(s.createdAt ?? "");
+  const end = Date.parse(s.endedAt ?? s.updatedAt ?? "");
+  return Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, end - start) : null;
+}
+
+/**
+ * The run's cells by column key: the run columns ({@linkcode RUN_COLUMNS}; `duration` in
+ * seconds, `start` in ms since 1970), each hyperparameter by name, `best.<metric>`,
+ * `last.<metric>` and `test_acc`.
+ */
+export function runCells(s: RunSummaryRecord): Record<string, Cell> {
+  const duration = runDurationMs(s);
+  const start = Date.parse(s.createdAt ?? "");
+  const cells: Record<string, Cell> = {
+    id: s.id,
+    name: s.meta.name ?? null,
+    experiment: s.experiment,
+    status: s.state,
+    tags: s.meta.tags,
+    note: s.meta.note ?? null,
+    archived: s.meta.archived,
+    finished_epochs: s.epochs,
+    duration: duration === null ? null : duration / 1000,
+    start: Number.isFinite(start) ? start : null,
+    backend: s.backend,
+  };
+  for (const [k, v] of Object.entries(s.hyper)) cells[k] = v;
+  for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v.value;
+  for (const [k, v] of Object.entries(s.last)) cells[`last.${k}`] = v;
+  cells.test_acc = s.testAcc;
+  return cells;
+}

@@ -1,0 +1,95 @@
+/**
+ * Deleting runs: a run is moved (one rename) into the runs folder's trash, `<runs>/.trash/`,
+ * which listings skip and `runs gc` empties. A live run (run.json says `running` and its
+ * heartbeat is fresh) is refused; a crashed one may be deleted.
+ *
+ * @example
+ * ```ts
+ * import { emptyTrash, trashRun } from "./trash.ts";
+ * const runs = await Deno.makeTempDir();
+ * await Deno.mkdir(`${runs}/old-run`);
+ * await Deno.writeTextFile(`${runs}/old-run/run.json`, '{"id":"old-run","status":"completed"}');
+ * await trashRun(runs, "old-run");
+ * console.log(await emptyTrash(runs)); // { runs: 1, bytes: ... }
+ * ```
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { TRASH_DIR } from "./format.ts";
+import { readRunInfo } from "./run_info.ts";
+import { derivedStatus } from "./state.ts";
+import { readHeartbeat } from "./lock.ts";
+
+/** Thrown when a run to delete is live. */
+export class RunIsLiveError extends Error {
+  /** Creates the error for run `id`. */
+  constructor(id: string, owner?: { pid: number; host: string }) {
+    super(
+      `${id} is running${owner ? ` (pid ${owner.pid} on ${owner.host})` : ""}: stop it first ` +
+        `(Ctrl-C in its terminal); a crashed run can be deleted`,
+    );
+    this.name = "RunIsLiveError";
+  }
+}
+
+/**
+ * Moves run `id` of `runsDir` to the trash; returns its path there. Throws when there is no
+ * such run or it is live (see {@linkcode RunIsLiveError}).
+ */
+export async function trashRun(runsDir: string, id: string): Promise<string> {
+  const root = resolve(runsDir);
+  if (!/^[^/\\]+$/.test(id) || id.startsWith(".")) {
+    throw new Error(`bad run id ${JSON.stringify(id)}`);
+  }
+  const dir = join(root, id);
+  const st = await Deno.lstat(dir).catch(() => null);
+  if (!st?.isDirectory) throw new Error(`no run ${id} in ${runsDir}`);
+  let info;
+  try {
+    info = await readRunInfo(dir);
+  } catch {
+    info = undefined; // an unreadable run can be deleted
+  }
+  if (info) {
+    const state = await derivedStatus(dir, info);
+    if (state.status === "running") throw new RunIsLiveError(id, await readHeartbeat(dir));
+  }
+  const trash = join(root, TRASH_DIR);
+  await Deno.mkdir(trash, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const target = join(trash, `${id}~${stamp}-${crypto.randomUUID().slice(0, 4)}`);
+  await Deno.rename(dir, target);
+  return target;
+}
+
+async function sizeOf(path: string): Promise<number> {
+  const st = await Deno.lstat(path).catch(() => null);
+  if (!st) return 0;
+  if (!st.isDirectory) return st.size;
+  let total = 0;
+  for await (const e of Deno.readDir(path)) total += await sizeOf(join(path, e.name));
+  return total;
+}
+
+/** The runs in the trash (folder names) with their sizes in bytes. */
+export async function listTrash(runsDir: string): Promise<{ name: string; bytes: number }[]> {
+  const trash = join(resolve(runsDir), TRASH_DIR);
+  const out: { name: string; bytes: number }[] = [];
+  try {
+    for await (const e of Deno.readDir(trash)) {
+      out.push({ name: e.name, bytes: await sizeOf(join(trash, e.name)) });
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Deletes everything in the trash for good; returns how many runs and bytes were freed. */
+export async function emptyTrash(runsDir: string): Promise<{ runs: number; bytes: number }> {
+  const trash = join(resolve(runsDir), TRASH_DIR);
+  const items = await listTrash(runsDir);
+  for (const item of items) await Deno.remove(join(trash, item.name), { recursive: true });
+  return { runs: items.length, bytes: items.reduce((n, i) => n + i.bytes, 0) };
+}

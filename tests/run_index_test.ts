@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { RunIndex } from "../core/run/index.ts";
+import { compileQuery, queryTable } from "../core/run/query.ts";
+import { readRunMeta, updateRunMeta } from "../core/run/meta.ts";
+import { runCells } from "../core/run/summary.ts";
+import { FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
+import { writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";
+
+Deno.test("run index: reads each run once, then only runs whose folder changed; the saved index spares a new process", async () => {
+  const root = await writeRunsFixture(await Deno.makeTempDir());
+  const index = new RunIndex(root);
+  assert.equal((await index.summaries()).length, 6);
+  assert.equal(index.lastRefresh.read, 6);
+  await index.summaries();
+  assert.equal(index.lastRefresh.read, 0, "nothing changed, nothing read");
+  await updateRunMeta(join(root, F.sgd), (m) => ({ ...m, tags: ["x"] }));
+  const after = await index.summaries();
+  assert.equal(index.lastRefresh.read, 1);
+  assert.deepEqual(after.find((s) => s.id === F.sgd)!.meta.tags, ["x"]);
+  await index.flush();
+  const second = new RunIndex(root);
+  const fromSaved = await second.summaries();
+  assert.equal(second.lastRefresh.loadedSaved, true);
+  assert.equal(second.lastRefresh.read, 0, "a new process reads no run.json");
+  assert.deepEqual(fromSaved.find((s) => s.id === F.sgd)!.meta.tags, ["x"]);
+  assert.equal(fromSaved.find((s) => s.id === F.killed)!.state, "crashed", "derived on read");
+  await Deno.remove(join(root, F.lrBig), { recursive: true });
+  await writeFakeRun(root, { id: "new-run", epochs: 2 });
+  const ids = (await second.summaries()).map((s) => s.id);
+  assert.ok(!ids.includes(F.lrBig) && ids.includes("new-run"));
+  assert.equal(second.lastRefresh.read, 1);
+  await second.flush();
+  // A corrupt saved index is ignored (everything is read again), never an error.
+  await Deno.writeTextFile(join(root, ".convdeck-index.json"), "{oops");
+  const third = new RunIndex(root);
+  assert.equal((await third.summaries()).length, 6);
+  assert.equal(third.lastRefresh.read, 6);
+});
+
+Deno.test("run index: a run.json rewritten by a trainer is seen (run.json is replaced by rename)", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "r", status: "running", epochs: 1 });
+  const index = new RunIndex(root, { persist: false });
+  assert.equal((await index.summaries())[0].epochs, 1);
+  const info = JSON.parse(await Deno.readTextFile(join(dir, "run.json")));
+  await new Promise((r) => setTimeout(r, 20));
+  await writeJsonAtomic(join(dir, "run.json"), { ...info, epochs: 2, status: "completed" });
+  const [s] = await index.summaries();
+  assert.equal(s.epochs, 2);
+  assert.equal(s.state, "completed");
+});
+
+Deno.test("query: strings, dates, negation, missing values, tags, bare words with dashes, column vs column", () => {
+  const known = new Set([
+    "learningRate",
+    "tags",
+    "start",
+    "archived",
+    "name",
+    "best.val_acc",
+    "last.val_acc",
+    "width",
+  ]);
+  const q = (text: string, cells: Record<string, unknown>) =>
+    compileQuery(text, known).test(cells as never);
+  assert.equal(q('start > "2026-11-01"', { start: Date.UTC(2026, 10, 2) }), true);
+  assert.equal(q('start > "2026-11-01"', { start: Date.UTC(2026, 9, 2) }), false);
+  assert.equal(q("not archived", { archived: false }), true);
+  assert.equal(q("tag = sweep-1 or tag = 'b c'", { tags: ["b c"] }), true);
+  assert.equal(q("tag != baseline", { tags: ["baseline"] }), false);
+  assert.equal(q("width > 3", {}), false, "missing fails comparisons");
+  assert.equal(q("width != 3", {}), true, "... but !=");
+  assert.equal(q("name ~ SMALL", { name: "a small run" }), true);
+  assert.equal(q("val_acc > last.val_acc", { "best.val_acc": 0.9, "last.val_acc": 0.8 }), true);
+  assert.equal(q("0.01 > lr", { learningRate: 0.001 }), true, "flipped comparison");
+  assert.equal(q("width > -1 && !(width = 2)", { width: 3 }), true);
+  assert.throws(() => compileQuery("start > yesterday", known), /"yesterday" is not a date/);
+  assert.throws(() => compileQuery("1 < 2", known), /needs a column on one side/);
+  assert.throws(() => compileQuery("lr < 0.1 +", known), /at character/);
+});
+
+Deno.test("queryTable: group by with count/mean/min/max, sort with missing values last, archived on request", async () => {
+  const root = await writeRunsFixture(await Deno.makeTempDir());
+  const all = await new RunIndex(root, { persist: false }).summaries();
+  const g = queryTable(all, { group: "optimizer" });
+  const adam = g.groups!.find((x) => x.value === "adam")!;
+  assert.equal(adam.count, 4);
+  const lrs = all.filter((s) => s.hyper.optimizer === "adam" && !s.meta.archived)
+    .map((s) => s.hyper.learningRate as number);
+  assert.equal(adam.aggregates.learningRate.min, Math.min(...lrs));
+  assert.equal(adam.aggregates.learningRate.max, Math.max(...lrs));
+  assert.ok(Math.abs(adam.aggregates.learningRate.mean - lrs.reduce((a, b) => a + b) / 4) < 1e-12);
+  const sorted = queryTable(all, { sort: "test_acc", desc: true });
+  assert.equal(sorted.rows[0].summary.id, F.lrSmall);
+  assert.equal(sorted.rows.at(-1)!.summary.id, F.killed, "no test_acc: last");
+  assert.equal(queryTable(all, {}).matched, 5);
+  assert.equal(queryTable(all, { archived: true }).matched, 6);
+  assert.equal(queryTable(all, { q: "archived" }).matched, 1, "naming archived shows them");
+  const cols = queryTable(all, {}).columns.map((c) => c.key);
+  assert.ok(cols.indexOf("status") < cols.indexOf("learningRate"));
+  assert.ok(cols.indexOf("learningRate") < cols.indexOf("best.val_acc"));
+  assert.ok(cols.includes("dropout") && cols.includes("last.images_per_s"));
+  assert.throws(() => queryTable(all, { sort: "nope" }), /cannot sort by "nope"/);
+  assert.equal(runCells(all.find((s) => s.id === F.killed)!).status, "crashed");
+});
+
+Deno.test("meta sidecar: 30 concurrent edits in one process all land; a bad edit changes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  await Promise.all(
+    Array.from(
+      { length: 30 },
+      (_, i) => updateRunMeta(dir, (m) => ({ ...m, tags: [...m.tags, `t${i}`] })),
+    ),
+  );
+  const { meta } = await readRunMeta(dir);
+  assert.equal(meta.tags.length, 30);
+  assert.equal(meta.revision, 30);
+  await assert.rejects(updateRunMeta(dir, (m) => ({ ...m, tags: ["bad tag"] })), /a tag is/);
+  assert.equal((await readRunMeta(dir)).meta.revision, 30);
+  // A lock left by a dead editor is broken, not waited on forever.
+  await Deno.writeTextFile(
+    join(dir, "meta.json.lock"),
+    JSON.stringify({ host: (await import("../core/run/lock.ts")).thisHost(), pid: 2 ** 22 + 99 }),
+  );
+  await updateRunMeta(dir, (m) => ({ ...m, note: "after a crash" }));
+  assert.equal((await readRunMeta(dir)).meta.note, "after a crash");
+});
+
+Deno.test("run index: a running run's state follows its heartbeat (replaced by rename) and its age, without rereading", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "r", status: "running", epochs: 1 });
+  const { thisHost } = await import("../core/run/lock.ts");
+  const beat = (hb: Record<string, unknown>) =>
+    writeJsonAtomic(join(dir, "heartbeat"), {
+      host: thisHost(),
+      pid: Deno.pid,
+      token: "t",
+      since: Date.now(),
+      time: Date.now(),
+      ...hb,
+    });
+  await beat({});
+  const index = new RunIndex(root, { persist: false });
+  assert.equal((await index.summaries())[0].state, "running");
+  assert.equal((await index.rows())[0].cells.status, "running");
+  await new Promise((r) => setTimeout(r, 20));
+  await beat({ pid: 2 ** 22 + 7 });
+  const [dead] = await index.summaries();
+  assert.equal(dead.state, "crashed");
+  assert.equal(dead.crashReason, "dead-process");
+  await new Promise((r) => setTimeout(r, 20));
+  await beat({ host: "elsewhere", time: Date.now() - 5_000 });
+  assert.equal((await index.summaries())[0].state, "running", "a recent foreign heartbeat");
+  assert.equal(index.lastRefresh.read, 1);
+});
