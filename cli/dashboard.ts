@@ -24,6 +24,8 @@ const USAGE =
                      points at this machine); others get 403 (DNS-rebinding protection)
   --no-token         with a non-loopback --host: no access token (anyone who can reach it
                      reads every run)
+  --read-only        no edits from the page (names, tags, notes, archive, delete): the server
+                     may then only read the runs folder
   -h, --help         show this help`;
 
 /** Parsed command line. */
@@ -38,6 +40,8 @@ export interface DashboardArgs {
   allowHosts?: string[];
   /** No token on a non-loopback address (only when given). */
   noToken?: boolean;
+  /** No write access at all (only when given). */
+  readOnly?: boolean;
 }
 
 /** Parses the command line; throws an error with the usage on a bad flag or value. */
@@ -52,6 +56,7 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
         host: { type: "string", default: "127.0.0.1" },
         "allow-host": { type: "string", multiple: true },
         "no-token": { type: "boolean" },
+        "read-only": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -69,19 +74,23 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
   const out: DashboardArgs = { runsDir: values.runs!, port, host: values.host };
   if (values["allow-host"]?.length) out.allowHosts = values["allow-host"];
   if (values["no-token"]) out.noToken = true;
+  if (values["read-only"]) out.readOnly = true;
   return out;
 }
 
 /**
  * The permissions the server process runs with: read the runs folder (and `/proc`, to tell a
- * crashed run's dead process on this machine), the network on its own address only, and
- * this machine's host name and interfaces (for heartbeats and the URLs to print).
+ * crashed run's dead process on this machine), write it too unless `--read-only` (the page's
+ * edits: metadata sidecars, the trash, the run index), the network on its own address only,
+ * and this machine's host name and interfaces (for heartbeats and the URLs to print).
  */
 export function serverPermissions(args: DashboardArgs): string[] {
   const host = args.host.includes(":") && !args.host.startsWith("[") ? `[${args.host}]` : args.host;
   const net = args.port === 0 ? host : `${host}:${args.port}`;
+  const runs = resolve(args.runsDir);
   return [
-    `--allow-read=${resolve(args.runsDir)},/proc`,
+    `--allow-read=${runs},/proc`,
+    ...(args.readOnly ? [] : [`--allow-write=${runs}`]),
     `--allow-net=${net}`,
     "--allow-sys=hostname,networkInterfaces",
   ];

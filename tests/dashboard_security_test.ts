@@ -114,31 +114,40 @@ Deno.test("deno task dashboard --host 0.0.0.0 warns loudly and prints the real U
   assert.match(text, /http:\/\/[\d.]+:\d+\/\?token=[0-9a-f]{32}/);
 });
 
-Deno.test("least privilege: the dashboard server may read the runs folder only", async () => {
+Deno.test("least privilege: the dashboard server may use the runs folder only (read-only with --read-only)", async () => {
   const root = await Deno.makeTempDir();
   const secret = join(await Deno.makeTempDir(), "secret.txt");
   await Deno.writeTextFile(secret, "TOP SECRET");
   await Deno.writeTextFile(join(root, "inside.txt"), "fine");
-  const args = parseDashboardArgs(["--runs", root, "--port", "0"]);
-  assert.notEqual(args, "help");
-  const flags = serverPermissions(args as Exclude<typeof args, "help">);
+  const probeWith = async (extra: string[]) => {
+    const args = parseDashboardArgs(["--runs", root, "--port", "0", ...extra]);
+    assert.notEqual(args, "help");
+    const flags = serverPermissions(args as Exclude<typeof args, "help">);
+    const out = await new Deno.Command(Deno.execPath(), { args: ["run", ...flags, file] }).output();
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
   const probe = `
     const ok = await Deno.readTextFile(${JSON.stringify(join(root, "inside.txt"))});
     let outside = "read";
     try { await Deno.readTextFile(${JSON.stringify(secret)}); } catch (e) { outside = e.name; }
     let net = "reached";
     try { (await Deno.connect({ hostname: "127.0.0.2", port: 9 })).close(); } catch (e) { net = e.name; }
+    const inside = ${JSON.stringify(join(root, "x.txt"))};
+    const secretPath = ${JSON.stringify(secret)};
     let write = "written";
-    try { await Deno.writeTextFile(${
-    JSON.stringify(join(root, "x.txt"))
-  }, "x"); } catch (e) { write = e.name; }
-    console.log(JSON.stringify({ ok, outside, net, write }));`;
+    try { await Deno.writeTextFile(inside, "x"); } catch (e) { write = e.name; }
+    let writeOutside = "written";
+    try { await Deno.writeTextFile(secretPath, "x"); } catch (e) { writeOutside = e.name; }
+    console.log(JSON.stringify({ ok, outside, net, write, writeOutside }));`;
   const file = join(await Deno.makeTempDir(), "probe.ts");
   await Deno.writeTextFile(file, probe);
-  const out = await new Deno.Command(Deno.execPath(), { args: ["run", ...flags, file] }).output();
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  const r = await probeWith([]);
   assert.equal(r.ok, "fine");
   assert.equal(r.outside, "NotCapable");
   assert.equal(r.net, "NotCapable");
-  assert.equal(r.write, "NotCapable");
+  assert.equal(r.write, "written", "edits (meta.json, trash) may write inside the runs folder");
+  assert.equal(r.writeOutside, "NotCapable");
+  const ro = await probeWith(["--read-only"]);
+  assert.equal(ro.write, "NotCapable");
+  assert.equal(ro.outside, "NotCapable");
 });
