@@ -84,8 +84,8 @@ export interface SweepSpec {
   readonly method: "grid" | "random";
   /** Trial count of a random sweep. */
   readonly trials?: number;
-  /** Seed of a random sweep (default 0). */
-  readonly seed: number;
+  /** Seed of a random sweep (default 0; absent for a grid). */
+  readonly seed?: number;
   /** The metric to optimise (a key of the epoch logs, e.g. `val_acc`). */
   readonly metric: string;
   /** Whether lower or higher is better (default: from the metric's name). */
@@ -331,7 +331,7 @@ export function validateSpec(raw: unknown): SweepSpec {
     parameters,
     method: method as "grid" | "random",
     ...(trials !== undefined ? { trials } : {}),
-    seed,
+    ...(method === "random" ? { seed } : {}),
     metric: metric as string,
     direction,
     ...(pruner ? { pruner } : {}),
@@ -395,7 +395,7 @@ export function expandTrials(spec: SweepSpec): TrialPlan[] {
     }
   } else {
     for (let i = 0; i < (spec.trials ?? 0); i++) {
-      const rand = mulberry32(hashInts(spec.seed, i, 0x5eed));
+      const rand = mulberry32(hashInts(spec.seed ?? 0, i, 0x5eed));
       combos.push(Object.fromEntries(names.map((n) => [n, sampleSpace(spec.parameters[n], rand)])));
     }
   }

@@ -158,3 +158,21 @@ Deno.test("ASHA on scripted metrics: rungs, top 1/factor at each rung, ties prom
   assert.equal(ashaRule(min, "min", [3, 2, 1.6], losses).prune, true);
   assert.equal(ashaRule(min, "min", [NaN, NaN, NaN], losses).prune, true);
 });
+
+Deno.test("a validated spec validates again to itself (sweep.json round trip)", () => {
+  for (
+    const raw of [
+      { parameters: { w: { values: [1, 2] } }, metric: "val_acc" },
+      {
+        method: "random",
+        trials: 3,
+        parameters: { lr: { logUniform: [1e-4, 1e-2] } },
+        metric: "val_loss",
+        pruner: { type: "asha" },
+      },
+    ]
+  ) {
+    const spec = validateSpec(raw);
+    assert.deepEqual(validateSpec(JSON.parse(JSON.stringify(spec))), spec);
+  }
+});
