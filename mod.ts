@@ -54,7 +54,15 @@ export {
   type RunExperimentOptions,
 } from "./core/run_experiment.ts";
 export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
-export { resolveOptions } from "./core/options.ts";
+export { resolveOptions, splitSettings, STANDARD_OPTIONS } from "./core/options.ts";
+export {
+  type Params,
+  type ParamSpec,
+  type ParamSpecs,
+  type ParamValue,
+  parseSetArg,
+  resolveParams,
+} from "./core/params.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
 export { type LoadedResumePoint, loadResumePoint, resumeCheckpointer } from "./core/resume.ts";
 
