@@ -132,6 +132,7 @@ async function runOne(
   await update(i, { status: "running", attempts: attempts + 1, worker, reason: undefined });
   let outcome: TrialOutcome | undefined;
   let error: string | undefined;
+  let busy = false;
   let stderrTail = "";
   const stderr = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
@@ -148,6 +149,10 @@ async function runOne(
       if (line.startsWith("RUN ")) await update(i, { runDir: line.slice(4) });
       else if (line.startsWith("OUTCOME ")) outcome = JSON.parse(line.slice(8));
       else if (line.startsWith("ERROR ")) error = JSON.parse(line.slice(6));
+      else if (line.startsWith("BUSY ")) {
+        busy = true;
+        error = JSON.parse(line.slice(5));
+      }
     }
   }
   const status = await child.status;
@@ -163,7 +168,7 @@ async function runOne(
     });
   } else {
     await update(i, {
-      status: o.signal?.aborted ? "stopped" : "failed",
+      status: o.signal?.aborted || busy ? "stopped" : "failed",
       reason: error ??
         `the trial process ended with ${status.signal ?? `code ${status.code}`}: ${
           stderrTail.trim().split("\n").slice(-3).join(" | ")

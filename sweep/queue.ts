@@ -21,6 +21,7 @@ import { DelayedError, Queue, Worker } from "bullmq";
 import { Redis, type RedisOptions } from "ioredis";
 import { hostname } from "node:os";
 import type { BackendName } from "../core/backend/select.ts";
+import { RunLockedError } from "../core/run/lock.ts";
 import {
   FINISHED,
   readSweep,
@@ -266,6 +267,13 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
         signal: trialAbort.signal,
         log: () => {},
         onRun: (runDir) => job.updateProgress({ runDir, worker: me }),
+      }).catch(async (err) => {
+        if (!(err instanceof RunLockedError)) throw err;
+        // The run's last writer (on another machine) may still be alive: its heartbeat goes
+        // stale after HEARTBEAT_STALE_MS. Try again later, without using up an attempt.
+        log(`${me}: trial ${trial.key}: ${err.message}; retrying in 10 s`);
+        await job.moveToDelayed(Date.now() + 10_000, token);
+        throw new DelayedError();
       });
       trials++;
       if (outcome.status === "stopped") {

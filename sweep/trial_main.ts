@@ -1,7 +1,9 @@
 /**
  * The process of one local trial (started by `sweep/local.ts`):
  * `deno run -A sweep/trial_main.ts SWEEP_DIR TRIAL_KEY RUNS_DIR THREADS BACKEND`. Prints
- * `RUN <dir>` once the run directory exists and `OUTCOME <json>` (a `TrialOutcome`) at the end.
+ * `RUN <dir>` once the run directory exists and `OUTCOME <json>` (a `TrialOutcome`) at the end,
+ * or `BUSY <message>` when another live process is training the trial's run, `ERROR <message>`
+ * when it could not start.
  * SIGINT or SIGTERM interrupts the trial after the current batch (a resume point is saved).
  *
  * @example
@@ -12,6 +14,7 @@
  * @module
  */
 import type { BackendName } from "../core/backend/select.ts";
+import { RunLockedError } from "../core/run/lock.ts";
 import { readSweep } from "./store.ts";
 import { runTrial } from "./trial.ts";
 
@@ -40,7 +43,9 @@ if (import.meta.main) {
     say(`OUTCOME ${JSON.stringify(outcome)}`);
     Deno.exit(0);
   } catch (err) {
-    say(`ERROR ${JSON.stringify((err as Error).message)}`);
+    // Another live process trains this trial's run (e.g. one left by a killed controller).
+    const busy = err instanceof RunLockedError;
+    say(`${busy ? "BUSY" : "ERROR"} ${JSON.stringify((err as Error).message)}`);
     Deno.exit(1);
   }
 }
