@@ -63,7 +63,15 @@ function intFlag(flag: string, v: string | undefined, min: number): number | und
   return n;
 }
 
-/** Parses `deno task sweep` arguments; throws a clear error on bad flags. */
+/**
+ * Parses `deno task sweep` arguments; throws a clear error on bad flags.
+ *
+ * @example
+ * ```ts
+ * import { parseSweepArgs } from "./sweep.ts";
+ * parseSweepArgs(["spec.json", "--workers", "2"]).workers; // 2
+ * ```
+ */
 export function parseSweepArgs(argv: string[]): SweepArgs {
   let parsed;
   try {
@@ -133,7 +141,15 @@ function liveLine(): { show: (s: SweepSummary) => void; end: () => void } {
   };
 }
 
-/** Runs the CLI; returns the exit status. */
+/**
+ * Runs the CLI; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./sweep.ts";
+ * Deno.exit(await main(["spec.json", "--workers", "2"]));
+ * ```
+ */
 export async function main(argv: string[]): Promise<number> {
   let args: SweepArgs;
   try {
@@ -249,7 +265,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** The final states of a sweep folder, for scripts. */
+/**
+ * The final states of a sweep folder, for scripts.
+ *
+ * @example
+ * ```ts ignore
+ * import { sweepStates } from "./sweep.ts";
+ * console.log((await sweepStates("sweeps/lr-1a2b3c4d")).counts);
+ * ```
+ */
 export async function sweepStates(sweepDir: string): Promise<SweepSummary> {
   const { dir, record } = await readSweep(sweepDir);
   return summarize(record, await readTrialStates(dir, record));

@@ -53,7 +53,15 @@ function intFlag(flag: string, v: string | undefined, min: number): number | und
   return n;
 }
 
-/** Parses `deno task sweep-worker` arguments. */
+/**
+ * Parses `deno task sweep-worker` arguments.
+ *
+ * @example
+ * ```ts
+ * import { parseWorkerArgs } from "./sweep_worker.ts";
+ * parseWorkerArgs(["--queue", "redis://127.0.0.1:6379"]).queueName; // "convdeck-sweep"
+ * ```
+ */
 export function parseWorkerArgs(argv: string[]): WorkerArgs {
   let parsed;
   try {
@@ -96,7 +104,15 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
   };
 }
 
-/** Runs the CLI; returns the exit status. */
+/**
+ * Runs the CLI; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./sweep_worker.ts";
+ * Deno.exit(await main(["--queue", "redis://127.0.0.1:6379", "--runs", "/mnt/runs"]));
+ * ```
+ */
 export async function main(argv: string[]): Promise<number> {
   let args: WorkerArgs;
   try {

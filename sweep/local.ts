@@ -51,12 +51,31 @@ export interface LocalSweepOptions {
   env?: Record<string, string>;
 }
 
-/** The cores of this machine. */
+/**
+ * The cores of this machine.
+ *
+ * @example
+ * ```ts
+ * import { coreCount } from "./local.ts";
+ * const threadsPerWorker = Math.max(1, Math.floor(coreCount() / 2));
+ * ```
+ */
 export function coreCount(): number {
   return navigator.hardwareConcurrency || 1;
 }
 
-/** Runs (or continues) a sweep locally; resolves when every trial is finished or on abort. */
+/**
+ * Runs (or continues) a sweep locally; resolves when every trial is finished or on abort.
+ *
+ * @example
+ * ```ts ignore
+ * import { runLocalSweep } from "./local.ts";
+ * const ac = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => ac.abort());
+ * const s = await runLocalSweep({ sweepDir: "sweeps/lr-1a2b3c4d", runsDir: "runs", workers: 2, signal: ac.signal });
+ * console.log(`${s.done}/${s.total} done`);
+ * ```
+ */
 export async function runLocalSweep(o: LocalSweepOptions): Promise<SweepSummary> {
   const { dir, record } = await readSweep(o.sweepDir);
   const workers = Math.max(1, o.workers ?? 1);

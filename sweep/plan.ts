@@ -24,7 +24,16 @@ import { expandTrials, SpecError, type SweepSpec, validateSpec } from "./spec.ts
 import { sha256Hex, sweepIdOf, type SweepRecord } from "./store.ts";
 import { trialOverrides } from "./trial.ts";
 
-/** Reads a spec file: `.json`, or a module (`.ts`, `.js`, ...) whose default export is the spec. */
+/**
+ * Reads a spec file: `.json`, or a module (`.ts`, `.js`, ...) whose default export is the spec.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadSpecFile } from "./plan.ts";
+ * const spec = await loadSpecFile("sweeps/lr.json"); // or a .ts module with a default export
+ * console.log(spec.method, Object.keys(spec.parameters));
+ * ```
+ */
 export async function loadSpecFile(path: string): Promise<SweepSpec> {
   const abs = resolve(path);
   let raw: unknown;
@@ -50,7 +59,16 @@ export async function loadSpecFile(path: string): Promise<SweepSpec> {
   return validateSpec(raw);
 }
 
-/** The experiment source as trials load it (a built-in name or an absolute path) and its sha256. */
+/**
+ * The experiment source as trials load it (a built-in name or an absolute path) and its sha256.
+ *
+ * @example
+ * ```ts ignore
+ * import { experimentFingerprint } from "./plan.ts";
+ * const { source, sha256 } = await experimentFingerprint("default");
+ * console.log(source, sha256.slice(0, 12));
+ * ```
+ */
 export async function experimentFingerprint(
   experiment: string,
 ): Promise<{ source: string; sha256: string }> {
@@ -68,6 +86,15 @@ export async function experimentFingerprint(
 /**
  * Checks that every parameter and setting exists in the experiment and that every trial's
  * values are valid there; throws a {@linkcode SpecError} naming the fields.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkAgainstExperiment } from "./plan.ts";
+ * import { validateSpec } from "./spec.ts";
+ * import { loadExperiment } from "../experiments/registry.ts";
+ * const spec = validateSpec({ parameters: { widht: { values: [8] } }, metric: "val_acc" });
+ * checkAgainstExperiment(spec, await loadExperiment("default")); // throws: parameters.widht: unknown parameter
+ * ```
  */
 export function checkAgainstExperiment(spec: SweepSpec, experiment: Experiment): void {
   const known = [
@@ -98,7 +125,17 @@ export function checkAgainstExperiment(spec: SweepSpec, experiment: Experiment):
   if (problems.length > 0) throw new SpecError(problems);
 }
 
-/** Loads and checks a spec file and builds the sweep record (nothing is written). */
+/**
+ * Loads and checks a spec file and builds the sweep record (nothing is written).
+ *
+ * @example
+ * ```ts ignore
+ * import { planSweep } from "./plan.ts";
+ * import { createSweep } from "./store.ts";
+ * const record = await planSweep("spec.json");
+ * const dir = await createSweep("sweeps", record);
+ * ```
+ */
 export async function planSweep(specPath: string): Promise<SweepRecord> {
   const spec = await loadSpecFile(specPath);
   const fp = await experimentFingerprint(spec.experiment);

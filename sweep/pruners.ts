@@ -42,7 +42,15 @@ export interface PruneDecision {
   readonly reason: string;
 }
 
-/** The best of the first `epochs` values (NaN when none is finite). */
+/**
+ * The best of the first `epochs` values (NaN when none is finite).
+ *
+ * @example
+ * ```ts
+ * import { bestUpTo } from "./pruners.ts";
+ * bestUpTo([0.5, 0.3, 0.4], 2, "min"); // 0.3
+ * ```
+ */
 export function bestUpTo(values: readonly number[], epochs: number, dir: "min" | "max"): number {
   let best = NaN;
   for (const v of values.slice(0, epochs)) if (isImprovement(v, best, dir)) best = v;
@@ -69,7 +77,16 @@ function sortBestFirst(values: readonly number[], dir: "min" | "max"): number[] 
 
 const fmt = (v: number) => Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v);
 
-/** The median stopping rule (see the module doc). */
+/**
+ * The median stopping rule (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { medianRule } from "./pruners.ts";
+ * const cfg = { type: "median", warmupEpochs: 1, minTrials: 2 } as const;
+ * medianRule(cfg, "min", [1.0, 0.9], [[0.8, 0.6], [0.9, 0.7]]).prune; // true: 0.9 > median 0.65
+ * ```
+ */
 export function medianRule(
   cfg: MedianPrunerSpec,
   dir: "min" | "max",
@@ -95,14 +112,31 @@ export function medianRule(
   };
 }
 
-/** The epochs at which ASHA judges: minEpochs * factor^k. */
+/**
+ * The epochs at which ASHA judges: minEpochs * factor^k.
+ *
+ * @example
+ * ```ts
+ * import { ashaRungs } from "./pruners.ts";
+ * ashaRungs({ type: "asha", minEpochs: 1, reductionFactor: 3 }, 10); // [1, 3, 9]
+ * ```
+ */
 export function ashaRungs(cfg: AshaPrunerSpec, upTo: number): number[] {
   const out: number[] = [];
   for (let r = cfg.minEpochs; r <= upTo; r *= cfg.reductionFactor) out.push(r);
   return out;
 }
 
-/** Asynchronous successive halving (see the module doc). */
+/**
+ * Asynchronous successive halving (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { ashaRule } from "./pruners.ts";
+ * const cfg = { type: "asha", minEpochs: 1, reductionFactor: 2 } as const;
+ * ashaRule(cfg, "max", [0.3], [[0.5], [0.6], [0.2]]).prune; // true: not in the top 2 of 4
+ * ```
+ */
 export function ashaRule(
   cfg: AshaPrunerSpec,
   dir: "min" | "max",
@@ -125,7 +159,16 @@ export function ashaRule(
   };
 }
 
-/** Applies the spec's pruner; see {@linkcode medianRule} and {@linkcode ashaRule}. */
+/**
+ * Applies the spec's pruner; see {@linkcode medianRule} and {@linkcode ashaRule}.
+ *
+ * @example
+ * ```ts
+ * import { decidePrune } from "./pruners.ts";
+ * const d = decidePrune({ type: "asha", minEpochs: 1, reductionFactor: 2 }, "max", [0.9], [[0.5]]);
+ * console.log(d.prune, d.reason); // false, "... among the top 1 of 2 ..."
+ * ```
+ */
 export function decidePrune(
   pruner: PrunerSpec,
   dir: "min" | "max",

@@ -45,7 +45,15 @@ export interface TrialJobData {
   trial: TrialPlan;
 }
 
-/** Redis connection options from `redis://[user:password@]HOST:PORT[/DB]`. */
+/**
+ * Redis connection options from `redis://[user:password@]HOST:PORT[/DB]`.
+ *
+ * @example
+ * ```ts
+ * import { redisOptions } from "./queue.ts";
+ * redisOptions("redis://10.0.0.5:6380/2"); // { host: "10.0.0.5", port: 6380, db: 2, ... }
+ * ```
+ */
 export function redisOptions(url: string): RedisOptions {
   let u: URL;
   try {
@@ -68,7 +76,15 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-/** The job id of a trial: deterministic, so adding a sweep again adds nothing. */
+/**
+ * The job id of a trial: deterministic, so adding a sweep again adds nothing.
+ *
+ * @example
+ * ```ts
+ * import { jobId } from "./queue.ts";
+ * jobId("lr-1a2b3c4d", "t007"); // "lr-1a2b3c4d-t007"
+ * ```
+ */
 export function jobId(sweepId: string, key: string): string {
   return `${sweepId}-${key}`;
 }
@@ -76,6 +92,12 @@ export function jobId(sweepId: string, key: string): string {
 /**
  * Connects once and pings, without retrying; throws `Redis is not reachable at URL (...)` when
  * it fails, so that nothing is created against a server that is not there.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkRedis } from "./queue.ts";
+ * await checkRedis("redis://127.0.0.1:6379"); // Redis is not reachable at redis://127.0.0.1:6379 (...)
+ * ```
  */
 export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
   const client = new Redis({
@@ -101,7 +123,15 @@ export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
   }
 }
 
-/** Adds one job per trial (existing job ids are left alone); returns how many were new. */
+/**
+ * Adds one job per trial (existing job ids are left alone); returns how many were new.
+ *
+ * @example
+ * ```ts ignore
+ * import { enqueueSweep } from "./queue.ts";
+ * const added = await enqueueSweep("redis://127.0.0.1:6379", "convdeck-sweep", record); // 0 the second time
+ * ```
+ */
 export async function enqueueSweep(
   url: string,
   queueName: string,
@@ -147,7 +177,19 @@ export interface WatchOptions {
   pollMs?: number;
 }
 
-/** Follows a queued sweep's jobs, recording trial states, until all finish or on abort. */
+/**
+ * Follows a queued sweep's jobs, recording trial states, until all finish or on abort.
+ *
+ * @example
+ * ```ts ignore
+ * import { watchQueuedSweep } from "./queue.ts";
+ * const summary = await watchQueuedSweep({
+ *   url: "redis://127.0.0.1:6379",
+ *   queueName: "convdeck-sweep",
+ *   sweepDir: "sweeps/lr-1a2b3c4d",
+ * });
+ * ```
+ */
 export async function watchQueuedSweep(o: WatchOptions): Promise<SweepSummary> {
   const { dir, record } = await readSweep(o.sweepDir);
   const states = await readTrialStates(dir, record);
@@ -226,6 +268,14 @@ export interface QueueWorkerOptions {
  * Takes trials from the queue one at a time and runs them in this process until aborted. Throws
  * {@linkcode TrialRefused} (after putting the job back) when the sweep's code differs from
  * this worker's.
+ *
+ * @example
+ * ```ts ignore
+ * import { runQueueWorker } from "./queue.ts";
+ * const ac = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => ac.abort());
+ * await runQueueWorker({ url: "redis://10.0.0.5:6379", queueName: "convdeck-sweep", runsDir: "/mnt/runs", signal: ac.signal });
+ * ```
  */
 export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: number }> {
   const log = o.log ?? ((l: string) => console.error(l));

@@ -106,7 +106,19 @@ export interface TrialPlan {
   readonly settings: Readonly<Record<string, ParamValue>>;
 }
 
-/** A spec that does not validate: `problems` each start with the field they are about. */
+/**
+ * A spec that does not validate: `problems` each start with the field they are about.
+ *
+ * @example
+ * ```ts
+ * import { SpecError, validateSpec } from "./spec.ts";
+ * try {
+ *   validateSpec({ parameters: {}, metric: "val_acc" });
+ * } catch (err) {
+ *   if (err instanceof SpecError) console.log(err.problems); // ["parameters: must be an object ..."]
+ * }
+ * ```
+ */
 export class SpecError extends Error {
   /** One entry per problem, e.g. `parameters.width.values: must be a non-empty list`. */
   readonly problems: string[];
@@ -246,6 +258,13 @@ function checkPruner(raw: unknown, problems: string[]): PrunerSpec | undefined {
  * Checks a spec (parsed JSON or a module's default export) and fills in defaults; throws a
  * {@linkcode SpecError} naming the field of every problem. Whether the parameters exist in the
  * experiment is checked later, with the experiment loaded (`sweep/plan.ts`).
+ *
+ * @example
+ * ```ts
+ * import { validateSpec } from "./spec.ts";
+ * const spec = validateSpec({ parameters: { lr: { logUniform: [1e-4, 1e-2] } }, method: "random", trials: 4, metric: "val_loss" });
+ * spec.direction; // "min"
+ * ```
  */
 export function validateSpec(raw: unknown): SweepSpec {
   const problems: string[] = [];
@@ -355,7 +374,16 @@ function gridValues(s: ParamSpace): ParamValue[] {
   throw new Error("a continuous range has no grid values");
 }
 
-/** Draws one value of `s` with `rand` (uniform in [0, 1)). */
+/**
+ * Draws one value of `s` with `rand` (uniform in [0, 1)).
+ *
+ * @example
+ * ```ts
+ * import { sampleSpace } from "./spec.ts";
+ * import { mulberry32 } from "../core/random.ts";
+ * sampleSpace({ int: [1, 3] }, mulberry32(1)); // 1, 2 or 3
+ * ```
+ */
 export function sampleSpace(s: ParamSpace, rand: () => number): ParamValue {
   if ("values" in s) return s.values[Math.floor(rand() * s.values.length)];
   if ("uniform" in s) return s.uniform[0] + rand() * (s.uniform[1] - s.uniform[0]);
@@ -367,7 +395,15 @@ export function sampleSpace(s: ParamSpace, rand: () => number): ParamValue {
   return lo + Math.floor(rand() * (hi - lo + 1));
 }
 
-/** `t000`, `t001`, ... */
+/**
+ * `t000`, `t001`, ...
+ *
+ * @example
+ * ```ts
+ * import { trialKey } from "./spec.ts";
+ * trialKey(7); // "t007"
+ * ```
+ */
 export function trialKey(index: number): string {
   return `t${String(index).padStart(3, "0")}`;
 }
@@ -377,6 +413,13 @@ export function trialKey(index: number): string {
  * `trials` draws; trial i draws its parameters (in the spec's order) from a generator seeded by
  * (seed, i), so the same spec always gives the same trials and a larger trial count keeps the
  * earlier ones.
+ *
+ * @example
+ * ```ts
+ * import { expandTrials, validateSpec } from "./spec.ts";
+ * const spec = validateSpec({ parameters: { w: { values: [8, 16] }, p: { int: [1, 2] } }, metric: "val_acc" });
+ * expandTrials(spec).map((t) => t.params); // [{w:8,p:1}, {w:8,p:2}, {w:16,p:1}, {w:16,p:2}]
+ * ```
  */
 export function expandTrials(spec: SweepSpec): TrialPlan[] {
   const names = Object.keys(spec.parameters);

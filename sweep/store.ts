@@ -83,20 +83,46 @@ const TRIALS_DIR = "trials";
 /** A finished trial keeps its state: completed, pruned, failed. */
 export const FINISHED: readonly TrialStatus[] = ["completed", "pruned", "failed"];
 
-/** The hex sha256 of bytes or text. */
+/**
+ * The hex sha256 of bytes or text.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./store.ts";
+ * await sha256Hex("abc"); // "ba7816bf..."
+ * ```
+ */
 export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The sweep id: deterministic from the spec and the experiment's code. */
+/**
+ * The sweep id: deterministic from the spec and the experiment's code.
+ *
+ * @example
+ * ```ts
+ * import { sweepIdOf } from "./store.ts";
+ * import { validateSpec } from "./spec.ts";
+ * const spec = validateSpec({ name: "lr", parameters: { w: { values: [8] } }, metric: "val_acc" });
+ * await sweepIdOf(spec, "0".repeat(64)); // "lr-" + 8 hex digits, the same every time
+ * ```
+ */
 export async function sweepIdOf(spec: SweepSpec, experimentSha256: string): Promise<string> {
   const h = await sha256Hex(JSON.stringify({ spec, experimentSha256 }));
   return `${spec.name}-${h.slice(0, 8)}`;
 }
 
-/** Creates `sweepsDir/<id>/` with sweep.json and a pending state per trial; throws if it exists. */
+/**
+ * Creates `sweepsDir/<id>/` with sweep.json and a pending state per trial; throws if it exists.
+ *
+ * @example
+ * ```ts ignore
+ * import { createSweep } from "./store.ts";
+ * const dir = await createSweep("sweeps", record); // sweeps/<id>/sweep.json + trials/t000.json ...
+ * ```
+ */
 export async function createSweep(
   sweepsDir: string,
   record: SweepRecord,
@@ -127,7 +153,16 @@ export async function createSweep(
   return dir;
 }
 
-/** Reads a sweep folder's sweep.json (validating its spec again). */
+/**
+ * Reads a sweep folder's sweep.json (validating its spec again).
+ *
+ * @example
+ * ```ts ignore
+ * import { readSweep } from "./store.ts";
+ * const { dir, record } = await readSweep("sweeps/lr-1a2b3c4d");
+ * console.log(record.trials.length);
+ * ```
+ */
 export async function readSweep(dir: string): Promise<{ dir: string; record: SweepRecord }> {
   const abs = resolve(dir);
   let raw: unknown;
@@ -143,7 +178,15 @@ export async function readSweep(dir: string): Promise<{ dir: string; record: Swe
   return { dir: abs, record: { ...r, spec: validateSpec(r.spec) } };
 }
 
-/** Writes one trial's state atomically. */
+/**
+ * Writes one trial's state atomically.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeTrialState } from "./store.ts";
+ * await writeTrialState(dir, { ...state, status: "running", attempts: state.attempts + 1 });
+ * ```
+ */
 export async function writeTrialState(dir: string, state: TrialState): Promise<void> {
   await writeFileAtomic(
     join(dir, TRIALS_DIR, `${state.key}.json`),
@@ -152,7 +195,16 @@ export async function writeTrialState(dir: string, state: TrialState): Promise<v
   );
 }
 
-/** Every trial's state, in trial order (a missing or unreadable file reads as pending). */
+/**
+ * Every trial's state, in trial order (a missing or unreadable file reads as pending).
+ *
+ * @example
+ * ```ts ignore
+ * import { readSweep, readTrialStates } from "./store.ts";
+ * const { dir, record } = await readSweep("sweeps/lr-1a2b3c4d");
+ * for (const s of await readTrialStates(dir, record)) console.log(s.key, s.status, s.value);
+ * ```
+ */
 export async function readTrialStates(
   dir: string,
   record: SweepRecord,
@@ -175,7 +227,15 @@ export async function readTrialStates(
   }));
 }
 
-/** Lists the sweep folders in `sweepsDir` (newest first); a missing folder gives none. */
+/**
+ * Lists the sweep folders in `sweepsDir` (newest first); a missing folder gives none.
+ *
+ * @example
+ * ```ts ignore
+ * import { listSweeps } from "./store.ts";
+ * for (const s of await listSweeps("sweeps")) console.log(s.record.id, s.record.spec.metric);
+ * ```
+ */
 export async function listSweeps(
   sweepsDir: string,
 ): Promise<{ dir: string; record: SweepRecord }[]> {

@@ -37,7 +37,16 @@ export interface SweepSummary {
   epochsSavedByPruning: number;
 }
 
-/** Summarises trial states. */
+/**
+ * Summarises trial states.
+ *
+ * @example
+ * ```ts ignore
+ * import { summarize } from "./summary.ts";
+ * const s = summarize(record, states);
+ * console.log(s.counts.pruned, s.best?.key, s.epochsSavedByPruning);
+ * ```
+ */
 export function summarize(record: SweepRecord, states: readonly TrialState[]): SweepSummary {
   const counts: Record<TrialStatus, number> = {
     pending: 0,
@@ -79,7 +88,15 @@ export function summarize(record: SweepRecord, states: readonly TrialState[]): S
   };
 }
 
-/** One line: done/running/pruned/failed and the best so far. */
+/**
+ * One line: done/running/pruned/failed and the best so far.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatSummary, summarize } from "./summary.ts";
+ * console.error(formatSummary(summarize(record, states)));
+ * ```
+ */
 export function formatSummary(s: SweepSummary): string {
   const c = s.counts;
   const waiting = c.pending + c.stopped;

@@ -54,7 +54,19 @@ export interface TrialOutcome {
   alreadyFinished: boolean;
 }
 
-/** A worker whose code differs from the sweep's: the trial is refused with the reason. */
+/**
+ * A worker whose code differs from the sweep's: the trial is refused with the reason.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkSameCode, TrialRefused } from "./trial.ts";
+ * try {
+ *   await checkSameCode(record);
+ * } catch (err) {
+ *   if (err instanceof TrialRefused) console.error(`refused: ${err.message}`);
+ * }
+ * ```
+ */
 export class TrialRefused extends Error {
   /** Builds it from the reason. */
   constructor(reason: string) {
@@ -63,7 +75,15 @@ export class TrialRefused extends Error {
   }
 }
 
-/** Standard options, `data`/`strictData` and parameters from a trial's settings. */
+/**
+ * Standard options, `data`/`strictData` and parameters from a trial's settings.
+ *
+ * @example
+ * ```ts
+ * import { trialOverrides } from "./trial.ts";
+ * trialOverrides({ epochs: 3, width: 8 }); // { epochs: 3, params: { width: 8 } }
+ * ```
+ */
 export function trialOverrides(
   settings: Readonly<Record<string, ParamValue>>,
 ): Partial<TrainOptions> {
@@ -77,7 +97,16 @@ export function trialOverrides(
   };
 }
 
-/** The `sweep` tag of a run, when it is a trial. */
+/**
+ * The `sweep` tag of a run, when it is a trial.
+ *
+ * @example
+ * ```ts ignore
+ * import { sweepTag } from "./trial.ts";
+ * import { readRunInfo } from "../core/run/reader.ts";
+ * sweepTag(await readRunInfo("runs/default-20261201-101010")); // { id: "lr-1a2b3c4d", trial: "t003" }
+ * ```
+ */
 export function sweepTag(info: RunInfo | null): { id: string; trial: string } | undefined {
   const s = info?.config?.sweep as { id?: unknown; trial?: unknown } | undefined;
   return typeof s?.id === "string" && typeof s.trial === "string"
@@ -85,7 +114,15 @@ export function sweepTag(info: RunInfo | null): { id: string; trial: string } | 
     : undefined;
 }
 
-/** The runs of a sweep's trials in `runsDir`, by trial key (the newest run if there were two). */
+/**
+ * The runs of a sweep's trials in `runsDir`, by trial key (the newest run if there were two).
+ *
+ * @example
+ * ```ts ignore
+ * import { sweepRuns } from "./trial.ts";
+ * for (const [key, run] of await sweepRuns("runs", "lr-1a2b3c4d")) console.log(key, run.info.status);
+ * ```
+ */
 export async function sweepRuns(
   runsDir: string,
   sweepId: string,
@@ -100,7 +137,15 @@ export async function sweepRuns(
   return out;
 }
 
-/** The sweep metric per finished epoch of a run (NaN where an epoch lacks it). */
+/**
+ * The sweep metric per finished epoch of a run (NaN where an epoch lacks it).
+ *
+ * @example
+ * ```ts ignore
+ * import { metricHistory } from "./trial.ts";
+ * await metricHistory("runs/default-20261201-101010", "val_acc"); // [0.31, 0.45, ...] one per epoch
+ * ```
+ */
 export async function metricHistory(runDir: string, metric: string): Promise<number[]> {
   const values: number[] = [];
   let offset = 0;
@@ -117,7 +162,15 @@ export async function metricHistory(runDir: string, metric: string): Promise<num
   return Array.from(values, (v) => v ?? NaN);
 }
 
-/** The best of `values` in `direction` (undefined when none is finite). */
+/**
+ * The best of `values` in `direction` (undefined when none is finite).
+ *
+ * @example
+ * ```ts
+ * import { bestValue } from "./trial.ts";
+ * bestValue([0.3, NaN, 0.5], "max"); // 0.5
+ * ```
+ */
 export function bestValue(values: readonly number[], dir: "min" | "max"): number | undefined {
   let best: number | undefined;
   for (const v of values) if (isImprovement(v, best, dir)) best = v;
@@ -128,6 +181,13 @@ export function bestValue(values: readonly number[], dir: "min" | "max"): number
  * The pruner as a callback: after every epoch, the trial's own metric history against the
  * other trials' (read from their runs), decided by `decidePrune`; a prune ends the run with
  * status `pruned` and the reason, and a `pruned` event.
+ *
+ * @example
+ * ```ts ignore
+ * import { prunerCallback } from "./trial.ts";
+ * const cb = prunerCallback(record.spec, record.id, "t003", "runs");
+ * await runExperiment({ experiment, extraCallbacks: [cb] });
+ * ```
  */
 export function prunerCallback(
   spec: SweepSpec,
@@ -177,7 +237,15 @@ export interface RunTrialOptions {
   onRun?: (runDir: string) => void | Promise<void>;
 }
 
-/** Refuses (throws {@linkcode TrialRefused}) when this process's code differs from the sweep's. */
+/**
+ * Refuses (throws {@linkcode TrialRefused}) when this process's code differs from the sweep's.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkSameCode } from "./trial.ts";
+ * await checkSameCode(record); // throws TrialRefused when the version or experiment sha256 differ
+ * ```
+ */
 export async function checkSameCode(sweep: SweepRecord): Promise<void> {
   if (sweep.convdeckVersion !== VERSION) {
     throw new TrialRefused(
@@ -220,7 +288,16 @@ function outcomeOf(
   };
 }
 
-/** Runs (or resumes, or reports) one trial in this process; see the module doc. */
+/**
+ * Runs (or resumes, or reports) one trial in this process; see the module doc.
+ *
+ * @example
+ * ```ts ignore
+ * import { runTrial } from "./trial.ts";
+ * const outcome = await runTrial({ sweep: record, trial: record.trials[0], runsDir: "runs", threads: 1 });
+ * console.log(outcome.status, outcome.value, outcome.resumed);
+ * ```
+ */
 export async function runTrial(o: RunTrialOptions): Promise<TrialOutcome> {
   const log = o.log ?? ((l: string) => console.error(l));
   const { sweep, trial } = o;
