@@ -7,9 +7,10 @@
 import { parseArgs } from "node:util";
 import { serveDashboard } from "../dashboard/mod.ts";
 
-const USAGE = `Usage: deno task dashboard [--runs DIR] [--port N] [--host H]
+const USAGE = `Usage: deno task dashboard [--runs DIR] [--sweeps DIR] [--port N] [--host H]
 
   --runs DIR   runs directory to show (default: runs)
+  --sweeps DIR sweep folders to show (default: sweeps next to the runs directory)
   --port N     TCP port, 0 for any free port (default: 6006)
   --host H     interface to bind (default: 127.0.0.1; use 0.0.0.0 to share on the network)
   -h, --help   show this help`;
@@ -17,6 +18,7 @@ const USAGE = `Usage: deno task dashboard [--runs DIR] [--port N] [--host H]
 /** Parsed command line. */
 export interface DashboardArgs {
   runsDir: string;
+  sweepsDir?: string;
   port: number;
   host: string;
 }
@@ -29,6 +31,7 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
       args,
       options: {
         runs: { type: "string", default: "runs" },
+        sweeps: { type: "string" },
         port: { type: "string", default: "6006" },
         host: { type: "string", default: "127.0.0.1" },
         help: { type: "boolean", short: "h" },
@@ -45,7 +48,12 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
     throw new Error(`--port must be an integer 0..65535, got "${values.port}"\n\n${USAGE}`);
   }
   if (!values.host) throw new Error(`--host must not be empty\n\n${USAGE}`);
-  return { runsDir: values.runs!, port, host: values.host };
+  return {
+    runsDir: values.runs!,
+    ...(values.sweeps ? { sweepsDir: values.sweeps } : {}),
+    port,
+    host: values.host,
+  };
 }
 
 if (import.meta.main) {
@@ -70,7 +78,12 @@ if (import.meta.main) {
     );
   }
   try {
-    const { url } = serveDashboard({ runsDir: args.runsDir, port: args.port, host: args.host });
+    const { url } = serveDashboard({
+      runsDir: args.runsDir,
+      sweepsDir: args.sweepsDir,
+      port: args.port,
+      host: args.host,
+    });
     console.log(`convdeck dashboard for ${args.runsDir}: ${url}`);
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {

@@ -15,6 +15,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { join } from "node:path";
 import type { Context } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { HTTPException } from "hono/http-exception";
@@ -27,12 +28,15 @@ import { loadAsset } from "./assets.ts";
 import { RunStore } from "./run_store.ts";
 import { runsApi } from "./api/runs.ts";
 import { streamApi } from "./api/stream.ts";
+import { sweepsApi } from "./api/sweeps.ts";
 import type { ErrorResponse } from "./api_types.ts";
 
 /** Options of {@link createDashboardApp}. */
 export interface DashboardOptions {
   /** The runs directory to serve (read-only). */
   runsDir: string;
+  /** The sweeps directory (read-only; default: `sweeps` next to the runs directory). */
+  sweepsDir?: string;
   /** How often live streams look for changes, in ms (default 250). */
   pollMs?: number;
   /** Host names answered besides loopback names (the bound address, `--allow-host`). */
@@ -68,7 +72,8 @@ function errorResponse(err: Error, c: Context, runsDir: string): Response {
 /**
  * Creates the dashboard's Hono app over `runsDir` (usable with `app.request` in tests, or
  * with any server). Routes: `GET /api/runs`, `/api/runs/:id`, `/api/runs/:id/metrics`,
- * `/metrics.csv`, `/events`, `/viz`, `/evaluation`, `/files/<path>`, `/stream` (SSE), the
+ * `/metrics.csv`, `/events`, `/viz`, `/evaluation`, `/files/<path>`, `/stream` (SSE),
+ * `GET /api/sweeps`, `/api/sweeps/:id`, the
  * bundle under `/assets/`, and the client at every other path.
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
@@ -95,6 +100,10 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   });
   app.route("/api/runs", runsApi(store));
   app.route("/api/runs", streamApi(store, options.pollMs ?? 250));
+  app.route(
+    "/api/sweeps",
+    sweepsApi(store.runsDir, options.sweepsDir ?? join(store.runsDir, "..", "sweeps")),
+  );
   app.get("*", (c) => {
     if (c.req.path.startsWith("/api/")) throw new HTTPException(404, { message: "not found" });
     return c.html(html);

@@ -7,7 +7,7 @@ const ALLOWED: Record<string, string[]> = {
   core: [],
   callbacks: ["core"],
   experiments: ["core", "callbacks"],
-  dashboard: ["core", "callbacks"],
+  dashboard: ["core", "callbacks", "sweep"],
   sweep: ["core", "callbacks", "experiments"],
   cli: ["core", "callbacks", "experiments", "dashboard", "sweep"],
 };
