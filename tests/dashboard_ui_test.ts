@@ -57,6 +57,8 @@ Deno.test("parseRoute: run pages with encoded ids, comparison, fallback to the l
   assert.deepEqual(parseRoute(""), { page: "list" });
   assert.deepEqual(parseRoute("#/run/a%2Fb"), { page: "run", id: "a/b" });
   assert.deepEqual(parseRoute("#/compare?runs=a,b%2Cc"), { page: "compare", ids: ["a", "b,c"] });
+  assert.deepEqual(parseRoute("#/sweeps"), { page: "sweeps" });
+  assert.deepEqual(parseRoute("#/sweep/lr-1a2b3c4d"), { page: "sweep", id: "lr-1a2b3c4d" });
 });
 
 Deno.test("the committed client bundle is what `deno task build-ui` produces", async () => {

@@ -11,6 +11,8 @@ import type {
   RunEvent,
   RunInfo,
   RunSummary,
+  SweepDetail,
+  SweepListResponse,
   VizIndex,
 } from "../api_types.ts";
 
@@ -22,6 +24,8 @@ export type {
   RunEvent,
   RunInfo,
   RunSummary,
+  SweepDetail,
+  SweepListResponse,
   VizIndex,
 };
 
