@@ -4,7 +4,8 @@
  * reads the other trials' metrics through the `core/run` readers after every epoch.
  *
  * Nothing runs twice: before starting, the runs folder is searched for this trial's run. A
- * finished one (completed, pruned, failed) is reported as it is; an interrupted or crashed one
+ * finished one (completed, pruned, failed, or stopped early by a callback such as
+ * EarlyStopping, which counts as completed) is reported as it is; an interrupted or crashed one
  * (stopped, or running with its writer gone) is resumed from its newest resume point
  * (`core/run/lock.ts` refuses a second live writer and takes over a dead one's lock).
  *
@@ -158,6 +159,22 @@ export interface RunTrialOptions {
 }
 
 /**
+ * Whether a run is done for good: completed, pruned, failed, or stopped by a callback (early
+ * stopping, a NaN loss: the trial ran its course). Interrupted (Ctrl-C, a worker's shutdown)
+ * and crashed runs (still `running`, their writer gone) are to be resumed.
+ *
+ * @example
+ * ```ts ignore
+ * import { runFinished } from "./trial.ts";
+ * runFinished(await readRunInfo("runs/default-20261201-101010")); // false after a Ctrl-C
+ * ```
+ */
+export function runFinished(info: RunInfo): boolean {
+  if (info.status === "stopped") return info.stopReason !== "interrupted";
+  return info.status === "completed" || info.status === "pruned" || info.status === "failed";
+}
+
+/**
  * Refuses (throws {@linkcode TrialRefused}) when this process's code differs from the sweep's.
  *
  * @example
@@ -195,7 +212,12 @@ function outcomeOf(
   spec: SweepSpec,
   flags: { resumed: boolean; alreadyFinished: boolean },
 ): TrialOutcome {
-  const status = info.status === "running" ? "stopped" : info.status;
+  const status = runFinished(info)
+    ? (info.status === "stopped" ? "completed" : info.status) as
+      | "completed"
+      | "pruned"
+      | "failed"
+    : "stopped";
   const value = bestValue(values, spec.direction);
   return {
     key,
@@ -224,7 +246,7 @@ export async function runTrial(o: RunTrialOptions): Promise<TrialOutcome> {
   await checkSameCode(sweep);
   const spec = sweep.spec;
   const existing = (await sweepRuns(o.runsDir, sweep.id)).get(trial.key);
-  if (existing && ["completed", "pruned", "failed"].includes(existing.info.status)) {
+  if (existing && runFinished(existing.info)) {
     await o.onRun?.(existing.dir);
     const values = await metricHistory(existing.dir, spec.metric);
     return outcomeOf(trial.key, existing.dir, existing.info, values, spec, {

@@ -5,7 +5,14 @@ import { RunWriter } from "../core/run/writer.ts";
 import { RunLockedError } from "../core/run/lock.ts";
 import { planSweep } from "../sweep/plan.ts";
 import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
-import { runTrial, trialOverrides } from "../sweep/trial.ts";
+import {
+  checkSameCode,
+  metricHistory,
+  runTrial,
+  trialOverrides,
+  TrialRefused,
+} from "../sweep/trial.ts";
+import { writeFakeRun } from "./helpers/fake_run.ts";
 import { parseSweepArgs } from "../cli/sweep.ts";
 import { parseWorkerArgs } from "../cli/sweep_worker.ts";
 import { runCli } from "./helpers/sweep_check.ts";
@@ -107,5 +114,76 @@ Deno.test("a trial whose run another live process trains is refused, not started
   } finally {
     await held.close();
   }
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a trial's finished run is reported, not run again; early stopping counts as completed", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      experiment: "default",
+      settings: { epochs: 9 },
+      parameters: { width: { values: [4, 8] } },
+      metric: "val_loss",
+    }),
+  );
+  const runs = join(cwd, "runs");
+  const tag = (trial: string) => ({ sweep: { id: record.id, trial } });
+  const early = await writeFakeRun(runs, {
+    id: "early",
+    epochs: 4,
+    status: "stopped",
+    stopReason: "EarlyStopping: val_loss did not improve for 2 epochs",
+    config: tag("t000"),
+  });
+  await writeFakeRun(runs, {
+    id: "pruned",
+    epochs: 2,
+    status: "pruned",
+    stopReason: "pruned: ...",
+    config: tag("t001"),
+  });
+  const a = await runTrial({
+    sweep: record,
+    trial: record.trials[0],
+    runsDir: runs,
+    log: () => {},
+  });
+  assert.deepEqual(
+    [a.status, a.runDir, a.epochs, a.alreadyFinished, a.resumed],
+    ["completed", early, 4, true, false],
+  );
+  assert.match(a.reason!, /^EarlyStopping/);
+  assert.equal(a.value, Math.min(...(await metricHistory(early, "val_loss"))));
+  const b = await runTrial({
+    sweep: record,
+    trial: record.trials[1],
+    runsDir: runs,
+    log: () => {},
+  });
+  assert.deepEqual([b.status, b.epochs, b.alreadyFinished], ["pruned", 2, true]);
+  assert.equal([...Deno.readDirSync(runs)].length, 2, "nothing new trained");
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a worker of another convdeck version is refused with the reason", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      parameters: { width: { values: [4] } },
+      metric: "val_acc",
+    }),
+  );
+  await checkSameCode(record);
+  await assert.rejects(
+    checkSameCode({ ...record, convdeckVersion: "9.9.9" }),
+    (err) =>
+      err instanceof TrialRefused &&
+      /this worker runs convdeck 0\.1\.0, the sweep .* was planned with 9\.9\.9/.test(err.message),
+  );
+  await assert.rejects(
+    checkSameCode({ ...record, experimentSha256: "f".repeat(64) }),
+    /experiment default differs from the sweep's \(sha256 [0-9a-f]{12} here, ffffffffffff/,
+  );
   await Deno.remove(cwd, { recursive: true });
 });
