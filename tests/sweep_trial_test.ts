@@ -187,3 +187,19 @@ Deno.test("a worker of another convdeck version is refused with the reason", asy
   );
   await Deno.remove(cwd, { recursive: true });
 });
+
+Deno.test("a spec can be a TypeScript module whose default export is the spec", async () => {
+  const cwd = await Deno.makeTempDir();
+  const path = join(cwd, "spec.ts");
+  await Deno.writeTextFile(
+    path,
+    `const widths = [4, 8];\nexport default {\n  name: "ts_spec",\n  parameters: { width: { values: widths } },\n  metric: "val_loss",\n  pruner: { type: "asha", minEpochs: 1, reductionFactor: 2 },\n};\n`,
+  );
+  const record = await planSweep(path);
+  assert.match(record.id, /^ts_spec-[0-9a-f]{8}$/);
+  assert.deepEqual(record.trials.map((t) => t.params.width), [4, 8]);
+  assert.deepEqual(record.plannedEpochs, [15, 15], "the experiment's default epochs");
+  assert.equal(record.spec.direction, "min");
+  assert.equal((await planSweep(path)).id, record.id, "the id is deterministic");
+  await Deno.remove(cwd, { recursive: true });
+});
