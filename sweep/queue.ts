@@ -221,6 +221,9 @@ export async function watchQueuedSweep(o: WatchOptions): Promise<SweepSummary> {
           patch = { status: "failed", reason: job.failedReason };
         } else if (state === "active") {
           patch = { status: "running", runDir: progress?.runDir, worker: progress?.worker };
+        } else if (states[i].status === "running") {
+          // Back on the queue (its worker stopped or died): interrupted until taken again.
+          patch = { status: "stopped" };
         }
         if (patch) {
           patch.attempts = Math.max(states[i].attempts, job.attemptsStarted ?? 0);

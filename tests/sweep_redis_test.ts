@@ -27,7 +27,7 @@ async function writeExperiment(path: string): Promise<void> {
 const spec = (experiment: string) => ({
   name: "redis",
   experiment,
-  settings: { epochs: 3, imageSize: 24 },
+  settings: { epochs: 4, imageSize: 24 },
   parameters: { width: { values: [4, 6, 8] }, learningRate: { values: [0.003] } },
   metric: "val_acc",
 });
@@ -92,7 +92,7 @@ Deno.test({
           s.status === "running" && s.worker?.endsWith(`:${victim.pid}`)
         );
         const n = await epochsOf(mine?.runDir);
-        if (mine && n >= 1 && n < 3) {
+        if (mine && n >= 1 && n < 4) {
           victim.kill("SIGKILL");
           killedTrial = mine.key;
         }
