@@ -54,7 +54,7 @@ export {
   type RunExperimentOptions,
 } from "./core/run_experiment.ts";
 export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
-export { resolveOptions } from "./core/options.ts";
+export { resolveOptions, splitSettings, STANDARD_OPTIONS } from "./core/options.ts";
 export {
   describeParams,
   type Params,

@@ -10,13 +10,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { describeServer, serveDashboard } from "../dashboard/mod.ts";
 
 const USAGE =
-  `Usage: deno task dashboard [--runs DIR] [--port N] [--host H] [--allow-host NAME] [--no-token]
+  `Usage: deno task dashboard [--runs DIR] [--sweeps DIR] [--port N] [--host H] [--allow-host NAME]
+                           [--no-token] [--read-only]
 
   --runs DIR         runs directory to show (default: runs)
+  --sweeps DIR       sweep folders to show (default: sweeps next to the runs directory)
   --port N           TCP port, 0 for any free port (default: 6006)
   --host H           interface to bind (default: 127.0.0.1; 0.0.0.0 shares it on the network,
                      with a loud warning and an access token printed once)
@@ -32,6 +34,8 @@ const USAGE =
 export interface DashboardArgs {
   /** The runs folder. */
   runsDir: string;
+  /** The sweeps folder (only when given; default: `sweeps` beside the runs folder). */
+  sweepsDir?: string;
   /** TCP port. */
   port: number;
   /** Interface to bind. */
@@ -52,6 +56,7 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
       args,
       options: {
         runs: { type: "string", default: "runs" },
+        sweeps: { type: "string" },
         port: { type: "string", default: "6006" },
         host: { type: "string", default: "127.0.0.1" },
         "allow-host": { type: "string", multiple: true },
@@ -71,7 +76,12 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
     throw new Error(`--port must be an integer 0..65535, got "${values.port}"\n\n${USAGE}`);
   }
   if (!values.host) throw new Error(`--host must not be empty\n\n${USAGE}`);
-  const out: DashboardArgs = { runsDir: values.runs!, port, host: values.host };
+  const out: DashboardArgs = {
+    runsDir: values.runs!,
+    ...(values.sweeps ? { sweepsDir: values.sweeps } : {}),
+    port,
+    host: values.host,
+  };
   if (values["allow-host"]?.length) out.allowHosts = values["allow-host"];
   if (values["no-token"]) out.noToken = true;
   if (values["read-only"]) out.readOnly = true;
@@ -88,8 +98,9 @@ export function serverPermissions(args: DashboardArgs): string[] {
   const host = args.host.includes(":") && !args.host.startsWith("[") ? `[${args.host}]` : args.host;
   const net = args.port === 0 ? host : `${host}:${args.port}`;
   const runs = resolve(args.runsDir);
+  const sweeps = resolve(args.sweepsDir ?? join(args.runsDir, "..", "sweeps"));
   return [
-    `--allow-read=${runs},/proc`,
+    `--allow-read=${runs},${sweeps},/proc`,
     ...(args.readOnly ? [] : [`--allow-write=${runs}`]),
     `--allow-net=${net}`,
     "--allow-sys=hostname,networkInterfaces",
@@ -111,6 +122,7 @@ function serve(args: DashboardArgs): void {
     const ac = new AbortController();
     const server = serveDashboard({
       runsDir: args.runsDir,
+      sweepsDir: args.sweepsDir,
       port: args.port,
       host: args.host,
       allowHosts: args.allowHosts,

@@ -28,9 +28,13 @@ export interface TrainContext {
   /**
    * Ask training to end after the current epoch; `reason` is stored in run.json. With
    * `{ immediate: true }` (e.g. on a NaN loss) the epoch ends after the current batch, without
-   * validation.
+   * validation. With `{ status: "pruned" }` (a sweep's pruner) the run ends with status
+   * `pruned` instead of `stopped`.
    */
-  stopTraining(reason: string, options?: { immediate?: boolean }): void;
+  stopTraining(
+    reason: string,
+    options?: { immediate?: boolean; status?: "stopped" | "pruned" },
+  ): void;
   /** True once some callback has asked to stop. */
   readonly stopRequested: boolean;
   /** Log scalars, events, images and artifacts to the run directory. */

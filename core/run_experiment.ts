@@ -45,6 +45,13 @@ export interface RunExperimentOptions {
   plugins?: PluginSpec[];
   /** Replace the experiment's default callbacks with these. */
   callbacks?: Callback[];
+  /** Callbacks added after the experiment's (or `callbacks`) and the plugins (e.g. a pruner). */
+  extraCallbacks?: Callback[];
+  /**
+   * Extra entries stored in run.json's `config` of a new run (e.g. `{ sweep: { id, trial } }`),
+   * kept on resume.
+   */
+  tags?: Record<string, unknown>;
   /** Aborting stops training after the current batch (Ctrl-C). */
   signal?: AbortSignal;
   /** Where progress lines go (default: stderr). */
@@ -123,6 +130,7 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
   for (const spec of [...(exp.plugins ?? []), ...(o.plugins ?? [])]) {
     callbacks.push(await loadPlugin(spec));
   }
+  callbacks.push(...(o.extraCallbacks ?? []));
   const backend = await initBackend(o.backend ?? "auto", { threads: o.threads, log });
   log(`backend: ${backend.name} (${backend.reason})`);
   // Build the model once on a placeholder shape first, so that an image size it cannot take
@@ -179,6 +187,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         runsDir: o.runsDir ?? "runs",
         experiment: o.experiment.name,
         config: {
+          ...o.tags,
           ...options,
           experimentSource: o.experimentSource ?? o.experiment.name,
           description: o.experiment.description,

@@ -88,8 +88,11 @@ export interface TrainerOptions {
 
 /** How a `train()` call ended. */
 export interface TrainResult {
-  /** `completed`: ran all epochs; `stopped`: a callback or a signal ended it early. */
-  status: "completed" | "stopped";
+  /**
+   * `completed`: ran all epochs; `stopped`: a callback or a signal ended it early; `pruned`: a
+   * sweep's pruner ended it early.
+   */
+  status: "completed" | "stopped" | "pruned";
   /** Why it stopped early. */
   stopReason?: string;
   /** The last finished epoch's logs (empty when none finished). */
@@ -142,6 +145,7 @@ export class Trainer {
   #history: HistoryEntry[] = [];
   #options: TrainerOptions;
   #stopReason: string | undefined;
+  #stopStatus: "stopped" | "pruned" = "stopped";
   #stopImmediate = false;
   #running = false;
 
@@ -243,8 +247,14 @@ export class Trainer {
       set learningRate(lr: number) {
         self.learningRate = lr;
       },
-      stopTraining(reason: string, options?: { immediate?: boolean }) {
-        if (self.#stopReason === undefined) self.#stopReason = reason;
+      stopTraining(
+        reason: string,
+        options?: { immediate?: boolean; status?: "stopped" | "pruned" },
+      ) {
+        if (self.#stopReason === undefined) {
+          self.#stopReason = reason;
+          self.#stopStatus = options?.status ?? "stopped";
+        }
         if (options?.immediate) self.#stopImmediate = true;
       },
       get stopRequested() {
@@ -281,6 +291,7 @@ export class Trainer {
     }
     this.#running = true;
     this.#stopReason = undefined;
+    this.#stopStatus = "stopped";
     this.#stopImmediate = false;
     const endEpoch = this.#position.epoch + epochs;
     const ctx = this.#context(endEpoch);
@@ -314,7 +325,11 @@ export class Trainer {
       await this.#fail(err, lastLogs, undefined);
       throw err;
     });
-    const status = stopReason === undefined ? "completed" : "stopped";
+    const status = stopReason === undefined
+      ? "completed"
+      : interrupted
+      ? "stopped"
+      : this.#stopStatus;
     if (stopReason !== undefined && !interrupted) {
       await this.run.event("stop_requested", { reason: stopReason });
     }

@@ -336,3 +336,65 @@ export interface PredictResponse {
   /** Milliseconds the prediction took on the server (decode, forward pass, Grad-CAM, maps). */
   ms: number;
 }
+
+/** A sweep in the sweep list (`/api/sweeps`). */
+export interface SweepListEntry {
+  /** The sweep id (its folder's name). */
+  id: string;
+  /** Experiment name or file. */
+  experiment: string;
+  /** `grid` or `random`. */
+  method: "grid" | "random";
+  /** The metric and its direction. */
+  metric: string;
+  /** `min` or `max`. */
+  direction: "min" | "max";
+  /** `median`, `asha` or null. */
+  pruner: string | null;
+  /** ISO creation time. */
+  createdAt: string;
+  /** Trials in all. */
+  total: number;
+  /** Trials by state (pending, running, completed, pruned, failed, stopped). */
+  counts: Record<string, number>;
+  /** The best completed trial (else the best pruned one). */
+  best: { key: string; value: number } | null;
+  /** Epochs the pruned trials did not train. */
+  epochsSavedByPruning: number;
+}
+
+/** The response of `/api/sweeps`. */
+export interface SweepListResponse {
+  /** Sweeps, newest first. */
+  sweeps: SweepListEntry[];
+}
+
+/** One trial of a sweep (`/api/sweeps/:id`). */
+export interface SweepTrial {
+  /** `t000` ... */
+  key: string;
+  /** pending, running, completed, pruned, failed or stopped. */
+  status: string;
+  /** The trial's parameters. */
+  params: Record<string, number | string | boolean>;
+  /** Best value of the sweep metric. */
+  value: number | null;
+  /** Finished epochs. */
+  epochs: number;
+  /** Why it was pruned, stopped or failed. */
+  reason: string | null;
+  /** Its run's id in this dashboard's runs folder (null before it starts). */
+  runId: string | null;
+  /** The sweep metric per finished epoch (null where missing). */
+  curve: (number | null)[];
+}
+
+/** The response of `/api/sweeps/:id`. */
+export interface SweepDetail extends SweepListEntry {
+  /** The parameters searched, in the spec's order. */
+  parameters: string[];
+  /** The spec as recorded (JSON). */
+  spec: Record<string, unknown>;
+  /** Every trial in order. */
+  trials: SweepTrial[];
+}

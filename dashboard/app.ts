@@ -15,6 +15,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { join } from "node:path";
 import type { Context } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { HTTPException } from "hono/http-exception";
@@ -30,12 +31,15 @@ import { runsApi } from "./api/runs.ts";
 import { streamApi } from "./api/stream.ts";
 import { predictApi } from "./api/predict.ts";
 import { PredictorPool } from "./predictor_pool.ts";
+import { sweepsApi } from "./api/sweeps.ts";
 import type { ErrorResponse, PredictLimits } from "./api_types.ts";
 
 /** Options of {@link createDashboardApp}. */
 export interface DashboardOptions {
   /** The runs directory to serve (read-only). */
   runsDir: string;
+  /** The sweeps directory (read-only; default: `sweeps` next to the runs directory). */
+  sweepsDir?: string;
   /** How often live streams look for changes, in ms (default 250). */
   pollMs?: number;
   /** Host names answered besides loopback names (the bound address, `--allow-host`). */
@@ -83,7 +87,7 @@ function errorResponse(err: Error, c: Context, runsDir: string): Response {
  * Creates the dashboard's Hono app over `runsDir` (usable with `app.request` in tests, or
  * with any server). Routes: `GET /api/runs`, `/api/runs/:id`, `/api/runs/:id/metrics`,
  * `/metrics.csv`, `/events`, `/viz`, `/evaluation`, `/files/<path>`, `/stream` (SSE),
- * `/predict` (GET, and POST with images), the
+ * `/predict` (GET, and POST with images), `GET /api/sweeps`, `/api/sweeps/:id`, the
  * bundle under `/assets/`, and the client at every other path.
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
@@ -115,6 +119,10 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   app.route(
     "/api/runs",
     predictApi(store, options.predictors ?? new PredictorPool(), options.predictLimits),
+  );
+  app.route(
+    "/api/sweeps",
+    sweepsApi(store.runsDir, options.sweepsDir ?? join(store.runsDir, "..", "sweeps")),
   );
   app.get("*", (c) => {
     if (c.req.path.startsWith("/api/")) throw new HTTPException(404, { message: "not found" });

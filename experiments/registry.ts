@@ -4,6 +4,7 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Experiment } from "../core/experiment.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { type ModuleIdentity, moduleSha256 } from "../core/code_identity.ts";
@@ -18,6 +19,23 @@ const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = 
 export const BUILTIN_EXPERIMENTS: Readonly<Record<string, string>> = Object.freeze(
   Object.fromEntries(Object.keys(BUILTIN_LOADERS).map((k) => [k, `./${k}.ts`])),
 );
+
+/**
+ * The file of an experiment module: a built-in's file in `experiments/`, or the path resolved
+ * against the working folder (what a sweep fingerprints with sha256).
+ *
+ * @example
+ * ```ts
+ * import { experimentModulePath } from "./registry.ts";
+ * experimentModulePath("default"); // ".../experiments/default.ts"
+ * ```
+ */
+export function experimentModulePath(nameOrPath: string): string {
+  if (Object.hasOwn(BUILTIN_LOADERS, nameOrPath)) {
+    return fileURLToPath(new URL(BUILTIN_EXPERIMENTS[nameOrPath], import.meta.url));
+  }
+  return isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath);
+}
 
 function problems(value: unknown): string[] {
   if (typeof value !== "object" || value === null) return ["it is not an object"];

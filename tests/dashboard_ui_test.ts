@@ -83,6 +83,8 @@ Deno.test("parseRoute: run pages with encoded ids, comparison, fallback to the l
   assert.equal(route.page, "list");
   assert.deepEqual(listStateOf((route as { params: Record<string, string> }).params), state);
   assert.equal(listHash(listStateOf({})), "#/");
+  assert.deepEqual(parseRoute("#/sweeps"), { page: "sweeps" });
+  assert.deepEqual(parseRoute("#/sweep/lr-1a2b3c4d"), { page: "sweep", id: "lr-1a2b3c4d" });
 });
 
 Deno.test("the committed client bundle is what `deno task build-ui` produces", async () => {

@@ -297,7 +297,9 @@ Deno.test("image folder: the second load decodes nothing; a changed file is deco
     assert.equal(big.info.cache.decoded, 12);
     await big.close();
     const files = [...Deno.readDirSync(`${dir}/.convdeck-cache`)].map((e) => e.name).sort();
-    assert.equal(files.filter((f) => f.endsWith(".u8")).length, 2, files.join(" "));
+    // Two live pixel files, and the one the rewrite superseded, kept a day for other readers.
+    assert.equal(files.filter((f) => f.endsWith(".u8")).length, 3, files.join(" "));
+    assert.equal(files.filter((f) => f.endsWith(".lock")).length, 0, files.join(" "));
     assert.equal(files.filter((f) => f.endsWith(".json")).length, 2, files.join(" "));
   });
 });

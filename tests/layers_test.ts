@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { walk } from "../tools/_walk.ts";
 
-const LAYERS = ["core", "callbacks", "experiments", "dashboard", "cli"] as const;
+const LAYERS = ["core", "callbacks", "experiments", "dashboard", "sweep", "cli"] as const;
 /** What each layer may import (besides itself and npm/node packages). */
 const ALLOWED: Record<string, string[]> = {
   core: [],
   callbacks: ["core"],
   experiments: ["core", "callbacks"],
-  dashboard: ["core", "callbacks"],
-  cli: ["core", "callbacks", "experiments", "dashboard"],
+  dashboard: ["core", "callbacks", "sweep"],
+  sweep: ["core", "callbacks", "experiments"],
+  cli: ["core", "callbacks", "experiments", "dashboard", "sweep"],
 };
 
 function layerOf(path: string): string | undefined {

@@ -6,6 +6,7 @@ import { syntheticShapes } from "../core/data/synthetic.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";
 import { withSeededMathRandom } from "../core/random.ts";
 import { RunWriter } from "../core/run/writer.ts";
+import { readRunInfo } from "../core/run/reader.ts";
 import { CallbackError, Trainer } from "../core/trainer.ts";
 
 await initBackend("wasm", { log: () => {} });
@@ -135,6 +136,25 @@ Deno.test("stopTraining ends after the current epoch with the reason in run.json
   const info = JSON.parse(await Deno.readTextFile(`${run.dir}/run.json`));
   assert.deepEqual([info.status, info.stopReason], ["stopped", "enough"]);
   await run.close();
+});
+
+Deno.test("stopTraining with status pruned ends the run pruned, with the reason, readable", async () => {
+  const cb: Callback = {
+    name: "pruner",
+    onEpochEnd: (e, _l, ctx) => {
+      if (e === 1) ctx.stopTraining("worse than the median", { status: "pruned" });
+    },
+  };
+  const { run, trainer } = await setup([cb]);
+  const res = await trainer.train({ epochs: 5 });
+  assert.deepEqual([res.status, res.stopReason, res.history.length], [
+    "pruned",
+    "worse than the median",
+    2,
+  ]);
+  await run.close();
+  const info = await readRunInfo(run.dir);
+  assert.deepEqual([info.status, info.stopReason], ["pruned", "worse than the median"]);
 });
 
 Deno.test("stopTraining immediate ends the epoch after the current batch", async () => {

@@ -14,6 +14,14 @@
  * is written (hits copied, misses appended as they finish) and the index is renamed over the
  * old one, so a crash or a concurrent run never sees a half-written cache.
  *
+ * Several processes (the trials of a sweep, on one machine or on several sharing the folder
+ * over NFS) may fill the same cache at once: writers take `<key>.lock` (created exclusively,
+ * its mtime renewed while decoding; one older than a minute is a dead writer's and is taken
+ * over), and a process that waited for it reads the index again, so the images are decoded
+ * once and shared. Readers never take the lock. A superseded or orphaned pixel file is kept for
+ * a day (a run on another machine may still be reading it: deleting a file open elsewhere on
+ * NFS breaks that reader), then removed by the next writer.
+ *
  * @module
  */
 import { createHash } from "node:crypto";
@@ -180,11 +188,58 @@ async function readAt(handle: FileHandle, dest: Uint8Array, position: number): P
   }
 }
 
+/** How long a superseded or orphaned pixel file is kept (readers elsewhere may hold it open). */
+export const STALE_PIXEL_FILE_MS = 24 * 3600_000;
+
+/** A writer's lock whose mtime is older than this belongs to a dead writer. */
+export const CACHE_LOCK_STALE_MS = 60_000;
+
+/**
+ * Takes the cache's writer lock: `<key>.lock`, created exclusively, its mtime renewed every
+ * few seconds until released; waits while another live writer holds it.
+ */
+async function acquireCacheLock(dir: string, key: string): Promise<() => Promise<void>> {
+  const path = join(dir, `${key}.lock`);
+  for (;;) {
+    try {
+      const f = await Deno.open(path, { write: true, createNew: true });
+      await f.write(new TextEncoder().encode(`${Deno.hostname()} ${Deno.pid}\n`));
+      f.close();
+      const timer = setInterval(() => {
+        const now = new Date();
+        Deno.utime(path, now, now).catch(() => {});
+      }, CACHE_LOCK_STALE_MS / 6);
+      return async () => {
+        clearInterval(timer);
+        await Deno.remove(path).catch(() => {});
+      };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    try {
+      const age = Date.now() - ((await Deno.stat(path)).mtime?.getTime() ?? 0);
+      if (age > CACHE_LOCK_STALE_MS) {
+        // A dead writer's: move it aside (one taker wins the rename) and try again.
+        const aside = `${path}.${crypto.randomUUID().slice(0, 8)}.stale`;
+        await Deno.rename(path, aside).then(() => Deno.remove(aside)).catch(() => {});
+        continue;
+      }
+    } catch {
+      continue; // released meanwhile
+    }
+    await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+  }
+}
+
 /** Removes pixel files of `key` that no index refers to (left by an interrupted run). */
 async function removeOrphans(dir: string, key: string, keep: string | undefined): Promise<void> {
-  const cutoff = Date.now() - 10 * 60_000; // younger ones may belong to a run writing right now
+  const cutoff = Date.now() - STALE_PIXEL_FILE_MS;
   try {
     for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.startsWith(`${key}.lock.`) && entry.name.endsWith(".stale")) {
+        await Deno.remove(join(dir, entry.name)).catch(() => {});
+        continue;
+      }
       if (!entry.name.startsWith(`${key}.`) || !entry.name.endsWith(".u8") || entry.name === keep) {
         continue;
       }
@@ -200,7 +255,15 @@ async function removeOrphans(dir: string, key: string, keep: string | undefined)
 async function writeIndex(dir: string, index: CacheIndex): Promise<void> {
   const path = join(dir, `${index.key}.json`);
   const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(index));
+  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    const bytes = new TextEncoder().encode(JSON.stringify(index));
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    await f.sync();
+  } finally {
+    f.close();
+  }
   await Deno.rename(tmp, path);
 }
 
@@ -223,9 +286,25 @@ async function writeIndex(dir: string, index: CacheIndex): Promise<void> {
  * ```
  */
 export async function ensureCached(options: EnsureCachedOptions): Promise<CachedImages> {
+  const first = await fillCache(options, false);
+  if (first) return first;
+  // Something must be decoded: one writer at a time; after the wait, another writer may have
+  // done it already.
+  const release = await acquireCacheLock(options.dir, options.key);
+  try {
+    return (await fillCache(options, true))!;
+  } finally {
+    await release();
+  }
+}
+
+/** Reuses the cache when every file hits; otherwise writes it when `write`, else undefined. */
+async function fillCache(
+  options: EnsureCachedOptions,
+  write: boolean,
+): Promise<CachedImages | undefined> {
   const { dir, key, imageBytes, files } = options;
   const old = await readCacheIndex(dir, key, imageBytes);
-  await removeOrphans(dir, key, old?.bin);
   const result: CachedImages = {
     count: 0,
     slotOf: new Map(),
@@ -251,6 +330,8 @@ export async function ensureCached(options: EnsureCachedOptions): Promise<Cached
     if (old.count > 0) result.binPath = join(dir, old.bin);
     return result;
   }
+  if (!write) return undefined;
+  await removeOrphans(dir, key, old?.bin);
 
   const gen = `${Date.now().toString(36)}${crypto.randomUUID().slice(0, 6)}`;
   const bin = `${key}.${gen}.u8`;
@@ -344,7 +425,11 @@ export async function ensureCached(options: EnsureCachedOptions): Promise<Cached
   }
   index.count = slots;
   await writeIndex(dir, index);
-  if (old && old.bin !== bin) await Deno.remove(join(dir, old.bin)).catch(() => {});
+  if (old && old.bin !== bin) {
+    // Superseded: kept for STALE_PIXEL_FILE_MS from now (readers elsewhere may have it open).
+    const now = new Date();
+    await Deno.utime(join(dir, old.bin), now, now).catch(() => {});
+  }
   result.count = slots;
   result.binPath = binPath;
   return result;

@@ -17,7 +17,7 @@
  */
 
 /** The life-cycle states a run.json may hold. */
-export const RUN_STATUSES = ["running", "completed", "stopped", "failed"] as const;
+export const RUN_STATUSES = ["running", "completed", "stopped", "pruned", "failed"] as const;
 
 /** The life-cycle state of a run. */
 export type RunStatus = typeof RUN_STATUSES[number];
@@ -32,7 +32,7 @@ export interface RunInfo {
   experiment: string;
   /** Current status; `running` also for a run whose process died (see `heartbeat`). */
   status: RunStatus;
-  /** Why training stopped early (early stopping, NaN loss, Ctrl-C ...). */
+  /** Why training stopped early (early stopping, NaN loss, Ctrl-C, a sweep's pruner ...). */
   stopReason?: string;
   /** The error message of a failed run. */
   error?: string;

@@ -360,7 +360,7 @@ export class RunWriter implements RunLogger {
 
   /** Marks the run as ended with `status` (and an optional reason or error). */
   async finish(
-    status: "completed" | "stopped" | "failed",
+    status: "completed" | "stopped" | "pruned" | "failed",
     detail: { stopReason?: string; error?: string } = {},
   ): Promise<void> {
     await this.updateInfo({

@@ -17,6 +17,8 @@ import type {
   RunInfo,
   RunListResponse,
   RunSummary,
+  SweepDetail,
+  SweepListResponse,
   TableGroup,
   VizIndex,
 } from "../api_types.ts";
@@ -35,6 +37,8 @@ export type {
   RunInfo,
   RunListResponse,
   RunSummary,
+  SweepDetail,
+  SweepListResponse,
   TableGroup,
   VizIndex,
 };

@@ -14,6 +14,7 @@ import { ComparePage } from "./compare_page.tsx";
 import { parseRoute } from "./url_state.ts";
 
 export { parseRoute, type Route } from "./url_state.ts";
+import { SweepList, SweepPage } from "./sweep_page.tsx";
 
 function App() {
   const route = useSignal(parseRoute(location.hash));
@@ -26,12 +27,16 @@ function App() {
   return (
     <>
       <header>
-        <a href="#/" class="brand">convdeck</a>
+        <a href="#/" class="brand">convdeck</a> <a href="#/sweeps" class="nav">sweeps</a>
       </header>
       {r.page === "run"
         ? <RunPage key={r.id} id={r.id} />
         : r.page === "compare"
         ? <ComparePage ids={r.ids} params={r.params} />
+        : r.page === "sweeps"
+        ? <SweepList />
+        : r.page === "sweep"
+        ? <SweepPage key={r.id} id={r.id} />
         : <RunList params={r.params} />}
     </>
   );

@@ -11,7 +11,9 @@
 export type Route =
   | { page: "list"; params: Record<string, string> }
   | { page: "run"; id: string }
-  | { page: "compare"; ids: string[]; params: Record<string, string> };
+  | { page: "compare"; ids: string[]; params: Record<string, string> }
+  | { page: "sweeps" }
+  | { page: "sweep"; id: string };
 
 function paramsOf(query: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -19,9 +21,15 @@ function paramsOf(query: string): Record<string, string> {
   return out;
 }
 
-/** Parses `#/run/<id>`, `#/compare?runs=a,b&...` or anything else (the list, with its state). */
+/**
+ * Parses `#/run/<id>`, `#/compare?runs=a,b&...`, `#/sweeps`, `#/sweep/<id>` or anything else
+ * (the list, with its state).
+ */
 export function parseRoute(hash: string): Route {
   const h = hash.replace(/^#/, "");
+  if (h === "/sweeps") return { page: "sweeps" };
+  const sweep = /^\/sweep\/([^/?]+)/.exec(h);
+  if (sweep) return { page: "sweep", id: decodeURIComponent(sweep[1]) };
   const run = /^\/run\/([^/?]+)/.exec(h);
   if (run) return { page: "run", id: decodeURIComponent(run[1]) };
   const cmp = /^\/compare\?(.*)$/.exec(h);

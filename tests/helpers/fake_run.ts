@@ -21,6 +21,8 @@ export interface FakeRunOptions {
   experiment?: string;
   /** Status (default `completed`). */
   status?: RunStatus;
+  /** Why it stopped early. */
+  stopReason?: string;
   /** Epoch records to write (default 5). */
   epochs?: number;
   /** Batch records per epoch (default 0). */
@@ -93,6 +95,7 @@ export function fakeRunInfo(o: FakeRunOptions, epochs: number, steps: number): R
     epochs,
     steps,
   };
+  if (o.stopReason !== undefined) info.stopReason = o.stopReason;
   if (status !== "running") info.endedAt = new Date(start + epochs * 60_000).toISOString();
   if (epochs > 0) {
     const recs = Array.from({ length: epochs }, (_, e) => fakeEpochRecord(e, 0, 0));

@@ -1,0 +1,282 @@
+/**
+ * `deno task sweep SPEC [--workers K]`: many runs from one spec, pruned early, K at a time on
+ * this machine, or put on a Redis queue for `deno task sweep-worker` on any machine
+ * (`--queue redis://HOST:PORT`). `--resume SWEEP_DIR` continues a sweep.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { relative } from "node:path";
+import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
+import { planSweep } from "../sweep/plan.ts";
+import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
+import { coreCount, runLocalSweep } from "../sweep/local.ts";
+import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
+import { SpecError } from "../sweep/spec.ts";
+import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
+
+/** The `--help` text. */
+export const HELP = `Usage: deno task sweep SPEC [options]
+       deno task sweep --resume SWEEP_DIR [options]
+
+Runs one trial (a normal run, in the runs folder) per point of the spec's search space, with
+optional pruning, and records the sweep in SWEEPS/<sweep-id>/ (the spec, each trial's state).
+
+Options:
+  --workers K          trials at a time on this machine                      [default: 1]
+  --threads N          threads per trial            [default: cores / workers, at least 1]
+  --backend NAME       ${BACKEND_NAMES.join("|")}                  [default: auto]
+  --runs DIR           where trial runs go                                [default: runs]
+  --sweeps DIR         where sweep folders go                           [default: sweeps]
+  --resume SWEEP_DIR   continue a sweep: finished trials are kept, interrupted ones resume
+                       from their resume points, nothing runs twice
+  --queue URL          redis://HOST:PORT: put the trials on a queue for sweep-worker
+                       processes (on any machine sharing the runs folder) and follow them
+  --queue-name NAME    the queue's name                          [default: ${DEFAULT_QUEUE_NAME}]
+  -h, --help           show this help
+
+Ctrl-C stops cleanly (running trials save a resume point); with --queue it only stops
+following the sweep (the workers go on). Exit status: 0 every trial finished, 1 an error,
+2 bad flags or spec, 130 interrupted.
+`;
+
+/** Parsed command line. */
+export interface SweepArgs {
+  spec?: string;
+  resume?: string;
+  workers: number;
+  threads?: number;
+  backend: BackendName;
+  runsDir: string;
+  sweepsDir: string;
+  queue?: string;
+  queueName: string;
+  help: boolean;
+}
+
+function intFlag(flag: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    throw new Error(`${flag} must be an integer >= ${min}, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * Parses `deno task sweep` arguments; throws a clear error on bad flags.
+ *
+ * @example
+ * ```ts
+ * import { parseSweepArgs } from "./sweep.ts";
+ * parseSweepArgs(["spec.json", "--workers", "2"]).workers; // 2
+ * ```
+ */
+export function parseSweepArgs(argv: string[]): SweepArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        workers: { type: "string" },
+        threads: { type: "string" },
+        backend: { type: "string" },
+        runs: { type: "string" },
+        sweeps: { type: "string" },
+        resume: { type: "string" },
+        queue: { type: "string" },
+        "queue-name": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}. Run with --help for the options.`);
+  }
+  const v = parsed.values;
+  const help = v.help ?? false;
+  if (!help && parsed.positionals.length + (v.resume ? 1 : 0) !== 1) {
+    throw new Error("give a spec file, or --resume SWEEP_DIR (one of the two)");
+  }
+  const backend = (v.backend ?? "auto") as BackendName;
+  if (!BACKEND_NAMES.includes(backend)) {
+    throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`);
+  }
+  if (v.queue !== undefined && !/^rediss?:\/\/[^/\s]+/.test(v.queue)) {
+    throw new Error(`--queue takes redis://HOST:PORT, got "${v.queue}"`);
+  }
+  if (v.queue !== undefined && (v.workers !== undefined || v.threads !== undefined)) {
+    throw new Error("--workers and --threads are for local sweeps; with --queue start workers");
+  }
+  return {
+    spec: parsed.positionals[0],
+    resume: v.resume,
+    workers: intFlag("--workers", v.workers, 1) ?? 1,
+    threads: intFlag("--threads", v.threads, 1),
+    backend,
+    runsDir: v.runs ?? "runs",
+    sweepsDir: v.sweeps ?? "sweeps",
+    queue: v.queue,
+    queueName: v["queue-name"] ?? DEFAULT_QUEUE_NAME,
+    help,
+  };
+}
+
+/** A live summary on stderr: rewritten in place on a terminal, one line per change otherwise. */
+function liveLine(): { show: (s: SweepSummary) => void; end: () => void } {
+  const tty = Deno.stderr.isTerminal();
+  let last = "";
+  const enc = new TextEncoder();
+  return {
+    show(s) {
+      const line = formatSummary(s);
+      if (line === last) return;
+      last = line;
+      Deno.stderr.writeSync(enc.encode(tty ? `\r\x1b[K${line}` : `${line}\n`));
+    },
+    end() {
+      if (tty && last) Deno.stderr.writeSync(enc.encode("\n"));
+    },
+  };
+}
+
+/**
+ * Runs the CLI; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./sweep.ts";
+ * Deno.exit(await main(["spec.json", "--workers", "2"]));
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  let args: SweepArgs;
+  try {
+    args = parseSweepArgs(argv);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const controller = new AbortController();
+  let sigints = 0;
+  const onSignal = () => {
+    if (++sigints > 1) Deno.exit(130);
+    console.error(
+      args.queue
+        ? "\nCtrl-C: no longer following the sweep (the workers go on)"
+        : "\nCtrl-C: stopping the running trials after their current batch (again: quit now)",
+    );
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const started = performance.now();
+  const live = liveLine();
+  try {
+    let sweepDir: string;
+    if (args.resume) {
+      sweepDir = (await readSweep(args.resume)).dir;
+    } else {
+      let record;
+      try {
+        record = await planSweep(args.spec!);
+      } catch (err) {
+        console.error(`error: ${(err as Error).message}`);
+        return err instanceof SpecError ? 2 : 1;
+      }
+      if (args.queue) await checkRedis(args.queue); // nothing is created if Redis is not there
+      sweepDir = await createSweep(args.sweepsDir, record).catch(async (err) => {
+        // Re-enqueueing the same spec is a no-op on the queue: follow the existing sweep.
+        if (args.queue && err instanceof Error && /exists/.test(err.message)) {
+          return (await readSweep(`${args.sweepsDir}/${record.id}`)).dir;
+        }
+        throw err;
+      });
+      console.error(
+        `sweep ${record.id}: ${record.trials.length} trials of ${record.spec.experiment} ` +
+          `(${record.spec.method}${
+            record.spec.pruner ? `, ${record.spec.pruner.type} pruning` : ""
+          }` +
+          `), folder ${relative(Deno.cwd(), sweepDir) || sweepDir}`,
+      );
+    }
+    let summary: SweepSummary;
+    if (args.queue) {
+      const { record } = await readSweep(sweepDir);
+      await checkRedis(args.queue);
+      const added = await enqueueSweep(args.queue, args.queueName, record);
+      console.error(
+        `queue ${args.queueName} at ${args.queue}: ${added} trial(s) added, ` +
+          `${record.trials.length - added} already there; start workers with ` +
+          `deno task sweep-worker --queue ${args.queue} --runs <shared runs folder>`,
+      );
+      summary = await watchQueuedSweep({
+        url: args.queue,
+        queueName: args.queueName,
+        sweepDir,
+        signal: controller.signal,
+        onChange: (s) => live.show(s),
+      });
+    } else {
+      const threads = args.threads ?? Math.max(1, Math.floor(coreCount() / args.workers));
+      console.error(
+        `${args.workers} worker(s), ${threads} thread(s) each (${coreCount()} cores)`,
+      );
+      summary = await runLocalSweep({
+        sweepDir,
+        runsDir: args.runsDir,
+        workers: args.workers,
+        threads,
+        backend: args.backend,
+        signal: controller.signal,
+        onChange: (s) => live.show(s),
+      });
+    }
+    live.end();
+    const rel = relative(Deno.cwd(), sweepDir) || sweepDir;
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(formatSummary(summary));
+    console.log(
+      `  epochs trained ${summary.epochsTrained}, saved by pruning ${summary.epochsSavedByPruning}` +
+        `; wall time ${secs} s`,
+    );
+    if (summary.best?.runDir) console.log(`  best run: ${summary.best.runDir}`);
+    if (summary.done < summary.total) {
+      console.log(
+        `  continue it:  deno task sweep --resume ${rel}${
+          args.queue ? ` --queue ${args.queue}` : ""
+        }`,
+      );
+      return controller.signal.aborted ? 130 : 1;
+    }
+    return 0;
+  } catch (err) {
+    live.end();
+    console.error(`error: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * The final states of a sweep folder, for scripts.
+ *
+ * @example
+ * ```ts ignore
+ * import { sweepStates } from "./sweep.ts";
+ * console.log((await sweepStates("sweeps/lr-1a2b3c4d")).counts);
+ * ```
+ */
+export async function sweepStates(sweepDir: string): Promise<SweepSummary> {
+  const { dir, record } = await readSweep(sweepDir);
+  return summarize(record, await readTrialStates(dir, record));
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

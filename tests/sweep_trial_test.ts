@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { RunWriter } from "../core/run/writer.ts";
+import { RunLockedError } from "../core/run/lock.ts";
+import { planSweep } from "../sweep/plan.ts";
+import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
+import {
+  checkSameCode,
+  metricHistory,
+  runTrial,
+  trialOverrides,
+  TrialRefused,
+} from "../sweep/trial.ts";
+import { writeFakeRun } from "./helpers/fake_run.ts";
+import { parseSweepArgs } from "../cli/sweep.ts";
+import { parseWorkerArgs } from "../cli/sweep_worker.ts";
+import { runCli } from "./helpers/sweep_check.ts";
+
+const SWEEP = fileURLToPath(new URL("../cli/sweep.ts", import.meta.url));
+
+async function specFile(dir: string, spec: unknown): Promise<string> {
+  const path = join(dir, "spec.json");
+  await Deno.writeTextFile(path, JSON.stringify(spec));
+  return path;
+}
+
+Deno.test("sweep CLI: a bad spec or unknown parameter names the field, exit 2, nothing created", async () => {
+  const cwd = await Deno.makeTempDir();
+  await specFile(cwd, {
+    experiment: "default",
+    parameters: { widht: { values: [4] }, width: { values: [8, 1000] } },
+    metric: "val_acc",
+  });
+  const unknown = await runCli(SWEEP, ["spec.json"], cwd);
+  assert.equal(unknown.code, 2, unknown.err);
+  assert.match(
+    unknown.err,
+    /parameters\.widht: unknown parameter \(experiment default has .*width/,
+  );
+  await specFile(cwd, {
+    experiment: "default",
+    parameters: { width: { values: [8, 1000] } },
+    metric: "val_acc",
+  });
+  const range = await runCli(SWEEP, ["spec.json"], cwd);
+  assert.equal(range.code, 2, range.err);
+  assert.match(
+    range.err,
+    /trial t001: \{"width":1000\}\): Invalid parameters: width must be <= 512/,
+  );
+  await specFile(cwd, { parameters: { width: { values: [] } }, metric: "val_acc" });
+  const empty = await runCli(SWEEP, ["spec.json"], cwd);
+  assert.equal(empty.code, 2);
+  assert.match(empty.err, /parameters\.width\.values: must be a non-empty list/);
+  const missing = await runCli(SWEEP, ["nope.json"], cwd);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /Cannot read the sweep spec .*nope\.json/);
+  assert.deepEqual([...Deno.readDirSync(cwd)].map((e) => e.name), ["spec.json"]);
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("sweep flags: bad values are errors", () => {
+  assert.throws(() => parseSweepArgs([]), /give a spec file, or --resume/);
+  assert.throws(
+    () => parseSweepArgs(["a.json", "--workers", "0"]),
+    /--workers must be an integer >= 1/,
+  );
+  assert.throws(() => parseSweepArgs(["a.json", "--queue", "http://x"]), /--queue takes redis/);
+  assert.throws(
+    () => parseSweepArgs(["a.json", "--queue", "redis://h:1", "--workers", "2"]),
+    /--workers and --threads are for local sweeps/,
+  );
+  assert.equal(parseSweepArgs(["a.json", "--workers", "3"]).workers, 3);
+  assert.throws(() => parseWorkerArgs([]), /--queue redis:\/\/HOST:PORT is required/);
+  assert.equal(parseWorkerArgs(["--queue", "redis://h:1"]).lockMs, 30000);
+});
+
+Deno.test("trialOverrides: standard options, data and parameters apart", () => {
+  assert.deepEqual(
+    trialOverrides({ epochs: 2, learningRate: 0.1, width: 8, data: "d", strictData: true }),
+    { epochs: 2, learningRate: 0.1, data: "d", strictData: true, params: { width: 8 } },
+  );
+});
+
+Deno.test("a trial whose run another live process trains is refused, not started again", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      experiment: "default",
+      settings: { epochs: 1 },
+      parameters: { width: { values: [4] } },
+      metric: "val_acc",
+    }),
+  );
+  const dir = await createSweep(join(cwd, "sweeps"), record);
+  const { record: stored } = await readSweep(dir);
+  assert.deepEqual(stored.trials, record.trials);
+  assert.equal((await readTrialStates(dir, stored))[0].status, "pending");
+  await assert.rejects(createSweep(join(cwd, "sweeps"), record), /exists: .*--resume/);
+  const runs = join(cwd, "runs");
+  const held = await RunWriter.create({
+    runsDir: runs,
+    experiment: "default",
+    config: { sweep: { id: record.id, trial: "t000" } },
+    warn: () => {},
+  });
+  try {
+    await assert.rejects(
+      runTrial({ sweep: stored, trial: stored.trials[0], runsDir: runs, log: () => {} }),
+      (err) => err instanceof RunLockedError,
+    );
+    assert.equal([...Deno.readDirSync(runs)].length, 1, "no second run of the trial");
+  } finally {
+    await held.close();
+  }
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a trial's finished run is reported, not run again; early stopping counts as completed", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      experiment: "default",
+      settings: { epochs: 9 },
+      parameters: { width: { values: [4, 8] } },
+      metric: "val_loss",
+    }),
+  );
+  const runs = join(cwd, "runs");
+  const tag = (trial: string) => ({ sweep: { id: record.id, trial } });
+  const early = await writeFakeRun(runs, {
+    id: "early",
+    epochs: 4,
+    status: "stopped",
+    stopReason: "EarlyStopping: val_loss did not improve for 2 epochs",
+    config: tag("t000"),
+  });
+  await writeFakeRun(runs, {
+    id: "pruned",
+    epochs: 2,
+    status: "pruned",
+    stopReason: "pruned: ...",
+    config: tag("t001"),
+  });
+  const a = await runTrial({
+    sweep: record,
+    trial: record.trials[0],
+    runsDir: runs,
+    log: () => {},
+  });
+  assert.deepEqual(
+    [a.status, a.runDir, a.epochs, a.alreadyFinished, a.resumed],
+    ["completed", early, 4, true, false],
+  );
+  assert.match(a.reason!, /^EarlyStopping/);
+  assert.equal(a.value, Math.min(...(await metricHistory(early, "val_loss"))));
+  const b = await runTrial({
+    sweep: record,
+    trial: record.trials[1],
+    runsDir: runs,
+    log: () => {},
+  });
+  assert.deepEqual([b.status, b.epochs, b.alreadyFinished], ["pruned", 2, true]);
+  assert.equal([...Deno.readDirSync(runs)].length, 2, "nothing new trained");
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a worker of another convdeck version is refused with the reason", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      parameters: { width: { values: [4] } },
+      metric: "val_acc",
+    }),
+  );
+  await checkSameCode(record);
+  await assert.rejects(
+    checkSameCode({ ...record, convdeckVersion: "9.9.9" }),
+    (err) =>
+      err instanceof TrialRefused &&
+      /this worker runs convdeck 0\.1\.0, the sweep .* was planned with 9\.9\.9/.test(err.message),
+  );
+  await assert.rejects(
+    checkSameCode({ ...record, experimentSha256: "f".repeat(64) }),
+    /experiment default differs from the sweep's \(sha256 [0-9a-f]{12} here, ffffffffffff/,
+  );
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a spec can be a TypeScript module whose default export is the spec", async () => {
+  const cwd = await Deno.makeTempDir();
+  const path = join(cwd, "spec.ts");
+  await Deno.writeTextFile(
+    path,
+    `const widths = [4, 8];\nexport default {\n  name: "ts_spec",\n  parameters: { width: { values: widths } },\n  metric: "val_loss",\n  pruner: { type: "asha", minEpochs: 1, reductionFactor: 2 },\n};\n`,
+  );
+  const record = await planSweep(path);
+  assert.match(record.id, /^ts_spec-[0-9a-f]{8}$/);
+  assert.deepEqual(record.trials.map((t) => t.params.width), [4, 8]);
+  assert.deepEqual(record.plannedEpochs, [15, 15], "the experiment's default epochs");
+  assert.equal(record.spec.direction, "min");
+  assert.equal((await planSweep(path)).id, record.id, "the id is deterministic");
+  await Deno.remove(cwd, { recursive: true });
+});
