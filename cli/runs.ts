@@ -70,6 +70,24 @@ const DEFAULT_COLUMNS = [
   "duration",
 ];
 
+/**
+ * The columns `list` prints by default: id, name, status, tags, the learning rate and up to 4
+ * other hyperparameters whose values differ among the rows shown, then the main metrics.
+ */
+function defaultColumns(
+  result: { columns: { key: string; group: string }[]; rows: { cells: Record<string, Cell> }[] },
+  known: Set<string>,
+  empty: boolean,
+): string[] {
+  const differ = result.columns.filter((c) =>
+    c.group === "hyperparameter" && c.key !== "learningRate" &&
+    new Set(result.rows.map((r) => JSON.stringify(r.cells[c.key] ?? null))).size > 1
+  ).slice(0, 4).map((c) => c.key);
+  const at = DEFAULT_COLUMNS.indexOf("learningRate") + 1;
+  const cols = [...DEFAULT_COLUMNS.slice(0, at), ...differ, ...DEFAULT_COLUMNS.slice(at)];
+  return cols.filter((c) => known.has(c) || empty);
+}
+
 function formatCell(v: Cell | undefined, key: string): string {
   if (v === null || v === undefined) return "";
   if (Array.isArray(v)) return v.join(",");
@@ -250,7 +268,7 @@ export async function main(
           ? result.columns.map((c) => c.key)
           : v.columns
           ? v.columns.split(",").map((c) => c.trim()).filter(Boolean)
-          : DEFAULT_COLUMNS.filter((c) => known.has(c) || summaries.length === 0);
+          : defaultColumns(result, known, summaries.length === 0);
         for (const c of columns) {
           if (!known.has(c) && summaries.length) {
             throw new UsageError(

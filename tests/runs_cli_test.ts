@@ -27,7 +27,11 @@ Deno.test("runs list: newest first, archived hidden, the killed run crashed with
   const r = await run(root, "list");
   assert.equal(r.code, 0, r.err);
   const lines = r.out.split("\n");
-  assert.match(lines[0], /^id\s+name\s+status\s+tags\s+learningRate\s+best\.val_acc\s+test_acc/);
+  // The hyperparameters that differ among the rows come after the learning rate.
+  assert.match(
+    lines[0],
+    /^id\s+name\s+status\s+tags\s+learningRate\s+epochs\s+dropout\s+optimizer\s+width\s+best\.val_acc\s+test_acc/,
+  );
   assert.ok(lines[1].startsWith(F.killed) && /\bcrashed\b/.test(lines[1]), lines[1]);
   assert.ok(!r.out.includes(F.archived), "archived hidden");
   assert.match(r.out, /5 of 5 matching runs \(6 in .*, 1 archived hidden: --archived\)/);
