@@ -17,7 +17,7 @@ import { type Cell, runCells, runDurationMs, type RunSummaryRecord } from "../co
 import { QueryError, queryTable, type TableQuery } from "../core/run/query.ts";
 import { applyMetaEdit, checkTag, type MetaEdit, updateRunMeta } from "../core/run/meta.ts";
 import { resumeCommand } from "../core/run/state.ts";
-import { emptyTrash, listTrash, trashRun } from "../core/run/trash.ts";
+import { emptyTrash, listTrash, restoreRun, trashRun } from "../core/run/trash.ts";
 import { readRunInfoChecked } from "../core/run/run_info.ts";
 
 /** The `--help` text. */
@@ -41,6 +41,7 @@ Commands:
   rename RUN NAME       set the display name ("" clears it)
   archive RUN...        hide from listings  unarchive RUN...   show again
   delete RUN...         move to the trash (<runs>/.trash/); a running run is refused
+  trash                 what the trash holds        restore RUN   take a run back from it
   export [QUERY]        matching runs with every column: --format csv|json, --out FILE
   gc                    empty the trash for good
 
@@ -425,6 +426,21 @@ export async function main(
         }
         return 0;
       }
+      case "trash": {
+        if (args.length) throw new UsageError("trash takes no arguments");
+        const items = await listTrash(runsDir);
+        out(
+          items.length
+            ? items.map((i) => `${i.name}  ${(i.bytes / 1e6).toFixed(1)} MB`).join("\n")
+            : "the trash is empty",
+        );
+        return 0;
+      }
+      case "restore": {
+        need(1, "a RUN from the trash (see: deno task runs trash)");
+        for (const name of args) out(`${await restoreRun(runsDir, name)} restored`);
+        return 0;
+      }
       case "gc": {
         if (args.length) throw new UsageError("gc takes no arguments");
         const items = await listTrash(runsDir);
@@ -439,7 +455,7 @@ export async function main(
       default:
         throw new UsageError(
           `unknown command "${command}" (list, show, tag, untag, note, rename, archive, ` +
-            `unarchive, delete, export, gc)`,
+            `unarchive, delete, trash, restore, export, gc)`,
         );
     }
   } catch (e) {

@@ -210,6 +210,13 @@ Deno.test("runs delete: to the trash (a crashed run may go), a live run is refus
   assert.ok(!(await run(root, "list", "--archived")).out.includes(F.killed));
   assert.equal((await run(root, "delete", "no-such-run")).code, 1);
   assert.equal((await run(root, "delete")).code, 2);
+  // The trash lists what it holds; a run comes back by its id.
+  assert.match((await run(root, "trash")).out, new RegExp(`${F.killed}~\\S+\\s+[\\d.]+ MB`));
+  assert.equal((await run(root, "restore", F.lrBig)).code, 0);
+  assert.ok((await run(root, "list")).out.includes(F.lrBig));
+  assert.equal((await run(root, "restore", F.lrBig)).code, 1, "no longer in the trash");
+  assert.equal((await run(root, "restore")).code, 2);
+  assert.equal((await run(root, "delete", F.lrBig)).code, 0);
   const gc = await run(root, "gc");
   assert.match(gc.out, /deleted 2 runs from the trash/);
   assert.deepEqual([...Deno.readDirSync(join(root, ".trash"))], []);

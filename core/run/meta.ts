@@ -182,18 +182,34 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
-    // Someone else is editing. Break the lock only when its editor is surely gone.
-    let holder: { host?: string; pid?: number } = {};
+    // Someone else is editing. Break the lock only when its editor is surely gone: its process
+    // is dead (this host) or the lock is old. The judgement is about one lock file (its text,
+    // with the holder's token): the lock is moved aside, and put back if what was moved is not
+    // the lock that was judged (a new editor took the lock in between).
+    let text = "";
+    let holder: { host?: string; pid?: number; token?: string } = {};
     try {
-      holder = JSON.parse(await Deno.readTextFile(path));
+      text = await Deno.readTextFile(path);
+      holder = JSON.parse(text);
     } catch { /* half written or just removed */ }
     const st = await Deno.lstat(path).catch(() => null);
     const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
     const dead = holder.host === thisHost() && typeof holder.pid === "number" &&
       !processAlive(holder.pid);
-    if (st && (dead || age > LOCK_STALE_MS)) {
+    if (st && (dead || age > LOCK_STALE_MS) && (text !== "" || age > LOCK_STALE_MS)) {
       const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
-      await Deno.rename(path, aside).then(() => Deno.remove(aside)).catch(() => {});
+      try {
+        await Deno.rename(path, aside);
+      } catch {
+        continue; // gone meanwhile
+      }
+      const moved = await Deno.readTextFile(aside).catch(() => "");
+      if (dead && moved !== text) {
+        // A live editor's lock: give it back. This fails only if yet another editor created
+        // the lock in the same instant; those two could then overlap (never seen in tests).
+        await Deno.link(aside, path).catch(() => {});
+      }
+      await Deno.remove(aside).catch(() => {});
       continue;
     }
     if (Date.now() - started > LOCK_WAIT_MS) {

@@ -1,15 +1,16 @@
 /**
  * Deleting runs: a run is moved (one rename) into the runs folder's trash, `<runs>/.trash/`,
- * which listings skip and `runs gc` empties. A live run (run.json says `running` and its
+ * which listings skip, `runs restore` takes back from and `runs gc` empties. A live run (run.json says `running` and its
  * heartbeat is fresh) is refused; a crashed one may be deleted.
  *
  * @example
  * ```ts
- * import { emptyTrash, trashRun } from "./trash.ts";
+ * import { emptyTrash, listTrash, trashRun } from "./trash.ts";
  * const runs = await Deno.makeTempDir();
  * await Deno.mkdir(`${runs}/old-run`);
  * await Deno.writeTextFile(`${runs}/old-run/run.json`, '{"id":"old-run","status":"completed"}');
  * await trashRun(runs, "old-run");
+ * console.log(await listTrash(runs)); // [{ name: "old-run~20260101T000000-ab12", bytes: ... }]
  * console.log(await emptyTrash(runs)); // { runs: 1, bytes: ... }
  * ```
  *
@@ -92,4 +93,29 @@ export async function emptyTrash(runsDir: string): Promise<{ runs: number; bytes
   const items = await listTrash(runsDir);
   for (const item of items) await Deno.remove(join(trash, item.name), { recursive: true });
   return { runs: items.length, bytes: items.reduce((n, i) => n + i.bytes, 0) };
+}
+
+/**
+ * Moves a run back from the trash (`name` as {@linkcode listTrash} gives it, or the run id when
+ * one trashed run has it) to its id; returns the id. Refuses when a run with that id exists.
+ */
+export async function restoreRun(runsDir: string, name: string): Promise<string> {
+  const root = resolve(runsDir);
+  const items = await listTrash(runsDir);
+  const matches = items.filter((i) => i.name === name || i.name.split("~")[0] === name);
+  if (matches.length === 0) throw new Error(`no ${name} in the trash of ${runsDir}`);
+  if (matches.length > 1) {
+    throw new Error(
+      `${name} is in the trash ${matches.length} times: name one of ${
+        matches.map((m) => m.name).join(", ")
+      }`,
+    );
+  }
+  const id = matches[0].name.split("~")[0];
+  const target = join(root, id);
+  if (await Deno.lstat(target).then(() => true, () => false)) {
+    throw new Error(`a run ${id} exists again in ${runsDir}; rename or delete it first`);
+  }
+  await Deno.rename(join(root, TRASH_DIR, matches[0].name), target);
+  return id;
 }
