@@ -22,7 +22,15 @@ import { readRunInfo } from "./run_info.ts";
 import { derivedStatus } from "./state.ts";
 import { readHeartbeat } from "./lock.ts";
 
-/** Thrown when a run to delete is live. */
+/**
+ * Thrown when a run to delete is live.
+ *
+ * @example
+ * ```ts
+ * import { RunIsLiveError } from "./trash.ts";
+ * console.log(new RunIsLiveError("r1", { pid: 42, host: "vm" }).message);
+ * ```
+ */
 export class RunIsLiveError extends Error {
   /** Creates the error for run `id`. */
   constructor(id: string, owner?: { pid: number; host: string }) {
@@ -37,6 +45,13 @@ export class RunIsLiveError extends Error {
 /**
  * Moves run `id` of `runsDir` to the trash; returns its path there. Throws when there is no
  * such run or it is live (see {@linkcode RunIsLiveError}).
+ *
+ * @example
+ * ```ts
+ * import { trashRun } from "./trash.ts";
+ * const where = await trashRun("runs", "default-20261201-101010");
+ * console.log(where); // runs/.trash/default-20261201-101010~...
+ * ```
  */
 export async function trashRun(runsDir: string, id: string): Promise<string> {
   const root = resolve(runsDir);
@@ -73,7 +88,15 @@ async function sizeOf(path: string): Promise<number> {
   return total;
 }
 
-/** The runs in the trash (folder names) with their sizes in bytes. */
+/**
+ * The runs in the trash (folder names) with their sizes in bytes.
+ *
+ * @example
+ * ```ts
+ * import { listTrash } from "./trash.ts";
+ * for (const item of await listTrash("runs")) console.log(item.name, item.bytes);
+ * ```
+ */
 export async function listTrash(runsDir: string): Promise<{ name: string; bytes: number }[]> {
   const trash = join(resolve(runsDir), TRASH_DIR);
   const out: { name: string; bytes: number }[] = [];
@@ -87,7 +110,16 @@ export async function listTrash(runsDir: string): Promise<{ name: string; bytes:
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Deletes everything in the trash for good; returns how many runs and bytes were freed. */
+/**
+ * Deletes everything in the trash for good; returns how many runs and bytes were freed.
+ *
+ * @example
+ * ```ts
+ * import { emptyTrash } from "./trash.ts";
+ * const { runs, bytes } = await emptyTrash("runs");
+ * console.log(`${runs} runs, ${bytes} bytes freed`);
+ * ```
+ */
 export async function emptyTrash(runsDir: string): Promise<{ runs: number; bytes: number }> {
   const trash = join(resolve(runsDir), TRASH_DIR);
   const items = await listTrash(runsDir);
@@ -98,6 +130,12 @@ export async function emptyTrash(runsDir: string): Promise<{ runs: number; bytes
 /**
  * Moves a run back from the trash (`name` as {@linkcode listTrash} gives it, or the run id when
  * one trashed run has it) to its id; returns the id. Refuses when a run with that id exists.
+ *
+ * @example
+ * ```ts
+ * import { restoreRun } from "./trash.ts";
+ * await restoreRun("runs", "default-20261201-101010"); // back in runs/
+ * ```
  */
 export async function restoreRun(runsDir: string, name: string): Promise<string> {
   const root = resolve(runsDir);
