@@ -17,7 +17,7 @@ import { type Cell, runCells, runDurationMs, type RunSummaryRecord } from "../co
 import { QueryError, queryTable, type TableQuery } from "../core/run/query.ts";
 import { applyMetaEdit, checkTag, type MetaEdit, updateRunMeta } from "../core/run/meta.ts";
 import { resumeCommand } from "../core/run/state.ts";
-import { emptyTrash, listTrash, trashRun } from "../core/run/trash.ts";
+import { emptyTrash, listTrash, restoreRun, trashRun } from "../core/run/trash.ts";
 import { readRunInfoChecked } from "../core/run/run_info.ts";
 
 /** The `--help` text. */
@@ -41,6 +41,7 @@ Commands:
   rename RUN NAME       set the display name ("" clears it)
   archive RUN...        hide from listings  unarchive RUN...   show again
   delete RUN...         move to the trash (<runs>/.trash/); a running run is refused
+  trash                 what the trash holds        restore RUN   take a run back from it
   export [QUERY]        matching runs with every column: --format csv|json, --out FILE
   gc                    empty the trash for good
 
@@ -69,6 +70,24 @@ const DEFAULT_COLUMNS = [
   "test_acc",
   "duration",
 ];
+
+/**
+ * The columns `list` prints by default: id, name, status, tags, the learning rate and up to 4
+ * other hyperparameters whose values differ among the rows shown, then the main metrics.
+ */
+function defaultColumns(
+  result: { columns: { key: string; group: string }[]; rows: { cells: Record<string, Cell> }[] },
+  known: Set<string>,
+  empty: boolean,
+): string[] {
+  const differ = result.columns.filter((c) =>
+    c.group === "hyperparameter" && c.key !== "learningRate" &&
+    new Set(result.rows.map((r) => JSON.stringify(r.cells[c.key] ?? null))).size > 1
+  ).slice(0, 4).map((c) => c.key);
+  const at = DEFAULT_COLUMNS.indexOf("learningRate") + 1;
+  const cols = [...DEFAULT_COLUMNS.slice(0, at), ...differ, ...DEFAULT_COLUMNS.slice(at)];
+  return cols.filter((c) => known.has(c) || empty);
+}
 
 function formatCell(v: Cell | undefined, key: string): string {
   if (v === null || v === undefined) return "";
@@ -250,7 +269,7 @@ export async function main(
           ? result.columns.map((c) => c.key)
           : v.columns
           ? v.columns.split(",").map((c) => c.trim()).filter(Boolean)
-          : DEFAULT_COLUMNS.filter((c) => known.has(c) || summaries.length === 0);
+          : defaultColumns(result, known, summaries.length === 0);
         for (const c of columns) {
           if (!known.has(c) && summaries.length) {
             throw new UsageError(
@@ -407,6 +426,21 @@ export async function main(
         }
         return 0;
       }
+      case "trash": {
+        if (args.length) throw new UsageError("trash takes no arguments");
+        const items = await listTrash(runsDir);
+        out(
+          items.length
+            ? items.map((i) => `${i.name}  ${(i.bytes / 1e6).toFixed(1)} MB`).join("\n")
+            : "the trash is empty",
+        );
+        return 0;
+      }
+      case "restore": {
+        need(1, "a RUN from the trash (see: deno task runs trash)");
+        for (const name of args) out(`${await restoreRun(runsDir, name)} restored`);
+        return 0;
+      }
       case "gc": {
         if (args.length) throw new UsageError("gc takes no arguments");
         const items = await listTrash(runsDir);
@@ -421,7 +455,7 @@ export async function main(
       default:
         throw new UsageError(
           `unknown command "${command}" (list, show, tag, untag, note, rename, archive, ` +
-            `unarchive, delete, export, gc)`,
+            `unarchive, delete, trash, restore, export, gc)`,
         );
     }
   } catch (e) {

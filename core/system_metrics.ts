@@ -48,7 +48,15 @@ export class SystemMetrics {
   }
 }
 
-/** Bytes of the wasm backend's heap, or `undefined` when the backend is not wasm-based. */
+/**
+ * Bytes of the wasm backend's heap, or `undefined` when the backend is not wasm-based.
+ *
+ * @example
+ * ```ts
+ * import { wasmHeapBytes } from "./system_metrics.ts";
+ * console.log(wasmHeapBytes() ?? "not on wasm");
+ * ```
+ */
 export function wasmHeapBytes(): number | undefined {
   try {
     const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };

@@ -140,3 +140,13 @@ Deno.test("comparison: metric keys found, x as epoch/step/wall minutes, differin
     ["lr"],
   );
 });
+
+Deno.test("run details: the experiment's params are flattened into the hyperparameters table", async () => {
+  const { flatConfig } = await import("../dashboard/ui/run_details.tsx");
+  assert.deepEqual(flatConfig({ lr: 1, params: { width: 8, optimizer: "sgd" }, data: "x" }), [
+    ["lr", 1],
+    ["params.width", 8],
+    ["params.optimizer", "sgd"],
+    ["data", "x"],
+  ]);
+});

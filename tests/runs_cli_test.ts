@@ -27,7 +27,11 @@ Deno.test("runs list: newest first, archived hidden, the killed run crashed with
   const r = await run(root, "list");
   assert.equal(r.code, 0, r.err);
   const lines = r.out.split("\n");
-  assert.match(lines[0], /^id\s+name\s+status\s+tags\s+learningRate\s+best\.val_acc\s+test_acc/);
+  // The hyperparameters that differ among the rows come after the learning rate.
+  assert.match(
+    lines[0],
+    /^id\s+name\s+status\s+tags\s+learningRate\s+epochs\s+dropout\s+optimizer\s+width\s+best\.val_acc\s+test_acc/,
+  );
   assert.ok(lines[1].startsWith(F.killed) && /\bcrashed\b/.test(lines[1]), lines[1]);
   assert.ok(!r.out.includes(F.archived), "archived hidden");
   assert.match(r.out, /5 of 5 matching runs \(6 in .*, 1 archived hidden: --archived\)/);
@@ -206,6 +210,13 @@ Deno.test("runs delete: to the trash (a crashed run may go), a live run is refus
   assert.ok(!(await run(root, "list", "--archived")).out.includes(F.killed));
   assert.equal((await run(root, "delete", "no-such-run")).code, 1);
   assert.equal((await run(root, "delete")).code, 2);
+  // The trash lists what it holds; a run comes back by its id.
+  assert.match((await run(root, "trash")).out, new RegExp(`${F.killed}~\\S+\\s+[\\d.]+ MB`));
+  assert.equal((await run(root, "restore", F.lrBig)).code, 0);
+  assert.ok((await run(root, "list")).out.includes(F.lrBig));
+  assert.equal((await run(root, "restore", F.lrBig)).code, 1, "no longer in the trash");
+  assert.equal((await run(root, "restore")).code, 2);
+  assert.equal((await run(root, "delete", F.lrBig)).code, 0);
   const gc = await run(root, "gc");
   assert.match(gc.out, /deleted 2 runs from the trash/);
   assert.deepEqual([...Deno.readDirSync(join(root, ".trash"))], []);

@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import { serveDashboard } from "../dashboard/mod.ts";
-import { FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
+import { DEAD_PID, FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
+import { writeFakeRun } from "./helpers/fake_run.ts";
+import { thisHost } from "../core/run/lock.ts";
 import type { Page } from "playwright-core";
 
 const hasChromium = await Deno.stat(CHROMIUM_PATH).then(() => true, () => false);
@@ -262,6 +264,30 @@ Deno.test({
       await page.waitForFunction(() =>
         document.querySelectorAll("[data-testid=diff-table] tbody tr").length === 3
       );
+
+      // A run whose process dies while its page is open turns crashed there (nothing is
+      // written to the run: the page asks for the derived state).
+      const live = await writeFakeRun(root, { id: "live-run", status: "running", epochs: 2 });
+      const beat = (pid: number) =>
+        Deno.writeTextFile(
+          join(live, "heartbeat"),
+          JSON.stringify({
+            host: thisHost(),
+            pid,
+            token: "t",
+            since: Date.now(),
+            time: Date.now(),
+          }),
+        );
+      await beat(Deno.pid);
+      await page.goto(`${url}#/run/live-run`);
+      await page.waitForSelector("[data-testid=run-status]");
+      assert.equal(await page.textContent("[data-testid=run-status]"), "running");
+      assert.ok(await page.isDisabled("[data-testid=delete]"), "a running run cannot be deleted");
+      await beat(DEAD_PID);
+      await page.waitForSelector("[data-testid=crashed-banner]", { timeout: 15_000 });
+      assert.equal(await page.textContent("[data-testid=run-status]"), "crashed");
+      assert.match(await page.textContent("[data-testid=resume-command]") ?? "", /live-run$/);
 
       assert.deepEqual(pageErrors, []);
     } finally {

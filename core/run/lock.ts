@@ -248,6 +248,12 @@ export async function runCrashReason(
 /**
  * {@linkcode runCrashReason} for a heartbeat already read (`undefined`: the run has none), for
  * readers that keep it (the run index rereads it only when the run's folder changed).
+ *
+ * @example
+ * ```ts
+ * import { crashReasonOf } from "./lock.ts";
+ * crashReasonOf(undefined, Date.now() - 60_000); // "no-heartbeat"
+ * ```
  */
 export function crashReasonOf(
   hb: Heartbeat | undefined,

@@ -60,12 +60,28 @@ export const MAX_NOTE_LENGTH = 20_000;
 /** What a tag may look like. */
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$/;
 
-/** Metadata of a run without a sidecar. */
+/**
+ * Metadata of a run without a sidecar.
+ *
+ * @example
+ * ```ts
+ * import { emptyMeta } from "./meta.ts";
+ * emptyMeta(); // { tags: [], archived: false, revision: 0 }
+ * ```
+ */
 export function emptyMeta(): RunMeta {
   return { tags: [], archived: false, revision: 0 };
 }
 
-/** Throws a clear error when `name` is not a usable run name. */
+/**
+ * Throws a clear error when `name` is not a usable run name.
+ *
+ * @example
+ * ```ts
+ * import { checkName } from "./meta.ts";
+ * checkName("  wide run "); // "wide run"
+ * ```
+ */
 export function checkName(name: string): string {
   const n = name.trim();
   // deno-lint-ignore no-control-regex
@@ -78,7 +94,15 @@ export function checkName(name: string): string {
   return n;
 }
 
-/** Throws a clear error when `tag` does not match {@linkcode TAG_PATTERN}. */
+/**
+ * Throws a clear error when `tag` does not match {@linkcode TAG_PATTERN}.
+ *
+ * @example
+ * ```ts
+ * import { checkTag } from "./meta.ts";
+ * checkTag("lr-sweep"); // "lr-sweep"; checkTag("two words") throws
+ * ```
+ */
 export function checkTag(tag: string): string {
   if (!TAG_PATTERN.test(tag)) {
     throw new Error(
@@ -89,7 +113,15 @@ export function checkTag(tag: string): string {
   return tag;
 }
 
-/** Throws a clear error when `note` is too long. */
+/**
+ * Throws a clear error when `note` is too long.
+ *
+ * @example
+ * ```ts
+ * import { checkNote } from "./meta.ts";
+ * checkNote("diverged after epoch 5");
+ * ```
+ */
 export function checkNote(note: string): string {
   if (note.length > MAX_NOTE_LENGTH) {
     throw new Error(`a note has at most ${MAX_NOTE_LENGTH} characters, got ${note.length}`);
@@ -97,7 +129,15 @@ export function checkNote(note: string): string {
   return note;
 }
 
-/** Checks a parsed sidecar; throws naming the first problem. */
+/**
+ * Checks a parsed sidecar; throws naming the first problem.
+ *
+ * @example
+ * ```ts
+ * import { validateMeta } from "./meta.ts";
+ * validateMeta({ tags: ["a"], archived: true }).archived; // true
+ * ```
+ */
 export function validateMeta(raw: unknown): RunMeta {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new Error("not a JSON object");
@@ -135,6 +175,13 @@ export function validateMeta(raw: unknown): RunMeta {
 /**
  * Reads `meta.json` of `runDir`: the defaults when there is none; the defaults and a
  * `problem` when it is corrupt (never throws for a bad sidecar).
+ *
+ * @example
+ * ```ts
+ * import { readRunMeta } from "./meta.ts";
+ * const { meta, problem } = await readRunMeta("runs/default-20261201-101010");
+ * console.log(meta.tags, problem ?? "ok");
+ * ```
  */
 export async function readRunMeta(runDir: string): Promise<RunMetaRead> {
   let text: string;
@@ -182,18 +229,34 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
-    // Someone else is editing. Break the lock only when its editor is surely gone.
-    let holder: { host?: string; pid?: number } = {};
+    // Someone else is editing. Break the lock only when its editor is surely gone: its process
+    // is dead (this host) or the lock is old. The judgement is about one lock file (its text,
+    // with the holder's token): the lock is moved aside, and put back if what was moved is not
+    // the lock that was judged (a new editor took the lock in between).
+    let text = "";
+    let holder: { host?: string; pid?: number; token?: string } = {};
     try {
-      holder = JSON.parse(await Deno.readTextFile(path));
+      text = await Deno.readTextFile(path);
+      holder = JSON.parse(text);
     } catch { /* half written or just removed */ }
     const st = await Deno.lstat(path).catch(() => null);
     const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
     const dead = holder.host === thisHost() && typeof holder.pid === "number" &&
       !processAlive(holder.pid);
-    if (st && (dead || age > LOCK_STALE_MS)) {
+    if (st && (dead || age > LOCK_STALE_MS) && (text !== "" || age > LOCK_STALE_MS)) {
       const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
-      await Deno.rename(path, aside).then(() => Deno.remove(aside)).catch(() => {});
+      try {
+        await Deno.rename(path, aside);
+      } catch {
+        continue; // gone meanwhile
+      }
+      const moved = await Deno.readTextFile(aside).catch(() => "");
+      if (dead && moved !== text) {
+        // A live editor's lock: give it back. This fails only if yet another editor created
+        // the lock in the same instant; those two could then overlap (never seen in tests).
+        await Deno.link(aside, path).catch(() => {});
+      }
+      await Deno.remove(aside).catch(() => {});
       continue;
     }
     if (Date.now() - started > LOCK_WAIT_MS) {
@@ -210,6 +273,13 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
  * Applies `edit` to the run's metadata under the sidecar lock and writes the result
  * atomically; returns the new metadata. Refuses (changing nothing) when the sidecar is
  * corrupt, when `edit` throws, or when the result is invalid.
+ *
+ * @example
+ * ```ts
+ * import { updateRunMeta } from "./meta.ts";
+ * const dir = await Deno.makeTempDir();
+ * await updateRunMeta(dir, (m) => ({ ...m, note: "first try" }));
+ * ```
  */
 export async function updateRunMeta(
   runDir: string,
@@ -245,7 +315,15 @@ export interface MetaEdit {
   archived?: boolean;
 }
 
-/** Applies a {@linkcode MetaEdit} to `meta` (pure); throws on a bad name, tag or note. */
+/**
+ * Applies a {@linkcode MetaEdit} to `meta` (pure); throws on a bad name, tag or note.
+ *
+ * @example
+ * ```ts
+ * import { applyMetaEdit, emptyMeta } from "./meta.ts";
+ * applyMetaEdit(emptyMeta(), { addTags: ["baseline"], name: "small lr" }).tags; // ["baseline"]
+ * ```
+ */
 export function applyMetaEdit(meta: RunMeta, e: MetaEdit): RunMeta {
   const out: RunMeta = { ...meta, tags: [...meta.tags] };
   if (e.name === null) delete out.name;

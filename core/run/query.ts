@@ -43,7 +43,19 @@ jsep.addBinaryOp("=", 6);
 jsep.addBinaryOp("~", 6);
 jsep.addUnaryOp("not");
 
-/** A query that does not parse or names an unknown column; the message points at the token. */
+/**
+ * A query that does not parse or names an unknown column; the message points at the token.
+ *
+ * @example
+ * ```ts
+ * import { compileQuery, QueryError } from "./query.ts";
+ * try {
+ *   compileQuery("lr < < 1", null);
+ * } catch (err) {
+ *   if (err instanceof QueryError) console.log(err.index, err.message);
+ * }
+ * ```
+ */
 export class QueryError extends Error {
   /** 0-based character position of the bad token. */
   readonly index: number;
@@ -78,6 +90,13 @@ const ALIASES: Record<string, string> = {
 /**
  * The column `name` means among `known` columns (or `undefined`); `known` null accepts any
  * name after aliasing (an empty runs folder).
+ *
+ * @example
+ * ```ts
+ * import { resolveColumn } from "./query.ts";
+ * resolveColumn("lr", new Set(["learningRate"])); // "learningRate"
+ * resolveColumn("val_acc", new Set(["best.val_acc"])); // "best.val_acc"
+ * ```
  */
 export function resolveColumn(name: string, known: ReadonlySet<string> | null): string | undefined {
   const candidates = [name, ALIASES[name]];
@@ -169,6 +188,13 @@ function compare(op: string, a: Cell, b: Cell): boolean {
  * Parses `text` against the `known` columns (null: accept any). Throws {@linkcode QueryError}
  * pointing at the token when it does not parse, uses an operator it does not know, or names
  * an unknown column (the message lists some that exist).
+ *
+ * @example
+ * ```ts
+ * import { compileQuery } from "./query.ts";
+ * const q = compileQuery("val_acc > 0.9 and not archived", null);
+ * q.test({ "best.val_acc": 0.95, archived: false }); // true
+ * ```
  */
 export function compileQuery(text: string, known: ReadonlySet<string> | null): CompiledQuery {
   let ast: Node;
@@ -297,7 +323,15 @@ export interface ColumnInfo {
   group: "run" | "hyperparameter" | "metric";
 }
 
-/** The columns found in `rows`, run facts first, then hyperparameters, then metrics. */
+/**
+ * The columns found in `rows`, run facts first, then hyperparameters, then metrics.
+ *
+ * @example
+ * ```ts
+ * import { tableColumns } from "./query.ts";
+ * tableColumns([{ id: "a", learningRate: 0.01 }]).find((c) => c.key === "learningRate")?.group; // "hyperparameter"
+ * ```
+ */
 export function tableColumns(rows: readonly Readonly<Record<string, Cell>>[]): ColumnInfo[] {
   const kinds = new Map<string, ColumnKind>();
   for (const r of rows) {
@@ -427,6 +461,15 @@ export interface TableResult {
  * Filters, sorts, groups and pages runs (summaries, or `RunIndex.rows()` with their cells;
  * `knownColumns` from `RunIndex.columns()` spares computing them). Throws {@linkcode QueryError} for a bad query
  * and an `Error` naming the columns for an unknown sort or group column.
+ *
+ * @example
+ * ```ts
+ * import { queryTable } from "./query.ts";
+ * import { RunIndex } from "./index.ts";
+ * const index = new RunIndex("runs");
+ * const page = queryTable(await index.rows(), { q: "tag = baseline", sort: "best.val_acc", desc: true }, await index.columns());
+ * console.log(page.matched, page.rows.map((r) => r.summary.id));
+ * ```
  */
 export function queryTable(
   runs: readonly (RunSummaryRecord | { summary: RunSummaryRecord; cells: Record<string, Cell> })[],

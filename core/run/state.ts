@@ -32,7 +32,16 @@ export interface RunState {
   crashReason?: "dead-process" | "old-heartbeat" | "no-heartbeat";
 }
 
-/** The state of the run in `runDir` whose run.json is `info` (reads the heartbeat if running). */
+/**
+ * The state of the run in `runDir` whose run.json is `info` (reads the heartbeat if running).
+ *
+ * @example
+ * ```ts
+ * import { derivedStatus } from "./state.ts";
+ * const s = await derivedStatus("runs/x", { status: "completed", updatedAt: "" });
+ * console.log(s.status); // "completed"
+ * ```
+ */
 export async function derivedStatus(
   runDir: string,
   info: Pick<RunInfo, "status" | "updatedAt">,
@@ -46,6 +55,12 @@ export async function derivedStatus(
 
 /**
  * {@linkcode derivedStatus} from a heartbeat already read (`undefined`: none), synchronously.
+ *
+ * @example
+ * ```ts
+ * import { derivedStatusOf } from "./state.ts";
+ * derivedStatusOf({ status: "running", updatedAt: "2020-01-01T00:00:00Z" }, undefined).status; // "crashed"
+ * ```
  */
 export function derivedStatusOf(
   info: Pick<RunInfo, "status" | "updatedAt">,
@@ -58,7 +73,15 @@ export function derivedStatusOf(
   return reason ? { status: "crashed", crashReason: reason } : { status: "running" };
 }
 
-/** The command that continues a stopped or crashed run (path relative to `cwd` when inside). */
+/**
+ * The command that continues a stopped or crashed run (path relative to `cwd` when inside).
+ *
+ * @example
+ * ```ts
+ * import { resumeCommand } from "./state.ts";
+ * resumeCommand("runs/default-20261201-101010"); // "deno task train --resume runs/default-20261201-101010"
+ * ```
+ */
 export function resumeCommand(runDir: string, cwd: string = Deno.cwd()): string {
   const rel = isAbsolute(runDir) ? relative(cwd, runDir) : runDir;
   const path = rel && !rel.startsWith("..") ? rel : runDir;

@@ -104,7 +104,18 @@ function flattenHyper(config: Record<string, unknown>): Record<string, string | 
   return out;
 }
 
-/** Builds a run's summary from its run.json (or the reason it is unreadable) and sidecar. */
+/**
+ * Builds a run's summary from its run.json (or the reason it is unreadable) and sidecar.
+ *
+ * @example
+ * ```ts
+ * import { summarizeRun } from "./summary.ts";
+ * import { readRunInfo } from "./run_info.ts";
+ * const dir = "runs/default-20261201-101010";
+ * const s = summarizeRun("default-20261201-101010", dir, await readRunInfo(dir));
+ * console.log(s.hyper, s.best);
+ * ```
+ */
 export function summarizeRun(
   id: string,
   dir: string,
@@ -155,7 +166,15 @@ export function summarizeRun(
   };
 }
 
-/** Wall time from start to end (or to the last update while running), in ms. */
+/**
+ * Wall time from start to end (or to the last update while running), in ms.
+ *
+ * @example
+ * ```ts
+ * import { runDurationMs, summarizeRun } from "./summary.ts";
+ * runDurationMs(summarizeRun("r", "/runs/r", null)); // null
+ * ```
+ */
 export function runDurationMs(s: RunSummaryRecord): number | null {
   const start = Date.parse(s.createdAt ?? "");
   const end = Date.parse(s.endedAt ?? s.updatedAt ?? "");
@@ -166,6 +185,12 @@ export function runDurationMs(s: RunSummaryRecord): number | null {
  * The run's cells by column key: the run columns ({@linkcode RUN_COLUMNS}; `duration` in
  * seconds, `start` in ms since 1970), each hyperparameter by name, `best.<metric>`,
  * `last.<metric>` and `test_acc`.
+ *
+ * @example
+ * ```ts
+ * import { runCells, summarizeRun } from "./summary.ts";
+ * runCells(summarizeRun("r", "/runs/r", null)).id; // "r"
+ * ```
  */
 export function runCells(s: RunSummaryRecord): Record<string, Cell> {
   const duration = runDurationMs(s);

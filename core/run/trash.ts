@@ -1,15 +1,16 @@
 /**
  * Deleting runs: a run is moved (one rename) into the runs folder's trash, `<runs>/.trash/`,
- * which listings skip and `runs gc` empties. A live run (run.json says `running` and its
+ * which listings skip, `runs restore` takes back from and `runs gc` empties. A live run (run.json says `running` and its
  * heartbeat is fresh) is refused; a crashed one may be deleted.
  *
  * @example
  * ```ts
- * import { emptyTrash, trashRun } from "./trash.ts";
+ * import { emptyTrash, listTrash, trashRun } from "./trash.ts";
  * const runs = await Deno.makeTempDir();
  * await Deno.mkdir(`${runs}/old-run`);
  * await Deno.writeTextFile(`${runs}/old-run/run.json`, '{"id":"old-run","status":"completed"}');
  * await trashRun(runs, "old-run");
+ * console.log(await listTrash(runs)); // [{ name: "old-run~20260101T000000-ab12", bytes: ... }]
  * console.log(await emptyTrash(runs)); // { runs: 1, bytes: ... }
  * ```
  *
@@ -21,7 +22,15 @@ import { readRunInfo } from "./run_info.ts";
 import { derivedStatus } from "./state.ts";
 import { readHeartbeat } from "./lock.ts";
 
-/** Thrown when a run to delete is live. */
+/**
+ * Thrown when a run to delete is live.
+ *
+ * @example
+ * ```ts
+ * import { RunIsLiveError } from "./trash.ts";
+ * console.log(new RunIsLiveError("r1", { pid: 42, host: "vm" }).message);
+ * ```
+ */
 export class RunIsLiveError extends Error {
   /** Creates the error for run `id`. */
   constructor(id: string, owner?: { pid: number; host: string }) {
@@ -36,6 +45,13 @@ export class RunIsLiveError extends Error {
 /**
  * Moves run `id` of `runsDir` to the trash; returns its path there. Throws when there is no
  * such run or it is live (see {@linkcode RunIsLiveError}).
+ *
+ * @example
+ * ```ts
+ * import { trashRun } from "./trash.ts";
+ * const where = await trashRun("runs", "default-20261201-101010");
+ * console.log(where); // runs/.trash/default-20261201-101010~...
+ * ```
  */
 export async function trashRun(runsDir: string, id: string): Promise<string> {
   const root = resolve(runsDir);
@@ -72,7 +88,15 @@ async function sizeOf(path: string): Promise<number> {
   return total;
 }
 
-/** The runs in the trash (folder names) with their sizes in bytes. */
+/**
+ * The runs in the trash (folder names) with their sizes in bytes.
+ *
+ * @example
+ * ```ts
+ * import { listTrash } from "./trash.ts";
+ * for (const item of await listTrash("runs")) console.log(item.name, item.bytes);
+ * ```
+ */
 export async function listTrash(runsDir: string): Promise<{ name: string; bytes: number }[]> {
   const trash = join(resolve(runsDir), TRASH_DIR);
   const out: { name: string; bytes: number }[] = [];
@@ -86,10 +110,50 @@ export async function listTrash(runsDir: string): Promise<{ name: string; bytes:
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Deletes everything in the trash for good; returns how many runs and bytes were freed. */
+/**
+ * Deletes everything in the trash for good; returns how many runs and bytes were freed.
+ *
+ * @example
+ * ```ts
+ * import { emptyTrash } from "./trash.ts";
+ * const { runs, bytes } = await emptyTrash("runs");
+ * console.log(`${runs} runs, ${bytes} bytes freed`);
+ * ```
+ */
 export async function emptyTrash(runsDir: string): Promise<{ runs: number; bytes: number }> {
   const trash = join(resolve(runsDir), TRASH_DIR);
   const items = await listTrash(runsDir);
   for (const item of items) await Deno.remove(join(trash, item.name), { recursive: true });
   return { runs: items.length, bytes: items.reduce((n, i) => n + i.bytes, 0) };
+}
+
+/**
+ * Moves a run back from the trash (`name` as {@linkcode listTrash} gives it, or the run id when
+ * one trashed run has it) to its id; returns the id. Refuses when a run with that id exists.
+ *
+ * @example
+ * ```ts
+ * import { restoreRun } from "./trash.ts";
+ * await restoreRun("runs", "default-20261201-101010"); // back in runs/
+ * ```
+ */
+export async function restoreRun(runsDir: string, name: string): Promise<string> {
+  const root = resolve(runsDir);
+  const items = await listTrash(runsDir);
+  const matches = items.filter((i) => i.name === name || i.name.split("~")[0] === name);
+  if (matches.length === 0) throw new Error(`no ${name} in the trash of ${runsDir}`);
+  if (matches.length > 1) {
+    throw new Error(
+      `${name} is in the trash ${matches.length} times: name one of ${
+        matches.map((m) => m.name).join(", ")
+      }`,
+    );
+  }
+  const id = matches[0].name.split("~")[0];
+  const target = join(root, id);
+  if (await Deno.lstat(target).then(() => true, () => false)) {
+    throw new Error(`a run ${id} exists again in ${runsDir}; rename or delete it first`);
+  }
+  await Deno.rename(join(root, TRASH_DIR, matches[0].name), target);
+  return id;
 }

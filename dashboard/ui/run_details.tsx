@@ -5,6 +5,17 @@
  */
 import type { RunDetail } from "./api.ts";
 
+/** The config's entries with the experiment's `params` flattened in as `params.<name>`. */
+export function flatConfig(config: Record<string, unknown>): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(config)) {
+    if (k === "params" && typeof v === "object" && v !== null && !Array.isArray(v)) {
+      for (const [p, pv] of Object.entries(v)) out.push([`params.${p}`, pv]);
+    } else out.push([k, v]);
+  }
+  return out;
+}
+
 /** The hyperparameters table and model summary of a run. */
 export function RunDetails({ detail: d }: { detail: RunDetail }) {
   const info = d.info;
@@ -14,7 +25,7 @@ export function RunDetails({ detail: d }: { detail: RunDetail }) {
         <h2>Hyperparameters</h2>
         <table class="kv" data-testid="config">
           <tbody>
-            {Object.entries(info.config ?? {}).map(([k, v]) => (
+            {flatConfig(info.config ?? {}).map(([k, v]) => (
               <tr key={k}>
                 <th>{k}</th>
                 <td>{typeof v === "string" ? v : JSON.stringify(v)}</td>
