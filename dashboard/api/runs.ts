@@ -101,7 +101,7 @@ export function runsApi(store: RunStore): Hono {
       const body: RunListResponse = {
         total: runs.length,
         runs: runs.slice(offset, offset + limit).map((r) =>
-          summarize(r.id, r.info, r.error, r.problems)
+          summarize(r.id, r.info, r.error && store.relative(r.error), r.problems)
         ),
       };
       return c.json(body);

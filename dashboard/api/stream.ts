@@ -19,6 +19,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { RunTail } from "../../core/run/tail.ts";
+import { RunFileError } from "../../core/run/reader.ts";
 import type { RunStore } from "../run_store.ts";
 import { intParam } from "./params.ts";
 
@@ -41,7 +42,15 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
       let lastPing = Date.now();
       await stream.writeSSE({ event: "hello", data: JSON.stringify({ pollMs }) });
       while (!closed) {
-        const changes = await tail.poll();
+        let changes;
+        try {
+          changes = await tail.poll();
+        } catch (err) {
+          // A run file that may not be read (a FIFO, a symlink): say so once and end the stream.
+          const message = err instanceof RunFileError ? err.message : "the run cannot be read";
+          await stream.writeSSE({ event: "error", data: JSON.stringify({ error: message }) });
+          break;
+        }
         if (changes.metrics) {
           await stream.writeSSE({ event: "metrics", data: JSON.stringify(changes.metrics) });
         }
