@@ -145,3 +145,169 @@ Deno.test("finding: a FIFO named run.json (or metrics.jsonl) does not hang the l
     await fx.cleanup();
   }
 });
+
+/** Counts opens of files whose path ends with `suffix` while `fn` runs. */
+async function countOpens<T>(suffix: string, fn: () => Promise<T>): Promise<[T, number]> {
+  const original = Deno.open;
+  let opens = 0;
+  Deno.open = ((path: string | URL, options?: Deno.OpenOptions) => {
+    if (String(path).endsWith(suffix)) opens++;
+    return original(path, options);
+  }) as typeof Deno.open;
+  try {
+    return [await fn(), opens];
+  } finally {
+    Deno.open = original;
+  }
+}
+
+/** Appends `lines` (one string each) repeated until `bytes` are written; returns the count. */
+async function fillFile(file: string, lines: string[], bytes: number): Promise<number> {
+  const block = new TextEncoder().encode(lines.join("\n") + "\n");
+  const f = await Deno.open(file, { write: true, create: true, truncate: true });
+  let n = 0;
+  try {
+    for (let w = 0; w < bytes; w += block.length, n++) {
+      for (let off = 0; off < block.length;) off += await f.write(block.subarray(off));
+    }
+  } finally {
+    f.close();
+  }
+  return n;
+}
+
+Deno.test("finding: a 200 MB metrics file answers without being read whole: memory stays far below its size", async () => {
+  const root = await Deno.makeTempDir({ prefix: "convdeck-big-" });
+  try {
+    const dir = await writeFakeRun(root, { id: "big", epochs: 0 });
+    // Mostly lines that are no metrics record (no step/time), a real batch record every 500.
+    const lines = Array.from(
+      { length: 500 },
+      (_, i) =>
+        i === 0
+          ? JSON.stringify({ epoch: 0, step: 1, time: 2, batch: 3, loss: 0.5, acc: 0.5 })
+          : JSON.stringify({ epoch: 0, note: "n".repeat(400 + (i % 7)) }),
+    );
+    const t0 = performance.now();
+    const blocks = await fillFile(join(dir, "metrics.jsonl"), lines, 200 << 20);
+    const size = (await Deno.stat(join(dir, "metrics.jsonl"))).size;
+    const genMs = performance.now() - t0;
+    const app = createDashboardApp({ runsDir: root });
+    const before = Deno.memoryUsage();
+    let peak = before.rss;
+    const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
+    const t1 = performance.now();
+    const res = await app.request(at("/api/runs/big/metrics"));
+    const body = await res.json();
+    clearInterval(sampler);
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+    const ms = performance.now() - t1;
+    const grew = peak - before.rss;
+    console.log(
+      `200 MB metrics: ${size >> 20} MB written in ${genMs.toFixed(0)} ms, answered ` +
+        `${res.status} in ${ms.toFixed(0)} ms; peak RSS +${grew >> 20} MB ` +
+        `(heap ${before.heapUsed >> 20} -> ${Deno.memoryUsage().heapUsed >> 20} MB)`,
+    );
+    assert.equal(res.status, 200);
+    assert.equal(body.totals.batches, blocks, "every record of the file was read");
+    assert.equal(body.skipped, blocks * (lines.length - 1));
+    assert.ok(grew < size / 4, `peak RSS grew by ${grew >> 20} MB for a ${size >> 20} MB file`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "finding: 20 concurrent live streams of one 20 MB metrics file share one parse; memory bounded",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "convdeck-streams-" });
+    try {
+      const dir = await writeFakeRun(root, { id: "big", epochs: 0 });
+      const lines = Array.from(
+        { length: 1000 },
+        (_, i) =>
+          JSON.stringify({
+            epoch: 1,
+            step: i,
+            time: 1.7e12 + i,
+            batch: i,
+            loss: i / 1e3,
+            acc: 0.5,
+          }),
+      );
+      const blocks = await fillFile(join(dir, "metrics.jsonl"), lines, 20 << 20);
+      const records = blocks * lines.length;
+      const app = createDashboardApp({ runsDir: root, pollMs: 50 });
+      const before = Deno.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
+      const ac = new AbortController();
+      /** Opens a stream from offset 0 and counts the records of its first metrics event. */
+      const firstMetrics = async () => {
+        const res = await app.request(
+          new Request("http://127.0.0.1:6006/api/runs/big/stream?metricsSince=0", {
+            headers: { host: "127.0.0.1:6006" },
+            signal: ac.signal,
+          }),
+        );
+        assert.equal(res.status, 200);
+        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        // Scan the metrics events as they stream (until one without `more`), keeping only a
+        // short tail: records are counted by their opening, the client holds no copy.
+        let tail = "", n = 0, inMetrics = false, finished = false;
+        while (!finished) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error("stream ended");
+          let text = tail + value;
+          tail = "";
+          while (text.length && !finished) {
+            if (!inMetrics) {
+              const start = text.indexOf("event: metrics\ndata: ");
+              if (start < 0) {
+                tail = text.slice(-40);
+                break;
+              }
+              inMetrics = true;
+              text = text.slice(start + 21);
+            }
+            const end = text.indexOf("\n\n");
+            const part = end >= 0 ? text.slice(0, end) : text.slice(0, -20);
+            n += part.split('{"epoch":').length - 1;
+            if (end < 0) {
+              tail = text.slice(-20);
+              break;
+            }
+            inMetrics = false;
+            finished = !part.endsWith('"more":true}');
+            text = text.slice(end + 2);
+          }
+        }
+        await reader.cancel();
+        return n;
+      };
+      const t0 = performance.now();
+      const [counts, opens] = await countOpens(
+        "metrics.jsonl",
+        () => Promise.all(Array.from({ length: 20 }, firstMetrics)),
+      );
+      ac.abort();
+      clearInterval(sampler);
+      const grew = peak - before;
+      console.log(
+        `20 streams of a 20 MB metrics file (${records} records): first events in ` +
+          `${(performance.now() - t0).toFixed(0)} ms, metrics.jsonl opened ${opens} times, ` +
+          `peak RSS +${grew >> 20} MB`,
+      );
+      assert.deepEqual(counts, Array(20).fill(records));
+      // One parse, read in steps of 8 MB: a handful of opens, not 20 per step.
+      assert.ok(opens <= 6, `metrics.jsonl opened ${opens} times for 20 streams`);
+      // Sent in slices as each client takes them: not 20 copies of the whole catch-up at once.
+      assert.ok(grew < 300 << 20, `peak RSS grew by ${grew >> 20} MB`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
