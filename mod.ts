@@ -55,6 +55,7 @@ export {
 } from "./core/run_experiment.ts";
 export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
 export { resolveOptions } from "./core/options.ts";
+export type { Params, ParamSpec, ParamSpecs, ParamValue } from "./core/params.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
 export { type LoadedResumePoint, loadResumePoint, resumeCheckpointer } from "./core/resume.ts";
 
