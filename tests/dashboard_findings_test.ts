@@ -304,8 +304,9 @@ Deno.test({
       assert.deepEqual(counts, Array(20).fill(records));
       // One parse, read in steps of 8 MB: a handful of opens, not 20 per step.
       assert.ok(opens <= 6, `metrics.jsonl opened ${opens} times for 20 streams`);
-      // Sent in slices as each client takes them: not 20 copies of the whole catch-up at once.
-      assert.ok(grew < 300 << 20, `peak RSS grew by ${grew >> 20} MB`);
+      // Sent in slices as each client takes them, not 20 copies of the whole catch-up at once
+      // (which grew the process by 972 MB here; sliced: 85 to 250 MB, RSS being noisy).
+      assert.ok(grew < 512 << 20, `peak RSS grew by ${grew >> 20} MB`);
     } finally {
       await Deno.remove(root, { recursive: true });
     }
