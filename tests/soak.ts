@@ -54,8 +54,12 @@ try {
       `exactly 0..${report.epochsPerRun - 1}.`,
   );
   const empty = PHASES.filter((p) => report.perPhase[p] === 0);
-  if (empty.length) {
-    console.error(`soak FAILED: no kill landed in ${empty.join(", ")}`);
+  if (empty.length || report.survivors > 0) {
+    console.error(
+      `soak FAILED: ${
+        empty.length ? `no kill landed in ${empty.join(", ")}` : "a kill left a process alive"
+      }`,
+    );
     Deno.exit(1);
   }
 } catch (err) {
