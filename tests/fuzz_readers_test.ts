@@ -329,10 +329,19 @@ Deno.test("fuzz: readJsonLines on random files: offsets, steps, growth and reset
         assert.equal(JSON.stringify(grown), expected, `#${i}: growth differs from one read`);
       }
       // a random offset (mid-line), and one past the end (the file was replaced): a reset
+      const since = f.int(bytes.length + 1);
       const mid = await readJsonLines(dir, "metrics.jsonl", isMetricsRecord, {
-        sinceOffset: f.int(bytes.length + 1),
+        sinceOffset: since,
       });
-      for (const r of mid.records) assert.ok(isMetricsRecord(r));
+      // the lines that start at the offset or after it; the tail of a line cut is not a line
+      const start = since === 0 || bytes[since - 1] === 10
+        ? since
+        : Math.min(bytes.length, bytes.indexOf(10, since) + 1 || bytes.length);
+      const after = start < one.offset
+        ? parseLines(dec.decode(bytes.subarray(start, one.offset)), isMetricsRecord).records
+        : [];
+      assert.equal(JSON.stringify(mid.records), JSON.stringify(after), `#${i}: from ${since}`);
+      assert.equal(mid.offset, Math.max(start, one.offset));
       const past = await readJsonLines(dir, "metrics.jsonl", isMetricsRecord, {
         sinceOffset: bytes.length + 1 + f.int(1000),
       });
@@ -364,6 +373,13 @@ Deno.test("fuzz: a line over the 16 MB limit is skipped whole, its tail is never
     // the same, read in steps and while it grows (the huge line torn across appends)
     const steps = await readInSteps(dir, "metrics.jsonl", 4096);
     assert.deepEqual(steps.records.map((r) => (r as { epoch: number }).epoch), [0, 1, 2]);
+    // an offset inside a malformed line: its tail is not read as a line of its own
+    await Deno.writeTextFile(
+      join(dir, "metrics.jsonl"),
+      `[${" ".repeat(100)}${rec(98)}\n${rec(3)}\n`,
+    );
+    const inside = await readJsonLines(dir, "metrics.jsonl", isMetricsRecord, { sinceOffset: 5 });
+    assert.deepEqual(inside.records.map((r) => r.epoch), [3]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
