@@ -63,8 +63,8 @@ export interface DashboardOptions {
 }
 
 /** Turns any error into a JSON response without absolute paths or file contents. */
-function errorResponse(err: Error, c: Context, runsDir: string): Response {
-  const clean = (m: string) => m.split(runsDir + "/").join("").split(runsDir).join(".");
+function errorResponse(err: Error, c: Context, store: RunStore): Response {
+  const clean = (m: string) => store.relative(m);
   let status = 500;
   let message = "internal error (see the dashboard's console)";
   if (err instanceof HTTPException) {
@@ -104,7 +104,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     referrerPolicy: "no-referrer",
     crossOriginResourcePolicy: "same-origin",
   }));
-  app.onError((err, c) => errorResponse(err, c, store.runsDir));
+  app.onError((err, c) => errorResponse(err, c, store));
   app.get("/", (c) => c.html(html));
   app.get("/assets/:name", (c) => {
     const asset = loadAsset(c.req.param("name"));

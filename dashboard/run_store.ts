@@ -25,6 +25,11 @@ export class RunStore {
     this.index = new RunIndex(this.runsDir);
   }
 
+  /** `message` with the runs folder's absolute path taken out (paths relative to it). */
+  relative(message: string): string {
+    return message.split(this.runsDir + "/").join("").split(this.runsDir).join(".");
+  }
+
   /**
    * The folder of run `id` (one path segment, no `..`, no `%`, not a symlink leaving the
    * runs folder); throws {@linkcode UnsafePathError} (400 or 404) otherwise.

@@ -1,38 +1,67 @@
 /**
- * `deno task soak [--kills N] [--epochs N] [--seed N]`: the kill-and-resume fault loop of
- * tests/kill_test.ts, as long as you like (default 200 kills over a 4 x kills epoch run). Prints
- * a report and exits non-zero on any loss.
+ * `deno task soak [--kills N] [--per-run N] [--seed N] [--phase-ms N]`: the kill-and-resume
+ * loop of tests/kill_test.ts, as long as you like (default 200 kills). Runs of a few epochs are
+ * killed `--per-run` times each (default 10: every phase, then random early phases), the
+ * whole process group each time, at moments aimed at every phase; each run is then finished
+ * and checked. Prints the kills per phase, and exits non-zero on any loss.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { killLoop } from "./helpers/kill_loop.ts";
+import { killLoop, PHASES } from "./helpers/kill_loop.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     kills: { type: "string", default: "200" },
-    epochs: { type: "string" },
+    "per-run": { type: "string", default: "10" },
     seed: { type: "string", default: String(Date.now() % 1e9) },
+    "phase-ms": { type: "string", default: "10" },
+    quiet: { type: "boolean", default: false },
   },
 });
-const kills = Number(values.kills), seed = Number(values.seed);
-// Enough training for every kill to land mid-training (each kill costs up to ~3 s of it).
-const epochs = values.epochs === undefined ? 4 * kills : Number(values.epochs);
-if (!(kills >= 1 && epochs >= 1 && Number.isFinite(seed))) {
-  console.error("usage: deno task soak [--kills N>=1] [--epochs N>=1] [--seed N]");
+const kills = Number(values.kills), perRun = Number(values["per-run"]);
+const seed = Number(values.seed), phaseMs = Number(values["phase-ms"]);
+if (
+  !(kills >= 1 && perRun >= PHASES.length && Number.isFinite(seed) && phaseMs >= 0)
+) {
+  console.error(
+    `usage: deno task soak [--kills N>=1] [--per-run N>=${PHASES.length}] [--seed N] ` +
+      `[--phase-ms N>=0] [--quiet]`,
+  );
   Deno.exit(2);
 }
-console.log(`soak: ${kills} SIGKILLs over a ${epochs}-epoch run (seed ${seed}) ...`);
-const started = performance.now();
+const runs = Math.ceil(kills / perRun);
+console.log(
+  `soak: ${runs} runs x ${perRun} SIGKILLs aimed at ${PHASES.join(", ")} (seed ${seed}) ...`,
+);
 try {
-  const report = await killLoop({ kills, epochs, seed, maxDelayMs: 3000 });
-  const secs = ((performance.now() - started) / 1000).toFixed(0);
+  const report = await killLoop({
+    runs,
+    killsPerRun: perRun,
+    seed,
+    phaseMs,
+    onKill: values.quiet ? undefined : (line) => console.log(line),
+  });
+  const phases = PHASES.map((p) => `${p} ${report.perPhase[p]}`).join(", ");
   console.log(
-    `soak: survived ${report.liveKills} kills of a live run (${report.kills} in all, ` +
-      `${report.processes} processes, ${secs} s); completed epochs ever lost: ` +
-      `${report.maxLostEpochs}; the run finished all ${report.epochs} epochs.`,
+    `soak: ${report.kills} kills landed (${report.onTarget} in the phase aimed at, ` +
+      `${report.missed} children finished first) over ${report.runs} runs of ` +
+      `${report.epochsPerRun} epochs, ${report.processes} processes, ${report.seconds} s.\n` +
+      `soak: kills per phase: ${phases}.\n` +
+      `soak: completed epochs ever lost: ${report.maxLostEpochs}; grandchildren that ` +
+      `outlived a kill: ${report.survivors}; every run ended completed with epoch lines ` +
+      `exactly 0..${report.epochsPerRun - 1}.`,
   );
+  const empty = PHASES.filter((p) => report.perPhase[p] === 0);
+  if (empty.length || report.survivors > 0) {
+    console.error(
+      `soak FAILED: ${
+        empty.length ? `no kill landed in ${empty.join(", ")}` : "a kill left a process alive"
+      }`,
+    );
+    Deno.exit(1);
+  }
 } catch (err) {
   console.error(`soak FAILED: ${(err as Error).message}`);
   Deno.exit(1);

@@ -7,7 +7,8 @@
  */
 import { isAbsolute, join } from "node:path";
 import { RUN_FILES } from "./format.ts";
-import { CHECKPOINT_FILES } from "./model_io.ts";
+import { CHECKPOINT_FILES, MAX_MANIFEST_BYTES } from "./model_io.ts";
+import { readSmallRunText } from "./_safe_file.ts";
 
 /** Where a run's weights were found. */
 export interface RunWeights {
@@ -65,7 +66,9 @@ export function checkpointDir(runDir: string, name: string = BEST): string {
 /** A resume point's save order: its manifest's sequence, then its time (0 when unknown). */
 async function saveOrder(dir: string): Promise<{ sequence: number; time: number }> {
   try {
-    const m = JSON.parse(await Deno.readTextFile(join(dir, CHECKPOINT_FILES.manifest)));
+    const m = JSON.parse(
+      await readSmallRunText(dir, CHECKPOINT_FILES.manifest, MAX_MANIFEST_BYTES),
+    );
     const t = Date.parse(m?.savedAt);
     return {
       sequence: Number.isInteger(m?.sequence) ? m.sequence : 0,

@@ -88,8 +88,15 @@ export async function readJsonLines<T>(
     let skipped = 0;
     let offset = since;
     let carry = new Uint8Array(0);
-    await fh.seek(since, Deno.SeekMode.Start);
     const chunk = new Uint8Array(READ_CHUNK_BYTES);
+    // An offset inside a line (the rest of a line skipped as too long, or a caller's guess):
+    // that line's tail is skipped, never read as a line of its own.
+    let skipping = false;
+    if (since > 0) {
+      await fh.seek(since - 1, Deno.SeekMode.Start);
+      skipping = (await fh.read(chunk.subarray(0, 1))) === 1 && chunk[0] !== 10;
+    }
+    await fh.seek(since, Deno.SeekMode.Start);
     let pos = since;
     while (pos < size) {
       const n = await fh.read(chunk);
@@ -98,14 +105,19 @@ export async function readJsonLines<T>(
       const bytes = carry.length ? concat(carry, chunk.subarray(0, n)) : chunk.subarray(0, n);
       const lastNl = bytes.lastIndexOf(10);
       if (lastNl < 0) {
-        carry = bytes.length > MAX_LINE_BYTES ? new Uint8Array(0) : bytes.slice();
-        if (bytes.length > MAX_LINE_BYTES) {
-          skipped++;
+        if (skipping || bytes.length > MAX_LINE_BYTES) {
+          if (!skipping) skipped++;
+          skipping = true;
+          carry = new Uint8Array(0);
           offset = pos;
+        } else {
+          carry = bytes.slice();
         }
         continue;
       }
-      const text = new TextDecoder().decode(bytes.subarray(0, lastNl));
+      const start = skipping ? bytes.indexOf(10) + 1 : 0;
+      skipping = false;
+      const text = new TextDecoder().decode(bytes.subarray(start, Math.max(start, lastNl)));
       const parsed = parseLines(text, isRecord);
       for (const r of parsed.records) records.push(r);
       skipped += parsed.skipped;

@@ -20,6 +20,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { dirname, join, resolve } from "node:path";
+import { readSmallRunText, RunFileError } from "./_safe_file.ts";
+
+/** The most bytes a checkpoint's `manifest.json` may have. */
+export const MAX_MANIFEST_BYTES = 1 << 20;
 
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_FILES = {
@@ -496,10 +500,11 @@ export async function verifyCheckpoint(dir: string): Promise<CheckpointManifest 
   const path = join(dir, CHECKPOINT_FILES.manifest);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    // Never a symlink, FIFO or device (a run folder is data), and capped.
+    text = await readSmallRunText(dir, CHECKPOINT_FILES.manifest, MAX_MANIFEST_BYTES);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
+    if (e instanceof RunFileError && e.status === 404) return undefined;
+    throw new Error(`${dir}: ${(e as Error).message}`);
   }
   let m: CheckpointManifest;
   try {

@@ -1,7 +1,8 @@
 /**
  * Live updates over Server-Sent Events, a Hono sub-app mounted at `/api/runs`:
  * `GET /:id/stream?metricsSince=&eventsSince=` sends `hello`, then `metrics`, `events` and
- * `status` events as the run's files change (polled every `pollMs`), and a `ping` every 15 s.
+ * `status` events as the run's files change (a long catch-up of metrics in several `metrics`
+ * events, all but the last with `more: true`) (polled every `pollMs`), and a `ping` every 15 s.
  * Streams share the store's metrics cache: a hundred open streams of one run parse its
  * metrics once.
  *
@@ -19,8 +20,12 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { RunTail } from "../../core/run/tail.ts";
+import { RunFileError } from "../../core/run/reader.ts";
 import type { RunStore } from "../run_store.ts";
 import { intParam } from "./params.ts";
+
+/** Metrics records per `metrics` event; a larger catch-up is sent in several (`more: true`). */
+const SLICE_RECORDS = 5000;
 
 /** How often an idle stream sends a `ping`, in ms. */
 const PING_MS = 15_000;
@@ -41,9 +46,28 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
       let lastPing = Date.now();
       await stream.writeSSE({ event: "hello", data: JSON.stringify({ pollMs }) });
       while (!closed) {
-        const changes = await tail.poll();
+        let changes;
+        try {
+          changes = await tail.poll();
+        } catch (err) {
+          // A run file that may not be read (a FIFO, a symlink): say so once and end the stream.
+          const message = err instanceof RunFileError ? err.message : "the run cannot be read";
+          await stream.writeSSE({ event: "error", data: JSON.stringify({ error: message }) });
+          break;
+        }
         if (changes.metrics) {
-          await stream.writeSSE({ event: "metrics", data: JSON.stringify(changes.metrics) });
+          // A long catch-up goes out in slices, each written when the client has taken the
+          // previous one: a stream holds one slice at a time, however large the run.
+          const { records, ...rest } = changes.metrics;
+          for (let i = 0; i === 0 || i < records.length; i += SLICE_RECORDS) {
+            const last = i + SLICE_RECORDS >= records.length;
+            const slice = records.slice(i, i + SLICE_RECORDS);
+            const data = { ...rest, reset: rest.reset && i === 0, records: slice };
+            await stream.writeSSE({
+              event: "metrics",
+              data: JSON.stringify(last ? data : { ...data, more: true }),
+            });
+          }
         }
         if (changes.events) {
           await stream.writeSSE({ event: "events", data: JSON.stringify(changes.events) });
