@@ -10,12 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import {
-  BACKEND_NAMES,
-  type BackendName,
-  initBackend,
-  releaseBackends,
-} from "../core/backend/select.ts";
+import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
 import type { TrainOptions } from "../core/experiment.ts";
 import { isBuiltinExperiment, loadExperiment } from "../experiments/registry.ts";
 import { hasModelTopology, loadModel, loadWeights } from "../core/run/model_io.ts";
@@ -24,6 +19,7 @@ import { RunWriter } from "../core/run/writer.ts";
 import { findRunWeights, namedRunWeights, type RunWeights } from "../core/run/checkpoints.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { evaluateModel } from "../core/evaluate.ts";
+import { runAndExit } from "./_process.ts";
 
 const USAGE =
   `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N]
@@ -214,12 +210,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  const code = await main(Deno.args);
-  try {
-    // The wasm backend's worker threads (shared by native) would keep the process alive.
-    releaseBackends();
-  } finally {
-    Deno.exit(code);
-  }
-}
+if (import.meta.main) await runAndExit(main);

@@ -18,6 +18,7 @@ import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/se
 import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
 import { ProgressLine } from "../core/data/progress.ts";
+import { runAndExit } from "./_process.ts";
 
 /**
  * The usage text.
@@ -357,4 +358,4 @@ export async function main(args: string[]): Promise<number> {
 }
 
 // Exit explicitly: thread pools (sharp's, wasm's) can keep the process alive after main.
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runAndExit(main);

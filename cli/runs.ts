@@ -19,6 +19,7 @@ import { applyMetaEdit, checkTag, type MetaEdit, updateRunMeta } from "../core/r
 import { resumeCommand } from "../core/run/state.ts";
 import { emptyTrash, listTrash, restoreRun, trashRun } from "../core/run/trash.ts";
 import { readRunInfoChecked } from "../core/run/run_info.ts";
+import { runAndExit } from "./_process.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task runs [--runs DIR] COMMAND [ARGS] [OPTIONS]
@@ -468,4 +469,4 @@ export async function main(
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runAndExit(main);

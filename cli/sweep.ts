@@ -14,6 +14,7 @@ import { coreCount, runLocalSweep } from "../sweep/local.ts";
 import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
 import { SpecError } from "../sweep/spec.ts";
 import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
+import { intFlag, runAndExit } from "./_process.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep SPEC [options]
@@ -52,15 +53,6 @@ export interface SweepArgs {
   queue?: string;
   queueName: string;
   help: boolean;
-}
-
-function intFlag(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`${flag} must be an integer >= ${min}, got "${v}"`);
-  }
-  return n;
 }
 
 /**
@@ -279,4 +271,4 @@ export async function sweepStates(sweepDir: string): Promise<SweepSummary> {
   return summarize(record, await readTrialStates(dir, record));
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runAndExit(main);

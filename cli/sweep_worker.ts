@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
 import { TrialRefused } from "../sweep/trial.ts";
+import { intFlag, runAndExit } from "./_process.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep-worker --queue redis://HOST:PORT [options]
@@ -42,15 +43,6 @@ export interface WorkerArgs {
   lockMs: number;
   maxTrials?: number;
   help: boolean;
-}
-
-function intFlag(flag: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`${flag} must be an integer >= ${min}, got "${v}"`);
-  }
-  return n;
 }
 
 /**
@@ -161,4 +153,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runAndExit(main);

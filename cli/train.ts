@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
-import { BACKEND_NAMES, initBackend, releaseBackends } from "../core/backend/select.ts";
+import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
 import { resolveOptions, splitSettings } from "../core/options.ts";
 import { describeParams, parseSetArg } from "../core/params.ts";
 import {
@@ -24,6 +24,7 @@ import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { applyMetaEdit, emptyMeta, type MetaEdit } from "../core/run/meta.ts";
+import { runAndExit } from "./_process.ts";
 
 const BACKENDS = BACKEND_NAMES;
 
@@ -457,12 +458,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  const code = await main(Deno.args);
-  try {
-    // The wasm backend's worker threads (shared by native) would keep the process alive.
-    releaseBackends();
-  } finally {
-    Deno.exit(code);
-  }
-}
+if (import.meta.main) await runAndExit(main);

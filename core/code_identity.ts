@@ -15,6 +15,7 @@
  * @module
  */
 import { fromFileUrl } from "./paths.ts";
+import { sha256Hex } from "./sha256.ts";
 
 /** One module's identity. */
 export interface ModuleIdentity {
@@ -39,9 +40,7 @@ export async function moduleSha256(pathOrUrl: string): Promise<string | undefine
     if (!pathOrUrl.startsWith("file:")) return undefined;
     path = fromFileUrl(pathOrUrl);
   }
-  const data = await Deno.readFile(path);
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return await sha256Hex(await Deno.readFile(path));
 }
 
 function parse(v: unknown): ModuleIdentity | undefined {

@@ -56,13 +56,13 @@ export function isBuiltinExperiment(name: string): boolean {
 }
 
 /**
- * The identity of an experiment's code: a built-in name as it is (convdeck's version covers
- * it), a file with the sha256 of its module file.
+ * The identity of an experiment's code: its source (a built-in's name, else the absolute path
+ * of its file) and the sha256 of its module file.
  */
 export async function experimentIdentity(nameOrPath: string): Promise<ModuleIdentity> {
-  if (isBuiltinExperiment(nameOrPath)) return { source: nameOrPath };
-  const abs = isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath);
-  return { source: abs, sha256: await moduleSha256(abs) };
+  const path = experimentModulePath(nameOrPath);
+  const source = isBuiltinExperiment(nameOrPath) ? nameOrPath : path;
+  return { source, sha256: await moduleSha256(path) };
 }
 
 /**

@@ -19,9 +19,13 @@ import type { Experiment } from "../core/experiment.ts";
 import { resolveOptions, STANDARD_OPTIONS } from "../core/options.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { VERSION } from "../core/version.ts";
-import { experimentModulePath, loadExperiment } from "../experiments/registry.ts";
+import {
+  experimentIdentity,
+  experimentModulePath,
+  loadExperiment,
+} from "../experiments/registry.ts";
 import { expandTrials, SpecError, type SweepSpec, validateSpec } from "./spec.ts";
-import { sha256Hex, sweepIdOf, type SweepRecord } from "./store.ts";
+import { sweepIdOf, type SweepRecord } from "./store.ts";
 import { trialOverrides } from "./trial.ts";
 
 /**
@@ -72,15 +76,14 @@ export async function loadSpecFile(path: string): Promise<SweepSpec> {
 export async function experimentFingerprint(
   experiment: string,
 ): Promise<{ source: string; sha256: string }> {
-  const path = experimentModulePath(experiment);
-  const source = path === resolve(experiment) ? path : experiment;
-  let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    const id = await experimentIdentity(experiment);
+    return { source: id.source, sha256: id.sha256! };
   } catch (err) {
-    throw new Error(`experiment: cannot read ${path} (${(err as Error).message})`);
+    throw new Error(
+      `experiment: cannot read ${experimentModulePath(experiment)} (${(err as Error).message})`,
+    );
   }
-  return { source, sha256: await sha256Hex(bytes) };
 }
 
 /**

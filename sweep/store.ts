@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../core/run/fs_safe.ts";
 import type { ParamValue } from "../core/params.ts";
 import { type SweepSpec, type TrialPlan, validateSpec } from "./spec.ts";
+import { sha256Hex } from "../core/sha256.ts";
 
 /** sweep.json. */
 export interface SweepRecord {
@@ -83,20 +84,7 @@ const TRIALS_DIR = "trials";
 /** A finished trial keeps its state: completed, pruned, failed. */
 export const FINISHED: readonly TrialStatus[] = ["completed", "pruned", "failed"];
 
-/**
- * The hex sha256 of bytes or text.
- *
- * @example
- * ```ts
- * import { sha256Hex } from "./store.ts";
- * await sha256Hex("abc"); // "ba7816bf..."
- * ```
- */
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex };
 
 /**
  * The sweep id: deterministic from the spec and the experiment's code.

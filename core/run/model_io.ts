@@ -21,6 +21,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { dirname, join, resolve } from "node:path";
 import { readSmallRunText, RunFileError } from "./_safe_file.ts";
+import { sha256Hex } from "../sha256.ts";
 
 /** The most bytes a checkpoint's `manifest.json` may have. */
 export const MAX_MANIFEST_BYTES = 1 << 20;
@@ -104,11 +105,7 @@ export interface SavedCheckpoint {
   weightsBytes: number;
 }
 
-/** Hex sha256 of `data`. */
-export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
+export { sha256Hex } from "../sha256.ts";
 
 function toBytes(data: tf.io.WeightData | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0);
