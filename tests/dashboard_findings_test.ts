@@ -279,7 +279,7 @@ Deno.test({
         const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
         // Scan the metrics events as they stream (until one without `more`), keeping only a
         // short tail: records are counted by their opening, the client holds no copy.
-        let tail = "", n = 0, inMetrics = false, finished = false;
+        let tail = "", n = 0, inMetrics = false, finished = false, reset = false;
         while (!finished) {
           const { value, done } = await reader.read();
           if (done) throw new Error("stream ended");
@@ -298,6 +298,7 @@ Deno.test({
             const end = text.indexOf("\n\n");
             const part = end >= 0 ? text.slice(0, end) : text.slice(0, -20);
             n += part.split('{"epoch":').length - 1;
+            if (part.includes('"reset":true')) reset = true;
             if (end < 0) {
               tail = text.slice(-20);
               break;
@@ -308,7 +309,7 @@ Deno.test({
           }
         }
         await reader.cancel();
-        return n;
+        return `${n} records, reset ${reset}`;
       };
       const t0 = performance.now();
       const [counts, opens] = await countOpens(
@@ -322,7 +323,10 @@ Deno.test({
           `${(performance.now() - t0).toFixed(0)} ms, metrics.jsonl opened ${opens} times, ` +
           `peak heap +${grew.heap >> 20} MB, peak RSS +${grew.rss >> 20} MB`,
       );
-      assert.deepEqual(counts, Array(20).fill(records));
+      // The metrics cache keeps a bounded window of recent records: a stream asking for
+      // everything from offset 0 of a file this large is told to reload (the page then gets
+      // the downsampled series from /metrics and streams from its end), with no records.
+      assert.deepEqual(counts, Array(20).fill("0 records, reset true"));
       // One parse, read in steps of 8 MB: a handful of opens, not 20 per step.
       assert.ok(opens <= 6, `metrics.jsonl opened ${opens} times for 20 streams`);
       // Sent in slices as each client takes them, not 20 copies of the whole catch-up at once

@@ -82,7 +82,7 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
     ...(crashedOrStopped ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id)) } : {}),
-    ...(s.error ? { error: s.error } : {}),
+    ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),
     createdAt: s.createdAt,
@@ -98,10 +98,19 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
   };
 }
 
-/** The run folder as the user would type it: relative to the working folder when inside. */
+/** `message` with the runs folder's absolute path taken out (paths relative to it). */
+function withoutRunsDir(message: string, runsDir: string): string {
+  return message.split(runsDir + "/").join("").split(runsDir).join(".");
+}
+
+/**
+ * The run folder as the user would type it: relative to the working folder when inside it,
+ * else `<runs folder name>/<id>` (run from beside the runs folder): a page never shows an
+ * absolute path of the machine.
+ */
 function runDirArg(runsDir: string, id: string): string {
   const rel = relative(Deno.cwd(), runsDir);
-  return join(rel === "" ? "." : rel.startsWith("..") ? runsDir : rel, id);
+  return join(rel === "" ? "." : rel.startsWith("..") ? basename(runsDir) : rel, id);
 }
 
 function boolParam(c: Context, name: string): boolean | undefined {

@@ -122,6 +122,16 @@ export async function leakFixture(): Promise<LeakFixture> {
     outside,
     marker,
     ids: [...new Set(ids)],
-    cleanup: () => Deno.remove(base, { recursive: true }),
+    // The dashboard saves its run index in the background: retry while that write lands.
+    cleanup: async () => {
+      for (let i = 0;; i++) {
+        try {
+          return await Deno.remove(base, { recursive: true });
+        } catch (err) {
+          if (i >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    },
   };
 }
