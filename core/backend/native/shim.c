@@ -55,14 +55,32 @@ static int64_t created_total = 0;
     }                                                                                     \
   } while (0)
 
-const char *cd_last_error(void) { return last_error; }
+/* The exported entry points (defined, locked, at the end of the file). */
+const char * cd_last_error(void);
+int cd_version(void);
+int cd_set_threads(int n);
+int cd_cache_clear(void);
+int cd_cache_size(void);
+double cd_created_total(void);
+double cd_scratch_bytes(void);
+int cd_init(int capacity, int threads);
+double cd_live_objects(void);
+int cd_conv(int kind, uint8_t *heap, const double *p, const double *o);
+int cd_matmul(uint8_t *heap, const double *p, const double *o);
+int cd_maxpool(uint8_t *heap, const double *p, const double *o);
+int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o);
+int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o);
+int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o);
+int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o);
 
-int cd_version(void) {
+static const char * cd_last_error_unlocked(void) { return last_error; }
+
+static int cd_version_unlocked(void) {
   const dnnl_version_t *v = dnnl_version();
   return v->major * 10000 + v->minor * 100 + v->patch;
 }
 
-int cd_set_threads(int n) {
+static int cd_set_threads_unlocked(int n) {
 #ifdef _OPENMP
   if (n > 0) omp_set_num_threads(n);
   return omp_get_max_threads();
@@ -79,7 +97,7 @@ static void entry_free(entry_t *e) {
   memset(e, 0, sizeof *e);
 }
 
-int cd_cache_clear(void) {
+static int cd_cache_clear_unlocked(void) {
   for (int i = 0; i < cache_cap; i++)
     if (cache[i].used) entry_free(&cache[i]);
   if (scratch_mem) dnnl_memory_destroy(scratch_mem);
@@ -88,18 +106,18 @@ int cd_cache_clear(void) {
   return 0;
 }
 
-int cd_cache_size(void) {
+static int cd_cache_size_unlocked(void) {
   int n = 0;
   for (int i = 0; i < cache_cap; i++) n += cache[i].used;
   return n;
 }
 
 /* Total primitives ever created: a test reads it to prove the cache is hit. */
-double cd_created_total(void) { return (double)created_total; }
+static double cd_created_total_unlocked(void) { return (double)created_total; }
 
-double cd_scratch_bytes(void) { return (double)scratch_size; }
+static double cd_scratch_bytes_unlocked(void) { return (double)scratch_size; }
 
-int cd_init(int capacity, int threads) {
+static int cd_init_unlocked(int capacity, int threads) {
   if (engine == NULL) {
     CHK(dnnl_engine_create(&engine, dnnl_cpu, 0));
     CHK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
@@ -191,7 +209,7 @@ static size_t pd_scratch(const_dnnl_primitive_desc_t pd) {
 /* Live per-call memory objects: a test checks this returns to zero (no leak). */
 static int64_t live_objects = 0;
 
-double cd_live_objects(void) { return (double)live_objects; }
+static double cd_live_objects_unlocked(void) { return (double)live_objects; }
 
 static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md, void *p) {
   if (dnnl_memory_create(m, md, engine, p) != dnnl_success) return -1;
@@ -214,7 +232,7 @@ static void mem_release(dnnl_memory_t *m, int n) {
  * p: N H W C KH KW CO OH OW sH sW dH dW pT pL pB pR act alpha hasBias
  * kind 0 forward (o: x w b y), 1 backward data (o: dy w dx), 2 backward weights (o: x dy dw).
  */
-int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
+static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const double *o) {
   double key[MAX_KEY];
   const int NP = 20;
   key[0] = kind;
@@ -346,7 +364,7 @@ fail:
  * p: batch M K N transA transB batchA batchB hasBias act alpha
  * o: a b bias c
  */
-int cd_matmul(uint8_t *heap, const double *p, const double *o) {
+static int cd_matmul_unlocked(uint8_t *heap, const double *p, const double *o) {
   double key[MAX_KEY];
   const int NP = 11;
   key[0] = 100;
@@ -412,7 +430,7 @@ fail:
 /*
  * Max pooling forward, NHWC. p: N H W C KH KW OH OW sH sW pT pL pB pR; o: x y
  */
-int cd_maxpool(uint8_t *heap, const double *p, const double *o) {
+static int cd_maxpool_unlocked(uint8_t *heap, const double *p, const double *o) {
   double key[MAX_KEY];
   const int NP = 14;
   key[0] = 200;
@@ -472,7 +490,7 @@ fail:
  * Max pooling gradient, NHWC, with tfjs's semantics: each output's gradient goes to the first
  * maximum of its window in row-major order. p: N H W C KH KW OH OW sH sW pT pL; o: dy x dx
  */
-int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o) {
+static int cd_maxpool_grad_unlocked(uint8_t *heap, const double *p, const double *o) {
   const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], OH = p[6],
                 OW = p[7], SH = p[8], SW = p[9], PT = p[10], PL = p[11];
   const float *dy = (const float *)(heap + (size_t)o[0]);
@@ -532,7 +550,7 @@ int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o) {
  * Element-wise unary ops, multi-threaded. op 0: relu (x < 0 ? 0 : x), 1: step (x > 0 ? 1 :
  * alpha, NaN stays NaN). o: x y
  */
-int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o) {
+static int cd_unary_unlocked(int op, uint8_t *heap, double n, double alpha, const double *o) {
   const float *x = (const float *)(heap + (size_t)o[0]);
   float *y = (float *)(heap + (size_t)o[1]);
   const int64_t len = (int64_t)n;
@@ -554,7 +572,7 @@ int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o) {
  * Element-wise binary ops on float32, `b` either the same length as `a` or repeated along it
  * (length nb dividing n: a bias over the last axis). op 0: add, 1: multiply. o: a b y
  */
-int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
+static int cd_binary_unlocked(int op, uint8_t *heap, double n, double nb, const double *o) {
   const float *a = (const float *)(heap + (size_t)o[0]);
   const float *b = (const float *)(heap + (size_t)o[1]);
   float *y = (float *)(heap + (size_t)o[2]);
@@ -590,7 +608,7 @@ int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
 }
 
 /* y[c] = sum over r of x[r * cols + c] (double accumulation). o: x y */
-int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
+static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const double *o) {
   const float *x = (const float *)(heap + (size_t)o[0]);
   float *y = (float *)(heap + (size_t)o[1]);
   const int64_t rows = (int64_t)rows_, cols = (int64_t)cols_;
@@ -631,4 +649,151 @@ int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
   }
   free(part);
   return 0;
+}
+
+/* One process, one shim: tfjs backends in several threads (Deno workers, test runners) share
+ * the engine, the primitive cache and the scratch memory, so every entry point runs under one
+ * recursive lock. Calls are short and made one at a time by a trainer, so it costs nothing. */
+#ifdef _WIN32
+#include <windows.h>
+static CRITICAL_SECTION cd_lock_cs;
+static INIT_ONCE cd_lock_once = INIT_ONCE_STATIC_INIT;
+static BOOL CALLBACK cd_lock_init(PINIT_ONCE o, PVOID p, PVOID *c) {
+  (void)o; (void)p; (void)c;
+  InitializeCriticalSection(&cd_lock_cs);
+  return TRUE;
+}
+static void cd_lock_(void) {
+  InitOnceExecuteOnce(&cd_lock_once, cd_lock_init, NULL, NULL);
+  EnterCriticalSection(&cd_lock_cs);
+}
+static void cd_unlock_(void) { LeaveCriticalSection(&cd_lock_cs); }
+#else
+#include <pthread.h>
+static pthread_mutex_t cd_lock_mu;
+static pthread_once_t cd_lock_once = PTHREAD_ONCE_INIT;
+static void cd_lock_init(void) {
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&cd_lock_mu, &a);
+  pthread_mutexattr_destroy(&a);
+}
+static void cd_lock_(void) {
+  pthread_once(&cd_lock_once, cd_lock_init);
+  pthread_mutex_lock(&cd_lock_mu);
+}
+static void cd_unlock_(void) { pthread_mutex_unlock(&cd_lock_mu); }
+#endif
+
+const char * cd_last_error(void) {
+  cd_lock_();
+  const char * r = cd_last_error_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_version(void) {
+  cd_lock_();
+  int r = cd_version_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_set_threads(int n) {
+  cd_lock_();
+  int r = cd_set_threads_unlocked(n);
+  cd_unlock_();
+  return r;
+}
+
+int cd_cache_clear(void) {
+  cd_lock_();
+  int r = cd_cache_clear_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_cache_size(void) {
+  cd_lock_();
+  int r = cd_cache_size_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+double cd_created_total(void) {
+  cd_lock_();
+  double r = cd_created_total_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+double cd_scratch_bytes(void) {
+  cd_lock_();
+  double r = cd_scratch_bytes_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_init(int capacity, int threads) {
+  cd_lock_();
+  int r = cd_init_unlocked(capacity, threads);
+  cd_unlock_();
+  return r;
+}
+
+double cd_live_objects(void) {
+  cd_lock_();
+  double r = cd_live_objects_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
+  cd_lock_();
+  int r = cd_conv_unlocked(kind, heap, p, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_matmul(uint8_t *heap, const double *p, const double *o) {
+  cd_lock_();
+  int r = cd_matmul_unlocked(heap, p, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_maxpool(uint8_t *heap, const double *p, const double *o) {
+  cd_lock_();
+  int r = cd_maxpool_unlocked(heap, p, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o) {
+  cd_lock_();
+  int r = cd_maxpool_grad_unlocked(heap, p, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o) {
+  cd_lock_();
+  int r = cd_unary_unlocked(op, heap, n, alpha, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
+  cd_lock_();
+  int r = cd_binary_unlocked(op, heap, n, nb, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
+  cd_lock_();
+  int r = cd_sum_rows_unlocked(heap, rows_, cols_, o);
+  cd_unlock_();
+  return r;
 }

@@ -80,7 +80,8 @@ export function buildShim(loc: DnnlLocation): string {
       "CONVDECK_DNNL_INCLUDE=/path/to/include";
   }
   Deno.mkdirSync(dir, { recursive: true });
-  const tmp = `${target}.${Deno.pid}.tmp`;
+  // Unique per build: test workers of one process may build the same shim at once.
+  const tmp = `${target}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const srcPath = srcUrl.pathname.replace(/^\/([A-Za-z]:)/, "$1");
   let res = runCc(cc, [...compilerFlags(loc, true), srcPath, "-o", tmp, ...linkArgs(loc)]);
   if (!res.ok) {
