@@ -1,7 +1,8 @@
 /**
  * No native objects leak: 1000 training steps keep the tensor count, the wasm heap, the
  * oneDNN primitive cache and the process's resident memory stable; the primitive cache stays
- * within its capacity however many shapes it sees.
+ * within its capacity however many shapes it sees. The primitive cache is one per process, so
+ * `deno task test` runs this file on its own, after the parallel suite.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
