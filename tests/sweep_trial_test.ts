@@ -203,3 +203,26 @@ Deno.test("a spec can be a TypeScript module whose default export is the spec", 
   assert.equal((await planSweep(path)).id, record.id, "the id is deterministic");
   await Deno.remove(cwd, { recursive: true });
 });
+
+Deno.test("a local sweep is not resumed on a queue, nor a queued one locally (no trial twice)", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      parameters: { width: { values: [4] } },
+      metric: "val_acc",
+    }),
+  );
+  const local = await createSweep(join(cwd, "sweeps"), record);
+  const q = await runCli(SWEEP, ["--resume", local, "--queue", "redis://127.0.0.1:1"], cwd);
+  assert.equal(q.code, 1);
+  assert.match(q.err, /is a local sweep; resume it without --queue/);
+  const again = await runCli(SWEEP, ["spec.json", "--queue", "redis://127.0.0.1:1"], cwd);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /Redis is not reachable at redis:\/\/127\.0\.0\.1:1/);
+  const queued = await createSweep(join(cwd, "queued"), { ...record, queue: "convdeck-sweep" });
+  const l = await runCli(SWEEP, ["--resume", queued], cwd);
+  assert.equal(l.code, 1);
+  assert.match(l.err, /runs on the queue "convdeck-sweep"; follow it with --resume .* --queue/);
+  assert.equal([...Deno.readDirSync(cwd)].some((e) => e.name === "runs"), false);
+  await Deno.remove(cwd, { recursive: true });
+});
