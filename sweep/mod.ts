@@ -58,6 +58,7 @@ export {
   runFinished,
   runTrial,
   type RunTrialOptions,
+  trialClaimDir,
   type TrialOutcome,
   trialOverrides,
   TrialRefused,

@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { RunWriter } from "../core/run/writer.ts";
-import { RunLockedError } from "../core/run/lock.ts";
+import { acquireRunLock, RunLockedError } from "../core/run/lock.ts";
 import { planSweep } from "../sweep/plan.ts";
 import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
 import {
   checkSameCode,
   metricHistory,
   runTrial,
+  trialClaimDir,
   trialOverrides,
   TrialRefused,
 } from "../sweep/trial.ts";
@@ -18,6 +19,11 @@ import { parseWorkerArgs } from "../cli/sweep_worker.ts";
 import { runCli } from "./helpers/sweep_check.ts";
 
 const SWEEP = fileURLToPath(new URL("../cli/sweep.ts", import.meta.url));
+
+/** The run folders in `runs` (the hidden trial claims aside), sorted. */
+function runNames(runs: string): string[] {
+  return [...Deno.readDirSync(runs)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
+}
 
 async function specFile(dir: string, spec: unknown): Promise<string> {
   const path = join(dir, "spec.json");
@@ -110,7 +116,17 @@ Deno.test("a trial whose run another live process trains is refused, not started
       runTrial({ sweep: stored, trial: stored.trials[0], runsDir: runs, log: () => {} }),
       (err) => err instanceof RunLockedError,
     );
-    assert.equal([...Deno.readDirSync(runs)].length, 1, "no second run of the trial");
+    assert.deepEqual(runNames(runs), [held.id], "no second run of the trial");
+    // A trial claimed by another live process is refused before anything is read or made.
+    const claim = await acquireRunLock(await trialClaimDir(runs, record.id, "t000"));
+    try {
+      await assert.rejects(
+        runTrial({ sweep: stored, trial: stored.trials[0], runsDir: runs, log: () => {} }),
+        (err) => err instanceof RunLockedError && /\.sweep-trials/.test(err.message),
+      );
+    } finally {
+      await claim.release();
+    }
   } finally {
     await held.close();
   }
@@ -162,7 +178,7 @@ Deno.test("a trial's finished run is reported, not run again; early stopping cou
     log: () => {},
   });
   assert.deepEqual([b.status, b.epochs, b.alreadyFinished], ["pruned", 2, true]);
-  assert.equal([...Deno.readDirSync(runs)].length, 2, "nothing new trained");
+  assert.deepEqual(runNames(runs), ["early", "pruned"], "nothing new trained");
   await Deno.remove(cwd, { recursive: true });
 });
 
