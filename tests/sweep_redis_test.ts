@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { readEvents, readMetrics } from "../core/run/reader.ts";
+import { listResumePoints } from "../core/run/checkpoints.ts";
 import { listSweeps, readTrialStates } from "../sweep/store.ts";
 import { assertSweepComplete, runCli } from "./helpers/sweep_check.ts";
 import { freePort, startRedis } from "./helpers/redis_server.ts";
@@ -91,8 +92,10 @@ Deno.test({
         const mine = states.find((s) =>
           s.status === "running" && s.worker?.endsWith(`:${victim.pid}`)
         );
+        // Mid-trial: a resume point saved (after an epoch), epochs still to go.
         const n = await epochsOf(mine?.runDir);
-        if (mine && n >= 1 && n < 4) {
+        const points = mine?.runDir ? await listResumePoints(mine.runDir) : [];
+        if (mine && points.length > 0 && n < 4) {
           victim.kill("SIGKILL");
           killedTrial = mine.key;
         }
