@@ -172,11 +172,26 @@ export async function main(argv: string[]): Promise<number> {
   try {
     let sweepDir: string;
     if (args.resume) {
-      sweepDir = (await readSweep(args.resume)).dir;
+      const { dir, record } = await readSweep(args.resume);
+      if (record.queue && !args.queue) {
+        // Its trials may be on workers right now: running them here too could start a trial twice.
+        throw new Error(
+          `sweep ${record.id} runs on the queue "${record.queue}"; follow it with ` +
+            `--resume ${args.resume} --queue redis://HOST:PORT (and start workers)`,
+        );
+      }
+      if (!record.queue && args.queue) {
+        throw new Error(
+          `sweep ${record.id} is a local sweep; resume it without --queue (or sweep the spec ` +
+            `again under another name with --queue)`,
+        );
+      }
+      sweepDir = dir;
     } else {
       let record;
       try {
         record = await planSweep(args.spec!);
+        if (args.queue) record = { ...record, queue: args.queueName };
       } catch (err) {
         console.error(`error: ${(err as Error).message}`);
         return err instanceof SpecError ? 2 : 1;
@@ -185,7 +200,11 @@ export async function main(argv: string[]): Promise<number> {
       sweepDir = await createSweep(args.sweepsDir, record).catch(async (err) => {
         // Re-enqueueing the same spec is a no-op on the queue: follow the existing sweep.
         if (args.queue && err instanceof Error && /exists/.test(err.message)) {
-          return (await readSweep(`${args.sweepsDir}/${record.id}`)).dir;
+          const existing = await readSweep(`${args.sweepsDir}/${record.id}`);
+          if (!existing.record.queue) {
+            throw new Error(`${err.message} (as a local sweep, without --queue)`);
+          }
+          return existing.dir;
         }
         throw err;
       });

@@ -41,6 +41,8 @@ export interface SweepRecord {
   plannedEpochs: number[];
   /** ISO time. */
   createdAt: string;
+  /** The queue's name when the sweep runs on a queue (`--queue`); absent for a local sweep. */
+  queue?: string;
 }
 
 /** Where a trial stands. */

@@ -7,7 +7,9 @@
  * finished one (completed, pruned, failed, or stopped early by a callback such as
  * EarlyStopping, which counts as completed) is reported as it is; an interrupted or crashed one
  * (stopped, or running with its writer gone) is resumed from its newest resume point
- * (`core/run/lock.ts` refuses a second live writer and takes over a dead one's lock).
+ * (`core/run/lock.ts` refuses a second live writer and takes over a dead one's lock). The
+ * trial itself is claimed with the same lock on a hidden folder of the runs folder for as long
+ * as a process works on it, so two processes never start two runs of one trial.
  *
  * @example
  * ```ts ignore
@@ -19,6 +21,8 @@
  * @module
  */
 import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { acquireRunLock } from "../core/run/lock.ts";
 import type { Callback } from "../core/callback.ts";
 import type { TrainOptions } from "../core/experiment.ts";
 import type { BackendName } from "../core/backend/select.ts";
@@ -241,9 +245,41 @@ function outcomeOf(
  * ```
  */
 export async function runTrial(o: RunTrialOptions): Promise<TrialOutcome> {
+  await checkSameCode(o.sweep);
+  // Claim the trial before looking for its run: until the run directory exists (data and model
+  // are prepared first) nothing else would stop a second process from starting a second run.
+  const claim = await acquireRunLock(await trialClaimDir(o.runsDir, o.sweep.id, o.trial.key));
+  try {
+    return await runClaimedTrial(o);
+  } finally {
+    await claim.release();
+  }
+}
+
+/**
+ * The folder whose lock (`core/run/lock.ts`, the same mechanism as a run's) one process holds
+ * while it works on a trial: `<runs>/.sweep-trials/<sweep-id>-<trial>/` (hidden, so never
+ * listed as a run). Created if missing.
+ *
+ * @example
+ * ```ts ignore
+ * import { trialClaimDir } from "./trial.ts";
+ * await trialClaimDir("runs", "lr-1a2b3c4d", "t003"); // ".../runs/.sweep-trials/lr-1a2b3c4d-t003"
+ * ```
+ */
+export async function trialClaimDir(
+  runsDir: string,
+  sweepId: string,
+  key: string,
+): Promise<string> {
+  const dir = resolve(runsDir, ".sweep-trials", `${sweepId}-${key}`);
+  await Deno.mkdir(dir, { recursive: true });
+  return dir;
+}
+
+async function runClaimedTrial(o: RunTrialOptions): Promise<TrialOutcome> {
   const log = o.log ?? ((l: string) => console.error(l));
   const { sweep, trial } = o;
-  await checkSameCode(sweep);
   const spec = sweep.spec;
   const existing = (await sweepRuns(o.runsDir, sweep.id)).get(trial.key);
   if (existing && runFinished(existing.info)) {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { readEvents, readMetrics } from "../core/run/reader.ts";
+import { listResumePoints } from "../core/run/checkpoints.ts";
 import { listSweeps, readTrialStates } from "../sweep/store.ts";
 import { assertSweepComplete, runCli } from "./helpers/sweep_check.ts";
 import { freePort, startRedis } from "./helpers/redis_server.ts";
@@ -91,8 +92,10 @@ Deno.test({
         const mine = states.find((s) =>
           s.status === "running" && s.worker?.endsWith(`:${victim.pid}`)
         );
+        // Mid-trial: a resume point saved (after an epoch), epochs still to go.
         const n = await epochsOf(mine?.runDir);
-        if (mine && n >= 1 && n < 4) {
+        const points = mine?.runDir ? await listResumePoints(mine.runDir) : [];
+        if (mine && points.length > 0 && n < 4) {
           victim.kill("SIGKILL");
           killedTrial = mine.key;
         }
@@ -178,6 +181,69 @@ Deno.test({
       assert.match(w.err, /refused: this worker's experiment .*exp\.ts differs from the sweep's/);
       assert.equal(await Deno.stat(join(cwd, "runs")).then(() => true, () => false), false);
     } finally {
+      await redis.stop();
+      await Deno.remove(cwd, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "Redis sweep: Ctrl-C on a worker puts its trial back; another worker resumes it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const cwd = await Deno.makeTempDir({ prefix: "sweep-redis-int-" });
+    const workers: Deno.ChildProcess[] = [];
+    try {
+      await writeExperiment(join(cwd, "exp.ts"));
+      const one = { ...spec("./exp.ts"), name: "int", parameters: { width: { values: [4] } } };
+      await Deno.writeTextFile(join(cwd, "spec.json"), JSON.stringify(one));
+      const controller = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", SWEEP, "spec.json", "--queue", redis.url, "--queue-name", "q3"],
+        cwd,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const done = controller.output();
+      const first = startWorker(cwd, redis.url, "q3");
+      workers.push(first);
+      const deadline = Date.now() + 240_000;
+      let runDir: string | undefined;
+      for (;;) {
+        assert.ok(Date.now() < deadline, "the worker never got going");
+        await new Promise((r) => setTimeout(r, 250));
+        const sweeps = await listSweeps(join(cwd, "sweeps"));
+        if (!sweeps.length) continue;
+        const [s] = await readTrialStates(sweeps[0].dir, sweeps[0].record);
+        const n = await epochsOf(s.runDir);
+        if (s.status === "running" && n >= 1 && n < 4) {
+          runDir = s.runDir;
+          break;
+        }
+      }
+      first.kill("SIGINT");
+      const status = await first.status;
+      const err = new TextDecoder().decode(await new Response(first.stderr).arrayBuffer());
+      assert.equal(status.code, 0, err);
+      assert.match(err, /interrupted, back on the queue/);
+      workers.push(startWorker(cwd, redis.url, "q3"));
+      const out = await done;
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const [{ dir: sweepDir }] = await listSweeps(join(cwd, "sweeps"));
+      const { states } = await assertSweepComplete(sweepDir, join(cwd, "runs"));
+      assert.equal(states[0].runDir, runDir);
+      const { records: events } = await readEvents(runDir!);
+      const types = events.map((e) => e.type);
+      assert.ok(types.includes("interrupted") && types.includes("resumed"), types.join(" "));
+    } finally {
+      for (const w of workers) {
+        try {
+          w.kill("SIGKILL");
+        } catch { /* gone */ }
+        await w.status;
+        await w.stderr.cancel().catch(() => {});
+      }
       await redis.stop();
       await Deno.remove(cwd, { recursive: true }).catch(() => {});
     }

@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { RunWriter } from "../core/run/writer.ts";
-import { RunLockedError } from "../core/run/lock.ts";
+import { acquireRunLock, RunLockedError } from "../core/run/lock.ts";
 import { planSweep } from "../sweep/plan.ts";
 import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
 import {
   checkSameCode,
   metricHistory,
   runTrial,
+  trialClaimDir,
   trialOverrides,
   TrialRefused,
 } from "../sweep/trial.ts";
@@ -18,6 +19,11 @@ import { parseWorkerArgs } from "../cli/sweep_worker.ts";
 import { runCli } from "./helpers/sweep_check.ts";
 
 const SWEEP = fileURLToPath(new URL("../cli/sweep.ts", import.meta.url));
+
+/** The run folders in `runs` (the hidden trial claims aside), sorted. */
+function runNames(runs: string): string[] {
+  return [...Deno.readDirSync(runs)].map((e) => e.name).filter((n) => !n.startsWith(".")).sort();
+}
 
 async function specFile(dir: string, spec: unknown): Promise<string> {
   const path = join(dir, "spec.json");
@@ -110,7 +116,17 @@ Deno.test("a trial whose run another live process trains is refused, not started
       runTrial({ sweep: stored, trial: stored.trials[0], runsDir: runs, log: () => {} }),
       (err) => err instanceof RunLockedError,
     );
-    assert.equal([...Deno.readDirSync(runs)].length, 1, "no second run of the trial");
+    assert.deepEqual(runNames(runs), [held.id], "no second run of the trial");
+    // A trial claimed by another live process is refused before anything is read or made.
+    const claim = await acquireRunLock(await trialClaimDir(runs, record.id, "t000"));
+    try {
+      await assert.rejects(
+        runTrial({ sweep: stored, trial: stored.trials[0], runsDir: runs, log: () => {} }),
+        (err) => err instanceof RunLockedError && /\.sweep-trials/.test(err.message),
+      );
+    } finally {
+      await claim.release();
+    }
   } finally {
     await held.close();
   }
@@ -162,7 +178,7 @@ Deno.test("a trial's finished run is reported, not run again; early stopping cou
     log: () => {},
   });
   assert.deepEqual([b.status, b.epochs, b.alreadyFinished], ["pruned", 2, true]);
-  assert.equal([...Deno.readDirSync(runs)].length, 2, "nothing new trained");
+  assert.deepEqual(runNames(runs), ["early", "pruned"], "nothing new trained");
   await Deno.remove(cwd, { recursive: true });
 });
 
@@ -201,5 +217,28 @@ Deno.test("a spec can be a TypeScript module whose default export is the spec", 
   assert.deepEqual(record.plannedEpochs, [15, 15], "the experiment's default epochs");
   assert.equal(record.spec.direction, "min");
   assert.equal((await planSweep(path)).id, record.id, "the id is deterministic");
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a local sweep is not resumed on a queue, nor a queued one locally (no trial twice)", async () => {
+  const cwd = await Deno.makeTempDir();
+  const record = await planSweep(
+    await specFile(cwd, {
+      parameters: { width: { values: [4] } },
+      metric: "val_acc",
+    }),
+  );
+  const local = await createSweep(join(cwd, "sweeps"), record);
+  const q = await runCli(SWEEP, ["--resume", local, "--queue", "redis://127.0.0.1:1"], cwd);
+  assert.equal(q.code, 1);
+  assert.match(q.err, /is a local sweep; resume it without --queue/);
+  const again = await runCli(SWEEP, ["spec.json", "--queue", "redis://127.0.0.1:1"], cwd);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /Redis is not reachable at redis:\/\/127\.0\.0\.1:1/);
+  const queued = await createSweep(join(cwd, "queued"), { ...record, queue: "convdeck-sweep" });
+  const l = await runCli(SWEEP, ["--resume", queued], cwd);
+  assert.equal(l.code, 1);
+  assert.match(l.err, /runs on the queue "convdeck-sweep"; follow it with --resume .* --queue/);
+  assert.equal([...Deno.readDirSync(cwd)].some((e) => e.name === "runs"), false);
   await Deno.remove(cwd, { recursive: true });
 });

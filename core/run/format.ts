@@ -94,6 +94,7 @@ export type KnownEventType =
   | "nan_loss"
   | "warning"
   | "interrupted"
+  | "pruned"
   | "failed";
 
 /** One line of `events.jsonl`. */

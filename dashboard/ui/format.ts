@@ -28,6 +28,7 @@ export function eventColor(type: string): string {
       return "#9c27b0";
     case "early_stopped":
     case "stop_requested":
+    case "pruned":
       return "#d32f2f";
     case "overfitting_detected":
       return "#ef6c00";
@@ -51,6 +52,7 @@ export const MARKED_EVENTS = new Set([
   "nan_loss",
   "resumed",
   "interrupted",
+  "pruned",
 ]);
 
 /** Titles of the system metrics recorded per epoch (see `core/system_metrics.ts`). */
