@@ -27,6 +27,10 @@ export interface PcItem {
   color: string;
   /** Value per dimension key (missing: the line skips that axis). */
   values: Record<string, number | string | boolean | null | undefined>;
+  /** Draw dashed (e.g. a pruned trial). */
+  dashed?: boolean;
+  /** Draw thicker (e.g. the best trial). */
+  bold?: boolean;
 }
 
 /** A brushed range of one axis, in axis fractions (0 = bottom, 1 = top). */
@@ -170,7 +174,8 @@ export function ParallelCoords(props: ParallelCoordsProps) {
             points={pts.join(" ")}
             fill="none"
             stroke={on ? it.color : "#ccc"}
-            stroke-width={on ? 2 : 1}
+            stroke-width={(on ? 2 : 1) + (it.bold ? 1.5 : 0)}
+            stroke-dasharray={it.dashed ? "4 3" : undefined}
             opacity={on ? 0.9 : 0.5}
           >
             <title>{it.id}</title>

@@ -11,7 +11,7 @@ import { useEffect } from "preact/hooks";
 import { getJson, type SweepDetail, type SweepListResponse } from "./api.ts";
 import { Chart, type ChartSeries } from "./chart.tsx";
 import { formatValue } from "./format.ts";
-import { SweepParallel } from "./sweep_parallel.tsx";
+import { ParallelCoords } from "./parallel_coords.tsx";
 
 const PALETTE = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"];
 
@@ -160,24 +160,15 @@ export function SweepPage(props: { id: string }) {
       {finished.length > 0 && (
         <>
           <h2>Parameters against {s.metric}</h2>
-          <SweepParallel
-            axes={[
-              ...s.parameters.map((p) => ({
-                label: p,
-                values: finished.map((t) => t.params[p]),
-              })),
-              {
-                label: s.metric,
-                values: finished.map((t) =>
-                  t.value
-                ),
-              },
-            ]}
-            lines={finished.map((t) => ({
-              key: `${t.key} ${t.status}`,
+          <ParallelCoords
+            testId="sweep-parallel"
+            dimensions={[...s.parameters, s.metric].map((k) => ({ key: k }))}
+            items={finished.map((t) => ({
+              id: `${t.key} ${t.status}`,
               color: color(s.trials.indexOf(t)),
               dashed: t.status === "pruned",
               bold: s.best?.key === t.key,
+              values: { ...t.params, [s.metric]: t.value },
             }))}
           />
         </>
