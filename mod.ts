@@ -133,3 +133,10 @@ export * from "./core/data/mod.ts";
 export * from "./callbacks/mod.ts";
 export * from "./dashboard/mod.ts";
 export { type GradCamResult } from "./core/viz/grad_cam.ts";
+export {
+  codeChanges,
+  type CodeIdentity,
+  type ModuleIdentity,
+  moduleSha256,
+  parseCodeIdentity,
+} from "./core/code_identity.ts";
