@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { trainStep } from "../../core/train_step.ts";
-import { bookConvnet, MIN_VALID_SIZE } from "./train_model.ts";
+import { bookConvnet } from "./train_model.ts";
+import { profileKernels } from "./train_profile.ts";
 
 /** One benchmark case. */
 export interface TrainCase {
@@ -18,6 +19,8 @@ export interface TrainCase {
   steps: number;
   /** Untimed warm-up steps: V8 runs the first calls of each wasm kernel 2-3x slower. */
   warmup: number;
+  /** Input channels (default 3; 1 for the Fashion-MNIST case). */
+  channels?: number;
 }
 
 /** Result of one case. */
@@ -28,12 +31,18 @@ export interface TrainResult extends TrainCase {
   imagesPerSec: number;
   /** Bytes of the wasm heap after the case (the heap never shrinks: peak so far), wasm only. */
   wasmHeapBytes?: number;
+  /**
+   * tfjs kernel calls of one training step (counted on one extra, untimed step by wrapping
+   * every kernel registered for the backend), or undefined when not counted.
+   */
+  kernelCalls?: number;
 }
 
-/** Padding used for the book's model at `size`: Keras's 'valid' when it fits, else 'same'. */
-export function paddingFor(size: number): "valid" | "same" {
-  return size >= MIN_VALID_SIZE ? "valid" : "same";
-}
+/**
+ * Padding of the benchmarked model at every size: 'same', as the book's chapter builds it (and
+ * as the PyTorch peer runs it).
+ */
+export const BENCH_PADDING = "same";
 
 /** Median of a non-empty list. */
 export function median(values: number[]): number {
@@ -50,8 +59,10 @@ export function wasmHeapBytes(): number | undefined {
 }
 
 /**
- * Trains the book's model (20 classes, Adam 1e-3) on random data for `warmup + steps` steps
- * with the current backend and returns the median throughput. Leaves no tensors behind.
+ * Trains the book's model ('same' padding, separate softmax layer, 20 classes, Adam 1e-3) on
+ * random data for `warmup + steps` steps with the current backend and returns the median
+ * throughput; with `countKernels`, also the kernel calls of one more step. Leaves no tensors
+ * behind.
  *
  * @example
  * ```ts
@@ -59,21 +70,40 @@ export function wasmHeapBytes(): number | undefined {
  * console.log(r.imagesPerSec);
  * ```
  */
-export async function benchTrainCase(c: TrainCase): Promise<TrainResult> {
+export async function benchTrainCase(
+  c: TrainCase,
+  options: { countKernels?: boolean } = {},
+): Promise<TrainResult> {
   const numClasses = 20;
-  const model = bookConvnet(c.size, numClasses, { seed: 1, padding: paddingFor(c.size) });
+  const channels = c.channels ?? 3;
+  const model = bookConvnet(c.size, numClasses, {
+    seed: 1,
+    padding: BENCH_PADDING,
+    channels,
+    softmax: "layer",
+  });
   const optimizer = tf.train.adam(1e-3);
-  const x = tf.randomUniform([c.batch, c.size, c.size, 3], 0, 1, "float32", 7);
+  const x = tf.randomUniform([c.batch, c.size, c.size, channels], 0, 1, "float32", 7);
   const labels = tf.tensor1d(
     Array.from({ length: c.batch }, (_, i) => i % numClasses),
     "int32",
   );
   const times: number[] = [];
+  let kernelCalls: number | undefined;
   try {
     for (let i = 0; i < c.warmup + c.steps; i++) {
       const t0 = performance.now();
       await trainStep(model, optimizer, x, labels, numClasses);
       if (i >= c.warmup) times.push(performance.now() - t0);
+    }
+    if (options.countKernels) {
+      const prof = profileKernels(tf.getBackend());
+      try {
+        await trainStep(model, optimizer, x, labels, numClasses);
+      } finally {
+        prof.stop();
+      }
+      kernelCalls = [...prof.profile.values()].reduce((s, v) => s + v.calls, 0);
     }
   } finally {
     x.dispose();
@@ -87,5 +117,6 @@ export async function benchTrainCase(c: TrainCase): Promise<TrainResult> {
     msPerStep,
     imagesPerSec: (c.batch * 1000) / msPerStep,
     wasmHeapBytes: wasmHeapBytes(),
+    kernelCalls,
   };
 }

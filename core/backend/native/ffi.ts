@@ -65,8 +65,20 @@ function setOpenMpWaitPolicy(): void {
   try {
     if (!Deno.env.get("OMP_WAIT_POLICY") && !Deno.env.get("GOMP_SPINCOUNT")) {
       Deno.env.set("OMP_WAIT_POLICY", "passive");
+      envSet.add("OMP_WAIT_POLICY");
     }
   } catch { /* no env permission: keep libgomp's default */ }
+}
+
+const envSet = new Set<string>();
+
+/**
+ * Environment variables convdeck set in this process for its own OpenMP runtime (not by the
+ * user). Child processes inherit them: a program started from here that runs its own OpenMP
+ * work (the bench's PyTorch peer) should get an environment without them.
+ */
+export function openMpEnvSetByConvdeck(): string[] {
+  return [...envSet];
 }
 
 /**
