@@ -276,3 +276,71 @@ Deno.test({
     z.dispose();
   },
 });
+
+/** Trains `vars` (fresh copies of `init`) with Adam on `backend` for `steps` steps of `grads`. */
+async function adamRun(
+  backend: string,
+  init: Input[],
+  grads: Input[][],
+  resumeAt?: number,
+): Promise<{ values: Float32Array[]; moments: Float32Array[] }> {
+  await tf.setBackend(backend);
+  const vars = init.map((i, k) =>
+    tf.tidy(() => tf.variable(tf.tensor(i.data, i.shape), true, `adam_t${k}`))
+  );
+  let opt = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+  for (const [s, step] of grads.entries()) {
+    if (s === resumeAt) {
+      // What resume does: save the optimizer's weights, restore them into a new optimizer.
+      const saved = await opt.getWeights();
+      const copies = saved.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+      saved[0].tensor.dispose(); // the iterations scalar is a fresh tensor
+      opt.dispose();
+      opt = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+      await opt.setWeights(copies);
+      copies.forEach((c) => c.tensor.dispose());
+    }
+    const g = step.map((i) => tf.tensor(i.data, i.shape));
+    opt.applyGradients(vars.map((v, k) => ({ name: v.name, tensor: g[k] })));
+    g.forEach((t) => t.dispose());
+  }
+  const values = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+  const weights = await opt.getWeights();
+  const moments = await Promise.all(
+    weights.slice(1).map((w) => w.tensor.data() as Promise<Float32Array>),
+  );
+  weights[0].tensor.dispose(); // the iterations scalar is a fresh tensor
+  opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return { values, moments };
+}
+
+Deno.test({
+  name: "native fused Adam: one kernel per step, tfjs's numbers to the bit, resumable",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { fusedAdamSteps } = await import("../core/backend/native/adam.ts");
+    const r = rng(23);
+    const shapes = [[3, 3, 4, 8], [8], [70001], [5, 20]];
+    const init = shapes.map((s) => randomInput(r, s));
+    const grads = Array.from({ length: 5 }, () => shapes.map((s) => randomInput(r, s)));
+    await tf.setBackend("native");
+    const before = tf.memory().numTensors;
+    const want = await adamRun("cpu", init, grads);
+    const fused0 = fusedAdamSteps();
+    const got = await adamRun("native", init, grads);
+    // Step 1 creates the moments (tfjs's code); steps 2-5 are fused.
+    assert.strictEqual(fusedAdamSteps() - fused0, grads.length - 1, "fused steps");
+    const resumed = await adamRun("native", init, grads, 3);
+    assert.strictEqual(tf.memory().numTensors, before, "Adam runs leaked tensors");
+    for (const [label, run] of [["fused", got], ["fused, resumed at step 3", resumed]] as const) {
+      for (const [k, v] of want.values.entries()) {
+        assert.deepStrictEqual(run.values[k], v, `${label}: variable ${k} differs from tfjs`);
+      }
+      for (const [k, m] of want.moments.entries()) {
+        assert.deepStrictEqual(run.moments[k], m, `${label}: moment ${k} differs from tfjs`);
+      }
+    }
+  },
+});

@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { loadNative, type NativeLib } from "./ffi.ts";
 import { NATIVE_KERNEL_NAMES, nativeKernelConfigs } from "./kernels.ts";
+import { adamKernelConfig, installFusedAdam } from "./adam.ts";
 
 /** The backend name. */
 export const NATIVE_BACKEND = "native";
@@ -180,13 +181,16 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
   }
   threadsInUse = lib.cd_set_threads(threads);
   const shared = await wasmBackend();
-  for (const k of nativeKernelConfigs(lib, NATIVE_BACKEND)) {
+  for (
+    const k of [...nativeKernelConfigs(lib, NATIVE_BACKEND), adamKernelConfig(lib, NATIVE_BACKEND)]
+  ) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) {
       tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
     }
     tf.registerKernel(k);
   }
   syncNativeKernels();
+  installFusedAdam(NATIVE_BACKEND);
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
     tf.registerBackend(NATIVE_BACKEND, () => {
       const engine = tf.engine() as unknown as EngineInternals;

@@ -632,3 +632,49 @@ int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
   free(part);
   return 0;
 }
+
+/*
+ * Adam, one step over many variables, with tfjs's AdamOptimizer's float32 arithmetic operation
+ * for operation (the shim is built with -ffp-contract=off: no fused multiply-adds, so every
+ * product and sum is rounded as tfjs rounds it):
+ *   m' = m * b1 + g * (1 - b1)            v' = v * b2 + (g * g) * (1 - b2)
+ *   w' = (m' / (1 - acc1)) / (sqrt(v' / (1 - acc2)) + eps) * -lr + w
+ *   acc1' = acc1 * b1                     acc2' = acc2 * b2
+ * p: lr b1 b2 eps oneMinusB1 oneMinusB2 nvars (each rounded to float32 as tfjs's scalars are)
+ * o: acc1 acc2 acc1' acc2', then per variable: w g m v w' m' v' size
+ */
+int cd_adam(uint8_t *heap, const double *p, const double *o) {
+  const float nlr = (float)(-p[0]), b1 = (float)p[1], b2 = (float)p[2], eps = (float)p[3];
+  const float c1 = (float)p[4], c2 = (float)p[5];
+  const int nv = (int)p[6];
+  const float acc1 = *(const float *)(heap + (size_t)o[0]);
+  const float acc2 = *(const float *)(heap + (size_t)o[1]);
+  const float oma1 = 1.f - acc1, oma2 = 1.f - acc2;
+  int64_t total = 0;
+  for (int k = 0; k < nv; k++) total += (int64_t)o[4 + 8 * k + 7];
+#pragma omp parallel if (total > 32768)
+  for (int k = 0; k < nv; k++) {
+    const double *q = o + 4 + 8 * k;
+    const float *w = (const float *)(heap + (size_t)q[0]);
+    const float *g = (const float *)(heap + (size_t)q[1]);
+    const float *m = (const float *)(heap + (size_t)q[2]);
+    const float *v = (const float *)(heap + (size_t)q[3]);
+    float *w2 = (float *)(heap + (size_t)q[4]);
+    float *m2 = (float *)(heap + (size_t)q[5]);
+    float *v2 = (float *)(heap + (size_t)q[6]);
+    const int64_t n = (int64_t)q[7];
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * c1;
+      const float vi = v[i] * b2 + (gi * gi) * c2;
+      m2[i] = mi;
+      v2[i] = vi;
+      const float mh = mi / oma1, vh = vi / oma2;
+      w2[i] = (mh / (sqrtf(vh) + eps)) * nlr + w[i];
+    }
+  }
+  *(float *)(heap + (size_t)o[2]) = acc1 * b1;
+  *(float *)(heap + (size_t)o[3]) = acc2 * b2;
+  return 0;
+}
