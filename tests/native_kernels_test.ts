@@ -4,6 +4,7 @@
  * ran (not a fallback).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert";
 import { kernelCounts } from "../core/backend/native/kernels.ts";
 import {
@@ -342,5 +343,113 @@ Deno.test({
         assert.deepStrictEqual(run.moments[k], m, `${label}: moment ${k} differs from tfjs`);
       }
     }
+  },
+});
+
+/** Output and weight/input gradients of a conv stack on `backend` (same weights everywhere). */
+async function convStackGrads(
+  backend: string,
+  x: Input,
+  weights: Input[],
+  build: () => tfl.Sequential,
+): Promise<{ values: Float32Array; shape: number[] }[]> {
+  await tf.setBackend(backend);
+  const model = build();
+  const wts = weights.map((w) => tf.tensor(w.data, w.shape));
+  model.setWeights(wts);
+  tf.dispose(wts);
+  const xt = tf.tensor(x.data, x.shape);
+  const outs = tf.tidy(() => {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    let y: tf.Tensor | undefined;
+    const { grads } = tf.variableGrads(() => {
+      y = tf.keep(model.apply(xt, { training: true }) as tf.Tensor);
+      // A loss whose gradient differs per element (not all ones).
+      return tf.sum(tf.mul(y, tf.sin(y)));
+    }, vars);
+    const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.square(model.apply(t) as tf.Tensor)))(xt);
+    return [y!, dx, ...vars.map((v) => grads[v.name])];
+  });
+  const res = await Promise.all(
+    outs.map(async (t) => ({ values: (await t.data()) as Float32Array, shape: t.shape })),
+  );
+  tf.dispose(outs);
+  xt.dispose();
+  model.dispose();
+  return res;
+}
+
+Deno.test({
+  name: "native fused conv layers (conv + bias + ReLU, one kernel each way) match cpu",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { fusedConvLayerCalls } = await import("../core/backend/native/conv_layer.ts");
+    const r = rng(29);
+    const cases: { label: string; build: () => tfl.Sequential; c: number; h: number }[] = [
+      {
+        label: "same, relu, bias",
+        c: 3,
+        h: 9,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              tfl.layers.conv2d({
+                inputShape: [9, 9, 3],
+                filters: 5,
+                kernelSize: 3,
+                padding: "same",
+                activation: "relu",
+              }),
+              tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", activation: "relu" }),
+            ],
+          }),
+      },
+      {
+        label: "valid, stride 2, linear, no bias, then strided relu",
+        c: 2,
+        h: 13,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              tfl.layers.conv2d({
+                inputShape: [13, 13, 2],
+                filters: 6,
+                kernelSize: [3, 2],
+                strides: 2,
+                padding: "valid",
+                useBias: false,
+              }),
+              tfl.layers.conv2d({
+                filters: 3,
+                kernelSize: 2,
+                strides: [1, 2],
+                padding: "same",
+                activation: "relu",
+              }),
+            ],
+          }),
+      },
+    ];
+    await tf.setBackend("native");
+    const before = tf.memory().numTensors;
+    for (const k of cases) {
+      await tf.setBackend("cpu");
+      const probe = k.build();
+      const weights = probe.getWeights().map((w) => randomInput(r, w.shape));
+      probe.dispose();
+      const x = randomInput(r, [2, k.h, k.h, k.c]);
+      const want = await convStackGrads("cpu", x, weights, k.build);
+      const calls0 = fusedConvLayerCalls();
+      const got = await convStackGrads("native", x, weights, k.build);
+      assert(fusedConvLayerCalls() - calls0 >= 4, `${k.label}: fused conv path did not run`);
+      for (const [i, w] of want.entries()) {
+        assert.deepStrictEqual(got[i].shape, w.shape, `${k.label}: output ${i} shape`);
+        const err = relError(got[i].values, w.values);
+        assert(err <= TOL, `${k.label}: output ${i}: relative error ${err} > ${TOL}`);
+      }
+    }
+    await tf.setBackend("native");
+    assert.strictEqual(tf.memory().numTensors, before, "fused conv layers leaked tensors");
   },
 });

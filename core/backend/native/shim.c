@@ -210,11 +210,12 @@ static void mem_release(dnnl_memory_t *m, int n) {
 }
 
 /*
- * Convolution, NHWC activations, HWIO weights (tfjs's layouts).
+ * Convolution, NHWC activations, HWIO weights (tfjs's layouts), on raw pointers.
  * p: N H W C KH KW CO OH OW sH sW dH dW pT pL pB pR act alpha hasBias
- * kind 0 forward (o: x w b y), 1 backward data (o: dy w dx), 2 backward weights (o: x dy dw).
+ * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
+ * 3 backward weights and bias (t: x dy dw db).
  */
-int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
+static int conv_run(int kind, const double *p, void *const t[4]) {
   double key[MAX_KEY];
   const int NP = 20;
   key[0] = kind;
@@ -225,7 +226,7 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
   entry_t *e = lookup(key, NP + 1);
   const dnnl_dim_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], CO = p[6],
                    OH = p[7], OW = p[8];
-  const int act = (int)p[17], has_bias = (int)p[19];
+  const int act = (int)p[17], has_bias = kind == 3 || (kind == 0 && (int)p[19]);
   if (e == NULL) {
     dnnl_memory_desc_t src, wu, wany, bias, dst;
     dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, KH, KW}, bd = {CO}, dd = {N, CO, OH, OW};
@@ -242,7 +243,7 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
     attr = make_attr(kind == 0 ? act : 0, (float)p[18]);
     CHK(dnnl_dilated_convolution_forward_desc_init(
         &fd, kind == 0 ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
-        &src, &wany, (kind == 0 && has_bias) ? &bias : NULL, &dst, strides, dil, pl, pr));
+        &src, &wany, has_bias ? &bias : NULL, &dst, strides, dil, pl, pr));
     CHK(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL));
     if (kind == 0) {
       pd = fwd_pd;
@@ -253,19 +254,20 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
       CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
     } else {
       CHK(dnnl_dilated_convolution_backward_weights_desc_init(
-          &bd_, dnnl_convolution_direct, &src, &wany, NULL, &dst, strides, dil, pl, pr));
+          &bd_, dnnl_convolution_direct, &src, &wany, kind == 3 ? &bias : NULL, &dst, strides,
+          dil, pl, pr));
       CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
     }
     e = slot(key, NP + 1);
     e->used = 1;
     const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
-        pd, kind == 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+        pd, kind >= 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
     e->md[0] = src;
     e->md[1] = wu;
     e->md[2] = bias;
     e->md[3] = dst;
     if (!dnnl_memory_desc_equal(wp, &wu)) {
-      if (kind == 2)
+      if (kind >= 2)
         CHK(dnnl_reorder_primitive_desc_create(&rpd, wp, engine, &wu, engine, NULL));
       else
         CHK(dnnl_reorder_primitive_desc_create(&rpd, &wu, engine, wp, engine, NULL));
@@ -285,11 +287,10 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
     attr = NULL;
   }
   if (ensure_scratch(e->scratch) != 0) goto fail;
-  /* user memories over the wasm heap */
+  /* user memories over the caller's buffers */
   if (kind == 0) {
-    if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
-        mem(&m[2], &e->md[2], has_bias ? heap + (size_t)o[2] : NULL) ||
-        mem(&m[3], &e->md[3], heap + (size_t)o[3]))
+    if (mem(&m[0], &e->md[0], t[0]) || mem(&m[1], &e->md[1], t[1]) ||
+        mem(&m[2], &e->md[2], has_bias ? t[2] : NULL) || mem(&m[3], &e->md[3], t[3]))
       goto memfail;
     dnnl_memory_t w = m[1];
     if (e->reorder) {
@@ -301,8 +302,8 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
                             {DNNL_ARG_SCRATCHPAD, scratch_mem}, {DNNL_ARG_BIAS, m[2]}};
     CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, a));
   } else if (kind == 1) {
-    if (mem(&m[0], &e->md[3], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
-        mem(&m[2], &e->md[0], heap + (size_t)o[2]))
+    if (mem(&m[0], &e->md[3], t[0]) || mem(&m[1], &e->md[1], t[1]) ||
+        mem(&m[2], &e->md[0], t[2]))
       goto memfail;
     dnnl_memory_t w = m[1];
     if (e->reorder) {
@@ -314,13 +315,14 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
                             {DNNL_ARG_DIFF_SRC, m[2]}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
     CHK(dnnl_primitive_execute(e->prim, stream, 4, a));
   } else {
-    if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[3], heap + (size_t)o[1]) ||
-        mem(&m[2], &e->md[1], heap + (size_t)o[2]))
+    if (mem(&m[0], &e->md[0], t[0]) || mem(&m[1], &e->md[3], t[1]) ||
+        mem(&m[2], &e->md[1], t[2]) || (kind == 3 && mem(&m[3], &e->md[2], t[3])))
       goto memfail;
     dnnl_memory_t w = e->reorder ? e->wbuf : m[2];
-    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DIFF_DST, m[1]},
-                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
-    CHK(dnnl_primitive_execute(e->prim, stream, 4, a));
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DIFF_DST, m[1]},
+                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
+                            {DNNL_ARG_DIFF_BIAS, m[3]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, kind == 3 ? 5 : 4, a));
     if (e->reorder) {
       dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, e->wbuf}, {DNNL_ARG_TO, m[2]}};
       CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
@@ -339,6 +341,72 @@ fail:
   if (attr) dnnl_primitive_attr_destroy(attr);
   if (e && e->prim == NULL) entry_free(e);
   return -1;
+}
+
+/*
+ * Convolution on tensors in the wasm heap (byte offsets). kind and p as conv_run;
+ * o: kind 0 x w b y, 1 dy w dx, 2 x dy dw.
+ */
+int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
+  if (kind < 0 || kind > 2) {
+    snprintf(last_error, sizeof last_error, "unknown conv kind %d", kind);
+    return -1;
+  }
+  void *t[4] = {heap + (size_t)o[0], heap + (size_t)o[1], heap + (size_t)o[2], NULL};
+  if (kind == 0) {
+    t[2] = (int)p[19] ? heap + (size_t)o[2] : NULL;
+    t[3] = heap + (size_t)o[3];
+  }
+  return conv_run(kind, p, t);
+}
+
+/* A grow-only buffer for the masked gradient of cd_conv_grad (freed past 64 MiB). */
+static float *grad_buf = NULL;
+static size_t grad_buf_len = 0;
+
+/*
+ * The whole backward pass of a convolution with bias and ReLU (or no activation), in one call:
+ * g = act == 1 ? dy * (y > 0) : dy, then dw and db (one oneDNN backward-weights primitive)
+ * and, when needDx, dx (backward data). p: as conv_run (act = p[17]); o: dy y x w dx dw db.
+ */
+int cd_conv_grad(uint8_t *heap, const double *p, double need_dx, const double *o) {
+  const int act = (int)p[17];
+  float *dy = (float *)(heap + (size_t)o[0]);
+  const float *y = (const float *)(heap + (size_t)o[1]);
+  const int64_t n = (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
+  float *g = dy;
+  float *own = NULL;
+  if (act == 1) {
+    const size_t bytes = sizeof(float) * (size_t)n;
+    if (bytes > ((size_t)64 << 20)) {
+      g = own = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    } else {
+      if (grad_buf_len < bytes) {
+        free(grad_buf);
+        grad_buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        grad_buf_len = grad_buf ? bytes : 0;
+      }
+      g = grad_buf;
+    }
+    if (g == NULL) {
+      snprintf(last_error, sizeof last_error, "out of memory in cd_conv_grad");
+      return -1;
+    }
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
+  } else if (act != 0) {
+    snprintf(last_error, sizeof last_error, "cd_conv_grad: activation %d unsupported", act);
+    return -1;
+  }
+  int rc = 0;
+  void *tw[4] = {heap + (size_t)o[2], g, heap + (size_t)o[5], heap + (size_t)o[6]};
+  rc = conv_run(3, p, tw);
+  if (rc == 0 && need_dx != 0) {
+    void *td[4] = {g, heap + (size_t)o[3], heap + (size_t)o[4], NULL};
+    rc = conv_run(1, p, td);
+  }
+  free(own);
+  return rc;
 }
 
 /*
