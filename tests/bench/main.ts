@@ -30,7 +30,7 @@ import { probeGpu } from "../../core/backend/probe.ts";
 import { benchTrainCase, type TrainCase, type TrainResult } from "./train_bench.ts";
 import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
-import { nativeAvailable } from "../../core/backend/native/ffi.ts";
+import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { formatProfile, profileKernels } from "./train_profile.ts";
 
 const SECTIONS = ["train", "data", "tracking"] as const;
@@ -105,8 +105,11 @@ async function trainSection(args: {
       backendInfo.set(
         name,
         `${name}${
-          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""})` : ""
-        }`,
+          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""}` : " ("
+        }${name === "native" ? `, OpenMP waiting: ${openMpWaitChoice()}` : ""})`.replace(
+          " ()",
+          "",
+        ),
       );
       const prof = args.profile ? profileKernels(name) : undefined;
       const r = await benchTrainCase(c, { countKernels: !args.profile });

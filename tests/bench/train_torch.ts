@@ -106,7 +106,7 @@ export async function findTorch(): Promise<{ python: string; version: string } |
 
 /**
  * The environment for the PyTorch child: this process's, less the OpenMP settings that
- * convdeck's native backend set for its own OpenMP runtime (`OMP_WAIT_POLICY=passive`). A
+ * convdeck's native backend set for its own OpenMP runtime (`OMP_WAIT_POLICY=passive` or `GOMP_SPINCOUNT`). A
  * child inherits them, and PyTorch's OpenMP threads then sleep between parallel regions: on
  * 2 cores that cost PyTorch 15-20% (NCHW 32x32 batch 16: ~355 img/s inherited vs ~440
  * without, measured alternately on an idle machine). Settings the user made stay.
