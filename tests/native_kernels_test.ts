@@ -453,3 +453,69 @@ Deno.test({
     assert.strictEqual(tf.memory().numTensors, before, "fused conv layers leaked tensors");
   },
 });
+
+Deno.test({
+  name: "native conv input gradient: first layer skipped, a stale mask recomputed",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { CONV_GRAD_KERNEL, CONV_INPUT_GRAD_KERNEL, CONV_KERNEL, lastConvGradGeneration } =
+      await import(
+        "../core/backend/native/conv_layer.ts"
+      );
+    const r = rng(31);
+    const xIn = randomInput(r, [2, 6, 6, 3]), fIn = randomInput(r, [3, 3, 3, 4]);
+    const bIn = randomInput(r, [4]), dyIn = randomInput(r, [2, 6, 6, 4]);
+    const attrs = {
+      strides: [1, 1],
+      pad: "same",
+      dilations: [1, 1],
+      activation: "relu",
+      hasBias: true,
+    };
+    // Reference on cpu: dx = the input gradient of the conv for the output gradient dy * (y > 0).
+    const want = await runOn("cpu", [xIn, fIn, bIn, dyIn], (x, f, b, dy) => {
+      const y = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same"), b));
+      const g = tf.mul(dy, tf.step(y));
+      return tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(t as tf.Tensor4D, f as tf.Tensor4D, 1, "same"), g))
+      )(x);
+    });
+    const got = await runOn("native", [xIn, fIn, bIn, dyIn], (x, f, b, dy) => {
+      const e = tf.engine();
+      const y = e.runKernel(CONV_KERNEL, { x, filter: f, bias: b }, attrs) as tf.Tensor;
+      // This layer's weight gradient keeps its mask; another layer's weight gradient in between
+      // makes it stale (the shim then holds the mask of -dy: reusing it would give -dx), so the
+      // input gradient must recompute it from dy and y.
+      tf.dispose(e.runKernel(CONV_GRAD_KERNEL, { dy, y, x, filter: f }, attrs) as tf.Tensor[]);
+      const generation = lastConvGradGeneration();
+      const other = e.runKernel(CONV_GRAD_KERNEL, { dy: tf.neg(dy), y, x, filter: f }, attrs);
+      tf.dispose(other as tf.Tensor[]);
+      return e.runKernel(CONV_INPUT_GRAD_KERNEL, { dy: tf.neg(tf.neg(dy)), y, filter: f }, {
+        ...attrs,
+        xShape: x.shape,
+        generation,
+      }) as tf.Tensor;
+    });
+    const err = relError(got.values, want.values);
+    assert(err <= TOL, `stale-mask input gradient: relative error ${err}`);
+
+    // In training, the first layer's input gradient is never computed.
+    await tf.setBackend("native");
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, activation: "relu" }),
+        tfl.layers.conv2d({ filters: 2, kernelSize: 3, activation: "relu" }),
+      ],
+    });
+    const x = tf.tensor(xIn.data, xIn.shape);
+    const before = kernelCounts[CONV_INPUT_GRAD_KERNEL]?.native ?? 0;
+    const grads = tf.variableGrads(
+      () => tf.sum(model.apply(x, { training: true }) as tf.Tensor),
+      model.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    assert.strictEqual((kernelCounts[CONV_INPUT_GRAD_KERNEL]?.native ?? 0) - before, 1);
+    tf.dispose([grads.value, ...Object.values(grads.grads), x]);
+    model.dispose();
+  },
+});

@@ -1,8 +1,8 @@
 /**
- * Convolution layers in two kernel calls per training step on the `native` backend: one for
- * the forward pass (convolution + bias + ReLU, one oneDNN primitive with a ReLU post-op) and
- * one for the whole backward pass (ReLU mask, weight and bias gradients in one oneDNN
- * primitive, input gradient in another, all in one FFI call).
+ * Convolution layers in three kernel calls per training step on the `native` backend: one for
+ * the forward pass (convolution + bias + ReLU, one oneDNN primitive with a ReLU post-op), one
+ * for the weight and bias gradients (ReLU mask, then one oneDNN primitive for both) and, when
+ * the input's gradient is wanted (every layer but the first), one for it.
  *
  * tfjs-layers' Conv2D runs `tf.fused.conv2d`, which fuses only outside training: while
  * gradients are recorded it runs Conv2D, Add (bias) and Relu, and their gradients (about ten
@@ -28,8 +28,25 @@ import {
 
 /** Forward kernel: conv + bias + activation; its gradient is {@linkcode CONV_GRAD_KERNEL}. */
 export const CONV_KERNEL = "ConvdeckConv2D";
-/** Backward kernel: `[dx, dw, db]` of {@linkcode CONV_KERNEL} from `dy` and the saved tensors. */
+/**
+ * Backward kernel: `[dw, db]` of {@linkcode CONV_KERNEL} from `dy` and the saved tensors (the
+ * ReLU mask, then one oneDNN primitive for both).
+ */
 export const CONV_GRAD_KERNEL = "ConvdeckConv2DGrad";
+/**
+ * Backward kernel: `dx` of {@linkcode CONV_KERNEL}, run only when the input's gradient is
+ * wanted (never for a model's first layer), reusing the mask of the {@linkcode CONV_GRAD_KERNEL}
+ * call just before it.
+ */
+export const CONV_INPUT_GRAD_KERNEL = "ConvdeckConv2DInputGrad";
+
+/** Generation of the masked gradient the shim kept in the last CONV_GRAD_KERNEL call. */
+let lastGeneration = 0;
+
+/** The generation number of the last {@linkcode CONV_GRAD_KERNEL} call (for tests). */
+export function lastConvGradGeneration(): number {
+  return lastGeneration;
+}
 
 /** Attributes of both kernels. */
 interface ConvAttrs {
@@ -68,49 +85,75 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
       } as unknown as tf.NamedAttrMap,
     });
   };
-  const backward = (args: Args) => {
+  const grads = (args: Args) => {
     const { dy, y, x, filter } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs;
     const b: WasmLikeBackend = args.backend;
     const ci = info(x.shape, filter.shape, a);
-    const dx = b.makeOutput(x.shape, "float32");
     const dw = b.makeOutput(filter.shape, "float32");
     const db = b.makeOutput([ci.outChannels], "float32");
     const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
     const p = convParams(ci, a.activation === "relu" ? 1 : 0, 0, true);
-    const o = new Float64Array([off(dy), off(y), off(x), off(filter), off(dx), off(dw), off(db)]);
-    if (lib.cd_conv_grad(b.wasm.HEAPU8, p, 1, o) !== 0) {
-      throw new Error(`native backend: ${CONV_GRAD_KERNEL} failed: ${lastError(lib)}`);
-    }
+    const o = new Float64Array([off(dy), off(y), off(x), off(dw), off(db)]);
+    const gen = lib.cd_conv_grad_w(b.wasm.HEAPU8, p, o);
+    if (gen < 0) throw new Error(`native backend: ${CONV_GRAD_KERNEL} failed: ${lastError(lib)}`);
+    lastGeneration = gen;
     countKernel(CONV_GRAD_KERNEL, true);
-    return [dx, dw, db];
+    return [dw, db];
+  };
+  const inputGrad = (args: Args) => {
+    const { dy, y, filter } = args.inputs;
+    const a = args.attrs as unknown as ConvAttrs & { xShape: number[]; generation: number };
+    const b: WasmLikeBackend = args.backend;
+    const ci = info(a.xShape, filter.shape, a);
+    const dx = b.makeOutput(a.xShape, "float32");
+    const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const p = convParams(ci, a.activation === "relu" ? 1 : 0, 0, true);
+    const o = new Float64Array([off(dy), off(y), off(filter), off(dx)]);
+    if (lib.cd_conv_grad_x(b.wasm.HEAPU8, p, a.generation, o) !== 0) {
+      throw new Error(`native backend: ${CONV_INPUT_GRAD_KERNEL} failed: ${lastError(lib)}`);
+    }
+    countKernel(CONV_INPUT_GRAD_KERNEL, true);
+    return dx;
   };
   return [
     { kernelName: CONV_KERNEL, backendName, kernelFunc: forward as unknown as tf.KernelFunc },
+    { kernelName: CONV_GRAD_KERNEL, backendName, kernelFunc: grads as unknown as tf.KernelFunc },
     {
-      kernelName: CONV_GRAD_KERNEL,
+      kernelName: CONV_INPUT_GRAD_KERNEL,
       backendName,
-      kernelFunc: backward as unknown as tf.KernelFunc,
+      kernelFunc: inputGrad as unknown as tf.KernelFunc,
     },
   ];
 }
 
-/** The gradient of {@linkcode CONV_KERNEL}: one {@linkcode CONV_GRAD_KERNEL} call. */
+/**
+ * The gradient of {@linkcode CONV_KERNEL}: one {@linkcode CONV_GRAD_KERNEL} call for the weight
+ * and bias gradients, and one {@linkcode CONV_INPUT_GRAD_KERNEL} call when (and only when) the
+ * engine asks for the input's gradient.
+ */
 export const convGradConfig: tf.GradConfig = {
   kernelName: CONV_KERNEL,
   inputsToSave: ["x", "filter"],
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
     const [x, filter, y] = saved;
-    const [dx, dw, db] = tf.engine().runKernel(
+    const d = dy as tf.Tensor;
+    const [dw, db] = tf.engine().runKernel(
       CONV_GRAD_KERNEL,
-      { dy: dy as tf.Tensor, y, x, filter },
+      { dy: d, y, x, filter },
       attrs as unknown as tf.NamedAttrMap,
     ) as tf.Tensor[];
+    const generation = lastGeneration;
     const a = attrs as unknown as ConvAttrs;
     if (!a.hasBias) db.dispose();
     return {
-      x: () => dx,
+      x: () =>
+        tf.engine().runKernel(
+          CONV_INPUT_GRAD_KERNEL,
+          { dy: d, y, filter },
+          { ...attrs, xShape: x.shape, generation } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
       filter: () => dw,
       ...(a.hasBias ? { bias: () => db } : {}),
     };

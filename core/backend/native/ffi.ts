@@ -24,7 +24,8 @@ const SYMBOLS = {
   cd_unary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
   cd_binary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
   cd_sum_rows: { parameters: ["buffer", "f64", "f64", "buffer"], result: "i32" },
-  cd_conv_grad: { parameters: ["buffer", "buffer", "f64", "buffer"], result: "i32" },
+  cd_conv_grad_w: { parameters: ["buffer", "buffer", "buffer"], result: "f64" },
+  cd_conv_grad_x: { parameters: ["buffer", "buffer", "f64", "buffer"], result: "i32" },
   cd_adam: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
 } as const;
 

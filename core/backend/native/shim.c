@@ -360,52 +360,93 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
   return conv_run(kind, p, t);
 }
 
-/* A grow-only buffer for the masked gradient of cd_conv_grad (freed past 64 MiB). */
-static float *grad_buf = NULL;
-static size_t grad_buf_len = 0;
+/*
+ * The masked output gradient g = dy * (y > 0) of the last cd_conv_grad_w call, kept for the
+ * cd_conv_grad_x call that follows it (the same layer's input gradient, when wanted), with a
+ * generation number that proves it is still that layer's. Buffers over 64 MiB are freed once
+ * used.
+ */
+static float *gbuf = NULL;
+static size_t gbuf_len = 0;
+static double gbuf_gen = 0;
+#define GBUF_KEEP ((size_t)64 << 20)
+
+static int64_t conv_out_len(const double *p) {
+  return (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
+}
+
+/* g = dy * (y > 0) into gbuf; returns gbuf, or NULL when out of memory. */
+static float *relu_mask(const float *dy, const float *y, int64_t n) {
+  const size_t bytes = sizeof(float) * (size_t)n;
+  if (gbuf_len < bytes || (gbuf_len > GBUF_KEEP && bytes < gbuf_len / 2)) {
+    free(gbuf);
+    gbuf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    gbuf_len = gbuf ? bytes : 0;
+  }
+  if (gbuf == NULL) {
+    snprintf(last_error, sizeof last_error, "out of memory for a conv gradient");
+    return NULL;
+  }
+  float *g = gbuf;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
+  return g;
+}
+
+static void gbuf_release_if_big(void) {
+  if (gbuf_len > GBUF_KEEP) {
+    free(gbuf);
+    gbuf = NULL;
+    gbuf_len = 0;
+  }
+}
 
 /*
- * The whole backward pass of a convolution with bias and ReLU (or no activation), in one call:
- * g = act == 1 ? dy * (y > 0) : dy, then dw and db (one oneDNN backward-weights primitive)
- * and, when needDx, dx (backward data). p: as conv_run (act = p[17]); o: dy y x w dx dw db.
+ * Weight and bias gradients of a convolution with bias and ReLU (act 1) or no activation
+ * (act 0): g = act ? dy * (y > 0) : dy, then dw and db in one oneDNN backward-weights
+ * primitive. p: as conv_run (act = p[17]); o: dy y x dw db. Returns the generation number of
+ * the kept g (> 0; 0 when act is 0: g is dy itself), or -1 on failure.
  */
-int cd_conv_grad(uint8_t *heap, const double *p, double need_dx, const double *o) {
+double cd_conv_grad_w(uint8_t *heap, const double *p, const double *o) {
   const int act = (int)p[17];
   float *dy = (float *)(heap + (size_t)o[0]);
   const float *y = (const float *)(heap + (size_t)o[1]);
-  const int64_t n = (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
   float *g = dy;
-  float *own = NULL;
   if (act == 1) {
-    const size_t bytes = sizeof(float) * (size_t)n;
-    if (bytes > ((size_t)64 << 20)) {
-      g = own = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    } else {
-      if (grad_buf_len < bytes) {
-        free(grad_buf);
-        grad_buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        grad_buf_len = grad_buf ? bytes : 0;
-      }
-      g = grad_buf;
-    }
-    if (g == NULL) {
-      snprintf(last_error, sizeof last_error, "out of memory in cd_conv_grad");
-      return -1;
-    }
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
+    g = relu_mask(dy, y, conv_out_len(p));
+    if (g == NULL) return -1;
+    gbuf_gen += 1;
   } else if (act != 0) {
-    snprintf(last_error, sizeof last_error, "cd_conv_grad: activation %d unsupported", act);
+    snprintf(last_error, sizeof last_error, "conv gradient: activation %d unsupported", act);
     return -1;
   }
-  int rc = 0;
-  void *tw[4] = {heap + (size_t)o[2], g, heap + (size_t)o[5], heap + (size_t)o[6]};
-  rc = conv_run(3, p, tw);
-  if (rc == 0 && need_dx != 0) {
-    void *td[4] = {g, heap + (size_t)o[3], heap + (size_t)o[4], NULL};
-    rc = conv_run(1, p, td);
+  void *t[4] = {heap + (size_t)o[2], g, heap + (size_t)o[3], heap + (size_t)o[4]};
+  if (conv_run(3, p, t) != 0) return -1;
+  return act == 1 ? gbuf_gen : 0;
+}
+
+/*
+ * Input gradient of the same convolution: backward data from g, the masked gradient kept by
+ * cd_conv_grad_w when `gen` is still current, else recomputed from dy and y.
+ * p: as conv_run; o: dy y w dx.
+ */
+int cd_conv_grad_x(uint8_t *heap, const double *p, double gen, const double *o) {
+  const int act = (int)p[17];
+  float *dy = (float *)(heap + (size_t)o[0]);
+  const float *y = (const float *)(heap + (size_t)o[1]);
+  float *g = dy;
+  if (act == 1) {
+    if (gen != gbuf_gen || gen <= 0 || gbuf == NULL) {
+      g = relu_mask(dy, y, conv_out_len(p));
+      if (g == NULL) return -1;
+      gbuf_gen += 1;
+    } else {
+      g = gbuf;
+    }
   }
-  free(own);
+  void *t[4] = {g, heap + (size_t)o[2], heap + (size_t)o[3], NULL};
+  const int rc = conv_run(1, p, t);
+  if (act == 1) gbuf_release_if_big();
   return rc;
 }
 
