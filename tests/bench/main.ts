@@ -87,7 +87,7 @@ async function trainSection(args: {
       `PyTorch ${python.version} CPU, ${args.threads} thread${
         args.threads > 1 ? "s" : ""
       } (${python.python}), same model, 'same' padding, Adam 1e-3, batch; each case in NCHW and ` +
-      `channels_last, interleaved: channels_last is PyTorch's faster CPU layout for convnets ` +
+      `channels_last, one after the other: channels_last is PyTorch's faster CPU layout for convnets ` +
       `(oneDNN's NHWC kernels, no layout reorders), the ratio is against the faster of the two ` +
       `as measured; the peer runs alone, without the OpenMP settings of convdeck's backend`;
   }

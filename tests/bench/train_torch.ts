@@ -4,8 +4,7 @@
  *
  * The peer runs at its best: the same model ('same' padding, 3x3 ReLU convolutions, global
  * average pooling, Dense), Adam 1e-3, batch and threads, in both memory layouts (NCHW and
- * channels_last, each case measured in both, interleaved), and the faster layout is the
- * reference. It runs alone: the child gets the environment the user started the bench with,
+ * channels_last, one after the other), and the faster layout is the reference. It runs alone: the child gets the environment the user started the bench with,
  * without the OpenMP settings convdeck's native backend sets for itself
  * (see {@linkcode peerEnv}).
  *
@@ -32,7 +31,12 @@ export interface TorchResult {
   byLayout: Record<TorchLayout, number>;
 }
 
-const SCRIPT = String.raw`
+/**
+ * The peer's Python program: argv[1] is `{"threads": n, "cases": [...]}`; prints one JSON line
+ * per case. Exported so that a standalone run (`python3 -c "$SCRIPT" '{...}'`) can be compared
+ * with the bench's figure.
+ */
+export const TORCH_BENCH_SCRIPT = String.raw`
 import json, sys, time, statistics
 import torch, torch.nn as nn
 cfg = json.loads(sys.argv[1])
@@ -64,17 +68,19 @@ def step(m, x, y, opt, loss_fn):
 for case in cfg["cases"]:
     y = torch.arange(case["batch"]) % 20
     loss_fn = nn.CrossEntropyLoss()
-    runs = {l: setup(case, l) for l in ("nchw", "channels_last")}
-    for l, (m, x, opt) in runs.items():
+    times = {}
+    # One layout after the other, each as a standalone run would (a model of its own, warm-up,
+    # timed steps), so that neither evicts the other's weights from the caches between steps.
+    for l in ("nchw", "channels_last"):
+        m, x, opt = setup(case, l)
         for _ in range(case["warmup"]):
             step(m, x, y, opt, loss_fn)
-    times = {l: [] for l in runs}
-    # Interleaved, so that a load change on a shared machine hits both layouts alike.
-    for i in range(case["steps"]):
-        for l, (m, x, opt) in runs.items():
+        times[l] = []
+        for i in range(case["steps"]):
             t0 = time.perf_counter()
             step(m, x, y, opt, loss_fn)
             times[l].append((time.perf_counter() - t0) * 1000)
+        del m, x, opt
     ips = {l: case["batch"] * 1000 / statistics.median(t) for l, t in times.items()}
     best = max(ips, key=ips.get)
     print(json.dumps({"size": case["size"], "batch": case["batch"], "channels": case["channels"],
@@ -130,7 +136,7 @@ export async function benchTorch(
   const child = new Deno.Command(python, {
     args: [
       "-c",
-      SCRIPT,
+      TORCH_BENCH_SCRIPT,
       JSON.stringify({ threads, cases: cases.map((c) => ({ channels: 3, ...c })) }),
     ],
     stdout: "piped",
