@@ -210,6 +210,27 @@ static void mem_release(dnnl_memory_t *m, int n) {
 }
 
 /*
+ * Runs a weights reorder; small ones (under 2^17 elements) on the calling thread only: a
+ * parallel region would first wake the other OpenMP threads, which costs more than the copy.
+ */
+static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to,
+                                 dnnl_dim_t elements) {
+  dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+#ifdef _OPENMP
+  if (elements < ((dnnl_dim_t)1 << 17)) {
+    const int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const dnnl_status_t s = dnnl_primitive_execute(r, stream, 2, ra);
+    omp_set_num_threads(nt);
+    return s;
+  }
+#else
+  (void)elements;
+#endif
+  return dnnl_primitive_execute(r, stream, 2, ra);
+}
+
+/*
  * Convolution, NHWC activations, HWIO weights (tfjs's layouts), on raw pointers.
  * p: N H W C KH KW CO OH OW sH sW dH dW pT pL pB pR act alpha hasBias
  * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
@@ -294,8 +315,7 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
       goto memfail;
     dnnl_memory_t w = m[1];
     if (e->reorder) {
-      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[1]}, {DNNL_ARG_TO, e->wbuf}};
-      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+      CHK(run_reorder(e->reorder, m[1], e->wbuf, KH * KW * C * CO));
       w = e->wbuf;
     }
     dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, m[3]},
@@ -307,8 +327,7 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
       goto memfail;
     dnnl_memory_t w = m[1];
     if (e->reorder) {
-      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[1]}, {DNNL_ARG_TO, e->wbuf}};
-      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+      CHK(run_reorder(e->reorder, m[1], e->wbuf, KH * KW * C * CO));
       w = e->wbuf;
     }
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[0]}, {DNNL_ARG_WEIGHTS, w},
@@ -323,10 +342,7 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
                             {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
                             {DNNL_ARG_DIFF_BIAS, m[3]}};
     CHK(dnnl_primitive_execute(e->prim, stream, kind == 3 ? 5 : 4, a));
-    if (e->reorder) {
-      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, e->wbuf}, {DNNL_ARG_TO, m[2]}};
-      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
-    }
+    if (e->reorder) CHK(run_reorder(e->reorder, e->wbuf, m[2], KH * KW * C * CO));
   }
   CHK(dnnl_stream_wait(stream));
   mem_release(m, 5);
