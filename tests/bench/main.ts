@@ -77,6 +77,16 @@ async function trainSection(args: {
   const unavailable = new Set<string>();
   let torch: Map<string, TorchResult> | undefined;
   let torchNote = "PyTorch: skipped (--no-torch)";
+  const startLoad = loadAverage();
+  const busy = Number(startLoad.split(" ")[0]) >= (navigator.hardwareConcurrency || 1) / 2;
+  if (busy) {
+    console.log(
+      `train: WARNING: the machine is busy (load average ${startLoad} on ` +
+        `${navigator.hardwareConcurrency} cores): other processes take CPU time from both sides ` +
+        `unevenly (PyTorch's spinning OpenMP threads lose most), so the ratios below do not ` +
+        `compare the implementations; run the bench on an idle machine`,
+    );
+  }
   const python = args.torch ? await findTorch() : undefined;
   if (args.torch && python === undefined) {
     torchNote =
@@ -181,8 +191,8 @@ async function trainSection(args: {
   console.log(
     `\nTraining throughput (images/s, median step), book convnet ('same' padding, 20 classes, ` +
       `separate softmax layer, Adam 1e-3), ${[...backendInfo.values()].join(", ")}; ` +
-      `${torchNote}. * marks PyTorch's faster layout. Load average at the end: ` +
-      `${loadAverage()}`,
+      `${torchNote}. * marks PyTorch's faster layout. Load average at the start: ${startLoad}, ` +
+      `at the end: ${loadAverage()}${busy ? " (BUSY: not comparable)" : ""}`,
   );
   console.log(row(header, widths));
   console.log(row(widths.map((w) => "-".repeat(w)), widths));
