@@ -164,6 +164,8 @@ async function trainSection(args: {
       ? ["PyTorch NCHW", "PyTorch channels_last", ...names.map((n) => `${n} / best PyTorch`)]
       : []),
     ...names.map((n) => `${n} kernel calls/step`),
+    ...names.map((n) => `${n} CPU ms/step`),
+    ...(torch ? ["PyTorch CPU ms/step (NCHW / channels_last)"] : []),
     ...(names.includes("wasm") ? ["wasm heap (peak so far)"] : []),
   ];
   const rows = args.cases.map((c) => {
@@ -184,6 +186,14 @@ async function trainSection(args: {
         ]
         : []),
       ...names.map((n) => String(results.get(key(n, c))?.kernelCalls ?? "-")),
+      ...names.map((n) => results.get(key(n, c))?.cpuMsPerStep.toFixed(1) ?? "-"),
+      ...(torch
+        ? [
+          t
+            ? `${t.cpuMsByLayout.nchw.toFixed(1)} / ${t.cpuMsByLayout.channels_last.toFixed(1)}`
+            : "-",
+        ]
+        : []),
       ...(names.includes("wasm") ? [mib(results.get(key("wasm", c))?.wasmHeapBytes)] : []),
     ];
   });
@@ -197,7 +207,11 @@ async function trainSection(args: {
   console.log(row(header, widths));
   console.log(row(widths.map((w) => "-".repeat(w)), widths));
   for (const r of rows) console.log(row(r, widths));
-  console.log("");
+  console.log(
+    "CPU ms/step: CPU time of all the process's threads per timed step. With --threads 1 it " +
+      "is each side's work per step, robust to other processes' load; with more threads it " +
+      "also counts threads spinning while they wait.\n",
+  );
 }
 
 function loadAverage(): string {

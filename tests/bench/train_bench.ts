@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import process from "node:process";
 import { trainStep } from "../../core/train_step.ts";
 import { bookConvnet } from "./train_model.ts";
 import { profileKernels } from "./train_profile.ts";
@@ -29,6 +30,11 @@ export interface TrainResult extends TrainCase {
   msPerStep: number;
   /** Training images per second (batch / median step time). */
   imagesPerSec: number;
+  /**
+   * CPU time (user + system, all threads of this process) per timed step, in milliseconds. With
+   * one thread it is the step's work, and robust to other processes' load.
+   */
+  cpuMsPerStep: number;
   /** Bytes of the wasm heap after the case (the heap never shrinks: peak so far), wasm only. */
   wasmHeapBytes?: number;
   /**
@@ -90,11 +96,17 @@ export async function benchTrainCase(
   );
   const times: number[] = [];
   let kernelCalls: number | undefined;
+  let cpuMs = 0;
   try {
     for (let i = 0; i < c.warmup + c.steps; i++) {
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await trainStep(model, optimizer, x, labels, numClasses);
-      if (i >= c.warmup) times.push(performance.now() - t0);
+      if (i >= c.warmup) {
+        times.push(performance.now() - t0);
+        const cpu = process.cpuUsage(cpu0);
+        cpuMs += (cpu.user + cpu.system) / 1000;
+      }
     }
     if (options.countKernels) {
       const prof = profileKernels(tf.getBackend());
@@ -116,6 +128,7 @@ export async function benchTrainCase(
     ...c,
     msPerStep,
     imagesPerSec: (c.batch * 1000) / msPerStep,
+    cpuMsPerStep: cpuMs / c.steps,
     wasmHeapBytes: wasmHeapBytes(),
     kernelCalls,
   };

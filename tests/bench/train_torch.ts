@@ -29,6 +29,8 @@ export interface TorchResult {
   layout: TorchLayout;
   /** Images per second in each layout. */
   byLayout: Record<TorchLayout, number>;
+  /** CPU time (all threads) per timed step in each layout, in milliseconds. */
+  cpuMsByLayout: Record<TorchLayout, number>;
 }
 
 /**
@@ -68,7 +70,7 @@ def step(m, x, y, opt, loss_fn):
 for case in cfg["cases"]:
     y = torch.arange(case["batch"]) % 20
     loss_fn = nn.CrossEntropyLoss()
-    times = {}
+    times, cpu = {}, {}
     # One layout after the other, each as a standalone run would (a model of its own, warm-up,
     # timed steps), so that neither evicts the other's weights from the caches between steps.
     for l in ("nchw", "channels_last"):
@@ -76,16 +78,18 @@ for case in cfg["cases"]:
         for _ in range(case["warmup"]):
             step(m, x, y, opt, loss_fn)
         times[l] = []
+        c0 = time.process_time()
         for i in range(case["steps"]):
             t0 = time.perf_counter()
             step(m, x, y, opt, loss_fn)
             times[l].append((time.perf_counter() - t0) * 1000)
+        cpu[l] = (time.process_time() - c0) * 1000 / case["steps"]
         del m, x, opt
     ips = {l: case["batch"] * 1000 / statistics.median(t) for l, t in times.items()}
     best = max(ips, key=ips.get)
     print(json.dumps({"size": case["size"], "batch": case["batch"], "channels": case["channels"],
                       "msPerStep": statistics.median(times[best]), "imagesPerSec": ips[best],
-                      "layout": best, "byLayout": ips}), flush=True)
+                      "layout": best, "byLayout": ips, "cpuMsByLayout": cpu}), flush=True)
 `;
 
 /** Interpreters tried in order (a pyenv shim may shadow Debian's python with torch). */
