@@ -46,6 +46,7 @@ Deno.test("benchTrainCase trains the book model on wasm and reports throughput",
   });
   assert(r.imagesPerSec > 0 && Number.isFinite(r.imagesPerSec));
   assert(r.kernelCalls !== undefined && r.kernelCalls > 50, `kernel calls ${r.kernelCalls}`);
+  assert(r.cpuMsPerStep > 0 && Number.isFinite(r.cpuMsPerStep), `cpu ms ${r.cpuMsPerStep}`);
   assert(r.wasmHeapBytes !== undefined && r.wasmHeapBytes > 0);
   assert.equal(tf.memory().numTensors, before, "benchTrainCase leaked tensors");
 });
