@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import "@tensorflow/tfjs-layers";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../core/backend/select.ts";
-import { benchTrainCase, median, paddingFor } from "./bench/train_bench.ts";
+import { BENCH_PADDING, benchTrainCase, median } from "./bench/train_bench.ts";
 import { measureOverhead } from "./bench/train_tracking.ts";
 import { bookConvnet } from "./bench/train_model.ts";
 
@@ -18,9 +18,19 @@ Deno.test("book convnet: 1,177,396 parameters at 224x224, 'valid' needs >= 76 px
   const model = bookConvnet(224, 20);
   assert.equal(model.countParams(), 1_177_396);
   model.dispose();
-  assert.equal(paddingFor(224), "valid");
-  assert.equal(paddingFor(64), "same");
+  assert.equal(BENCH_PADDING, "same");
   assert.throws(() => bookConvnet(64, 20), /too small for 'valid'.*padding: "same"/);
+});
+
+Deno.test("book convnet for the bench: same padding, grey input, separate softmax layer", () => {
+  const model = bookConvnet(28, 20, { padding: "same", channels: 1, softmax: "layer" });
+  // Same parameters as at 3 channels less the first conv's 2 input channels (2 * 9 * 32).
+  assert.equal(model.countParams(), 1_177_396 - 2 * 9 * 32);
+  assert.deepEqual(model.layers[0].outputShape, [null, 28, 28, 32]);
+  const last = model.layers[model.layers.length - 1];
+  assert.equal(last.getClassName(), "Activation");
+  assert.deepEqual(last.outputShape, [null, 20]);
+  model.dispose();
 });
 
 Deno.test("measureOverhead sees a 25% slower tracked epoch", async () => {
@@ -31,8 +41,12 @@ Deno.test("measureOverhead sees a 25% slower tracked epoch", async () => {
 
 Deno.test("benchTrainCase trains the book model on wasm and reports throughput", async () => {
   const before = tf.memory().numTensors;
-  const r = await benchTrainCase({ size: 16, batch: 2, steps: 1, warmup: 1 });
+  const r = await benchTrainCase({ size: 16, batch: 2, steps: 1, warmup: 1 }, {
+    countKernels: true,
+  });
   assert(r.imagesPerSec > 0 && Number.isFinite(r.imagesPerSec));
+  assert(r.kernelCalls !== undefined && r.kernelCalls > 50, `kernel calls ${r.kernelCalls}`);
+  assert(r.cpuMsPerStep > 0 && Number.isFinite(r.cpuMsPerStep), `cpu ms ${r.cpuMsPerStep}`);
   assert(r.wasmHeapBytes !== undefined && r.wasmHeapBytes > 0);
   assert.equal(tf.memory().numTensors, before, "benchTrainCase leaked tensors");
 });

@@ -4,6 +4,7 @@
  * ran (not a fallback).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert";
 import { kernelCounts } from "../core/backend/native/kernels.ts";
 import {
@@ -274,5 +275,247 @@ Deno.test({
     assert.deepStrictEqual(Array.from(await y.data()), [1.5, -2.5, 3.25]);
     y.dispose();
     z.dispose();
+  },
+});
+
+/** Trains `vars` (fresh copies of `init`) with Adam on `backend` for `steps` steps of `grads`. */
+async function adamRun(
+  backend: string,
+  init: Input[],
+  grads: Input[][],
+  resumeAt?: number,
+): Promise<{ values: Float32Array[]; moments: Float32Array[] }> {
+  await tf.setBackend(backend);
+  const vars = init.map((i, k) =>
+    tf.tidy(() => tf.variable(tf.tensor(i.data, i.shape), true, `adam_t${k}`))
+  );
+  let opt = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+  for (const [s, step] of grads.entries()) {
+    if (s === resumeAt) {
+      // What resume does: save the optimizer's weights, restore them into a new optimizer.
+      const saved = await opt.getWeights();
+      const copies = saved.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+      saved[0].tensor.dispose(); // the iterations scalar is a fresh tensor
+      opt.dispose();
+      opt = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+      await opt.setWeights(copies);
+      copies.forEach((c) => c.tensor.dispose());
+    }
+    const g = step.map((i) => tf.tensor(i.data, i.shape));
+    opt.applyGradients(vars.map((v, k) => ({ name: v.name, tensor: g[k] })));
+    g.forEach((t) => t.dispose());
+  }
+  const values = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
+  const weights = await opt.getWeights();
+  const moments = await Promise.all(
+    weights.slice(1).map((w) => w.tensor.data() as Promise<Float32Array>),
+  );
+  weights[0].tensor.dispose(); // the iterations scalar is a fresh tensor
+  opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return { values, moments };
+}
+
+Deno.test({
+  name: "native fused Adam: one kernel per step, tfjs's numbers to the bit, resumable",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { fusedAdamSteps } = await import("../core/backend/native/adam.ts");
+    const r = rng(23);
+    const shapes = [[3, 3, 4, 8], [8], [70001], [5, 20]];
+    const init = shapes.map((s) => randomInput(r, s));
+    const grads = Array.from({ length: 5 }, () => shapes.map((s) => randomInput(r, s)));
+    await tf.setBackend("native");
+    const before = tf.memory().numTensors;
+    const want = await adamRun("cpu", init, grads);
+    const fused0 = fusedAdamSteps();
+    const got = await adamRun("native", init, grads);
+    // Step 1 creates the moments (tfjs's code); steps 2-5 are fused.
+    assert.strictEqual(fusedAdamSteps() - fused0, grads.length - 1, "fused steps");
+    const resumed = await adamRun("native", init, grads, 3);
+    assert.strictEqual(tf.memory().numTensors, before, "Adam runs leaked tensors");
+    for (const [label, run] of [["fused", got], ["fused, resumed at step 3", resumed]] as const) {
+      for (const [k, v] of want.values.entries()) {
+        assert.deepStrictEqual(run.values[k], v, `${label}: variable ${k} differs from tfjs`);
+      }
+      for (const [k, m] of want.moments.entries()) {
+        assert.deepStrictEqual(run.moments[k], m, `${label}: moment ${k} differs from tfjs`);
+      }
+    }
+  },
+});
+
+/** Output and weight/input gradients of a conv stack on `backend` (same weights everywhere). */
+async function convStackGrads(
+  backend: string,
+  x: Input,
+  weights: Input[],
+  build: () => tfl.Sequential,
+): Promise<{ values: Float32Array; shape: number[] }[]> {
+  await tf.setBackend(backend);
+  const model = build();
+  const wts = weights.map((w) => tf.tensor(w.data, w.shape));
+  model.setWeights(wts);
+  tf.dispose(wts);
+  const xt = tf.tensor(x.data, x.shape);
+  const outs = tf.tidy(() => {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    let y: tf.Tensor | undefined;
+    const { grads } = tf.variableGrads(() => {
+      y = tf.keep(model.apply(xt, { training: true }) as tf.Tensor);
+      // A loss whose gradient differs per element (not all ones).
+      return tf.sum(tf.mul(y, tf.sin(y)));
+    }, vars);
+    const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.square(model.apply(t) as tf.Tensor)))(xt);
+    return [y!, dx, ...vars.map((v) => grads[v.name])];
+  });
+  const res = await Promise.all(
+    outs.map(async (t) => ({ values: (await t.data()) as Float32Array, shape: t.shape })),
+  );
+  tf.dispose(outs);
+  xt.dispose();
+  model.dispose();
+  return res;
+}
+
+Deno.test({
+  name: "native fused conv layers (conv + bias + ReLU, one kernel each way) match cpu",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { fusedConvLayerCalls } = await import("../core/backend/native/conv_layer.ts");
+    const r = rng(29);
+    const cases: { label: string; build: () => tfl.Sequential; c: number; h: number }[] = [
+      {
+        label: "same, relu, bias",
+        c: 3,
+        h: 9,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              tfl.layers.conv2d({
+                inputShape: [9, 9, 3],
+                filters: 5,
+                kernelSize: 3,
+                padding: "same",
+                activation: "relu",
+              }),
+              tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: "same", activation: "relu" }),
+            ],
+          }),
+      },
+      {
+        label: "valid, stride 2, linear, no bias, then strided relu",
+        c: 2,
+        h: 13,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              tfl.layers.conv2d({
+                inputShape: [13, 13, 2],
+                filters: 6,
+                kernelSize: [3, 2],
+                strides: 2,
+                padding: "valid",
+                useBias: false,
+              }),
+              tfl.layers.conv2d({
+                filters: 3,
+                kernelSize: 2,
+                strides: [1, 2],
+                padding: "same",
+                activation: "relu",
+              }),
+            ],
+          }),
+      },
+    ];
+    await tf.setBackend("native");
+    const before = tf.memory().numTensors;
+    for (const k of cases) {
+      await tf.setBackend("cpu");
+      const probe = k.build();
+      const weights = probe.getWeights().map((w) => randomInput(r, w.shape));
+      probe.dispose();
+      const x = randomInput(r, [2, k.h, k.h, k.c]);
+      const want = await convStackGrads("cpu", x, weights, k.build);
+      const calls0 = fusedConvLayerCalls();
+      const got = await convStackGrads("native", x, weights, k.build);
+      assert(fusedConvLayerCalls() - calls0 >= 4, `${k.label}: fused conv path did not run`);
+      for (const [i, w] of want.entries()) {
+        assert.deepStrictEqual(got[i].shape, w.shape, `${k.label}: output ${i} shape`);
+        const err = relError(got[i].values, w.values);
+        assert(err <= TOL, `${k.label}: output ${i}: relative error ${err} > ${TOL}`);
+      }
+    }
+    await tf.setBackend("native");
+    assert.strictEqual(tf.memory().numTensors, before, "fused conv layers leaked tensors");
+  },
+});
+
+Deno.test({
+  name: "native conv input gradient: first layer skipped, a stale mask recomputed",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { CONV_GRAD_KERNEL, CONV_INPUT_GRAD_KERNEL, CONV_KERNEL, lastConvGradGeneration } =
+      await import(
+        "../core/backend/native/conv_layer.ts"
+      );
+    const r = rng(31);
+    const xIn = randomInput(r, [2, 6, 6, 3]), fIn = randomInput(r, [3, 3, 3, 4]);
+    const bIn = randomInput(r, [4]), dyIn = randomInput(r, [2, 6, 6, 4]);
+    const attrs = {
+      strides: [1, 1],
+      pad: "same",
+      dilations: [1, 1],
+      activation: "relu",
+      hasBias: true,
+    };
+    // Reference on cpu: dx = the input gradient of the conv for the output gradient dy * (y > 0).
+    const want = await runOn("cpu", [xIn, fIn, bIn, dyIn], (x, f, b, dy) => {
+      const y = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same"), b));
+      const g = tf.mul(dy, tf.step(y));
+      return tf.grad((t: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(t as tf.Tensor4D, f as tf.Tensor4D, 1, "same"), g))
+      )(x);
+    });
+    const got = await runOn("native", [xIn, fIn, bIn, dyIn], (x, f, b, dy) => {
+      const e = tf.engine();
+      const y = e.runKernel(CONV_KERNEL, { x, filter: f, bias: b }, attrs) as tf.Tensor;
+      // This layer's weight gradient keeps its mask; another layer's weight gradient in between
+      // makes it stale (the shim then holds the mask of -dy: reusing it would give -dx), so the
+      // input gradient must recompute it from dy and y.
+      tf.dispose(e.runKernel(CONV_GRAD_KERNEL, { dy, y, x, filter: f }, attrs) as tf.Tensor[]);
+      const generation = lastConvGradGeneration();
+      const other = e.runKernel(CONV_GRAD_KERNEL, { dy: tf.neg(dy), y, x, filter: f }, attrs);
+      tf.dispose(other as tf.Tensor[]);
+      return e.runKernel(CONV_INPUT_GRAD_KERNEL, { dy: tf.neg(tf.neg(dy)), y, filter: f }, {
+        ...attrs,
+        xShape: x.shape,
+        generation,
+      }) as tf.Tensor;
+    });
+    const err = relError(got.values, want.values);
+    assert(err <= TOL, `stale-mask input gradient: relative error ${err}`);
+
+    // In training, the first layer's input gradient is never computed.
+    await tf.setBackend("native");
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, activation: "relu" }),
+        tfl.layers.conv2d({ filters: 2, kernelSize: 3, activation: "relu" }),
+      ],
+    });
+    const x = tf.tensor(xIn.data, xIn.shape);
+    const before = kernelCounts[CONV_INPUT_GRAD_KERNEL]?.native ?? 0;
+    const grads = tf.variableGrads(
+      () => tf.sum(model.apply(x, { training: true }) as tf.Tensor),
+      model.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    assert.strictEqual((kernelCounts[CONV_INPUT_GRAD_KERNEL]?.native ?? 0) - before, 1);
+    tf.dispose([grads.value, ...Object.values(grads.grads), x]);
+    model.dispose();
   },
 });

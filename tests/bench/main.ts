@@ -9,13 +9,17 @@
  *                                epochs, list/query/API/Chromium first render)
  *   --backends wasm,webgpu,cpu   backends for the train section (default: wasm, plus webgpu
  *                                when the adapter is a real GPU; cpu is ~600x slower than wasm)
- *   --sizes 32,64,224            input sizes (default 32,64,224)
+ *   --sizes 32,64,224            input sizes (default 32,64,224), RGB
  *   --batches 16,32              batch sizes (default 16,32)
- *   --steps N                    timed steps per case (default: 5 at <=32px, 3 at <=64, 2 above)
+ *   --no-fashion                 skip the Fashion-MNIST-shaped case (28x28x1, batch 64)
+ *   --steps N                    timed steps per case (default: 10 at <=32px, 5 at <=64, 2 above)
  *   --warmup N                   untimed steps first (default: 2 at <=64px, 1 above)
  *   --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
  *   --no-torch                   skip PyTorch
- *   --profile                    print the per-kernel time profile of each wasm case
+ *   --profile                    print the per-kernel time profile of each case
+ *
+ * Every case trains the book's model with 'same' padding; each row also gives the tfjs kernel
+ * calls of one training step per backend.
  *
  * @module
  */
@@ -28,7 +32,7 @@ import { probeGpu } from "../../core/backend/probe.ts";
 import { benchTrainCase, type TrainCase, type TrainResult } from "./train_bench.ts";
 import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
-import { nativeAvailable } from "../../core/backend/native/ffi.ts";
+import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { formatProfile, profileKernels } from "./train_profile.ts";
 import { benchRunsScale } from "./runs_scale.ts";
 
@@ -47,7 +51,7 @@ function numbers(value: string | undefined, fallback: number[], flag: string): n
 }
 
 function defaultSteps(size: number): number {
-  return size <= 32 ? 5 : size <= 64 ? 3 : 2;
+  return size <= 32 ? 10 : size <= 64 ? 5 : 2;
 }
 
 function mib(bytes: number | undefined): string {
@@ -58,6 +62,11 @@ function row(cells: string[], widths: number[]): string {
   return "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
 }
 
+/** A case's label: `32x32, 16` or `28x28x1, 64`. */
+function caseLabel(c: TrainCase): string {
+  return `${c.size}x${c.size}${(c.channels ?? 3) !== 3 ? `x${c.channels}` : ""}, ${c.batch}`;
+}
+
 async function trainSection(args: {
   backends: string[];
   cases: TrainCase[];
@@ -66,20 +75,34 @@ async function trainSection(args: {
   profile: boolean;
 }): Promise<void> {
   const results = new Map<string, TrainResult>();
-  const key = (b: string, c: { size: number; batch: number }) => `${b} ${c.size} ${c.batch}`;
+  const key = (b: string, c: TrainCase) => `${b} ${caseLabel(c)}`;
   const backendInfo = new Map<string, string>();
   const unavailable = new Set<string>();
   let torch: Map<string, TorchResult> | undefined;
   let torchNote = "PyTorch: skipped (--no-torch)";
+  const startLoad = loadAverage();
+  const busy = Number(startLoad.split(" ")[0]) >= (navigator.hardwareConcurrency || 1) / 2;
+  if (busy) {
+    console.log(
+      `train: WARNING: the machine is busy (load average ${startLoad} on ` +
+        `${navigator.hardwareConcurrency} cores): other processes take CPU time from both sides ` +
+        `unevenly (PyTorch's spinning OpenMP threads lose most), so the ratios below do not ` +
+        `compare the implementations; run the bench on an idle machine`,
+    );
+  }
   const python = args.torch ? await findTorch() : undefined;
   if (args.torch && python === undefined) {
     torchNote =
       "PyTorch: not available (python3 -c 'import torch' fails; apt install python3-torch)";
   } else if (python !== undefined) {
     torch = new Map();
-    torchNote = `PyTorch ${python.version} CPU, ${args.threads} thread${
-      args.threads > 1 ? "s" : ""
-    } (${python.python})`;
+    torchNote =
+      `PyTorch ${python.version} CPU, ${args.threads} thread${
+        args.threads > 1 ? "s" : ""
+      } (${python.python}), same model, 'same' padding, Adam 1e-3, batch; each case in NCHW and ` +
+      `channels_last, one after the other: channels_last is PyTorch's faster CPU layout for convnets ` +
+      `(oneDNN's NHWC kernels, no layout reorders), the ratio is against the faster of the two ` +
+      `as measured; the peer runs alone, without the OpenMP settings of convdeck's backend`;
   }
   // Case by case, each backend then PyTorch back to back, so that load changes on a shared
   // machine hit all columns of a row alike.
@@ -95,16 +118,26 @@ async function trainSection(args: {
       backendInfo.set(
         name,
         `${name}${
-          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""})` : ""
-        }`,
+          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""}` : " ("
+        }${name === "native" ? `, OpenMP waiting: ${openMpWaitChoice()}` : ""})`.replace(
+          " ()",
+          "",
+        ),
       );
       const prof = args.profile ? profileKernels(name) : undefined;
-      const r = await benchTrainCase(c);
+      const r = await benchTrainCase(c, { countKernels: !args.profile });
       prof?.stop();
       results.set(key(name, c), r);
+      const calls = r.kernelCalls ??
+        (prof
+          ? [...prof.profile.values()].reduce((s, v) => s + v.calls, 0) /
+            (c.warmup + c.steps)
+          : undefined);
+      if (calls !== undefined) r.kernelCalls = calls;
       console.log(
-        `train: ${name} ${c.size}x${c.size} batch ${c.batch}: ${r.imagesPerSec.toFixed(2)} img/s ` +
+        `train: ${name} ${caseLabel(c)}: ${r.imagesPerSec.toFixed(2)} img/s ` +
           `(${r.msPerStep.toFixed(0)} ms/step, median of ${c.steps}` +
+          `${calls !== undefined ? `, ${calls} kernel calls/step` : ""}` +
           `${r.wasmHeapBytes ? `, wasm heap ${mib(r.wasmHeapBytes)}` : ""})`,
       );
       if (prof) {
@@ -114,9 +147,10 @@ async function trainSection(args: {
     if (torch !== undefined && python !== undefined) {
       try {
         for (const r of await benchTorch(python.python, [c], args.threads)) {
-          torch.set(key("torch", r), r);
+          torch.set(key("torch", c), r);
           console.log(
-            `train: torch ${r.size}x${r.size} batch ${r.batch}: ${r.imagesPerSec.toFixed(2)} img/s`,
+            `train: torch ${caseLabel(c)}: NCHW ${r.byLayout.nchw.toFixed(2)} img/s, ` +
+              `channels_last ${r.byLayout.channels_last.toFixed(2)} img/s (best: ${r.layout})`,
           );
         }
       } catch (e) {
@@ -129,21 +163,38 @@ async function trainSection(args: {
   const header = [
     "input, batch",
     ...names.map((n) => `${n} img/s`),
-    ...(torch ? ["PyTorch img/s", ...names.map((n) => `${n} / PyTorch`)] : []),
+    ...(torch
+      ? ["PyTorch NCHW", "PyTorch channels_last", ...names.map((n) => `${n} / best PyTorch`)]
+      : []),
+    ...names.map((n) => `${n} kernel calls/step`),
+    ...names.map((n) => `${n} CPU ms/step`),
+    ...(torch ? ["PyTorch CPU ms/step (NCHW / channels_last)"] : []),
     ...(names.includes("wasm") ? ["wasm heap (peak so far)"] : []),
   ];
   const rows = args.cases.map((c) => {
     const t = torch?.get(key("torch", c));
+    const mark = (layout: "nchw" | "channels_last") =>
+      t ? `${t.byLayout[layout].toFixed(2)}${t.layout === layout ? " *" : ""}` : "-";
     return [
-      `${c.size}x${c.size}, ${c.batch}`,
+      caseLabel(c),
       ...names.map((n) => results.get(key(n, c))?.imagesPerSec.toFixed(2) ?? "-"),
       ...(torch
         ? [
-          t?.imagesPerSec.toFixed(2) ?? "-",
+          mark("nchw"),
+          mark("channels_last"),
           ...names.map((n) => {
             const r = results.get(key(n, c));
             return r && t ? `${(r.imagesPerSec / t.imagesPerSec).toFixed(2)}x` : "-";
           }),
+        ]
+        : []),
+      ...names.map((n) => String(results.get(key(n, c))?.kernelCalls ?? "-")),
+      ...names.map((n) => results.get(key(n, c))?.cpuMsPerStep.toFixed(1) ?? "-"),
+      ...(torch
+        ? [
+          t
+            ? `${t.cpuMsByLayout.nchw.toFixed(1)} / ${t.cpuMsByLayout.channels_last.toFixed(1)}`
+            : "-",
         ]
         : []),
       ...(names.includes("wasm") ? [mib(results.get(key("wasm", c))?.wasmHeapBytes)] : []),
@@ -151,13 +202,27 @@ async function trainSection(args: {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(
-    `\nTraining throughput, book convnet (20 classes, Adam 1e-3; 'same' padding below 76px, ` +
-      `'valid' above), ${[...backendInfo.values()].join(", ")}; ${torchNote}`,
+    `\nTraining throughput (images/s, median step), book convnet ('same' padding, 20 classes, ` +
+      `separate softmax layer, Adam 1e-3), ${[...backendInfo.values()].join(", ")}; ` +
+      `${torchNote}. * marks PyTorch's faster layout. Load average at the start: ${startLoad}, ` +
+      `at the end: ${loadAverage()}${busy ? " (BUSY: not comparable)" : ""}`,
   );
   console.log(row(header, widths));
   console.log(row(widths.map((w) => "-".repeat(w)), widths));
   for (const r of rows) console.log(row(r, widths));
-  console.log("");
+  console.log(
+    "CPU ms/step: CPU time of all the process's threads per timed step. With --threads 1 it " +
+      "is each side's work per step, robust to other processes' load; with more threads it " +
+      "also counts threads spinning while they wait.\n",
+  );
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
 }
 
 async function dataSection(): Promise<void> {
@@ -192,6 +257,7 @@ export async function main(argv: string[]): Promise<void> {
       threads: { type: "string" },
       "no-torch": { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
+      "no-fashion": { type: "boolean", default: false },
     },
   });
   const only = list(values.only, [...SECTIONS]);
@@ -230,6 +296,16 @@ export async function main(argv: string[]): Promise<void> {
         warmup: warmup ?? (size <= 64 ? 2 : 1),
       }))
     );
+    if (!values["no-fashion"]) {
+      // Fashion-MNIST's shape: 28x28 grey images, batch 64.
+      cases.push({
+        size: 28,
+        channels: 1,
+        batch: 64,
+        steps: steps ?? defaultSteps(28),
+        warmup: warmup ?? 2,
+      });
+    }
     await trainSection({
       backends,
       cases,

@@ -14,6 +14,7 @@ import { trainStep } from "../../core/train_step.ts";
 import { nativeAvailable } from "../../core/backend/native/ffi.ts";
 import { nativeThreads, registerNativeBackend } from "../../core/backend/native/register.ts";
 import { bookModel, paddingFor, torchScript } from "./book_model.ts";
+import { peerEnv } from "./train_torch.ts";
 
 /** One benchmark row. */
 export interface NativeBenchRow {
@@ -81,6 +82,8 @@ async function torchIps(
     args: ["-c", torchScript(size, batch, steps, threads)],
     stdout: "piped",
     stderr: "piped",
+    clearEnv: true,
+    env: peerEnv(),
   }).output();
   if (!out.success) throw new Error(`PyTorch run failed: ${new TextDecoder().decode(out.stderr)}`);
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");

@@ -5,8 +5,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import process from "node:process";
 import { trainStep } from "../../core/train_step.ts";
-import { bookConvnet, MIN_VALID_SIZE } from "./train_model.ts";
+import { bookConvnet } from "./train_model.ts";
+import { profileKernels } from "./train_profile.ts";
 
 /** One benchmark case. */
 export interface TrainCase {
@@ -18,6 +20,8 @@ export interface TrainCase {
   steps: number;
   /** Untimed warm-up steps: V8 runs the first calls of each wasm kernel 2-3x slower. */
   warmup: number;
+  /** Input channels (default 3; 1 for the Fashion-MNIST case). */
+  channels?: number;
 }
 
 /** Result of one case. */
@@ -26,14 +30,25 @@ export interface TrainResult extends TrainCase {
   msPerStep: number;
   /** Training images per second (batch / median step time). */
   imagesPerSec: number;
+  /**
+   * CPU time (user + system, all threads of this process) per timed step, in milliseconds. With
+   * one thread it is the step's work, and robust to other processes' load.
+   */
+  cpuMsPerStep: number;
   /** Bytes of the wasm heap after the case (the heap never shrinks: peak so far), wasm only. */
   wasmHeapBytes?: number;
+  /**
+   * tfjs kernel calls of one training step (counted on one extra, untimed step by wrapping
+   * every kernel registered for the backend), or undefined when not counted.
+   */
+  kernelCalls?: number;
 }
 
-/** Padding used for the book's model at `size`: Keras's 'valid' when it fits, else 'same'. */
-export function paddingFor(size: number): "valid" | "same" {
-  return size >= MIN_VALID_SIZE ? "valid" : "same";
-}
+/**
+ * Padding of the benchmarked model at every size: 'same', as the book's chapter builds it (and
+ * as the PyTorch peer runs it).
+ */
+export const BENCH_PADDING = "same";
 
 /** Median of a non-empty list. */
 export function median(values: number[]): number {
@@ -50,8 +65,10 @@ export function wasmHeapBytes(): number | undefined {
 }
 
 /**
- * Trains the book's model (20 classes, Adam 1e-3) on random data for `warmup + steps` steps
- * with the current backend and returns the median throughput. Leaves no tensors behind.
+ * Trains the book's model ('same' padding, separate softmax layer, 20 classes, Adam 1e-3) on
+ * random data for `warmup + steps` steps with the current backend and returns the median
+ * throughput; with `countKernels`, also the kernel calls of one more step. Leaves no tensors
+ * behind.
  *
  * @example
  * ```ts
@@ -59,21 +76,46 @@ export function wasmHeapBytes(): number | undefined {
  * console.log(r.imagesPerSec);
  * ```
  */
-export async function benchTrainCase(c: TrainCase): Promise<TrainResult> {
+export async function benchTrainCase(
+  c: TrainCase,
+  options: { countKernels?: boolean } = {},
+): Promise<TrainResult> {
   const numClasses = 20;
-  const model = bookConvnet(c.size, numClasses, { seed: 1, padding: paddingFor(c.size) });
+  const channels = c.channels ?? 3;
+  const model = bookConvnet(c.size, numClasses, {
+    seed: 1,
+    padding: BENCH_PADDING,
+    channels,
+    softmax: "layer",
+  });
   const optimizer = tf.train.adam(1e-3);
-  const x = tf.randomUniform([c.batch, c.size, c.size, 3], 0, 1, "float32", 7);
+  const x = tf.randomUniform([c.batch, c.size, c.size, channels], 0, 1, "float32", 7);
   const labels = tf.tensor1d(
     Array.from({ length: c.batch }, (_, i) => i % numClasses),
     "int32",
   );
   const times: number[] = [];
+  let kernelCalls: number | undefined;
+  let cpuMs = 0;
   try {
     for (let i = 0; i < c.warmup + c.steps; i++) {
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await trainStep(model, optimizer, x, labels, numClasses);
-      if (i >= c.warmup) times.push(performance.now() - t0);
+      if (i >= c.warmup) {
+        times.push(performance.now() - t0);
+        const cpu = process.cpuUsage(cpu0);
+        cpuMs += (cpu.user + cpu.system) / 1000;
+      }
+    }
+    if (options.countKernels) {
+      const prof = profileKernels(tf.getBackend());
+      try {
+        await trainStep(model, optimizer, x, labels, numClasses);
+      } finally {
+        prof.stop();
+      }
+      kernelCalls = [...prof.profile.values()].reduce((s, v) => s + v.calls, 0);
     }
   } finally {
     x.dispose();
@@ -86,6 +128,8 @@ export async function benchTrainCase(c: TrainCase): Promise<TrainResult> {
     ...c,
     msPerStep,
     imagesPerSec: (c.batch * 1000) / msPerStep,
+    cpuMsPerStep: cpuMs / c.steps,
     wasmHeapBytes: wasmHeapBytes(),
+    kernelCalls,
   };
 }

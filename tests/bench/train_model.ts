@@ -1,6 +1,6 @@
 /**
- * The book's convnet (Keras defaults: 'valid' padding, glorot-uniform kernels), used by the
- * backend tests and the training benchmark. 1,177,396 parameters at 20 classes.
+ * The book's convnet (glorot-uniform kernels), used by the backend tests and the training
+ * benchmark. 1,177,396 parameters at 20 classes.
  *
  * @module
  */
@@ -9,23 +9,38 @@ import * as tfl from "@tensorflow/tfjs-layers";
 /** Smallest input size the book's model accepts with Keras's default 'valid' padding. */
 export const MIN_VALID_SIZE = 76;
 
+/** Options of {@linkcode bookConvnet}. */
+export interface BookConvnetOptions {
+  /** Seed of the glorot-uniform kernel initialisers (default: unseeded). */
+  seed?: number;
+  /** Convolution padding (default 'valid', Keras's default). */
+  padding?: "valid" | "same";
+  /** Input channels (default 3; 1 for Fashion-MNIST). */
+  channels?: number;
+  /**
+   * Where the softmax is: `dense` (Dense with a softmax activation, the default) or `layer`
+   * (a linear Dense followed by a separate softmax `Activation` layer, as the book prints it).
+   */
+  softmax?: "dense" | "layer";
+}
+
 /**
  * Builds the book's model: conv32, conv32, pool, conv64, conv64, pool, conv128, conv128, pool,
  * conv256, conv256, global average pooling, dense softmax. `padding` defaults to Keras's
- * 'valid', which needs inputs of at least {@linkcode MIN_VALID_SIZE} pixels; smaller benchmark
- * sizes (32, 64) use 'same'.
+ * 'valid', which needs inputs of at least {@linkcode MIN_VALID_SIZE} pixels; the benchmark
+ * uses 'same' (the book's chapter) at every size.
  *
  * @example
  * ```ts
- * const model = bookConvnet(64, 20);
+ * const model = bookConvnet(64, 20, { padding: "same" });
  * ```
  */
 export function bookConvnet(
   inputSize: number,
   numClasses = 20,
-  options: { seed?: number; padding?: "valid" | "same" } = {},
+  options: BookConvnetOptions = {},
 ): tfl.Sequential {
-  const { seed, padding = "valid" } = options;
+  const { seed, padding = "valid", channels = 3, softmax = "dense" } = options;
   if (padding === "valid" && inputSize < MIN_VALID_SIZE) {
     throw new Error(
       `bookConvnet: input ${inputSize} is too small for 'valid' padding ` +
@@ -48,15 +63,16 @@ export function bookConvnet(
       activation: "relu",
       padding,
       kernelInitializer: init(i),
-      ...(first ? { inputShape: [inputSize, inputSize, 3] } : {}),
+      ...(first ? { inputShape: [inputSize, inputSize, channels] } : {}),
     }));
     first = false;
   }
   model.add(tfl.layers.globalAveragePooling2d({}));
   model.add(tfl.layers.dense({
     units: numClasses,
-    activation: "softmax",
+    activation: softmax === "dense" ? "softmax" : "linear",
     kernelInitializer: init(100),
   }));
+  if (softmax === "layer") model.add(tfl.layers.activation({ activation: "softmax" }));
   return model;
 }

@@ -36,7 +36,7 @@ export function profileKernels(backendName: string): { profile: KernelProfile; s
 }
 
 /** The profile as text lines, largest total first, with each kernel's share. */
-export function formatProfile(profile: KernelProfile, steps: number, top = 15): string[] {
+export function formatProfile(profile: KernelProfile, steps: number, top = 40): string[] {
   const rows = [...profile.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((s, [, v]) => s + v.ms, 0);
   return rows.slice(0, top).map(([name, v]) =>

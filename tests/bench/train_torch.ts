@@ -2,55 +2,94 @@
  * The same training benchmark in PyTorch (CPU), run side by side when a Python with torch is
  * available (Debian's `python3-torch`). Threads are set explicitly: Debian's build defaults to 1.
  *
+ * The peer runs at its best: the same model ('same' padding, 3x3 ReLU convolutions, global
+ * average pooling, Dense), Adam 1e-3, batch and threads, in both memory layouts (NCHW and
+ * channels_last, one after the other), and the faster layout is the reference. It runs alone: the child gets the environment the user started the bench with,
+ * without the OpenMP settings convdeck's native backend sets for itself
+ * (see {@linkcode peerEnv}).
+ *
  * @module
  */
 import type { TrainCase } from "./train_bench.ts";
+import { openMpEnvSetByConvdeck } from "../../core/backend/native/ffi.ts";
+
+/** PyTorch's memory layouts. */
+export type TorchLayout = "nchw" | "channels_last";
 
 /** PyTorch's result for one case. */
 export interface TorchResult {
   size: number;
   batch: number;
+  channels: number;
+  /** Median milliseconds per step of the faster layout. */
   msPerStep: number;
+  /** Images per second of the faster layout. */
   imagesPerSec: number;
+  /** The faster layout. */
+  layout: TorchLayout;
+  /** Images per second in each layout. */
+  byLayout: Record<TorchLayout, number>;
+  /** CPU time (all threads) per timed step in each layout, in milliseconds. */
+  cpuMsByLayout: Record<TorchLayout, number>;
 }
 
-const SCRIPT = String.raw`
+/**
+ * The peer's Python program: argv[1] is `{"threads": n, "cases": [...]}`; prints one JSON line
+ * per case. Exported so that a standalone run (`python3 -c "$SCRIPT" '{...}'`) can be compared
+ * with the bench's figure.
+ */
+export const TORCH_BENCH_SCRIPT = String.raw`
 import json, sys, time, statistics
 import torch, torch.nn as nn
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
-torch.manual_seed(0)
-def model(size):
-    pad = 0 if size >= 76 else 1
-    layers, c = [], 3
+def model(channels):
+    layers, c = [], channels
     for f in [32, 32, 0, 64, 64, 0, 128, 128, 0, 256, 256]:
         if f == 0:
             layers.append(nn.MaxPool2d(2)); continue
-        layers += [nn.Conv2d(c, f, 3, padding=pad), nn.ReLU()]; c = f
+        layers += [nn.Conv2d(c, f, 3, padding=1), nn.ReLU()]; c = f
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 20)]
     return nn.Sequential(*layers)
-out = []
-for case in cfg["cases"]:
-    m = model(case["size"])
+def setup(case, layout):
+    torch.manual_seed(0)
+    m = model(case["channels"])
+    x = torch.rand(case["batch"], case["channels"], case["size"], case["size"])
+    if layout == "channels_last":
+        m = m.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(case["batch"], 3, case["size"], case["size"])
+    return m, x, opt
+def step(m, x, y, opt, loss_fn):
+    opt.zero_grad()
+    logits = m(x)
+    loss = loss_fn(logits, y)
+    loss.backward()
+    opt.step()
+    (logits.argmax(1) == y).float().sum().item()
+for case in cfg["cases"]:
     y = torch.arange(case["batch"]) % 20
-    times = []
-    for i in range(case["warmup"] + case["steps"]):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        logits = m(x)
-        loss = loss_fn(logits, y)
-        loss.backward()
-        opt.step()
-        (logits.argmax(1) == y).float().sum().item()
-        if i >= case["warmup"]:
-            times.append((time.perf_counter() - t0) * 1000)
-    ms = statistics.median(times)
-    out.append({"size": case["size"], "batch": case["batch"], "msPerStep": ms,
-                "imagesPerSec": case["batch"] * 1000 / ms})
-    print(json.dumps(out[-1]), flush=True)
+    loss_fn = nn.CrossEntropyLoss()
+    times, cpu = {}, {}
+    # One layout after the other, each as a standalone run would (a model of its own, warm-up,
+    # timed steps), so that neither evicts the other's weights from the caches between steps.
+    for l in ("nchw", "channels_last"):
+        m, x, opt = setup(case, l)
+        for _ in range(case["warmup"]):
+            step(m, x, y, opt, loss_fn)
+        times[l] = []
+        c0 = time.process_time()
+        for i in range(case["steps"]):
+            t0 = time.perf_counter()
+            step(m, x, y, opt, loss_fn)
+            times[l].append((time.perf_counter() - t0) * 1000)
+        cpu[l] = (time.process_time() - c0) * 1000 / case["steps"]
+        del m, x, opt
+    ips = {l: case["batch"] * 1000 / statistics.median(t) for l, t in times.items()}
+    best = max(ips, key=ips.get)
+    print(json.dumps({"size": case["size"], "batch": case["batch"], "channels": case["channels"],
+                      "msPerStep": statistics.median(times[best]), "imagesPerSec": ips[best],
+                      "layout": best, "byLayout": ips, "cpuMsByLayout": cpu}), flush=True)
 `;
 
 /** Interpreters tried in order (a pyenv shim may shadow Debian's python with torch). */
@@ -64,6 +103,8 @@ export async function findTorch(): Promise<{ python: string; version: string } |
         args: ["-c", "import torch; print(torch.__version__)"],
         stdout: "piped",
         stderr: "null",
+        clearEnv: true,
+        env: peerEnv(),
       }).output();
       if (out.success) return { python, version: new TextDecoder().decode(out.stdout).trim() };
     } catch {
@@ -74,8 +115,21 @@ export async function findTorch(): Promise<{ python: string; version: string } |
 }
 
 /**
- * Runs the cases in PyTorch with `threads` threads; `onResult` sees each case as it finishes.
- * Same model (padding as {@linkcode TrainCase} sizes imply), Adam 1e-3, random data.
+ * The environment for the PyTorch child: this process's, less the OpenMP settings that
+ * convdeck's native backend set for its own OpenMP runtime (`OMP_WAIT_POLICY=passive` or `GOMP_SPINCOUNT`). A
+ * child inherits them, and PyTorch's OpenMP threads then sleep between parallel regions: on
+ * 2 cores that cost PyTorch 15-20% (NCHW 32x32 batch 16: ~355 img/s inherited vs ~440
+ * without, measured alternately on an idle machine). Settings the user made stay.
+ */
+export function peerEnv(): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (const name of openMpEnvSetByConvdeck()) delete env[name];
+  return env;
+}
+
+/**
+ * Runs the cases in PyTorch with `threads` threads, each in both layouts; `onResult` sees
+ * each case as it finishes.
  */
 export async function benchTorch(
   python: string,
@@ -84,10 +138,17 @@ export async function benchTorch(
   onResult: (r: TorchResult) => void = () => {},
 ): Promise<TorchResult[]> {
   const child = new Deno.Command(python, {
-    args: ["-c", SCRIPT, JSON.stringify({ threads, cases })],
+    args: [
+      "-c",
+      TORCH_BENCH_SCRIPT,
+      JSON.stringify({ threads, cases: cases.map((c) => ({ channels: 3, ...c })) }),
+    ],
     stdout: "piped",
     stderr: "piped",
+    clearEnv: true,
+    env: peerEnv(),
   }).spawn();
+  const stderr = new Response(child.stderr).text();
   const results: TorchResult[] = [];
   let buffered = "";
   for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
@@ -103,8 +164,8 @@ export async function benchTorch(
     }
   }
   const status = await child.status;
+  const err = await stderr;
   if (!status.success) {
-    const err = await new Response(child.stderr).text();
     throw new Error(`PyTorch benchmark failed: ${err.trim().split("\n").pop()}`);
   }
   return results;

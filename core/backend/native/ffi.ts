@@ -24,6 +24,9 @@ const SYMBOLS = {
   cd_unary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
   cd_binary: { parameters: ["i32", "buffer", "f64", "f64", "buffer"], result: "i32" },
   cd_sum_rows: { parameters: ["buffer", "f64", "f64", "buffer"], result: "i32" },
+  cd_conv_grad_w: { parameters: ["buffer", "buffer", "buffer"], result: "f64" },
+  cd_conv_grad_x: { parameters: ["buffer", "buffer", "f64", "buffer"], result: "i32" },
+  cd_adam: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
 } as const;
 
 /** The loaded shim's functions. */
@@ -54,19 +57,70 @@ export function lastError(lib: NativeLib): string {
   return p === null ? "unknown error" : new Deno.UnsafePointerView(p).getCString();
 }
 
+/** The GOMP_SPINCOUNT convdeck sets on an idle machine (see {@linkcode setOpenMpWaitPolicy}). */
+export const IDLE_SPINCOUNT = 10000;
+
 /**
- * Debian's oneDNN uses GNU OpenMP, whose idle workers spin after each parallel region. Between
- * two native kernels the main thread runs JavaScript and wasm kernels, and spinning workers
- * take its core: a tiny training step measured 40 ms spinning and 5 ms passive on 2 cores.
- * So unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT), workers sleep when idle.
- * libgomp reads this when it loads, which is when the shim is opened.
+ * Debian's oneDNN uses GNU OpenMP. How its idle workers wait decides how fast a training step
+ * runs on 2 cores, and the best choice depends on whether the machine is otherwise idle:
+ *
+ * - idle: each oneDNN call starts a parallel region; a worker that sleeps (passive) must be
+ *   woken through the kernel first, a cost paid some 60 times per step. Spinning briefly
+ *   (GOMP_SPINCOUNT=10000, tens of microseconds) keeps it awake across the short JavaScript
+ *   gaps between native kernels: book model, 32x32 batch 16, 39 ms per step vs 59 ms passive
+ *   (measured back to back in a quiet minute of a shared 2-core machine).
+ * - busy (load average at or above half the cores): a spinning worker takes the time slices
+ *   the main thread needs, and passive waiting wins (same case, other processes keeping both
+ *   cores busy: 72-117 ms passive, 158-163 ms spinning).
+ *
+ * So unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT), convdeck picks by the load
+ * average when the shim loads (libgomp reads the setting then, once).
  */
 function setOpenMpWaitPolicy(): void {
   try {
-    if (!Deno.env.get("OMP_WAIT_POLICY") && !Deno.env.get("GOMP_SPINCOUNT")) {
+    if (Deno.env.get("OMP_WAIT_POLICY") || Deno.env.get("GOMP_SPINCOUNT")) {
+      waitChoice = "set by the user (OMP_WAIT_POLICY / GOMP_SPINCOUNT)";
+      return;
+    }
+    const load = loadAverage();
+    const cores = navigator.hardwareConcurrency || 1;
+    if (load !== undefined && load < cores / 2) {
+      Deno.env.set("GOMP_SPINCOUNT", String(IDLE_SPINCOUNT));
+      envSet.add("GOMP_SPINCOUNT");
+      waitChoice = `brief spinning (GOMP_SPINCOUNT=${IDLE_SPINCOUNT}; load average ${load})`;
+    } else {
       Deno.env.set("OMP_WAIT_POLICY", "passive");
+      envSet.add("OMP_WAIT_POLICY");
+      waitChoice = `passive (load average ${load ?? "unknown"} on ${cores} cores)`;
     }
   } catch { /* no env permission: keep libgomp's default */ }
+}
+
+function loadAverage(): number | undefined {
+  try {
+    const v = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined; // not Linux, or no read permission
+  }
+}
+
+let waitChoice = "libgomp's default";
+
+/** How the native backend's OpenMP workers wait between parallel regions, and why. */
+export function openMpWaitChoice(): string {
+  return waitChoice;
+}
+
+const envSet = new Set<string>();
+
+/**
+ * Environment variables convdeck set in this process for its own OpenMP runtime (not by the
+ * user). Child processes inherit them: a program started from here that runs its own OpenMP
+ * work (the bench's PyTorch peer) should get an environment without them.
+ */
+export function openMpEnvSetByConvdeck(): string[] {
+  return [...envSet];
 }
 
 /**

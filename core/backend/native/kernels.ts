@@ -19,7 +19,8 @@ export interface WasmLikeBackend extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-type Args = {
+/** A kernel's arguments on the native backend. */
+export type Args = {
   inputs: Record<string, tf.TensorInfo>;
   backend: WasmLikeBackend;
   attrs?: tf.NamedAttrMap;
@@ -38,7 +39,8 @@ const ACTIVATIONS: Record<string, number> = {
 /** Counts of native and fallback executions per kernel, for tests and profiles. */
 export const kernelCounts: Record<string, { native: number; fallback: number }> = {};
 
-function count(name: string, native: boolean): void {
+/** Counts one execution of kernel `name` (native or fallback) in {@linkcode kernelCounts}. */
+export function countKernel(name: string, native: boolean): void {
   const c = kernelCounts[name] ??= { native: 0, fallback: 0 };
   if (native) c.native++;
   else c.fallback++;
@@ -55,7 +57,7 @@ function allFloat(...ts: (tf.TensorInfo | undefined)[]): boolean {
 }
 
 function fallback(name: string, args: Args): tf.TensorInfo | tf.TensorInfo[] {
-  count(name, false);
+  countKernel(name, false);
   const k = tf.getKernel(name, "wasm");
   if (!k) {
     throw new Error(
@@ -83,7 +85,13 @@ function padsFit(inSize: number, eff: number, stride: number, lo: number, hi: nu
   return Math.floor((inSize - eff + lo + hi) / stride) + 1 === out;
 }
 
-function convParams(ci: tf.backend_util.Conv2DInfo, act: number, alpha: number, bias: boolean) {
+/** The shim's 20 conv parameters (see `conv_run` in shim.c) for `ci`. */
+export function convParams(
+  ci: tf.backend_util.Conv2DInfo,
+  act: number,
+  alpha: number,
+  bias: boolean,
+): Float64Array {
   const p = ci.padInfo;
   return new Float64Array([
     ci.batchSize,
@@ -109,7 +117,8 @@ function convParams(ci: tf.backend_util.Conv2DInfo, act: number, alpha: number, 
   ]);
 }
 
-function convFits(ci: tf.backend_util.Conv2DInfo): boolean {
+/** Whether oneDNN takes this conv geometry as tfjs computed it (NHWC, same output size). */
+export function convFits(ci: tf.backend_util.Conv2DInfo): boolean {
   const p = ci.padInfo;
   return ci.dataFormat === "channelsLast" &&
     padsFit(
@@ -152,7 +161,8 @@ function conv2dInfo(
   );
 }
 
-function convForward(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
+/** Conv2D / FusedConv2D forward on oneDNN (a wasm fallback for cases it does not cover). */
+export function convForward(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
   const { x, filter } = args.inputs;
   const bias: tf.TensorInfo | undefined = args.inputs.bias;
   const preluActivationWeights: tf.TensorInfo | undefined = args.inputs.preluActivationWeights;
@@ -175,7 +185,7 @@ function convForward(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
   ]);
   const p = convParams(ci, act, a.leakyreluAlpha ?? 0.2, bias !== undefined);
   check(lib, lib.cd_conv(0, b.wasm.HEAPU8, p, o), name);
-  count(name, true);
+  countKernel(name, true);
   return out;
 }
 
@@ -190,7 +200,7 @@ function convBackpropInput(lib: NativeLib, args: Args): tf.TensorInfo {
   const out = b.makeOutput(a.inputShape, "float32");
   const o = new Float64Array([offset(b, dy), offset(b, filter), offset(b, out)]);
   check(lib, lib.cd_conv(1, b.wasm.HEAPU8, convParams(ci, 0, 0, false), o), "Conv2DBackpropInput");
-  count("Conv2DBackpropInput", true);
+  countKernel("Conv2DBackpropInput", true);
   return out;
 }
 
@@ -205,7 +215,7 @@ function convBackpropFilter(lib: NativeLib, args: Args): tf.TensorInfo {
   const out = b.makeOutput(a.filterShape, "float32");
   const o = new Float64Array([offset(b, x), offset(b, dy), offset(b, out)]);
   check(lib, lib.cd_conv(2, b.wasm.HEAPU8, convParams(ci, 0, 0, false), o), "Conv2DBackpropFilter");
-  count("Conv2DBackpropFilter", true);
+  countKernel("Conv2DBackpropFilter", true);
   return out;
 }
 
@@ -265,7 +275,7 @@ function matMul(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
     offset(be, out),
   ]);
   check(lib, lib.cd_matmul(be.wasm.HEAPU8, p, o), name);
-  count(name, true);
+  countKernel(name, true);
   return out;
 }
 
@@ -315,7 +325,7 @@ function maxPool(lib: NativeLib, args: Args): tf.TensorInfo {
   const out = b.makeOutput(ci.outShape, "float32");
   const o = new Float64Array([offset(b, x), offset(b, out)]);
   check(lib, lib.cd_maxpool(b.wasm.HEAPU8, poolParams(ci), o), "MaxPool");
-  count("MaxPool", true);
+  countKernel("MaxPool", true);
   return out;
 }
 
@@ -327,7 +337,7 @@ function maxPoolGrad(lib: NativeLib, args: Args): tf.TensorInfo {
   const out = b.makeOutput(input.shape, "float32");
   const o = new Float64Array([offset(b, dy), offset(b, input), offset(b, out)]);
   check(lib, lib.cd_maxpool_grad(b.wasm.HEAPU8, poolParams(ci), o), "MaxPoolGrad");
-  count("MaxPoolGrad", true);
+  countKernel("MaxPoolGrad", true);
   return out;
 }
 
@@ -347,7 +357,7 @@ function unary(lib: NativeLib, name: string, op: number, args: Args): tf.TensorI
   const n = tf.util.sizeFromShape(x.shape);
   const o = new Float64Array([offset(b, x), offset(b, out)]);
   check(lib, lib.cd_unary(op, b.wasm.HEAPU8, n, alpha, o), name);
-  count(name, true);
+  countKernel(name, true);
   return out;
 }
 
@@ -375,7 +385,7 @@ function binary(lib: NativeLib, name: string, op: number, args: Args): tf.Tensor
   const o = new Float64Array([offset(be, a), offset(be, bb), offset(be, out)]);
   const n = tf.util.sizeFromShape(a.shape), nb = tf.util.sizeFromShape(bb.shape);
   check(lib, lib.cd_binary(op, be.wasm.HEAPU8, n, nb, o), name);
-  count(name, true);
+  countKernel(name, true);
   return out;
 }
 
@@ -395,7 +405,7 @@ function sum(lib: NativeLib, args: Args): tf.TensorInfo {
   const out = b.makeOutput(shape, "float32");
   const o = new Float64Array([offset(b, x), offset(b, out)]);
   check(lib, lib.cd_sum_rows(b.wasm.HEAPU8, rows, tf.util.sizeFromShape(kept), o), "Sum");
-  count("Sum", true);
+  countKernel("Sum", true);
   return out;
 }
 
@@ -407,7 +417,7 @@ function share(name: string, args: Args): tf.TensorInfo {
     return fallback(name, args) as tf.TensorInfo;
   }
   args.backend.incRef(x.dataId);
-  count(name, true);
+  countKernel(name, true);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 

@@ -16,6 +16,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { loadNative, type NativeLib } from "./ffi.ts";
 import { NATIVE_KERNEL_NAMES, nativeKernelConfigs } from "./kernels.ts";
+import { adamKernelConfig, installFusedAdam } from "./adam.ts";
+import { convGradConfig, convLayerKernelConfigs, installFusedConvLayers } from "./conv_layer.ts";
+import { enableGradientMemorySaver } from "../grad_memory.ts";
 
 /** The backend name. */
 export const NATIVE_BACKEND = "native";
@@ -180,13 +183,27 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
   }
   threadsInUse = lib.cd_set_threads(threads);
   const shared = await wasmBackend();
-  for (const k of nativeKernelConfigs(lib, NATIVE_BACKEND)) {
+  for (
+    const k of [
+      ...nativeKernelConfigs(lib, NATIVE_BACKEND),
+      adamKernelConfig(lib, NATIVE_BACKEND),
+      ...convLayerKernelConfigs(lib, NATIVE_BACKEND),
+    ]
+  ) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) {
       tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
     }
     tf.registerKernel(k);
   }
   syncNativeKernels();
+  installFusedAdam(NATIVE_BACKEND);
+  if (tf.getGradient(convGradConfig.kernelName) === undefined) {
+    tf.registerGradient(convGradConfig);
+    // When the training-memory saver is on (it installs a lean Add gradient), wrap this
+    // gradient too, as it wraps every other.
+    if (tf.getGradient("Add")?.inputsToSave?.length === 0) enableGradientMemorySaver();
+  }
+  installFusedConvLayers(NATIVE_BACKEND);
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
     tf.registerBackend(NATIVE_BACKEND, () => {
       const engine = tf.engine() as unknown as EngineInternals;

@@ -66,12 +66,15 @@ double cd_scratch_bytes(void);
 int cd_init(int capacity, int threads);
 double cd_live_objects(void);
 int cd_conv(int kind, uint8_t *heap, const double *p, const double *o);
+double cd_conv_grad_w(uint8_t *heap, const double *p, const double *o);
+int cd_conv_grad_x(uint8_t *heap, const double *p, double gen, const double *o);
 int cd_matmul(uint8_t *heap, const double *p, const double *o);
 int cd_maxpool(uint8_t *heap, const double *p, const double *o);
 int cd_maxpool_grad(uint8_t *heap, const double *p, const double *o);
 int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o);
 int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o);
 int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o);
+int cd_adam(uint8_t *heap, const double *p, const double *o);
 
 static const char * cd_last_error_unlocked(void) { return last_error; }
 
@@ -228,11 +231,33 @@ static void mem_release(dnnl_memory_t *m, int n) {
 }
 
 /*
- * Convolution, NHWC activations, HWIO weights (tfjs's layouts).
- * p: N H W C KH KW CO OH OW sH sW dH dW pT pL pB pR act alpha hasBias
- * kind 0 forward (o: x w b y), 1 backward data (o: dy w dx), 2 backward weights (o: x dy dw).
+ * Runs a weights reorder; small ones (under 2^17 elements) on the calling thread only: a
+ * parallel region would first wake the other OpenMP threads, which costs more than the copy.
  */
-static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const double *o) {
+static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to,
+                                 dnnl_dim_t elements) {
+  dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+#ifdef _OPENMP
+  if (elements < ((dnnl_dim_t)1 << 17)) {
+    const int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const dnnl_status_t s = dnnl_primitive_execute(r, stream, 2, ra);
+    omp_set_num_threads(nt);
+    return s;
+  }
+#else
+  (void)elements;
+#endif
+  return dnnl_primitive_execute(r, stream, 2, ra);
+}
+
+/*
+ * Convolution, NHWC activations, HWIO weights (tfjs's layouts), on raw pointers.
+ * p: N H W C KH KW CO OH OW sH sW dH dW pT pL pB pR act alpha hasBias
+ * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
+ * 3 backward weights and bias (t: x dy dw db).
+ */
+static int conv_run(int kind, const double *p, void *const t[4]) {
   double key[MAX_KEY];
   const int NP = 20;
   key[0] = kind;
@@ -243,7 +268,7 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const doub
   entry_t *e = lookup(key, NP + 1);
   const dnnl_dim_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], CO = p[6],
                    OH = p[7], OW = p[8];
-  const int act = (int)p[17], has_bias = (int)p[19];
+  const int act = (int)p[17], has_bias = kind == 3 || (kind == 0 && (int)p[19]);
   if (e == NULL) {
     dnnl_memory_desc_t src, wu, wany, bias, dst;
     dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, KH, KW}, bd = {CO}, dd = {N, CO, OH, OW};
@@ -260,7 +285,7 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const doub
     attr = make_attr(kind == 0 ? act : 0, (float)p[18]);
     CHK(dnnl_dilated_convolution_forward_desc_init(
         &fd, kind == 0 ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
-        &src, &wany, (kind == 0 && has_bias) ? &bias : NULL, &dst, strides, dil, pl, pr));
+        &src, &wany, has_bias ? &bias : NULL, &dst, strides, dil, pl, pr));
     CHK(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL));
     if (kind == 0) {
       pd = fwd_pd;
@@ -271,19 +296,20 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const doub
       CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
     } else {
       CHK(dnnl_dilated_convolution_backward_weights_desc_init(
-          &bd_, dnnl_convolution_direct, &src, &wany, NULL, &dst, strides, dil, pl, pr));
+          &bd_, dnnl_convolution_direct, &src, &wany, kind == 3 ? &bias : NULL, &dst, strides,
+          dil, pl, pr));
       CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
     }
     e = slot(key, NP + 1);
     e->used = 1;
     const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
-        pd, kind == 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+        pd, kind >= 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
     e->md[0] = src;
     e->md[1] = wu;
     e->md[2] = bias;
     e->md[3] = dst;
     if (!dnnl_memory_desc_equal(wp, &wu)) {
-      if (kind == 2)
+      if (kind >= 2)
         CHK(dnnl_reorder_primitive_desc_create(&rpd, wp, engine, &wu, engine, NULL));
       else
         CHK(dnnl_reorder_primitive_desc_create(&rpd, &wu, engine, wp, engine, NULL));
@@ -303,46 +329,41 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const doub
     attr = NULL;
   }
   if (ensure_scratch(e->scratch) != 0) goto fail;
-  /* user memories over the wasm heap */
+  /* user memories over the caller's buffers */
   if (kind == 0) {
-    if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
-        mem(&m[2], &e->md[2], has_bias ? heap + (size_t)o[2] : NULL) ||
-        mem(&m[3], &e->md[3], heap + (size_t)o[3]))
+    if (mem(&m[0], &e->md[0], t[0]) || mem(&m[1], &e->md[1], t[1]) ||
+        mem(&m[2], &e->md[2], has_bias ? t[2] : NULL) || mem(&m[3], &e->md[3], t[3]))
       goto memfail;
     dnnl_memory_t w = m[1];
     if (e->reorder) {
-      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[1]}, {DNNL_ARG_TO, e->wbuf}};
-      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+      CHK(run_reorder(e->reorder, m[1], e->wbuf, KH * KW * C * CO));
       w = e->wbuf;
     }
     dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, m[3]},
                             {DNNL_ARG_SCRATCHPAD, scratch_mem}, {DNNL_ARG_BIAS, m[2]}};
     CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, a));
   } else if (kind == 1) {
-    if (mem(&m[0], &e->md[3], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
-        mem(&m[2], &e->md[0], heap + (size_t)o[2]))
+    if (mem(&m[0], &e->md[3], t[0]) || mem(&m[1], &e->md[1], t[1]) ||
+        mem(&m[2], &e->md[0], t[2]))
       goto memfail;
     dnnl_memory_t w = m[1];
     if (e->reorder) {
-      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, m[1]}, {DNNL_ARG_TO, e->wbuf}};
-      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
+      CHK(run_reorder(e->reorder, m[1], e->wbuf, KH * KW * C * CO));
       w = e->wbuf;
     }
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, m[0]}, {DNNL_ARG_WEIGHTS, w},
                             {DNNL_ARG_DIFF_SRC, m[2]}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
     CHK(dnnl_primitive_execute(e->prim, stream, 4, a));
   } else {
-    if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[3], heap + (size_t)o[1]) ||
-        mem(&m[2], &e->md[1], heap + (size_t)o[2]))
+    if (mem(&m[0], &e->md[0], t[0]) || mem(&m[1], &e->md[3], t[1]) ||
+        mem(&m[2], &e->md[1], t[2]) || (kind == 3 && mem(&m[3], &e->md[2], t[3])))
       goto memfail;
     dnnl_memory_t w = e->reorder ? e->wbuf : m[2];
-    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DIFF_DST, m[1]},
-                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
-    CHK(dnnl_primitive_execute(e->prim, stream, 4, a));
-    if (e->reorder) {
-      dnnl_exec_arg_t ra[2] = {{DNNL_ARG_FROM, e->wbuf}, {DNNL_ARG_TO, m[2]}};
-      CHK(dnnl_primitive_execute(e->reorder, stream, 2, ra));
-    }
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_DIFF_DST, m[1]},
+                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
+                            {DNNL_ARG_DIFF_BIAS, m[3]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, kind == 3 ? 5 : 4, a));
+    if (e->reorder) CHK(run_reorder(e->reorder, e->wbuf, m[2], KH * KW * C * CO));
   }
   CHK(dnnl_stream_wait(stream));
   mem_release(m, 5);
@@ -357,6 +378,113 @@ fail:
   if (attr) dnnl_primitive_attr_destroy(attr);
   if (e && e->prim == NULL) entry_free(e);
   return -1;
+}
+
+/*
+ * Convolution on tensors in the wasm heap (byte offsets). kind and p as conv_run;
+ * o: kind 0 x w b y, 1 dy w dx, 2 x dy dw.
+ */
+static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const double *o) {
+  if (kind < 0 || kind > 2) {
+    snprintf(last_error, sizeof last_error, "unknown conv kind %d", kind);
+    return -1;
+  }
+  void *t[4] = {heap + (size_t)o[0], heap + (size_t)o[1], heap + (size_t)o[2], NULL};
+  if (kind == 0) {
+    t[2] = (int)p[19] ? heap + (size_t)o[2] : NULL;
+    t[3] = heap + (size_t)o[3];
+  }
+  return conv_run(kind, p, t);
+}
+
+/*
+ * The masked output gradient g = dy * (y > 0) of the last cd_conv_grad_w call, kept for the
+ * cd_conv_grad_x call that follows it (the same layer's input gradient, when wanted), with a
+ * generation number that proves it is still that layer's. Buffers over 64 MiB are freed once
+ * used.
+ */
+static float *gbuf = NULL;
+static size_t gbuf_len = 0;
+static double gbuf_gen = 0;
+#define GBUF_KEEP ((size_t)64 << 20)
+
+static int64_t conv_out_len(const double *p) {
+  return (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
+}
+
+/* g = dy * (y > 0) into gbuf; returns gbuf, or NULL when out of memory. */
+static float *relu_mask(const float *dy, const float *y, int64_t n) {
+  const size_t bytes = sizeof(float) * (size_t)n;
+  if (gbuf_len < bytes || (gbuf_len > GBUF_KEEP && bytes < gbuf_len / 2)) {
+    free(gbuf);
+    gbuf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    gbuf_len = gbuf ? bytes : 0;
+  }
+  if (gbuf == NULL) {
+    snprintf(last_error, sizeof last_error, "out of memory for a conv gradient");
+    return NULL;
+  }
+  float *g = gbuf;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
+  return g;
+}
+
+static void gbuf_release_if_big(void) {
+  if (gbuf_len > GBUF_KEEP) {
+    free(gbuf);
+    gbuf = NULL;
+    gbuf_len = 0;
+  }
+}
+
+/*
+ * Weight and bias gradients of a convolution with bias and ReLU (act 1) or no activation
+ * (act 0): g = act ? dy * (y > 0) : dy, then dw and db in one oneDNN backward-weights
+ * primitive. p: as conv_run (act = p[17]); o: dy y x dw db. Returns the generation number of
+ * the kept g (> 0; 0 when act is 0: g is dy itself), or -1 on failure.
+ */
+static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const double *o) {
+  const int act = (int)p[17];
+  float *dy = (float *)(heap + (size_t)o[0]);
+  const float *y = (const float *)(heap + (size_t)o[1]);
+  float *g = dy;
+  if (act == 1) {
+    g = relu_mask(dy, y, conv_out_len(p));
+    if (g == NULL) return -1;
+    gbuf_gen += 1;
+  } else if (act != 0) {
+    snprintf(last_error, sizeof last_error, "conv gradient: activation %d unsupported", act);
+    return -1;
+  }
+  void *t[4] = {heap + (size_t)o[2], g, heap + (size_t)o[3], heap + (size_t)o[4]};
+  if (conv_run(3, p, t) != 0) return -1;
+  return act == 1 ? gbuf_gen : 0;
+}
+
+/*
+ * Input gradient of the same convolution: backward data from g, the masked gradient kept by
+ * cd_conv_grad_w when `gen` is still current, else recomputed from dy and y.
+ * p: as conv_run; o: dy y w dx.
+ */
+static int cd_conv_grad_x_unlocked(uint8_t *heap, const double *p, double gen, const double *o) {
+  const int act = (int)p[17];
+  float *dy = (float *)(heap + (size_t)o[0]);
+  const float *y = (const float *)(heap + (size_t)o[1]);
+  float *g = dy;
+  if (act == 1) {
+    if (gen != gbuf_gen || gen <= 0 || gbuf == NULL) {
+      g = relu_mask(dy, y, conv_out_len(p));
+      if (g == NULL) return -1;
+      gbuf_gen += 1;
+    } else {
+      g = gbuf;
+    }
+  }
+  void *t[4] = {g, heap + (size_t)o[2], heap + (size_t)o[3], NULL};
+  const int rc = conv_run(1, p, t);
+  if (act == 1) gbuf_release_if_big();
+  return rc;
 }
 
 /*
@@ -651,6 +779,52 @@ static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const
   return 0;
 }
 
+/*
+ * Adam, one step over many variables, with tfjs's AdamOptimizer's float32 arithmetic operation
+ * for operation (the shim is built with -ffp-contract=off: no fused multiply-adds, so every
+ * product and sum is rounded as tfjs rounds it):
+ *   m' = m * b1 + g * (1 - b1)            v' = v * b2 + (g * g) * (1 - b2)
+ *   w' = (m' / (1 - acc1)) / (sqrt(v' / (1 - acc2)) + eps) * -lr + w
+ *   acc1' = acc1 * b1                     acc2' = acc2 * b2
+ * p: lr b1 b2 eps oneMinusB1 oneMinusB2 nvars (each rounded to float32 as tfjs's scalars are)
+ * o: acc1 acc2 acc1' acc2', then per variable: w g m v w' m' v' size
+ */
+static int cd_adam_unlocked(uint8_t *heap, const double *p, const double *o) {
+  const float nlr = (float)(-p[0]), b1 = (float)p[1], b2 = (float)p[2], eps = (float)p[3];
+  const float c1 = (float)p[4], c2 = (float)p[5];
+  const int nv = (int)p[6];
+  const float acc1 = *(const float *)(heap + (size_t)o[0]);
+  const float acc2 = *(const float *)(heap + (size_t)o[1]);
+  const float oma1 = 1.f - acc1, oma2 = 1.f - acc2;
+  int64_t total = 0;
+  for (int k = 0; k < nv; k++) total += (int64_t)o[4 + 8 * k + 7];
+#pragma omp parallel if (total > 32768)
+  for (int k = 0; k < nv; k++) {
+    const double *q = o + 4 + 8 * k;
+    const float *w = (const float *)(heap + (size_t)q[0]);
+    const float *g = (const float *)(heap + (size_t)q[1]);
+    const float *m = (const float *)(heap + (size_t)q[2]);
+    const float *v = (const float *)(heap + (size_t)q[3]);
+    float *w2 = (float *)(heap + (size_t)q[4]);
+    float *m2 = (float *)(heap + (size_t)q[5]);
+    float *v2 = (float *)(heap + (size_t)q[6]);
+    const int64_t n = (int64_t)q[7];
+#pragma omp for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * c1;
+      const float vi = v[i] * b2 + (gi * gi) * c2;
+      m2[i] = mi;
+      v2[i] = vi;
+      const float mh = mi / oma1, vh = vi / oma2;
+      w2[i] = (mh / (sqrtf(vh) + eps)) * nlr + w[i];
+    }
+  }
+  *(float *)(heap + (size_t)o[2]) = acc1 * b1;
+  *(float *)(heap + (size_t)o[3]) = acc2 * b2;
+  return 0;
+}
+
 /* One process, one shim: tfjs backends in several threads (Deno workers, test runners) share
  * the engine, the primitive cache and the scratch memory, so every entry point runs under one
  * recursive lock. Calls are short and made one at a time by a trainer, so it costs nothing. */
@@ -756,6 +930,20 @@ int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
   return r;
 }
 
+double cd_conv_grad_w(uint8_t *heap, const double *p, const double *o) {
+  cd_lock_();
+  double r = cd_conv_grad_w_unlocked(heap, p, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_conv_grad_x(uint8_t *heap, const double *p, double gen, const double *o) {
+  cd_lock_();
+  int r = cd_conv_grad_x_unlocked(heap, p, gen, o);
+  cd_unlock_();
+  return r;
+}
+
 int cd_matmul(uint8_t *heap, const double *p, const double *o) {
   cd_lock_();
   int r = cd_matmul_unlocked(heap, p, o);
@@ -794,6 +982,13 @@ int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
 int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
   cd_lock_();
   int r = cd_sum_rows_unlocked(heap, rows_, cols_, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_adam(uint8_t *heap, const double *p, const double *o) {
+  cd_lock_();
+  int r = cd_adam_unlocked(heap, p, o);
   cd_unlock_();
   return r;
 }

@@ -30,7 +30,8 @@ function exists(path: string): boolean {
 }
 
 function compilerFlags(loc: DnnlLocation, openmp: boolean): string[] {
-  const flags = ["-O3", "-fPIC", "-shared"];
+  // No fused multiply-adds: the Adam kernel rounds each product and sum as tfjs does.
+  const flags = ["-O3", "-fPIC", "-shared", "-ffp-contract=off"];
   if (Deno.build.arch === "x86_64" && Deno.build.os === "linux") flags.push("-march=native");
   if (openmp) flags.push("-fopenmp");
   if (loc.include) flags.push(`-I${loc.include}`);
