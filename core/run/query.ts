@@ -35,7 +35,7 @@
  */
 import jsep from "jsep";
 import type { Cell, RunSummaryRecord } from "./summary.ts";
-import { runCells, STANDARD_HYPERPARAMETERS } from "./summary.ts";
+import { RUN_COLUMNS, runCells, STANDARD_HYPERPARAMETERS } from "./summary.ts";
 
 jsep.addBinaryOp("and", 2);
 jsep.addBinaryOp("or", 1);
@@ -353,19 +353,7 @@ export function tableColumns(rows: readonly Readonly<Record<string, Cell>>[]): C
       );
     }
   }
-  const runKeys = [
-    "id",
-    "name",
-    "experiment",
-    "status",
-    "tags",
-    "note",
-    "archived",
-    "finished_epochs",
-    "duration",
-    "start",
-    "backend",
-  ];
+  const runKeys: string[] = [...RUN_COLUMNS];
   const groupOf = (k: string): ColumnInfo["group"] =>
     runKeys.includes(k)
       ? "run"
