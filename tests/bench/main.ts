@@ -212,8 +212,9 @@ async function trainSection(args: {
   for (const r of rows) console.log(row(r, widths));
   console.log(
     "CPU ms/step: CPU time of all the process's threads per timed step. With --threads 1 it " +
-      "is each side's work per step, robust to other processes' load; with more threads it " +
-      "also counts threads spinning while they wait.\n",
+      "is each side's work per step, less sensitive to other processes' load than wall time " +
+      "(not immune: shared caches); with more threads it also counts threads spinning while " +
+      "they wait.\n",
   );
 }
 

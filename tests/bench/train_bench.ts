@@ -32,7 +32,7 @@ export interface TrainResult extends TrainCase {
   imagesPerSec: number;
   /**
    * CPU time (user + system, all threads of this process) per timed step, in milliseconds. With
-   * one thread it is the step's work, and robust to other processes' load.
+   * one thread it is the step's work, less sensitive to other processes' load than wall time.
    */
   cpuMsPerStep: number;
   /** Bytes of the wasm heap after the case (the heap never shrinks: peak so far), wasm only. */
