@@ -1,7 +1,8 @@
 /**
  * Fashion-MNIST (Zalando's 28x28 gray clothing images, 10 classes) with the book's convnet
- * (same padding, 1,174,250 parameters at 28x28x1): the recipe reaches 93% test accuracy within
- * 15 minutes of `deno task train` on 2 CPU cores with the native backend (9 epochs of ~90 s).
+ * (same padding, 1,174,250 parameters at 28x28x1), sized for 15 minutes of `deno task train`
+ * on 2 idle CPU cores with the native backend (9 epochs of ~90 s); measured figures in the
+ * README.
  * Reads the IDX files of Debian's `dataset-fashion-mnist` package
  * (`/usr/share/datasets/fashion-mnist`) by default, or any MNIST-style folder given with
  * `--data`: train 54,000 / val 6,000 (a seeded 10% of train) / test 10,000.
@@ -92,9 +93,9 @@ export function lastThirdStep(epochs: number, learningRate: number): Schedule {
 /**
  * The Fashion-MNIST experiment: the book's convnet, Adam 1e-3, batch 64, no augmentation (as
  * the PyTorch reference run), 9 epochs (about 14 minutes on 2 idle cores with the native
- * backend), the last third at a tenth of the rate. The default callbacks watch validation accuracy for the early stop and
- * the best checkpoint: on this data the validation loss turns up epochs before the accuracy
- * stops rising.
+ * backend), the last third at a tenth of the rate. The default callbacks watch validation
+ * accuracy for the early stop and the best checkpoint: on this data the validation loss turns
+ * up epochs before the accuracy stops rising.
  */
 const experiment: Experiment = {
   name: "fashion_mnist",
