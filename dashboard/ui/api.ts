@@ -3,26 +3,6 @@
  *
  * @module
  */
-import type {
-  Cell,
-  ColumnInfo,
-  DeleteResponse,
-  EvaluationReport,
-  MetaEdit,
-  MetaResponse,
-  MetricsRecord,
-  MetricsResponse,
-  RunDetail,
-  RunEvent,
-  RunInfo,
-  RunListResponse,
-  RunSummary,
-  SweepDetail,
-  SweepListResponse,
-  TableGroup,
-  VizIndex,
-} from "../api_types.ts";
-
 export type {
   Cell,
   ColumnInfo,
@@ -41,7 +21,7 @@ export type {
   SweepListResponse,
   TableGroup,
   VizIndex,
-};
+} from "../api_types.ts";
 
 /** URL of a run's API path. */
 export function runUrl(id: string, rest = ""): string {
