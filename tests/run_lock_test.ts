@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { startLiveTrainer } from "./helpers/live_trainer.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -92,20 +93,7 @@ Deno.test("crashed is derived: a running run whose heartbeat is stale, or that h
 
 Deno.test("deno task train --resume against a live trainer is refused and writes nothing", async () => {
   const runsDir = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, runsDir, "50"],
-    env: { CHILD_BATCH_MS: "150" },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/BEGIN 1/.test(out)) {
-    const r = await reader.read();
-    if (r.done) break;
-    out += r.value;
-  }
-  const dir = /RUN (\S+)/.exec(out)![1];
+  const { child, reader, dir } = await startLiveTrainer(runsDir, 50, 150);
   try {
     const before = await Deno.readTextFile(join(dir, "events.jsonl"));
     const second = await new Deno.Command(Deno.execPath(), {

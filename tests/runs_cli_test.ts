@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { startLiveTrainer } from "./helpers/live_trainer.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../cli/runs.ts";
@@ -7,7 +8,6 @@ import { FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 
 const CLI = fileURLToPath(new URL("../cli/runs.ts", import.meta.url));
-const CHILD_TRAIN = fileURLToPath(new URL("./helpers/train_child.ts", import.meta.url));
 
 async function run(root: string, ...args: string[]) {
   const out: string[] = [], err: string[] = [];
@@ -242,20 +242,7 @@ Deno.test("runs export: every column of the matching runs as CSV or JSON", async
 
 Deno.test("runs: a training process killed with SIGKILL is running while alive, then crashed with its resume command (even before it is reaped)", async () => {
   const root = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD_TRAIN, root, "50"],
-    env: { CHILD_BATCH_MS: "100" },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/BEGIN 1/.test(out)) {
-    const r = await reader.read();
-    if (r.done) break;
-    out += r.value;
-  }
-  const dir = /RUN (\S+)/.exec(out)![1];
+  const { child, reader, dir } = await startLiveTrainer(root, 50, 100);
   const id = dir.split("/").pop()!;
   try {
     assert.match((await run(root, "show", id)).out, /status\s+running\n/);

@@ -1,0 +1,43 @@
+/**
+ * A real training process (tests/helpers/train_child.ts) started and waited for until its
+ * second epoch begins, so its run folder exists, holds a finished epoch, and is live.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+const CHILD = fileURLToPath(new URL("./train_child.ts", import.meta.url));
+
+/** A live training process and its run folder. */
+export interface LiveTrainer {
+  /** The process (kill it, then await `status`). */
+  child: Deno.ChildProcess;
+  /** Its stdout, still open (cancel it when done). */
+  reader: ReadableStreamDefaultReader<string>;
+  /** Its run folder. */
+  dir: string;
+}
+
+/** Starts `epochs` epochs into `runsDir`, each batch lasting `batchMs` more; waits for epoch 2. */
+export async function startLiveTrainer(
+  runsDir: string,
+  epochs: number,
+  batchMs: number,
+): Promise<LiveTrainer> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHILD, runsDir, String(epochs)],
+    env: { CHILD_BATCH_MS: String(batchMs) },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/BEGIN 1/.test(out)) {
+    const r = await reader.read();
+    if (r.done) break;
+    out += r.value;
+  }
+  const dir = /RUN (\S+)/.exec(out)?.[1];
+  if (!dir) throw new Error(`the training process printed no run folder: ${out}`);
+  return { child, reader, dir };
+}
