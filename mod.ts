@@ -67,7 +67,13 @@ export {
 export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/optimizers.ts";
 export { SystemMetrics, wasmHeapBytes } from "./core/system_metrics.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
-export { type LoadedResumePoint, loadResumePoint, resumeCheckpointer } from "./core/resume.ts";
+export {
+  type LoadedResumePoint,
+  loadResumePoint,
+  ModelChangedError,
+  NoResumePointError,
+  resumeCheckpointer,
+} from "./core/resume.ts";
 
 // Backends
 export {

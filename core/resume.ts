@@ -10,13 +10,16 @@ import { join } from "node:path";
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
+  currentTopology,
   loadOptimizer,
   loadWeights,
   readCheckpointFile,
+  readModelTopology,
   readState,
   saveModel,
   verifyCheckpoint,
 } from "./run/model_io.ts";
+import { topologyChanges } from "./models/topology_diff.ts";
 import {
   listResumePoints,
   nextResumeSequence,
@@ -110,12 +113,36 @@ export class NoResumePointError extends Error {
 }
 
 /**
+ * The model built to resume a run is not the one the run trained: same weight shapes, or
+ * not, but different layers or settings (say a Conv2D's padding "valid" against "same").
+ * Nothing is loaded, quarantined or written; the run stays as it was.
+ */
+export class ModelChangedError extends Error {
+  /** What differs, one line per layer ("layer 1 (Conv2D): padding "valid" → "same""). */
+  readonly changes: string[];
+  /** Creates the error. */
+  constructor(runDir: string, point: string, changes: string[]) {
+    super(
+      `${runDir} was trained with a different model from the one built now ` +
+        `(compared with ${point}): ${changes.join("; ")}. Its weights would train a model ` +
+        `other than the one in its history, so nothing was loaded and the run is unchanged. ` +
+        `Train the new model in a new run (leave out --resume), or resume with the model the ` +
+        `run was trained with (for the book's convnet before same padding: an experiment file ` +
+        `whose model is bookConvnet(shape, classes, { padding: "valid" })).`,
+    );
+    this.name = "ModelChangedError";
+    this.changes = changes;
+  }
+}
+
+/**
  * Loads the newest usable resume point of `runDir` (by save time) into `model` and
  * `optimizer`. Each point is checked against its manifest (every file's sha256 and size) and
  * its weights against the model; an unusable one is moved to `checkpoints/quarantine/` with the
  * reason (reported through `warn`) and the previous one is tried. Returns undefined when the
  * run has no resume point at all; throws {@linkcode NoResumePointError} when it had some and
- * none was usable.
+ * none was usable, and {@linkcode ModelChangedError} (changing nothing) when the point's saved
+ * topology differs from `model`'s.
  */
 export async function loadResumePoint(
   runDir: string,
@@ -140,6 +167,8 @@ export async function loadResumePoint(
       if (saved?.kind !== "convdeck-resume" || !saved.trainer) {
         throw new Error("state.json is missing or not a convdeck resume state");
       }
+      const changes = topologyChanges(await readModelTopology(dir), currentTopology(model));
+      if (changes.length > 0) throw new ModelChangedError(runDir, dir, changes);
       await loadWeights(model, dir);
       await loadOptimizer(optimizer, dir);
       const callbackFiles: Record<string, Uint8Array> = {};
@@ -150,6 +179,7 @@ export async function loadResumePoint(
       }
       return { dir, state: saved.trainer, callbackFiles };
     } catch (err) {
+      if (err instanceof ModelChangedError) throw err; // the point is sound; the model is not
       const reason = (err as Error).message.split("\n")[0];
       const to = await quarantineResumePoint(runDir, dir, reason);
       quarantined.push({ from: dir, to, reason });

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { Callback } from "../core/callback.ts";
 import { listResumePoints } from "../core/run/checkpoints.ts";
 import { runExperiment } from "../core/run_experiment.ts";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { ModelChangedError } from "../core/resume.ts";
 import { CountingCallback, tinyExperiment } from "./helpers/tiny_experiment.ts";
 
 const quiet = { backend: "wasm" as const, log: () => {} };
@@ -177,4 +179,58 @@ Deno.test("resume refuses a folder that is not a run, and a changed batch size",
     }),
     /is a run of experiment "tiny"/,
   );
+});
+
+/** The tiny experiment with a one-conv model of the given padding (same weight shapes). */
+function paddedExperiment(padding: "same" | "valid") {
+  return {
+    ...tinyExperiment(),
+    model: (shape: readonly [number, number, number], classes: number) =>
+      tfl.sequential({
+        layers: [
+          tfl.layers.conv2d({
+            inputShape: [...shape],
+            filters: 4,
+            kernelSize: 3,
+            padding,
+            activation: "relu",
+          }),
+          tfl.layers.globalAveragePooling2d({}),
+          tfl.layers.dense({ units: classes, activation: "softmax" }),
+        ],
+      }),
+  };
+}
+
+Deno.test("resume refuses a model that differs from the run's (padding), changing nothing", async () => {
+  const runsDir = await Deno.makeTempDir();
+  const first = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: paddedExperiment("valid"),
+    overrides: { epochs: 1 },
+  });
+  const before = await Deno.readTextFile(join(first.run.dir, "metrics.jsonl"));
+  const points = await listResumePoints(first.run.dir);
+  const err = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: paddedExperiment("same"),
+    resume: first.run.dir,
+    overrides: { epochs: 2 },
+  }).then(() => undefined, (e) => e);
+  assert(err instanceof ModelChangedError, `expected ModelChangedError, got ${err}`);
+  assert.deepEqual(err.changes, ['layer 1 (Conv2D): padding "valid" → "same"']);
+  assert.match(err.message, /leave out --resume/);
+  assert.equal(await Deno.readTextFile(join(first.run.dir, "metrics.jsonl")), before);
+  assert.deepEqual(await listResumePoints(first.run.dir), points, "no point quarantined");
+  // The same model resumes.
+  const again = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: paddedExperiment("valid"),
+    resume: first.run.dir,
+    overrides: { epochs: 2 },
+  });
+  assert.equal(again.result.history.length, 2);
 });

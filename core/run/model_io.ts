@@ -549,3 +549,27 @@ export async function hasModelTopology(dir: string): Promise<boolean> {
   const json = await readJson(dir, CHECKPOINT_FILES.model, "checkpoint directory");
   return Boolean(json.modelTopology);
 }
+
+/**
+ * The model topology saved in a checkpoint's `model.json` (tfjs `modelTopology`), or
+ * `undefined` for a weights-only checkpoint; throws naming the folder when it has no
+ * `model.json`. Compare it with {@linkcode currentTopology} through `topologyChanges`.
+ *
+ * @example
+ * ```ts
+ * import { readModelTopology } from "./model_io.ts";
+ * // const saved = await readModelTopology("runs/x/checkpoints/resume/e0003-b00000");
+ * ```
+ */
+export async function readModelTopology(dir: string): Promise<unknown> {
+  const json = await readJson(dir, CHECKPOINT_FILES.model, "checkpoint directory");
+  return json.modelTopology ?? undefined;
+}
+
+/**
+ * The topology of `model` as `saveModel` writes it (`model.toJSON(null, false)`), for
+ * comparing with {@linkcode readModelTopology}.
+ */
+export function currentTopology(model: tfl.LayersModel): unknown {
+  return model.toJSON(null, false);
+}
