@@ -6,7 +6,7 @@ import {
   ModelCheckpoint,
   ReduceLROnPlateau,
 } from "../callbacks/mod.ts";
-import { lastThirdStep } from "../experiments/fashion_mnist.ts";
+import { finalEpochsStep } from "../experiments/fashion_mnist.ts";
 
 Deno.test("every built-in experiment uses the default callbacks", async () => {
   const names = Object.keys(BUILTIN_EXPERIMENTS);
@@ -27,11 +27,11 @@ Deno.test("every built-in experiment uses the default callbacks", async () => {
   }
 });
 
-Deno.test("fashion_mnist: the book's model, val_acc for the early stop and the best checkpoint, lr/10 for the last third", async () => {
+Deno.test("fashion_mnist: the book's model, val_acc for the early stop and the best checkpoint, lr/10 for the last three epochs", async () => {
   const e = await loadExperiment("fashion_mnist");
   assert.deepEqual(
     [e.defaults.epochs, e.defaults.batchSize, e.defaults.learningRate, e.defaults.imageSize],
-    [9, 64, 1e-3, 28],
+    [11, 64, 1e-3, 28],
   );
   const cbs = e.callbacks!(e.defaults);
   const stop = cbs.find((c) => c instanceof EarlyStopping) as EarlyStopping;
@@ -46,12 +46,13 @@ Deno.test("fashion_mnist: the book's model, val_acc for the early stop and the b
   assert.equal(plateau.monitor.monitor, "val_loss");
   assert.ok(cbs.some((c) => c instanceof LearningRateScheduler));
 
-  // The schedule over 9 epochs: 6 at 1e-3, then 3 at 1e-4.
-  const s = lastThirdStep(9, 1e-3);
+  // The schedule over 11 epochs: 8 at 1e-3, then 3 at 1e-4.
+  const s = finalEpochsStep(11, 3, 1e-3);
   let lr = 1e-3;
-  const rates = Array.from({ length: 9 }, (_, epoch) => (lr = s(epoch, lr)));
-  assert.deepEqual(rates, [1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-4]);
+  const rates = Array.from({ length: 11 }, (_, epoch) => (lr = s(epoch, lr)));
+  assert.deepEqual(rates, [...Array(8).fill(1e-3), 1e-4, 1e-4, 1e-4]);
   // Already divided by ReduceLROnPlateau: not divided again.
-  assert.equal(s(6, 1e-4), 1e-4);
-  assert.equal(lastThirdStep(30, 1e-3)(20, 1e-3), 1e-4);
+  assert.equal(s(8, 1e-4), 1e-4);
+  assert.equal(finalEpochsStep(30, 3, 1e-3)(27, 1e-3), 1e-4);
+  assert.equal(finalEpochsStep(2, 3, 1e-3)(0, 1e-3), 1e-4, "fewer epochs than 3: from the first");
 });

@@ -321,7 +321,7 @@ Deno.test({
   ignore,
   fn: async () => {
     await ensureNative();
-    const { fusedAdamSteps } = await import("../core/backend/native/adam.ts");
+    const { fusedAdamSteps, inPlaceAdamUpdates } = await import("../core/backend/native/adam.ts");
     const r = rng(23);
     const shapes = [[3, 3, 4, 8], [8], [70001], [5, 20]];
     const init = shapes.map((s) => randomInput(r, s));
@@ -330,9 +330,16 @@ Deno.test({
     const before = tf.memory().numTensors;
     const want = await adamRun("cpu", init, grads);
     const fused0 = fusedAdamSteps();
+    const inPlace0 = inPlaceAdamUpdates();
     const got = await adamRun("native", init, grads);
     // Step 1 creates the moments (tfjs's code); steps 2-5 are fused.
     assert.strictEqual(fusedAdamSteps() - fused0, grads.length - 1, "fused steps");
+    // Nothing else holds the variables' data: every weight and moment is updated in place.
+    assert.strictEqual(
+      inPlaceAdamUpdates() - inPlace0,
+      3 * shapes.length * (grads.length - 1),
+      "in-place updates",
+    );
     const resumed = await adamRun("native", init, grads, 3);
     assert.strictEqual(tf.memory().numTensors, before, "Adam runs leaked tensors");
     for (const [label, run] of [["fused", got], ["fused, resumed at step 3", resumed]] as const) {
@@ -343,6 +350,36 @@ Deno.test({
         assert.deepStrictEqual(run.moments[k], m, `${label}: moment ${k} differs from tfjs`);
       }
     }
+  },
+});
+
+Deno.test({
+  name: "native fused Adam: a snapshot sharing a variable's data keeps the old values",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    const w = tf.variable(tf.tensor1d([1, 2, 3, 4]), true, "adam_shared");
+    const opt = tf.train.adam(0.1);
+    const step = () => {
+      const g = tf.tensor1d([0.5, -0.5, 1, -1]);
+      opt.applyGradients([{ name: w.name, tensor: g }]);
+      g.dispose();
+    };
+    step(); // creates the moments
+    // On native a clone shares the data (Identity); the fused step must not write through it.
+    const snapshot = tf.clone(w);
+    const old = Array.from(await snapshot.data());
+    step();
+    assert.deepStrictEqual(Array.from(await snapshot.data()), old, "snapshot changed");
+    assert.notDeepStrictEqual(Array.from(await w.data()), old, "the variable was not updated");
+    snapshot.dispose();
+    // Alone again: updated in place, and the values still move.
+    const mid = Array.from(await w.data());
+    step();
+    assert.notDeepStrictEqual(Array.from(await w.data()), mid);
+    opt.dispose();
+    w.dispose();
   },
 });
 

@@ -73,13 +73,22 @@ export function adamKernelConfig(lib: NativeLib, backendName: string): tf.Kernel
       o[3] = off(outs[1]);
       for (let i = 0; i < a.count; i++) {
         const w = inputs[`w${i}`];
-        const news = [0, 1, 2].map(() => b.makeOutput(w.shape, "float32"));
+        const state = [w, inputs[`m${i}`], inputs[`v${i}`]];
+        // Updated in place when the variable is the only holder of its data (no snapshot or
+        // saved tensor shares it): the result shares the input's data, as Identity does, and
+        // the update writes no second copy of every weight and moment.
+        const news = state.map((t) => {
+          if (b.refCount(t.dataId) !== 1) return b.makeOutput(w.shape, "float32");
+          b.incRef(t.dataId);
+          inPlaceUpdates++;
+          return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
+        });
         outs.push(...news);
         const k = 4 + 8 * i;
         o[k] = off(w);
         o[k + 1] = off(inputs[`g${i}`]);
-        o[k + 2] = off(inputs[`m${i}`]);
-        o[k + 3] = off(inputs[`v${i}`]);
+        o[k + 2] = off(state[1]);
+        o[k + 3] = off(state[2]);
         o[k + 4] = off(news[0]);
         o[k + 5] = off(news[1]);
         o[k + 6] = off(news[2]);
@@ -155,6 +164,15 @@ function fusedStep(
 }
 
 let fusedSteps = 0;
+let inPlaceUpdates = 0;
+
+/**
+ * How many weights and moments the fused Adam kernel updated in place in this process (tests
+ * check that an exclusively held variable is, and a shared one is not).
+ */
+export function inPlaceAdamUpdates(): number {
+  return inPlaceUpdates;
+}
 
 /** How many Adam steps ran fused in this process (tests check the fused path ran). */
 export function fusedAdamSteps(): number {

@@ -16,6 +16,7 @@ export interface WasmLikeBackend extends tf.KernelBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
   incRef(dataId: tf.DataId): void;
+  refCount(dataId: tf.DataId): number;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 

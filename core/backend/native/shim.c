@@ -787,7 +787,8 @@ static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const
  *   w' = (m' / (1 - acc1)) / (sqrt(v' / (1 - acc2)) + eps) * -lr + w
  *   acc1' = acc1 * b1                     acc2' = acc2 * b2
  * p: lr b1 b2 eps oneMinusB1 oneMinusB2 nvars (each rounded to float32 as tfjs's scalars are)
- * o: acc1 acc2 acc1' acc2', then per variable: w g m v w' m' v' size
+ * o: acc1 acc2 acc1' acc2', then per variable: w g m v w' m' v' size (w' may be w, m' m and v' v:
+ *   each element is read before it is written)
  */
 static int cd_adam_unlocked(uint8_t *heap, const double *p, const double *o) {
   const float nlr = (float)(-p[0]), b1 = (float)p[1], b2 = (float)p[2], eps = (float)p[3];
