@@ -17,9 +17,14 @@
  *   --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
  *   --no-torch                   skip PyTorch
  *   --profile                    print the per-kernel time profile of each case
+ *   --rounds N                   rounds per case up to 64px (default 3): each backend and
+ *                                PyTorch run once per round, alternating, and each side's best
+ *                                round counts (a shared machine's slow spells hit single runs;
+ *                                the best of several is each side's undisturbed speed)
  *
  * Every case trains the book's model with 'same' padding; each row also gives the tfjs kernel
- * calls of one training step per backend.
+ * calls of one training step per backend. Each backend runs each case in a process of its own
+ * (tests/bench/train_child.ts), as a standalone run would.
  *
  * @module
  */
@@ -29,11 +34,11 @@ import { parseArgs } from "node:util";
 import { type BackendName, initBackend } from "../../core/backend/select.ts";
 import { resolveThreads } from "../../core/backend/wasm/threads.ts";
 import { probeGpu } from "../../core/backend/probe.ts";
-import { benchTrainCase, type TrainCase, type TrainResult } from "./train_bench.ts";
+import type { TrainCase, TrainResult } from "./train_bench.ts";
+import { runChild } from "./train_child.ts";
 import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
-import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
-import { formatProfile, profileKernels } from "./train_profile.ts";
+import { nativeAvailable } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
 
 const SECTIONS = ["train", "data", "tracking", "runs"] as const;
@@ -73,6 +78,7 @@ async function trainSection(args: {
   threads: number;
   torch: boolean;
   profile: boolean;
+  rounds: number;
 }): Promise<void> {
   const results = new Map<string, TrainResult>();
   const key = (b: string, c: TrainCase) => `${b} ${caseLabel(c)}`;
@@ -107,55 +113,48 @@ async function trainSection(args: {
   // Case by case, each backend then PyTorch back to back, so that load changes on a shared
   // machine hit all columns of a row alike.
   for (const c of args.cases) {
-    for (const name of args.backends) {
-      if (unavailable.has(name)) continue;
-      const choice = await initBackend(name as BackendName, { threads: args.threads });
-      if (choice.name !== name) {
-        console.log(`train: ${name} unavailable (${choice.reason}): skipped`);
-        unavailable.add(name);
-        continue;
-      }
-      backendInfo.set(
-        name,
-        `${name}${
-          choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""}` : " ("
-        }${name === "native" ? `, OpenMP waiting: ${openMpWaitChoice()}` : ""})`.replace(
-          " ()",
-          "",
-        ),
-      );
-      const prof = args.profile ? profileKernels(name) : undefined;
-      const r = await benchTrainCase(c, { countKernels: !args.profile });
-      prof?.stop();
-      results.set(key(name, c), r);
-      const calls = r.kernelCalls ??
-        (prof
-          ? [...prof.profile.values()].reduce((s, v) => s + v.calls, 0) /
-            (c.warmup + c.steps)
-          : undefined);
-      if (calls !== undefined) r.kernelCalls = calls;
-      console.log(
-        `train: ${name} ${caseLabel(c)}: ${r.imagesPerSec.toFixed(2)} img/s ` +
-          `(${r.msPerStep.toFixed(0)} ms/step, median of ${c.steps}` +
-          `${calls !== undefined ? `, ${calls} kernel calls/step` : ""}` +
-          `${r.wasmHeapBytes ? `, wasm heap ${mib(r.wasmHeapBytes)}` : ""})`,
-      );
-      if (prof) {
-        for (const l of formatProfile(prof.profile, c.warmup + c.steps)) console.log(`    ${l}`);
-      }
-    }
-    if (torch !== undefined && python !== undefined) {
-      try {
-        for (const r of await benchTorch(python.python, [c], args.threads)) {
-          torch.set(key("torch", c), r);
-          console.log(
-            `train: torch ${caseLabel(c)}: NCHW ${r.byLayout.nchw.toFixed(2)} img/s, ` +
-              `channels_last ${r.byLayout.channels_last.toFixed(2)} img/s (best: ${r.layout})`,
-          );
+    const rounds = c.size <= 64 ? args.rounds : 1;
+    for (let round = 0; round < rounds; round++) {
+      for (const name of args.backends) {
+        if (unavailable.has(name)) continue;
+        // Each backend in a process of its own, as a standalone run (see train_child.ts).
+        const reply = await runChild({
+          backend: name,
+          threads: args.threads,
+          case: c,
+          ...(args.profile ? { profile: true } : {}),
+        });
+        if ("unavailable" in reply) {
+          console.log(`train: ${name} unavailable (${reply.unavailable}): skipped`);
+          unavailable.add(name);
+          continue;
         }
-      } catch (e) {
-        torchNote += `: failed (${(e as Error).message})`;
-        torch = undefined;
+        backendInfo.set(name, reply.info);
+        const r = reply.result;
+        const best = results.get(key(name, c));
+        if (!best || r.imagesPerSec > best.imagesPerSec) results.set(key(name, c), r);
+        const calls = r.kernelCalls;
+        console.log(
+          `train: ${name} ${caseLabel(c)}: ${r.imagesPerSec.toFixed(2)} img/s ` +
+            `(${r.msPerStep.toFixed(0)} ms/step, median of ${c.steps}` +
+            `${calls !== undefined ? `, ${calls} kernel calls/step` : ""}` +
+            `${r.wasmHeapBytes ? `, wasm heap ${mib(r.wasmHeapBytes)}` : ""})`,
+        );
+        for (const l of reply.profile ?? []) console.log(`    ${l}`);
+      }
+      if (torch !== undefined && python !== undefined) {
+        try {
+          for (const r of await benchTorch(python.python, [c], args.threads)) {
+            torch.set(key("torch", c), bestTorch(torch.get(key("torch", c)), r));
+            console.log(
+              `train: torch ${caseLabel(c)}: NCHW ${r.byLayout.nchw.toFixed(2)} img/s, ` +
+                `channels_last ${r.byLayout.channels_last.toFixed(2)} img/s (best: ${r.layout})`,
+            );
+          }
+        } catch (e) {
+          torchNote += `: failed (${(e as Error).message})`;
+          torch = undefined;
+        }
       }
     }
   }
@@ -169,7 +168,7 @@ async function trainSection(args: {
     ...names.map((n) => `${n} kernel calls/step`),
     ...names.map((n) => `${n} CPU ms/step`),
     ...(torch ? ["PyTorch CPU ms/step (NCHW / channels_last)"] : []),
-    ...(names.includes("wasm") ? ["wasm heap (peak so far)"] : []),
+    ...(names.includes("wasm") ? ["wasm heap (peak)"] : []),
   ];
   const rows = args.cases.map((c) => {
     const t = torch?.get(key("torch", c));
@@ -202,7 +201,7 @@ async function trainSection(args: {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(
-    `\nTraining throughput (images/s, median step), book convnet ('same' padding, 20 classes, ` +
+    `\nTraining throughput (images/s, median step; up to 64px the best of ${args.rounds} alternating rounds per side), book convnet ('same' padding, 20 classes, ` +
       `separate softmax layer, Adam 1e-3), ${[...backendInfo.values()].join(", ")}; ` +
       `${torchNote}. * marks PyTorch's faster layout. Load average at the start: ${startLoad}, ` +
       `at the end: ${loadAverage()}${busy ? " (BUSY: not comparable)" : ""}`,
@@ -216,6 +215,29 @@ async function trainSection(args: {
       "(not immune: shared caches); with more threads it also counts threads spinning while " +
       "they wait.\n",
   );
+}
+
+/** The faster of two PyTorch results of one case, layout by layout (the best of the rounds). */
+function bestTorch(a: TorchResult | undefined, b: TorchResult): TorchResult {
+  if (a === undefined) return b;
+  const pick = (l: "nchw" | "channels_last") => a.byLayout[l] >= b.byLayout[l] ? a : b;
+  const byLayout = {
+    nchw: pick("nchw").byLayout.nchw,
+    channels_last: pick("channels_last").byLayout.channels_last,
+  };
+  const cpuMsByLayout = {
+    nchw: pick("nchw").cpuMsByLayout.nchw,
+    channels_last: pick("channels_last").cpuMsByLayout.channels_last,
+  };
+  const layout = byLayout.channels_last >= byLayout.nchw ? "channels_last" : "nchw";
+  return {
+    ...b,
+    byLayout,
+    cpuMsByLayout,
+    layout,
+    imagesPerSec: byLayout[layout],
+    msPerStep: (b.batch * 1000) / byLayout[layout],
+  };
 }
 
 function loadAverage(): string {
@@ -259,6 +281,7 @@ export async function main(argv: string[]): Promise<void> {
       "no-torch": { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       "no-fashion": { type: "boolean", default: false },
+      rounds: { type: "string" },
     },
   });
   const only = list(values.only, [...SECTIONS]);
@@ -313,6 +336,7 @@ export async function main(argv: string[]): Promise<void> {
       threads,
       torch: !values["no-torch"],
       profile: values.profile,
+      rounds: values.rounds === undefined ? 3 : numbers(values.rounds, [], "rounds")[0],
     });
   }
   if (only.includes("data")) await dataSection();
