@@ -388,7 +388,7 @@ async function convStackGrads(
   backend: string,
   x: Input,
   weights: Input[],
-  build: () => tfl.Sequential,
+  build: () => tfl.LayersModel,
 ): Promise<{ values: Float32Array; shape: number[] }[]> {
   await tf.setBackend(backend);
   const model = build();
@@ -488,6 +488,81 @@ Deno.test({
     }
     await tf.setBackend("native");
     assert.strictEqual(tf.memory().numTensors, before, "fused conv layers leaked tensors");
+  },
+});
+
+Deno.test({
+  name: "native ReLU max pool: the pool's gradient folds the conv's ReLU mask, matching cpu",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { reluPoolLayerCalls } = await import("../core/backend/native/pool_layer.ts");
+    const r = rng(37);
+    const conv = (filters: number, extra: Record<string, unknown> = {}) =>
+      tfl.layers.conv2d({ filters, kernelSize: 3, padding: "same", activation: "relu", ...extra });
+    const cases: { label: string; build: () => tfl.LayersModel; c: number; h: number }[] = [
+      {
+        label: "the book's blocks: conv, pool, conv, pool (odd size: floor), conv",
+        c: 3,
+        h: 10,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              conv(6, { inputShape: [10, 10, 3] }),
+              tfl.layers.maxPooling2d({ poolSize: 2 }),
+              conv(5),
+              tfl.layers.maxPooling2d({ poolSize: 2 }),
+              conv(4),
+            ],
+          }),
+      },
+      {
+        label: "a ReLU output with two consumers (pool and a strided conv, added)",
+        c: 2,
+        h: 8,
+        build: () => {
+          const input = tfl.input({ shape: [8, 8, 2] });
+          const y = conv(4).apply(input) as tfl.SymbolicTensor;
+          const a = tfl.layers.maxPooling2d({ poolSize: 2 }).apply(y) as tfl.SymbolicTensor;
+          const b = tfl.layers.conv2d({ filters: 4, kernelSize: 2, strides: 2 }).apply(y);
+          const out = tfl.layers.add().apply([a, b as tfl.SymbolicTensor]);
+          return tfl.model({ inputs: input, outputs: out as tfl.SymbolicTensor });
+        },
+      },
+      {
+        label: "overlapping windows (pool 3, stride 2, same padding)",
+        c: 2,
+        h: 9,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              conv(3, { inputShape: [9, 9, 2] }),
+              tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }),
+              conv(2),
+            ],
+          }),
+      },
+    ];
+    await tf.setBackend("native");
+    const before = tf.memory().numTensors;
+    for (const k of cases) {
+      await tf.setBackend("cpu");
+      const probe = k.build();
+      const weights = probe.getWeights().map((w) => randomInput(r, w.shape));
+      probe.dispose();
+      const x = randomInput(r, [2, k.h, k.h, k.c]);
+      const want = await convStackGrads("cpu", x, weights, k.build);
+      const calls0 = reluPoolLayerCalls();
+      const got = await convStackGrads("native", x, weights, k.build);
+      assert(reluPoolLayerCalls() - calls0 >= 1, `${k.label}: the ReLU pool path did not run`);
+      for (const [i, w] of want.entries()) {
+        assert.deepStrictEqual(got[i].shape, w.shape, `${k.label}: output ${i} shape`);
+        const err = relError(got[i].values, w.values);
+        assert(err <= TOL, `${k.label}: output ${i}: relative error ${err} > ${TOL}`);
+      }
+    }
+    await tf.setBackend("native");
+    assert.strictEqual(tf.memory().numTensors, before, "ReLU pool layers leaked tensors");
   },
 });
 

@@ -25,6 +25,7 @@ import {
   countKernel,
   type WasmLikeBackend,
 } from "./kernels.ts";
+import { isMaskedFor, markReluOutput } from "./pool_layer.ts";
 
 /** Forward kernel: conv + bias + activation; its gradient is {@linkcode CONV_GRAD_KERNEL}. */
 export const CONV_KERNEL = "ConvdeckConv2D";
@@ -93,7 +94,8 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const dw = b.makeOutput(filter.shape, "float32");
     const db = b.makeOutput([ci.outChannels], "float32");
     const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
-    const p = convParams(ci, a.activation === "relu" ? 1 : 0, 0, true);
+    // A ReLU's gradient already masked by the max pool after it needs no mask here.
+    const p = convParams(ci, a.activation === "relu" && !isMaskedFor(dy, y) ? 1 : 0, 0, true);
     const o = new Float64Array([off(dy), off(y), off(x), off(dw), off(db)]);
     const gen = lib.cd_conv_grad_w(b.wasm.HEAPU8, p, o);
     if (gen < 0) throw new Error(`native backend: ${CONV_GRAD_KERNEL} failed: ${lastError(lib)}`);
@@ -108,7 +110,7 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const ci = info(a.xShape, filter.shape, a);
     const dx = b.makeOutput(a.xShape, "float32");
     const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
-    const p = convParams(ci, a.activation === "relu" ? 1 : 0, 0, true);
+    const p = convParams(ci, a.activation === "relu" && !isMaskedFor(dy, y) ? 1 : 0, 0, true);
     const o = new Float64Array([off(dy), off(y), off(filter), off(dx)]);
     if (lib.cd_conv_grad_x(b.wasm.HEAPU8, p, a.generation, o) !== 0) {
       throw new Error(`native backend: ${CONV_INPUT_GRAD_KERNEL} failed: ${lastError(lib)}`);
@@ -222,11 +224,13 @@ export function installFusedConvLayers(backendName: string): void {
     layerCalls++;
     const ins: tf.NamedTensorMap = { x, filter };
     if (l.bias !== null) ins.bias = l.bias.read();
-    return tf.engine().runKernel(
+    const y = tf.engine().runKernel(
       CONV_KERNEL,
       ins,
       attrs as unknown as tf.NamedAttrMap,
     ) as tf.Tensor;
+    if (act === "relu") markReluOutput(y);
+    return y;
   };
 }
 

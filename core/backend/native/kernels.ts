@@ -280,14 +280,16 @@ function matMul(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
   return out;
 }
 
-type PoolAttrs = {
+/** Attributes of tfjs's MaxPool kernel. */
+export type PoolAttrs = {
   filterSize: [number, number] | number;
   strides: [number, number] | number;
   pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
   dimRoundingMode?: "floor" | "round" | "ceil";
 };
 
-function poolInfo(x: tf.TensorInfo, a: PoolAttrs) {
+/** The pooling geometry of a max-pool call on `x` (NHWC). */
+export function poolInfo(x: tf.TensorInfo, a: PoolAttrs): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computePool2DInfo(
     x.shape as [number, number, number, number],
     a.filterSize,
@@ -298,7 +300,8 @@ function poolInfo(x: tf.TensorInfo, a: PoolAttrs) {
   );
 }
 
-function poolParams(ci: tf.backend_util.Conv2DInfo): Float64Array {
+/** The shim's 15 pooling parameters for `ci`; `relu` masks a max-pool gradient (shim.c). */
+export function poolParams(ci: tf.backend_util.Conv2DInfo, relu = false): Float64Array {
   const p = ci.padInfo;
   return new Float64Array([
     ci.batchSize,
@@ -315,6 +318,7 @@ function poolParams(ci: tf.backend_util.Conv2DInfo): Float64Array {
     p.left,
     p.bottom,
     p.right,
+    relu ? 1 : 0,
   ]);
 }
 

@@ -18,6 +18,7 @@ import { loadNative, type NativeLib } from "./ffi.ts";
 import { NATIVE_KERNEL_NAMES, nativeKernelConfigs } from "./kernels.ts";
 import { adamKernelConfig, installFusedAdam } from "./adam.ts";
 import { convGradConfig, convLayerKernelConfigs, installFusedConvLayers } from "./conv_layer.ts";
+import { installReluPoolLayers, reluPoolGradConfig, reluPoolKernelConfigs } from "./pool_layer.ts";
 import { enableGradientMemorySaver } from "../grad_memory.ts";
 
 /** The backend name. */
@@ -188,6 +189,7 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
       ...nativeKernelConfigs(lib, NATIVE_BACKEND),
       adamKernelConfig(lib, NATIVE_BACKEND),
       ...convLayerKernelConfigs(lib, NATIVE_BACKEND),
+      ...reluPoolKernelConfigs(lib, NATIVE_BACKEND),
     ]
   ) {
     if (tf.getKernel(k.kernelName, NATIVE_BACKEND)) {
@@ -197,13 +199,15 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
   }
   syncNativeKernels();
   installFusedAdam(NATIVE_BACKEND);
-  if (tf.getGradient(convGradConfig.kernelName) === undefined) {
-    tf.registerGradient(convGradConfig);
+  for (const config of [convGradConfig, reluPoolGradConfig]) {
+    if (tf.getGradient(config.kernelName) !== undefined) continue;
+    tf.registerGradient(config);
     // When the training-memory saver is on (it installs a lean Add gradient), wrap this
     // gradient too, as it wraps every other.
     if (tf.getGradient("Add")?.inputsToSave?.length === 0) enableGradientMemorySaver();
   }
   installFusedConvLayers(NATIVE_BACKEND);
+  installReluPoolLayers(NATIVE_BACKEND);
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
     tf.registerBackend(NATIVE_BACKEND, () => {
       const engine = tf.engine() as unknown as EngineInternals;

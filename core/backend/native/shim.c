@@ -616,14 +616,61 @@ fail:
 
 /*
  * Max pooling gradient, NHWC, with tfjs's semantics: each output's gradient goes to the first
- * maximum of its window in row-major order. p: N H W C KH KW OH OW sH sW pT pL; o: dy x dx
+ * maximum of its window in row-major order. With relu (p[14] = 1) only maxima above zero get
+ * it: the gradient of maxPool(relu(x)), which for an x that is already a ReLU's output is the
+ * ReLU layer's masked gradient dy * (x > 0) in the same pass.
+ * p: N H W C KH KW OH OW sH sW pT pL pB pR relu; o: dy x dx
  */
 static int cd_maxpool_grad_unlocked(uint8_t *heap, const double *p, const double *o) {
   const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], OH = p[6],
                 OW = p[7], SH = p[8], SW = p[9], PT = p[10], PL = p[11];
+  const float floor_ = p[14] != 0 ? 0.f : -INFINITY; /* a maximum must exceed it */
   const float *dy = (const float *)(heap + (size_t)o[0]);
   const float *x = (const float *)(heap + (size_t)o[1]);
   float *dx = (float *)(heap + (size_t)o[2]);
+  if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PT == 0 && PL == 0 && 2 * OH <= H &&
+      2 * OW <= W) {
+    /* 2x2 windows, stride 2 (every pool of the book's model): each input is in at most one
+     * window, so every dx is written once, with no zeroing pass and no read-modify-write (the
+     * same numbers: 0 + dy is dy). Rows and columns no window covers (odd sizes) are zero. */
+    const int64_t covered = 2 * OH == H && 2 * OW == W;
+#pragma omp parallel for collapse(2) schedule(static) if (N * H * W * C > 32768)
+    for (int64_t n = 0; n < N; n++) {
+      for (int64_t oh = 0; oh < OH; oh++) {
+        const float *xn = x + n * H * W * C;
+        float *dxn = dx + n * H * W * C;
+        if (!covered && oh == 0) {
+          for (int64_t ih = 2 * OH; ih < H; ih++) memset(dxn + ih * W * C, 0, sizeof(float) * W * C);
+        }
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const int64_t i00 = ((2 * oh) * W + 2 * ow) * C, i01 = i00 + C, i10 = i00 + W * C,
+                        i11 = i10 + C;
+          const float *dyp = dy + ((n * OH + oh) * OW + ow) * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; c++) {
+            const float a = xn[i00 + c], b = xn[i01 + c], e = xn[i10 + c], f = xn[i11 + c];
+            float best = -INFINITY;
+            int k = -1;
+            if (a > best) { best = a; k = 0; }
+            if (b > best) { best = b; k = 1; }
+            if (e > best) { best = e; k = 2; }
+            if (f > best) { best = f; k = 3; }
+            /* as 0 + dy in the general path (the same bits, -0 too); k < 0 leaves best at -inf */
+            const float g = best > floor_ ? 0.f + dyp[c] : 0.f;
+            dxn[i00 + c] = k == 0 ? g : 0.f;
+            dxn[i01 + c] = k == 1 ? g : 0.f;
+            dxn[i10 + c] = k == 2 ? g : 0.f;
+            dxn[i11 + c] = k == 3 ? g : 0.f;
+          }
+        }
+        if (!covered && W > 2 * OW) {
+          for (int64_t r = 2 * oh; r < 2 * oh + 2; r++)
+            memset(dxn + (r * W + 2 * OW) * C, 0, sizeof(float) * (W - 2 * OW) * C);
+        }
+      }
+    }
+    return 0;
+  }
   int fail = 0;
 #pragma omp parallel
   {
@@ -660,7 +707,7 @@ static int cd_maxpool_grad_unlocked(uint8_t *heap, const double *p, const double
           }
           const float *dyp = dy + ((n * OH + oh) * OW + ow) * C;
           for (int64_t c = 0; c < C; c++)
-            if (bi[c] >= 0) dxn[bi[c]] += dyp[c];
+            if (bi[c] >= 0 && best[c] > floor_) dxn[bi[c]] += dyp[c];
         }
       }
     }
