@@ -17,7 +17,7 @@
  *   --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
  *   --no-torch                   skip PyTorch
  *   --profile                    print the per-kernel time profile of each case
- *   --rounds N                   rounds per case up to 64px (default 3): each backend and
+ *   --rounds N                   rounds per case up to 64px (default 5): each backend and
  *                                PyTorch run once per round, alternating, and each side's best
  *                                round counts (a shared machine's slow spells hit single runs;
  *                                the best of several is each side's undisturbed speed)
@@ -336,7 +336,7 @@ export async function main(argv: string[]): Promise<void> {
       threads,
       torch: !values["no-torch"],
       profile: values.profile,
-      rounds: values.rounds === undefined ? 3 : numbers(values.rounds, [], "rounds")[0],
+      rounds: values.rounds === undefined ? 5 : numbers(values.rounds, [], "rounds")[0],
     });
   }
   if (only.includes("data")) await dataSection();
