@@ -416,6 +416,48 @@ async function convStackGrads(
   return res;
 }
 
+/** A model to check on native against cpu: `c` channels, `h`x`h` inputs. */
+interface StackCase {
+  label: string;
+  build: () => tfl.LayersModel;
+  c: number;
+  h: number;
+}
+
+/**
+ * For each case: random weights and input, the output and every gradient on native against
+ * cpu (relative error within TOL), `calls()` (a path's counter) grown by at least `minCalls`,
+ * and no tensor leaked.
+ */
+async function checkStacksAgainstCpu(
+  r: () => number,
+  cases: StackCase[],
+  calls: () => number,
+  minCalls: number,
+  what: string,
+): Promise<void> {
+  await tf.setBackend("native");
+  const before = tf.memory().numTensors;
+  for (const k of cases) {
+    await tf.setBackend("cpu");
+    const probe = k.build();
+    const weights = probe.getWeights().map((w) => randomInput(r, w.shape));
+    probe.dispose();
+    const x = randomInput(r, [2, k.h, k.h, k.c]);
+    const want = await convStackGrads("cpu", x, weights, k.build);
+    const calls0 = calls();
+    const got = await convStackGrads("native", x, weights, k.build);
+    assert(calls() - calls0 >= minCalls, `${k.label}: the ${what} path did not run`);
+    for (const [i, w] of want.entries()) {
+      assert.deepStrictEqual(got[i].shape, w.shape, `${k.label}: output ${i} shape`);
+      const err = relError(got[i].values, w.values);
+      assert(err <= TOL, `${k.label}: output ${i}: relative error ${err} > ${TOL}`);
+    }
+  }
+  await tf.setBackend("native");
+  assert.strictEqual(tf.memory().numTensors, before, `${what} leaked tensors`);
+}
+
 Deno.test({
   name: "native fused conv layers (conv + bias + ReLU, one kernel each way) match cpu",
   ignore,
@@ -423,7 +465,7 @@ Deno.test({
     await ensureNative();
     const { fusedConvLayerCalls } = await import("../core/backend/native/conv_layer.ts");
     const r = rng(29);
-    const cases: { label: string; build: () => tfl.Sequential; c: number; h: number }[] = [
+    const cases: StackCase[] = [
       {
         label: "same, relu, bias",
         c: 3,
@@ -468,26 +510,7 @@ Deno.test({
           }),
       },
     ];
-    await tf.setBackend("native");
-    const before = tf.memory().numTensors;
-    for (const k of cases) {
-      await tf.setBackend("cpu");
-      const probe = k.build();
-      const weights = probe.getWeights().map((w) => randomInput(r, w.shape));
-      probe.dispose();
-      const x = randomInput(r, [2, k.h, k.h, k.c]);
-      const want = await convStackGrads("cpu", x, weights, k.build);
-      const calls0 = fusedConvLayerCalls();
-      const got = await convStackGrads("native", x, weights, k.build);
-      assert(fusedConvLayerCalls() - calls0 >= 4, `${k.label}: fused conv path did not run`);
-      for (const [i, w] of want.entries()) {
-        assert.deepStrictEqual(got[i].shape, w.shape, `${k.label}: output ${i} shape`);
-        const err = relError(got[i].values, w.values);
-        assert(err <= TOL, `${k.label}: output ${i}: relative error ${err} > ${TOL}`);
-      }
-    }
-    await tf.setBackend("native");
-    assert.strictEqual(tf.memory().numTensors, before, "fused conv layers leaked tensors");
+    await checkStacksAgainstCpu(r, cases, fusedConvLayerCalls, 4, "fused conv layers");
   },
 });
 
@@ -500,7 +523,7 @@ Deno.test({
     const r = rng(37);
     const conv = (filters: number, extra: Record<string, unknown> = {}) =>
       tfl.layers.conv2d({ filters, kernelSize: 3, padding: "same", activation: "relu", ...extra });
-    const cases: { label: string; build: () => tfl.LayersModel; c: number; h: number }[] = [
+    const cases: StackCase[] = [
       {
         label: "the book's blocks: conv, pool, conv, pool (odd size: floor), conv",
         c: 3,
@@ -543,26 +566,7 @@ Deno.test({
           }),
       },
     ];
-    await tf.setBackend("native");
-    const before = tf.memory().numTensors;
-    for (const k of cases) {
-      await tf.setBackend("cpu");
-      const probe = k.build();
-      const weights = probe.getWeights().map((w) => randomInput(r, w.shape));
-      probe.dispose();
-      const x = randomInput(r, [2, k.h, k.h, k.c]);
-      const want = await convStackGrads("cpu", x, weights, k.build);
-      const calls0 = reluPoolLayerCalls();
-      const got = await convStackGrads("native", x, weights, k.build);
-      assert(reluPoolLayerCalls() - calls0 >= 1, `${k.label}: the ReLU pool path did not run`);
-      for (const [i, w] of want.entries()) {
-        assert.deepStrictEqual(got[i].shape, w.shape, `${k.label}: output ${i} shape`);
-        const err = relError(got[i].values, w.values);
-        assert(err <= TOL, `${k.label}: output ${i}: relative error ${err} > ${TOL}`);
-      }
-    }
-    await tf.setBackend("native");
-    assert.strictEqual(tf.memory().numTensors, before, "ReLU pool layers leaked tensors");
+    await checkStacksAgainstCpu(r, cases, reluPoolLayerCalls, 1, "ReLU pool layers");
   },
 });
 

@@ -23,6 +23,8 @@ import {
   convForward,
   convParams,
   countKernel,
+  kernelConfig,
+  offset,
   type WasmLikeBackend,
 } from "./kernels.ts";
 import { isMaskedFor, markReluOutput } from "./pool_layer.ts";
@@ -93,7 +95,7 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const ci = info(x.shape, filter.shape, a);
     const dw = b.makeOutput(filter.shape, "float32");
     const db = b.makeOutput([ci.outChannels], "float32");
-    const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const off = (t: tf.TensorInfo) => offset(b, t);
     // A ReLU's gradient already masked by the max pool after it needs no mask here.
     const p = convParams(ci, a.activation === "relu" && !isMaskedFor(dy, y) ? 1 : 0, 0, true);
     const o = new Float64Array([off(dy), off(y), off(x), off(dw), off(db)]);
@@ -109,7 +111,7 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const b: WasmLikeBackend = args.backend;
     const ci = info(a.xShape, filter.shape, a);
     const dx = b.makeOutput(a.xShape, "float32");
-    const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const off = (t: tf.TensorInfo) => offset(b, t);
     const p = convParams(ci, a.activation === "relu" && !isMaskedFor(dy, y) ? 1 : 0, 0, true);
     const o = new Float64Array([off(dy), off(y), off(filter), off(dx)]);
     if (lib.cd_conv_grad_x(b.wasm.HEAPU8, p, a.generation, o) !== 0) {
@@ -119,13 +121,9 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     return dx;
   };
   return [
-    { kernelName: CONV_KERNEL, backendName, kernelFunc: forward as unknown as tf.KernelFunc },
-    { kernelName: CONV_GRAD_KERNEL, backendName, kernelFunc: grads as unknown as tf.KernelFunc },
-    {
-      kernelName: CONV_INPUT_GRAD_KERNEL,
-      backendName,
-      kernelFunc: inputGrad as unknown as tf.KernelFunc,
-    },
+    kernelConfig(CONV_KERNEL, backendName, forward),
+    kernelConfig(CONV_GRAD_KERNEL, backendName, grads),
+    kernelConfig(CONV_INPUT_GRAD_KERNEL, backendName, inputGrad),
   ];
 }
 

@@ -47,8 +47,18 @@ export function countKernel(name: string, native: boolean): void {
   else c.fallback++;
 }
 
-function offset(b: WasmLikeBackend, t: tf.TensorInfo): number {
+/** Byte offset of `t`'s data in the shared wasm heap. */
+export function offset(b: WasmLikeBackend, t: tf.TensorInfo): number {
   return b.dataIdMap.get(t.dataId).memoryOffset;
+}
+
+/** A kernel config of `backendName` running `fn`. */
+export function kernelConfig(
+  kernelName: string,
+  backendName: string,
+  fn: (args: Args) => tf.TensorInfo | tf.TensorInfo[],
+): tf.KernelConfig {
+  return { kernelName, backendName, kernelFunc: fn as unknown as tf.KernelFunc };
 }
 
 function allFloat(...ts: (tf.TensorInfo | undefined)[]): boolean {
@@ -447,11 +457,8 @@ export const NATIVE_KERNEL_NAMES = [
 
 /** Kernel configs for `backendName`, bound to the loaded shim. */
 export function nativeKernelConfigs(lib: NativeLib, backendName: string): tf.KernelConfig[] {
-  const f = (kernelName: string, fn: (args: Args) => tf.TensorInfo): tf.KernelConfig => ({
-    kernelName,
-    backendName,
-    kernelFunc: fn as unknown as tf.KernelFunc,
-  });
+  const f = (kernelName: string, fn: (args: Args) => tf.TensorInfo) =>
+    kernelConfig(kernelName, backendName, fn);
   return [
     f("Conv2D", (a) => convForward(lib, "Conv2D", a)),
     f("FusedConv2D", (a) => convForward(lib, "FusedConv2D", a)),

@@ -23,6 +23,8 @@ import {
   type Args,
   convFits,
   countKernel,
+  kernelConfig,
+  offset,
   type PoolAttrs,
   poolInfo,
   poolParams,
@@ -59,7 +61,7 @@ export function reluPoolKernelConfigs(lib: NativeLib, backendName: string): tf.K
     const b: WasmLikeBackend = args.backend;
     const ci = poolInfo(x, args.attrs as unknown as PoolAttrs);
     const out = b.makeOutput(ci.outShape, "float32");
-    const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const off = (t: tf.TensorInfo) => offset(b, t);
     if (lib.cd_maxpool(b.wasm.HEAPU8, poolParams(ci), new Float64Array([off(x), off(out)]))) {
       throw new Error(`native backend: ${RELU_POOL_KERNEL} failed: ${lastError(lib)}`);
     }
@@ -71,7 +73,7 @@ export function reluPoolKernelConfigs(lib: NativeLib, backendName: string): tf.K
     const b: WasmLikeBackend = args.backend;
     const ci = poolInfo(x, args.attrs as unknown as PoolAttrs);
     const dx = b.makeOutput(x.shape, "float32");
-    const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+    const off = (t: tf.TensorInfo) => offset(b, t);
     const o = new Float64Array([off(dy), off(x), off(dx)]);
     if (lib.cd_maxpool_grad(b.wasm.HEAPU8, poolParams(ci, true), o) !== 0) {
       throw new Error(`native backend: ${RELU_POOL_GRAD_KERNEL} failed: ${lastError(lib)}`);
@@ -81,12 +83,8 @@ export function reluPoolKernelConfigs(lib: NativeLib, backendName: string): tf.K
     return dx;
   };
   return [
-    { kernelName: RELU_POOL_KERNEL, backendName, kernelFunc: forward as unknown as tf.KernelFunc },
-    {
-      kernelName: RELU_POOL_GRAD_KERNEL,
-      backendName,
-      kernelFunc: grad as unknown as tf.KernelFunc,
-    },
+    kernelConfig(RELU_POOL_KERNEL, backendName, forward),
+    kernelConfig(RELU_POOL_GRAD_KERNEL, backendName, grad),
   ];
 }
 
