@@ -2,7 +2,7 @@
  * Per-kernel profile of the book's model training on the `wasm` backend, as the bench runs it
  * (initBackend with threads, convdeck's kernels, 'same' padding, separate softmax):
  * `deno run -A tests/bench/wasm_profile.ts [size=32] [batch=32] [channels=3] [steps=5]
- * [threads=2] [--layers]`. Prints wall ms per step, CPU ms per step, the per-kernel ms per step
+ * [threads=2] [--layers] [--no-simd] [--block=N]`. Prints wall ms per step, CPU ms per step, the per-kernel ms per step
  * (with `--layers`: per kernel and input shape) and the filter gradient's im2col / GEMM split.
  *
  * @module
@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
 import { initBackend } from "../../core/backend/select.ts";
-import { filterGradStats } from "../../core/backend/wasm/conv2d_backprop_filter.ts";
+import { filterGradStats, tuning } from "../../core/backend/wasm/conv2d_backprop_filter.ts";
+import { simdTuning } from "../../core/backend/wasm/simd.ts";
 import { trainStep } from "../../core/train_step.ts";
 import { bookConvnet } from "./train_model.ts";
 
@@ -79,6 +80,11 @@ export async function wasmProfile(
 
 if (import.meta.main) {
   const flags = Deno.args.filter((a) => a.startsWith("--"));
+  // --no-simd: the JavaScript loops instead of ../../core/backend/wasm/simd.ts; --block=N:
+  // output pixels per filter-gradient GEMM. Together they reproduce the kernels before SIMD.
+  if (flags.includes("--no-simd")) simdTuning.enabled = false;
+  const block = flags.find((f) => f.startsWith("--block="));
+  if (block !== undefined) tuning.pixelBlock = Number(block.slice(8));
   const [size = "32", batch = "32", channels = "3", steps = "5", threads = "2"] = Deno.args
     .filter((a) => !a.startsWith("--"));
   await initBackend("wasm", { threads: Number(threads), log: () => {} });
@@ -92,7 +98,8 @@ if (import.meta.main) {
   );
   const load = Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
   console.log(
-    `wasm ${size}x${size}x${channels} batch ${batch}, ${threads} threads: ` +
+    `wasm ${size}x${size}x${channels} batch ${batch}, ${threads} threads, ` +
+      `${simdTuning.enabled ? "SIMD" : "no SIMD"}, block ${tuning.pixelBlock}: ` +
       `${r.stepMs.toFixed(1)} ms/step (${(Number(batch) * 1000 / r.stepMs).toFixed(1)} img/s), ` +
       `CPU ${r.cpuMs.toFixed(1)} ms/step, load ${load}`,
   );
@@ -108,4 +115,6 @@ if (import.meta.main) {
     `filter grad: im2col ${(filterGradStats.im2colMs / n).toFixed(2)} ms/step, ` +
       `GEMM ${(filterGradStats.gemmMs / n).toFixed(2)} ms/step`,
   );
+  // The threaded backend's workers would keep the process alive.
+  Deno.exit(0);
 }

@@ -26,7 +26,7 @@ export const tuning = {
   /** Most float32 elements of col2im scratch one call allocates: 16 Mi (64 MiB). */
   scratchFloats: 16 * 2 ** 20,
   /** Output pixels per GEMM in the filter gradient (the GEMM's reduction length). */
-  pixelBlock: 4096,
+  pixelBlock: 2000,
   /** GEMM of the filter gradient: XNNPACK fully-connected (one thread) or 1x1 conv (threaded). */
   filterGemm: "conv" as "conv" | "fc",
 };
