@@ -4,7 +4,8 @@
  * single-threaded wasm) and one a shared memory (the threaded one), checks that neither owns
  * anything in the memory it imports (no data segments, no globals: no static data, no stack),
  * and writes both, base64, to core/backend/wasm/simd/kernels_wasm.ts. The generated file is
- * committed, so building convdeck needs no clang; rerun this after editing kernels.c.
+ * committed (formatted as `deno fmt` leaves it), so building convdeck needs no clang; rerun this
+ * after editing kernels.c.
  *
  * @module
  */
@@ -101,8 +102,10 @@ const ts =
 
 /** Base64 of the two builds of kernels.c. */
 export const SIMD_WASM: { plain: string; shared: string } = {
-  plain: "${out.plain}",
-  shared: "${out.shared}",
+  plain:
+    "${out.plain}",
+  shared:
+    "${out.shared}",
 };
 `;
 await Deno.writeTextFile(`${dir}kernels_wasm.ts`, ts);
