@@ -6,6 +6,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
 import { tuning } from "../core/backend/wasm/conv2d_backprop_filter.ts";
+import { simdKernels, simdTuning } from "../core/backend/wasm/simd.ts";
+import type { WasmBackend } from "../core/backend/wasm/heap.ts";
+import { RELU_GRAD } from "../core/backend/relu_grad.ts";
 import { maxAbsDiff, runOn, seededRandom } from "./backend_util.ts";
 
 await initBackend("wasm", { log: () => {} });
@@ -26,6 +29,14 @@ const convCases: ConvCase[] = [
   { x: [2, 7, 7, 2], f: [3, 3, 2, 2], strides: [3, 3], pad: "same" },
   { x: [2, 6, 6, 3], f: [2, 2, 3, 4], strides: [1, 1], pad: "same" },
   { x: [2, 8, 8, 4], f: [4, 4, 4, 2], strides: [2, 2], pad: "same" },
+  // SIMD paths: channels in fours (with and without a tail), pixel counts not a multiple of 4,
+  // batch 1, 1 channel, strides 2 and valid padding over vector channels.
+  { x: [1, 5, 7, 8], f: [3, 3, 8, 5], strides: [1, 1], pad: "same" },
+  { x: [3, 6, 5, 6], f: [3, 3, 6, 7], strides: [1, 1], pad: "valid" },
+  { x: [2, 9, 9, 8], f: [3, 3, 8, 4], strides: [2, 2], pad: "same" },
+  { x: [1, 10, 9, 12], f: [3, 3, 12, 3], strides: [2, 1], pad: "valid" },
+  { x: [3, 7, 7, 1], f: [3, 3, 1, 8], strides: [1, 1], pad: "same" },
+  { x: [1, 4, 4, 32], f: [3, 3, 32, 16], strides: [1, 1], pad: "same" },
 ];
 
 function outShape(c: ConvCase): number[] {
@@ -149,7 +160,7 @@ Deno.test("wasm depthwise conv gradients match cpu", async () => {
   await tf.setBackend("wasm");
 });
 
-Deno.test("wasm MaxPoolGrad matches cpu (ties included)", async () => {
+async function checkMaxPoolGrad(): Promise<void> {
   const cases: {
     x: [number, number, number, number];
     size: number;
@@ -159,6 +170,10 @@ Deno.test("wasm MaxPoolGrad matches cpu (ties included)", async () => {
     { x: [2, 8, 8, 3], size: 2, stride: 2, pad: "valid" },
     { x: [1, 9, 7, 4], size: 3, stride: 2, pad: "same" },
     { x: [2, 7, 7, 2], size: 3, stride: 1, pad: "valid" },
+    // SIMD paths: channels in fours, with a tail, odd sizes (floor), batch 1.
+    { x: [2, 8, 8, 32], size: 2, stride: 2, pad: "valid" },
+    { x: [1, 7, 7, 6], size: 2, stride: 2, pad: "valid" },
+    { x: [1, 9, 9, 8], size: 3, stride: 2, pad: "same" },
   ];
   for (const [i, c] of cases.entries()) {
     // Relu-like input: many exact zeros, so ties are common.
@@ -181,9 +196,11 @@ Deno.test("wasm MaxPoolGrad matches cpu (ties included)", async () => {
     assert(diff <= REL_TOL * scale, `case ${i}: err ${diff}`);
   }
   await tf.setBackend("wasm");
-});
+}
 
-Deno.test("wasm Sum matches cpu on the fast path (leading axes) and elsewhere", async () => {
+Deno.test("wasm MaxPoolGrad matches cpu (ties included)", checkMaxPoolGrad);
+
+async function checkSum(): Promise<void> {
   const xv = seededRandom(2 * 5 * 4 * 3, 99);
   const cases: [number[], boolean][] = [[[0, 1, 2], false], [[0], true], [[1, 0], false], [
     [3],
@@ -200,5 +217,77 @@ Deno.test("wasm Sum matches cpu on the fast path (leading axes) and elsewhere", 
     const { diff, scale } = maxAbsDiff(got.values, ref.values);
     assert(diff <= REL_TOL * scale, `axis ${axis}: err ${diff}`);
   }
+  // Bias-gradient shapes: channels in fours, and in fours plus a tail.
+  for (const shape of [[3, 4, 4, 32], [2, 3, 5, 10]] as [number, number, number, number][]) {
+    const v = seededRandom(shape.reduce((a, b) => a * b), 98);
+    const fn = () => tf.sum(tf.tensor4d(v, shape), [0, 1, 2]);
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    assert.deepEqual(got.shape, ref.shape);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    assert(diff <= REL_TOL * scale, `shape ${shape}: err ${diff}`);
+  }
   await tf.setBackend("wasm");
+}
+
+Deno.test("wasm Sum matches cpu on the fast path (leading axes) and elsewhere", checkSum);
+
+async function checkReluGrad(): Promise<void> {
+  for (const n of [1, 7, 64, 1029]) {
+    const yv = seededRandom(n, 110 + n).map((v, i) => (i % 5 === 0 ? 0 : v));
+    const dyv = seededRandom(n, 120 + n);
+    const fn = () =>
+      tf.engine().runKernel(RELU_GRAD, { dy: tf.tensor1d(dyv), y: tf.tensor1d(yv) }) as tf.Tensor;
+    const got = await runOn("wasm", fn);
+    const want = dyv.map((d, i) => (yv[i] > 0 ? d : 0));
+    assert.deepEqual(Array.from(got.values), Array.from(want));
+  }
+}
+
+Deno.test(
+  "wasm ConvdeckReluGrad matches its definition (zeros, lengths not a multiple of 4)",
+  checkReluGrad,
+);
+
+Deno.test("wasm kernels use convdeck's SIMD module over tfjs's own memory", async () => {
+  await tf.setBackend("wasm");
+  assert(simdKernels(tf.backend() as unknown as WasmBackend) !== undefined);
+});
+
+Deno.test("wasm kernels' JavaScript fallbacks (SIMD module off) match cpu", async (t) => {
+  simdTuning.enabled = false;
+  try {
+    await t.step("conv gradients", async () => {
+      await checkFilterGrad();
+      await checkInputGrad();
+    });
+    await t.step("max pool gradient", checkMaxPoolGrad);
+    await t.step("sum", checkSum);
+    await t.step("relu gradient", checkReluGrad);
+  } finally {
+    simdTuning.enabled = true;
+  }
+});
+
+Deno.test("wasm kernels leave no tensors behind", async () => {
+  await tf.setBackend("wasm");
+  const before = tf.memory().numTensors;
+  const x = tf.randomUniform([2, 6, 6, 8], -1, 1, "float32", 3);
+  const dy = tf.randomUniform([2, 6, 6, 4], -1, 1, "float32", 4);
+  const f = tf.randomUniform([3, 3, 8, 4], -1, 1, "float32", 5);
+  const attrs = { strides: [1, 1], pad: "same", dataFormat: "NHWC" };
+  const outs = [
+    tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      ...attrs,
+      filterShape: [3, 3, 8, 4],
+    }) as tf.Tensor,
+    tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: f }, {
+      ...attrs,
+      inputShape: [2, 6, 6, 8],
+    }) as tf.Tensor,
+    tf.engine().runKernel(RELU_GRAD, { dy: x, y: x }) as tf.Tensor,
+    tf.sum(x, [0, 1, 2]),
+  ];
+  tf.dispose([...outs, x, dy, f]);
+  assert.equal(tf.memory().numTensors, before);
 });

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapF32, offsetOf, type WasmBackend } from "./wasm/heap.ts";
+import { simdKernels } from "./wasm/simd.ts";
 
 /** Kernel name of the fused Relu gradient (`dy` where `y > 0`, else 0). */
 export const RELU_GRAD = "ConvdeckReluGrad";
@@ -18,8 +19,13 @@ export const RELU_GRAD = "ConvdeckReluGrad";
 function reluGradWasm(args: { inputs: { dy: TensorInfo; y: TensorInfo }; backend: WasmBackend }) {
   const { inputs: { dy, y }, backend } = args;
   const out = backend.makeOutput(dy.shape, "float32");
-  const heap = heapF32(backend);
   const n = dy.shape.reduce((a, b) => a * b, 1);
+  const simd = simdKernels(backend);
+  if (simd !== undefined) {
+    simd.relu_grad(offsetOf(backend, out), offsetOf(backend, dy), offsetOf(backend, y), n);
+    return out;
+  }
+  const heap = heapF32(backend);
   const d = offsetOf(backend, dy) / 4, v = offsetOf(backend, y) / 4, o = offsetOf(backend, out) / 4;
   for (let i = 0; i < n; i++) heap[o + i] = heap[v + i] > 0 ? heap[d + i] : 0;
   return out;

@@ -19,13 +19,14 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { alias, gemm, heapF32, matMul, offsetOf, scratch, type WasmBackend } from "./heap.ts";
+import { simdKernels } from "./simd.ts";
 
 /** Tuning knobs of the convolution gradient kernels (tests lower them to exercise blocking). */
 export const tuning = {
   /** Most float32 elements of col2im scratch one call allocates: 16 Mi (64 MiB). */
   scratchFloats: 16 * 2 ** 20,
   /** Output pixels per GEMM in the filter gradient (the GEMM's reduction length). */
-  pixelBlock: 4096,
+  pixelBlock: 2000,
   /** GEMM of the filter gradient: XNNPACK fully-connected (one thread) or 1x1 conv (threaded). */
   filterGemm: "conv" as "conv" | "fc",
 };
@@ -138,11 +139,33 @@ export function convFilterGrad(
   const outId = backend.dataIdMap.get(out.dataId).id;
   const col = scratch(backend, K * block);
   const partial = block < P ? scratch(backend, K * g.outC) : undefined;
+  const simd = simdKernels(backend);
   try {
     for (let p0 = 0; p0 < P; p0 += block) {
       const pb = Math.min(block, P - p0);
       const t0 = performance.now();
-      im2colT(heapF32(backend), offsetOf(backend, x) / 4, col.ptr / 4, g, p0, pb);
+      if (simd !== undefined) {
+        const { inH, inW, inC, outH, outW, fh, fw, sh, sw, padTop, padLeft } = g;
+        simd.im2col_t(
+          offsetOf(backend, x),
+          col.ptr,
+          inH,
+          inW,
+          inC,
+          outH,
+          outW,
+          fh,
+          fw,
+          sh,
+          sw,
+          padTop,
+          padLeft,
+          p0,
+          pb,
+        );
+      } else {
+        im2colT(heapF32(backend), offsetOf(backend, x) / 4, col.ptr / 4, g, p0, pb);
+      }
       const t1 = performance.now();
       filterGradStats.im2colMs += t1 - t0;
       const dyBlock = alias(backend, offsetOf(backend, dy) + p0 * g.outC * 4, pb * g.outC);
@@ -162,7 +185,9 @@ export function convFilterGrad(
         dyBlock.release();
       }
       filterGradStats.gemmMs += performance.now() - t1;
-      if (p0 > 0) {
+      if (p0 > 0 && simd !== undefined) {
+        simd.add_into(outPtr, partial!.ptr, K * g.outC);
+      } else if (p0 > 0) {
         const h = heapF32(backend);
         const o = outPtr / 4, q = partial!.ptr / 4;
         for (let i = 0; i < K * g.outC; i++) h[o + i] += h[q + i];

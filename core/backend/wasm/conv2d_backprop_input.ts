@@ -19,12 +19,18 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { alias, gemm, heapF32, offsetOf, scratch, type WasmBackend } from "./heap.ts";
+import { simdKernels } from "./simd.ts";
 import { type ConvGeometry, geometry, tuning } from "./conv2d_backprop_filter.ts";
 
 /** `filter[fh, fw, ci, co]` flipped spatially with channels swapped: `[fh, fw, co, ci]`. */
 function flippedFilter(backend: WasmBackend, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const { fh, fw, inC, outC } = g;
   const out = backend.makeOutput([fh, fw, outC, inC], "float32");
+  const simd = simdKernels(backend);
+  if (simd !== undefined) {
+    simd.flip_filter(offsetOf(backend, out), offsetOf(backend, filter), fh, fw, inC, outC);
+    return out;
+  }
   const heap = heapF32(backend);
   const src = offsetOf(backend, filter) / 4;
   const dst = offsetOf(backend, out) / 4;

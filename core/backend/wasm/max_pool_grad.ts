@@ -13,6 +13,7 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { heapF32, offsetOf, type WasmBackend } from "./heap.ts";
+import { simdKernels } from "./simd.ts";
 
 function maxPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
@@ -32,6 +33,27 @@ function maxPoolGrad(args: {
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
   const dx = backend.makeOutput(input.shape, "float32");
+  const simd = simdKernels(backend);
+  if (simd !== undefined) {
+    simd.max_pool_grad(
+      offsetOf(backend, dx),
+      offsetOf(backend, input),
+      offsetOf(backend, dy),
+      batchSize,
+      inHeight,
+      inWidth,
+      C,
+      outHeight,
+      outWidth,
+      fh,
+      fw,
+      sh,
+      sw,
+      top,
+      left,
+    );
+    return dx;
+  }
   const heap = heapF32(backend);
   const x0 = offsetOf(backend, input) / 4, dy0 = offsetOf(backend, dy) / 4;
   const dx0 = offsetOf(backend, dx) / 4;

@@ -14,6 +14,7 @@ import {
   util,
 } from "@tensorflow/tfjs-core";
 import { heapF32, offsetOf, type WasmBackend } from "./heap.ts";
+import { simdKernels } from "./simd.ts";
 
 /** Builds the Sum kernel config, delegating to `stock` (tfjs's own) outside the fast path. */
 export function sumConfig(stock: KernelConfig): KernelConfig {
@@ -28,6 +29,11 @@ export function sumConfig(stock: KernelConfig): KernelConfig {
     const width = inner.reduce((a, b) => a * b, 1);
     const outShape = attrs.keepDims ? [...axes.map(() => 1), ...inner] : inner;
     const out = backend.makeOutput(outShape, "float32");
+    const simd = simdKernels(backend);
+    if (simd !== undefined) {
+      simd.sum_rows(offsetOf(backend, out), offsetOf(backend, x), rows, width);
+      return out;
+    }
     const heap = heapF32(backend);
     const src = offsetOf(backend, x) / 4, dst = offsetOf(backend, out) / 4;
     const acc = new Float32Array(width);

@@ -92,10 +92,38 @@ export async function withWasmThreads<T>(threads: number, init: () => Promise<T>
   };
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
   setThreadsCount(threads);
+  // The threaded build creates its shared memory itself and never exposes it; keep it, so that
+  // convdeck's own SIMD module (./simd.ts) can import the same memory.
+  const Memory = WebAssembly.Memory;
+  const capturing = function (descriptor: WebAssembly.MemoryDescriptor) {
+    const memory = new Memory(descriptor);
+    if (descriptor.shared) sharedMemory = memory;
+    return memory;
+  } as unknown as typeof WebAssembly.Memory;
+  capturing.prototype = Memory.prototype;
+  WebAssembly.Memory = capturing;
   try {
     return await init();
   } finally {
+    WebAssembly.Memory = Memory;
     URL.createObjectURL = createObjectURL;
     (os as { cpus: () => os.CpuInfo[] }).cpus = cpus;
   }
+}
+
+let sharedMemory: WebAssembly.Memory | undefined;
+
+/**
+ * The shared `WebAssembly.Memory` that the threaded wasm backend created while
+ * {@linkcode withWasmThreads} initialised it, or undefined (single-threaded, or not yet
+ * initialised). Check that it is the backend's heap before using it (./simd.ts does).
+ *
+ * @example
+ * ```ts
+ * import { threadedWasmMemory } from "./threads.ts";
+ * console.log(threadedWasmMemory()?.buffer.byteLength);
+ * ```
+ */
+export function threadedWasmMemory(): WebAssembly.Memory | undefined {
+  return sharedMemory;
 }

@@ -1,0 +1,125 @@
+/**
+ * convdeck's own SIMD helpers for the wasm training kernels (./simd/kernels.c, compiled by
+ * `deno task build-simd`), instantiated over the SAME `WebAssembly.Memory` as
+ * tfjs-backend-wasm: they read and write tensors in place, by heap offset, with no copies.
+ * Where that memory cannot be found (or {@linkcode simdTuning}`.enabled` is false) the kernels
+ * use their JavaScript loops instead; both compute the same float32 results.
+ *
+ * @module
+ */
+import { SIMD_WASM } from "./simd/kernels_wasm.ts";
+import { threadedWasmMemory } from "./threads.ts";
+import type { WasmBackend, WasmModule } from "./heap.ts";
+
+/** Switch for the SIMD helpers (tests turn it off to check the JavaScript paths). */
+export const simdTuning = { enabled: true };
+
+/** The exported functions of kernels.c; every pointer is a byte offset in tfjs's heap. */
+export interface SimdKernels {
+  /** `out[i] = y[i] > 0 ? dy[i] : 0` over `n` floats. */
+  relu_grad(out: number, dy: number, y: number, n: number): void;
+  /** `out[c] = sum_r x[r * width + c]`, rows summed in order. */
+  sum_rows(out: number, x: number, rows: number, width: number): void;
+  /** `dst[i] += src[i]` over `n` floats. */
+  add_into(dst: number, src: number, n: number): void;
+  /** Filter `[fh, fw, inC, outC]` flipped spatially with channels swapped. */
+  flip_filter(out: number, f: number, fh: number, fw: number, inC: number, outC: number): void;
+  /** Transposed im2col `[K, pb]` of output pixels `[p0, p0 + pb)`. */
+  im2col_t(
+    x: number,
+    col: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outH: number,
+    outW: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+    p0: number,
+    pb: number,
+  ): void;
+  /** MaxPool gradient (first maximum of each window), zeroing `dx` first. */
+  max_pool_grad(
+    dx: number,
+    x: number,
+    dy: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    C: number,
+    outH: number,
+    outW: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    top: number,
+    left: number,
+  ): void;
+}
+
+const instances = new WeakMap<WasmModule, SimdKernels | null>();
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(base64);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
+/** The backend's memory: exported by the single-threaded build, captured for the threaded. */
+function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
+  const asm = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm;
+  const candidates = [asm?.memory, threadedWasmMemory()];
+  for (const m of candidates) {
+    if (!(m instanceof WebAssembly.Memory)) continue;
+    // Same memory? A byte written through tfjs's view must show through this one.
+    const ptr = backend.wasm._malloc(4) >>> 0;
+    try {
+      const probe = new Uint8Array(m.buffer, ptr, 4);
+      const view = backend.wasm.HEAPU8;
+      view.set([0x5a, 0xc3, 0x17, 0x99], ptr);
+      const same = probe[0] === 0x5a && probe[1] === 0xc3 && probe[2] === 0x17 && probe[3] === 0x99;
+      view.set([0x11, 0x22, 0x33, 0x44], ptr);
+      if (same && probe[0] === 0x11 && probe[3] === 0x44) return m;
+    } finally {
+      backend.wasm._free(ptr);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The SIMD helpers bound to `backend`'s memory, or undefined when they are disabled or the
+ * memory cannot be reached (the caller then runs its JavaScript loop). Instantiated once per
+ * backend module.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { simdKernels } from "./simd.ts";
+ * import type { WasmBackend } from "./heap.ts";
+ * const simd = simdKernels(tf.backend() as unknown as WasmBackend);
+ * console.log(simd === undefined ? "JavaScript loops" : "SIMD");
+ * ```
+ */
+export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
+  if (!simdTuning.enabled) return undefined;
+  let k = instances.get(backend.wasm);
+  if (k === undefined) {
+    k = null;
+    const memory = backendMemory(backend);
+    if (memory !== undefined) {
+      const shared = memory.buffer instanceof SharedArrayBuffer;
+      const module = new WebAssembly.Module(decode(shared ? SIMD_WASM.shared : SIMD_WASM.plain));
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      k = instance.exports as unknown as SimdKernels;
+    }
+    instances.set(backend.wasm, k);
+  }
+  return k ?? undefined;
+}

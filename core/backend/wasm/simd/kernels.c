@@ -1,0 +1,196 @@
+// convdeck's SIMD helpers for tfjs-backend-wasm's training kernels.
+//
+// Built (see build.ts) into a small WebAssembly module that imports the SAME
+// WebAssembly.Memory as tfjs-backend-wasm, so these functions work on tensors in place
+// (pointers are byte offsets into tfjs's heap). The module must own nothing in that memory:
+// no data segments, no static variables, no stack (build.ts checks the binary for this),
+// so every function here uses only locals and the pointers it is given.
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+// out[i] = y[i] > 0 ? dy[i] : 0 (ReLU gradient from the ReLU's output).
+EXPORT(relu_grad)
+void relu_grad(float* out, const float* dy, const float* y, int n) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t m = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
+    wasm_v128_store(out + i, wasm_v128_and(wasm_v128_load(dy + i), m));
+  }
+  for (; i < n; i++) out[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// out[c] = sum over r of x[r * width + c], summed in row order (float32 accumulator).
+EXPORT(sum_rows)
+void sum_rows(float* out, const float* x, int rows, int width) {
+  for (int c = 0; c < width; c++) out[c] = 0.0f;
+  for (int r = 0; r < rows; r++) {
+    const float* row = x + (long)r * width;
+    int c = 0;
+    for (; c + 4 <= width; c += 4) {
+      wasm_v128_store(out + c, wasm_f32x4_add(wasm_v128_load(out + c), wasm_v128_load(row + c)));
+    }
+    for (; c < width; c++) out[c] += row[c];
+  }
+}
+
+// dst[i] += src[i].
+EXPORT(add_into)
+void add_into(float* dst, const float* src, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+  }
+  for (; i < n; i++) dst[i] += src[i];
+}
+
+// out[fh-1-r][fw-1-c][o][i] = f[r][c][i][o]: the filter of a convolution's input gradient.
+EXPORT(flip_filter)
+void flip_filter(float* out, const float* f, int fh, int fw, int inC, int outC) {
+  for (int r = 0; r < fh; r++) {
+    for (int c = 0; c < fw; c++) {
+      const float* s = f + (long)(r * fw + c) * inC * outC;
+      float* d = out + (long)((fh - 1 - r) * fw + (fw - 1 - c)) * outC * inC;
+      for (int i = 0; i < inC; i++) {
+        for (int o = 0; o < outC; o++) d[o * inC + i] = s[i * outC + o];
+      }
+    }
+  }
+}
+
+// Pixel cursor over output pixels p = (b * outH + oh) * outW + ow.
+typedef struct {
+  int b, oh, ow;
+} Cursor;
+
+// Address of channel 0 of tap (r, c) of the cursor's pixel (0 in the padding); advances it.
+static inline const float* tap_src(Cursor* p, const float* x, int inH, int inW, int inC,
+                                   int outH, int outW, int sh, int sw, int ihOff, int iwOff) {
+  int ih = p->oh * sh + ihOff, iw = p->ow * sw + iwOff;
+  const float* s = (ih < 0 || ih >= inH || iw < 0 || iw >= inW)
+                       ? 0
+                       : x + ((long)(p->b * inH + ih) * inW + iw) * inC;
+  if (++p->ow == outW) {
+    p->ow = 0;
+    if (++p->oh == outH) {
+      p->oh = 0;
+      p->b++;
+    }
+  }
+  return s;
+}
+
+// Transposed im2col of output pixels [p0, p0 + pb) of x (NHWC): col is [K, pb] with row
+// k = (r * fw + c) * inC + d, zero where the tap falls in the padding.
+EXPORT(im2col_t)
+void im2col_t(const float* x, float* col, int inH, int inW, int inC, int outH, int outW,
+              int fh, int fw, int sh, int sw, int padTop, int padLeft, int p0, int pb) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  const int vecC = inC & ~3;
+  for (int r = 0; r < fh; r++) {
+    for (int c = 0; c < fw; c++) {
+      float* tapCol = col + (long)((r * fw + c) * inC) * pb;
+      const int ihOff = r - padTop, iwOff = c - padLeft;
+      Cursor cur;
+      cur.ow = p0 % outW;
+      cur.oh = (p0 / outW) % outH;
+      cur.b = p0 / outW / outH;
+      int j = 0;
+      for (; j + 4 <= pb; j += 4) {
+        const float* s0 = tap_src(&cur, x, inH, inW, inC, outH, outW, sh, sw, ihOff, iwOff);
+        const float* s1 = tap_src(&cur, x, inH, inW, inC, outH, outW, sh, sw, ihOff, iwOff);
+        const float* s2 = tap_src(&cur, x, inH, inW, inC, outH, outW, sh, sw, ihOff, iwOff);
+        const float* s3 = tap_src(&cur, x, inH, inW, inC, outH, outW, sh, sw, ihOff, iwOff);
+        int d = 0;
+        for (; d < vecC; d += 4) {
+          v128_t v0 = s0 ? wasm_v128_load(s0 + d) : zero;
+          v128_t v1 = s1 ? wasm_v128_load(s1 + d) : zero;
+          v128_t v2 = s2 ? wasm_v128_load(s2 + d) : zero;
+          v128_t v3 = s3 ? wasm_v128_load(s3 + d) : zero;
+          v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
+          v128_t t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+          v128_t t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+          v128_t t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+          float* dst = tapCol + (long)d * pb + j;
+          wasm_v128_store(dst, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+          wasm_v128_store(dst + pb, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+          wasm_v128_store(dst + 2 * (long)pb, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+          wasm_v128_store(dst + 3 * (long)pb, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+        }
+        for (; d < inC; d++) {
+          float* dst = tapCol + (long)d * pb + j;
+          dst[0] = s0 ? s0[d] : 0.0f;
+          dst[1] = s1 ? s1[d] : 0.0f;
+          dst[2] = s2 ? s2[d] : 0.0f;
+          dst[3] = s3 ? s3[d] : 0.0f;
+        }
+      }
+      for (; j < pb; j++) {
+        const float* s = tap_src(&cur, x, inH, inW, inC, outH, outW, sh, sw, ihOff, iwOff);
+        for (int d = 0; d < inC; d++) tapCol[(long)d * pb + j] = s ? s[d] : 0.0f;
+      }
+    }
+  }
+}
+
+// MaxPool gradient (NHWC): each dy goes to the first maximum of its window in row-major
+// order (strictly greater replaces), nowhere when no value exceeds -Infinity. dx is zeroed.
+EXPORT(max_pool_grad)
+void max_pool_grad(float* dx, const float* x, const float* dy, int batch, int inH, int inW,
+                   int C, int outH, int outW, int fh, int fw, int sh, int sw, int top,
+                   int left) {
+  long total = (long)batch * inH * inW * C;
+  for (long i = 0; i < total; i++) dx[i] = 0.0f;
+  const int vecC = C & ~3;
+  const v128_t lanes = wasm_i32x4_make(0, 1, 2, 3);
+  for (int b = 0; b < batch; b++) {
+    const long img = (long)b * inH * inW * C;
+    for (int oh = 0; oh < outH; oh++) {
+      int r0 = oh * sh - top, r1 = oh * sh - top + fh;
+      if (r0 < 0) r0 = 0;
+      if (r1 > inH) r1 = inH;
+      for (int ow = 0; ow < outW; ow++) {
+        int c0 = ow * sw - left, c1 = ow * sw - left + fw;
+        if (c0 < 0) c0 = 0;
+        if (c1 > inW) c1 = inW;
+        const float* g = dy + (((long)b * outH + oh) * outW + ow) * C;
+        int d = 0;
+        for (; d < vecC; d += 4) {
+          v128_t best = wasm_f32x4_splat(-__builtin_inff());
+          v128_t at = wasm_i32x4_splat(-1);
+          for (int r = r0; r < r1; r++) {
+            for (int c = c0; c < c1; c++) {
+              int p = (int)(img + ((long)r * inW + c) * C + d);
+              v128_t v = wasm_v128_load(x + p);
+              v128_t m = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, m);
+              at = wasm_v128_bitselect(wasm_i32x4_add(wasm_i32x4_splat(p), lanes), at, m);
+            }
+          }
+          int a0 = wasm_i32x4_extract_lane(at, 0), a1 = wasm_i32x4_extract_lane(at, 1);
+          int a2 = wasm_i32x4_extract_lane(at, 2), a3 = wasm_i32x4_extract_lane(at, 3);
+          if (a0 >= 0) dx[a0] += g[d];
+          if (a1 >= 0) dx[a1] += g[d + 1];
+          if (a2 >= 0) dx[a2] += g[d + 2];
+          if (a3 >= 0) dx[a3] += g[d + 3];
+        }
+        for (; d < C; d++) {
+          float best = -__builtin_inff();
+          long at = -1;
+          for (int r = r0; r < r1; r++) {
+            for (int c = c0; c < c1; c++) {
+              long p = img + ((long)r * inW + c) * C + d;
+              if (x[p] > best) {
+                best = x[p];
+                at = p;
+              }
+            }
+          }
+          if (at >= 0) dx[at] += g[d];
+        }
+      }
+    }
+  }
+}
