@@ -38,7 +38,7 @@ import type { TrainCase, TrainResult } from "./train_bench.ts";
 import { runChild } from "./train_child.ts";
 import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
-import { nativeAvailable } from "../../core/backend/native/ffi.ts";
+import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
 
 const SECTIONS = ["train", "data", "tracking", "runs"] as const;
@@ -118,18 +118,28 @@ async function trainSection(args: {
       for (const name of args.backends) {
         if (unavailable.has(name)) continue;
         // Each backend in a process of its own, as a standalone run (see train_child.ts).
+        // The children get this process's environment, OpenMP settings included: native waits
+        // as decided once at the bench's start (an idle machine: brief spinning), not by a load
+        // average the bench itself has raised by the time a later child starts.
         const reply = await runChild({
           backend: name,
           threads: args.threads,
           case: c,
           ...(args.profile ? { profile: true } : {}),
-        });
+        }, Deno.env.toObject());
         if ("unavailable" in reply) {
           console.log(`train: ${name} unavailable (${reply.unavailable}): skipped`);
           unavailable.add(name);
           continue;
         }
-        backendInfo.set(name, reply.info);
+        const cut = reply.info.indexOf("OpenMP waiting: ");
+        backendInfo.set(
+          name,
+          cut < 0
+            ? reply.info
+            : `${reply.info.slice(0, cut)}OpenMP waiting: ${openMpWaitChoice()}, ` +
+              `decided at the bench's start)`,
+        );
         const r = reply.result;
         const best = results.get(key(name, c));
         if (!best || r.imagesPerSec > best.imagesPerSec) results.set(key(name, c), r);

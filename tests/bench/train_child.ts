@@ -36,7 +36,8 @@ export type ChildReply =
   | { result: TrainResult; info: string; profile?: string[] };
 
 /**
- * Runs `req` in a child process of this file and returns its reply.
+ * Runs `req` in a child process of this file, with environment `env` (default: this process's
+ * without the OpenMP settings convdeck made for itself), and returns its reply.
  *
  * @example
  * ```ts
@@ -48,14 +49,18 @@ export type ChildReply =
  * if ("result" in reply) console.log(reply.result.imagesPerSec);
  * ```
  */
-export async function runChild(req: ChildRequest): Promise<ChildReply> {
+export async function runChild(
+  req: ChildRequest,
+  env: Record<string, string> = peerEnv(),
+): Promise<ChildReply> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, JSON.stringify(req)],
     stdout: "piped",
     stderr: "piped",
-    // The environment without what this process's own backends set (as the PyTorch peer).
+    // By default the environment without what this process's own backends set (as the PyTorch
+    // peer); the bench passes its own, so that every native child waits as decided at its start.
     clearEnv: true,
-    env: peerEnv(),
+    env,
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   const line = text.split("\n").reverse().find((l) => l.startsWith("{"));
