@@ -18,9 +18,11 @@
  *   --no-torch                   skip PyTorch
  *   --profile                    print the per-kernel time profile of each case
  *   --rounds N                   rounds per case up to 64px (default 5): each backend and
- *                                PyTorch run once per round, alternating, and each side's best
- *                                round counts (a shared machine's slow spells hit single runs;
- *                                the best of several is each side's undisturbed speed)
+ *                                PyTorch run once per round, alternating, and each side's median
+ *                                round counts (single runs of either side vary by 5-15% on a
+ *                                shared machine, in both directions; the median of several is
+ *                                robust to those, and does not favour the side that varies more,
+ *                                as the best round would)
  *
  * Every case trains the book's model with 'same' padding; each row also gives the tfjs kernel
  * calls of one training step per backend. Each backend runs each case in a process of its own
@@ -81,6 +83,8 @@ async function trainSection(args: {
   rounds: number;
 }): Promise<void> {
   const results = new Map<string, TrainResult>();
+  const roundsOf = new Map<string, TrainResult[]>();
+  const torchRounds = new Map<string, TorchResult[]>();
   const key = (b: string, c: TrainCase) => `${b} ${caseLabel(c)}`;
   const backendInfo = new Map<string, string>();
   const unavailable = new Set<string>();
@@ -141,8 +145,9 @@ async function trainSection(args: {
               `decided at the bench's start)`,
         );
         const r = reply.result;
-        const best = results.get(key(name, c));
-        if (!best || r.imagesPerSec > best.imagesPerSec) results.set(key(name, c), r);
+        const all = roundsOf.get(key(name, c)) ?? [];
+        roundsOf.set(key(name, c), [...all, r]);
+        results.set(key(name, c), medianRound([...all, r]));
         const calls = r.kernelCalls;
         console.log(
           `train: ${name} ${caseLabel(c)}: ${r.imagesPerSec.toFixed(2)} img/s ` +
@@ -155,7 +160,9 @@ async function trainSection(args: {
       if (torch !== undefined && python !== undefined) {
         try {
           for (const r of await benchTorch(python.python, [c], args.threads)) {
-            torch.set(key("torch", c), bestTorch(torch.get(key("torch", c)), r));
+            const all = [...(torchRounds.get(key("torch", c)) ?? []), r];
+            torchRounds.set(key("torch", c), all);
+            torch.set(key("torch", c), medianTorch(all));
             console.log(
               `train: torch ${caseLabel(c)}: NCHW ${r.byLayout.nchw.toFixed(2)} img/s, ` +
                 `channels_last ${r.byLayout.channels_last.toFixed(2)} img/s (best: ${r.layout})`,
@@ -211,7 +218,7 @@ async function trainSection(args: {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(
-    `\nTraining throughput (images/s, median step; up to 64px the best of ${args.rounds} alternating rounds per side), book convnet ('same' padding, 20 classes, ` +
+    `\nTraining throughput (images/s, median step; up to 64px the median of ${args.rounds} alternating rounds per side), book convnet ('same' padding, 20 classes, ` +
       `separate softmax layer, Adam 1e-3), ${[...backendInfo.values()].join(", ")}; ` +
       `${torchNote}. * marks PyTorch's faster layout. Load average at the start: ${startLoad}, ` +
       `at the end: ${loadAverage()}${busy ? " (BUSY: not comparable)" : ""}`,
@@ -227,26 +234,30 @@ async function trainSection(args: {
   );
 }
 
-/** The faster of two PyTorch results of one case, layout by layout (the best of the rounds). */
-function bestTorch(a: TorchResult | undefined, b: TorchResult): TorchResult {
-  if (a === undefined) return b;
-  const pick = (l: "nchw" | "channels_last") => a.byLayout[l] >= b.byLayout[l] ? a : b;
-  const byLayout = {
-    nchw: pick("nchw").byLayout.nchw,
-    channels_last: pick("channels_last").byLayout.channels_last,
-  };
+/** The round with the median images/s (of an even count, the lower middle). */
+function medianRound<T extends { imagesPerSec: number }>(rounds: T[]): T {
+  const sorted = [...rounds].sort((a, b) => a.imagesPerSec - b.imagesPerSec);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** PyTorch's rounds of one case summed up layout by layout: each layout's median round. */
+function medianTorch(rounds: TorchResult[]): TorchResult {
+  const pick = (l: "nchw" | "channels_last") =>
+    medianRound(rounds.map((r) => ({ imagesPerSec: r.byLayout[l], r }))).r;
+  const nchw = pick("nchw"), cl = pick("channels_last");
+  const byLayout = { nchw: nchw.byLayout.nchw, channels_last: cl.byLayout.channels_last };
   const cpuMsByLayout = {
-    nchw: pick("nchw").cpuMsByLayout.nchw,
-    channels_last: pick("channels_last").cpuMsByLayout.channels_last,
+    nchw: nchw.cpuMsByLayout.nchw,
+    channels_last: cl.cpuMsByLayout.channels_last,
   };
   const layout = byLayout.channels_last >= byLayout.nchw ? "channels_last" : "nchw";
   return {
-    ...b,
+    ...rounds[0],
     byLayout,
     cpuMsByLayout,
     layout,
     imagesPerSec: byLayout[layout],
-    msPerStep: (b.batch * 1000) / byLayout[layout],
+    msPerStep: (rounds[0].batch * 1000) / byLayout[layout],
   };
 }
 
