@@ -7,13 +7,13 @@ import "@tensorflow/tfjs-layers";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
 import { enableGradientMemorySaver } from "../core/backend/grad_memory.ts";
-import { bookConvnet } from "./bench/train_model.ts";
+import { bookConvnet } from "../core/models/book_convnet.ts";
 import { colourBatch } from "./backend_util.ts";
 import { crossEntropy } from "../core/train_step.ts";
 
 /** Gradients of the book model's loss, and the peak live bytes seen after any kernel. */
 async function gradsAndPeak(): Promise<{ grads: Float32Array[]; peak: number }> {
-  const model = bookConvnet(64, 3, { seed: 3, padding: "same" });
+  const model = bookConvnet([64, 64, 3], 3, { seed: 3 });
   const { x, y } = colourBatch(4, 64, 3, 9);
   let peak = 0;
   const restore: (() => void)[] = [];

@@ -6,14 +6,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
 import { trainStep } from "../core/train_step.ts";
-import { bookConvnet } from "./bench/train_model.ts";
+import { bookConvnet } from "../core/models/book_convnet.ts";
 import { colourBatch } from "./backend_util.ts";
 
 Deno.test("book convnet trains on wasm through trainStep", async () => {
   const choice = await initBackend("wasm", { log: () => {} });
   assert.equal(choice.name, "wasm");
   assert.equal(tf.getBackend(), "wasm");
-  const model = bookConvnet(32, 3, { seed: 1, padding: "same" });
+  const model = bookConvnet([32, 32, 3], 3, { seed: 1 });
   const optimizer = tf.train.adam(1e-3);
   const { x, y } = colourBatch(12, 32, 3, 7);
   const before = tf.memory().numTensors;

@@ -22,6 +22,11 @@ export interface BookConvnetOptions {
    * (inputs from 68 pixels up).
    */
   padding?: BookConvnetPadding;
+  /**
+   * Seed of the Glorot-uniform kernel initialisers (layer k gets `seed + k`), for the same
+   * starting weights in every build (benchmarks, tests). Default: unseeded, as Keras.
+   */
+  seed?: number;
 }
 
 /**
@@ -81,6 +86,11 @@ export function bookConvnet(
     );
   }
   const name = kerasLayerNames({ numberFirst: true });
+  let seeded = 0;
+  const init = () =>
+    options.seed === undefined
+      ? {}
+      : { kernelInitializer: tfl.initializers.glorotUniform({ seed: options.seed + seeded++ }) };
   const conv = (filters: number, first = false) =>
     tfl.layers.conv2d({
       name: name("conv2d"),
@@ -88,6 +98,7 @@ export function bookConvnet(
       kernelSize: 3,
       padding,
       activation: "relu",
+      ...init(),
       ...(first ? { inputShape: [...inputShape] } : {}),
     });
   const pool = () =>
@@ -110,7 +121,7 @@ export function bookConvnet(
       conv(256),
       conv(256),
       tfl.layers.globalAveragePooling2d({ name: name("global_average_pooling2d") }),
-      tfl.layers.dense({ name: name("dense"), units: numClasses }),
+      tfl.layers.dense({ name: name("dense"), units: numClasses, ...init() }),
       tfl.layers.activation({ name: name("activation"), activation: "softmax" }),
     ],
   });

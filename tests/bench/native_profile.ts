@@ -8,14 +8,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import { trainStep } from "../../core/train_step.ts";
 import { registerNativeBackend } from "../../core/backend/native/register.ts";
-import { bookModel } from "./book_model.ts";
+import { bookConvnet } from "../../core/models/book_convnet.ts";
 
 /** Milliseconds and calls per kernel name over one profiled training step, slowest first. */
 export async function profileStep(
   size: number,
   batch: number,
 ): Promise<{ stepMs: number; kernels: [string, number, number][] }> {
-  const model = bookModel(size);
+  const model = bookConvnet([size, size, 3], 20, { seed: 1 });
   const opt = tf.train.adam(1e-3);
   const x = tf.randomUniform([batch, size, size, 3], 0, 1, "float32", 1);
   const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 20), "int32");

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
 import { trainStep } from "../../core/train_step.ts";
-import { bookConvnet } from "./train_model.ts";
+import { bookConvnet } from "../../core/models/book_convnet.ts";
 import { profileKernels } from "./train_profile.ts";
 
 /** One benchmark case. */
@@ -82,11 +82,9 @@ export async function benchTrainCase(
 ): Promise<TrainResult> {
   const numClasses = 20;
   const channels = c.channels ?? 3;
-  const model = bookConvnet(c.size, numClasses, {
+  const model = bookConvnet([c.size, c.size, channels], numClasses, {
     seed: 1,
     padding: BENCH_PADDING,
-    channels,
-    softmax: "layer",
   });
   const optimizer = tf.train.adam(1e-3);
   const x = tf.randomUniform([c.batch, c.size, c.size, channels], 0, 1, "float32", 7);

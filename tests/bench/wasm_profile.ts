@@ -13,7 +13,7 @@ import { initBackend } from "../../core/backend/select.ts";
 import { filterGradStats, tuning } from "../../core/backend/wasm/conv2d_backprop_filter.ts";
 import { simdTuning } from "../../core/backend/wasm/simd.ts";
 import { trainStep } from "../../core/train_step.ts";
-import { bookConvnet } from "./train_model.ts";
+import { bookConvnet } from "../../core/models/book_convnet.ts";
 
 /** Per-kernel milliseconds and calls of `steps` training steps, keyed by name (and shape). */
 export async function wasmProfile(
@@ -23,7 +23,7 @@ export async function wasmProfile(
   steps: number,
   byShape: boolean,
 ): Promise<{ stepMs: number; cpuMs: number; rows: [string, number, number][] }> {
-  const model = bookConvnet(size, 20, { seed: 1, padding: "same", channels, softmax: "layer" });
+  const model = bookConvnet([size, size, channels], 20, { seed: 1 });
   const opt = tf.train.adam(1e-3);
   const x = tf.randomUniform([batch, size, size, channels], 0, 1, "float32", 7);
   const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 20), "int32");
