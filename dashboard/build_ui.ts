@@ -1,51 +1,55 @@
 /**
- * Builds the dashboard client into `dashboard/ui/dist/` (`deno task build-ui`): `app.js`
- * bundled and minified with `deno bundle` (Preact, @preact/signals and uPlot included), and
- * `app.css` (uPlot's stylesheet + ours), and `bundle.ts`, both embedded in a module so that the
- * dashboard serves them from wherever the package comes from (no file or network read). The
- * output is committed; `--check` fails when the committed files differ from a fresh build.
+ * Builds the dashboard client into `dashboard/ui/dist/bundle.ts` (`deno task build-ui`): the
+ * script bundled and minified with `deno bundle` (Preact, @preact/signals and uPlot included)
+ * and the stylesheet (uPlot's + ours), embedded in one module so that the dashboard serves them
+ * from wherever the package comes from (no file or network read). The output is committed;
+ * `--check` fails when the committed module differs from a fresh build.
  *
  * @module
  */
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL } from "node:url";
 
 const ui = new URL("./ui/", import.meta.url);
 const dist = new URL("./dist/", ui);
 
-/** Bundles the client into `outDir` and returns the paths written. */
-export async function buildUi(
-  outDir: URL = dist,
-): Promise<{ js: string; css: string; bundle: string }> {
+/** Bundles the client into `outDir`/bundle.ts and returns the path written. */
+export async function buildUi(outDir: URL = dist): Promise<{ bundle: string }> {
   await Deno.mkdir(outDir, { recursive: true });
-  const js = fromFileUrl(new URL("app.js", outDir));
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "browser",
-      "--minify",
-      "-o",
-      js,
-      fromFileUrl(new URL("main.tsx", ui)),
-    ],
-    stdout: "inherit",
-    stderr: "piped",
-  });
-  const out = await cmd.output();
-  if (!out.success) {
-    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(out.stderr)}`);
+  // deno bundle writes a file: a scratch one, since only the embedding module is kept.
+  const scratch = await Deno.makeTempDir();
+  let js: string;
+  try {
+    const file = join(scratch, "app.js");
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "browser",
+        "--minify",
+        "-o",
+        file,
+        fromFileUrl(new URL("main.tsx", ui)),
+      ],
+      stdout: "inherit",
+      stderr: "piped",
+    });
+    const out = await cmd.output();
+    if (!out.success) {
+      throw new Error(`deno bundle failed:\n${new TextDecoder().decode(out.stderr)}`);
+    }
+    js = await Deno.readTextFile(file);
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
   }
   const require = createRequire(import.meta.url);
   const uplotCss = await Deno.readTextFile(require.resolve("uplot/dist/uPlot.min.css"));
   const ours = await Deno.readTextFile(new URL("style.css", ui));
-  const css = fromFileUrl(new URL("app.css", outDir));
-  const cssText = uplotCss + "\n" + ours;
-  await Deno.writeTextFile(css, cssText);
   const bundle = fromFileUrl(new URL("bundle.ts", outDir));
-  await Deno.writeTextFile(bundle, embedModule(await Deno.readTextFile(js), cssText));
-  return { js, css, bundle };
+  await Deno.writeTextFile(bundle, embedModule(js, uplotCss + "\n" + ours));
+  return { bundle };
 }
 
 /** The embedded-bundle module's source: the client as two string constants. */
@@ -69,8 +73,8 @@ if (import.meta.main) {
   if (Deno.args.includes("--check")) {
     const tmp = await Deno.makeTempDir();
     const built = await buildUi(pathToFileURL(tmp + "/"));
-    for (const [name, file] of Object.entries(built)) {
-      const base = name === "bundle" ? "bundle.ts" : `app.${name}`;
+    for (const file of Object.values(built)) {
+      const base = file.slice(file.lastIndexOf("/") + 1);
       const committed = await Deno.readFile(new URL(base, dist)).catch(() => null);
       const fresh = await Deno.readFile(file);
       if (
@@ -83,7 +87,7 @@ if (import.meta.main) {
     }
     console.log("dashboard bundle is up to date");
   } else {
-    const { js, css, bundle } = await buildUi();
-    console.log(`wrote ${js} (${(await Deno.stat(js)).size} bytes), ${css} and ${bundle}`);
+    const { bundle } = await buildUi();
+    console.log(`wrote ${bundle} (${(await Deno.stat(bundle)).size} bytes)`);
   }
 }
