@@ -19,7 +19,7 @@ import { RunWriter } from "../core/run/writer.ts";
 import { findRunWeights, namedRunWeights, type RunWeights } from "../core/run/checkpoints.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { evaluateModel } from "../core/evaluate.ts";
-import { runAndExit } from "./_process.ts";
+import { parseCli, runAndExit } from "./_process.ts";
 
 const USAGE =
   `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N]
@@ -189,17 +189,9 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
  * evaluation failed, 2 for bad flags.
  */
 export async function main(argv: string[]): Promise<number> {
-  let args: EvaluateArgs | "help";
-  try {
-    args = parseEvaluateArgs(argv);
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 2;
-  }
-  if (args === "help") {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = parseCli(argv, parseEvaluateArgs, (a) => a === "help", USAGE);
+  if (typeof parsed === "number") return parsed;
+  const args = parsed as EvaluateArgs; // not "help": that returned 0
   try {
     const file = await runEvaluate(args);
     console.log(`wrote ${file}`);

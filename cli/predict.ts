@@ -18,7 +18,7 @@ import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/se
 import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
 import { ProgressLine } from "../core/data/progress.ts";
-import { runAndExit } from "./_process.ts";
+import { parseCli, runAndExit } from "./_process.ts";
 
 /**
  * The usage text.
@@ -254,17 +254,8 @@ function progress(total: number): { update(done: number): void; stop(): void } {
  * ```
  */
 export async function main(args: string[]): Promise<number> {
-  let a: PredictArgs;
-  try {
-    a = parsePredictArgs(args);
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 2;
-  }
-  if (a.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const a = parseCli(args, parsePredictArgs, (p) => p.help, USAGE);
+  if (typeof a === "number") return a;
   const log = (line: string) => console.error(line);
   let predictor: Predictor | undefined;
   try {

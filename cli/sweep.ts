@@ -14,7 +14,7 @@ import { coreCount, runLocalSweep } from "../sweep/local.ts";
 import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
 import { SpecError } from "../sweep/spec.ts";
 import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
-import { intFlag, runAndExit } from "./_process.ts";
+import { intFlag, parseCli, runAndExit } from "./_process.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep SPEC [options]
@@ -143,17 +143,8 @@ function liveLine(): { show: (s: SweepSummary) => void; end: () => void } {
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
-  let args: SweepArgs;
-  try {
-    args = parseSweepArgs(argv);
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const args = parseCli(argv, parseSweepArgs, (a) => a.help, HELP);
+  if (typeof args === "number") return args;
   const controller = new AbortController();
   let sigints = 0;
   const onSignal = () => {

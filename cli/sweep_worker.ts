@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
 import { TrialRefused } from "../sweep/trial.ts";
-import { intFlag, runAndExit } from "./_process.ts";
+import { intFlag, parseCli, runAndExit } from "./_process.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep-worker --queue redis://HOST:PORT [options]
@@ -106,17 +106,8 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
-  let args: WorkerArgs;
-  try {
-    args = parseWorkerArgs(argv);
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const args = parseCli(argv, parseWorkerArgs, (a) => a.help, HELP);
+  if (typeof args === "number") return args;
   const controller = new AbortController();
   let signals = 0;
   const onSignal = () => {
