@@ -104,6 +104,18 @@ export async function sweepIdOf(spec: SweepSpec, experimentSha256: string): Prom
   return `${spec.name}-${h.slice(0, 8)}`;
 }
 
+/** The state of a trial nothing has run yet. */
+function pendingState(t: SweepRecord["trials"][number]): TrialState {
+  return {
+    key: t.key,
+    index: t.index,
+    status: "pending",
+    params: { ...t.params },
+    attempts: 0,
+    updatedAt: new Date().toISOString(),
+  };
+}
+
 /**
  * Creates `sweepsDir/<id>/` with sweep.json and a pending state per trial; throws if it exists.
  *
@@ -129,16 +141,7 @@ export async function createSweep(
     }
     throw err;
   }
-  for (const t of record.trials) {
-    await writeTrialState(dir, {
-      key: t.key,
-      index: t.index,
-      status: "pending",
-      params: { ...t.params },
-      attempts: 0,
-      updatedAt: new Date().toISOString(),
-    });
-  }
+  for (const t of record.trials) await writeTrialState(dir, pendingState(t));
   await writeFileAtomic(join(dir, SWEEP_FILE), JSON.stringify(record, null, 2) + "\n");
   return dir;
 }
@@ -206,14 +209,7 @@ export async function readTrialStates(
       ) as TrialState;
       if (s.key === t.key && typeof s.status === "string") return s;
     } catch { /* pending */ }
-    return {
-      key: t.key,
-      index: t.index,
-      status: "pending",
-      params: { ...t.params },
-      attempts: 0,
-      updatedAt: new Date().toISOString(),
-    } as TrialState;
+    return pendingState(t);
   }));
 }
 
