@@ -35,6 +35,17 @@ export const FOLDER_OPTIONS = {
   log: () => {},
 } as const;
 
+/** Trains `experiment` on cpu into `root`/runs without output; returns the run folder. */
+async function trainQuietly(root: string, experiment: Experiment): Promise<string> {
+  const { run } = await runExperiment({
+    experiment,
+    backend: "cpu",
+    runsDir: join(root, "runs"),
+    log: () => {},
+  });
+  return run.dir;
+}
+
 /** Trains one epoch on a 3-class image folder (16x16, cover) under `root`. */
 export async function trainImageFolderRun(root: string): Promise<TrainedRun> {
   const dataDir = join(root, "folder-data");
@@ -47,13 +58,7 @@ export async function trainImageFolderRun(root: string): Promise<TrainedRun> {
     model: (shape, k) => smallConvnet(shape, k, [4, 8, 8]),
     callbacks: () => [new ModelCheckpoint({ filepath: "best", saveBestOnly: true })],
   };
-  const { run } = await runExperiment({
-    experiment,
-    backend: "cpu",
-    runsDir: join(root, "runs"),
-    log: () => {},
-  });
-  return { runDir: run.dir, dataDir };
+  return { runDir: await trainQuietly(root, experiment), dataDir };
 }
 
 /** Options of the synthetic dataset of {@link trainSyntheticRun} (to build it again). */
@@ -75,13 +80,7 @@ export async function trainSyntheticRun(root: string): Promise<string> {
     model: (shape, k) => smallConvnet(shape, k, [4, 8, 8]),
     callbacks: () => [],
   };
-  const { run } = await runExperiment({
-    experiment,
-    backend: "cpu",
-    runsDir: join(root, "runs"),
-    log: () => {},
-  });
-  return run.dir;
+  return await trainQuietly(root, experiment);
 }
 
 /** Builds an IDX file of unsigned bytes. */
@@ -152,13 +151,7 @@ export async function trainIdxRun(
     model: (shape, k) => smallConvnet(shape, k, [4, 8, 8]),
     callbacks: () => [],
   };
-  const { run } = await runExperiment({
-    experiment,
-    backend: "cpu",
-    runsDir: join(root, "runs"),
-    log: () => {},
-  });
-  return { runDir: run.dir, dataDir, testImages };
+  return { runDir: await trainQuietly(root, experiment), dataDir, testImages };
 }
 
 /** Encodes gray bytes as a PNG (1 channel, or the gray copied to 3 channels with `rgb`). */
