@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readUntil } from "./helpers/read_until.ts";
 
 const TRAIN = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 const EVALUATE = fileURLToPath(new URL("../cli/evaluate.ts", import.meta.url));
@@ -163,13 +164,8 @@ Deno.test("dashboard: serves until Ctrl-C then exits 0; a busy port exits 1; bad
   const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!/http:\/\/\S+\//.test(out)) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += r.value;
-    }
-    const url = /http:\/\/\S+\//.exec(out)?.[0];
+    const { out, match: url } = await readUntil(reader, /http:\/\/\S+\//);
+
     assert.ok(url, out);
     assert.equal((await fetch(`${url}api/runs`).then((r) => r.json())).runs.length, 0);
     const port = new URL(url).port;

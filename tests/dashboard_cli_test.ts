@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseDashboardArgs } from "../cli/dashboard.ts";
 import { startDashboard } from "../dashboard/mod.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
+import { readUntil } from "./helpers/read_until.ts";
 
 Deno.test("parseDashboardArgs: defaults, values, clear errors", () => {
   assert.deepEqual(parseDashboardArgs([]), { runsDir: "runs", port: 6006, host: "127.0.0.1" });
@@ -52,13 +53,8 @@ Deno.test("deno task dashboard prints the URL and rejects bad flags", async () =
     stderr: "piped",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/http:\/\/\S+/.test(out)) {
-    const r = await reader.read();
-    if (r.done) break;
-    out += r.value;
-  }
-  const url = /http:\/\/\S+/.exec(out)![0];
+  const { out, match } = await readUntil(reader, /http:\/\/\S+/);
+  const url = match!;
   assert.match(out, /convdeck dashboard for .*: http:\/\/127\.0\.0\.1:\d+\//);
   assert.equal((await fetch(url)).status, 200);
   child.kill("SIGTERM");

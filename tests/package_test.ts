@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { writeFakeRun } from "./helpers/fake_run.ts";
+import { readUntil } from "./helpers/read_until.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -52,14 +53,9 @@ Deno.test("the published package: no tests or tools, and the dashboard serves of
   }).spawn();
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!/http:\/\/\S+\//.test(out)) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += r.value;
-    }
+    const { out, match: url } = await readUntil(reader, /http:\/\/\S+\//);
     reader.releaseLock();
-    const url = /http:\/\/\S+\//.exec(out)?.[0];
+
     assert.ok(url, `no URL printed: ${out}`);
     const js = await fetch(`${url}assets/app.js`);
     assert.equal(js.status, 200);
