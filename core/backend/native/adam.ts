@@ -17,7 +17,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NativeLib } from "./ffi.ts";
 import { lastError } from "./ffi.ts";
-import type { WasmLikeBackend } from "./kernels.ts";
+import { offset, type WasmLikeBackend } from "./kernels.ts";
 
 /** Kernel name of the fused Adam step. */
 export const ADAM_KERNEL = "ConvdeckAdam";
@@ -61,7 +61,7 @@ export function adamKernelConfig(lib: NativeLib, backendName: string): tf.Kernel
     backendName,
     kernelFunc: ((args: AdamArgs) => {
       const { inputs, backend: b, attrs: a } = args;
-      const off = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+      const off = (t: tf.TensorInfo) => offset(b, t);
       const outs: tf.TensorInfo[] = [
         b.makeOutput([], "float32"),
         b.makeOutput([], "float32"),
