@@ -1,6 +1,7 @@
 /**
  * `Conv2DBackpropFilter` for tfjs-backend-wasm (which lacks it): the gradient of a 2-D
- * convolution with respect to its filter.
+ * convolution with respect to its filter. Where it applies (output channels a multiple of 8)
+ * convdeck's SIMD kernel computes it (./conv_simd.ts); elsewhere:
  *
  * Method: for a block of output pixels, build the transposed im2col matrix `colT[K, P]`
  * (K = filterHeight * filterWidth * inChannels, P = pixels in the block) directly in the wasm
@@ -20,6 +21,7 @@ import {
 } from "@tensorflow/tfjs-core";
 import { alias, gemm, heapF32, matMul, offsetOf, scratch, type WasmBackend } from "./heap.ts";
 import { simdKernels } from "./simd.ts";
+import { simdConvFilterGrad } from "./conv_simd.ts";
 
 /** Tuning knobs of the convolution gradient kernels (tests lower them to exercise blocking). */
 export const tuning = {
@@ -131,6 +133,8 @@ export function convFilterGrad(
   g: ConvGeometry,
   filterShape: number[],
 ): TensorInfo {
+  const simdOut = simdConvFilterGrad(backend, x, dy, g, filterShape);
+  if (simdOut !== undefined) return simdOut;
   const K = g.fh * g.fw * g.inC;
   const P = g.batch * g.outH * g.outW;
   const block = Math.max(1, Math.min(P, tuning.pixelBlock));

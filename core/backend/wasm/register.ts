@@ -18,6 +18,7 @@ import { identityConfig } from "./identity.ts";
 import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { reluGradWasmConfig } from "../relu_grad.ts";
 import { wasmSumConfig } from "./sum.ts";
+import { wasmConv2DConfig } from "./conv2d.ts";
 
 /** Every kernel config this module registers for the `wasm` backend, in registration order. */
 export const wasmTrainingKernels: readonly KernelConfig[] = [
@@ -34,7 +35,8 @@ const registered = new Set<KernelConfig>();
 
 /**
  * Registers (over tfjs's own where one exists) every kernel of {@linkcode wasmTrainingKernels}
- * for the `wasm` backend, plus a `Sum` with a fast path over tfjs's own (see ./sum.ts). Calling
+ * for the `wasm` backend, plus a `Sum` and a `Conv2D` with fast paths over tfjs's own (see
+ * ./sum.ts and ./conv2d.ts). Calling
  * it again does nothing. The kernels use tfjs-backend-wasm's heap
  * and XNNPACK, so they only serve the `wasm` backend.
  *
@@ -53,14 +55,19 @@ export function registerWasmTrainingKernels(): void {
     registerKernel(config);
     registered.add(config);
   }
-  if (!sumRegistered) {
-    const sum = wasmSumConfig(); // wraps the stock Sum: must see it before replacing it
-    if (sum !== undefined) {
-      unregisterKernel("Sum", "wasm");
-      registerKernel(sum);
-      sumRegistered = true;
-    }
+  for (const [name, wrap] of stockWrappers) {
+    if (wrapped.has(name)) continue;
+    const config = wrap(); // wraps the stock kernel: must see it before replacing it
+    if (config === undefined) continue;
+    unregisterKernel(name, "wasm");
+    registerKernel(config);
+    wrapped.add(name);
   }
 }
 
-let sumRegistered = false;
+/** Kernels that replace tfjs's own on a fast path and call it elsewhere. */
+const stockWrappers: [string, () => KernelConfig | undefined][] = [
+  ["Sum", wasmSumConfig],
+  ["Conv2D", wasmConv2DConfig],
+];
+const wrapped = new Set<string>();

@@ -42,6 +42,55 @@ export interface SimdKernels {
     p0: number,
     pb: number,
   ): void;
+  /**
+   * Indirection buffer of output pixels `[p0, p1)`: `ind[p * fh * fw + tap]` = address of the
+   * input pixel the tap reads, or `zero` in the padding (see conv.c).
+   */
+  conv_indirection(
+    ind: number,
+    x: number,
+    zero: number,
+    inH: number,
+    inW: number,
+    inC: number,
+    outH: number,
+    outW: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+    p0: number,
+    p1: number,
+  ): void;
+  /** Convolution of output pixels `[p0, p1)` over an indirection buffer; `CO % 8 === 0`. */
+  conv_forward(
+    y: number,
+    ind: number,
+    w: number,
+    taps: number,
+    C: number,
+    CO: number,
+    block: number,
+    p0: number,
+    p1: number,
+  ): void;
+  /** Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)`; `CO % 8 === 0`. */
+  conv_filter_grad(
+    dw: number,
+    ind: number,
+    dy: number,
+    taps: number,
+    C: number,
+    CO: number,
+    p0: number,
+    p1: number,
+    block: number,
+    k0: number,
+    k1: number,
+    accumulate: number,
+  ): void;
   /** MaxPool gradient (first maximum of each window), zeroing `dx` first. */
   max_pool_grad(
     dx: number,
@@ -62,7 +111,17 @@ export interface SimdKernels {
   ): void;
 }
 
-const instances = new WeakMap<WasmModule, SimdKernels | null>();
+/** The SIMD module as bound to one backend: its exports, the compiled module and the memory. */
+export interface SimdBinding {
+  /** The exported functions, bound to `memory`. */
+  kernels: SimdKernels;
+  /** The compiled module (helper threads instantiate it over the same memory). */
+  module: WebAssembly.Module;
+  /** tfjs-backend-wasm's memory: shared when its threaded build runs. */
+  memory: WebAssembly.Memory;
+}
+
+const instances = new WeakMap<WasmModule, SimdBinding | null>();
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const s = atob(base64);
@@ -94,9 +153,42 @@ function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
 }
 
 /**
- * The SIMD helpers bound to `backend`'s memory, or undefined when they are disabled or the
- * memory cannot be reached (the caller then runs its JavaScript loop). Instantiated once per
- * backend module.
+ * The SIMD module bound to `backend`'s memory, or undefined when it is disabled, the memory
+ * cannot be reached, or this runtime lacks WebAssembly relaxed SIMD (the module uses its fused
+ * multiply-add). Instantiated once per backend module.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { simdBinding } from "./simd.ts";
+ * import type { WasmBackend } from "./heap.ts";
+ * const binding = simdBinding(tf.backend() as unknown as WasmBackend);
+ * console.log(binding?.memory.buffer instanceof SharedArrayBuffer);
+ * ```
+ */
+export function simdBinding(backend: WasmBackend): SimdBinding | undefined {
+  if (!simdTuning.enabled) return undefined;
+  let b = instances.get(backend.wasm);
+  if (b === undefined) {
+    b = null;
+    const memory = backendMemory(backend);
+    if (memory !== undefined) {
+      const shared = memory.buffer instanceof SharedArrayBuffer;
+      const bytes = decode(shared ? SIMD_WASM.shared : SIMD_WASM.plain);
+      if (WebAssembly.validate(bytes)) {
+        const module = new WebAssembly.Module(bytes);
+        const instance = new WebAssembly.Instance(module, { env: { memory } });
+        b = { kernels: instance.exports as unknown as SimdKernels, module, memory };
+      }
+    }
+    instances.set(backend.wasm, b);
+  }
+  return b ?? undefined;
+}
+
+/**
+ * The SIMD helpers bound to `backend`'s memory, or undefined when {@linkcode simdBinding} is
+ * (the caller then runs its JavaScript loop).
  *
  * @example
  * ```ts
@@ -108,18 +200,5 @@ function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
  * ```
  */
 export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
-  if (!simdTuning.enabled) return undefined;
-  let k = instances.get(backend.wasm);
-  if (k === undefined) {
-    k = null;
-    const memory = backendMemory(backend);
-    if (memory !== undefined) {
-      const shared = memory.buffer instanceof SharedArrayBuffer;
-      const module = new WebAssembly.Module(decode(shared ? SIMD_WASM.shared : SIMD_WASM.plain));
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      k = instance.exports as unknown as SimdKernels;
-    }
-    instances.set(backend.wasm, k);
-  }
-  return k ?? undefined;
+  return simdBinding(backend)?.kernels;
 }
