@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
 import { tuning } from "../core/backend/wasm/conv2d_backprop_filter.ts";
 import { simdKernels, simdTuning } from "../core/backend/wasm/simd.ts";
+import { simdPool, simdPoolTuning } from "../core/backend/wasm/simd_pool.ts";
+import { convSimdStats, convSimdTuning } from "../core/backend/wasm/conv_simd.ts";
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import type { WasmBackend } from "../core/backend/wasm/heap.ts";
 import { RELU_GRAD } from "../core/backend/relu_grad.ts";
 import { maxAbsDiff, runOn, seededRandom } from "./backend_util.ts";
@@ -37,6 +40,15 @@ const convCases: ConvCase[] = [
   { x: [1, 10, 9, 12], f: [3, 3, 12, 3], strides: [2, 1], pad: "valid" },
   { x: [3, 7, 7, 1], f: [3, 3, 1, 8], strides: [1, 1], pad: "same" },
   { x: [1, 4, 4, 32], f: [3, 3, 32, 16], strides: [1, 1], pad: "same" },
+  // convdeck's SIMD convolution (output channels in eights): strides, valid padding, an
+  // asymmetric filter, filter-gradient rows not a multiple of 4 (27, 9) and pixel counts not a
+  // multiple of 4; the input gradient's flipped convolution takes it when the input has 8+.
+  { x: [2, 9, 7, 8], f: [3, 3, 8, 8], strides: [2, 2], pad: "same" },
+  { x: [3, 6, 6, 3], f: [3, 3, 3, 16], strides: [1, 1], pad: "valid" },
+  { x: [2, 5, 5, 12], f: [2, 3, 12, 8], strides: [1, 2], pad: "same" },
+  { x: [1, 3, 3, 16], f: [3, 3, 16, 24], strides: [1, 1], pad: "same" },
+  { x: [2, 5, 6, 1], f: [3, 3, 1, 8], strides: [1, 1], pad: "same" },
+  { x: [2, 6, 5, 24], f: [3, 3, 24, 16], strides: [1, 1], pad: "valid" },
 ];
 
 function outShape(c: ConvCase): number[] {
@@ -87,6 +99,23 @@ async function checkInputGrad(): Promise<void> {
   await tf.setBackend("wasm");
 }
 
+async function checkForward(): Promise<void> {
+  for (const [i, c] of convCases.entries()) {
+    const xv = seededRandom(c.x.reduce((a, b) => a * b), 50 + i);
+    const fv = seededRandom(c.f.reduce((a, b) => a * b), 60 + i);
+    const fn = () => tf.conv2d(tf.tensor4d(xv, c.x), tf.tensor4d(fv, c.f), c.strides, c.pad);
+    const ref = await runOn("cpu", fn);
+    const got = await runOn("wasm", fn);
+    assert.deepEqual(got.shape, ref.shape);
+    const { diff, scale } = maxAbsDiff(got.values, ref.values);
+    console.log(`  conv ${JSON.stringify(c)}: max abs err ${diff.toExponential(2)}`);
+    assert(diff <= REL_TOL * scale, `case ${i}: err ${diff} > ${REL_TOL} * ${scale}`);
+  }
+  await tf.setBackend("wasm");
+}
+
+Deno.test("wasm Conv2D matches cpu", checkForward);
+
 Deno.test("wasm Conv2DBackpropFilter matches cpu", checkFilterGrad);
 
 Deno.test("wasm Conv2DBackpropInput matches cpu", checkInputGrad);
@@ -100,6 +129,58 @@ Deno.test("wasm conv gradients match cpu when blocked by pixels and chunked by i
     await checkInputGrad();
   } finally {
     Object.assign(tuning, saved);
+  }
+});
+
+Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the same bits on one thread", async () => {
+  await tf.setBackend("wasm");
+  const backend = tf.backend() as unknown as WasmBackend;
+  const pool = simdPool(backend);
+  assert(pool !== undefined, "the SIMD pool is available");
+  assert.equal(pool.parts, getThreadsCount(), "one part per wasm thread");
+  for (let i = 0; i < 500 && pool.helpersReady() < pool.parts - 1; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(pool.helpersReady(), pool.parts - 1, "every helper thread started");
+  const before = { ...convSimdStats };
+  await checkForward();
+  await checkFilterGrad();
+  assert(convSimdStats.forward > before.forward, "Conv2D took the SIMD path");
+  assert(convSimdStats.filterGrad > before.filterGrad, "the filter gradient took the SIMD path");
+  const saved = { ...convSimdTuning };
+  Object.assign(convSimdTuning, { pixelChunk: 5, filterBlock: 3, forwardBlockFloats: 1 });
+  try {
+    await checkForward();
+    await checkFilterGrad();
+    await checkInputGrad();
+  } finally {
+    Object.assign(convSimdTuning, saved);
+  }
+  // Splitting across threads changes no bit: compare with the caller running every part.
+  const x = tf.tensor4d(seededRandom(2 * 9 * 9 * 16, 70), [2, 9, 9, 16]);
+  const f = tf.tensor4d(seededRandom(9 * 16 * 24, 71), [3, 3, 16, 24]);
+  const dy = tf.tensor4d(seededRandom(2 * 9 * 9 * 24, 72), [2, 9, 9, 24]);
+  const both = () => {
+    const y = tf.conv2d(x, f, 1, "same");
+    const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      strides: [1, 1],
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: [3, 3, 16, 24],
+    }) as tf.Tensor;
+    const out = [y.dataSync().slice(), dw.dataSync().slice()];
+    tf.dispose([y, dw]);
+    return out;
+  };
+  const split = both();
+  simdPoolTuning.helpers = false;
+  try {
+    const alone = both();
+    assert.deepEqual(split[0], alone[0]);
+    assert.deepEqual(split[1], alone[1]);
+  } finally {
+    simdPoolTuning.helpers = true;
+    tf.dispose([x, f, dy]);
   }
 });
 

@@ -6,7 +6,12 @@
  */
 
 /** The functions of the SIMD module a pool splits across threads; a job names one by index. */
-export const SPLIT_KERNELS = ["conv_indirection", "conv_forward", "conv_filter_grad"] as const;
+export const SPLIT_KERNELS = [
+  "conv_indirection",
+  "pack_panels",
+  "conv_forward",
+  "conv_filter_grad",
+] as const;
 
 /** One of {@linkcode SPLIT_KERNELS}. */
 export type SplitKernel = typeof SPLIT_KERNELS[number];

@@ -3,7 +3,8 @@
  * across {@linkcode simdPool}'s threads: register-blocked matrix products (4 pixels x 8 output
  * channels, relaxed-SIMD multiply-adds) over an indirection buffer, built per chunk of output
  * pixels, that points each pixel's filter taps at its input pixels or at a row of zeros.
- * Neither needs an im2col copy or a padded input.
+ * Neither needs an im2col copy or a padded input. The operand read across its rows (the
+ * filter; the output gradient) is first copied into 8-channel panels read in order.
  *
  * Both return undefined for what they do not cover (the caller falls back to XNNPACK or to its
  * own loops): output channels not a multiple of 8, no SIMD module, and, for the forward pass,
@@ -31,23 +32,33 @@ export const convSimdTuning = {
   filterBlock: 256,
 };
 
-/** Runs `body` with a zeroed row of `floats` floats (the padding's input) and an indirection buffer. */
+/** Calls that took the SIMD path (tests check that their cases reach it). */
+export const convSimdStats = { forward: 0, filterGrad: 0 };
+
+/**
+ * Runs `body` with a zeroed row of `inC` floats (the padding's input), an indirection buffer
+ * for a chunk of output pixels and `extra` floats of scratch; frees them after.
+ */
 function withBuffers<T>(
   backend: WasmBackend,
   g: ConvGeometry,
-  body: (zero: HeapRegion, ind: HeapRegion, chunk: number) => T,
+  extra: number,
+  body: (zero: HeapRegion, ind: HeapRegion, scratchRegion: HeapRegion, chunk: number) => T,
 ): T {
   const P = g.batch * g.outH * g.outW;
   const chunk = Math.max(4, Math.min(P, convSimdTuning.pixelChunk));
-  const zero = scratch(backend, g.inC);
-  let ind: HeapRegion | undefined;
+  const regions: HeapRegion[] = [];
   try {
-    ind = scratch(backend, chunk * g.fh * g.fw);
+    const zero = scratch(backend, g.inC);
+    regions.push(zero);
+    const ind = scratch(backend, chunk * g.fh * g.fw);
+    regions.push(ind);
+    const more = scratch(backend, extra);
+    regions.push(more);
     heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + g.inC);
-    return body(zero, ind, chunk);
+    return body(zero, ind, more, chunk);
   } finally {
-    ind?.release();
-    zero.release();
+    for (const r of regions) r.release();
   }
 }
 
@@ -104,9 +115,15 @@ export function simdConvForward(
   const taps = g.fh * g.fw;
   const block = Math.max(4, Math.floor(convSimdTuning.forwardBlockFloats / g.inC / 4) * 4);
   const out = backend.makeOutput(outShape, "float32");
-  withBuffers(backend, g, (zero, ind, chunk) => {
+  convSimdStats.forward++;
+  const K = taps * g.inC;
+  withBuffers(backend, g, K * g.outC, (zero, ind, panels, chunk) => {
     const xPtr = offsetOf(backend, x), wPtr = offsetOf(backend, filter);
     const yPtr = offsetOf(backend, out);
+    pool.run("pack_panels", (i) => {
+      const [co0, co1] = splitRange(0, g.outC, pool.parts, i, 8);
+      return [panels.ptr, wPtr, K, g.outC, co0, co1];
+    });
     for (let c0 = 0; c0 < P; c0 += chunk) {
       const c1 = Math.min(P, c0 + chunk);
       // ind is indexed by absolute pixel: shift its base back by c0 (wraps like wasm's i32).
@@ -114,7 +131,7 @@ export function simdConvForward(
       indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
       pool.run("conv_forward", (i) => {
         const [p0, p1] = splitRange(c0, c1, pool.parts, i, 4);
-        return [yPtr, indBase, wPtr, taps, g.inC, g.outC, block, p0, p1];
+        return [yPtr, indBase, panels.ptr, taps, g.inC, g.outC, block, p0, p1];
       });
     }
   });
@@ -141,7 +158,8 @@ export function simdConvFilterGrad(
   const K = taps * g.inC;
   const block = Math.max(1, convSimdTuning.filterBlock);
   const out = backend.makeOutput(filterShape, "float32");
-  withBuffers(backend, g, (zero, ind, chunk) => {
+  convSimdStats.filterGrad++;
+  withBuffers(backend, g, pool.parts * block * g.outC, (zero, ind, pack, chunk) => {
     const xPtr = offsetOf(backend, x), dyPtr = offsetOf(backend, dy);
     const dwPtr = offsetOf(backend, out);
     for (let c0 = 0; c0 < P; c0 += chunk) {
@@ -150,7 +168,22 @@ export function simdConvFilterGrad(
       indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
       pool.run("conv_filter_grad", (i) => {
         const [k0, k1] = splitRange(0, K, pool.parts, i, 4);
-        return [dwPtr, indBase, dyPtr, taps, g.inC, g.outC, c0, c1, block, k0, k1, c0 > 0 ? 1 : 0];
+        const packPtr = pack.ptr + i * block * g.outC * 4;
+        return [
+          dwPtr,
+          indBase,
+          dyPtr,
+          packPtr,
+          taps,
+          g.inC,
+          g.outC,
+          c0,
+          c1,
+          block,
+          k0,
+          k1,
+          c0 > 0 ? 1 : 0,
+        ];
       });
     }
   });

@@ -64,11 +64,16 @@ export interface SimdKernels {
     p0: number,
     p1: number,
   ): void;
-  /** Convolution of output pixels `[p0, p1)` over an indirection buffer; `CO % 8 === 0`. */
+  /** The filter `[K, CO]` as 8-column panels, for output channels `[co0, co1)`. */
+  pack_panels(wp: number, w: number, K: number, CO: number, co0: number, co1: number): void;
+  /**
+   * Convolution of output pixels `[p0, p1)` over an indirection buffer, the filter as
+   * `pack_panels` panels; `CO % 8 === 0`.
+   */
   conv_forward(
     y: number,
     ind: number,
-    w: number,
+    wp: number,
     taps: number,
     C: number,
     CO: number,
@@ -76,11 +81,15 @@ export interface SimdKernels {
     p0: number,
     p1: number,
   ): void;
-  /** Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)`; `CO % 8 === 0`. */
+  /**
+   * Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)`, with `block * CO` floats of
+   * scratch at `pack`; `CO % 8 === 0`.
+   */
   conv_filter_grad(
     dw: number,
     ind: number,
     dy: number,
+    pack: number,
     taps: number,
     C: number,
     CO: number,

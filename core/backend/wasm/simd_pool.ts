@@ -19,10 +19,19 @@ import { CONTROL_SLOTS, SLOT, SPLIT_KERNELS, type SplitKernel } from "./_simd_pr
 
 export type { SplitKernel } from "./_simd_protocol.ts";
 
+/** Switches for tests: with `helpers` off the calling thread runs every part itself. */
+export const simdPoolTuning = {
+  helpers: true,
+  /** Longest wait for a helper's part, in ms, before the call fails instead of hanging. */
+  helperTimeoutMs: 120_000,
+};
+
 /** A way to run one SIMD function as several parts at once. */
 export interface SimdPool {
   /** Number of parts a call is split into: the calling thread plus the helpers. */
   readonly parts: number;
+  /** Number of helper threads that have started and take parts. */
+  helpersReady(): number;
   /**
    * Runs `name` once for each part `i` in `[0, parts)` with the arguments `argsOf(i)`, part 0
    * on the calling thread, and returns when every part is done. Throws if a part failed.
@@ -49,13 +58,14 @@ function makePool(kernels: SimdKernels, helpers: Helper[]): SimdPool {
   const fns = kernels as unknown as Record<SplitKernel, (...args: number[]) => void>;
   return {
     parts: helpers.length + 1,
+    helpersReady: () => helpers.filter((h) => Atomics.load(h.ctl, SLOT.ready) === 1).length,
     run(name, argsOf) {
       const fn = SPLIT_KERNELS.indexOf(name);
       const posted: Helper[] = [];
       for (let i = 1; i <= helpers.length; i++) {
         const h = helpers[i - 1];
         const args = argsOf(i);
-        if (Atomics.load(h.ctl, SLOT.ready) !== 1) {
+        if (!simdPoolTuning.helpers || Atomics.load(h.ctl, SLOT.ready) !== 1) {
           fns[name](...args); // not started yet: run its part here
           continue;
         }
@@ -74,8 +84,16 @@ function makePool(kernels: SimdKernels, helpers: Helper[]): SimdPool {
         error = e;
       }
       for (const h of posted) {
+        const start = performance.now();
         let d: number;
-        while ((d = Atomics.load(h.ctl, SLOT.done)) !== h.seq) Atomics.wait(h.ctl, SLOT.done, d);
+        while ((d = Atomics.load(h.ctl, SLOT.done)) !== h.seq) {
+          Atomics.wait(h.ctl, SLOT.done, d, 1000);
+          if (performance.now() - start > simdPoolTuning.helperTimeoutMs) {
+            throw new Error(
+              `${name}: a SIMD helper thread gave no answer in ${simdPoolTuning.helperTimeoutMs} ms`,
+            );
+          }
+        }
         if (h.ctl[SLOT.failed] !== 0 && error === undefined) {
           error = new Error(`${name} failed on a SIMD helper thread (see its message above)`);
         }

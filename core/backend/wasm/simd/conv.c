@@ -53,13 +53,29 @@ void conv_indirection(const float** ind, const float* x, const float* zero, int 
   }
 }
 
+// wp[co0 / 8][k][j] = w[k][co0 + j]: the filter [K, CO] as 8-column panels, so that the
+// forward kernel reads it in order (a [K, CO] row is CO floats apart). CO % 8 == 0. Packs the
+// panels of output channels [co0, co1).
+EXPORT(pack_panels)
+void pack_panels(float* wp, const float* w, int K, int CO, int co0, int co1) {
+  for (int c = co0; c < co1; c += 8) {
+    float* d = wp + (long)c * K;
+    const float* s = w + c;
+    for (int k = 0; k < K; k++, d += 8, s += CO) {
+      ST(d, LD(s));
+      ST(d + 4, LD(s + 4));
+    }
+  }
+}
+
 // y[p, co] = sum over taps t and channels ci of ind[p, t][ci] * w[(t * C + ci) * CO + co]
-// for output pixels [p0, p1); w is the filter [fh, fw, C, CO]. CO must be a multiple of 8.
-// Pixels go in blocks of `block` (whose inputs stay in cache while every 8-channel slice of
-// the filter passes over them), then 4 pixels x 8 output channels at a time.
+// for output pixels [p0, p1), with the filter [fh, fw, C, CO] given as pack_panels' panels
+// `wp`. CO must be a multiple of 8. Pixels go in blocks of `block` (whose inputs stay in
+// cache while every 8-channel panel passes over them), then 4 pixels x 8 channels at a time.
 EXPORT(conv_forward)
-void conv_forward(float* y, const float* const* ind, const float* w, int taps, int C, int CO,
+void conv_forward(float* y, const float* const* ind, const float* wp, int taps, int C, int CO,
                   int block, int p0, int p1) {
+  const long K = (long)taps * C;
   for (int b0 = p0; b0 < p1; b0 += block) {
     const int b1 = b0 + block < p1 ? b0 + block : p1;
     for (int co0 = 0; co0 < CO; co0 += 8) {
@@ -71,7 +87,7 @@ void conv_forward(float* y, const float* const* ind, const float* w, int taps, i
         const float* const* i3 = i2 + taps;
         V c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
         V c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        const float* wb = w + co0;
+        const float* wb = wp + co0 * K;
         for (int t = 0; t < taps; t++) {
           const float* a0 = i0[t];
           const float* a1 = i1[t];
@@ -79,7 +95,7 @@ void conv_forward(float* y, const float* const* ind, const float* w, int taps, i
           const float* a3 = i3[t];
           for (int ci = 0; ci < C; ci++) {
             const V b0v = LD(wb), b1v = LD(wb + 4);
-            wb += CO;
+            wb += 8;
             V a = SPLAT(a0 + ci);
             MADD(c00, a, b0v);
             MADD(c01, a, b1v);
@@ -107,14 +123,14 @@ void conv_forward(float* y, const float* const* ind, const float* w, int taps, i
       for (; p < b1; p++) {
         const float* const* i0 = ind + (long)p * taps;
         V c00 = wasm_f32x4_splat(0.0f), c01 = c00;
-        const float* wb = w + co0;
+        const float* wb = wp + co0 * K;
         for (int t = 0; t < taps; t++) {
           const float* a0 = i0[t];
           for (int ci = 0; ci < C; ci++) {
             const V a = SPLAT(a0 + ci);
             MADD(c00, a, LD(wb));
             MADD(c01, a, LD(wb + 4));
-            wb += CO;
+            wb += 8;
           }
         }
         float* o = y + (long)p * CO + co0;
@@ -128,12 +144,22 @@ void conv_forward(float* y, const float* const* ind, const float* w, int taps, i
 // Filter gradient rows [k0, k1) (row k = t * C + ci of dw [fh, fw, C, CO]):
 // dw[k, co] (+)= sum over output pixels p in [p0, p1) of ind[p, t][ci] * dy[p, co], summed in
 // pixel order in blocks of `block` pixels; the rows are overwritten unless `accumulate`.
-// CO must be a multiple of 8.
+// CO must be a multiple of 8. Each block of dy is first copied to `pack` (block * CO floats,
+// the caller's own) as 8-channel panels, which the tiles then read in order.
 EXPORT(conv_filter_grad)
-void conv_filter_grad(float* dw, const float* const* ind, const float* dy, int taps, int C,
-                      int CO, int p0, int p1, int block, int k0, int k1, int accumulate) {
+void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float* pack, int taps,
+                      int C, int CO, int p0, int p1, int block, int k0, int k1, int accumulate) {
   for (int b0 = p0; b0 < p1; b0 += block) {
     const int b1 = b0 + block < p1 ? b0 + block : p1;
+    const int bn = b1 - b0;
+    for (int co0 = 0; co0 < CO; co0 += 8) {
+      float* d = pack + (long)co0 * bn;
+      const float* s = dy + (long)b0 * CO + co0;
+      for (int j = 0; j < bn; j++, d += 8, s += CO) {
+        ST(d, LD(s));
+        ST(d + 4, LD(s + 4));
+      }
+    }
     for (int k = k0; k < k1; k += 4) {
       const int rows = k1 - k < 4 ? k1 - k : 4;
       // Rows past k1 repeat row k (computed, not stored).
@@ -157,12 +183,12 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, int t
           c30 = rows > 3 ? LD(o + 3 * CO) : c00;
           c31 = rows > 3 ? LD(o + 3 * CO + 4) : c01;
         }
-        const float* d = dy + (long)b0 * CO + co0;
+        const float* d = pack + (long)co0 * bn;
         const float* const* ip = ind + (long)b0 * taps;
         if (sameTap) {
           for (int p = b0; p < b1; p++) {
             const V b0v = LD(d), b1v = LD(d + 4);
-            d += CO;
+            d += 8;
             const float* a = ip[t0] + d0;
             ip += taps;
             V s = SPLAT(a);
@@ -181,7 +207,7 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, int t
         } else {
           for (int p = b0; p < b1; p++) {
             const V b0v = LD(d), b1v = LD(d + 4);
-            d += CO;
+            d += 8;
             V s = SPLAT(ip[t0] + d0);
             MADD(c00, s, b0v);
             MADD(c01, s, b1v);
