@@ -10,6 +10,9 @@ import { simdKernels, simdTuning } from "../core/backend/wasm/simd.ts";
 import { simdPool, simdPoolTuning } from "../core/backend/wasm/simd_pool.ts";
 import { convSimdStats, convSimdTuning } from "../core/backend/wasm/conv_simd.ts";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import { fusedAdamSteps } from "../core/backend/fused_adam.ts";
+import { adamRun } from "./helpers/adam_run.ts";
+import { randomInput, rng } from "./native_helpers.ts";
 import type { WasmBackend } from "../core/backend/wasm/heap.ts";
 import { RELU_GRAD } from "../core/backend/relu_grad.ts";
 import { maxAbsDiff, runOn, seededRandom } from "./backend_util.ts";
@@ -182,6 +185,38 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
     simdPoolTuning.helpers = true;
     tf.dispose([x, f, dy]);
   }
+});
+
+Deno.test("wasm fused Adam: one kernel per step, tfjs's numbers to the bit (SIMD and JavaScript)", async () => {
+  const r = rng(31);
+  const shapes = [[3, 3, 4, 8], [8], [70001], [5, 21]];
+  const init = shapes.map((s) => randomInput(r, s));
+  const grads = Array.from({ length: 4 }, () => shapes.map((s) => randomInput(r, s)));
+  const want = await adamRun("cpu", init, grads);
+  // tfjs recomputes the beta powers with pow on resume, so the reference resumes too.
+  const wantResumed = await adamRun("cpu", init, grads, 2);
+  for (const simd of [true, false]) {
+    simdTuning.enabled = simd;
+    try {
+      const fused0 = fusedAdamSteps();
+      const got = await adamRun("wasm", init, grads);
+      const resumed = await adamRun("wasm", init, grads, 2);
+      // Step 1 creates the moments (tfjs's code); the others are fused, in both runs.
+      assert.equal(fusedAdamSteps() - fused0, 2 * (grads.length - 1), "fused steps");
+      const pairs = [["fused", got, want], ["resumed at step 2", resumed, wantResumed]] as const;
+      for (const [label, run, ref] of pairs) {
+        for (const [k, v] of ref.values.entries()) {
+          assert.deepStrictEqual(run.values[k], v, `simd ${simd}, ${label}: variable ${k}`);
+        }
+        for (const [k, m] of ref.moments.entries()) {
+          assert.deepStrictEqual(run.moments[k], m, `simd ${simd}, ${label}: moment ${k}`);
+        }
+      }
+    } finally {
+      simdTuning.enabled = true;
+    }
+  }
+  await tf.setBackend("wasm");
 });
 
 interface DepthwiseCase {

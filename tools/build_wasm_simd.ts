@@ -23,6 +23,7 @@ const common = [
   "-O3",
   "-msimd128",
   "-mrelaxed-simd",
+  "-ffp-contract=off", // a * b + c stays two roundings (Adam matches tfjs to the bit)
   "-mbulk-memory",
   "-nostdlib",
   "-fno-builtin",

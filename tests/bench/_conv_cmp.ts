@@ -20,11 +20,24 @@ for (const [H, C] of [[32, 32], [16, 64], [8, 128], [4, 256]]) {
   }
   const fg = () => tf.tidy(() => tf.conv2d(x, f, 1, "same")).dataSync();
   void fg;
-  const run = () => { const t = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { strides: [1, 1], pad: "same", dataFormat: "NHWC", filterShape: [3, 3, C, C] }) as tf.Tensor; t.dataSync(); t.dispose(); };
+  const run = () => {
+    const t = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      strides: [1, 1],
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: [3, 3, C, C],
+    }) as tf.Tensor;
+    t.dataSync();
+    t.dispose();
+  };
   run();
   const t0 = performance.now();
   for (let i = 0; i < 10; i++) run();
   const ms = (performance.now() - t0) / 10;
-  console.log(`N${N} ${H}x${H}x${C}: ${res.join("  ")} | fgrad ${ms.toFixed(1)}ms ${(flops / ms / 1e6).toFixed(0)}GF`);
+  console.log(
+    `N${N} ${H}x${H}x${C}: ${res.join("  ")} | fgrad ${ms.toFixed(1)}ms ${
+      (flops / ms / 1e6).toFixed(0)
+    }GF`,
+  );
   tf.dispose([x, f, dy]);
 }

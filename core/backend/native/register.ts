@@ -14,14 +14,23 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { loadNative, type NativeLib } from "./ffi.ts";
-import { NATIVE_KERNEL_NAMES, nativeKernelConfigs } from "./kernels.ts";
-import { adamKernelConfig, installFusedAdam } from "./adam.ts";
+import { lastError, loadNative, type NativeLib } from "./ffi.ts";
+import { NATIVE_KERNEL_NAMES, nativeKernelConfigs, type WasmLikeBackend } from "./kernels.ts";
+import { adamKernelConfig, type AdamRunner, installFusedAdam } from "../fused_adam.ts";
 import { convGradConfig, convLayerKernelConfigs, installFusedConvLayers } from "./conv_layer.ts";
 import { installReluPoolLayers, reluPoolGradConfig, reluPoolKernelConfigs } from "./pool_layer.ts";
 import { enableGradientMemorySaver } from "../grad_memory.ts";
 
 /** The backend name. */
+/** The fused Adam's loop on the native backend: the shim's `cd_adam`. */
+function adamRunner(lib: NativeLib): AdamRunner {
+  return (b, p, o) => {
+    if (lib.cd_adam((b as unknown as WasmLikeBackend).wasm.HEAPU8, p, o) !== 0) {
+      throw new Error(`native backend: ConvdeckAdam failed: ${lastError(lib)}`);
+    }
+  };
+}
+
 export const NATIVE_BACKEND = "native";
 
 const ID_BASE = 2 ** 30;
@@ -187,7 +196,7 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
   for (
     const k of [
       ...nativeKernelConfigs(lib, NATIVE_BACKEND),
-      adamKernelConfig(lib, NATIVE_BACKEND),
+      adamKernelConfig(adamRunner(lib), NATIVE_BACKEND),
       ...convLayerKernelConfigs(lib, NATIVE_BACKEND),
       ...reluPoolKernelConfigs(lib, NATIVE_BACKEND),
     ]

@@ -11,6 +11,7 @@ export const SPLIT_KERNELS = [
   "pack_panels",
   "conv_forward",
   "conv_filter_grad",
+  "adam",
 ] as const;
 
 /** One of {@linkcode SPLIT_KERNELS}. */

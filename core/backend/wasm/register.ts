@@ -19,6 +19,8 @@ import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { reluGradWasmConfig } from "../relu_grad.ts";
 import { wasmSumConfig } from "./sum.ts";
 import { wasmConv2DConfig } from "./conv2d.ts";
+import { wasmAdamConfig } from "./adam.ts";
+import { installFusedAdam } from "../fused_adam.ts";
 
 /** Every kernel config this module registers for the `wasm` backend, in registration order. */
 export const wasmTrainingKernels: readonly KernelConfig[] = [
@@ -29,6 +31,7 @@ export const wasmTrainingKernels: readonly KernelConfig[] = [
   identityConfig,
   maxPoolGradConfig,
   reluGradWasmConfig,
+  wasmAdamConfig,
 ];
 
 const registered = new Set<KernelConfig>();
@@ -63,6 +66,7 @@ export function registerWasmTrainingKernels(): void {
     registerKernel(config);
     wrapped.add(name);
   }
+  installFusedAdam("wasm");
 }
 
 /** Kernels that replace tfjs's own on a fast path and call it elsewhere. */

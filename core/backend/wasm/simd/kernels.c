@@ -194,3 +194,63 @@ void max_pool_grad(float* dx, const float* x, const float* dy, int batch, int in
     }
   }
 }
+
+// One Adam step over every variable (core/backend/fused_adam.ts builds the arguments), with the
+// float32 operations, in the order, of tfjs's AdamOptimizer (so the same numbers, to the bit):
+// p = [lr, beta1, beta2, epsilon, 1 - beta1, 1 - beta2, count]; o = [acc1, acc2, acc1', acc2',
+// then per variable w, g, m, v, w', m', v', n] as byte offsets (all float64). This call does
+// part `part` of `parts` of every variable's elements; part 0 also writes the beta powers.
+EXPORT(adam)
+void adam(const double* p, const double* o, int part, int parts) {
+  const float nlr = (float)(-p[0]), b1 = (float)p[1], b2 = (float)p[2], eps = (float)p[3];
+  const float c1 = (float)p[4], c2 = (float)p[5];
+  const int nv = (int)p[6];
+  const float acc1 = *(const float*)(uintptr_t)o[0];
+  const float acc2 = *(const float*)(uintptr_t)o[1];
+  const float oma1 = 1.f - acc1, oma2 = 1.f - acc2;
+  const v128_t vb1 = wasm_f32x4_splat(b1), vb2 = wasm_f32x4_splat(b2);
+  const v128_t vc1 = wasm_f32x4_splat(c1), vc2 = wasm_f32x4_splat(c2);
+  const v128_t voma1 = wasm_f32x4_splat(oma1), voma2 = wasm_f32x4_splat(oma2);
+  const v128_t veps = wasm_f32x4_splat(eps), vnlr = wasm_f32x4_splat(nlr);
+  for (int k = 0; k < nv; k++) {
+    const double* q = o + 4 + 8 * k;
+    const float* w = (const float*)(uintptr_t)q[0];
+    const float* g = (const float*)(uintptr_t)q[1];
+    const float* m = (const float*)(uintptr_t)q[2];
+    const float* v = (const float*)(uintptr_t)q[3];
+    float* w2 = (float*)(uintptr_t)q[4];
+    float* m2 = (float*)(uintptr_t)q[5];
+    float* v2 = (float*)(uintptr_t)q[6];
+    const int n = (int)q[7];
+    // Parts start at multiples of 4 elements.
+    const int i0 = (int)((long long)n * part / parts) & ~3;
+    const int i1 = part + 1 == parts ? n : (int)((long long)n * (part + 1) / parts) & ~3;
+    int i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      const v128_t gi = wasm_v128_load(g + i);
+      const v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vb1),
+                                       wasm_f32x4_mul(gi, vc1));
+      const v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vb2),
+                                       wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vc2));
+      const v128_t mh = wasm_f32x4_div(mi, voma1), vh = wasm_f32x4_div(vi, voma2);
+      const v128_t step = wasm_f32x4_div(mh, wasm_f32x4_add(wasm_f32x4_sqrt(vh), veps));
+      const v128_t wi = wasm_f32x4_add(wasm_f32x4_mul(step, vnlr), wasm_v128_load(w + i));
+      wasm_v128_store(m2 + i, mi);
+      wasm_v128_store(v2 + i, vi);
+      wasm_v128_store(w2 + i, wi);
+    }
+    for (; i < i1; i++) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * c1;
+      const float vi = v[i] * b2 + (gi * gi) * c2;
+      m2[i] = mi;
+      v2[i] = vi;
+      const float mh = mi / oma1, vh = vi / oma2;
+      w2[i] = (mh / (__builtin_sqrtf(vh) + eps)) * nlr + w[i];
+    }
+  }
+  if (part == 0) {
+    *(float*)(uintptr_t)o[2] = acc1 * b1;
+    *(float*)(uintptr_t)o[3] = acc2 * b2;
+  }
+}

@@ -1,9 +1,10 @@
 /**
- * Adam in one native call per step. tfjs's `AdamOptimizer.applyGradients` issues about ten
+ * Adam in one kernel call per step. tfjs's `AdamOptimizer.applyGradients` issues about ten
  * kernels per variable (about 190 for the book's model), each a pass over the weights; on the
- * `native` backend this replaces them with one kernel, `ConvdeckAdam`, that updates every
- * variable, both moments and both beta powers in a single pass, with the same float32
- * operations in the same order (so the same numbers as tfjs, to the bit).
+ * `native` and `wasm` backends this replaces them with one kernel, `ConvdeckAdam`, that updates
+ * every variable, both moments and both beta powers in a single pass, with the same float32
+ * operations in the same order (so the same numbers as tfjs, to the bit). Each backend supplies
+ * the loop ({@linkcode AdamRunner}): native's shim (`cd_adam`), wasm's SIMD module (`adam`).
  *
  * The optimizer stays a plain `tf.AdamOptimizer`: the moments are its own
  * `accumulatedFirstMoment` / `accumulatedSecondMoment` variables and the beta powers its
@@ -15,9 +16,25 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { NativeLib } from "./ffi.ts";
-import { lastError } from "./ffi.ts";
-import { offset, type WasmLikeBackend } from "./kernels.ts";
+
+/** The parts of a wasm-heap backend (wasm, and native, which shares its heap) the kernel uses. */
+export interface HeapBackend extends tf.KernelBackend {
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
+  incRef(dataId: tf.DataId): void;
+  refCount(dataId: tf.DataId): number;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+/**
+ * Runs the update: `p` = [learning rate, beta1, beta2, epsilon, 1 - beta1, 1 - beta2, count],
+ * `o` = [acc1, acc2, new acc1, new acc2, then per variable w, g, m, v, new w, new m, new v,
+ * size] as heap byte offsets (see `cd_adam` in native/shim.c). Throws on failure.
+ */
+export type AdamRunner = (backend: HeapBackend, p: Float64Array, o: Float64Array) => void;
+
+function offset(b: HeapBackend, t: tf.TensorInfo): number {
+  return b.dataIdMap.get(t.dataId).memoryOffset;
+}
 
 /** Kernel name of the fused Adam step. */
 export const ADAM_KERNEL = "ConvdeckAdam";
@@ -46,7 +63,7 @@ type ApplyGradients = (
 
 type AdamArgs = {
   inputs: Record<string, tf.TensorInfo>;
-  backend: WasmLikeBackend;
+  backend: HeapBackend;
   attrs: { learningRate: number; beta1: number; beta2: number; epsilon: number; count: number };
 };
 
@@ -55,7 +72,7 @@ type AdamArgs = {
  * for each variable i, `w{i}`, `g{i}`, `m{i}`, `v{i}`. Outputs: the new `acc1`, `acc2`, then
  * for each variable the new value, first moment and second moment.
  */
-export function adamKernelConfig(lib: NativeLib, backendName: string): tf.KernelConfig {
+export function adamKernelConfig(run: AdamRunner, backendName: string): tf.KernelConfig {
   return {
     kernelName: ADAM_KERNEL,
     backendName,
@@ -103,9 +120,7 @@ export function adamKernelConfig(lib: NativeLib, backendName: string): tf.Kernel
         1 - a.beta2,
         a.count,
       ]);
-      if (lib.cd_adam(b.wasm.HEAPU8, p, o) !== 0) {
-        throw new Error(`native backend: ${ADAM_KERNEL} failed: ${lastError(lib)}`);
-      }
+      run(b, p, o);
       return outs;
     }) as unknown as tf.KernelFunc,
   };
@@ -180,19 +195,23 @@ export function fusedAdamSteps(): number {
 }
 
 let original: ApplyGradients | undefined;
+const fusedBackends = new Set<string>();
 
 /**
- * Makes every `tf.AdamOptimizer` take the fused step while `backendName` is the active backend
- * (idempotent). Other backends keep tfjs's code.
+ * Makes every `tf.AdamOptimizer` take the fused step while `backendName` (or another backend
+ * installed here) is the active backend and has the kernel (idempotent). Other backends keep
+ * tfjs's code.
  */
 export function installFusedAdam(backendName: string): void {
+  fusedBackends.add(backendName);
   if (original !== undefined) return;
   const proto = tf.AdamOptimizer.prototype as unknown as { applyGradients: ApplyGradients };
   const tfjs = proto.applyGradients;
   original = tfjs;
   proto.applyGradients = function (this: tf.AdamOptimizer, variableGradients) {
+    const backend = tf.getBackend();
     if (
-      tf.getBackend() === backendName && tf.getKernel(ADAM_KERNEL, backendName) !== undefined &&
+      fusedBackends.has(backend) && tf.getKernel(ADAM_KERNEL, backend) !== undefined &&
       fusedStep(this as unknown as AdamInternals, variableGradients)
     ) {
       return;
