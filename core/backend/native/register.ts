@@ -22,14 +22,6 @@ import { installReluPoolLayers, reluPoolGradConfig, reluPoolKernelConfigs } from
 import { enableGradientMemorySaver } from "../grad_memory.ts";
 
 /** The backend name. */
-/** The fused Adam's loop on the native backend: the shim's `cd_adam`. */
-function adamRunner(lib: NativeLib): AdamRunner {
-  return (b, p, o) => {
-    if (lib.cd_adam((b as unknown as WasmLikeBackend).wasm.HEAPU8, p, o) !== 0) {
-      throw new Error(`native backend: ConvdeckAdam failed: ${lastError(lib)}`);
-    }
-  };
-}
 
 export const NATIVE_BACKEND = "native";
 
@@ -228,4 +220,13 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
       return createNativeBackend((owner ?? shared).wasm as WasmModule);
     }, 1);
   }
+}
+
+/** The fused Adam's loop on the native backend: the shim's `cd_adam`. */
+function adamRunner(lib: NativeLib): AdamRunner {
+  return (b, p, o) => {
+    if (lib.cd_adam((b as unknown as WasmLikeBackend).wasm.HEAPU8, p, o) !== 0) {
+      throw new Error(`native backend: ConvdeckAdam failed: ${lastError(lib)}`);
+    }
+  };
 }
