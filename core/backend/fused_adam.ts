@@ -70,9 +70,16 @@ type AdamArgs = {
 /**
  * The `ConvdeckAdam` kernel for `backendName`. Inputs: `acc1`, `acc2` (the beta powers) and,
  * for each variable i, `w{i}`, `g{i}`, `m{i}`, `v{i}`. Outputs: the new `acc1`, `acc2`, then
- * for each variable the new value, first moment and second moment.
+ * for each variable the new value, first moment and second moment. With `inPlace`, a variable
+ * that alone holds its data is updated in place; leave it off where kernels cache something
+ * derived from a tensor's data by its id (tfjs-backend-wasm's XNNPACK operators keep packed
+ * weights keyed by the weight tensor, so an in-place update there would go unseen).
  */
-export function adamKernelConfig(run: AdamRunner, backendName: string): tf.KernelConfig {
+export function adamKernelConfig(
+  run: AdamRunner,
+  backendName: string,
+  inPlace: boolean,
+): tf.KernelConfig {
   return {
     kernelName: ADAM_KERNEL,
     backendName,
@@ -95,7 +102,7 @@ export function adamKernelConfig(run: AdamRunner, backendName: string): tf.Kerne
         // saved tensor shares it): the result shares the input's data, as Identity does, and
         // the update writes no second copy of every weight and moment.
         const news = state.map((t) => {
-          if (b.refCount(t.dataId) !== 1) return b.makeOutput(w.shape, "float32");
+          if (!inPlace || b.refCount(t.dataId) !== 1) return b.makeOutput(w.shape, "float32");
           b.incRef(t.dataId);
           inPlaceUpdates++;
           return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };

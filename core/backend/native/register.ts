@@ -188,7 +188,7 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
   for (
     const k of [
       ...nativeKernelConfigs(lib, NATIVE_BACKEND),
-      adamKernelConfig(adamRunner(lib), NATIVE_BACKEND),
+      adamKernelConfig(adamRunner(lib), NATIVE_BACKEND, true),
       ...convLayerKernelConfigs(lib, NATIVE_BACKEND),
       ...reluPoolKernelConfigs(lib, NATIVE_BACKEND),
     ]

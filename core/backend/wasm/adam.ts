@@ -52,5 +52,8 @@ const runAdam: AdamRunner = (b, p, o) => {
   }
 };
 
-/** Kernel config of the fused Adam step for the wasm backend. */
-export const wasmAdamConfig: KernelConfig = adamKernelConfig(runAdam, "wasm");
+/**
+ * Kernel config of the fused Adam step for the wasm backend. It writes new tensors, never in
+ * place: tfjs's XNNPACK kernels cache packed weights by tensor id.
+ */
+export const wasmAdamConfig: KernelConfig = adamKernelConfig(runAdam, "wasm", false);
