@@ -1,7 +1,7 @@
 /**
  * `Conv2D` for tfjs-backend-wasm: convdeck's SIMD convolution (./conv_simd.ts) where it
- * applies (float32 NHWC, dilation 1, output channels a multiple of 8, at least 8 input
- * channels), tfjs's own XNNPACK kernel everywhere else. The stride-1 input gradient
+ * applies (float32 NHWC, dilation 1, output channels a multiple of 8), tfjs's own XNNPACK
+ * kernel everywhere else. The stride-1 input gradient
  * (./conv2d_backprop_input.ts) is a forward convolution too, so it takes the same path.
  *
  * @module
