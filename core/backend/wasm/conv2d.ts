@@ -10,7 +10,6 @@ import {
   backend_util,
   type Conv2DAttrs,
   type Conv2DInputs,
-  getKernel,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
@@ -19,8 +18,8 @@ import type { WasmBackend } from "./heap.ts";
 import { simdConvForward } from "./conv_simd.ts";
 import { geometry } from "./conv2d_backprop_filter.ts";
 
-/** Builds the Conv2D kernel config, delegating to `stock` (tfjs's own) where SIMD does not apply. */
-export function conv2DConfig(stock: KernelConfig): KernelConfig {
+/** The Conv2D kernel, delegating to `stock` (tfjs's own) where SIMD does not apply. */
+export function conv2DOverStock(stock: KernelConfig): KernelFunc {
   const conv2D = (args: { inputs: Conv2DInputs; backend: WasmBackend; attrs: Conv2DAttrs }) => {
     const { inputs, backend, attrs } = args;
     const x = inputs.x as TensorInfo;
@@ -43,16 +42,5 @@ export function conv2DConfig(stock: KernelConfig): KernelConfig {
       : undefined;
     return out ?? stock.kernelFunc(args as never);
   };
-  return {
-    kernelName: "Conv2D",
-    backendName: "wasm",
-    setupFunc: stock.setupFunc,
-    kernelFunc: conv2D as unknown as KernelFunc,
-  };
-}
-
-/** The Conv2D config over the currently registered (stock) wasm Conv2D, or undefined if none. */
-export function wasmConv2DConfig(): KernelConfig | undefined {
-  const stock = getKernel("Conv2D", "wasm");
-  return stock === undefined ? undefined : conv2DConfig(stock);
+  return conv2D as unknown as KernelFunc;
 }

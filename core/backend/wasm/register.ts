@@ -8,6 +8,7 @@
 import {
   getKernel,
   type KernelConfig,
+  type KernelFunc,
   registerKernel,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
@@ -17,8 +18,8 @@ import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from "./d
 import { identityConfig } from "./identity.ts";
 import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { reluGradWasmConfig } from "../relu_grad.ts";
-import { wasmSumConfig } from "./sum.ts";
-import { wasmConv2DConfig } from "./conv2d.ts";
+import { sumOverStock } from "./sum.ts";
+import { conv2DOverStock } from "./conv2d.ts";
 import { wasmAdamConfig } from "./adam.ts";
 import { installFusedAdam } from "../fused_adam.ts";
 
@@ -58,20 +59,25 @@ export function registerWasmTrainingKernels(): void {
     registerKernel(config);
     registered.add(config);
   }
-  for (const [name, wrap] of stockWrappers) {
+  for (const [name, overStock] of stockWrappers) {
     if (wrapped.has(name)) continue;
-    const config = wrap(); // wraps the stock kernel: must see it before replacing it
-    if (config === undefined) continue;
+    const stock = getKernel(name, "wasm"); // must be read before it is replaced
+    if (stock === undefined) continue;
     unregisterKernel(name, "wasm");
-    registerKernel(config);
+    registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      setupFunc: stock.setupFunc,
+      kernelFunc: overStock(stock),
+    });
     wrapped.add(name);
   }
   installFusedAdam("wasm");
 }
 
-/** Kernels that replace tfjs's own on a fast path and call it elsewhere. */
-const stockWrappers: [string, () => KernelConfig | undefined][] = [
-  ["Sum", wasmSumConfig],
-  ["Conv2D", wasmConv2DConfig],
+/** Kernels that replace tfjs's own on a fast path and call it (`stock`) elsewhere. */
+const stockWrappers: [string, (stock: KernelConfig) => KernelFunc][] = [
+  ["Sum", sumOverStock],
+  ["Conv2D", conv2DOverStock],
 ];
 const wrapped = new Set<string>();

@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  getKernel,
   type KernelConfig,
   type KernelFunc,
   type SumAttrs,
@@ -16,8 +15,8 @@ import {
 import { heapF32, offsetOf, type WasmBackend } from "./heap.ts";
 import { simdKernels } from "./simd.ts";
 
-/** Builds the Sum kernel config, delegating to `stock` (tfjs's own) outside the fast path. */
-export function sumConfig(stock: KernelConfig): KernelConfig {
+/** The Sum kernel, delegating to `stock` (tfjs's own) outside the fast path. */
+export function sumOverStock(stock: KernelConfig): KernelFunc {
   const sum = (args: { inputs: { x: TensorInfo }; backend: WasmBackend; attrs: SumAttrs }) => {
     const { inputs: { x }, backend, attrs } = args;
     const rank = x.shape.length;
@@ -43,16 +42,5 @@ export function sumConfig(stock: KernelConfig): KernelConfig {
     heap.set(acc, dst);
     return out;
   };
-  return {
-    kernelName: "Sum",
-    backendName: "wasm",
-    setupFunc: stock.setupFunc,
-    kernelFunc: sum as unknown as KernelFunc,
-  };
-}
-
-/** The Sum config over the currently registered (stock) wasm Sum, or undefined if none. */
-export function wasmSumConfig(): KernelConfig | undefined {
-  const stock = getKernel("Sum", "wasm");
-  return stock === undefined ? undefined : sumConfig(stock);
+  return sum as unknown as KernelFunc;
 }
