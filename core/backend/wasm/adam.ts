@@ -1,6 +1,6 @@
 /**
  * The fused Adam step (`ConvdeckAdam`, see ../fused_adam.ts) on the wasm backend: the SIMD
- * module's `adam`, split by elements across {@linkcode simdPool}'s threads, or, without the
+ * module's `adam`, cut by elements into pieces for {@linkcode simdPool}'s threads, or, without the
  * module, a JavaScript loop with the same float32 roundings.
  *
  * @module
@@ -11,6 +11,9 @@ import { heapF32, scratch, type WasmBackend } from "./heap.ts";
 import { simdPool } from "./simd_pool.ts";
 
 const f = Math.fround;
+
+/** kernels.c's `adam` takes its share of every variable as a range of this many parts. */
+const ADAM_PARTS = 65536;
 
 /** The update of `cd_adam` / kernels.c's `adam` in JavaScript, float32 rounding each operation. */
 function adamLoop(heap: Float32Array, p: Float64Array, o: Float64Array): void {
@@ -46,7 +49,14 @@ const runAdam: AdamRunner = (b, p, o) => {
     const buffer = backend.wasm.HEAPU8.buffer;
     new Float64Array(buffer, args.ptr, p.length).set(p);
     new Float64Array(buffer, args.ptr + 8 * p.length, o.length).set(o);
-    pool.run("adam", (i) => [args.ptr, args.ptr + 8 * p.length, i, pool.parts]);
+    pool.run("adam", {
+      args: [args.ptr, args.ptr + 8 * p.length, 0, ADAM_PARTS, ADAM_PARTS],
+      range: [2, 3],
+      lo: 0,
+      hi: ADAM_PARTS,
+      align: 1,
+      pieces: 4 * pool.parts,
+    });
   } finally {
     args.release();
   }

@@ -16,7 +16,7 @@
  */
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { heapF32, type HeapRegion, offsetOf, scratch, type WasmBackend } from "./heap.ts";
-import { type SimdPool, simdPool, splitRange } from "./simd_pool.ts";
+import { type SimdPool, simdPool } from "./simd_pool.ts";
 import type { ConvGeometry } from "./conv2d_backprop_filter.ts";
 
 /** Tuning knobs (tests lower them to exercise chunking and blocking). */
@@ -77,9 +77,8 @@ function indirection(
   c0: number,
   c1: number,
 ): void {
-  pool.run("conv_indirection", (i) => {
-    const [p0, p1] = splitRange(c0, c1, pool.parts, i, 4);
-    return [
+  pool.run("conv_indirection", {
+    args: [
       indBase,
       xPtr,
       zeroPtr,
@@ -94,9 +93,14 @@ function indirection(
       g.sw,
       g.padTop,
       g.padLeft,
-      p0,
-      p1,
-    ];
+      c0,
+      c1,
+    ],
+    range: [14, 15],
+    lo: c0,
+    hi: c1,
+    align: 4,
+    pieces: 4 * pool.parts,
   });
 }
 
@@ -125,18 +129,26 @@ export function simdConvForward(
   withBuffers(backend, g, K * g.outC, (zero, ind, panels, chunk) => {
     const xPtr = offsetOf(backend, x), wPtr = offsetOf(backend, filter);
     const yPtr = offsetOf(backend, out);
-    pool.run("pack_panels", (i) => {
-      const [co0, co1] = splitRange(0, g.outC, pool.parts, i, 8);
-      return [panels.ptr, wPtr, K, g.outC, co0, co1];
+    pool.run("pack_panels", {
+      args: [panels.ptr, wPtr, K, g.outC, 0, g.outC],
+      range: [4, 5],
+      lo: 0,
+      hi: g.outC,
+      align: 8,
+      pieces: 4 * pool.parts,
     });
     for (let c0 = 0; c0 < P; c0 += chunk) {
       const c1 = Math.min(P, c0 + chunk);
       // ind is indexed by absolute pixel: shift its base back by c0 (wraps like wasm's i32).
       const indBase = (ind.ptr - c0 * taps * 4) | 0;
       indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
-      pool.run("conv_forward", (i) => {
-        const [p0, p1] = splitRange(c0, c1, pool.parts, i, 4);
-        return [yPtr, indBase, panels.ptr, taps, g.inC, g.outC, block, p0, p1];
+      pool.run("conv_forward", {
+        args: [yPtr, indBase, panels.ptr, taps, g.inC, g.outC, block, c0, c1],
+        range: [7, 8],
+        lo: c0,
+        hi: c1,
+        align: 4,
+        pieces: 8 * pool.parts,
       });
     }
   });
@@ -171,24 +183,29 @@ export function simdConvFilterGrad(
       const c1 = Math.min(P, c0 + chunk);
       const indBase = (ind.ptr - c0 * taps * 4) | 0;
       indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
-      pool.run("conv_filter_grad", (i) => {
-        const [k0, k1] = splitRange(0, K, pool.parts, i, 4);
-        const packPtr = pack.ptr + i * block * g.outC * 4;
-        return [
+      pool.run("conv_filter_grad", {
+        args: [
           dwPtr,
           indBase,
           dyPtr,
-          packPtr,
+          pack.ptr,
           taps,
           g.inC,
           g.outC,
           c0,
           c1,
           block,
-          k0,
-          k1,
+          0,
+          K,
           c0 > 0 ? 1 : 0,
-        ];
+        ],
+        range: [10, 11],
+        lo: 0,
+        hi: K,
+        align: 4,
+        // Each piece copies every dy block into its thread's panels: a few pieces per thread.
+        pieces: 4 * pool.parts,
+        perThread: [3, block * g.outC * 4],
       });
     }
   });

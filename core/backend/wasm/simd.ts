@@ -100,8 +100,8 @@ export interface SimdKernels {
     k1: number,
     accumulate: number,
   ): void;
-  /** Part `part` of `parts` of the fused Adam step (arguments: ../fused_adam.ts). */
-  adam(p: number, o: number, part: number, parts: number): void;
+  /** Parts `[f0, f1)` of `parts` of the fused Adam step (arguments: ../fused_adam.ts). */
+  adam(p: number, o: number, f0: number, f1: number, parts: number): void;
   /** MaxPool gradient (first maximum of each window), zeroing `dx` first. */
   max_pool_grad(
     dx: number,

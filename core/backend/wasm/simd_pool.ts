@@ -1,13 +1,15 @@
 /**
- * Splits calls of the SIMD module's convolution functions across the calling thread and helper
+ * Runs calls of the SIMD module's convolution and Adam functions on the calling thread and helper
  * threads (`node:worker_threads`, unref'd so they never keep a process alive) that instantiate
  * the same module over tfjs-backend-wasm's shared memory. The threaded wasm backend runs
  * XNNPACK on its own pool; these kernels are convdeck's, so they bring their own threads: one
  * helper per wasm thread beyond the first. Handing a job over takes a few microseconds
  * (`Atomics.notify` / `Atomics.wait` on a shared control block).
  *
- * Until a helper has started, and with the single-threaded backend (plain memory), the caller
- * runs every part itself: each function computes the same results however its work is split.
+ * Each call is cut into pieces that free threads claim one at a time (./_simd_protocol.ts), so
+ * a thread slowed by anything else on the machine delays the call by at most a piece. Until a
+ * helper has started, and with the single-threaded backend (plain memory), the caller runs the
+ * whole range itself: each function computes the same results however its work is split.
  *
  * @module
  */
@@ -15,90 +17,115 @@ import { Worker } from "node:worker_threads";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import type { WasmBackend, WasmModule } from "./heap.ts";
 import { simdBinding, type SimdKernels } from "./simd.ts";
-import { CONTROL_SLOTS, SLOT, SPLIT_KERNELS, type SplitKernel } from "./_simd_protocol.ts";
+import {
+  CONTROL_SLOTS,
+  runPieces,
+  SLOT,
+  SPLIT_KERNELS,
+  type SplitKernel,
+} from "./_simd_protocol.ts";
 
 export type { SplitKernel } from "./_simd_protocol.ts";
 
-/** Switches for tests: with `helpers` off the calling thread runs every part itself. */
+/** Switches for tests: with `helpers` off the calling thread runs every piece itself. */
 export const simdPoolTuning = {
   helpers: true,
-  /** Longest wait for a helper's part, in ms, before the call fails instead of hanging. */
+  /** Longest wait for a helper's piece, in ms, before the call fails instead of hanging. */
   helperTimeoutMs: 120_000,
 };
 
-/** A way to run one SIMD function as several parts at once. */
+/** One call of a SIMD function, cut into pieces along one of its range arguments. */
+export interface SplitJob {
+  /** The arguments; those at `range` are overwritten with each piece's bounds. */
+  args: number[];
+  /** Indices in `args` of the range's lower and upper bound. */
+  range: [number, number];
+  /** The whole range. */
+  lo: number;
+  hi: number;
+  /** Inner bounds of pieces fall on multiples of this (the kernel's tile). */
+  align: number;
+  /** Most pieces to cut (fewer when the range is short). */
+  pieces: number;
+  /** `[index, stride]`: `args[index]` is offset by `thread * stride` (per-thread scratch). */
+  perThread?: [number, number];
+}
+
+/** A way to run one SIMD function on all the pool's threads at once. */
 export interface SimdPool {
-  /** Number of parts a call is split into: the calling thread plus the helpers. */
+  /** Threads a call can use: the calling thread plus the helpers. */
   readonly parts: number;
-  /** Number of helper threads that have started and take parts. */
+  /** Number of helper threads that have started and take pieces. */
   helpersReady(): number;
   /**
-   * Runs `name` once for each part `i` in `[0, parts)` with the arguments `argsOf(i)`, part 0
-   * on the calling thread, and returns when every part is done. Throws if a part failed.
+   * Runs `name` over the pieces of `job`, each claimed by whichever thread is free (the caller
+   * included), and returns when every piece is done. Throws if a piece failed.
    */
-  run(name: SplitKernel, argsOf: (part: number) => number[]): void;
+  run(name: SplitKernel, job: SplitJob): void;
 }
 
-interface Helper {
-  ctl: Int32Array;
-  seq: number;
-}
+const pools = new WeakMap<WasmModule, SimdPool>();
 
-const pools = new WeakMap<WasmModule, SimdPool | null>();
-
-function startHelper(module: WebAssembly.Module, memory: WebAssembly.Memory): Helper {
+function makePool(
+  kernels: SimdKernels,
+  helperCount: number,
+  start: (control: SharedArrayBuffer) => void,
+): SimdPool {
+  const fnList = SPLIT_KERNELS.map((n) =>
+    (kernels as unknown as Record<string, (...args: number[]) => void>)[n]
+  );
   const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
-  const worker = new Worker(new URL("./_simd_worker.ts", import.meta.url));
-  worker.unref();
-  worker.postMessage({ module, memory, control });
-  return { ctl: new Int32Array(control), seq: 0 };
-}
-
-function makePool(kernels: SimdKernels, helpers: Helper[]): SimdPool {
-  const fns = kernels as unknown as Record<SplitKernel, (...args: number[]) => void>;
+  const ctl = new Int32Array(control);
+  if (helperCount > 0) start(control);
+  let seq = 0;
   return {
-    parts: helpers.length + 1,
-    helpersReady: () => helpers.filter((h) => Atomics.load(h.ctl, SLOT.ready) === 1).length,
-    run(name, argsOf) {
+    parts: helperCount + 1,
+    helpersReady: () => Atomics.load(ctl, SLOT.ready),
+    run(name, job) {
       const fn = SPLIT_KERNELS.indexOf(name);
-      const posted: Helper[] = [];
-      for (let i = 1; i <= helpers.length; i++) {
-        const h = helpers[i - 1];
-        const args = argsOf(i);
-        if (!simdPoolTuning.helpers || Atomics.load(h.ctl, SLOT.ready) !== 1) {
-          fns[name](...args); // not started yet: run its part here
-          continue;
-        }
-        if (args.length > CONTROL_SLOTS - SLOT.args) throw new Error(`${name}: too many arguments`);
-        h.ctl[SLOT.fn] = fn;
-        h.ctl[SLOT.argc] = args.length;
-        h.ctl.set(args, SLOT.args);
-        Atomics.store(h.ctl, SLOT.seq, ++h.seq);
-        Atomics.notify(h.ctl, SLOT.seq);
-        posted.push(h);
+      if (job.args.length > CONTROL_SLOTS - SLOT.args) {
+        throw new Error(`${name}: too many arguments`);
       }
-      let error: unknown;
-      try {
-        fns[name](...argsOf(0));
-      } catch (e) {
-        error = e;
+      const pieces = Math.max(1, Math.min(job.pieces, Math.ceil((job.hi - job.lo) / job.align)));
+      const useHelpers = simdPoolTuning.helpers && Atomics.load(ctl, SLOT.ready) > 0;
+      seq = (seq + 1) & 0x3fffffff;
+      const tag = (seq & 0x7fff) << 16;
+      // Close the previous job's ticket first: a late helper can claim nothing while the
+      // fields below are rewritten.
+      Atomics.store(ctl, SLOT.ticket, tag | 0xffff);
+      ctl[SLOT.fn] = fn;
+      ctl[SLOT.pieces] = useHelpers ? pieces : 1;
+      ctl[SLOT.loArg] = job.range[0];
+      ctl[SLOT.hiArg] = job.range[1];
+      ctl[SLOT.lo] = job.lo;
+      ctl[SLOT.hi] = job.hi;
+      ctl[SLOT.align] = job.align;
+      ctl[SLOT.threadArg] = job.perThread?.[0] ?? -1;
+      ctl[SLOT.threadStride] = job.perThread?.[1] ?? 0;
+      ctl[SLOT.argc] = job.args.length;
+      ctl.set(job.args, SLOT.args);
+      ctl[SLOT.failed] = 0;
+      Atomics.store(ctl, SLOT.done, 0);
+      Atomics.store(ctl, SLOT.ticket, tag);
+      if (useHelpers) {
+        Atomics.store(ctl, SLOT.seq, seq);
+        Atomics.notify(ctl, SLOT.seq);
       }
-      for (const h of posted) {
-        const start = performance.now();
-        let d: number;
-        while ((d = Atomics.load(h.ctl, SLOT.done)) !== h.seq) {
-          Atomics.wait(h.ctl, SLOT.done, d, 1000);
-          if (performance.now() - start > simdPoolTuning.helperTimeoutMs) {
-            throw new Error(
-              `${name}: a SIMD helper thread gave no answer in ${simdPoolTuning.helperTimeoutMs} ms`,
-            );
-          }
-        }
-        if (h.ctl[SLOT.failed] !== 0 && error === undefined) {
-          error = new Error(`${name} failed on a SIMD helper thread (see its message above)`);
+      runPieces(ctl, seq, 0, fnList);
+      const total = ctl[SLOT.pieces];
+      const begin = performance.now();
+      let d: number;
+      while ((d = Atomics.load(ctl, SLOT.done)) < total) {
+        Atomics.wait(ctl, SLOT.done, d, 1000);
+        if (performance.now() - begin > simdPoolTuning.helperTimeoutMs) {
+          throw new Error(
+            `${name}: a SIMD helper thread gave no answer in ${simdPoolTuning.helperTimeoutMs} ms`,
+          );
         }
       }
-      if (error !== undefined) throw error;
+      if (ctl[SLOT.failed] !== 0) {
+        throw new Error(`${name} failed on a SIMD helper thread (see its message above)`);
+      }
     },
   };
 }
@@ -120,41 +147,19 @@ export function simdPool(backend: WasmBackend): SimdPool | undefined {
   const binding = simdBinding(backend);
   if (binding === undefined) return undefined;
   let pool = pools.get(backend.wasm);
-  if (pool === undefined || pool === null) {
+  if (pool === undefined) {
     const shared = binding.memory.buffer instanceof SharedArrayBuffer;
     const count = shared ? Math.max(0, getThreadsCount() - 1) : 0;
-    const helpers = Array.from(
-      { length: count },
-      () => startHelper(binding.module, binding.memory),
-    );
-    pool = makePool(binding.kernels, helpers);
+    pool = makePool(binding.kernels, count, (control) => {
+      for (let i = 1; i <= count; i++) {
+        const worker = new Worker(new URL("./_simd_worker.ts", import.meta.url));
+        worker.unref();
+        worker.postMessage({ module: binding.module, memory: binding.memory, control, thread: i });
+      }
+    });
     pools.set(backend.wasm, pool);
   }
   return pool;
 }
 
-/**
- * Bounds of part `part` of `[lo, hi)` split into `parts` nearly equal ranges whose inner bounds
- * are multiples of `align` (the kernels' tile sizes).
- *
- * @example
- * ```ts
- * import { splitRange } from "./simd_pool.ts";
- * console.log(splitRange(0, 10, 2, 0, 4), splitRange(0, 10, 2, 1, 4)); // [0, 4] [4, 10]
- * ```
- */
-export function splitRange(
-  lo: number,
-  hi: number,
-  parts: number,
-  part: number,
-  align: number,
-): [number, number] {
-  const at = (i: number) =>
-    i <= 0
-      ? lo
-      : i >= parts
-      ? hi
-      : Math.min(hi, lo + Math.round((hi - lo) * i / parts / align) * align);
-  return [at(part), at(part + 1)];
-}
+export { splitRange } from "./_simd_protocol.ts";

@@ -199,9 +199,10 @@ void max_pool_grad(float* dx, const float* x, const float* dy, int batch, int in
 // float32 operations, in the order, of tfjs's AdamOptimizer (so the same numbers, to the bit):
 // p = [lr, beta1, beta2, epsilon, 1 - beta1, 1 - beta2, count]; o = [acc1, acc2, acc1', acc2',
 // then per variable w, g, m, v, w', m', v', n] as byte offsets (all float64). This call does
-// part `part` of `parts` of every variable's elements; part 0 also writes the beta powers.
+// parts [f0, f1) of `parts` equal parts of every variable's elements (parts start at multiples
+// of 4 elements); the call with f0 == 0 also writes the beta powers.
 EXPORT(adam)
-void adam(const double* p, const double* o, int part, int parts) {
+void adam(const double* p, const double* o, int f0, int f1, int parts) {
   const float nlr = (float)(-p[0]), b1 = (float)p[1], b2 = (float)p[2], eps = (float)p[3];
   const float c1 = (float)p[4], c2 = (float)p[5];
   const int nv = (int)p[6];
@@ -223,8 +224,8 @@ void adam(const double* p, const double* o, int part, int parts) {
     float* v2 = (float*)(uintptr_t)q[6];
     const int n = (int)q[7];
     // Parts start at multiples of 4 elements.
-    const int i0 = (int)((long long)n * part / parts) & ~3;
-    const int i1 = part + 1 == parts ? n : (int)((long long)n * (part + 1) / parts) & ~3;
+    const int i0 = (int)((long long)n * f0 / parts) & ~3;
+    const int i1 = f1 == parts ? n : (int)((long long)n * f1 / parts) & ~3;
     int i = i0;
     for (; i + 4 <= i1; i += 4) {
       const v128_t gi = wasm_v128_load(g + i);
@@ -249,7 +250,7 @@ void adam(const double* p, const double* o, int part, int parts) {
       w2[i] = (mh / (__builtin_sqrtf(vh) + eps)) * nlr + w[i];
     }
   }
-  if (part == 0) {
+  if (f0 == 0) {
     *(float*)(uintptr_t)o[2] = acc1 * b1;
     *(float*)(uintptr_t)o[3] = acc2 * b2;
   }
