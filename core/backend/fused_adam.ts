@@ -16,6 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { offsetOf } from "./wasm/heap.ts";
 
 /** The parts of a wasm-heap backend (wasm, and native, which shares its heap) the kernel uses. */
 export interface HeapBackend extends tf.KernelBackend {
@@ -31,10 +32,6 @@ export interface HeapBackend extends tf.KernelBackend {
  * size] as heap byte offsets (see `cd_adam` in native/shim.c). Throws on failure.
  */
 export type AdamRunner = (backend: HeapBackend, p: Float64Array, o: Float64Array) => void;
-
-function offset(b: HeapBackend, t: tf.TensorInfo): number {
-  return b.dataIdMap.get(t.dataId).memoryOffset;
-}
 
 /** Kernel name of the fused Adam step. */
 export const ADAM_KERNEL = "ConvdeckAdam";
@@ -85,7 +82,7 @@ export function adamKernelConfig(
     backendName,
     kernelFunc: ((args: AdamArgs) => {
       const { inputs, backend: b, attrs: a } = args;
-      const off = (t: tf.TensorInfo) => offset(b, t);
+      const off = (t: tf.TensorInfo) => offsetOf(b, t);
       const outs: tf.TensorInfo[] = [
         b.makeOutput([], "float32"),
         b.makeOutput([], "float32"),

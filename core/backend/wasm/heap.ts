@@ -31,8 +31,11 @@ export interface WasmBackend extends KernelBackend {
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
-/** Byte offset of a tensor's data in the wasm heap. */
-export function offsetOf(backend: WasmBackend, t: TensorInfo): number {
+/** Byte offset of a tensor's data in the wasm heap (of wasm, or of native, which shares it). */
+export function offsetOf(
+  backend: { dataIdMap: { get(dataId: object): { memoryOffset: number } } },
+  t: TensorInfo,
+): number {
   return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 

@@ -161,5 +161,3 @@ export function simdPool(backend: WasmBackend): SimdPool | undefined {
   }
   return pool;
 }
-
-export { splitRange } from "./_simd_protocol.ts";
