@@ -242,7 +242,10 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
     const st = await Deno.lstat(path).catch(() => null);
     const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
     const dead = holder.host === thisHost() && typeof holder.pid === "number" &&
-      !processAlive(holder.pid);
+      !processAlive(holder.pid) &&
+      // The holder may have released its lock and exited after the read above, and another
+      // editor taken the lock since: judge only a lock still there once its holder is dead.
+      await Deno.readTextFile(path).catch(() => "") === text;
     if (st && (dead || age > LOCK_STALE_MS) && (text !== "" || age > LOCK_STALE_MS)) {
       const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
       try {
