@@ -15,6 +15,8 @@ typedef v128_t V;
 #define LD(p) wasm_v128_load(p)
 #define ST(p, v) wasm_v128_store(p, v)
 #define SPLAT(p) wasm_v128_load32_splat(p)
+// Lane l of v in all four lanes.
+#define LANE(v, l) wasm_i32x4_shuffle(v, v, l, l, l, l)
 // acc += a * b: relaxed SIMD's multiply-add where the build enables it (fused on CPUs with
 // FMA: half the instructions), else a multiply then an add.
 #ifdef __wasm_relaxed_simd__
@@ -189,18 +191,22 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
           for (int p = b0; p < b1; p++) {
             const V b0v = LD(d), b1v = LD(d + 4);
             d += 8;
-            const float* a = ip[t0] + d0;
+            // One load for the 4 rows' inputs (channels d0..d0+3 of one tap), each then
+            // broadcast by a shuffle: Deno's V8 checks every memory access against the
+            // memory's bounds (no trap handler), so fewer, wider loads run faster (filter
+            // gradient 31 -> 44 GFLOP/s on one thread against 4 scalar broadcasts).
+            const V a = LD(ip[t0] + d0);
             ip += taps;
-            V s = SPLAT(a);
+            V s = LANE(a, 0);
             MADD(c00, s, b0v);
             MADD(c01, s, b1v);
-            s = SPLAT(a + 1);
+            s = LANE(a, 1);
             MADD(c10, s, b0v);
             MADD(c11, s, b1v);
-            s = SPLAT(a + 2);
+            s = LANE(a, 2);
             MADD(c20, s, b0v);
             MADD(c21, s, b1v);
-            s = SPLAT(a + 3);
+            s = LANE(a, 3);
             MADD(c30, s, b0v);
             MADD(c31, s, b1v);
           }
