@@ -68,12 +68,15 @@ export interface SimdKernels {
   pack_panels(wp: number, w: number, K: number, CO: number, co0: number, co1: number): void;
   /**
    * Convolution of output pixels `[p0, p1)` over an indirection buffer, the filter as
-   * `pack_panels` panels; `CO % 8 === 0`.
+   * `pack_panels` panels, with `block * taps * C` floats of scratch at `ap` and `zero` a row
+   * of `C` zeros; `CO % 8 === 0`, `block % 4 === 0`.
    */
   conv_forward(
     y: number,
     ind: number,
     wp: number,
+    ap: number,
+    zero: number,
     taps: number,
     C: number,
     CO: number,
