@@ -52,6 +52,10 @@ const convCases: ConvCase[] = [
   { x: [1, 3, 3, 16], f: [3, 3, 16, 24], strides: [1, 1], pad: "same" },
   { x: [2, 5, 6, 1], f: [3, 3, 1, 8], strides: [1, 1], pad: "same" },
   { x: [2, 6, 5, 24], f: [3, 3, 24, 16], strides: [1, 1], pad: "valid" },
+  // From 64 output channels the filter gradient copies its inputs 4 rows to a vector first:
+  // rows within a tap, and rows that cross taps or pass the end (6 channels, 54 rows).
+  { x: [2, 5, 6, 12], f: [3, 3, 12, 64], strides: [1, 1], pad: "same" },
+  { x: [1, 6, 5, 6], f: [3, 3, 6, 64], strides: [2, 1], pad: "valid" },
 ];
 
 function outShape(c: ConvCase): number[] {

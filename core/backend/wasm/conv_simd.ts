@@ -184,7 +184,9 @@ export function simdConvFilterGrad(
   const block = Math.max(1, convSimdTuning.filterBlock);
   const out = backend.makeOutput(filterShape, "float32");
   convSimdStats.filterGrad++;
-  withBuffers(backend, g, pool.parts * block * g.outC, (zero, ind, pack, chunk) => {
+  // Each thread's copies of a block: dy's panels, then the inputs of its rows (conv.c).
+  const perThread = block * (g.outC + K + 3);
+  withBuffers(backend, g, pool.parts * perThread, (zero, ind, pack, chunk) => {
     const xPtr = offsetOf(backend, x), dyPtr = offsetOf(backend, dy);
     const dwPtr = offsetOf(backend, out);
     for (let c0 = 0; c0 < P; c0 += chunk) {
@@ -213,7 +215,7 @@ export function simdConvFilterGrad(
         align: 4,
         // Each piece copies every dy block into its thread's panels: a few pieces per thread.
         pieces: 4 * pool.parts,
-        perThread: [3, block * g.outC * 4],
+        perThread: [3, perThread * 4],
       });
     }
   });

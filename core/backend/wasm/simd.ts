@@ -85,8 +85,8 @@ export interface SimdKernels {
     p1: number,
   ): void;
   /**
-   * Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)`, with `block * CO` floats of
-   * scratch at `pack`; `CO % 8 === 0`.
+   * Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)`, with
+   * `block * (CO + taps * C + 3)` floats of scratch at `pack`; `CO % 8 === 0`.
    */
   conv_filter_grad(
     dw: number,
