@@ -17,6 +17,44 @@ typedef v128_t V;
 #define SPLAT(p) wasm_v128_load32_splat(p)
 // Lane l of v in all four lanes.
 #define LANE(v, l) wasm_i32x4_shuffle(v, v, l, l, l, l)
+
+// The register tiles below are 4 rows x 8 columns in c00, c01 (row 0) ... c30, c31 (row 3).
+// One step of a tile: row r += lane r of `a` times the 8 columns (b0, b1).
+#define TILE_STEP(a, b0, b1)            \
+  do {                                  \
+    const V av_ = (a), b0_ = (b0), b1_ = (b1); \
+    V s_ = LANE(av_, 0);                \
+    MADD(c00, s_, b0_);                 \
+    MADD(c01, s_, b1_);                 \
+    s_ = LANE(av_, 1);                  \
+    MADD(c10, s_, b0_);                 \
+    MADD(c11, s_, b1_);                 \
+    s_ = LANE(av_, 2);                  \
+    MADD(c20, s_, b0_);                 \
+    MADD(c21, s_, b1_);                 \
+    s_ = LANE(av_, 3);                  \
+    MADD(c30, s_, b0_);                 \
+    MADD(c31, s_, b1_);                 \
+  } while (0)
+// Stores the tile's first `rows` rows at o, rows `stride` floats apart.
+#define TILE_STORE(o, stride, rows)                   \
+  do {                                                \
+    float* o_ = (o);                                  \
+    ST(o_, c00);                                      \
+    ST(o_ + 4, c01);                                  \
+    if ((rows) > 1) {                                 \
+      ST(o_ + (stride), c10);                         \
+      ST(o_ + (stride) + 4, c11);                     \
+    }                                                 \
+    if ((rows) > 2) {                                 \
+      ST(o_ + 2 * (stride), c20);                     \
+      ST(o_ + 2 * (stride) + 4, c21);                 \
+    }                                                 \
+    if ((rows) > 3) {                                 \
+      ST(o_ + 3 * (stride), c30);                     \
+      ST(o_ + 3 * (stride) + 4, c31);                 \
+    }                                                 \
+  } while (0)
 // acc += a * b: relaxed SIMD's multiply-add where the build enables it (fused on CPUs with
 // FMA: half the instructions), else a multiply then an add.
 #ifdef __wasm_relaxed_simd__
@@ -128,36 +166,9 @@ void conv_forward(float* y, const float* const* ind, const float* wp, float* ap,
         const float* a = ap + (p - b0) * K;
         const float* wb = wpanel;
         for (long k = 0; k < K; k++, a += 4, wb += 8) {
-          const V av = LD(a), b0v = LD(wb), b1v = LD(wb + 4);
-          V s = LANE(av, 0);
-          MADD(c00, s, b0v);
-          MADD(c01, s, b1v);
-          s = LANE(av, 1);
-          MADD(c10, s, b0v);
-          MADD(c11, s, b1v);
-          s = LANE(av, 2);
-          MADD(c20, s, b0v);
-          MADD(c21, s, b1v);
-          s = LANE(av, 3);
-          MADD(c30, s, b0v);
-          MADD(c31, s, b1v);
+          TILE_STEP(LD(a), LD(wb), LD(wb + 4));
         }
-        float* o = y + (long)p * CO + co0;
-        const int rows = b1 - p;
-        ST(o, c00);
-        ST(o + 4, c01);
-        if (rows > 1) {
-          ST(o + CO, c10);
-          ST(o + CO + 4, c11);
-        }
-        if (rows > 2) {
-          ST(o + 2 * CO, c20);
-          ST(o + 2 * CO + 4, c21);
-        }
-        if (rows > 3) {
-          ST(o + 3 * CO, c30);
-          ST(o + 3 * CO + 4, c31);
-        }
+        TILE_STORE(y + (long)p * CO + co0, CO, b1 - p);
       }
     }
   }
@@ -230,42 +241,17 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
         if (xk) {
           const float* a = xk;
           for (int j = 0; j < bn; j++, a += 4, d += 8) {
-            const V av = LD(a), b0v = LD(d), b1v = LD(d + 4);
-            V s = LANE(av, 0);
-            MADD(c00, s, b0v);
-            MADD(c01, s, b1v);
-            s = LANE(av, 1);
-            MADD(c10, s, b0v);
-            MADD(c11, s, b1v);
-            s = LANE(av, 2);
-            MADD(c20, s, b0v);
-            MADD(c21, s, b1v);
-            s = LANE(av, 3);
-            MADD(c30, s, b0v);
-            MADD(c31, s, b1v);
+            TILE_STEP(LD(a), LD(d), LD(d + 4));
           }
         } else {
           const float* const* ip = ind + (long)b0 * taps;
           if (sameTap) {
             for (int p = b0; p < b1; p++) {
-              const V b0v = LD(d), b1v = LD(d + 4);
-              d += 8;
               // One load for the 4 rows' inputs (channels d0..d0+3 of one tap), each then
               // broadcast by a shuffle (31 -> 44 GFLOP/s on one thread against 4 broadcasts).
-              const V a = LD(ip[t0] + d0);
+              TILE_STEP(LD(ip[t0] + d0), LD(d), LD(d + 4));
+              d += 8;
               ip += taps;
-              V s = LANE(a, 0);
-              MADD(c00, s, b0v);
-              MADD(c01, s, b1v);
-              s = LANE(a, 1);
-              MADD(c10, s, b0v);
-              MADD(c11, s, b1v);
-              s = LANE(a, 2);
-              MADD(c20, s, b0v);
-              MADD(c21, s, b1v);
-              s = LANE(a, 3);
-              MADD(c30, s, b0v);
-              MADD(c31, s, b1v);
             }
           } else {
             for (int p = b0; p < b1; p++) {
@@ -287,20 +273,7 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
             }
           }
         }
-        ST(o, c00);
-        ST(o + 4, c01);
-        if (rows > 1) {
-          ST(o + CO, c10);
-          ST(o + CO + 4, c11);
-        }
-        if (rows > 2) {
-          ST(o + 2 * CO, c20);
-          ST(o + 2 * CO + 4, c21);
-        }
-        if (rows > 3) {
-          ST(o + 3 * CO, c30);
-          ST(o + 3 * CO + 4, c31);
-        }
+        TILE_STORE(o, CO, rows);
       }
     }
   }
