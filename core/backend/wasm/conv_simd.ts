@@ -45,28 +45,60 @@ export const convSimdTuning = {
 /** Calls that took the SIMD path (tests check that their cases reach it). */
 export const convSimdStats = { forward: 0, filterGrad: 0 };
 
-/**
- * Runs `body` with a zeroed row of `inC` floats (the padding's input), an indirection buffer
- * for a chunk of output pixels and `extra` floats of scratch; frees them after.
- */
-function withBuffers<T>(
-  backend: WasmBackend,
-  g: ConvGeometry,
-  extra: number,
-  body: (zero: HeapRegion, ind: HeapRegion, scratchRegion: HeapRegion, chunk: number) => T,
-): T {
+/** What a call both kernels cover runs with: the pool, output pixels `P`, filter rows `K`. */
+interface SimdCall {
+  pool: SimdPool;
+  P: number;
+  taps: number;
+  K: number;
+}
+
+/** The call's {@linkcode SimdCall}, or undefined when the SIMD kernels do not cover it. */
+function simdCall(backend: WasmBackend, g: ConvGeometry): SimdCall | undefined {
+  if (!convSimdTuning.enabled || g.outC % 8 !== 0) return undefined;
+  const pool = simdPool(backend);
+  if (pool === undefined) return undefined;
   const P = g.batch * g.outH * g.outW;
+  if (P === 0) return undefined;
+  const taps = g.fh * g.fw;
+  return { pool, P, taps, K: taps * g.inC };
+}
+
+/**
+ * Runs a kernel over the output pixels of `x`'s convolution, chunk by chunk: allocates a zeroed
+ * row of `inC` floats (the padding's input), an indirection buffer for a chunk and `extra`
+ * floats of scratch (`work`), calls `start` once, then fills the indirection buffer of each
+ * chunk `[c0, c1)` and runs the chunk function `start` returned on it; frees the buffers after.
+ * `indBase` is the buffer's base shifted back by `c0` pixels, as the kernels index it by
+ * absolute pixel (it wraps like wasm's i32).
+ */
+function overChunks(
+  backend: WasmBackend,
+  call: SimdCall,
+  g: ConvGeometry,
+  x: TensorInfo,
+  extra: number,
+  start: (work: HeapRegion, zero: HeapRegion) => (c0: number, c1: number, indBase: number) => void,
+): void {
+  const { pool, P, taps } = call;
   const chunk = Math.max(4, Math.min(P, convSimdTuning.pixelChunk));
   const regions: HeapRegion[] = [];
   try {
     const zero = scratch(backend, g.inC);
     regions.push(zero);
-    const ind = scratch(backend, chunk * g.fh * g.fw);
+    const ind = scratch(backend, chunk * taps);
     regions.push(ind);
-    const more = scratch(backend, extra);
-    regions.push(more);
+    const work = scratch(backend, extra);
+    regions.push(work);
     heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + g.inC);
-    return body(zero, ind, more, chunk);
+    const xPtr = offsetOf(backend, x);
+    const runChunk = start(work, zero);
+    for (let c0 = 0; c0 < P; c0 += chunk) {
+      const c1 = Math.min(P, c0 + chunk);
+      const indBase = (ind.ptr - c0 * taps * 4) | 0;
+      indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
+      runChunk(c0, c1, indBase);
+    }
   } finally {
     for (const r of regions) r.release();
   }
@@ -120,35 +152,26 @@ export function simdConvForward(
   g: ConvGeometry,
   outShape: number[],
 ): TensorInfo | undefined {
-  if (!convSimdTuning.enabled || g.outC % 8 !== 0) return undefined;
   if (g.inC < convSimdTuning.minForwardChannels) return undefined;
-  const pool = simdPool(backend);
-  if (pool === undefined) return undefined;
-  const P = g.batch * g.outH * g.outW;
-  if (P === 0) return undefined;
-  const taps = g.fh * g.fw;
-  const K = taps * g.inC;
+  const call = simdCall(backend, g);
+  if (call === undefined) return undefined;
+  const { pool, taps, K } = call;
   const block = Math.max(4, Math.floor(convSimdTuning.forwardBlockFloats / K / 4) * 4);
   const out = backend.makeOutput(outShape, "float32");
   convSimdStats.forward++;
   // The filter's panels, then each thread's packed inputs.
-  withBuffers(backend, g, K * g.outC + pool.parts * block * K, (zero, ind, work, chunk) => {
+  overChunks(backend, call, g, x, K * g.outC + pool.parts * block * K, (work, zero) => {
     const panels = work.ptr, packed = work.ptr + K * g.outC * 4;
-    const xPtr = offsetOf(backend, x), wPtr = offsetOf(backend, filter);
     const yPtr = offsetOf(backend, out);
     pool.run("pack_panels", {
-      args: [panels, wPtr, K, g.outC, 0, g.outC],
+      args: [panels, offsetOf(backend, filter), K, g.outC, 0, g.outC],
       range: [4, 5],
       lo: 0,
       hi: g.outC,
       align: 8,
       pieces: 4 * pool.parts,
     });
-    for (let c0 = 0; c0 < P; c0 += chunk) {
-      const c1 = Math.min(P, c0 + chunk);
-      // ind is indexed by absolute pixel: shift its base back by c0 (wraps like wasm's i32).
-      const indBase = (ind.ptr - c0 * taps * 4) | 0;
-      indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
+    return (c0, c1, indBase) =>
       pool.run("conv_forward", {
         args: [yPtr, indBase, panels, packed, zero.ptr, taps, g.inC, g.outC, block, c0, c1],
         range: [9, 10],
@@ -158,7 +181,6 @@ export function simdConvForward(
         pieces: 8 * pool.parts,
         perThread: [3, block * K * 4],
       });
-    }
   });
   return out;
 }
@@ -174,25 +196,17 @@ export function simdConvFilterGrad(
   g: ConvGeometry,
   filterShape: number[],
 ): TensorInfo | undefined {
-  if (!convSimdTuning.enabled || g.outC % 8 !== 0) return undefined;
-  const pool = simdPool(backend);
-  if (pool === undefined) return undefined;
-  const P = g.batch * g.outH * g.outW;
-  if (P === 0) return undefined;
-  const taps = g.fh * g.fw;
-  const K = taps * g.inC;
+  const call = simdCall(backend, g);
+  if (call === undefined) return undefined;
+  const { pool, taps, K } = call;
   const block = Math.max(1, convSimdTuning.filterBlock);
   const out = backend.makeOutput(filterShape, "float32");
   convSimdStats.filterGrad++;
   // Each thread's copies of a block: dy's panels, then the inputs of its rows (conv.c).
   const perThread = block * (g.outC + K + 3);
-  withBuffers(backend, g, pool.parts * perThread, (zero, ind, pack, chunk) => {
-    const xPtr = offsetOf(backend, x), dyPtr = offsetOf(backend, dy);
-    const dwPtr = offsetOf(backend, out);
-    for (let c0 = 0; c0 < P; c0 += chunk) {
-      const c1 = Math.min(P, c0 + chunk);
-      const indBase = (ind.ptr - c0 * taps * 4) | 0;
-      indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
+  overChunks(backend, call, g, x, pool.parts * perThread, (pack) => {
+    const dyPtr = offsetOf(backend, dy), dwPtr = offsetOf(backend, out);
+    return (c0, c1, indBase) =>
       pool.run("conv_filter_grad", {
         args: [
           dwPtr,
@@ -217,7 +231,6 @@ export function simdConvFilterGrad(
         pieces: 4 * pool.parts,
         perThread: [3, perThread * 4],
       });
-    }
   });
   return out;
 }
