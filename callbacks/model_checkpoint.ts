@@ -6,6 +6,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
+import { isAbsolute, relative, sep } from "node:path";
 import { saveModel } from "../core/run/model_io.ts";
 import { checkpointDir } from "../core/run/checkpoints.ts";
 import {
@@ -186,11 +187,14 @@ export class ModelCheckpoint implements Callback {
       checkpoint: { callback: this.name, monitor: this.monitorName, value: value ?? null },
       callbacks: ctx.callbackStates?.() ?? {},
     };
-    const saved = await saveModel(ctx.model, path, {
-      weightsOnly: this.saveWeightsOnly,
-      optimizer,
-      state,
-    });
+    const options = { weightsOnly: this.saveWeightsOnly, optimizer, state };
+    // Inside the run: through the run logger, which checks that this process still owns the
+    // run and never re-creates a deleted run folder. A path the user chose outside the run
+    // (Keras allows any filepath) is saved there directly.
+    const rel = relative(ctx.run.dir, path);
+    const saved = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel)
+      ? await ctx.run.saveCheckpoint(rel.split(sep).join("/"), ctx.model, options)
+      : await saveModel(ctx.model, path, options);
     this.saved.push(saved.dir);
     await ctx.run.event("checkpoint_saved", {
       callback: this.name,

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { confine, safeSegments } from "../core/fs/confine.ts";
 import { parseArgs } from "node:util";
 import { join, relative, resolve } from "node:path";
 import { RunIndex } from "../core/run/index.ts";
@@ -116,17 +117,27 @@ function csvField(v: Cell | undefined): string {
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
+function safeIds(id: string): number {
+  try {
+    return safeSegments(id).length;
+  } catch {
+    return 0;
+  }
+}
+
 async function findRun(runsDir: string, ref: string): Promise<string> {
   const root = resolve(runsDir);
   const abs = resolve(ref);
   const id = abs.startsWith(root + "/") && !abs.slice(root.length + 1).includes("/")
     ? abs.slice(root.length + 1)
     : ref;
-  if (!/^[^/\\]+$/.test(id) || id.startsWith(".")) {
+  if (id.startsWith(".") || safeIds(id) !== 1) {
     throw new Error(`${ref} is not a run of ${runsDir} (give its id or its folder)`);
   }
-  const st = await Deno.lstat(join(root, id)).catch(() => null);
-  if (!st?.isDirectory) throw new Error(`no run ${id} in ${runsDir}`);
+  // The one confinement policy: a real folder of the runs folder, never a symlink.
+  await confine(root, id, "dir").catch(() => {
+    throw new Error(`no run ${id} in ${runsDir}`);
+  });
   return id;
 }
 

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { relative } from "node:path";
+import { removeTemps } from "./fs/atomic.ts";
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
@@ -16,7 +17,6 @@ import {
   readCheckpointFile,
   readModelTopology,
   readState,
-  saveModel,
   verifyCheckpoint,
 } from "./run/model_io.ts";
 import { topologyChanges } from "./models/topology_diff.ts";
@@ -49,7 +49,7 @@ export function resumeCheckpointer(keep = 2): Checkpointer {
     const callbackFiles = await trainer.callbackFiles();
     const sequence = await nextResumeSequence(trainer.run.dir);
     try {
-      await saveModel(trainer.model, dir, {
+      await trainer.run.saveCheckpoint(relative(trainer.run.dir, dir), trainer.model, {
         optimizer: trainer.optimizer,
         manifest: true,
         sequence,
@@ -75,11 +75,7 @@ export function resumeCheckpointer(keep = 2): Checkpointer {
     const points = await listResumePoints(trainer.run.dir);
     for (const old of points.slice(keep)) await Deno.remove(old, { recursive: true });
     // Leftovers of a save interrupted by a crash.
-    for await (const e of Deno.readDir(root)) {
-      if (/\.(tmp|old)-/.test(e.name)) {
-        await Deno.remove(join(root, e.name), { recursive: true }).catch(() => {});
-      }
-    }
+    await removeTemps(root);
   };
 }
 

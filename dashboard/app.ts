@@ -19,8 +19,7 @@ import { join } from "node:path";
 import type { Context } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { HTTPException } from "hono/http-exception";
-import { UnsafePathError } from "../core/run/reader.ts";
-import { RunFileError } from "../core/run/reader.ts";
+import { FsError } from "../core/fs/confine.ts";
 import { CONTENT_SECURITY_POLICY, indexHtml } from "./html.ts";
 import { hostCheck } from "./host_check.ts";
 import { originCheck } from "./origin_check.ts";
@@ -70,7 +69,7 @@ function errorResponse(err: Error, c: Context, store: RunStore): Response {
   if (err instanceof HTTPException) {
     status = err.status;
     message = err.message;
-  } else if (err instanceof UnsafePathError || err instanceof RunFileError) {
+  } else if (err instanceof FsError) {
     status = err.status;
     message = err.message;
   } else if (/^cannot read |is not valid JSON|not a convdeck run|has status /.test(err.message)) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { resolve } from "node:path";
-import { resolveInside, safeSegments, UnsafePathError } from "../core/run/reader.ts";
+import { FsError, resolveInside, safeSegments } from "../core/fs/confine.ts";
 import { MetricsCache } from "../core/run/metrics_cache.ts";
 import { RunIndex } from "../core/run/index.ts";
 
@@ -32,11 +32,11 @@ export class RunStore {
 
   /**
    * The folder of run `id` (one path segment, no `..`, no `%`, not a symlink leaving the
-   * runs folder); throws {@linkcode UnsafePathError} (400 or 404) otherwise.
+   * runs folder); throws {@linkcode FsError} (400 or 404) otherwise.
    */
   dir(id: string): Promise<string> {
     if (safeSegments(id).length !== 1) {
-      throw new UnsafePathError(`bad run id ${JSON.stringify(id)}`);
+      throw new FsError(id, `bad run id ${JSON.stringify(id)}`, 400);
     }
     return resolveInside(this.runsDir, id);
   }

@@ -16,7 +16,8 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "../core/run/fs_safe.ts";
+import { writeFileAtomic } from "../core/fs/atomic.ts";
+import { readConfinedText } from "../core/fs/confine.ts";
 import type { ParamValue } from "../core/params.ts";
 import { type SweepSpec, type TrialPlan, validateSpec } from "./spec.ts";
 import { sha256Hex } from "../core/sha256.ts";
@@ -116,6 +117,12 @@ function pendingState(t: SweepRecord["trials"][number]): TrialState {
   };
 }
 
+/** The most bytes sweep.json or a trial's state file may have. */
+const MAX_SWEEP_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Sweep files are read by the confinement policy (no symlink, FIFO or device; capped). */
+const IN_SWEEP = { scope: "a sweep folder" };
+
 /**
  * Creates `sweepsDir/<id>/` with sweep.json and a pending state per trial; throws if it exists.
  *
@@ -142,7 +149,9 @@ export async function createSweep(
     throw err;
   }
   for (const t of record.trials) await writeTrialState(dir, pendingState(t));
-  await writeFileAtomic(join(dir, SWEEP_FILE), JSON.stringify(record, null, 2) + "\n");
+  await writeFileAtomic(join(dir, SWEEP_FILE), JSON.stringify(record, null, 2) + "\n", {
+    root: dir,
+  });
   return dir;
 }
 
@@ -160,7 +169,7 @@ export async function readSweep(dir: string): Promise<{ dir: string; record: Swe
   const abs = resolve(dir);
   let raw: unknown;
   try {
-    raw = JSON.parse(await Deno.readTextFile(join(abs, SWEEP_FILE)));
+    raw = JSON.parse(await readConfinedText(abs, SWEEP_FILE, MAX_SWEEP_FILE_BYTES, IN_SWEEP));
   } catch (err) {
     throw new Error(`${abs} is not a sweep folder (${(err as Error).message})`);
   }
@@ -184,7 +193,7 @@ export async function writeTrialState(dir: string, state: TrialState): Promise<v
   await writeFileAtomic(
     join(dir, TRIALS_DIR, `${state.key}.json`),
     JSON.stringify(state) + "\n",
-    { sync: false },
+    { sync: false, root: dir },
   );
 }
 
@@ -205,7 +214,7 @@ export async function readTrialStates(
   return await Promise.all(record.trials.map(async (t) => {
     try {
       const s = JSON.parse(
-        await Deno.readTextFile(join(dir, TRIALS_DIR, `${t.key}.json`)),
+        await readConfinedText(dir, `${TRIALS_DIR}/${t.key}.json`, MAX_SWEEP_FILE_BYTES, IN_SWEEP),
       ) as TrialState;
       if (s.key === t.key && typeof s.status === "string") return s;
     } catch { /* pending */ }

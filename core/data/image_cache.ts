@@ -30,6 +30,20 @@ import { basename, join } from "node:path";
 import { open as openFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import type { ImageFile } from "./scan.ts";
+import { confine, readConfinedText } from "../fs/confine.ts";
+import {
+  createExclusive,
+  moveEntry,
+  removeTemps,
+  writeFileAtomic,
+  writeNewFile,
+} from "../fs/atomic.ts";
+
+/** Cache files are used by the confinement policy (no symlink, FIFO or device; capped). */
+const IN_CACHE = { scope: "the image cache" };
+
+/** The most bytes a cache index may have. */
+const MAX_CACHE_INDEX_BYTES = 1024 * 1024 * 1024;
 
 const INDEX_FORMAT = "convdeck-image-cache";
 
@@ -109,7 +123,7 @@ async function isWritableDir(dir: string): Promise<boolean> {
   try {
     await Deno.mkdir(dir, { recursive: true });
     const probe = join(dir, `.probe-${Deno.pid}-${crypto.randomUUID()}`);
-    await Deno.writeFile(probe, new Uint8Array(1));
+    await writeNewFile(probe, new Uint8Array(1), { sync: false });
     await Deno.remove(probe);
     return true;
   } catch {
@@ -154,7 +168,9 @@ export async function readCacheIndex(
 ): Promise<CacheIndex | undefined> {
   let index: CacheIndex;
   try {
-    index = JSON.parse(await Deno.readTextFile(join(dir, `${key}.json`)));
+    index = JSON.parse(
+      await readConfinedText(dir, `${key}.json`, MAX_CACHE_INDEX_BYTES, IN_CACHE),
+    );
   } catch {
     return undefined;
   }
@@ -163,8 +179,9 @@ export async function readCacheIndex(
     index.imageBytes !== imageBytes || typeof index.entries !== "object"
   ) return undefined;
   try {
-    const info = await Deno.stat(join(dir, index.bin));
-    if (info.size < index.count * imageBytes) return undefined;
+    // The pixel file: a regular file of the cache folder (never a symlink, FIFO or device).
+    const { stat } = await confine(dir, String(index.bin), "file", IN_CACHE);
+    if (stat.size < index.count * imageBytes) return undefined;
   } catch {
     if (index.count > 0) return undefined;
   }
@@ -202,9 +219,9 @@ async function acquireCacheLock(dir: string, key: string): Promise<() => Promise
   const path = join(dir, `${key}.lock`);
   for (;;) {
     try {
-      const f = await Deno.open(path, { write: true, createNew: true });
-      await f.write(new TextEncoder().encode(`${Deno.hostname()} ${Deno.pid}\n`));
-      f.close();
+      if (!(await createExclusive(path, `${Deno.hostname()} ${Deno.pid}\n`))) {
+        throw new Deno.errors.AlreadyExists(path);
+      }
       const timer = setInterval(() => {
         const now = new Date();
         Deno.utime(path, now, now).catch(() => {});
@@ -221,7 +238,7 @@ async function acquireCacheLock(dir: string, key: string): Promise<() => Promise
       if (age > CACHE_LOCK_STALE_MS) {
         // A dead writer's: move it aside (one taker wins the rename) and try again.
         const aside = `${path}.${crypto.randomUUID().slice(0, 8)}.stale`;
-        await Deno.rename(path, aside).then(() => Deno.remove(aside)).catch(() => {});
+        await moveEntry(path, aside).then(() => Deno.remove(aside)).catch(() => {});
         continue;
       }
     } catch {
@@ -234,6 +251,8 @@ async function acquireCacheLock(dir: string, key: string): Promise<() => Promise
 /** Removes pixel files of `key` that no index refers to (left by an interrupted run). */
 async function removeOrphans(dir: string, key: string, keep: string | undefined): Promise<void> {
   const cutoff = Date.now() - STALE_PIXEL_FILE_MS;
+  // Index temporaries of a writer that died (a live writer holds the lock we hold now).
+  await removeTemps(dir, { prefix: `${key}.json` }).catch(() => 0);
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (entry.name.startsWith(`${key}.lock.`) && entry.name.endsWith(".stale")) {
@@ -253,18 +272,7 @@ async function removeOrphans(dir: string, key: string, keep: string | undefined)
 }
 
 async function writeIndex(dir: string, index: CacheIndex): Promise<void> {
-  const path = join(dir, `${index.key}.json`);
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const bytes = new TextEncoder().encode(JSON.stringify(index));
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(join(dir, `${index.key}.json`), JSON.stringify(index), { root: dir });
 }
 
 /**

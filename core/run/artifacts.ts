@@ -15,7 +15,7 @@
  */
 import { RUN_FILES } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
-import { readSmallRunFile, readSmallRunText, RunFileError } from "./_safe_file.ts";
+import { FsError, readConfined, readConfinedText } from "../fs/confine.ts";
 import { VIZ_FORMAT, type VizIndex } from "./viz_format.ts";
 import type { EvaluationReport } from "./evaluation_format.ts";
 
@@ -25,15 +25,15 @@ export const MAX_REPORT_BYTES = 32 << 20;
 async function readJsonReport(runDir: string, rel: string): Promise<unknown | undefined> {
   let text: string;
   try {
-    text = await readSmallRunText(runDir, rel, MAX_REPORT_BYTES);
+    text = await readConfinedText(runDir, rel, MAX_REPORT_BYTES);
   } catch (err) {
-    if (err instanceof RunFileError && err.status === 404) return undefined;
+    if (err instanceof FsError && err.status === 404) return undefined;
     throw err;
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new RunFileError(rel, `${rel} is not valid JSON (${(err as Error).message})`, 400);
+    throw new FsError(rel, `${rel} is not valid JSON (${(err as Error).message})`, 400);
   }
 }
 
@@ -53,7 +53,7 @@ export async function readVizIndex(runDir: string): Promise<VizIndex> {
   const raw = await readJsonReport(runDir, RUN_FILES.vizIndex);
   if (raw === undefined) return emptyVizIndex();
   if (!isObj(raw) || !Array.isArray(raw.images) || !Array.isArray(raw.epochs)) {
-    throw new RunFileError(
+    throw new FsError(
       RUN_FILES.vizIndex,
       `${RUN_FILES.vizIndex} is not a visualisation index (needs images and epochs arrays)`,
       400,
@@ -80,7 +80,7 @@ export async function readEvaluation(runDir: string): Promise<EvaluationReport |
   const raw = await readJsonReport(runDir, RUN_FILES.evaluation);
   if (raw === undefined) return undefined;
   if (!isObj(raw) || typeof raw.accuracy !== "number") {
-    throw new RunFileError(
+    throw new FsError(
       RUN_FILES.evaluation,
       `${RUN_FILES.evaluation} is not an evaluation report (no numeric accuracy)`,
       400,
@@ -141,11 +141,11 @@ export async function readServableRunFile(
 ): Promise<Uint8Array> {
   const rel = segments.join("/");
   if (!isServableRunFile(segments)) {
-    throw new RunFileError(
+    throw new FsError(
       rel,
       `only viz/, artifacts/, model.txt, training.csv and evaluation.json are served`,
       400,
     );
   }
-  return await readSmallRunFile(runDir, rel, MAX_SERVED_BYTES);
+  return await readConfined(runDir, rel, MAX_SERVED_BYTES);
 }

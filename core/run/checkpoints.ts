@@ -8,7 +8,8 @@
 import { isAbsolute, join } from "node:path";
 import { RUN_FILES } from "./format.ts";
 import { CHECKPOINT_FILES, MAX_MANIFEST_BYTES } from "./model_io.ts";
-import { readSmallRunText } from "./_safe_file.ts";
+import { confine, FsError, listConfined, readConfinedText, safeSegments } from "../fs/confine.ts";
+import { ensureDirUnder, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
 
 /** Where a run's weights were found. */
 export interface RunWeights {
@@ -67,7 +68,7 @@ export function checkpointDir(runDir: string, name: string = BEST): string {
 async function saveOrder(dir: string): Promise<{ sequence: number; time: number }> {
   try {
     const m = JSON.parse(
-      await readSmallRunText(dir, CHECKPOINT_FILES.manifest, MAX_MANIFEST_BYTES),
+      await readConfinedText(dir, CHECKPOINT_FILES.manifest, MAX_MANIFEST_BYTES),
     );
     const t = Date.parse(m?.savedAt);
     return {
@@ -89,14 +90,11 @@ export async function listResumePoints(runDir: string): Promise<string[]> {
   const dir = resumePointsDir(runDir);
   const found: { name: string; epoch: number; batch: number; sequence: number; time: number }[] =
     [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      const p = e.isDirectory ? parseResumePointName(e.name) : undefined;
-      if (p) found.push({ name: e.name, ...p, ...(await saveOrder(join(dir, e.name))) });
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
+  // Never through a symlinked checkpoints/ or resume/ (refused), nor a symlinked point.
+  const { entries } = await listConfined(runDir, `${RUN_FILES.checkpoints}/${RESUME}`);
+  for (const e of entries) {
+    const p = e.isDirectory ? parseResumePointName(e.name) : undefined;
+    if (p) found.push({ name: e.name, ...p, ...(await saveOrder(join(dir, e.name))) });
   }
   found.sort((a, b) =>
     b.sequence - a.sequence || b.time - a.time || b.epoch - a.epoch || b.batch - a.batch
@@ -122,12 +120,11 @@ export async function quarantineResumePoint(
   pointDir: string,
   reason: string,
 ): Promise<string> {
-  const root = join(runDir, RUN_FILES.checkpoints, QUARANTINE);
-  await Deno.mkdir(root, { recursive: true });
+  const root = await ensureDirUnder(runDir, `${RUN_FILES.checkpoints}/${QUARANTINE}`);
   const name = pointDir.split(/[\\/]/).pop()!;
   const to = join(root, `${name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  await Deno.rename(pointDir, to);
-  await Deno.writeTextFile(join(to, "reason.txt"), reason + "\n").catch(() => {});
+  await moveEntry(pointDir, to);
+  await writeFileAtomic(join(to, "reason.txt"), reason + "\n", { root: runDir }).catch(() => {});
   return to;
 }
 
@@ -136,34 +133,39 @@ export async function quarantineResumePoint(
  * listed by {@linkcode listResumePoints}). Symlinks are not listed.
  */
 export async function listCheckpointNames(runDir: string): Promise<string[]> {
-  const out: string[] = [];
-  const root = join(runDir, RUN_FILES.checkpoints);
-  const st = await Deno.lstat(root).catch(() => null);
-  if (!st?.isDirectory) return out;
-  for await (const e of Deno.readDir(root)) {
-    if (e.isDirectory && !e.isSymlink) out.push(e.name);
+  try {
+    const { entries } = await listConfined(runDir, RUN_FILES.checkpoints);
+    return entries.filter((e) => e.isDirectory).map((e) => e.name).sort();
+  } catch (err) {
+    if (err instanceof FsError) return []; // a symlinked or special checkpoints/: none
+    throw err;
   }
-  return out.sort();
 }
 
-async function modelMtime(dir: string): Promise<number | undefined> {
-  const st = await Deno.lstat(join(dir, MODEL_JSON)).catch(() => null);
-  return st?.isFile ? st.mtime?.getTime() ?? 0 : undefined;
+/**
+ * The modification time of `model.json` in the checkpoint folder `rel` below `root` (by the
+ * confinement policy: no symlink, no special file on the way); `undefined` when missing.
+ */
+async function modelMtime(root: string, rel: string): Promise<number | undefined> {
+  try {
+    const { stat } = await confine(root, rel ? `${rel}/${MODEL_JSON}` : MODEL_JSON);
+    return stat.mtime?.getTime() ?? 0;
+  } catch (err) {
+    if (err instanceof FsError && err.status === 404) return undefined;
+    throw err;
+  }
 }
 
 async function newestIn(
-  root: string,
+  runDir: string,
+  rel: string,
   accept: (name: string) => boolean,
 ): Promise<{ name: string; mtime: number } | undefined> {
   let best: { name: string; mtime: number } | undefined;
-  try {
-    for await (const e of Deno.readDir(root)) {
-      if (!e.isDirectory || !accept(e.name)) continue;
-      const mtime = await modelMtime(join(root, e.name));
-      if (mtime !== undefined && (!best || mtime > best.mtime)) best = { name: e.name, mtime };
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  for (const e of (await listConfined(runDir, rel)).entries) {
+    if (!e.isDirectory || !accept(e.name)) continue;
+    const mtime = await modelMtime(runDir, `${rel}/${e.name}`);
+    if (mtime !== undefined && (!best || mtime > best.mtime)) best = { name: e.name, mtime };
   }
   return best;
 }
@@ -181,13 +183,19 @@ async function newestIn(
  */
 export async function findRunWeights(runDir: string): Promise<RunWeights> {
   const root = join(runDir, RUN_FILES.checkpoints);
-  if (await modelMtime(join(root, BEST)) !== undefined) {
+  const ck = RUN_FILES.checkpoints;
+  if (await modelMtime(runDir, `${ck}/${BEST}`) !== undefined) {
     return { name: BEST, dir: join(root, BEST), kind: "best" };
   }
-  const other = await newestIn(root, (n) => n !== RESUME && n !== BEST && n !== QUARANTINE);
+  const other = await newestIn(
+    runDir,
+    ck,
+    (n) => n !== RESUME && n !== BEST && n !== QUARANTINE,
+  );
   if (other) return { name: other.name, dir: join(root, other.name), kind: "checkpoint" };
   const resume = await newestIn(
-    resumePointsDir(runDir),
+    runDir,
+    `${ck}/${RESUME}`,
     (n) => parseResumePointName(n) !== undefined,
   );
   if (resume) {
@@ -214,12 +222,15 @@ export async function findRunWeights(runDir: string): Promise<RunWeights> {
  * ```
  */
 export async function namedRunWeights(runDir: string, name: string): Promise<RunWeights> {
-  const parts = name.split("/");
-  if (parts.some((s) => s === "" || s === "." || s === ".." || s.includes("\\"))) {
+  let parts: string[];
+  try {
+    parts = safeSegments(name);
+    if (parts.length === 0) throw new Error("empty");
+  } catch {
     throw new Error(`bad checkpoint name "${name}": give a folder under ${RUN_FILES.checkpoints}/`);
   }
   const dir = join(runDir, RUN_FILES.checkpoints, ...parts);
-  if (await modelMtime(dir) === undefined) {
+  if (await modelMtime(runDir, [RUN_FILES.checkpoints, ...parts].join("/")) === undefined) {
     throw new Error(`${join(dir, MODEL_JSON)} does not exist: no checkpoint "${name}" in this run`);
   }
   const kind = name === "best" ? "best" : parts[0] === RESUME ? "resume" : "checkpoint";
@@ -239,5 +250,5 @@ export async function namedRunWeights(runDir: string, name: string): Promise<Run
  * ```
  */
 export function weightsStamp(weights: RunWeights): Promise<number | undefined> {
-  return modelMtime(weights.dir);
+  return modelMtime(weights.dir, "").catch(() => undefined);
 }

@@ -1,12 +1,13 @@
 /**
  * The run index: the summaries of every run of a runs folder (run.json facts plus the
  * metadata sidecar), kept fresh by modification times so that listing and querying thousands
- * of runs does not reread thousands of run.json files. Each run's folder modification time is
- * the key: run.json and meta.json are only ever replaced by rename, which changes it; a run
- * whose folder did not change is not read again. The derived `crashed` state of `running`
- * runs is recomputed on every call (it changes with time, not with files). The summaries are
- * also saved to `<runs>/.convdeck-index.json`, so the first listing of a new process reads
- * only what changed since.
+ * of runs does not reread thousands of run.json files. A run's key is its folder's
+ * modification time with the size and modification time of its run.json and meta.json (so a
+ * file edited in place, not replaced by rename, is seen too); a run whose key did not change
+ * is not read again. The derived `crashed` state of `running` runs is recomputed on every call
+ * (it changes with time, not with files). The summaries are saved (atomically, awaited before
+ * the call returns) to `<runs>/.convdeck-index.json`, so the first listing of a new process
+ * reads only what changed since.
  *
  * @example
  * ```ts
@@ -18,8 +19,9 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { INDEX_FILE } from "./format.ts";
-import { writeFileAtomic } from "./fs_safe.ts";
+import { INDEX_FILE, RUN_FILES } from "./format.ts";
+import { removeTemps, writeFileAtomic } from "../fs/atomic.ts";
+import { readConfinedText } from "../fs/confine.ts";
 import { readRunMeta } from "./meta.ts";
 import { readRunInfoChecked } from "./run_info.ts";
 import { derivedStatusOf } from "./state.ts";
@@ -28,11 +30,20 @@ import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summ
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
+
+/** The most bytes the saved index may have (about 1 KiB per run). */
+export const MAX_INDEX_BYTES = 512 * 1024 * 1024;
+
+/** A temporary of the saved index older than this (ms) was left by a process that died. */
+const INDEX_TEMP_STALE_MS = 60_000;
 
 interface Entry {
-  /** Folder modification time (ms) when the summary was read. */
-  mtime: number;
+  /**
+   * The run's key when the summary was read: folder mtime, and size and mtime of run.json and
+   * meta.json.
+   */
+  key: string;
   summary: RunSummaryRecord;
   /**
    * A running run's heartbeat as read with the summary (null: none). The heartbeat is replaced
@@ -157,10 +168,20 @@ export class RunIndex {
 
   async #loadSaved(): Promise<boolean> {
     try {
-      const saved = JSON.parse(await Deno.readTextFile(join(this.runsDir, INDEX_FILE)));
+      // What interrupted saves left (the index is saved by rename, never in place).
+      await removeTemps(this.runsDir, {
+        prefix: INDEX_FILE,
+        olderThanMs: INDEX_TEMP_STALE_MS,
+      }).catch(() => 0);
+      // Never a FIFO, a device or a symlink, and capped: a bad index is ignored, not waited on.
+      const saved = JSON.parse(
+        await readConfinedText(this.runsDir, INDEX_FILE, MAX_INDEX_BYTES, {
+          scope: "the runs folder",
+        }),
+      );
       if (saved?.version !== INDEX_VERSION || !Array.isArray(saved.entries)) return false;
       for (const e of saved.entries as Entry[]) {
-        if (typeof e?.mtime === "number" && typeof e.summary?.id === "string") {
+        if (typeof e?.key === "string" && typeof e.summary?.id === "string") {
           e.summary.dir = join(this.runsDir, e.summary.id);
           this.#entries.set(e.summary.id, e);
         }
@@ -178,19 +199,15 @@ export class RunIndex {
       if (this.#persist) loadedSaved = await this.#loadSaved();
     }
     const seen = new Set<string>();
-    const stale: [string, number][] = [];
+    const stale: [string, string][] = [];
     try {
       for (const e of Deno.readDirSync(this.runsDir)) {
         if (!e.isDirectory || e.name.startsWith(".")) continue;
         seen.add(e.name);
-        let mtime = 0;
-        try {
-          mtime = Deno.statSync(`${this.runsDir}/${e.name}`).mtime?.getTime() ?? 0;
-        } catch {
-          continue;
-        }
+        const key = runKey(`${this.runsDir}/${e.name}`);
+        if (key === undefined) continue;
         const cached = this.#entries.get(e.name);
-        if (!cached || cached.mtime !== mtime) stale.push([e.name, mtime]);
+        if (!cached || cached.key !== key) stale.push([e.name, key]);
       }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
@@ -242,38 +259,70 @@ export class RunIndex {
       };
     }
     this.lastRefresh = { runs: out.length, read, loadedSaved };
-    if (changed && this.#persist) this.#save();
+    if (changed && this.#persist) await this.#save();
     return out;
   }
 
   /** Reads one run's summary; `undefined` when the folder is not a run (no run.json). */
-  async #read(id: string, mtime: number): Promise<Entry | undefined> {
+  async #read(id: string, key: string): Promise<Entry | undefined> {
     const dir = join(this.runsDir, id);
     const { meta, problem } = await readRunMeta(dir);
     const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
     try {
       const { info, problems } = await readRunInfoChecked(dir);
       const summary = summarizeRun(id, dir, info, { problems, ...metaExtra });
-      if (info.status !== "running") return { mtime, summary };
-      return { mtime, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
+      if (info.status !== "running") return { key, summary };
+      return { key, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
     } catch (err) {
       const message = (err as Error).message;
       if (/does not exist/.test(message)) return undefined; // not a run folder
-      return { mtime, summary: summarizeRun(id, dir, null, { error: message, ...metaExtra }) };
+      return { key, summary: summarizeRun(id, dir, null, { error: message, ...metaExtra }) };
     }
   }
 
-  #save(): void {
-    if (this.#saving) return;
+  /**
+   * Saves the summaries (write-then-rename); awaited by the refresh that changed them, so a
+   * short-lived process (the CLI) never exits before its index is written. A read-only runs
+   * folder keeps the index in memory only.
+   */
+  #save(): Promise<void> {
+    if (this.#saving) return this.#saving;
     const entries = [...this.#entries.values()];
     const body = JSON.stringify({ version: INDEX_VERSION, entries });
-    this.#saving = writeFileAtomic(join(this.runsDir, INDEX_FILE), body, { sync: false })
+    this.#saving = writeFileAtomic(join(this.runsDir, INDEX_FILE), body, {
+      sync: false,
+      root: this.runsDir,
+    })
       .catch(() => {/* a read-only runs folder: the index lives in memory only */})
       .finally(() => (this.#saving = undefined));
+    return this.#saving;
   }
 
   /** Waits until the saved index is written (tests and benchmarks). */
   async flush(): Promise<void> {
     await this.#saving;
   }
+}
+
+/**
+ * The key that says whether a run must be read again: its folder's mtime, and the size and
+ * mtime of run.json and meta.json (`lstat`: a FIFO or symlink is never opened here).
+ * `undefined` when the folder is gone.
+ */
+function runKey(dir: string): string | undefined {
+  let key: string;
+  try {
+    key = String(Deno.lstatSync(dir).mtime?.getTime() ?? 0);
+  } catch {
+    return undefined;
+  }
+  for (const name of [RUN_FILES.info, RUN_FILES.meta]) {
+    try {
+      const st = Deno.lstatSync(`${dir}/${name}`);
+      key += `:${st.size}@${st.mtime?.getTime() ?? 0}`;
+    } catch {
+      key += ":-";
+    }
+  }
+  return key;
 }

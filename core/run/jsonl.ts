@@ -1,7 +1,7 @@
 /**
- * Incremental reading of a run's append-only JSON-lines files: from a byte offset, a chunk at
- * a time (never the whole file at once), leaving a torn last line for the next read and
- * skipping malformed lines.
+ * A run's append-only JSON-lines files: incremental reading from a byte offset, a chunk at a
+ * time (never the whole file at once), leaving a torn last line for the next read and
+ * skipping malformed lines; and appending whole lines ({@linkcode JsonlAppender}).
  *
  * @example
  * ```ts
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { openRunFile, RunFileError } from "./_safe_file.ts";
+import { FsError, openConfined, openConfinedAppend } from "../fs/confine.ts";
 
 /** Options of an incremental JSON-lines read. */
 export interface ReadLinesOptions {
@@ -56,7 +56,7 @@ const MAX_LINE_BYTES = 16 << 20;
  * Reads the complete lines of the JSON-lines file `rel` of run `runDir` from byte
  * `sinceOffset` on, a chunk at a time. A last line without its newline (being written) is
  * not consumed; a malformed line is skipped. A missing file reads as empty; a symlink or a
- * file that is not regular is refused ({@linkcode RunFileError}).
+ * file that is not regular is refused ({@linkcode FsError}).
  */
 export async function readJsonLines<T>(
   runDir: string,
@@ -67,9 +67,9 @@ export async function readJsonLines<T>(
   let since = Math.max(0, Math.floor(options.sinceOffset ?? 0));
   let fh: Deno.FsFile;
   try {
-    fh = await openRunFile(runDir, rel);
+    fh = await openConfined(runDir, rel);
   } catch (err) {
-    if (err instanceof RunFileError && err.status === 404) {
+    if (err instanceof FsError && err.status === 404) {
       return { records: [], offset: 0, skipped: 0, reset: since > 0 };
     }
     throw err;
@@ -175,4 +175,52 @@ function salvage<T>(line: string, isRecord: (v: unknown) => v is T): T | undefin
     } catch { /* keep looking */ }
   }
   return undefined;
+}
+
+/**
+ * An append-only file of JSON lines inside a run folder. Each record is written with a single
+ * `write` of one whole line, so readers never see half a record except possibly a torn last
+ * line after a crash (readers skip it). The file is opened through the confinement policy
+ * (never through a symlink; its folder must exist: a run folder deleted under the writer is
+ * not re-created).
+ *
+ * @example
+ * ```ts
+ * import { JsonlAppender } from "./jsonl.ts";
+ * const dir = await Deno.makeTempDir();
+ * const events = new JsonlAppender(dir, "events.jsonl");
+ * await events.append({ type: "started" }, true);
+ * await events.close();
+ * ```
+ */
+export class JsonlAppender {
+  #file: Deno.FsFile | undefined;
+  #dir: string;
+  #name: string;
+  #queue: Promise<void> = Promise.resolve();
+
+  /** An appender for `name` inside the folder `dir` (opened, or created, at the first write). */
+  constructor(dir: string, name: string) {
+    this.#dir = dir;
+    this.#name = name;
+  }
+
+  /** Appends one record as a JSON line; `sync` flushes it to disk before resolving. */
+  append(record: unknown, sync = false): Promise<void> {
+    const line = new TextEncoder().encode(JSON.stringify(record) + "\n");
+    this.#queue = this.#queue.then(async () => {
+      this.#file ??= await openConfinedAppend(this.#dir, this.#name);
+      let off = 0;
+      while (off < line.length) off += await this.#file.write(line.subarray(off));
+      if (sync) await this.#file.sync();
+    });
+    return this.#queue;
+  }
+
+  /** Waits for pending writes and closes the file. */
+  async close(): Promise<void> {
+    await this.#queue.catch(() => {});
+    this.#file?.close();
+    this.#file = undefined;
+  }
 }

@@ -23,8 +23,8 @@
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "./fs_safe.ts";
-import { readSmallRunText } from "./_safe_file.ts";
+import { createExclusive, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
+import { FsError, readConfinedText } from "../fs/confine.ts";
 import { RUN_FILES } from "./format.ts";
 
 /** The lock-and-heartbeat file's name inside a run folder. */
@@ -121,7 +121,7 @@ export function heartbeatStale(hb: Heartbeat, now: number = Date.now()): StaleRe
 /** Reads a run's heartbeat, or `undefined` when there is none (or it is unreadable). */
 export async function readHeartbeat(runDir: string): Promise<Heartbeat | undefined> {
   try {
-    return parseHeartbeat(await readSmallRunText(runDir, HEARTBEAT, 4096));
+    return parseHeartbeat(await readConfinedText(runDir, HEARTBEAT, 4096));
   } catch {
     return undefined;
   }
@@ -141,19 +141,27 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
-async function tryCreate(path: string, hb: Heartbeat): Promise<boolean> {
+function folderExists(dir: string): boolean {
   try {
-    const f = await Deno.open(path, { write: true, createNew: true });
-    try {
-      await f.write(new TextEncoder().encode(JSON.stringify(hb) + "\n"));
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
-    throw err;
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function tryCreate(path: string, hb: Heartbeat): Promise<boolean> {
+  return createExclusive(path, JSON.stringify(hb) + "\n");
+}
+
+/** Thrown by a writer whose run folder was deleted or moved while it held the lock. */
+export class RunFolderGoneError extends Error {
+  /** Creates the error for the run folder `runDir`. */
+  constructor(runDir: string) {
+    super(
+      `the run folder ${runDir} was deleted or moved while this process was writing it; ` +
+        `stopped (nothing is re-created). Restore it (deno task runs restore) to resume it.`,
+    );
+    this.name = "RunFolderGoneError";
   }
 }
 
@@ -190,27 +198,32 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     }
     const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      await Deno.rename(path, aside);
+      await moveEntry(path, aside);
       await Deno.remove(aside).catch(() => {});
       if (current) tookOver = { owner: current, reason: reason! };
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (!(err instanceof FsError && err.status === 404)) throw err;
     }
     if (attempt === 4) {
       throw new Error(`${runDir}: could not take the run lock (another process keeps racing)`);
     }
   }
   let lost: Heartbeat | undefined;
+  let gone = false;
   let released = false;
   const renew = async () => {
-    if (released || lost) return;
+    if (released || lost || gone) return;
     const current = await readHeartbeat(runDir);
     if (current && current.token !== hb.token) {
       lost = current;
       return;
     }
     hb.time = Date.now();
-    await writeFileAtomic(path, JSON.stringify(hb) + "\n", { sync: false }).catch(() => {});
+    await writeFileAtomic(path, JSON.stringify(hb) + "\n", { sync: false, root: runDir })
+      .catch((err) => {
+        // The run folder is gone (deleted, moved to the trash): never re-created.
+        if (err instanceof FsError && err.status === 404) gone = true;
+      });
   };
   const timer = setInterval(() => void renew(), HEARTBEAT_INTERVAL_MS);
   Deno.unrefTimer(timer);
@@ -219,6 +232,17 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     tookOver,
     assertHeld() {
       if (lost) throw new RunLockedError(runDir, lost);
+      if (!gone && !released) {
+        try {
+          Deno.statSync(join(runDir, HEARTBEAT));
+        } catch (err) {
+          // The lock file is ours while held: gone with its folder (deleted, trashed, moved).
+          if (err instanceof Deno.errors.NotFound) {
+            gone = !folderExists(runDir);
+          }
+        }
+      }
+      if (gone) throw new RunFolderGoneError(runDir);
     },
     renew,
     async release() {

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type * as tfl from "@tensorflow/tfjs-layers";
+import type { SavedCheckpoint, SaveModelOptions } from "./model_io.ts";
 
 /** The part of a run that callbacks may write to. */
 export interface RunLogger {
@@ -19,6 +21,16 @@ export interface RunLogger {
    * `relPath` must stay inside the run directory. Returns the absolute path.
    */
   artifact(relPath: string, data: Uint8Array | string): Promise<string>;
+  /**
+   * Saves `model` as a checkpoint folder at `relPath` under the run directory (see
+   * `saveModel`), after checking that this process still owns the run; folders below the run
+   * directory are created, the run directory itself never.
+   */
+  saveCheckpoint(
+    relPath: string,
+    model: tfl.LayersModel,
+    options?: SaveModelOptions,
+  ): Promise<SavedCheckpoint>;
   /** Prints a warning to stderr and records it as a `warning` event. */
   warn(message: string, detail?: Record<string, unknown>): Promise<void>;
 }

@@ -22,8 +22,8 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "./fs_safe.ts";
-import { readSmallRunText, RunFileError } from "./_safe_file.ts";
+import { createExclusive, linkBack, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
+import { FsError, readConfinedText } from "../fs/confine.ts";
 import { RUN_FILES } from "./format.ts";
 import { processAlive, thisHost } from "./lock.ts";
 
@@ -186,9 +186,9 @@ export function validateMeta(raw: unknown): RunMeta {
 export async function readRunMeta(runDir: string): Promise<RunMetaRead> {
   let text: string;
   try {
-    text = await readSmallRunText(runDir, RUN_FILES.meta, MAX_META_BYTES);
+    text = await readConfinedText(runDir, RUN_FILES.meta, MAX_META_BYTES);
   } catch (err) {
-    if (err instanceof RunFileError && err.status === 404) return { meta: emptyMeta() };
+    if (err instanceof FsError && err.status === 404) return { meta: emptyMeta() };
     return { meta: emptyMeta(), problem: `${RUN_FILES.meta}: ${(err as Error).message}` };
   }
   try {
@@ -206,26 +206,25 @@ const LOCK_WAIT_MS = 5_000;
 /** A lock file older than this (ms) was left by an editor that died. */
 const LOCK_STALE_MS = 10_000;
 
+/** The most bytes a metadata lock file may have (host, pid, token, time). */
+const MAX_LOCK_BYTES = 4096;
+
 async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
   const path = join(runDir, RUN_FILES.metaLock);
+  // A lock that is not a small regular file (a FIFO, a symlink to a device) reads as "" and
+  // is broken once old, never opened.
+  const readLock = (name: string) => readConfinedText(runDir, name, MAX_LOCK_BYTES).catch(() => "");
   const token = crypto.randomUUID();
   const started = Date.now();
   for (let wait = 5;; wait = Math.min(100, wait * 2)) {
     try {
-      const f = await Deno.open(path, { write: true, createNew: true });
-      try {
-        await f.write(
-          new TextEncoder().encode(
-            JSON.stringify({ host: thisHost(), pid: Deno.pid, token, time: Date.now() }),
-          ),
-        );
-      } finally {
-        f.close();
+      const mine = JSON.stringify({ host: thisHost(), pid: Deno.pid, token, time: Date.now() });
+      if (await createExclusive(path, mine)) {
+        return async () => {
+          const text = await readLock(RUN_FILES.metaLock);
+          if (text.includes(token)) await Deno.remove(path).catch(() => {});
+        };
       }
-      return async () => {
-        const text = await Deno.readTextFile(path).catch(() => "");
-        if (text.includes(token)) await Deno.remove(path).catch(() => {});
-      };
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
@@ -236,28 +235,33 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
     let text = "";
     let holder: { host?: string; pid?: number; token?: string } = {};
     try {
-      text = await Deno.readTextFile(path);
+      text = await readLock(RUN_FILES.metaLock);
       holder = JSON.parse(text);
-    } catch { /* half written or just removed */ }
+    } catch { /* half written, just removed, or not a regular file */ }
     const st = await Deno.lstat(path).catch(() => null);
     const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
     const dead = holder.host === thisHost() && typeof holder.pid === "number" &&
       !processAlive(holder.pid) &&
       // The holder may have released its lock and exited after the read above, and another
       // editor taken the lock since: judge only a lock still there once its holder is dead.
-      await Deno.readTextFile(path).catch(() => "") === text;
-    if (st && (dead || age > LOCK_STALE_MS) && (text !== "" || age > LOCK_STALE_MS)) {
-      const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
+      await readLock(RUN_FILES.metaLock) === text;
+    // Not a regular file (a FIFO, a symlink, a device): no editor made it, it is no lock.
+    const bogus = st !== null && !st.isFile;
+    if (
+      st && (dead || bogus || age > LOCK_STALE_MS) && (text !== "" || bogus || age > LOCK_STALE_MS)
+    ) {
+      const asideName = `${RUN_FILES.metaLock}.stale-${crypto.randomUUID().slice(0, 8)}`;
+      const aside = join(runDir, asideName);
       try {
-        await Deno.rename(path, aside);
+        await moveEntry(path, aside);
       } catch {
         continue; // gone meanwhile
       }
-      const moved = await Deno.readTextFile(aside).catch(() => "");
+      const moved = await readLock(asideName);
       if (dead && moved !== text) {
         // A live editor's lock: give it back. This fails only if yet another editor created
         // the lock in the same instant; those two could then overlap (never seen in tests).
-        await Deno.link(aside, path).catch(() => {});
+        await linkBack(aside, path);
       }
       await Deno.remove(aside).catch(() => {});
       continue;
@@ -297,7 +301,9 @@ export async function updateRunMeta(
     const next = validateMeta(edit(structuredClone(meta)));
     next.revision = meta.revision + 1;
     next.updatedAt = new Date().toISOString();
-    await writeFileAtomic(join(runDir, RUN_FILES.meta), JSON.stringify(next, null, 2) + "\n");
+    await writeFileAtomic(join(runDir, RUN_FILES.meta), JSON.stringify(next, null, 2) + "\n", {
+      root: runDir,
+    });
     return next;
   } finally {
     await release();

@@ -26,6 +26,8 @@ export {
 export type { RunLogger } from "./logger.ts";
 export { type CreateRunOptions, type RunPosition, RunWriter } from "./writer.ts";
 export {
+  FsError,
+  type FsErrorStatus,
   type LinesResult,
   listRuns,
   MAX_RUN_INFO_BYTES,

@@ -19,12 +19,19 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { dirname, join, resolve } from "node:path";
-import { readSmallRunText, RunFileError } from "./_safe_file.ts";
+import { basename, dirname, join, resolve } from "node:path";
+import { existsConfined, FsError, readConfined, readConfinedText } from "../fs/confine.ts";
+import { writeDirAtomic, writeFileAtomic, writeNewFile } from "../fs/atomic.ts";
 import { sha256Hex } from "../sha256.ts";
 
 /** The most bytes a checkpoint's `manifest.json` may have. */
 export const MAX_MANIFEST_BYTES = 1 << 20;
+
+/** The most bytes a checkpoint's JSON files (model.json, optimizer.json, state.json) may have. */
+export const MAX_CHECKPOINT_JSON_BYTES = 256 << 20;
+
+/** The most bytes one binary file of a checkpoint (weights, optimizer state) may have. */
+export const MAX_CHECKPOINT_BIN_BYTES = 4 * 1024 ** 3;
 
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_FILES = {
@@ -91,6 +98,12 @@ export interface SaveModelOptions {
   manifest?: boolean;
   /** The manifest's `sequence` (save order among a run's resume points). */
   sequence?: number;
+  /**
+   * The existing folder (a run folder) the checkpoint belongs to: it must exist, folders
+   * between it and the checkpoint are created (never a symlink). Without it, the
+   * checkpoint's parent folders are created as needed.
+   */
+  root?: string;
 }
 
 /** What {@link saveModel} wrote. */
@@ -112,30 +125,8 @@ function toBytes(data: tf.io.WeightData | undefined): Uint8Array {
   return new Uint8Array(tf.io.CompositeArrayBuffer.join(data));
 }
 
-/** Writes `data` to `path` and fsyncs it. */
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  try {
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
-    await file.syncData(); // the data, and the size; a file's times need no flush
-  } finally {
-    file.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-const suffix = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+/** `confine`'s checks for a file of a checkpoint folder (its messages say "a checkpoint"). */
+const IN_CHECKPOINT = { scope: "a checkpoint" };
 
 /** Captures the model's artifacts through tfjs's own serializer. */
 async function modelArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
@@ -247,28 +238,15 @@ export async function saveModel(
   }
 
   const target = resolve(dir);
-  await Deno.mkdir(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${suffix()}`;
-  await Deno.mkdir(tmp);
-  try {
-    // Written and flushed in parallel: the disk commits the flushes together; the manifest
-    // last, so a folder with a manifest has every file it names.
-    await Promise.all(files.map(([name, data]) => writeSynced(join(tmp, name), data)));
+  if (options.root === undefined) await Deno.mkdir(dirname(target), { recursive: true });
+  // Written and flushed in parallel: the disk commits the flushes together; the manifest
+  // last, so a folder with a manifest has every file it names.
+  await writeDirAtomic(target, async (tmp) => {
+    await Promise.all(files.map(([name, data]) => writeNewFile(join(tmp, name), data)));
     if (options.manifest) {
-      await writeSynced(join(tmp, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 1));
+      await writeNewFile(join(tmp, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 1));
     }
-    if (await exists(target)) {
-      const old = `${target}.old-${suffix()}`;
-      await Deno.rename(target, old);
-      await Deno.rename(tmp, target);
-      await Deno.remove(old, { recursive: true });
-    } else {
-      await Deno.rename(tmp, target);
-    }
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
-  }
+  }, { root: options.root === undefined ? undefined : resolve(options.root) });
   return {
     dir: target,
     files: [...files.map(([n]) => n), ...(options.manifest ? [CHECKPOINT_FILES.manifest] : [])],
@@ -287,28 +265,40 @@ export async function saveOptimizer(optimizer: tf.Optimizer, dir: string): Promi
       json,
     ]] as const
   ) {
-    const tmp = join(dir, `.${name}.tmp-${suffix()}`);
-    await writeSynced(tmp, data);
-    await Deno.rename(tmp, join(dir, name));
+    await writeFileAtomic(join(dir, name), data);
+  }
+}
+
+/** Reads a file of a checkpoint folder by the confinement policy, with model_io's messages. */
+async function readCheckpointBytes(
+  dir: string,
+  name: string,
+  maxBytes: number,
+  missing: () => string,
+): Promise<Uint8Array> {
+  try {
+    return await readConfined(dir, name, maxBytes, IN_CHECKPOINT);
+  } catch (e) {
+    if (e instanceof FsError && e.status === 404) throw new Error(missing());
+    if (e instanceof FsError) {
+      throw new Error(`model_io: ${basename(dir)}/${e.message}`, { cause: e });
+    }
+    throw e;
   }
 }
 
 async function readJson(dir: string, name: string, what: string): Promise<Record<string, unknown>> {
   const path = join(dir, name);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
+  const text = new TextDecoder().decode(
+    await readCheckpointBytes(
+      dir,
+      name,
+      MAX_CHECKPOINT_JSON_BYTES,
+      () =>
         `model_io: ${path} not found: ${dir} is not a ${what} (expected ${name} written by ` +
-          `saveModel${
-            name === CHECKPOINT_FILES.model ? " or tfjs model.save" : "/saveOptimizer"
-          }).`,
-      );
-    }
-    throw e;
-  }
+        `saveModel${name === CHECKPOINT_FILES.model ? " or tfjs model.save" : "/saveOptimizer"}).`,
+    ),
+  );
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -325,17 +315,12 @@ async function readVerified(
   bytes: unknown,
 ): Promise<Uint8Array> {
   const path = join(dir, name);
-  let data: Uint8Array;
-  try {
-    data = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `model_io: ${path} is missing; the checkpoint is incomplete, pick another one.`,
-      );
-    }
-    throw e;
-  }
+  const data = await readCheckpointBytes(
+    dir,
+    name,
+    typeof bytes === "number" && bytes >= 0 ? bytes : MAX_CHECKPOINT_BIN_BYTES,
+    () => `model_io: ${path} is missing; the checkpoint is incomplete, pick another one.`,
+  );
   if (typeof sha === "string") {
     const got = await sha256Hex(data);
     if (got !== sha) {
@@ -452,7 +437,7 @@ export async function loadWeights(model: tfl.LayersModel, dir: string): Promise<
 
 /** True when `dir` holds saved optimizer state. */
 export function hasOptimizer(dir: string): Promise<boolean> {
-  return exists(join(dir, CHECKPOINT_FILES.optimizerJson));
+  return existsConfined(dir, CHECKPOINT_FILES.optimizerJson, "file", IN_CHECKPOINT);
 }
 
 /**
@@ -483,9 +468,10 @@ export async function loadOptimizer(optimizer: tf.Optimizer, dir: string): Promi
 
 /** Reads a checkpoint's state.json, or `undefined` when it has none. */
 export async function readState(dir: string): Promise<unknown> {
-  const path = join(dir, CHECKPOINT_FILES.state);
-  if (!(await exists(path))) return undefined;
-  return JSON.parse(await Deno.readTextFile(path));
+  if (!(await existsConfined(dir, CHECKPOINT_FILES.state, "file", IN_CHECKPOINT))) {
+    return undefined;
+  }
+  return await readJson(dir, CHECKPOINT_FILES.state, "checkpoint with state");
 }
 
 /**
@@ -498,9 +484,9 @@ export async function verifyCheckpoint(dir: string): Promise<CheckpointManifest 
   let text: string;
   try {
     // Never a symlink, FIFO or device (a run folder is data), and capped.
-    text = await readSmallRunText(dir, CHECKPOINT_FILES.manifest, MAX_MANIFEST_BYTES);
+    text = await readConfinedText(dir, CHECKPOINT_FILES.manifest, MAX_MANIFEST_BYTES);
   } catch (e) {
-    if (e instanceof RunFileError && e.status === 404) return undefined;
+    if (e instanceof FsError && e.status === 404) return undefined;
     throw new Error(`${dir}: ${(e as Error).message}`);
   }
   let m: CheckpointManifest;
@@ -521,7 +507,13 @@ export async function verifyCheckpoint(dir: string): Promise<CheckpointManifest 
     if (st.size !== want?.bytes) {
       throw new Error(`${name} has ${st.size} bytes, the manifest says ${want?.bytes}`);
     }
-    const got = await sha256Hex(await Deno.readFile(join(dir, name)));
+    let data: Uint8Array;
+    try {
+      data = await readConfined(dir, name, want.bytes, IN_CHECKPOINT);
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+    const got = await sha256Hex(data);
     if (got !== want.sha256) throw new Error(`${name} does not match its sha256 in the manifest`);
   }
   return m;
@@ -534,9 +526,10 @@ export async function readCheckpointFile(
 ): Promise<Uint8Array | undefined> {
   if (!isPlainName(name)) throw new Error(`model_io: ${JSON.stringify(name)} is not a plain name`);
   try {
-    return await Deno.readFile(join(dir, name));
+    return await readConfined(dir, name, MAX_CHECKPOINT_BIN_BYTES, IN_CHECKPOINT);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
+    if (e instanceof FsError && e.status === 404) return undefined;
+    if (e instanceof FsError) throw new Error(`model_io: ${basename(dir)}/${e.message}`);
     throw e;
   }
 }

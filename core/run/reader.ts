@@ -21,12 +21,16 @@
  */
 import { join, resolve } from "node:path";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
-import { readSmallRunText, RunFileError } from "./_safe_file.ts";
+import { FsError, readConfinedText } from "../fs/confine.ts";
 import { type LinesResult, readJsonLines, type ReadLinesOptions } from "./jsonl.ts";
 import { readRunInfoChecked } from "./run_info.ts";
 
-export { RunFileError } from "./_safe_file.ts";
-export { resolveInside, safeSegments, UnsafePathError } from "./safe_path.ts";
+export { FsError, type FsErrorStatus, resolveInside, safeSegments } from "../fs/confine.ts";
+/**
+ * The error of a refused or missing run file: the one confinement error, `FsError`, under
+ * its older names (kept for the public API).
+ */
+export { FsError as RunFileError, FsError as UnsafePathError } from "../fs/confine.ts";
 export {
   MAX_RUN_INFO_BYTES,
   readRunInfo,
@@ -142,9 +146,9 @@ const MAX_SUMMARY_BYTES = 1 << 20;
 /** Reads `model.txt` of `runDir`, or `null` when there is none. */
 export async function readModelSummary(runDir: string): Promise<string | null> {
   try {
-    return await readSmallRunText(runDir, RUN_FILES.summary, MAX_SUMMARY_BYTES);
+    return await readConfinedText(runDir, RUN_FILES.summary, MAX_SUMMARY_BYTES);
   } catch (err) {
-    if (err instanceof RunFileError && err.status === 404) return null;
+    if (err instanceof FsError && err.status === 404) return null;
     throw err;
   }
 }

@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { RUN_FILES, RUN_STATUSES, type RunInfo } from "./format.ts";
-import { readSmallRunText } from "./_safe_file.ts";
+import { readConfinedText } from "../fs/confine.ts";
 
 /** The most bytes `run.json` may have (a larger one is a problem of that run, not read). */
 export const MAX_RUN_INFO_BYTES = 1 << 20;
@@ -38,7 +38,7 @@ export async function readRunInfoChecked(
   const file = join(runDir, RUN_FILES.info);
   let text: string;
   try {
-    text = await readSmallRunText(runDir, RUN_FILES.info, MAX_RUN_INFO_BYTES);
+    text = await readConfinedText(runDir, RUN_FILES.info, MAX_RUN_INFO_BYTES);
   } catch (err) {
     throw new Error(`cannot read ${file}: ${(err as Error).message}`);
   }

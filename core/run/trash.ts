@@ -1,7 +1,10 @@
 /**
  * Deleting runs: a run is moved (one rename) into the runs folder's trash, `<runs>/.trash/`,
- * which listings skip, `runs restore` takes back from and `runs gc` empties. A live run (run.json says `running` and its
- * heartbeat is fresh) is refused; a crashed one may be deleted.
+ * which listings skip, `runs restore` takes back from and `runs gc` empties. A live run is
+ * refused: one whose heartbeat (the run lock) is held by a live process, whatever run.json
+ * says (the lock is held before the status becomes `running` on resume and after it becomes
+ * `completed` during the final evaluation), or whose run.json says `running` and changed
+ * lately; a crashed one may be deleted.
  *
  * @example
  * ```ts
@@ -20,7 +23,9 @@ import { join, resolve } from "node:path";
 import { TRASH_DIR } from "./format.ts";
 import { readRunInfo } from "./run_info.ts";
 import { derivedStatus } from "./state.ts";
-import { readHeartbeat } from "./lock.ts";
+import { heartbeatStale, readHeartbeat } from "./lock.ts";
+import { ensureDirUnder, moveEntry } from "../fs/atomic.ts";
+import { confine, FsError, listConfined, safeSegments } from "../fs/confine.ts";
 
 /**
  * Thrown when a run to delete is live.
@@ -61,6 +66,28 @@ export async function trashRun(runsDir: string, id: string): Promise<string> {
   const dir = join(root, id);
   const st = await Deno.lstat(dir).catch(() => null);
   if (!st?.isDirectory) throw new Error(`no run ${id} in ${runsDir}`);
+  await assertNotLive(dir, id);
+  const trash = await ensureDirUnder(root, TRASH_DIR);
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const target = join(trash, `${id}~${stamp}-${crypto.randomUUID().slice(0, 4)}`);
+  await moveEntry(dir, target);
+  return target;
+}
+
+/**
+ * Throws {@linkcode RunIsLiveError} when run folder `dir` has a live writer: a heartbeat held
+ * by a live process (whatever run.json's status), or a `running` run.json without a stale
+ * heartbeat. The check before any move or rename of a run folder.
+ *
+ * @example
+ * ```ts
+ * import { assertNotLive } from "./trash.ts";
+ * await assertNotLive(await Deno.makeTempDir(), "r1"); // no heartbeat, no run.json: fine
+ * ```
+ */
+export async function assertNotLive(dir: string, id: string): Promise<void> {
+  const hb = await readHeartbeat(dir);
+  if (hb && !heartbeatStale(hb)) throw new RunIsLiveError(id, hb);
   let info;
   try {
     info = await readRunInfo(dir);
@@ -69,14 +96,8 @@ export async function trashRun(runsDir: string, id: string): Promise<string> {
   }
   if (info) {
     const state = await derivedStatus(dir, info);
-    if (state.status === "running") throw new RunIsLiveError(id, await readHeartbeat(dir));
+    if (state.status === "running") throw new RunIsLiveError(id, hb);
   }
-  const trash = join(root, TRASH_DIR);
-  await Deno.mkdir(trash, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-  const target = join(trash, `${id}~${stamp}-${crypto.randomUUID().slice(0, 4)}`);
-  await Deno.rename(dir, target);
-  return target;
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -98,14 +119,13 @@ async function sizeOf(path: string): Promise<number> {
  * ```
  */
 export async function listTrash(runsDir: string): Promise<{ name: string; bytes: number }[]> {
-  const trash = join(resolve(runsDir), TRASH_DIR);
+  const root = resolve(runsDir);
+  const trash = join(root, TRASH_DIR);
   const out: { name: string; bytes: number }[] = [];
-  try {
-    for await (const e of Deno.readDir(trash)) {
-      out.push({ name: e.name, bytes: await sizeOf(join(trash, e.name)) });
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  // A trash that is a symlink is refused (FsError); what is in it is listed as it is.
+  const { entries, skipped } = await listConfined(root, TRASH_DIR, { scope: "the runs folder" });
+  for (const e of [...entries.map((e) => e.name), ...skipped]) {
+    out.push({ name: e, bytes: await sizeOf(join(trash, e)) });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -150,10 +170,19 @@ export async function restoreRun(runsDir: string, name: string): Promise<string>
     );
   }
   const id = matches[0].name.split("~")[0];
+  safeSegments(id);
   const target = join(root, id);
   if (await Deno.lstat(target).then(() => true, () => false)) {
     throw new Error(`a run ${id} exists again in ${runsDir}; rename or delete it first`);
   }
-  await Deno.rename(join(root, TRASH_DIR, matches[0].name), target);
+  await confine(root, `${TRASH_DIR}/${matches[0].name}`, "dir", { scope: "the runs folder" });
+  try {
+    await moveEntry(join(root, TRASH_DIR, matches[0].name), target);
+  } catch (err) {
+    if (err instanceof FsError && err.status === 409) {
+      throw new Error(`a run ${id} exists again in ${runsDir}; rename or delete it first`);
+    }
+    throw err;
+  }
   return id;
 }

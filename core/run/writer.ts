@@ -3,13 +3,17 @@
  *
  * @module
  */
-import { isAbsolute, join, normalize, relative, resolve } from "node:path";
-import { JsonlAppender, writeFileAtomic } from "./fs_safe.ts";
+import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
+import { removeTemps, writeFileAtomic } from "../fs/atomic.ts";
+import { openConfinedAppend, safeSegments } from "../fs/confine.ts";
+import { JsonlAppender } from "./jsonl.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
 import { isImprovement, metricDirection } from "../metric_direction.ts";
 import { isMetricsRecord, readJsonLines, readRunInfo } from "./reader.ts";
 import { acquireRunLock, type RunLock } from "./lock.ts";
+import { type SavedCheckpoint, saveModel, type SaveModelOptions } from "./model_io.ts";
+import type * as tfl from "@tensorflow/tfjs-layers";
 
 /** Where training stands when something is written: every record carries it. */
 export interface RunPosition {
@@ -54,10 +58,9 @@ export function safeName(name: string): string {
  */
 async function repairAfterCrash(dir: string): Promise<void> {
   for (const name of [RUN_FILES.metrics, RUN_FILES.events]) {
-    const path = join(dir, name);
     let file: Deno.FsFile;
     try {
-      file = await Deno.open(path, { read: true, append: true });
+      file = await openConfinedAppend(dir, name, { read: true, create: false });
     } catch {
       continue;
     }
@@ -73,11 +76,7 @@ async function repairAfterCrash(dir: string): Promise<void> {
       file.close();
     }
   }
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && /\.\d+\.[0-9a-f]{8}\.tmp$/.test(e.name)) {
-      await Deno.remove(join(dir, e.name)).catch(() => {});
-    }
-  }
+  await removeTemps(dir);
 }
 
 /**
@@ -119,8 +118,8 @@ export class RunWriter implements RunLogger {
     this.#now = now;
     this.#warn = warn;
     this.#at = () => ({ epoch: info.epochs ?? 0, step: info.steps ?? 0 });
-    this.#metrics = new JsonlAppender(join(dir, RUN_FILES.metrics));
-    this.#events = new JsonlAppender(join(dir, RUN_FILES.events));
+    this.#metrics = new JsonlAppender(dir, RUN_FILES.metrics);
+    this.#events = new JsonlAppender(dir, RUN_FILES.events);
   }
 
   /** The run id (the directory name). */
@@ -251,6 +250,7 @@ export class RunWriter implements RunLogger {
       return writeFileAtomic(
         join(this.dir, RUN_FILES.info),
         JSON.stringify(this.info, null, 2) + "\n",
+        { root: this.dir },
       );
     });
     return this.#infoQueue;
@@ -325,22 +325,43 @@ export class RunWriter implements RunLogger {
     this.#pendingScalars[name] = value;
   }
 
-  /** Resolves `relPath` inside the run directory, refusing paths that leave it. */
+  /**
+   * Resolves `relPath` (relative, or absolute inside the run directory) to an absolute path
+   * inside the run directory by the confinement policy's name rules, refusing paths that leave
+   * it (the file itself is checked when it is written).
+   */
   resolvePath(relPath: string): string {
     const target = isAbsolute(relPath) ? normalize(relPath) : resolve(this.dir, relPath);
     const rel = relative(this.dir, target);
     if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
       throw new Error(`Path ${relPath} is outside the run directory ${this.dir}.`);
     }
-    return target;
+    return join(this.dir, ...safeSegments(rel.split(sep).join("/")));
   }
 
-  /** Writes a file under the run directory (write-then-rename). */
+  /**
+   * Writes a file under the run directory (write-then-rename); folders below the run folder
+   * are created, the run folder itself never (a deleted run is not re-created).
+   */
   async artifact(relPath: string, data: Uint8Array | string): Promise<string> {
     this.#lock.assertHeld();
     const path = this.resolvePath(relPath);
-    await writeFileAtomic(path, data, { sync: false });
+    await writeFileAtomic(path, data, { sync: false, root: this.dir });
     return path;
+  }
+
+  /**
+   * Saves `model` as a checkpoint folder under the run directory (see `saveModel`), after
+   * checking that this writer still owns the run; the run folder itself is never created.
+   */
+  async saveCheckpoint(
+    relPath: string,
+    model: tfl.LayersModel,
+    options: SaveModelOptions = {},
+  ): Promise<SavedCheckpoint> {
+    this.#lock.assertHeld();
+    const path = this.resolvePath(relPath);
+    return await saveModel(model, path, { ...options, root: this.dir });
   }
 
   /** Prints a warning and records it as a `warning` event. */
@@ -355,6 +376,7 @@ export class RunWriter implements RunLogger {
     await writeFileAtomic(
       join(this.dir, RUN_FILES.summary),
       text.endsWith("\n") ? text : text + "\n",
+      { root: this.dir },
     );
   }
 
@@ -388,6 +410,7 @@ export class RunWriter implements RunLogger {
       await writeFileAtomic(
         join(this.dir, RUN_FILES.metrics),
         kept.map((r) => JSON.stringify(r) + "\n").join(""),
+        { root: this.dir },
       );
     }
     return dropped;

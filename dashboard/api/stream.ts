@@ -20,7 +20,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { RunTail } from "../../core/run/tail.ts";
-import { RunFileError } from "../../core/run/reader.ts";
+import { FsError } from "../../core/fs/confine.ts";
 import type { RunStore } from "../run_store.ts";
 import { intParam } from "./params.ts";
 
@@ -51,7 +51,7 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
           changes = await tail.poll();
         } catch (err) {
           // A run file that may not be read (a FIFO, a symlink): say so once and end the stream.
-          const message = err instanceof RunFileError ? err.message : "the run cannot be read";
+          const message = err instanceof FsError ? err.message : "the run cannot be read";
           await stream.writeSSE({ event: "error", data: JSON.stringify({ error: message }) });
           break;
         }

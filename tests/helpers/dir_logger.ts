@@ -7,6 +7,7 @@
 import { dirname, join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { RunLogger } from "../../core/run/logger.ts";
+import { saveModel } from "../../core/run/model_io.ts";
 import type { HistoryEntry, TrainContext } from "../../core/callback.ts";
 
 /** A RunLogger writing into `dir`, recording warnings and events in memory too. */
@@ -34,6 +35,9 @@ export function dirLogger(dir: string): RunLogger & { warnings: string[]; events
       else await Deno.writeFile(tmp, data);
       await Deno.rename(tmp, file);
       return file;
+    },
+    saveCheckpoint(relPath, model, options = {}) {
+      return saveModel(model, join(dir, relPath), { ...options, root: dir });
     },
     warn(message) {
       warnings.push(message);

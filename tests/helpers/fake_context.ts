@@ -12,6 +12,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback, HistoryEntry, TrainContext } from "../../core/callback.ts";
 import { freezeLogs, type Logs } from "../../core/logs.ts";
 import type { RunLogger } from "../../core/run/logger.ts";
+import { type SavedCheckpoint, saveModel, type SaveModelOptions } from "../../core/run/model_io.ts";
 
 /** One recorded event. */
 export interface RecordedEvent {
@@ -46,6 +47,13 @@ export class FakeRun implements RunLogger {
     if (typeof data === "string") await Deno.writeTextFile(path, data);
     else await Deno.writeFile(path, data);
     return path;
+  }
+  saveCheckpoint(
+    relPath: string,
+    model: tfl.LayersModel,
+    options: SaveModelOptions = {},
+  ): Promise<SavedCheckpoint> {
+    return saveModel(model, `${this.dir}/${relPath}`, { ...options, root: this.dir });
   }
   warn(message: string, detail: Record<string, unknown> = {}): Promise<void> {
     this.warnings.push(message);
