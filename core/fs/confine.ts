@@ -158,7 +158,7 @@ export async function confine(
       const what = want === "dir" ? "folder" : want === "file" ? "file" : "file or folder";
       throw new FsError(
         rel,
-        `${rel} is refused: ${kindWord(stat)}, not a regular ${what}`,
+        `${rel} is refused: not a regular ${what} (${kindWord(stat)})`,
         400,
       );
     }
