@@ -24,6 +24,10 @@ import { convLayers, gradCam } from "./viz/grad_cam.ts";
 import { camOverlay, type CamOverlayOptions } from "./viz/overlay.ts";
 import { renderActivations } from "./viz/activations.ts";
 import { encodePng } from "./viz/png.ts";
+import { readUserFile } from "./fs/confine.ts";
+
+/** The most bytes an image file given by path may have (a FIFO or device is refused). */
+const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
 
 /**
  * One image to classify: a file path, or a name with the file's bytes (an upload).
@@ -89,7 +93,7 @@ export interface PredictOptions {
   maxPixels?: number;
   /** Images decoded at the same time (default 4). */
   concurrency?: number;
-  /** Reads a path input (default `Deno.readFile`). */
+  /** Reads a path input (default: regular files only, at most 512 MiB). */
   readFile?: (path: string) => Promise<Uint8Array>;
   /** Called after each batch with the images done so far. */
   onProgress?: (done: number, total: number) => void;
@@ -444,7 +448,8 @@ export class Predictor {
         throw new Error(`no conv layer "${l}" in the model; its conv layers: ${convs.join(", ")}`);
       }
     }
-    const readFile = options.readFile ?? Deno.readFile;
+    const readFile = options.readFile ??
+      ((path: string) => readUserFile(path, MAX_IMAGE_FILE_BYTES));
     const { height: h, width: w, channels: c } = this.preprocessing;
     const results = new Array<PredictResult>(inputs.length);
     for (let start = 0; start < inputs.length; start += batchSize) {

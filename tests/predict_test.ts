@@ -18,6 +18,7 @@ import { expandInputs, parsePredictArgs, UsageError } from "../cli/predict.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
 import { writeJsonAtomic } from "./helpers/fake_run.ts";
 import { imageMakers } from "./data_fixtures.ts";
+import { guardFifos, makeFifo } from "./helpers/fifo.ts";
 import {
   FOLDER_OPTIONS,
   grayPng,
@@ -236,8 +237,12 @@ Deno.test("predict: bad images give per-file errors and do not stop the others",
   const dir = await Deno.makeTempDir({ dir: root });
   const notImage = join(dir, "notes.txt");
   await Deno.writeTextFile(notImage, "this is not an image\n");
+  // A FIFO given as an image is refused, never waited on (issue 25).
+  const fifo = await makeFifo(join(dir, "pipe.png"));
+  const unguard = guardFifos([fifo]);
   const before = tf.memory().numTensors;
   const report = await predict(runDir, [
+    fifo,
     notImage,
     { name: "empty.png", bytes: new Uint8Array() },
     { name: "cut.jpg", bytes: new Uint8Array(await imageMakers.truncatedJpeg()) },
@@ -255,6 +260,8 @@ Deno.test("predict: bad images give per-file errors and do not stop the others",
     assert.ok(!r.ok, `${name} should fail`);
     return r.error;
   };
+  unguard();
+  assert.match(err(fifo), /refused: not a regular file \(a FIFO\)/);
   assert.match(err(notImage), /not an image/);
   assert.match(err("empty.png"), /empty file/);
   assert.match(err("cut.jpg"), /corrupt or truncated jpeg/);

@@ -327,6 +327,50 @@ export async function readConfinedText(
   return new TextDecoder().decode(await readConfined(root, rel, maxBytes, options));
 }
 
+/**
+ * Reads a whole file the user named (a path on a command line, not below a confined root: it
+ * may be a symlink the user made) of at most `maxBytes` bytes. What it names must be a regular
+ * file: a FIFO, a device or a socket is refused (400) before any `open`, so reading never
+ * blocks and never runs without end. A missing file throws `Deno.errors.NotFound` as
+ * `Deno.readFile` does.
+ *
+ * @example
+ * ```ts
+ * import { readUserFile } from "./confine.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/cat.png`, new Uint8Array(3));
+ * console.log((await readUserFile(`${dir}/cat.png`, 1 << 20)).length); // 3
+ * ```
+ */
+export async function readUserFile(path: string, maxBytes: number): Promise<Uint8Array> {
+  const st = await Deno.stat(path);
+  if (st.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a folder`);
+  if (!st.isFile) {
+    throw new FsError(path, `${path} is refused: not a regular file (${kindWord(st)})`, 400);
+  }
+  const file = await Deno.open(path, { read: true });
+  try {
+    const size = (await file.stat()).size;
+    if (size > maxBytes) {
+      throw new FsError(
+        path,
+        `${path} is ${size} bytes, more than the ${maxBytes} bytes allowed for it`,
+        400,
+      );
+    }
+    const buf = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = await file.read(buf.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    file.close();
+  }
+}
+
 /** One entry of {@linkcode listConfined}. */
 export interface ConfinedEntry {
   /** The entry's name. */
