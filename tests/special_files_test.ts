@@ -141,7 +141,7 @@ Deno.test("special files: a FIFO sweep.json is skipped by the sweep list and ref
   assert.deepEqual(await quick([file], () => listSweeps(join(root, "sweeps"))), []);
   await quick(
     [file],
-    async () => assert.rejects(readSweep(sweepDir), /is refused: not a regular file \(a FIFO\)/),
+    () => assert.rejects(readSweep(sweepDir), /is refused: not a regular file \(a FIFO\)/),
   );
   const app = createDashboardApp({ runsDir: join(root, "runs") });
   const list = await quick([file], async () => await app.request("/api/sweeps"));
@@ -228,7 +228,7 @@ Deno.test("special files: a FIFO image cache index or pixel file is ignored, not
 Deno.test("special files: a FIFO or device given as a file to read is refused before open", async () => {
   const dir = await Deno.makeTempDir();
   const fifo = await makeFifo(join(dir, "cat.png"));
-  await quick([fifo], async () =>
+  await quick([fifo], () =>
     assert.rejects(
       readUserFile(fifo, MB),
       (e) => e instanceof FsError && /not a regular file \(a FIFO\)/.test(e.message),
