@@ -154,3 +154,70 @@ Deno.test("run index: a running run's state follows its heartbeat (replaced by r
   assert.equal((await index.summaries())[0].state, "running", "a recent foreign heartbeat");
   assert.equal(index.lastRefresh.read, 1);
 });
+
+const RUNS_CLI = new URL("../cli/runs.ts", import.meta.url).pathname;
+
+Deno.test("run index: `deno task runs list` saves the index before it exits and leaves no temporary file", async () => {
+  const root = await writeRunsFixture(await Deno.makeTempDir());
+  // Enough runs that the save takes longer than printing the table (it used to be cut off).
+  const info = JSON.parse(await Deno.readTextFile(join(root, F.sgd, "run.json")));
+  for (let i = 0; i < 3000; i++) {
+    const id = `bulk-${String(i).padStart(4, "0")}`;
+    await Deno.mkdir(join(root, id));
+    await Deno.writeTextFile(join(root, id, "run.json"), JSON.stringify({ ...info, id }));
+  }
+  // As deno.json's "runs" task launches it.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", RUNS_CLI, "--runs", root, "list"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const names = (await Array.fromAsync(Deno.readDir(root))).map((e) => e.name);
+  assert.ok(names.includes(".convdeck-index.json"), "the index is saved");
+  assert.deepEqual(names.filter((n) => n.endsWith(".tmp")), [], "no temporary left");
+  // The next process reads the saved index, no run.json.
+  const next = new RunIndex(root);
+  assert.equal((await next.summaries()).length, 3006);
+  assert.equal(next.lastRefresh.loadedSaved, true);
+  assert.equal(next.lastRefresh.read, 0);
+});
+
+Deno.test("run index: temporaries of a save that died are removed once old", async () => {
+  const root = await writeRunsFixture(await Deno.makeTempDir());
+  const stale = join(root, ".convdeck-index.json.4242.deadbeef.tmp");
+  const fresh = join(root, ".convdeck-index.json.4243.cafebabe.tmp");
+  await Deno.writeTextFile(stale, "{");
+  await Deno.writeTextFile(fresh, "{");
+  const old = new Date(Date.now() - 10 * 60_000);
+  await Deno.utime(stale, old, old);
+  await new RunIndex(root).summaries();
+  await assert.rejects(Deno.lstat(stale), Deno.errors.NotFound);
+  assert.ok((await Deno.lstat(fresh)).isFile, "a young one may be another process' save");
+});
+
+Deno.test("run index: a run.json or meta.json edited in place (folder mtime unchanged) is read again", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "a", epochs: 2 });
+  const index = new RunIndex(root);
+  assert.equal((await index.summaries())[0].epochs, 2);
+  const folderTime = (await Deno.stat(dir)).mtime!;
+  // run.json rewritten in place (an editor, a sync tool): the folder's mtime does not change.
+  const info = JSON.parse(await Deno.readTextFile(join(dir, "run.json")));
+  await Deno.writeTextFile(join(dir, "run.json"), JSON.stringify({ ...info, epochs: 7 }));
+  await Deno.utime(dir, folderTime, folderTime);
+  assert.equal((await index.summaries())[0].epochs, 7);
+  assert.equal(index.lastRefresh.read, 1);
+  // meta.json likewise (created in place first, then edited in place).
+  await updateRunMeta(dir, (m) => ({ ...m, tags: ["one"] }));
+  await index.summaries();
+  const meta = JSON.parse(await Deno.readTextFile(join(dir, "meta.json")));
+  const t = (await Deno.stat(dir)).mtime!;
+  await Deno.writeTextFile(join(dir, "meta.json"), JSON.stringify({ ...meta, tags: ["two"] }));
+  await Deno.utime(dir, t, t);
+  assert.deepEqual((await index.summaries())[0].meta.tags, ["two"]);
+  // The saved index carries the keys: a new process sees the edit too.
+  const again = new RunIndex(root);
+  assert.deepEqual((await again.summaries())[0].meta.tags, ["two"]);
+  assert.equal(again.lastRefresh.read, 0);
+});
