@@ -16,7 +16,8 @@
  * @module
  */
 import { availableParallelism, totalmem } from "node:os";
-import { basename } from "node:path";
+import { basename, dirname } from "node:path";
+import { readConfined } from "../fs/confine.ts";
 import type { Dataset } from "./dataset.ts";
 import type { DataOptions } from "./dataset.ts";
 import { DataError } from "./data_error.ts";
@@ -303,7 +304,13 @@ export async function loadImageFolder(
   const bytes = cached.count * imageBytes;
   let store: PixelStore;
   if (bytes <= memoryBudget) {
-    store = new MemoryPixelStore(await Deno.readFile(cached.binPath!), imageBytes);
+    // A cache file: read through the confinement policy (a regular file, never a symlink or
+    // FIFO), capped by the memory budget (an interrupted write may leave it longer than used).
+    const cap = Math.max(bytes, memoryBudget);
+    const pixels = await readConfined(dirname(cached.binPath!), basename(cached.binPath!), cap, {
+      scope: "the image cache",
+    });
+    store = new MemoryPixelStore(pixels, imageBytes);
   } else {
     store = await FilePixelStore.open(cached.binPath!, cached.count, imageBytes);
   }
