@@ -219,9 +219,20 @@ export async function openConfined(
   options: ConfineOptions = {},
 ): Promise<Deno.FsFile> {
   const { path } = await confine(root, rel, "file", options);
-  const file = await Deno.open(path, { read: true });
-  const st = await file.stat();
-  if (!st.isFile) {
+  return await openRegular(path, rel, { read: true });
+}
+
+/**
+ * Opens `path` with `open` and checks the opened file is a regular file (a path swapped for
+ * something else after its check is refused); `rel` names it in messages.
+ */
+async function openRegular(
+  path: string,
+  rel: string,
+  open: Deno.OpenOptions,
+): Promise<Deno.FsFile> {
+  const file = await Deno.open(path, open);
+  if (!(await file.stat()).isFile) {
     file.close();
     throw new FsError(rel, `${rel} is refused: not a regular file`, 400);
   }
@@ -251,17 +262,11 @@ export async function openConfinedAppend(
   await confine(root, parent, "dir", options);
   const exists = await existsConfined(root, rel, "file", options);
   if (!exists && options.create === false) throw new FsError(rel, `${rel} does not exist`, 404);
-  const file = await Deno.open(join(root, ...segments), {
+  return await openRegular(join(root, ...segments), rel, {
     read: options.read ?? false,
     append: true,
     create: options.create ?? true,
   });
-  const st = await file.stat();
-  if (!st.isFile) {
-    file.close();
-    throw new FsError(rel, `${rel} is refused: not a regular file`, 400);
-  }
-  return file;
 }
 
 /**
@@ -284,27 +289,7 @@ export async function readConfined(
   maxBytes: number,
   options: ConfineOptions = {},
 ): Promise<Uint8Array> {
-  const file = await openConfined(root, rel, options);
-  try {
-    const size = (await file.stat()).size;
-    if (size > maxBytes) {
-      throw new FsError(
-        rel,
-        `${rel} is ${size} bytes, more than the ${maxBytes} bytes allowed for it`,
-        400,
-      );
-    }
-    const buf = new Uint8Array(size);
-    let got = 0;
-    while (got < size) {
-      const n = await file.read(buf.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
-  } finally {
-    file.close();
-  }
+  return readOpened(await openConfined(root, rel, options), rel, maxBytes);
 }
 
 /**
@@ -348,13 +333,20 @@ export async function readUserFile(path: string, maxBytes: number): Promise<Uint
   if (!st.isFile) {
     throw new FsError(path, `${path} is refused: not a regular file (${kindWord(st)})`, 400);
   }
-  const file = await Deno.open(path, { read: true });
+  return readOpened(await openRegular(path, path, { read: true }), path, maxBytes);
+}
+
+/**
+ * Reads the whole of an opened regular file (`rel` names it in messages), closing it: at most
+ * `maxBytes` (else {@linkcode FsError} 400) and no more than its size at the start.
+ */
+async function readOpened(file: Deno.FsFile, rel: string, maxBytes: number): Promise<Uint8Array> {
   try {
     const size = (await file.stat()).size;
     if (size > maxBytes) {
       throw new FsError(
-        path,
-        `${path} is ${size} bytes, more than the ${maxBytes} bytes allowed for it`,
+        rel,
+        `${rel} is ${size} bytes, more than the ${maxBytes} bytes allowed for it`,
         400,
       );
     }
