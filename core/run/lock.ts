@@ -159,7 +159,8 @@ export class RunFolderGoneError extends Error {
   constructor(runDir: string) {
     super(
       `the run folder ${runDir} was deleted or moved while this process was writing it; ` +
-        `stopped (nothing is re-created). Restore it (deno task runs restore) to resume it.`,
+        `stopped (nothing is re-created). If it went to the trash, deno task runs restore ` +
+        `brings it back and --resume continues it.`,
     );
     this.name = "RunFolderGoneError";
   }
