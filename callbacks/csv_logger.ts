@@ -3,11 +3,15 @@
  *
  * @module
  */
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, relative, sep as pathSep } from "node:path";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
 import { stateObject } from "./monitor.ts";
 import { DEFAULT_CSV_LOG } from "../core/run/artifacts.ts";
+import { FsError, readConfinedText } from "../core/fs/confine.ts";
+
+/** The most bytes of an existing CSV log read back to continue it. */
+const MAX_CSV_BYTES = 64 * 1024 * 1024;
 
 /** Options of {@link CSVLogger}. */
 export interface CSVLoggerOptions {
@@ -92,6 +96,10 @@ export class CSVLogger implements Callback {
   keys: string[] | undefined;
   #started = false;
   #writeHeader = true;
+  /** The path relative to the run folder when the file is inside it (written by the run). */
+  #rel: string | undefined;
+  /** The file's whole text (inside the run: rewritten through the run logger each epoch). */
+  #text = "";
 
   /** Creates the logger. */
   constructor(filename: string = DEFAULT_CSV_LOG, options: CSVLoggerOptions = {}) {
@@ -110,12 +118,28 @@ export class CSVLogger implements Callback {
   /** Opens (creates, truncates or continues) the file. */
   async onTrainBegin(ctx: TrainContext): Promise<void> {
     this.path = isAbsolute(this.filename) ? this.filename : join(ctx.run.dir, this.filename);
-    await Deno.mkdir(dirname(this.path), { recursive: true });
-    const existing = await Deno.readTextFile(this.path).catch((e) => {
-      if (e instanceof Deno.errors.NotFound) return "";
-      throw e;
-    });
+    const rel = relative(ctx.run.dir, this.path);
+    // Inside the run, the run logger writes the file (it checks that this process still owns
+    // the run, and never re-creates a deleted run folder); a path the user chose outside the
+    // run is written there directly.
+    this.#rel = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel)
+      ? rel.split(pathSep).join("/")
+      : undefined;
+    let existing: string;
+    if (this.#rel !== undefined) {
+      existing = await readConfinedText(ctx.run.dir, this.#rel, MAX_CSV_BYTES).catch((e) => {
+        if (e instanceof FsError && e.status === 404) return "";
+        throw e;
+      });
+    } else {
+      await Deno.mkdir(dirname(this.path), { recursive: true });
+      existing = await Deno.readTextFile(this.path).catch((e) => {
+        if (e instanceof Deno.errors.NotFound) return "";
+        throw e;
+      });
+    }
     if (this.append || this.#started) {
+      this.#text = existing;
       const header = existing.split(/\r?\n/, 1)[0];
       this.#writeHeader = header.length === 0;
       if (!this.#writeHeader && this.keys === undefined) {
@@ -123,7 +147,9 @@ export class CSVLogger implements Callback {
         if (cols[0] === "epoch") this.keys = cols.slice(1);
       }
     } else {
-      await Deno.writeTextFile(this.path, "");
+      this.#text = "";
+      if (this.#rel !== undefined) await ctx.run.artifact(this.#rel, "");
+      else await Deno.writeTextFile(this.path, "");
       this.#writeHeader = true;
       this.keys = undefined;
     }
@@ -147,7 +173,9 @@ export class CSVLogger implements Callback {
       this.#writeHeader = false;
     }
     text += [String(epoch), ...this.keys.map((k) => quote(cell(logs[k]), sep))].join(sep) + "\n";
-    await Deno.writeTextFile(this.path!, text, { append: true });
+    this.#text += text;
+    if (this.#rel !== undefined) await ctx.run.artifact(this.#rel, this.#text);
+    else await Deno.writeTextFile(this.path!, text, { append: true });
   }
 
   /** Plain-JSON state (the columns), so a resumed run keeps the same columns. */

@@ -13,6 +13,7 @@ import { RunFolderGoneError } from "../core/run/lock.ts";
 import { writeFileAtomic } from "../core/fs/atomic.ts";
 import { FsError } from "../core/fs/confine.ts";
 import { ModelCheckpoint } from "../callbacks/model_checkpoint.ts";
+import { CSVLogger } from "../callbacks/csv_logger.ts";
 import { tinyModel } from "./helpers/fake_context.ts";
 import type { TrainContext } from "../core/callback.ts";
 
@@ -93,6 +94,8 @@ Deno.test("a writer whose run folder is gone stops with a clear error and re-cre
   const ctx = { run, model, step: 2, learningRate: 0.1 } as unknown as TrainContext;
   const cb = new ModelCheckpoint({ filepath: "best" });
   await assert.rejects(cb.onEpochEnd(1, { loss: 0.5 }, ctx), RunFolderGoneError);
+  // So does the CSV log.
+  await assert.rejects(new CSVLogger().onEpochEnd(1, { loss: 0.5 }, ctx), RunFolderGoneError);
   model.dispose();
   await run.close();
   assert.ok(!(await exists(run.dir)), "the run folder was not re-created");
