@@ -103,6 +103,7 @@ static void entry_free(entry_t *e) {
 }
 
 static void bf_free_all(void);
+static double bf16_wgrad_serial_flops;
 
 static int cd_cache_clear_unlocked(void) {
   bf_free_all();
@@ -131,6 +132,11 @@ static int cd_init_unlocked(int capacity, int threads) {
     CHK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
   }
   if (capacity < 1) capacity = 1;
+  {
+    /* CONVDECK_BF16_WGRAD_SERIAL_FLOPS: see bf16_wgrad_serial_flops (0: never serial) */
+    const char *v = getenv("CONVDECK_BF16_WGRAD_SERIAL_FLOPS");
+    if (v != NULL && *v != 0) bf16_wgrad_serial_flops = atof(v);
+  }
   if (cache != NULL) {
     cd_cache_clear();
     free(cache);
@@ -356,7 +362,7 @@ static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_me
  * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
  * 3 backward weights and bias (t: x dy dw db).
  */
-static int conv_run(int kind, const double *p, void *const t[4]) {
+static int conv_run_threads(int kind, const double *p, void *const t[4]) {
   double key[MAX_KEY];
   const int NP = 20;
   key[0] = kind + 10 * precision;
@@ -492,6 +498,35 @@ fail:
   if (attr) dnnl_primitive_attr_destroy(attr);
   if (e && e->prim == NULL) entry_free(e);
   return -1;
+}
+
+/*
+ * oneDNN's bf16 weight-gradient kernel (jit_bf16) synchronises its threads many times per call
+ * (a barrier around each transposed block), where the float32 one reduces once. On a busy
+ * machine each barrier can wait for a descheduled thread's whole time slice: the book model's
+ * first layer (16x32x32x3 -> 32, 28 MFLOP) under load 10 on 2 cores took 0.3 ms with one
+ * thread against 0.5-450 ms with two, and a whole 32x32 batch-16 step 34 ms with every bf16
+ * weight gradient on one thread against 260-640 ms with two (float32: 66 ms). So a bf16 weight
+ * gradient below `bf16_wgrad_serial_flops` (default: all of them; CONVDECK_BF16_WGRAD_SERIAL_FLOPS
+ * sets it, 0 for never) is created (which fixes its partitioning) and run on the calling thread.
+ */
+static double bf16_wgrad_serial_flops = 1e300;
+
+static double conv_flops(const double *p) {
+  return 2.0 * p[0] * p[7] * p[8] * p[6] * p[4] * p[5] * p[3];
+}
+
+static int conv_run(int kind, const double *p, void *const t[4]) {
+#ifdef _OPENMP
+  if (precision && kind >= 2 && conv_flops(p) < bf16_wgrad_serial_flops) {
+    const int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const int rc = conv_run_threads(kind, p, t);
+    omp_set_num_threads(nt);
+    return rc;
+  }
+#endif
+  return conv_run_threads(kind, p, t);
 }
 
 /*
