@@ -310,6 +310,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "bf16: a weight gradient split by batch across threads: within the bound, repeatable",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    // 8x16x16x32 -> 32: 38 MFLOP, over the shim's split threshold (2e7), batch divisible by 2
+    const r = rng(29);
+    const x = randomInput(r, [8, 16, 16, 32]);
+    const dy = randomInput(r, [8, 16, 16, 32]);
+    const attrs = { strides: [1, 1] as [number, number], pad: "same" as const };
+    const grad = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+        ...attrs,
+        dataFormat: "NHWC",
+        filterShape: [3, 3, 32, 32],
+      }) as tf.Tensor;
+    const worst = await compareBf16("split weight gradient", "Conv2DBackpropFilter", [x, dy], grad);
+    assert(worst <= 1);
+    setNativePrecision("bf16");
+    try {
+      const a = await values("native", [x, dy], grad);
+      const b = await values("native", [x, dy], grad);
+      assert.deepStrictEqual(a.v, b.v, "two identical split weight gradients differ");
+    } finally {
+      setNativePrecision("fp32");
+    }
+  },
+});
+
+Deno.test({
   name: "bf16: the losses of a bf16 training run repeat exactly (same threads)",
   ignore,
   fn: async () => {

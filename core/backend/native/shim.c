@@ -104,6 +104,9 @@ static void entry_free(entry_t *e) {
 
 static void bf_free_all(void);
 static double bf16_wgrad_serial_flops;
+static double bf16_wgrad_split_flops;
+static uint8_t *split_buf;
+static size_t split_len;
 
 static int cd_cache_clear_unlocked(void) {
   bf_free_all();
@@ -136,6 +139,9 @@ static int cd_init_unlocked(int capacity, int threads) {
     /* CONVDECK_BF16_WGRAD_SERIAL_FLOPS: see bf16_wgrad_serial_flops (0: never serial) */
     const char *v = getenv("CONVDECK_BF16_WGRAD_SERIAL_FLOPS");
     if (v != NULL && *v != 0) bf16_wgrad_serial_flops = atof(v);
+    /* CONVDECK_BF16_WGRAD_SPLIT_FLOPS: see bf16_wgrad_split_flops */
+    v = getenv("CONVDECK_BF16_WGRAD_SPLIT_FLOPS");
+    if (v != NULL && *v != 0) bf16_wgrad_split_flops = atof(v);
   }
   if (cache != NULL) {
     cd_cache_clear();
@@ -319,6 +325,9 @@ static uint16_t *bf_slot(int k, int64_t n) {
 
 /* Kept between calls (a step reuses them at the same sizes); freed with the primitive cache. */
 static void bf_free_all(void) {
+  free(split_buf);
+  split_buf = NULL;
+  split_len = 0;
   for (int k = 0; k < BF_SLOTS; k++) {
     free(bf_buf[k]);
     bf_buf[k] = NULL;
@@ -362,7 +371,7 @@ static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_me
  * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
  * 3 backward weights and bias (t: x dy dw db).
  */
-static int conv_run_threads(int kind, const double *p, void *const t[4]) {
+static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t **prepare) {
   double key[MAX_KEY];
   const int NP = 20;
   key[0] = kind + 10 * precision;
@@ -448,6 +457,10 @@ static int conv_run_threads(int kind, const double *p, void *const t[4]) {
     dnnl_primitive_attr_destroy(attr);
     attr = NULL;
   }
+  if (prepare != NULL) {
+    *prepare = e; /* created (or found): the caller runs it */
+    return 0;
+  }
   if (ensure_scratch(e->scratch) != 0) goto fail;
   /* user memories over the caller's buffers */
   if (kind == 0) {
@@ -504,11 +517,13 @@ fail:
  * oneDNN's bf16 weight-gradient kernel (jit_bf16) synchronises its threads many times per call
  * (a barrier around each transposed block), where the float32 one reduces once. On a busy
  * machine each barrier can wait for a descheduled thread's whole time slice: the book model's
- * first layer (16x32x32x3 -> 32, 28 MFLOP) under load 10 on 2 cores took 0.3 ms with one
- * thread against 0.5-450 ms with two, and a whole 32x32 batch-16 step 34 ms with every bf16
- * weight gradient on one thread against 260-640 ms with two (float32: 66 ms). So a bf16 weight
- * gradient below `bf16_wgrad_serial_flops` (default: all of them; CONVDECK_BF16_WGRAD_SERIAL_FLOPS
- * sets it, 0 for never) is created (which fixes its partitioning) and run on the calling thread.
+ * first layer (16x32x32x3 -> 32, 28 MFLOP) under load 10 on 2 cores took 0.3 ms on one thread
+ * against 0.5-450 ms on two, and a whole 32x32 batch-16 step 34 ms with every bf16 weight
+ * gradient on one thread against 260-640 ms on two (float32: 66 ms). So a bf16 weight gradient
+ * below `bf16_wgrad_serial_flops` (default: all; CONVDECK_BF16_WGRAD_SERIAL_FLOPS sets it, 0
+ * leaves every one to oneDNN's threads) is threaded here instead: split by batch
+ * (conv_wgrad_split) when the batch divides among the threads and it has at least
+ * `bf16_wgrad_split_flops`, else on the calling thread.
  */
 static double bf16_wgrad_serial_flops = 1e300;
 
@@ -516,17 +531,145 @@ static double conv_flops(const double *p) {
   return 2.0 * p[0] * p[7] * p[8] * p[6] * p[4] * p[5] * p[3];
 }
 
+/* Per-thread streams and buffers (scratchpad, weight and bias gradients) of conv_wgrad_split. */
+#define SPLIT_MAX 64
+static dnnl_stream_t split_stream[SPLIT_MAX] = {0};
+static uint8_t *split_buf = NULL;
+static size_t split_len = 0;
+
+/*
+ * A bf16 weight gradient (kind 2, or 3 with the bias) split by batch over T threads, without
+ * the barriers of oneDNN's own threading: each thread runs a one-thread primitive of batch N/T
+ * on its slice of x and dy into gradient buffers of its own, at the same time, and the T partial
+ * gradients are then added up in thread order (the same sums every run: deterministic for a
+ * thread count). t as conv_run (x and dy in bf16).
+ */
+static int conv_wgrad_split(int kind, const double *p, void *const t[4], int T) {
+  double q[20];
+  memcpy(q, p, sizeof q);
+  q[0] = p[0] / T;
+  const int64_t chunk = (int64_t)q[0];
+  entry_t *e = NULL;
+#ifdef _OPENMP
+  const int nt = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  int rc = conv_run_threads(kind, q, NULL, &e);
+#ifdef _OPENMP
+  omp_set_num_threads(nt);
+#endif
+  if (rc != 0) return -1;
+  const int64_t CO = (int64_t)p[6];
+  const dnnl_memory_desc_t *wmd = &e->md[1];
+  if (e->wbuf && dnnl_memory_get_memory_desc(e->wbuf, &wmd) != dnnl_success) {
+    snprintf(last_error, sizeof last_error, "dnnl_memory_get_memory_desc failed");
+    return -1;
+  }
+  const size_t wbytes = dnnl_memory_desc_get_size(wmd);
+  const size_t sb = (e->scratch + 63) / 64 * 64, wb = (wbytes + 63) / 64 * 64,
+               bb = (sizeof(float) * (size_t)CO + 63) / 64 * 64, per = sb + wb + bb;
+  if (split_len < per * (size_t)T) {
+    free(split_buf);
+    split_buf = aligned_alloc(64, per * (size_t)T);
+    split_len = split_buf ? per * (size_t)T : 0;
+    if (split_buf == NULL) {
+      snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
+      return -1;
+    }
+  }
+  for (int i = 0; i < T; i++)
+    if (split_stream[i] == NULL)
+      CHK(dnnl_stream_create(&split_stream[i], engine, dnnl_stream_default_flags));
+  dnnl_memory_t m[SPLIT_MAX][5];
+  memset(m, 0, sizeof m);
+  dnnl_memory_desc_t smd;
+  {
+    dnnl_dims_t d = {(dnnl_dim_t)(e->scratch > 0 ? e->scratch : 1)};
+    CHK(dnnl_memory_desc_init_by_tag(&smd, 1, d, dnnl_u8, dnnl_a));
+  }
+  const size_t xs = (size_t)chunk * (size_t)(p[1] * p[2] * p[3]) * sizeof(uint16_t);
+  const size_t gs = (size_t)chunk * (size_t)(p[7] * p[8] * p[6]) * sizeof(uint16_t);
+  int ok = 1;
+  for (int i = 0; i < T && ok; i++) {
+    uint8_t *b = split_buf + per * (size_t)i;
+    ok = !mem(&m[i][0], &e->md[0], (uint8_t *)t[0] + xs * i) &&
+         !mem(&m[i][1], &e->md[3], (uint8_t *)t[1] + gs * i) &&
+         !mem(&m[i][2], wmd, b + sb) && !mem(&m[i][3], &e->md[2], b + sb + wb) &&
+         !mem(&m[i][4], &smd, b);
+  }
+  dnnl_status_t st[SPLIT_MAX];
+  if (ok) {
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int i = 0; i < T; i++) {
+      dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[i][0]}, {DNNL_ARG_DIFF_DST, m[i][1]},
+                              {DNNL_ARG_DIFF_WEIGHTS, m[i][2]}, {DNNL_ARG_SCRATCHPAD, m[i][4]},
+                              {DNNL_ARG_DIFF_BIAS, m[i][3]}};
+      st[i] = dnnl_primitive_execute(e->prim, split_stream[i], kind == 3 ? 5 : 4, a);
+      if (st[i] == dnnl_success) st[i] = dnnl_stream_wait(split_stream[i]);
+    }
+    for (int i = 0; i < T; i++) ok = ok && st[i] == dnnl_success;
+  }
+  if (!ok) {
+    for (int i = 0; i < T; i++) mem_release(m[i], 5);
+    snprintf(last_error, sizeof last_error, "bf16 weight gradient (split) failed");
+    return -1;
+  }
+  /* add the partial gradients, thread by thread, into thread 0's */
+  float *w0 = (float *)(split_buf + sb);
+  const int64_t nw = (int64_t)(wbytes / sizeof(float));
+#pragma omp parallel for simd schedule(static) num_threads(T)
+  for (int64_t j = 0; j < nw; j++) {
+    float s_ = w0[j];
+    for (int i = 1; i < T; i++) s_ += ((const float *)(split_buf + per * (size_t)i + sb))[j];
+    w0[j] = s_;
+  }
+  if (kind == 3) {
+    float *db = t[3];
+    for (int64_t c = 0; c < CO; c++) {
+      float s_ = 0.f;
+      for (int i = 0; i < T; i++) s_ += ((const float *)(split_buf + per * (size_t)i + sb + wb))[c];
+      db[c] = s_;
+    }
+  }
+  if (e->reorder) {
+    dnnl_memory_t user = NULL;
+    if (mem(&user, &e->md[1], t[2])) {
+      ok = 0;
+    } else {
+      ok = run_reorder(e->reorder, m[0][2], user, (dnnl_dim_t)nw) == dnnl_success;
+      mem_release(&user, 1);
+    }
+  } else {
+    memcpy(t[2], w0, wbytes);
+  }
+  for (int i = 0; i < T; i++) mem_release(m[i], 5);
+  if (!ok) {
+    snprintf(last_error, sizeof last_error, "bf16 weight gradient reorder failed");
+    return -1;
+  }
+  return 0;
+fail:
+  return -1;
+}
+
+/* Below this many FLOPs a bf16 weight gradient runs on one thread, unsplit (see above;
+ * CONVDECK_BF16_WGRAD_SPLIT_FLOPS sets it). */
+static double bf16_wgrad_split_flops = 2e7;
+
 static int conv_run(int kind, const double *p, void *const t[4]) {
 #ifdef _OPENMP
   if (precision && kind >= 2 && conv_flops(p) < bf16_wgrad_serial_flops) {
     const int nt = omp_get_max_threads();
+    const int64_t N = (int64_t)p[0];
+    if (nt >= 2 && nt <= SPLIT_MAX && N % nt == 0 && conv_flops(p) >= bf16_wgrad_split_flops)
+      return conv_wgrad_split(kind, p, t, nt);
     omp_set_num_threads(1);
-    const int rc = conv_run_threads(kind, p, t);
+    const int rc = conv_run_threads(kind, p, t, NULL);
     omp_set_num_threads(nt);
     return rc;
   }
 #endif
-  return conv_run_threads(kind, p, t);
+  return conv_run_threads(kind, p, t, NULL);
 }
 
 /*
