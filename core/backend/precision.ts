@@ -16,6 +16,7 @@
  */
 /** A precision that cannot run here (bad name, backend or CPU): the message says the fix. */
 export class PrecisionError extends Error {
+  /** The error's name. */
   override name = "PrecisionError";
 }
 
