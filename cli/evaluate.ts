@@ -146,7 +146,10 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     log: (l) => console.error(l),
     precision: args.precision,
   });
-  console.error(`backend: ${backend.name} (${backend.reason})`);
+  console.error(
+    `backend: ${backend.name} (${backend.reason})` +
+      (backend.precision === "bf16" ? `, precision bf16 (${backend.precisionReason})` : ""),
+  );
   const options = { ...experiment.defaults, ...info.config } as TrainOptions;
   const dataset = await experiment.dataset(options);
   try {

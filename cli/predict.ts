@@ -274,7 +274,10 @@ export async function main(args: string[]): Promise<number> {
     for (const w of warnings) log(`warning: ${w}`);
     if (files.length === 0) throw new Error(`no image files in ${a.paths.join(", ")}`);
     const backend = await initBackend(a.backend, { log, precision: a.precision });
-    log(`backend: ${backend.name} (${backend.reason})`);
+    log(
+      `backend: ${backend.name} (${backend.reason})` +
+        (backend.precision === "bf16" ? `, precision bf16 (${backend.precisionReason})` : ""),
+    );
     predictor = await Predictor.load(a.run, { checkpoint: a.checkpoint });
     const kind = {
       best: "the best checkpoint",
