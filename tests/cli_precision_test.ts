@@ -101,6 +101,11 @@ Deno.test({
     );
     assert.notEqual(changed.code, 0);
     assert.match(changed.stderr, /keeps its precision \(bf16\)/);
+    const ev = await task("evaluate", "--run", join(runs, byName("f")[0]), "--precision", "bf16");
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.match(ev.stderr, /precision bf16 \(requested\)/);
+    const evBad = await task("evaluate", "--run", join(runs, byName("f")[0]), "--precision", "x");
+    assert.equal(evBad.code, 2, evBad.stderr);
     await Deno.remove(runs, { recursive: true });
   },
 });
