@@ -398,15 +398,18 @@ Deno.test({
 });
 
 Deno.test({
-  name: "bf16 on a CPU without native bf16 is a clear error naming the instruction set",
+  name: "bf16 on a CPU without native bf16: a clear error naming the instruction set; auto: fp32",
   ignore: !NATIVE.ok,
   fn: async () => {
     // oneDNN honours DNNL_MAX_CPU_ISA: a child capped at AVX-512 (no BF16) stands for such a CPU.
     const code = `
       import { registerNativeBackend, setNativePrecision, nativeBf16Support } from
         "${new URL("../core/backend/native/register.ts", import.meta.url).href}";
+      import { applyPrecision } from
+        "${new URL("../core/backend/select.ts", import.meta.url).href}";
       await registerNativeBackend();
       console.log(JSON.stringify(nativeBf16Support()));
+      console.log("auto -> " + JSON.stringify(applyPrecision("auto", "native")));
       try { setNativePrecision("bf16"); console.log("no error"); }
       catch (e) { console.log(e.message); }
     `;
@@ -420,5 +423,6 @@ Deno.test({
     assert(text.includes('"ok":false'), text + new TextDecoder().decode(out.stderr));
     assert(/AVX512-BF16.*AMX/.test(text), `no instruction set named: ${text}`);
     assert(!text.includes("no error"), text);
+    assert.match(text, /auto -> \{"precision":"fp32","reason":"auto: no native bf16 on this CPU/);
   },
 });
