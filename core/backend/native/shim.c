@@ -4,6 +4,8 @@
  * tfjs-backend-wasm heap: each call gets the heap's base pointer and byte offsets, and oneDNN
  * reads and writes that memory in place. Primitives are cached by shape (bounded, least
  * recently used evicted), with a single user-managed scratchpad shared by all of them.
+ * Convolutions and matrix products run in float32, or in bf16 mixed precision after
+ * cd_set_precision(1) (bf16 inputs converted here, float32 accumulation and outputs).
  *
  * Built automatically on first use by core/backend/native/shim_build.ts:
  *   cc -O3 -fPIC -shared -fopenmp shim.c -o <cache>/libconvdeck_dnnl-<hash>.so -ldnnl
