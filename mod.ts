@@ -77,6 +77,7 @@ export {
 
 // Backends
 export {
+  applyPrecision,
   BACKEND_NAMES,
   type BackendChoice,
   type BackendName,
@@ -84,14 +85,25 @@ export {
   type InitBackendOptions,
   releaseBackends,
 } from "./core/backend/select.ts";
+export {
+  type Precision,
+  PrecisionError,
+  precisionFlag,
+  PRECISIONS,
+  type ResolvedPrecision,
+} from "./core/backend/precision.ts";
 export { nativeAvailable, type NativeStatus } from "./core/backend/native/ffi.ts";
 export {
   NATIVE_BACKEND,
+  nativeBf16Support,
   type NativeCacheStats,
   nativeCacheStats,
   type NativeOptions,
+  type NativePrecision,
+  nativePrecision,
   nativeThreads,
   registerNativeBackend,
+  setNativePrecision,
   setNativeThreads,
   syncNativeKernels,
 } from "./core/backend/native/register.ts";

@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
+import { type Precision, precisionFlag } from "../core/backend/precision.ts";
 import type { TrainOptions } from "../core/experiment.ts";
 import { isBuiltinExperiment, loadExperiment } from "../experiments/registry.ts";
 import { hasModelTopology, loadModel, loadWeights } from "../core/run/model_io.ts";
@@ -31,6 +32,7 @@ const USAGE =
   --split S          test (default; falls back to val when the dataset has no test split) or val
   --batch-size N     examples per forward pass (default 32)
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
+  --precision P      fp32|bf16|auto: bf16 on the native backend (default fp32)
   -h, --help         show this help
 
 Exit status: 0 when done, 1 when the evaluation failed, 2 for bad flags.`;
@@ -43,6 +45,7 @@ export interface EvaluateArgs {
   split: "test" | "val";
   batchSize: number;
   backend: BackendName;
+  precision?: Precision;
 }
 
 /** Parses the command line (`"help"` for `-h`/`--help`); throws with the usage on a bad flag. */
@@ -58,6 +61,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
         split: { type: "string", default: "test" },
         "batch-size": { type: "string", default: "32" },
         backend: { type: "string", default: "auto" },
+        precision: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -74,6 +78,12 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
   if (!BACKEND_NAMES.includes(values.backend as BackendName)) {
     throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}\n\n${USAGE}`);
   }
+  let precision: Precision | undefined;
+  try {
+    precision = precisionFlag(values.precision);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n\n${USAGE}`);
+  }
   const batchSize = Number(values["batch-size"]);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`--batch-size must be a positive integer, got "${values["batch-size"]}"`);
@@ -85,6 +95,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
     split: values.split,
     batchSize,
     backend: values.backend as BackendName,
+    ...(precision ? { precision } : {}),
   };
 }
 
@@ -131,8 +142,14 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     );
   }
   const experiment = await loadExperiment(args.experiment ?? stored);
-  const backend = await initBackend(args.backend, { log: (l) => console.error(l) });
-  console.error(`backend: ${backend.name} (${backend.reason})`);
+  const backend = await initBackend(args.backend, {
+    log: (l) => console.error(l),
+    precision: args.precision,
+  });
+  console.error(
+    `backend: ${backend.name} (${backend.reason})` +
+      (backend.precision === "bf16" ? `, precision bf16 (${backend.precisionReason})` : ""),
+  );
   const options = { ...experiment.defaults, ...info.config } as TrainOptions;
   const dataset = await experiment.dataset(options);
   try {

@@ -15,6 +15,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { basename, dirname, extname, join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
+import { type Precision, precisionFlag } from "../core/backend/precision.ts";
 import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
 import { ProgressLine } from "../core/data/progress.ts";
@@ -39,6 +40,7 @@ export const USAGE =
   --cam DIR          write a Grad-CAM overlay PNG per image into DIR
   --batch-size N     images per forward pass (default 32)
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
+  --precision P      fp32|bf16|auto: bf16 on the native backend (default fp32)
   --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: best, else the newest
                      checkpoint, else the newest resume point)
 
@@ -81,6 +83,8 @@ export interface PredictArgs {
   batchSize: number;
   /** tfjs backend. */
   backend: BackendName;
+  /** Compute precision (`--precision`; default fp32). */
+  precision?: Precision;
   /** Checkpoint folder name. */
   checkpoint?: string;
   /** `--help` was given. */
@@ -118,6 +122,7 @@ export function parsePredictArgs(args: string[]): PredictArgs {
         cam: { type: "string" },
         "batch-size": { type: "string", default: "32" },
         backend: { type: "string", default: "auto" },
+        precision: { type: "string" },
         checkpoint: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -138,6 +143,11 @@ export function parsePredictArgs(args: string[]): PredictArgs {
       );
     }
     if (values.cam === "") throw new UsageError("--cam expects a folder");
+    try {
+      precisionFlag(values.precision);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
   }
   return {
     run: values.run ?? "",
@@ -147,6 +157,7 @@ export function parsePredictArgs(args: string[]): PredictArgs {
     cam: values.cam,
     batchSize: help ? 32 : positiveInt("--batch-size", values["batch-size"]!),
     backend: values.backend as BackendName,
+    precision: values.precision as Precision | undefined,
     checkpoint: values.checkpoint,
     help,
   };
@@ -262,8 +273,11 @@ export async function main(args: string[]): Promise<number> {
     const { files, warnings } = await expandInputs(a.paths);
     for (const w of warnings) log(`warning: ${w}`);
     if (files.length === 0) throw new Error(`no image files in ${a.paths.join(", ")}`);
-    const backend = await initBackend(a.backend, { log });
-    log(`backend: ${backend.name} (${backend.reason})`);
+    const backend = await initBackend(a.backend, { log, precision: a.precision });
+    log(
+      `backend: ${backend.name} (${backend.reason})` +
+        (backend.precision === "bf16" ? `, precision bf16 (${backend.precisionReason})` : ""),
+    );
     predictor = await Predictor.load(a.run, { checkpoint: a.checkpoint });
     const kind = {
       best: "the best checkpoint",

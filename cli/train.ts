@@ -8,6 +8,7 @@ import { relative, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
+import { precisionFlag } from "../core/backend/precision.ts";
 import { resolveOptions, splitSettings } from "../core/options.ts";
 import { describeParams, parseSetArg } from "../core/params.ts";
 import {
@@ -45,6 +46,8 @@ Options:
   --strict-data           fail on any bad data file instead of skipping it
   --backend NAME          ${BACKENDS.join("|")}                  [default: auto]
   --threads N             threads for the wasm/native backends     [default: all cores]
+  --precision P           fp32|bf16|auto: bf16 mixed precision on the native backend;
+                          auto = bf16 where the CPU has it (AVX512-BF16/AMX) [default: fp32]
   --runs DIR              where run directories go                  [default: runs]
   --callback 'PATH [JSON]'  load a callback plugin (repeatable), options as JSON after the path
   --seed N                seed for weights, shuffling and augmentation
@@ -122,6 +125,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         "strict-data": { type: "boolean" },
         backend: { type: "string" },
         threads: { type: "string" },
+        precision: { type: "string" },
         runs: { type: "string" },
         callback: { type: "string", multiple: true },
         seed: { type: "string" },
@@ -160,6 +164,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     seed: num("--seed", v.seed, true),
     data: v.data,
     strictData: v["strict-data"],
+    precision: precisionFlag(v.precision),
   };
   for (const [k, val] of Object.entries(flags)) {
     if (val !== undefined) (overrides as Record<string, unknown>)[k] = val;

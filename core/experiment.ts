@@ -8,6 +8,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback } from "./callback.ts";
 import type { Dataset } from "./data/dataset.ts";
 import type { Params, ParamSpecs } from "./params.ts";
+import type { Precision } from "./backend/precision.ts";
 
 /** Hyperparameters and options after defaults and command-line flags are merged. */
 export interface TrainOptions {
@@ -25,6 +26,11 @@ export interface TrainOptions {
   data?: string;
   /** Fail on any bad data file instead of skipping it. */
   strictData?: boolean;
+  /**
+   * Compute precision (`--precision`; default `fp32`): `bf16` mixed precision on the native
+   * backend, `auto` for bf16 where the CPU has it. A run stores the precision it got.
+   */
+  precision?: Precision;
   /** The experiment's own hyperparameters (declared in `Experiment.params`), resolved. */
   params?: Params;
 }

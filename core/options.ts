@@ -14,6 +14,7 @@
  */
 import type { TrainOptions } from "./experiment.ts";
 import { type Params, type ParamSpecs, type ParamValue, resolveParams } from "./params.ts";
+import { PRECISIONS } from "./backend/precision.ts";
 
 /** The options every experiment has, settable by `--set` (and sweeps) like parameters. */
 export const STANDARD_OPTIONS: readonly string[] = [
@@ -22,11 +23,12 @@ export const STANDARD_OPTIONS: readonly string[] = [
   "learningRate",
   "imageSize",
   "seed",
+  "precision",
 ];
 
 /**
  * Sorts `key=value` settings into standard options (`epochs`, `batchSize`, `learningRate`,
- * `imageSize`, `seed`) and the experiment's own parameters.
+ * `imageSize`, `seed`, `precision`) and the experiment's own parameters.
  */
 export function splitSettings(
   settings: Iterable<readonly [string, ParamValue]>,
@@ -95,6 +97,11 @@ export function resolveOptions(
     optionProblem("image size (--image-size)", o.imageSize, integerAtLeast(1), "an integer >= 1"),
     optionProblem("seed (--seed)", o.seed, integerAtLeast(0), "an integer >= 0"),
     optionProblem("learning rate (--lr)", o.learningRate, positiveFinite, "a positive number"),
+    o.precision === undefined || PRECISIONS.includes(o.precision)
+      ? undefined
+      : `precision (--precision) must be one of ${PRECISIONS.join(", ")}, got ${
+        String(o.precision)
+      }`,
   ].filter((p) => p !== undefined);
   if (problems.length > 0) throw new Error(`Invalid options: ${problems.join("; ")}.`);
   return o;

@@ -131,8 +131,17 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
     callbacks.push(await loadPlugin(spec));
   }
   callbacks.push(...(o.extraCallbacks ?? []));
-  const backend = await initBackend(o.backend ?? "auto", { threads: o.threads, log });
+  const backend = await initBackend(o.backend ?? "auto", {
+    threads: o.threads,
+    log,
+    precision: options.precision ?? "fp32",
+  });
   log(`backend: ${backend.name} (${backend.reason})`);
+  // the run stores (and a resume keeps) the precision it got, not `auto`
+  options.precision = backend.precision ?? "fp32";
+  if (backend.precision === "bf16" || o.overrides?.precision !== undefined) {
+    log(`precision: ${options.precision} (${backend.precisionReason})`);
+  }
   // Build the model once on a placeholder shape first, so that an image size it cannot take
   // fails now rather than after a long dataset load.
   withSeededMathRandom(
@@ -317,7 +326,16 @@ function checkResume(
     );
   }
   const c = run.info.config as Partial<TrainOptions>;
-  const keys = ["epochs", "batchSize", "learningRate", "imageSize", "seed", "data", "strictData"];
+  const keys = [
+    "epochs",
+    "batchSize",
+    "learningRate",
+    "imageSize",
+    "seed",
+    "data",
+    "strictData",
+    "precision",
+  ];
   const fromRun = Object.fromEntries(keys.map((k) => [k, c[k as keyof TrainOptions]]));
   for (const k of keys) {
     const v = overrides[k as keyof TrainOptions];

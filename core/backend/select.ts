@@ -19,9 +19,16 @@ import { registerWasmTrainingKernels } from "./wasm/register.ts";
 import { resolveThreads, withWasmThreads } from "./wasm/threads.ts";
 import { isResolvable, probeGpu } from "./probe.ts";
 import { nativeAvailable } from "./native/ffi.ts";
-import { NATIVE_BACKEND, nativeThreads, registerNativeBackend } from "./native/register.ts";
+import {
+  NATIVE_BACKEND,
+  nativeBf16Support,
+  nativeThreads,
+  registerNativeBackend,
+  setNativePrecision,
+} from "./native/register.ts";
 import { enableGradientMemorySaver } from "./grad_memory.ts";
 import { registerReluGradient } from "./relu_grad.ts";
+import { type Precision, PrecisionError, PRECISIONS, type ResolvedPrecision } from "./precision.ts";
 
 /** Backends a user can ask for; `auto` picks the fastest that works here. */
 export type BackendName =
@@ -52,6 +59,10 @@ export interface BackendChoice {
   reason: string;
   /** Threads the backend computes with, when it says (wasm). */
   threads?: number;
+  /** The compute precision in use (`bf16` only on `native`; see core/backend/precision.ts). */
+  precision?: ResolvedPrecision;
+  /** Why that precision (e.g. "requested", "auto: native bf16 (AVX-512 BF16)"). */
+  precisionReason?: string;
 }
 
 /** Options of {@linkcode initBackend}. */
@@ -66,6 +77,12 @@ export interface InitBackendOptions {
    * input (core/backend/relu_grad.ts). Together they roughly halve a convnet step's peak memory.
    */
   saveGradientMemory?: boolean;
+  /**
+   * Compute precision (default `fp32`): `bf16` mixed precision on the native backend, `auto`
+   * for bf16 where the CPU has it natively. Applied to the backend chosen; `bf16` on another
+   * backend or CPU is an error (see core/backend/precision.ts).
+   */
+  precision?: Precision;
 }
 
 /** npm packages providing the `tensorflow` backend, by requested name. */
@@ -140,6 +157,59 @@ function init(name: Concrete, options: InitBackendOptions): Promise<BackendChoic
   }
 }
 
+/**
+ * Sets the precision on the initialised backend `backend` (a tfjs backend name) and returns
+ * the one in use with the reason. Throws, with the fix, for `bf16` on a backend other than
+ * `native` or on a CPU without native bf16 (naming the instruction set it lacks).
+ *
+ * @example
+ * ```ts
+ * import { applyPrecision } from "./select.ts";
+ * const { precision, reason } = applyPrecision("auto", "wasm");
+ * console.log(precision, reason); // fp32 auto: bf16 runs on the native backend only
+ * ```
+ */
+export function applyPrecision(
+  requested: Precision,
+  backend: string,
+): { precision: ResolvedPrecision; reason: string } {
+  if (!PRECISIONS.includes(requested)) {
+    throw new PrecisionError(
+      `--precision must be one of ${PRECISIONS.join(", ")}, got "${requested}"`,
+    );
+  }
+  if (backend !== NATIVE_BACKEND) {
+    if (requested === "bf16") {
+      throw new PrecisionError(
+        `--precision bf16 runs on the native (oneDNN) backend only; this process uses ` +
+          `'${backend}' (use --backend native, or --precision auto / fp32)`,
+      );
+    }
+    return {
+      precision: "fp32",
+      reason: requested === "auto" ? "auto: bf16 runs on the native backend only" : "requested",
+    };
+  }
+  if (requested === "fp32") {
+    setNativePrecision("fp32");
+    return { precision: "fp32", reason: "requested" };
+  }
+  const support = nativeBf16Support();
+  if (requested === "auto" && !support.ok) {
+    setNativePrecision("fp32");
+    return { precision: "fp32", reason: `auto: no native bf16 on this CPU (${support.isa})` };
+  }
+  try {
+    setNativePrecision("bf16");
+  } catch (e) {
+    throw new PrecisionError((e as Error).message); // names the missing instruction set
+  }
+  return {
+    precision: "bf16",
+    reason: requested === "auto" ? `auto: native bf16 (${support.isa})` : "requested",
+  };
+}
+
 function message(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split("\n")[0];
 }
@@ -206,8 +276,12 @@ export async function initBackend(
         : i === 0
         ? "requested"
         : `fallback from ${requested}: ${notes.join("; ")}`;
-      return { ...choice, reason: why };
+      // outside the fallback: bf16 asked where it cannot run is the user's error, not a reason
+      // to try another backend
+      const p = applyPrecision(options.precision ?? "fp32", choice.name);
+      return { ...choice, reason: why, precision: p.precision, precisionReason: p.reason };
     } catch (e) {
+      if (e instanceof PrecisionError) throw e;
       const next = order[i + 1];
       notes.push(`${name}: ${message(e)}`);
       if (next === undefined) {

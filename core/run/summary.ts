@@ -70,6 +70,7 @@ export const STANDARD_HYPERPARAMETERS = [
   "learningRate",
   "imageSize",
   "seed",
+  "precision",
 ] as const;
 
 /** Names of the non-hyperparameter, non-metric columns. */

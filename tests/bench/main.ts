@@ -7,8 +7,11 @@
  *   --only train,data,tracking,runs  sections to run (default: all); `runs` is the runs
  *                                table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
  *                                epochs, list/query/API/Chromium first render)
- *   --backends wasm,webgpu,cpu   backends for the train section (default: wasm, plus webgpu
- *                                when the adapter is a real GPU; cpu is ~600x slower than wasm)
+ *   --backends wasm,webgpu,cpu   backends for the train section (default: native and
+ *                                native-bf16 when oneDNN loads (bf16 where the CPU has it),
+ *                                wasm, plus webgpu when the adapter is a real GPU; cpu is
+ *                                ~600x slower than wasm). `native-bf16` is the native backend
+ *                                with --precision bf16 (its columns read "native bf16")
  *   --sizes 32,64,224            input sizes (default 32,64,224), RGB
  *   --batches 16,32              batch sizes (default 16,32)
  *   --no-fashion                 skip the Fashion-MNIST-shaped case (28x28x1, batch 64)
@@ -38,7 +41,14 @@ import { resolveThreads } from "../../core/backend/wasm/threads.ts";
 import { probeGpu } from "../../core/backend/probe.ts";
 import type { TrainCase, TrainResult } from "./train_bench.ts";
 import { runChild } from "./train_child.ts";
-import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
+import {
+  benchTorch,
+  findTorch,
+  TORCH_LAYOUTS,
+  type TorchLayout,
+  type TorchResult,
+} from "./train_torch.ts";
+import { nativeBf16Support } from "../../core/backend/native/register.ts";
 import { benchTracking } from "./train_tracking.ts";
 import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
@@ -109,10 +119,11 @@ async function trainSection(args: {
     torchNote =
       `PyTorch ${python.version} CPU, ${args.threads} thread${
         args.threads > 1 ? "s" : ""
-      } (${python.python}), same model, 'same' padding, Adam 1e-3, batch; each case in NCHW and ` +
-      `channels_last, one after the other: channels_last is PyTorch's faster CPU layout for convnets ` +
-      `(oneDNN's NHWC kernels, no layout reorders), the ratio is against the faster of the two ` +
-      `as measured; the peer runs alone, without the OpenMP settings of convdeck's backend`;
+      } (${python.python}), same model, 'same' padding, Adam 1e-3, batch; each case in float32 ` +
+      `NCHW, float32 channels_last and bf16 autocast (torch.autocast("cpu", ` +
+      `dtype=torch.bfloat16), channels_last), one after the other; the ratio is against the ` +
+      `fastest of the three as measured; the peer runs alone, without the OpenMP settings of ` +
+      `convdeck's backend`;
   }
   // Case by case, each backend then PyTorch back to back, so that load changes on a shared
   // machine hit all columns of a row alike.
@@ -126,13 +137,13 @@ async function trainSection(args: {
         // as decided once at the bench's start (an idle machine: brief spinning), not by a load
         // average the bench itself has raised by the time a later child starts.
         const reply = await runChild({
-          backend: name,
+          ...childBackend(name),
           threads: args.threads,
           case: c,
           ...(args.profile ? { profile: true } : {}),
         }, Deno.env.toObject());
         if ("unavailable" in reply) {
-          console.log(`train: ${name} unavailable (${reply.unavailable}): skipped`);
+          console.log(`train: ${label(name)} unavailable (${reply.unavailable}): skipped`);
           unavailable.add(name);
           continue;
         }
@@ -150,7 +161,7 @@ async function trainSection(args: {
         results.set(key(name, c), medianRound([...all, r]));
         const calls = r.kernelCalls;
         console.log(
-          `train: ${name} ${caseLabel(c)}: ${r.imagesPerSec.toFixed(2)} img/s ` +
+          `train: ${label(name)} ${caseLabel(c)}: ${r.imagesPerSec.toFixed(2)} img/s ` +
             `(${r.msPerStep.toFixed(0)} ms/step, median of ${c.steps}` +
             `${calls !== undefined ? `, ${calls} kernel calls/step` : ""}` +
             `${r.wasmHeapBytes ? `, wasm heap ${mib(r.wasmHeapBytes)}` : ""})`,
@@ -165,7 +176,8 @@ async function trainSection(args: {
             torch.set(key("torch", c), medianTorch(all));
             console.log(
               `train: torch ${caseLabel(c)}: NCHW ${r.byLayout.nchw.toFixed(2)} img/s, ` +
-                `channels_last ${r.byLayout.channels_last.toFixed(2)} img/s (best: ${r.layout})`,
+                `channels_last ${r.byLayout.channels_last.toFixed(2)} img/s, ` +
+                `bf16 autocast ${r.byLayout.bf16.toFixed(2)} img/s (best: ${r.layout})`,
             );
           }
         } catch (e) {
@@ -178,18 +190,23 @@ async function trainSection(args: {
   const names = args.backends.filter((b) => args.cases.some((c) => results.has(key(b, c))));
   const header = [
     "input, batch",
-    ...names.map((n) => `${n} img/s`),
+    ...names.map((n) => `${label(n)} img/s`),
     ...(torch
-      ? ["PyTorch NCHW", "PyTorch channels_last", ...names.map((n) => `${n} / best PyTorch`)]
+      ? [
+        "PyTorch NCHW",
+        "PyTorch channels_last",
+        "PyTorch bf16 autocast",
+        ...names.map((n) => `${label(n)} / best PyTorch`),
+      ]
       : []),
-    ...names.map((n) => `${n} kernel calls/step`),
-    ...names.map((n) => `${n} CPU ms/step`),
-    ...(torch ? ["PyTorch CPU ms/step (NCHW / channels_last)"] : []),
+    ...names.map((n) => `${label(n)} kernel calls/step`),
+    ...names.map((n) => `${label(n)} CPU ms/step`),
+    ...(torch ? ["PyTorch CPU ms/step (NCHW / channels_last / bf16)"] : []),
     ...(names.includes("wasm") ? ["wasm heap (peak)"] : []),
   ];
   const rows = args.cases.map((c) => {
     const t = torch?.get(key("torch", c));
-    const mark = (layout: "nchw" | "channels_last") =>
+    const mark = (layout: TorchLayout) =>
       t ? `${t.byLayout[layout].toFixed(2)}${t.layout === layout ? " *" : ""}` : "-";
     return [
       caseLabel(c),
@@ -198,6 +215,7 @@ async function trainSection(args: {
         ? [
           mark("nchw"),
           mark("channels_last"),
+          mark("bf16"),
           ...names.map((n) => {
             const r = results.get(key(n, c));
             return r && t ? `${(r.imagesPerSec / t.imagesPerSec).toFixed(2)}x` : "-";
@@ -208,9 +226,7 @@ async function trainSection(args: {
       ...names.map((n) => results.get(key(n, c))?.cpuMsPerStep.toFixed(1) ?? "-"),
       ...(torch
         ? [
-          t
-            ? `${t.cpuMsByLayout.nchw.toFixed(1)} / ${t.cpuMsByLayout.channels_last.toFixed(1)}`
-            : "-",
+          t ? TORCH_LAYOUTS.map((l) => t.cpuMsByLayout[l].toFixed(1)).join(" / ") : "-",
         ]
         : []),
       ...(names.includes("wasm") ? [mib(results.get(key("wasm", c))?.wasmHeapBytes)] : []),
@@ -220,7 +236,8 @@ async function trainSection(args: {
   console.log(
     `\nTraining throughput (images/s, median step; up to 64px the median of ${args.rounds} alternating rounds per side), book convnet ('same' padding, 20 classes, ` +
       `separate softmax layer, Adam 1e-3), ${[...backendInfo.values()].join(", ")}; ` +
-      `${torchNote}. * marks PyTorch's faster layout. Load average at the start: ${startLoad}, ` +
+      `${torchNote}. * marks PyTorch's fastest configuration (best PyTorch: the fastest of ` +
+      `NCHW, channels_last and bf16 autocast). Load average at the start: ${startLoad}, ` +
       `at the end: ${loadAverage()}${busy ? " (BUSY: not comparable)" : ""}`,
   );
   console.log(row(header, widths));
@@ -242,15 +259,14 @@ function medianRound<T extends { imagesPerSec: number }>(rounds: T[]): T {
 
 /** PyTorch's rounds of one case summed up layout by layout: each layout's median round. */
 function medianTorch(rounds: TorchResult[]): TorchResult {
-  const pick = (l: "nchw" | "channels_last") =>
-    medianRound(rounds.map((r) => ({ imagesPerSec: r.byLayout[l], r }))).r;
-  const nchw = pick("nchw"), cl = pick("channels_last");
-  const byLayout = { nchw: nchw.byLayout.nchw, channels_last: cl.byLayout.channels_last };
-  const cpuMsByLayout = {
-    nchw: nchw.cpuMsByLayout.nchw,
-    channels_last: cl.cpuMsByLayout.channels_last,
-  };
-  const layout = byLayout.channels_last >= byLayout.nchw ? "channels_last" : "nchw";
+  const byLayout = {} as Record<TorchLayout, number>;
+  const cpuMsByLayout = {} as Record<TorchLayout, number>;
+  for (const l of TORCH_LAYOUTS) {
+    const m = medianRound(rounds.map((r) => ({ imagesPerSec: r.byLayout[l], r }))).r;
+    byLayout[l] = m.byLayout[l];
+    cpuMsByLayout[l] = m.cpuMsByLayout[l];
+  }
+  const layout = TORCH_LAYOUTS.reduce((a, b) => (byLayout[b] > byLayout[a] ? b : a));
   return {
     ...rounds[0],
     byLayout,
@@ -259,6 +275,19 @@ function medianTorch(rounds: TorchResult[]): TorchResult {
     imagesPerSec: byLayout[layout],
     msPerStep: (rounds[0].batch * 1000) / byLayout[layout],
   };
+}
+
+/** The bench's name for the native backend in bf16 mixed precision. */
+const NATIVE_BF16 = "native-bf16";
+
+/** A bench backend name as the table shows it. */
+function label(name: string): string {
+  return name === NATIVE_BF16 ? "native bf16" : name;
+}
+
+/** The child's backend and precision for a bench backend name. */
+function childBackend(name: string): { backend: string; precision?: "bf16" } {
+  return name === NATIVE_BF16 ? { backend: "native", precision: "bf16" } : { backend: name };
 }
 
 function loadAverage(): string {
@@ -317,6 +346,7 @@ export async function main(argv: string[]): Promise<void> {
     const native = nativeAvailable();
     const backends = list(values.backends, [
       ...(native.ok ? ["native"] : []),
+      ...(native.ok && nativeBf16Support().ok ? [NATIVE_BF16] : []),
       "wasm",
       ...(gpu.real ? ["webgpu"] : []),
     ]);

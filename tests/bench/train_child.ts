@@ -14,6 +14,7 @@
 import "@tensorflow/tfjs-layers";
 import { type BackendName, initBackend, releaseBackends } from "../../core/backend/select.ts";
 import { openMpWaitChoice } from "../../core/backend/native/ffi.ts";
+import { type Precision, PrecisionError } from "../../core/backend/precision.ts";
 import { benchTrainCase, type TrainCase, type TrainResult } from "./train_bench.ts";
 import { formatProfile, profileKernels } from "./train_profile.ts";
 import { peerEnv } from "./train_torch.ts";
@@ -28,6 +29,8 @@ export interface ChildRequest {
   case: TrainCase;
   /** Print the per-kernel profile instead of counting kernel calls. */
   profile?: boolean;
+  /** Compute precision (default fp32; bf16 on native). */
+  precision?: Precision;
 }
 
 /** What the child prints (one JSON line). */
@@ -72,11 +75,22 @@ export async function runChild(
 }
 
 async function child(req: ChildRequest): Promise<ChildReply> {
-  const choice = await initBackend(req.backend as BackendName, { threads: req.threads });
+  let choice;
+  try {
+    choice = await initBackend(req.backend as BackendName, {
+      threads: req.threads,
+      precision: req.precision,
+    });
+  } catch (e) {
+    if (e instanceof PrecisionError) return { unavailable: e.message };
+    throw e;
+  }
   if (choice.name !== req.backend) return { unavailable: choice.reason };
   const info = `${req.backend}${
     choice.threads ? ` (${choice.threads} thread${choice.threads > 1 ? "s" : ""}` : " ("
-  }${req.backend === "native" ? `, OpenMP waiting: ${openMpWaitChoice()}` : ""})`.replace(
+  }${choice.precision === "bf16" ? ", bf16" : ""}${
+    req.backend === "native" ? `, OpenMP waiting: ${openMpWaitChoice()}` : ""
+  })`.replace(
     " ()",
     "",
   );

@@ -3,8 +3,9 @@
  * available (Debian's `python3-torch`). Threads are set explicitly: Debian's build defaults to 1.
  *
  * The peer runs at its best: the same model ('same' padding, 3x3 ReLU convolutions, global
- * average pooling, Dense), Adam 1e-3, batch and threads, in both memory layouts (NCHW and
- * channels_last, one after the other), and the faster layout is the reference. It runs alone: the child gets the environment the user started the bench with,
+ * average pooling, Dense), Adam 1e-3, batch and threads, in three configurations one after the
+ * other (float32 NCHW, float32 channels_last, bf16 autocast with channels_last), and the fastest
+ * is the reference. It runs alone: the child gets the environment the user started the bench with,
  * without the OpenMP settings convdeck's native backend sets for itself
  * (see {@linkcode peerEnv}).
  *
@@ -13,19 +14,25 @@
 import type { TrainCase } from "./train_bench.ts";
 import { openMpEnvSetByConvdeck } from "../../core/backend/native/ffi.ts";
 
-/** PyTorch's memory layouts. */
-export type TorchLayout = "nchw" | "channels_last";
+/**
+ * PyTorch's configurations: float32 in either memory layout, and bf16 mixed precision
+ * (`torch.autocast("cpu", dtype=torch.bfloat16)`, channels_last).
+ */
+export type TorchLayout = "nchw" | "channels_last" | "bf16";
+
+/** Every {@linkcode TorchLayout}, in the order the peer runs them. */
+export const TORCH_LAYOUTS: readonly TorchLayout[] = ["nchw", "channels_last", "bf16"];
 
 /** PyTorch's result for one case. */
 export interface TorchResult {
   size: number;
   batch: number;
   channels: number;
-  /** Median milliseconds per step of the faster layout. */
+  /** Median milliseconds per step of the fastest configuration. */
   msPerStep: number;
   /** Images per second of the faster layout. */
   imagesPerSec: number;
-  /** The faster layout. */
+  /** The fastest configuration. */
   layout: TorchLayout;
   /** Images per second in each layout. */
   byLayout: Record<TorchLayout, number>;
@@ -55,15 +62,16 @@ def setup(case, layout):
     torch.manual_seed(0)
     m = model(case["channels"])
     x = torch.rand(case["batch"], case["channels"], case["size"], case["size"])
-    if layout == "channels_last":
+    if layout in ("channels_last", "bf16"):
         m = m.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     return m, x, opt
-def step(m, x, y, opt, loss_fn):
+def step(m, x, y, opt, loss_fn, bf16):
     opt.zero_grad()
-    logits = m(x)
-    loss = loss_fn(logits, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = m(x)
+        loss = loss_fn(logits, y)
     loss.backward()
     opt.step()
     (logits.argmax(1) == y).float().sum().item()
@@ -73,15 +81,15 @@ for case in cfg["cases"]:
     times, cpu = {}, {}
     # One layout after the other, each as a standalone run would (a model of its own, warm-up,
     # timed steps), so that neither evicts the other's weights from the caches between steps.
-    for l in ("nchw", "channels_last"):
+    for l in cfg.get("layouts", ["nchw", "channels_last", "bf16"]):
         m, x, opt = setup(case, l)
         for _ in range(case["warmup"]):
-            step(m, x, y, opt, loss_fn)
+            step(m, x, y, opt, loss_fn, l == "bf16")
         times[l] = []
         c0 = time.process_time()
         for i in range(case["steps"]):
             t0 = time.perf_counter()
-            step(m, x, y, opt, loss_fn)
+            step(m, x, y, opt, loss_fn, l == "bf16")
             times[l].append((time.perf_counter() - t0) * 1000)
         cpu[l] = (time.process_time() - c0) * 1000 / case["steps"]
         del m, x, opt
@@ -128,20 +136,21 @@ export function peerEnv(): Record<string, string> {
 }
 
 /**
- * Runs the cases in PyTorch with `threads` threads, each in both layouts; `onResult` sees
- * each case as it finishes.
+ * Runs the cases in PyTorch with `threads` threads, each in every configuration of `layouts`
+ * (default all); `onResult` sees each case as it finishes.
  */
 export async function benchTorch(
   python: string,
   cases: TrainCase[],
   threads: number,
   onResult: (r: TorchResult) => void = () => {},
+  layouts: readonly TorchLayout[] = TORCH_LAYOUTS,
 ): Promise<TorchResult[]> {
   const child = new Deno.Command(python, {
     args: [
       "-c",
       TORCH_BENCH_SCRIPT,
-      JSON.stringify({ threads, cases: cases.map((c) => ({ channels: 3, ...c })) }),
+      JSON.stringify({ threads, layouts, cases: cases.map((c) => ({ channels: 3, ...c })) }),
     ],
     stdout: "piped",
     stderr: "piped",

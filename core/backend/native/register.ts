@@ -123,6 +123,75 @@ export function setNativeThreads(threads: number): number {
   return threadsInUse;
 }
 
+/** The compute precision of the native convolutions and matrix products. */
+export type NativePrecision = "fp32" | "bf16";
+
+let precisionInUse: NativePrecision = "fp32";
+
+/** The precision the native backend computes its convolutions and matrix products in. */
+export function nativePrecision(): NativePrecision {
+  return precisionInUse;
+}
+
+/**
+ * Sets the precision of the native convolutions (forward and both gradients) and matrix
+ * products: `fp32`, or `bf16` mixed precision (bf16 inputs and weights, float32 accumulation
+ * and outputs; the weights, the optimizer state and every other op stay float32). Throws,
+ * naming the missing instruction set, for `bf16` where oneDNN has no native bf16 kernels (no
+ * silent emulation). Returns the precision now in use.
+ *
+ * @example
+ * ```ts
+ * import { nativeBf16Support, registerNativeBackend, setNativePrecision } from "./register.ts";
+ * await registerNativeBackend();
+ * if (nativeBf16Support().ok) setNativePrecision("bf16");
+ * ```
+ */
+export function setNativePrecision(precision: NativePrecision): NativePrecision {
+  if (!lib) throw new Error("native backend not registered: call registerNativeBackend() first");
+  if (precision !== "fp32" && precision !== "bf16") {
+    throw new Error(`native precision must be fp32 or bf16, got ${String(precision)}`);
+  }
+  if (lib.cd_set_precision(precision === "bf16" ? 1 : 0) !== 0) {
+    throw new Error(`--precision bf16: ${lastError(lib)}`);
+  }
+  precisionInUse = precision;
+  return precisionInUse;
+}
+
+/** oneDNN's instruction-set names by `dnnl_cpu_isa_t` value (oneDNN 2.x). */
+const ISA_NAMES: Record<number, string> = {
+  0x1: "SSE4.1",
+  0x3: "AVX",
+  0x7: "AVX2",
+  0x407: "AVX2-VNNI",
+  0x27: "AVX-512",
+  0x67: "AVX-512 VNNI",
+  0xe7: "AVX-512 BF16",
+  0x3e7: "AMX",
+};
+const ISA_AVX512_CORE_BF16 = 0xe7;
+
+/**
+ * Whether this CPU runs oneDNN's bf16 kernels natively (AVX512-BF16 or AMX, from oneDNN's own
+ * ISA query, which honours `DNNL_MAX_CPU_ISA`), with the instruction set oneDNN dispatches to.
+ *
+ * @example
+ * ```ts
+ * const { ok, isa } = nativeBf16Support();
+ * console.log(ok ? `bf16 on ${isa}` : `no native bf16 (${isa})`);
+ * ```
+ */
+export function nativeBf16Support(): { ok: boolean; isa: string } {
+  const loaded = loadNative();
+  if (!("lib" in loaded)) return { ok: false, isa: `unknown (${loaded.reason})` };
+  const v = loaded.lib.cd_cpu_isa();
+  return {
+    ok: (v & ISA_AVX512_CORE_BF16) === ISA_AVX512_CORE_BF16,
+    isa: ISA_NAMES[v] ?? `oneDNN ISA 0x${v.toString(16)}`,
+  };
+}
+
 /** oneDNN primitive-cache statistics, for tests and tuning. */
 export function nativeCacheStats(): NativeCacheStats {
   if (!lib) return { entries: 0, created: 0, scratchBytes: 0, liveObjects: 0 };

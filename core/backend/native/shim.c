@@ -4,6 +4,8 @@
  * tfjs-backend-wasm heap: each call gets the heap's base pointer and byte offsets, and oneDNN
  * reads and writes that memory in place. Primitives are cached by shape (bounded, least
  * recently used evicted), with a single user-managed scratchpad shared by all of them.
+ * Convolutions and matrix products run in float32, or in bf16 mixed precision after
+ * cd_set_precision(1) (bf16 inputs converted here, float32 accumulation and outputs).
  *
  * Built automatically on first use by core/backend/native/shim_build.ts:
  *   cc -O3 -fPIC -shared -fopenmp shim.c -o <cache>/libconvdeck_dnnl-<hash>.so -ldnnl
@@ -75,6 +77,8 @@ int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o);
 int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o);
 int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o);
 int cd_adam(uint8_t *heap, const double *p, const double *o);
+int cd_cpu_isa(void);
+int cd_set_precision(int precision);
 
 static const char * cd_last_error_unlocked(void) { return last_error; }
 
@@ -100,7 +104,14 @@ static void entry_free(entry_t *e) {
   memset(e, 0, sizeof *e);
 }
 
+static void bf_free_all(void);
+static double bf16_wgrad_serial_flops;
+static double bf16_wgrad_split_flops;
+static uint8_t *split_buf;
+static size_t split_len;
+
 static int cd_cache_clear_unlocked(void) {
+  bf_free_all();
   for (int i = 0; i < cache_cap; i++)
     if (cache[i].used) entry_free(&cache[i]);
   if (scratch_mem) dnnl_memory_destroy(scratch_mem);
@@ -126,6 +137,14 @@ static int cd_init_unlocked(int capacity, int threads) {
     CHK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
   }
   if (capacity < 1) capacity = 1;
+  {
+    /* CONVDECK_BF16_WGRAD_SERIAL_FLOPS: see bf16_wgrad_serial_flops (0: never serial) */
+    const char *v = getenv("CONVDECK_BF16_WGRAD_SERIAL_FLOPS");
+    if (v != NULL && *v != 0) bf16_wgrad_serial_flops = atof(v);
+    /* CONVDECK_BF16_WGRAD_SPLIT_FLOPS: see bf16_wgrad_split_flops */
+    v = getenv("CONVDECK_BF16_WGRAD_SPLIT_FLOPS");
+    if (v != NULL && *v != 0) bf16_wgrad_split_flops = atof(v);
+  }
   if (cache != NULL) {
     cd_cache_clear();
     free(cache);
@@ -231,6 +250,103 @@ static void mem_release(dnnl_memory_t *m, int n) {
 }
 
 /*
+ * Precision of the convolutions and matrix products: 0 float32, 1 bfloat16 mixed precision
+ * (bf16 inputs and weights, float32 accumulation, float32 outputs, float32 weight gradients;
+ * the caller's tensors, the master weights and everything else stay float32). The float32
+ * inputs are converted here, into the shim's own buffers (bf_buf), just before each primitive.
+ */
+static int precision = 0;
+/* generation of the kept conv output gradient (see gbuf below); a precision change ends it */
+static double gbuf_gen = 0;
+
+static int has_native_bf16(void) {
+  const int isa = (int)dnnl_get_effective_cpu_isa();
+  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+static const char *isa_name(int isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_sse41: return "SSE4.1";
+    case dnnl_cpu_isa_avx: return "AVX";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2-VNNI";
+    case dnnl_cpu_isa_avx512_mic: return "AVX-512 (MIC)";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "AVX-512 (MIC 4ops)";
+    case dnnl_cpu_isa_avx512_core: return "AVX-512";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 VNNI";
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 BF16";
+    case dnnl_cpu_isa_avx512_core_amx: return "AMX";
+    default: return "unknown";
+  }
+}
+
+/* The instruction set oneDNN dispatches to (dnnl_cpu_isa_t). */
+static int cd_cpu_isa_unlocked(void) { return (int)dnnl_get_effective_cpu_isa(); }
+
+/* 0 float32, 1 bfloat16; bfloat16 only where oneDNN has native bf16 kernels (no emulation). */
+static int cd_set_precision_unlocked(int p) {
+  if (p != 0 && p != 1) {
+    snprintf(last_error, sizeof last_error, "unknown precision %d", p);
+    return -1;
+  }
+  if (p == 1 && !has_native_bf16()) {
+    snprintf(last_error, sizeof last_error,
+             "bf16 needs a CPU with the AVX512-BF16 (AVX512_BF16) or AMX instruction set; "
+             "oneDNN reports %s here",
+             isa_name(cd_cpu_isa_unlocked()));
+    return -1;
+  }
+  if (p != precision) gbuf_gen += 1;
+  precision = p;
+  return 0;
+}
+
+/* float32 -> bfloat16, round to nearest even (NaN stays a quiet NaN). */
+static inline uint16_t bf16_of(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* Conversion buffers, grown on demand. */
+#define BF_SLOTS 3
+static uint16_t *bf_buf[BF_SLOTS] = {0};
+static size_t bf_len[BF_SLOTS] = {0};
+
+static uint16_t *bf_slot(int k, int64_t n) {
+  const size_t bytes = sizeof(uint16_t) * (size_t)n;
+  if (bf_len[k] < bytes) {
+    free(bf_buf[k]);
+    bf_buf[k] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    bf_len[k] = bf_buf[k] ? bytes : 0;
+  }
+  if (bf_buf[k] == NULL) snprintf(last_error, sizeof last_error, "out of memory for bf16 data");
+  return bf_buf[k];
+}
+
+/* Kept between calls (a step reuses them at the same sizes); freed with the primitive cache. */
+static void bf_free_all(void) {
+  free(split_buf);
+  split_buf = NULL;
+  split_len = 0;
+  for (int k = 0; k < BF_SLOTS; k++) {
+    free(bf_buf[k]);
+    bf_buf[k] = NULL;
+    bf_len[k] = 0;
+  }
+}
+
+/* x (n float32) as bfloat16 in conversion buffer k; NULL when out of memory. */
+static uint16_t *to_bf16(int k, const float *x, int64_t n) {
+  uint16_t *d = bf_slot(k, n);
+  if (d == NULL) return NULL;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) d[i] = bf16_of(x[i]);
+  return d;
+}
+
+/*
  * Runs a weights reorder; small ones (under 2^17 elements) on the calling thread only: a
  * parallel region would first wake the other OpenMP threads, which costs more than the copy.
  */
@@ -257,10 +373,10 @@ static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_me
  * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
  * 3 backward weights and bias (t: x dy dw db).
  */
-static int conv_run(int kind, const double *p, void *const t[4]) {
+static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t **prepare) {
   double key[MAX_KEY];
   const int NP = 20;
-  key[0] = kind;
+  key[0] = kind + 10 * precision;
   memcpy(key + 1, p, sizeof(double) * NP);
   dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL, rpd = NULL;
   dnnl_primitive_attr_t attr = NULL;
@@ -270,22 +386,37 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
                    OH = p[7], OW = p[8];
   const int act = (int)p[17], has_bias = kind == 3 || (kind == 0 && (int)p[19]);
   if (e == NULL) {
-    dnnl_memory_desc_t src, wu, wany, bias, dst;
+    dnnl_memory_desc_t src, wu, wany, bias, dst, hsrc, hdst;
+    /* bf16: every convolution input (x, dy, weights) in bf16, outputs (y, dx, dw, db) f32 */
+    const dnnl_data_type_t lo = precision ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, KH, KW}, bd = {CO}, dd = {N, CO, OH, OW};
     dnnl_dims_t strides = {(dnnl_dim_t)p[9], (dnnl_dim_t)p[10]};
     dnnl_dims_t dil = {(dnnl_dim_t)p[11] - 1, (dnnl_dim_t)p[12] - 1};
     dnnl_dims_t pl = {(dnnl_dim_t)p[13], (dnnl_dim_t)p[14]};
     dnnl_dims_t pr = {(dnnl_dim_t)p[15], (dnnl_dim_t)p[16]};
     dnnl_convolution_desc_t fd, bd_;
-    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, kind == 1 ? dnnl_f32 : lo, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&hsrc, 4, sd, lo, dnnl_nhwc));
     CHK(dnnl_memory_desc_init_by_tag(&wu, 4, wd, dnnl_f32, dnnl_hwio));
-    CHK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    CHK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, kind >= 2 ? dnnl_f32 : lo,
+                                     dnnl_format_tag_any));
     CHK(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
-    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, kind == 0 ? dnnl_f32 : lo, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&hdst, 4, dd, lo, dnnl_nhwc));
     attr = make_attr(kind == 0 ? act : 0, (float)p[18]);
-    CHK(dnnl_dilated_convolution_forward_desc_init(
-        &fd, kind == 0 ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
-        &src, &wany, has_bias ? &bias : NULL, &dst, strides, dil, pl, pr));
+    if (kind == 0) {
+      CHK(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_inference,
+                                                     dnnl_convolution_direct, &src, &wany,
+                                                     has_bias ? &bias : NULL, &dst, strides,
+                                                     dil, pl, pr));
+    } else {
+      /* the forward hint of a backward primitive: all in the compute type */
+      dnnl_memory_desc_t hw;
+      CHK(dnnl_memory_desc_init_by_tag(&hw, 4, wd, lo, dnnl_format_tag_any));
+      CHK(dnnl_dilated_convolution_forward_desc_init(
+          &fd, dnnl_forward_training, dnnl_convolution_direct, &hsrc, &hw,
+          has_bias ? &bias : NULL, &hdst, strides, dil, pl, pr));
+    }
     CHK(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL));
     if (kind == 0) {
       pd = fwd_pd;
@@ -327,6 +458,10 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
     rpd = NULL;
     dnnl_primitive_attr_destroy(attr);
     attr = NULL;
+  }
+  if (prepare != NULL) {
+    *prepare = e; /* created (or found): the caller runs it */
+    return 0;
   }
   if (ensure_scratch(e->scratch) != 0) goto fail;
   /* user memories over the caller's buffers */
@@ -381,9 +516,176 @@ fail:
 }
 
 /*
+ * oneDNN's bf16 weight-gradient kernel (jit_bf16) synchronises its threads many times per call
+ * (a barrier around each transposed block), where the float32 one reduces once. On a busy
+ * machine each barrier can wait for a descheduled thread's whole time slice: the book model's
+ * first layer (16x32x32x3 -> 32, 28 MFLOP) under load 10 on 2 cores took 0.3 ms on one thread
+ * against 0.5-450 ms on two, and a whole 32x32 batch-16 step 34 ms with every bf16 weight
+ * gradient on one thread against 260-640 ms on two (float32: 66 ms). So a bf16 weight gradient
+ * below `bf16_wgrad_serial_flops` (default: all; CONVDECK_BF16_WGRAD_SERIAL_FLOPS sets it, 0
+ * leaves every one to oneDNN's threads) is threaded here instead: split by batch
+ * (conv_wgrad_split) when the batch divides among the threads and it has at least
+ * `bf16_wgrad_split_flops`, else on the calling thread.
+ */
+static double bf16_wgrad_serial_flops = 1e300;
+
+static double conv_flops(const double *p) {
+  return 2.0 * p[0] * p[7] * p[8] * p[6] * p[4] * p[5] * p[3];
+}
+
+/* Per-thread streams and buffers (scratchpad, weight and bias gradients) of conv_wgrad_split. */
+#define SPLIT_MAX 64
+static dnnl_stream_t split_stream[SPLIT_MAX] = {0};
+static uint8_t *split_buf = NULL;
+static size_t split_len = 0;
+
+/*
+ * A bf16 weight gradient (kind 2, or 3 with the bias) split by batch over T threads, without
+ * the barriers of oneDNN's own threading: each thread runs a one-thread primitive of batch N/T
+ * on its slice of x and dy into gradient buffers of its own, at the same time, and the T partial
+ * gradients are then added up in thread order (the same sums every run: deterministic for a
+ * thread count). t as conv_run (x and dy in bf16).
+ */
+static int conv_wgrad_split(int kind, const double *p, void *const t[4], int T) {
+  double q[20];
+  memcpy(q, p, sizeof q);
+  q[0] = p[0] / T;
+  const int64_t chunk = (int64_t)q[0];
+  entry_t *e = NULL;
+#ifdef _OPENMP
+  const int nt = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  int rc = conv_run_threads(kind, q, NULL, &e);
+#ifdef _OPENMP
+  omp_set_num_threads(nt);
+#endif
+  if (rc != 0) return -1;
+  const int64_t CO = (int64_t)p[6];
+  const dnnl_memory_desc_t *wmd = &e->md[1];
+  if (e->wbuf && dnnl_memory_get_memory_desc(e->wbuf, &wmd) != dnnl_success) {
+    snprintf(last_error, sizeof last_error, "dnnl_memory_get_memory_desc failed");
+    return -1;
+  }
+  const size_t wbytes = dnnl_memory_desc_get_size(wmd);
+  const size_t sb = (e->scratch + 63) / 64 * 64, wb = (wbytes + 63) / 64 * 64,
+               bb = (sizeof(float) * (size_t)CO + 63) / 64 * 64, per = sb + wb + bb;
+  if (split_len < per * (size_t)T) {
+    free(split_buf);
+    split_buf = aligned_alloc(64, per * (size_t)T);
+    split_len = split_buf ? per * (size_t)T : 0;
+    if (split_buf == NULL) {
+      snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
+      return -1;
+    }
+  }
+  for (int i = 0; i < T; i++)
+    if (split_stream[i] == NULL)
+      CHK(dnnl_stream_create(&split_stream[i], engine, dnnl_stream_default_flags));
+  dnnl_memory_t m[SPLIT_MAX][5];
+  memset(m, 0, sizeof m);
+  dnnl_memory_desc_t smd;
+  {
+    dnnl_dims_t d = {(dnnl_dim_t)(e->scratch > 0 ? e->scratch : 1)};
+    CHK(dnnl_memory_desc_init_by_tag(&smd, 1, d, dnnl_u8, dnnl_a));
+  }
+  const size_t xs = (size_t)chunk * (size_t)(p[1] * p[2] * p[3]) * sizeof(uint16_t);
+  const size_t gs = (size_t)chunk * (size_t)(p[7] * p[8] * p[6]) * sizeof(uint16_t);
+  int ok = 1;
+  for (int i = 0; i < T && ok; i++) {
+    uint8_t *b = split_buf + per * (size_t)i;
+    ok = !mem(&m[i][0], &e->md[0], (uint8_t *)t[0] + xs * i) &&
+         !mem(&m[i][1], &e->md[3], (uint8_t *)t[1] + gs * i) &&
+         !mem(&m[i][2], wmd, b + sb) && !mem(&m[i][3], &e->md[2], b + sb + wb) &&
+         !mem(&m[i][4], &smd, b);
+  }
+  dnnl_status_t st[SPLIT_MAX];
+  if (ok) {
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int i = 0; i < T; i++) {
+      dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[i][0]}, {DNNL_ARG_DIFF_DST, m[i][1]},
+                              {DNNL_ARG_DIFF_WEIGHTS, m[i][2]}, {DNNL_ARG_SCRATCHPAD, m[i][4]},
+                              {DNNL_ARG_DIFF_BIAS, m[i][3]}};
+      st[i] = dnnl_primitive_execute(e->prim, split_stream[i], kind == 3 ? 5 : 4, a);
+      if (st[i] == dnnl_success) st[i] = dnnl_stream_wait(split_stream[i]);
+    }
+    for (int i = 0; i < T; i++) ok = ok && st[i] == dnnl_success;
+  }
+  if (!ok) {
+    for (int i = 0; i < T; i++) mem_release(m[i], 5);
+    snprintf(last_error, sizeof last_error, "bf16 weight gradient (split) failed");
+    return -1;
+  }
+  /* add the partial gradients, thread by thread, into thread 0's */
+  float *w0 = (float *)(split_buf + sb);
+  const int64_t nw = (int64_t)(wbytes / sizeof(float));
+#pragma omp parallel for simd schedule(static) num_threads(T)
+  for (int64_t j = 0; j < nw; j++) {
+    float s_ = w0[j];
+    for (int i = 1; i < T; i++) s_ += ((const float *)(split_buf + per * (size_t)i + sb))[j];
+    w0[j] = s_;
+  }
+  if (kind == 3) {
+    float *db = t[3];
+    for (int64_t c = 0; c < CO; c++) {
+      float s_ = 0.f;
+      for (int i = 0; i < T; i++) s_ += ((const float *)(split_buf + per * (size_t)i + sb + wb))[c];
+      db[c] = s_;
+    }
+  }
+  if (e->reorder) {
+    dnnl_memory_t user = NULL;
+    if (mem(&user, &e->md[1], t[2])) {
+      ok = 0;
+    } else {
+      ok = run_reorder(e->reorder, m[0][2], user, (dnnl_dim_t)nw) == dnnl_success;
+      mem_release(&user, 1);
+    }
+  } else {
+    memcpy(t[2], w0, wbytes);
+  }
+  for (int i = 0; i < T; i++) mem_release(m[i], 5);
+  if (!ok) {
+    snprintf(last_error, sizeof last_error, "bf16 weight gradient reorder failed");
+    return -1;
+  }
+  return 0;
+fail:
+  return -1;
+}
+
+/* Below this many FLOPs a bf16 weight gradient runs on one thread, unsplit (see above;
+ * CONVDECK_BF16_WGRAD_SPLIT_FLOPS sets it). */
+static double bf16_wgrad_split_flops = 2e7;
+
+static int conv_run(int kind, const double *p, void *const t[4]) {
+#ifdef _OPENMP
+  if (precision && kind >= 2 && conv_flops(p) < bf16_wgrad_serial_flops) {
+    const int nt = omp_get_max_threads();
+    const int64_t N = (int64_t)p[0];
+    if (nt >= 2 && nt <= SPLIT_MAX && N % nt == 0 && conv_flops(p) >= bf16_wgrad_split_flops)
+      return conv_wgrad_split(kind, p, t, nt);
+    omp_set_num_threads(1);
+    const int rc = conv_run_threads(kind, p, t, NULL);
+    omp_set_num_threads(nt);
+    return rc;
+  }
+#endif
+  return conv_run_threads(kind, p, t, NULL);
+}
+
+/*
  * Convolution on tensors in the wasm heap (byte offsets). kind and p as conv_run;
  * o: kind 0 x w b y, 1 dy w dx, 2 x dy dw.
  */
+static int64_t conv_in_len(const double *p) {
+  return (int64_t)p[0] * (int64_t)p[1] * (int64_t)p[2] * (int64_t)p[3];
+}
+
+static int64_t conv_out_len(const double *p) {
+  return (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
+}
+
 static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const double *o) {
   if (kind < 0 || kind > 2) {
     snprintf(last_error, sizeof last_error, "unknown conv kind %d", kind);
@@ -394,27 +696,29 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const doub
     t[2] = (int)p[19] ? heap + (size_t)o[2] : NULL;
     t[3] = heap + (size_t)o[3];
   }
+  if (precision) {
+    /* the activation inputs in bf16 (weights: the primitive's own reorder converts them) */
+    t[0] = to_bf16(0, t[0], kind == 1 ? conv_out_len(p) : conv_in_len(p));
+    if (t[0] == NULL) return -1;
+    if (kind == 2 && (t[1] = to_bf16(1, t[1], conv_out_len(p))) == NULL) return -1;
+  }
   return conv_run(kind, p, t);
 }
 
 /*
- * The masked output gradient g = dy * (y > 0) of the last cd_conv_grad_w call, kept for the
+ * The output gradient g = dy * (y > 0) (or dy, without the ReLU) of the last cd_conv_grad_w
+ * call as the convolution takes it (float32, or bf16 in bf16 precision), kept for the
  * cd_conv_grad_x call that follows it (the same layer's input gradient, when wanted), with a
- * generation number that proves it is still that layer's. Buffers over 64 MiB are freed once
- * used.
+ * generation number that proves it is still that layer's. Float32 buffers over 64 MiB are freed
+ * once used.
  */
-static float *gbuf = NULL;
+static void *gbuf = NULL;
 static size_t gbuf_len = 0;
-static double gbuf_gen = 0;
 #define GBUF_KEEP ((size_t)64 << 20)
 
-static int64_t conv_out_len(const double *p) {
-  return (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
-}
-
-/* g = dy * (y > 0) into gbuf; returns gbuf, or NULL when out of memory. */
-static float *relu_mask(const float *dy, const float *y, int64_t n) {
-  const size_t bytes = sizeof(float) * (size_t)n;
+/* g into gbuf (masked by y > 0 when mask); returns gbuf, or NULL when out of memory. */
+static void *grad_out(const float *dy, const float *y, int64_t n, int mask) {
+  const size_t bytes = (precision ? sizeof(uint16_t) : sizeof(float)) * (size_t)n;
   if (gbuf_len < bytes || (gbuf_len > GBUF_KEEP && bytes < gbuf_len / 2)) {
     free(gbuf);
     gbuf = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -424,14 +728,25 @@ static float *relu_mask(const float *dy, const float *y, int64_t n) {
     snprintf(last_error, sizeof last_error, "out of memory for a conv gradient");
     return NULL;
   }
-  float *g = gbuf;
+  if (precision) {
+    uint16_t *g = gbuf;
+    if (mask) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
-  return g;
+      for (int64_t i = 0; i < n; i++) g[i] = bf16_of(y[i] > 0.f ? dy[i] : 0.f);
+    } else {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+      for (int64_t i = 0; i < n; i++) g[i] = bf16_of(dy[i]);
+    }
+  } else {
+    float *g = gbuf;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
+  }
+  return gbuf;
 }
 
 static void gbuf_release_if_big(void) {
-  if (gbuf_len > GBUF_KEEP) {
+  if (gbuf_len > GBUF_KEEP && !precision) {
     free(gbuf);
     gbuf = NULL;
     gbuf_len = 0;
@@ -442,28 +757,32 @@ static void gbuf_release_if_big(void) {
  * Weight and bias gradients of a convolution with bias and ReLU (act 1) or no activation
  * (act 0): g = act ? dy * (y > 0) : dy, then dw and db in one oneDNN backward-weights
  * primitive. p: as conv_run (act = p[17]); o: dy y x dw db. Returns the generation number of
- * the kept g (> 0; 0 when act is 0: g is dy itself), or -1 on failure.
+ * the kept g (> 0; 0 when float32 and act is 0: g is dy itself), or -1 on failure.
  */
 static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const double *o) {
   const int act = (int)p[17];
   float *dy = (float *)(heap + (size_t)o[0]);
   const float *y = (const float *)(heap + (size_t)o[1]);
-  float *g = dy;
-  if (act == 1) {
-    g = relu_mask(dy, y, conv_out_len(p));
-    if (g == NULL) return -1;
-    gbuf_gen += 1;
-  } else if (act != 0) {
+  void *g = dy;
+  if (act != 0 && act != 1) {
     snprintf(last_error, sizeof last_error, "conv gradient: activation %d unsupported", act);
     return -1;
   }
-  void *t[4] = {heap + (size_t)o[2], g, heap + (size_t)o[3], heap + (size_t)o[4]};
+  const int kept = act == 1 || precision;
+  if (kept) {
+    g = grad_out(dy, y, conv_out_len(p), act == 1);
+    if (g == NULL) return -1;
+    gbuf_gen += 1;
+  }
+  void *x = heap + (size_t)o[2];
+  if (precision && (x = to_bf16(0, x, conv_in_len(p))) == NULL) return -1;
+  void *t[4] = {x, g, heap + (size_t)o[3], heap + (size_t)o[4]};
   if (conv_run(3, p, t) != 0) return -1;
-  return act == 1 ? gbuf_gen : 0;
+  return kept ? gbuf_gen : 0;
 }
 
 /*
- * Input gradient of the same convolution: backward data from g, the masked gradient kept by
+ * Input gradient of the same convolution: backward data from g, the gradient kept by
  * cd_conv_grad_w when `gen` is still current, else recomputed from dy and y.
  * p: as conv_run; o: dy y w dx.
  */
@@ -471,10 +790,10 @@ static int cd_conv_grad_x_unlocked(uint8_t *heap, const double *p, double gen, c
   const int act = (int)p[17];
   float *dy = (float *)(heap + (size_t)o[0]);
   const float *y = (const float *)(heap + (size_t)o[1]);
-  float *g = dy;
-  if (act == 1) {
+  void *g = dy;
+  if (act == 1 || precision) {
     if (gen != gbuf_gen || gen <= 0 || gbuf == NULL) {
-      g = relu_mask(dy, y, conv_out_len(p));
+      g = grad_out(dy, y, conv_out_len(p), act == 1);
       if (g == NULL) return -1;
       gbuf_gen += 1;
     } else {
@@ -495,7 +814,7 @@ static int cd_conv_grad_x_unlocked(uint8_t *heap, const double *p, double gen, c
 static int cd_matmul_unlocked(uint8_t *heap, const double *p, const double *o) {
   double key[MAX_KEY];
   const int NP = 11;
-  key[0] = 100;
+  key[0] = 100 + precision;
   memcpy(key + 1, p, sizeof(double) * NP);
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_attr_t attr = NULL;
@@ -510,8 +829,9 @@ static int cd_matmul_unlocked(uint8_t *heap, const double *p, const double *o) {
     dnnl_dims_t as = {M * K, ta ? 1 : K, ta ? M : 1};
     dnnl_dims_t bs = {K * Nn, tb ? 1 : Nn, tb ? K : 1};
     dnnl_matmul_desc_t md;
-    CHK(dnnl_memory_desc_init_by_strides(&a, 3, ad, dnnl_f32, as));
-    CHK(dnnl_memory_desc_init_by_strides(&b, 3, bdim, dnnl_f32, bs));
+    const dnnl_data_type_t lo = precision ? dnnl_bf16 : dnnl_f32;
+    CHK(dnnl_memory_desc_init_by_strides(&a, 3, ad, lo, as));
+    CHK(dnnl_memory_desc_init_by_strides(&b, 3, bdim, lo, bs));
     CHK(dnnl_memory_desc_init_by_tag(&c, 3, cd, dnnl_f32, dnnl_abc));
     CHK(dnnl_memory_desc_init_by_tag(&bias, 3, biasd, dnnl_f32, dnnl_abc));
     CHK(dnnl_matmul_desc_init(&md, &a, &b, has_bias ? &bias : NULL, &c));
@@ -532,7 +852,13 @@ static int cd_matmul_unlocked(uint8_t *heap, const double *p, const double *o) {
     attr = NULL;
   }
   if (ensure_scratch(e->scratch) != 0) goto fail;
-  if (mem(&m[0], &e->md[0], heap + (size_t)o[0]) || mem(&m[1], &e->md[1], heap + (size_t)o[1]) ||
+  void *pa = heap + (size_t)o[0], *pb = heap + (size_t)o[1];
+  if (precision) {
+    /* both operands in bf16, element for element (same strides) */
+    if ((pa = to_bf16(0, pa, BA * M * K)) == NULL || (pb = to_bf16(1, pb, BB * K * Nn)) == NULL)
+      goto fail;
+  }
+  if (mem(&m[0], &e->md[0], pa) || mem(&m[1], &e->md[1], pb) ||
       mem(&m[2], &e->md[2], has_bias ? heap + (size_t)o[2] : NULL) ||
       mem(&m[3], &e->md[3], heap + (size_t)o[3])) {
     snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
@@ -1037,6 +1363,20 @@ int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
 int cd_adam(uint8_t *heap, const double *p, const double *o) {
   cd_lock_();
   int r = cd_adam_unlocked(heap, p, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_cpu_isa(void) {
+  cd_lock_();
+  int r = cd_cpu_isa_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_set_precision(int p) {
+  cd_lock_();
+  int r = cd_set_precision_unlocked(p);
   cd_unlock_();
   return r;
 }

@@ -1,0 +1,431 @@
+/**
+ * bf16 mixed precision on the native backend: every bf16 kernel (convolution forward, input
+ * gradient, weight gradient, the fused conv layer's three kernels, matrix products) against the
+ * float32 `cpu` reference within a stated bf16 tolerance, the clear error where the CPU has no
+ * native bf16, and deterministic losses of a bf16 training run.
+ *
+ * The tolerance: rounding both factors of a product x·w to bf16 (8 significant bits, round to
+ * nearest even) changes it by at most 2^-8·|x·w| (two half-ulps), and the errors of a sum of K
+ * products add up like a random walk, so each output may differ from float32 by
+ * `BF16_TOL · sqrt(Σ (x_k·w_k)²)`, with BF16_TOL = 2^-5 (about 10 standard deviations of that
+ * walk). The bound is computed per output element by running the same op on the squared inputs.
+ * Every case also checks that the result is NOT float32's to 1e-6: the bf16 path really ran.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import assert from "node:assert";
+import { kernelCounts } from "../core/backend/native/kernels.ts";
+import { CONV_GRAD_KERNEL } from "../core/backend/native/conv_layer.ts";
+import {
+  nativeBf16Support,
+  nativeCacheStats,
+  nativePrecision,
+  setNativePrecision,
+} from "../core/backend/native/register.ts";
+import { trainStep } from "../core/train_step.ts";
+import { ensureNative, type Input, int, NATIVE, pick, randomInput, rng } from "./native_helpers.ts";
+
+/** Tolerance factor of the bf16 bound (see the module comment). */
+const BF16_TOL = 2 ** -5;
+const BF16 = NATIVE.ok ? nativeBf16Support() : { ok: false, isa: "no oneDNN" };
+if (NATIVE.ok && !BF16.ok) console.warn(`SKIPPING bf16 numerics: no native bf16 (${BF16.isa})`);
+const ignore = !NATIVE.ok || !BF16.ok;
+
+async function values(
+  backend: string,
+  inputs: Input[],
+  fn: (...ts: tf.Tensor[]) => tf.Tensor,
+): Promise<{ v: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  const ts = inputs.map((i) => tf.tensor(i.data, i.shape, "float32"));
+  const out = tf.tidy(() => fn(...ts));
+  const v = (await out.data()) as Float32Array;
+  const shape = out.shape;
+  out.dispose();
+  ts.forEach((t) => t.dispose());
+  return { v, shape };
+}
+
+const squared = (i: Input): Input => ({ data: i.data.map((x) => x * x), shape: i.shape });
+
+/**
+ * Runs `fn` on native in bf16 and on cpu in float32; checks every element within the bound and
+ * that `kernel` ran natively. `boundInputs` picks which inputs the products are made of (a bias
+ * is not); returns the largest error relative to its bound.
+ */
+async function compareBf16(
+  label: string,
+  kernel: string,
+  inputs: Input[],
+  fn: (...ts: tf.Tensor[]) => tf.Tensor,
+  bound: (...ts: tf.Tensor[]) => tf.Tensor = fn,
+  nProducts = inputs.length,
+): Promise<number> {
+  await ensureNative();
+  const before = kernelCounts[kernel]?.native ?? 0;
+  setNativePrecision("bf16");
+  let got;
+  try {
+    got = await values("native", inputs, fn);
+  } finally {
+    setNativePrecision("fp32");
+  }
+  const ran = (kernelCounts[kernel]?.native ?? 0) - before;
+  assert(ran > 0, `${label}: ${kernel} did not run natively`);
+  const want = await values("cpu", inputs, fn);
+  const sq = await values("cpu", inputs.slice(0, nProducts).map(squared), bound);
+  assert.deepStrictEqual(got.shape, want.shape, label);
+  let worst = 0, maxDiff = 0;
+  for (let i = 0; i < want.v.length; i++) {
+    const d = Math.abs(got.v[i] - want.v[i]);
+    const b = BF16_TOL * Math.sqrt(sq.v[i]) + 1e-6;
+    assert(d <= b, `${label}: element ${i}: bf16 ${got.v[i]} vs fp32 ${want.v[i]} (bound ${b})`);
+    worst = Math.max(worst, d / b);
+    maxDiff = Math.max(maxDiff, d);
+  }
+  assert(maxDiff > 1e-6, `${label}: the result is float32's exactly: bf16 did not run`);
+  return worst;
+}
+
+function convCase(r: () => number) {
+  const pad = pick(r, ["same", "valid"] as const);
+  const kh = int(r, 1, 3), kw = int(r, 1, 3);
+  return {
+    n: int(r, 1, 3),
+    h: int(r, kh + 2, 12),
+    w: int(r, kw + 2, 12),
+    // channel counts that hit oneDNN's blocked bf16 kernels (16, 32) and odd ones
+    c: pick(r, [1, 3, 16, 32]),
+    co: pick(r, [5, 16, 32]),
+    kh,
+    kw,
+    strides: [int(r, 1, 2), int(r, 1, 2)] as [number, number],
+    pad,
+  };
+}
+
+Deno.test({
+  name: "bf16: Conv2D, FusedConv2D and both conv gradients within the bf16 bound of fp32",
+  ignore,
+  fn: async () => {
+    const r = rng(26);
+    let worst = 0;
+    for (let i = 0; i < 10; i++) {
+      const k = convCase(r);
+      const label = `bf16 conv ${JSON.stringify(k)}`;
+      const x = randomInput(r, [k.n, k.h, k.w, k.c]);
+      const f = randomInput(r, [k.kh, k.kw, k.c, k.co]);
+      const conv = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, k.strides, k.pad, "NHWC");
+      worst = Math.max(worst, await compareBf16(label, "Conv2D", [x, f], conv));
+      const bias = randomInput(r, [k.co]);
+      worst = Math.max(
+        worst,
+        await compareBf16(
+          `fused ${label}`,
+          "FusedConv2D",
+          [x, f, bias],
+          (a, b, c) =>
+            tf.fused.conv2d({
+              x: a as tf.Tensor4D,
+              filter: b as tf.Tensor4D,
+              strides: k.strides,
+              pad: k.pad,
+              bias: c,
+              activation: "relu",
+            }),
+          conv,
+          2,
+        ),
+      );
+      const outShape = tf.backend_util.computeConv2DInfo(
+        [k.n, k.h, k.w, k.c],
+        [k.kh, k.kw, k.c, k.co],
+        k.strides,
+        1,
+        k.pad,
+      ).outShape;
+      const dy = randomInput(r, outShape);
+      const attrs = { strides: k.strides, pad: k.pad, dataFormat: "NHWC" as const };
+      worst = Math.max(
+        worst,
+        await compareBf16(
+          `input grad ${label}`,
+          "Conv2DBackpropInput",
+          [dy, f],
+          (a, b) =>
+            tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, {
+              ...attrs,
+              inputShape: [k.n, k.h, k.w, k.c],
+            }) as tf.Tensor,
+        ),
+      );
+      worst = Math.max(
+        worst,
+        await compareBf16(
+          `filter grad ${label}`,
+          "Conv2DBackpropFilter",
+          [x, dy],
+          (a, b) =>
+            tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+              ...attrs,
+              filterShape: [k.kh, k.kw, k.c, k.co],
+            }) as tf.Tensor,
+        ),
+      );
+    }
+    console.log(`bf16 conv kernels: worst error ${worst.toFixed(3)} of the bound`);
+    assert.strictEqual(nativePrecision(), "fp32");
+  },
+});
+
+Deno.test({
+  name: "bf16: BatchMatMul and _FusedMatMul (transposes, batches) within the bf16 bound",
+  ignore,
+  fn: async () => {
+    const r = rng(27);
+    let worst = 0;
+    for (let i = 0; i < 10; i++) {
+      const m = int(r, 1, 40), kk = int(r, 1, 300), n = int(r, 1, 40);
+      const ta = r() < 0.5, tb = r() < 0.5;
+      const outer = pick(r, [[], [3]]);
+      const aShape = [...outer, ...(ta ? [kk, m] : [m, kk])];
+      const bShape = [...outer, ...(tb ? [n, kk] : [kk, n])];
+      const a = randomInput(r, aShape), b = randomInput(r, bShape);
+      const label = `bf16 matmul a${aShape} b${bShape} ta=${ta} tb=${tb}`;
+      const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, ta, tb);
+      worst = Math.max(worst, await compareBf16(label, "BatchMatMul", [a, b], mm));
+      if (outer.length === 0) {
+        const bias = randomInput(r, [n]);
+        worst = Math.max(
+          worst,
+          await compareBf16(
+            `fused ${label}`,
+            "_FusedMatMul",
+            [a, b, bias],
+            (x, y, z) => tf.fused.matMul({ a: x, b: y, transposeA: ta, transposeB: tb, bias: z }),
+            mm,
+            2,
+          ),
+        );
+      }
+    }
+    console.log(`bf16 matmul kernels: worst error ${worst.toFixed(3)} of the bound`);
+  },
+});
+
+Deno.test({
+  name: "bf16: the fused conv layer's kernels (forward, weight, input and masked gradients)",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const r = rng(28);
+    const x = randomInput(r, [2, 10, 10, 16]);
+    const w1 = randomInput(r, [3, 3, 16, 32]);
+    const w2 = randomInput(r, [3, 3, 32, 16]);
+    // gradients of sum(conv2(conv1(x)) * g) w.r.t. w1 and w2 (and so through conv2's input
+    // gradient): a fixed random g
+    const g = randomInput(r, [2, 10, 10, 16]);
+    const run = async (precision: "fp32" | "bf16") => {
+      await tf.setBackend("native");
+      setNativePrecision(precision);
+      try {
+        const m = tfl.sequential();
+        for (const [i, w] of [w1, w2].entries()) {
+          m.add(tfl.layers.conv2d({
+            filters: w.shape[3],
+            kernelSize: 3,
+            padding: "same",
+            activation: "linear",
+            ...(i === 0 ? { inputShape: [10, 10, 16] } : {}),
+          }));
+        }
+        m.setWeights([
+          tf.tensor(w1.data, w1.shape),
+          tf.zeros([32]),
+          tf.tensor(w2.data, w2.shape),
+          tf.zeros([16]),
+        ]);
+        const xt = tf.tensor(x.data, x.shape), gt = tf.tensor(g.data, g.shape);
+        const { value, grads } = tf.variableGrads(() =>
+          tf.sum(tf.mul(m.apply(xt) as tf.Tensor, gt)) as tf.Scalar
+        );
+        const out = [await value.data()];
+        for (const v of [m.layers[0].getWeights()[0], m.layers[1].getWeights()[0]]) {
+          const name = Object.keys(grads).find((n) => grads[n].shape.join() === v.shape.join());
+          out.push(await grads[name!].data());
+        }
+        tf.dispose([xt, gt, value, ...Object.values(grads)]);
+        m.dispose();
+        return out as Float32Array[];
+      } finally {
+        setNativePrecision("fp32");
+      }
+    };
+    const before = kernelCounts["ConvdeckConv2DGrad"]?.native ?? 0;
+    const bf = await run("bf16");
+    assert((kernelCounts["ConvdeckConv2DGrad"]?.native ?? 0) > before, "fused layer path ran");
+    const fp = await run("fp32");
+    // Two bf16 layers deep, through sums of many products of either sign (the loss, each weight
+    // gradient), the per-element bound does not apply: the whole result is compared instead,
+    // |bf16 - fp32|_2 <= 1e-2 |fp32|_2. (Linear layers: with ReLUs, an output within bf16's
+    // error of zero flips its mask, and a handful of flips move a weight gradient by percents,
+    // in any mixed precision; the masked kernel is checked on its own below.)
+    for (const [i, name] of ["loss", "dw1", "dw2"].entries()) {
+      let d2 = 0, n2 = 0;
+      for (let j = 0; j < fp[i].length; j++) {
+        d2 += (bf[i][j] - fp[i][j]) ** 2;
+        n2 += fp[i][j] ** 2;
+      }
+      const rel = Math.sqrt(d2 / n2);
+      assert(rel < 1e-2, `${name}: bf16 differs from fp32 by ${rel} (L2, relative)`);
+      assert(rel > 1e-7, `${name}: identical to fp32: bf16 did not run`);
+    }
+    // the ReLU-masked weight and bias gradient kernel on a given y: per-element bound against
+    // cpu's Conv2DBackpropFilter of dy * (y > 0)
+    const y = randomInput(r, [2, 10, 10, 32]);
+    const dy = randomInput(r, [2, 10, 10, 32]);
+    const attrs = { strides: [1, 1], pad: "same", dilations: [1, 1], activation: "relu" };
+    const worst = await compareBf16(
+      "masked weight gradient",
+      CONV_GRAD_KERNEL,
+      [x, dy, y, w1],
+      (xt, dyt, yt, wt) => {
+        if (tf.getBackend() === "native") {
+          return (tf.engine().runKernel(CONV_GRAD_KERNEL, { dy: dyt, y: yt, x: xt, filter: wt }, {
+            ...attrs,
+            hasBias: true,
+          }) as tf.Tensor[])[0];
+        }
+        const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
+        return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
+          strides: [1, 1],
+          pad: "same",
+          dataFormat: "NHWC",
+          filterShape: w1.shape,
+        }) as tf.Tensor;
+      },
+    );
+    assert(worst <= 1);
+  },
+});
+
+Deno.test({
+  name: "bf16: a weight gradient split by batch across threads: within the bound, repeatable",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    // 8x16x16x32 -> 32: 38 MFLOP, over the shim's split threshold (2e7), batch divisible by 2
+    const r = rng(29);
+    const x = randomInput(r, [8, 16, 16, 32]);
+    const dy = randomInput(r, [8, 16, 16, 32]);
+    const attrs = { strides: [1, 1] as [number, number], pad: "same" as const };
+    const grad = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+        ...attrs,
+        dataFormat: "NHWC",
+        filterShape: [3, 3, 32, 32],
+      }) as tf.Tensor;
+    const worst = await compareBf16("split weight gradient", "Conv2DBackpropFilter", [x, dy], grad);
+    assert(worst <= 1);
+    setNativePrecision("bf16");
+    try {
+      const a = await values("native", [x, dy], grad);
+      const b = await values("native", [x, dy], grad);
+      assert.deepStrictEqual(a.v, b.v, "two identical split weight gradients differ");
+    } finally {
+      setNativePrecision("fp32");
+    }
+  },
+});
+
+Deno.test({
+  name: "bf16: the losses of a bf16 training run repeat exactly (same threads)",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    // the second layer (8x16x16x32 -> 32, valid: 29 MFLOP) takes the split weight gradient
+    const SIZE = 16, BATCH = 8, CLASSES = 4;
+    const losses = async () => {
+      let seed = 1;
+      const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
+      const m = tfl.sequential();
+      m.add(tfl.layers.conv2d({
+        filters: 32,
+        kernelSize: 3,
+        activation: "relu",
+        padding: "same",
+        inputShape: [SIZE, SIZE, 3],
+        kernelInitializer: init(),
+      }));
+      m.add(tfl.layers.conv2d({
+        filters: 32,
+        kernelSize: 3,
+        activation: "relu",
+        kernelInitializer: init(),
+      }));
+      m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+      m.add(tfl.layers.flatten());
+      m.add(tfl.layers.dense({ units: CLASSES, activation: "softmax", kernelInitializer: init() }));
+      const r = rng(5);
+      const x = tf.tensor4d(Float32Array.from({ length: BATCH * SIZE * SIZE * 3 }, r), [
+        BATCH,
+        SIZE,
+        SIZE,
+        3,
+      ]);
+      const y = tf.tensor1d(Int32Array.from({ length: BATCH }, (_, i) => i % CLASSES), "int32");
+      const opt = tf.train.adam(1e-2);
+      const out: number[] = [];
+      for (let i = 0; i < 6; i++) out.push((await trainStep(m, opt, x, y, CLASSES)).loss);
+      tf.dispose([x, y]);
+      opt.dispose();
+      m.dispose();
+      return out;
+    };
+    setNativePrecision("bf16");
+    try {
+      const a = await losses();
+      const b = await losses();
+      assert.deepStrictEqual(a, b, "two identical bf16 runs gave different losses");
+      assert.strictEqual(nativeCacheStats().liveObjects, 0, "oneDNN memory objects leaked");
+      assert(a[5] < a[0], `bf16 training did not lower the loss: ${a}`);
+      setNativePrecision("fp32");
+      const f = await losses();
+      assert.notDeepStrictEqual(a, f, "bf16 losses equal fp32's: bf16 did not run");
+    } finally {
+      setNativePrecision("fp32");
+    }
+  },
+});
+
+Deno.test({
+  name: "bf16 on a CPU without native bf16: a clear error naming the instruction set; auto: fp32",
+  ignore: !NATIVE.ok,
+  fn: async () => {
+    // oneDNN honours DNNL_MAX_CPU_ISA: a child capped at AVX-512 (no BF16) stands for such a CPU.
+    const code = `
+      import { registerNativeBackend, setNativePrecision, nativeBf16Support } from
+        "${new URL("../core/backend/native/register.ts", import.meta.url).href}";
+      import { applyPrecision } from
+        "${new URL("../core/backend/select.ts", import.meta.url).href}";
+      await registerNativeBackend();
+      console.log(JSON.stringify(nativeBf16Support()));
+      console.log("auto -> " + JSON.stringify(applyPrecision("auto", "native")));
+      try { setNativePrecision("bf16"); console.log("no error"); }
+      catch (e) { console.log(e.message); }
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", code],
+      env: { DNNL_MAX_CPU_ISA: "AVX512_CORE" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert(text.includes('"ok":false'), text + new TextDecoder().decode(out.stderr));
+    assert(/AVX512-BF16.*AMX/.test(text), `no instruction set named: ${text}`);
+    assert(!text.includes("no error"), text);
+    assert.match(text, /auto -> \{"precision":"fp32","reason":"auto: no native bf16 on this CPU/);
+  },
+});
