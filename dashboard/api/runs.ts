@@ -21,7 +21,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { basename, join, relative } from "node:path";
+import { basename, isAbsolute, join, relative } from "node:path";
 import {
   readEvents,
   readModelSummary,
@@ -81,7 +81,7 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     experiment: s.experiment,
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-    ...(crashedOrStopped ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id)) } : {}),
+    ...(crashedOrStopped ? { resumeCommand: resumeCommandFor(runsDir, s.id) } : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),
@@ -104,13 +104,27 @@ function withoutRunsDir(message: string, runsDir: string): string {
 }
 
 /**
- * The run folder as the user would type it: relative to the working folder when inside it,
- * else `<runs folder name>/<id>` (run from beside the runs folder): a page never shows an
- * absolute path of the machine.
+ * The run folder as the user would type it where the dashboard was started: relative to that
+ * working folder (`../runs/<id>` for `--runs ../runs`), so the resume command works pasted
+ * there; never absolute (a runs folder on another drive gives `<runs folder name>/<id>`).
  */
 function runDirArg(runsDir: string, id: string): string {
   const rel = relative(Deno.cwd(), runsDir);
-  return join(rel === "" ? "." : rel.startsWith("..") ? basename(runsDir) : rel, id);
+  return join(rel === "" ? "." : isAbsolute(rel) ? basename(runsDir) : rel, id);
+}
+
+/**
+ * The command that continues run `id` of `runsDir`, to paste where the dashboard was started
+ * (the one resume command of `core/run/state.ts`, with the path of {@linkcode runDirArg}).
+ *
+ * @example
+ * ```ts
+ * import { resumeCommandFor } from "./runs.ts";
+ * console.log(resumeCommandFor("runs", "default-20261201-101010"));
+ * ```
+ */
+export function resumeCommandFor(runsDir: string, id: string): string {
+  return resumeCommand(runDirArg(runsDir, id));
 }
 
 function boolParam(c: Context, name: string): boolean | undefined {

@@ -1,7 +1,9 @@
 /**
  * Live updates over Server-Sent Events, a Hono sub-app mounted at `/api/runs`:
  * `GET /:id/stream?metricsSince=&eventsSince=` sends `hello`, then `metrics`, `events` and
- * `status` events as the run's files change (a long catch-up of metrics in several `metrics`
+ * `status` events as the run's files change, a typed `state` event ({@linkcode RunStateEvent})
+ * at the start and whenever the derived state changes (a `running` run whose heartbeat stops
+ * becomes `crashed`: no file changes, so the stream checks the heartbeat every few seconds) (a long catch-up of metrics in several `metrics`
  * events, all but the last with `more: true`) (polled every `pollMs`), and a `ping` every 15 s.
  * Streams share the store's metrics cache: a hundred open streams of one run parse its
  * metrics once.
@@ -18,14 +20,22 @@
  * @module
  */
 import { Hono } from "hono";
+import { basename } from "node:path";
 import { streamSSE } from "hono/streaming";
 import { RunTail } from "../../core/run/tail.ts";
 import { RunFileError } from "../../core/run/reader.ts";
 import type { RunStore } from "../run_store.ts";
 import { intParam } from "./params.ts";
+import { derivedStatus } from "../../core/run/state.ts";
+import type { RunInfo } from "../../core/run/format.ts";
+import type { RunStateEvent } from "../api_types.ts";
+import { resumeCommandFor } from "./runs.ts";
 
 /** Metrics records per `metrics` event; a larger catch-up is sent in several (`more: true`). */
 const SLICE_RECORDS = 5000;
+
+/** How often a `running` run's heartbeat is looked at for a crash, in ms. */
+const STATE_MS = 2_000;
 
 /** How often an idle stream sends a `ping`, in ms. */
 const PING_MS = 15_000;
@@ -44,6 +54,9 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
         closed = true;
       });
       let lastPing = Date.now();
+      let info: RunInfo | undefined;
+      let sentState = "";
+      let stateAt = 0;
       await stream.writeSSE({ event: "hello", data: JSON.stringify({ pollMs }) });
       while (!closed) {
         let changes;
@@ -73,7 +86,24 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
           await stream.writeSSE({ event: "events", data: JSON.stringify(changes.events) });
         }
         if (changes.info) {
+          info = changes.info;
           await stream.writeSSE({ event: "status", data: JSON.stringify(changes.info) });
+        }
+        if (info && (changes.info || Date.now() - stateAt >= STATE_MS)) {
+          stateAt = Date.now();
+          const state = await derivedStatus(dir, info);
+          const data: RunStateEvent = {
+            status: state.status,
+            ...(state.crashReason ? { crashReason: state.crashReason } : {}),
+            ...(state.status === "crashed" || state.status === "stopped"
+              ? { resumeCommand: resumeCommandFor(store.runsDir, basename(dir)) }
+              : {}),
+          };
+          const text = JSON.stringify(data);
+          if (text !== sentState) {
+            sentState = text;
+            await stream.writeSSE({ event: "state", data: text });
+          }
         }
         if (Date.now() - lastPing > PING_MS) {
           lastPing = Date.now();

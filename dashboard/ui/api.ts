@@ -16,6 +16,7 @@ export type {
   RunEvent,
   RunInfo,
   RunListResponse,
+  RunStateEvent,
   RunSummary,
   SweepDetail,
   SweepListResponse,
