@@ -31,6 +31,22 @@ export class RunStore {
   }
 
   /**
+   * `value` with the runs folder's absolute path taken out of every string in it (run files
+   * may record absolute paths, e.g. a checkpoint event's `path`): what the API sends never
+   * names where the runs folder is on this machine.
+   */
+  relativeDeep<T>(value: T): T {
+    if (typeof value === "string") return this.relative(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.relativeDeep(v)) as T;
+    if (value !== null && typeof value === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.relativeDeep(v);
+      return out as T;
+    }
+    return value;
+  }
+
+  /**
    * The folder of run `id` (one path segment, no `..`, no `%`, not a symlink leaving the
    * runs folder); throws {@linkcode UnsafePathError} (400 or 404) otherwise.
    */

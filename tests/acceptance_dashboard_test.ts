@@ -132,6 +132,8 @@ Deno.test({
       badQueryAllowed = true;
       await page.goto(`${dash.url}#/?q=${encodeURIComponent("lr <")}`);
       await see("[data-testid=query-error]");
+      await page.waitForTimeout(3500); // the list used to poll again every 3 s
+      assert.doesNotMatch(await page.textContent("main") ?? "", /Loading/);
       badQueryAllowed = false;
 
       // The comparison.
@@ -139,6 +141,34 @@ Deno.test({
       await page.goto(`${dash.url}#/compare?runs=${ids.join(",")}&metric=val_acc`);
       await see("[data-testid=parallel-coords] polyline");
       await see("[data-testid=diff-table]");
+      // Every axis name of the parallel coordinates inside the chart, none over another.
+      const labels = await page.$$eval("[data-testid=parallel-coords] .pc-label", (ts) => {
+        const svg = ts[0].closest("svg")!.getBoundingClientRect();
+        return ts.map((t) => {
+          const r = t.getBoundingClientRect();
+          return {
+            l: r.left - svg.left,
+            r: r.right - svg.left,
+            t: r.top,
+            b: r.bottom,
+            w: svg.width,
+          };
+        });
+      });
+      assert.ok(labels.length >= 5);
+      for (const [i, a] of labels.entries()) {
+        assert.ok(a.l >= 0 && a.r <= a.w, `axis name ${i} clipped: ${JSON.stringify(a)}`);
+        for (const b of labels.slice(i + 1)) {
+          const overlap = a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b;
+          assert.ok(!overlap, `axis names overlap: ${JSON.stringify([a, b])}`);
+        }
+      }
+      // The learning rate's axis is logarithmic: 0.001..0.05 has its middle tick near 0.007.
+      const lrTicks = await page.$$eval(
+        "[data-testid=parallel-coords] [data-axis=learningRate] .pc-tick",
+        (ts) => ts.map((t) => Number(t.textContent)),
+      );
+      assert.ok(lrTicks.includes(0.00707), JSON.stringify(lrTicks));
       await shot("compare");
 
       // The trained run's page and its tabs.
@@ -162,6 +192,12 @@ Deno.test({
       assert.equal(await page.$$eval("[data-testid=topk]", (t) => t.length), 2);
       assert.equal(await page.$("[data-testid=predict-error]"), null);
       await shot("run-predict");
+
+      // A class without test images reads "no images", not 0%.
+      await page.goto(`${dash.url}#/run/${F.lrMid}`);
+      await page.click("[data-testid=tab-evaluation]");
+      await see("[data-testid=class-no-images]");
+      assert.equal(await page.textContent("[data-testid=class-no-images]"), "no images");
 
       // Sweeps.
       await page.goto(`${dash.url}#/sweeps`);

@@ -42,6 +42,7 @@ import { applyMetaEdit, emptyMeta, type MetaEdit } from "../../core/run/meta.ts"
 import { derivedStatus, resumeCommand } from "../../core/run/state.ts";
 import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
 import {
+  activeDurationMs,
   runCells,
   runDurationMs,
   type RunSummaryRecord,
@@ -127,6 +128,27 @@ export function resumeCommandFor(runsDir: string, id: string): string {
   return resumeCommand(runDirArg(runsDir, id));
 }
 
+/**
+ * The run's duration without the time it was dead between a crash and its resume, from the
+ * times of its metrics and events ({@linkcode activeDurationMs}); `wallMs` when it was never
+ * resumed.
+ */
+async function aliveMs(
+  dir: string,
+  createdAt: string | null,
+  wallMs: number,
+  store: RunStore,
+): Promise<number> {
+  const events = (await readEvents(dir)).records;
+  const restarts = events.filter((e) => e.type === "resumed" || e.type === "restarted")
+    .map((e) => e.time);
+  if (restarts.length === 0) return wallMs;
+  const m = await store.metrics.get(dir);
+  const times = [...m.epochs, ...m.batches, ...events].map((r) => r.time);
+  const start = Date.parse(createdAt ?? "");
+  return activeDurationMs(start, start + wallMs, times, restarts);
+}
+
 function boolParam(c: Context, name: string): boolean | undefined {
   const raw = c.req.query(name);
   if (raw === undefined || raw === "") return undefined;
@@ -196,7 +218,7 @@ export function runsApi(store: RunStore): Hono {
         matched: result.matched,
         archivedHidden: result.archivedHidden,
         columns: result.columns,
-        runs: result.rows.map((r) => summarize(r.summary, store.runsDir)),
+        runs: result.rows.map((r) => store.relativeDeep(summarize(r.summary, store.runsDir))),
         ...(result.groups ? { groups: result.groups, groupCount: result.groupCount } : {}),
       };
       return c.json(body);
@@ -213,15 +235,21 @@ export function runsApi(store: RunStore): Hono {
       });
       record.state = state.status;
       if (state.crashReason) record.crashReason = state.crashReason;
+      const summary = summarize(record, store.runsDir);
+      if (summary.durationMs !== null) {
+        // A resumed run: only the time its processes were alive (from the records' times).
+        summary.durationMs = await aliveMs(dir, record.createdAt, summary.durationMs, store);
+        summary.cells = { ...summary.cells, duration: summary.durationMs / 1000 };
+      }
       const body: RunDetail = {
         info,
-        summary: summarize(record, store.runsDir),
+        summary,
         modelSummary: await readModelSummary(dir),
         checkpoints: await listCheckpointNames(dir),
         hasViz: await hasVizIndex(dir),
         hasEvaluation: (await readEvaluation(dir).catch(() => undefined)) !== undefined,
       };
-      return c.json(body);
+      return c.json(store.relativeDeep(body));
     })
     .patch("/:id/meta", async (c) => {
       const id = c.req.param("id");
@@ -315,7 +343,7 @@ export function runsApi(store: RunStore): Hono {
       const dir = await store.dir(c.req.param("id"));
       const res = await readEvents(dir, { sinceOffset: intParam(c, "since", 0) });
       const body: EventsResponse = {
-        events: res.records,
+        events: store.relativeDeep(res.records),
         offset: res.offset,
         skipped: res.skipped,
       };

@@ -83,11 +83,17 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
           }
         }
         if (changes.events) {
-          await stream.writeSSE({ event: "events", data: JSON.stringify(changes.events) });
+          await stream.writeSSE({
+            event: "events",
+            data: JSON.stringify(store.relativeDeep(changes.events)),
+          });
         }
         if (changes.info) {
           info = changes.info;
-          await stream.writeSSE({ event: "status", data: JSON.stringify(changes.info) });
+          await stream.writeSSE({
+            event: "status",
+            data: JSON.stringify(store.relativeDeep(changes.info)),
+          });
         }
         if (info && (changes.info || Date.now() - stateAt >= STATE_MS)) {
           stateAt = Date.now();

@@ -19,7 +19,7 @@ import { FIXTURE_IDS, writeRunsFixture } from "./runs_fixture.ts";
 import { RUN_FILES } from "../../core/run/format.ts";
 import { HEARTBEAT_STALE_MS } from "../../core/run/lock.ts";
 import { writeFakeSweep } from "./fake_sweep.ts";
-import { writeJsonAtomic } from "./fake_run.ts";
+import { writeFakeEvaluation, writeJsonAtomic } from "./fake_run.ts";
 
 /** The trained run's id. */
 export const TRAINED_ID = "tiny-trained";
@@ -59,6 +59,12 @@ export async function writeAcceptanceRuns(root: string): Promise<AcceptanceRuns>
   hb.since = hb.time = Date.now() - 10 * HEARTBEAT_STALE_MS;
   await Deno.writeTextFile(hbPath, JSON.stringify(hb));
   await writeFakeSweep(root);
+  // An evaluation where one class had no test image: shown as "no images", not 0%.
+  const report = await writeFakeEvaluation(join(runsDir, FIXTURE_IDS.lrMid));
+  report.perClass[2] = { ...report.perClass[2], count: 0, accuracy: 0 };
+  report.confusion[2] = [0, 0, 0];
+  report.examples = 20;
+  await writeJsonAtomic(join(runsDir, FIXTURE_IDS.lrMid, "evaluation.json"), report);
   const dataDir = join(root, "folder-data");
   await writeSampleImageFolder(dataDir, { classes: 3, perClass: 8, maxSide: 48 });
   const experiment: Experiment = {
