@@ -1,12 +1,14 @@
 /**
  * What the dashboard's apps share: the runs folder, run-id resolution (no id leaves the
- * folder), one metrics cache for the API and the live streams, and the run index.
+ * folder), one metrics cache for the API and the live streams, one events cache for the
+ * streams, and the run index.
  *
  * @module
  */
 import { resolve } from "node:path";
 import { resolveInside, safeSegments, UnsafePathError } from "../core/run/reader.ts";
 import { MetricsCache } from "../core/run/metrics_cache.ts";
+import { EventsCache } from "../core/run/events_cache.ts";
 import { RunIndex } from "../core/run/index.ts";
 
 /** The runs folder as the dashboard's apps see it. */
@@ -15,6 +17,8 @@ export class RunStore {
   readonly runsDir: string;
   /** Parsed metrics, shared by `/metrics`, the CSV download and every live stream. */
   readonly metrics: MetricsCache;
+  /** Recent events per run, shared by every live stream (one read of a run's events). */
+  readonly events: EventsCache;
   /** Summaries of every run, kept fresh by modification times (the list and its queries). */
   readonly index: RunIndex;
 
@@ -22,6 +26,7 @@ export class RunStore {
   constructor(runsDir: string, cacheRuns = 16) {
     this.runsDir = resolve(runsDir);
     this.metrics = new MetricsCache(cacheRuns);
+    this.events = new EventsCache(2 * cacheRuns);
     this.index = new RunIndex(this.runsDir);
   }
 

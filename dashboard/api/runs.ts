@@ -139,7 +139,9 @@ async function aliveMs(
   wallMs: number,
   store: RunStore,
 ): Promise<number> {
-  const events = (await readEvents(dir)).records;
+  // The shared, bounded events window (a run's events file may be huge): resumes are rare
+  // and recent enough to be in it.
+  const events = (await store.events.since(dir, 0)).records;
   const restarts = events.filter((e) => e.type === "resumed" || e.type === "restarted")
     .map((e) => e.time);
   if (restarts.length === 0) return wallMs;

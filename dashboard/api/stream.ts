@@ -5,8 +5,9 @@
  * at the start and whenever the derived state changes (a `running` run whose heartbeat stops
  * becomes `crashed`: no file changes, so the stream checks the heartbeat every few seconds) (a long catch-up of metrics in several `metrics`
  * events, all but the last with `more: true`) (polled every `pollMs`), and a `ping` every 15 s.
- * Streams share the store's metrics cache: a hundred open streams of one run parse its
- * metrics once.
+ * Streams share the store's metrics and events caches: a hundred open streams of one run read
+ * its files once, a bounded step at a time (a huge or sparse file is never read whole per
+ * stream), and at most {@linkcode MAX_STREAMS} streams are open at once (more get 503).
  *
  * @example
  * ```ts
@@ -21,7 +22,8 @@
  */
 import { Hono } from "hono";
 import { basename } from "node:path";
-import { streamSSE } from "hono/streaming";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import { HTTPException } from "hono/http-exception";
 import { RunTail } from "../../core/run/tail.ts";
 import { RunFileError } from "../../core/run/reader.ts";
 import type { RunStore } from "../run_store.ts";
@@ -34,6 +36,12 @@ import { resumeCommandFor } from "./runs.ts";
 /** Metrics records per `metrics` event; a larger catch-up is sent in several (`more: true`). */
 const SLICE_RECORDS = 5000;
 
+/**
+ * Live streams open at once, over all runs: past it a new stream gets 503 (each stream holds a
+ * connection and polls; the page reconnects by itself once others close).
+ */
+export const MAX_STREAMS = 256;
+
 /** How often a `running` run's heartbeat is looked at for a crash, in ms. */
 const STATE_MS = 2_000;
 
@@ -41,14 +49,34 @@ const STATE_MS = 2_000;
 const PING_MS = 15_000;
 
 /** The live-stream app over `store`, polling every `pollMs` milliseconds. */
-export function streamApi(store: RunStore, pollMs: number): Hono {
+export function streamApi(store: RunStore, pollMs: number, maxStreams = MAX_STREAMS): Hono {
+  let open = 0;
   return new Hono().get("/:id/stream", async (c) => {
     const dir = await store.dir(c.req.param("id"));
-    const tail = new RunTail(dir, {
-      metricsOffset: intParam(c, "metricsSince", 0),
-      eventsOffset: intParam(c, "eventsSince", 0),
-    }, store.metrics);
+    if (open >= maxStreams) {
+      throw new HTTPException(503, {
+        message: `too many live streams open (${maxStreams}): close some dashboard tabs`,
+      });
+    }
+    const tail = new RunTail(
+      dir,
+      {
+        metricsOffset: intParam(c, "metricsSince", 0),
+        eventsOffset: intParam(c, "eventsSince", 0),
+      },
+      store.metrics,
+      store.events,
+    );
+    open++;
     return streamSSE(c, async (stream) => {
+      try {
+        await follow(stream);
+      } finally {
+        open--;
+      }
+    });
+
+    async function follow(stream: SSEStreamingApi): Promise<void> {
       let closed = false;
       stream.onAbort(() => {
         closed = true;
@@ -117,6 +145,6 @@ export function streamApi(store: RunStore, pollMs: number): Hono {
         }
         await stream.sleep(pollMs);
       }
-    });
+    }
   });
 }
