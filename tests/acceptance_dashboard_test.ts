@@ -4,19 +4,24 @@
  * runs as a subprocess with its deno.json permissions (the launcher and its server child), and
  * headless Debian Chromium goes through every page: the runs table, a grouped table, the
  * comparison, a run's tabs (curves, what it learned, evaluation, Try it with a real upload to
- * a really trained run), the sweeps and a sweep. Any console error, page error, failed request,
+ * a really trained run), the sweeps and a sweep, and a run that dies while its page is open
+ * (crashed arrives over the live stream). Any console error, page error, failed request,
  * 4xx/5xx answer or missing element fails it, and each page's screenshot is compared with its
  * baseline in `tests/baselines/` (`deno task baseline-ui` re-baselines). Skipped when Chromium
  * is absent.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import { FIXTURE_IDS as F } from "./helpers/runs_fixture.ts";
 import { TRAINED_ID, writeAcceptanceRuns } from "./helpers/acceptance_runs.ts";
 import { checkBaseline } from "./helpers/screenshot_baseline.ts";
 import { readUntil } from "./helpers/read_until.ts";
+import { writeFakeRun } from "./helpers/fake_run.ts";
+import { HEARTBEAT_STALE_MS, thisHost } from "../core/run/lock.ts";
+import { RUN_FILES } from "../core/run/format.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const hasChromium = await Deno.stat(CHROMIUM_PATH).then(() => true, () => false);
@@ -206,6 +211,29 @@ Deno.test({
       await page.goto(`${dash.url}#/sweep/s-0123abcd`);
       await see("[data-testid=trial-table] tbody tr");
       await shot("sweep");
+
+      // A run whose process dies while its page is open turns crashed by itself (the live
+      // stream's state event; the page polls nothing). Its heartbeat goes stale in a few
+      // seconds (the server may not look into /proc under its permissions).
+      const dying = await writeFakeRun(runsDir, { id: "dying", status: "running", epochs: 2 });
+      const beat = {
+        host: thisHost(),
+        pid: 2 ** 22 + 77,
+        token: "t",
+        since: Date.now() - HEARTBEAT_STALE_MS + 6000,
+        time: Date.now() - HEARTBEAT_STALE_MS + 6000,
+      };
+      await Deno.writeTextFile(join(dying, RUN_FILES.heartbeat), JSON.stringify(beat));
+      await page.goto(`${dash.url}#/run/dying`);
+      await see("[data-testid=run-live]");
+      assert.equal(await page.textContent("[data-testid=run-status]"), "running");
+      await page.waitForSelector("[data-testid=crashed-banner]", { timeout: 20_000 });
+      assert.equal(await page.textContent("[data-testid=run-status]"), "crashed");
+      assert.equal(await page.$("[data-testid=run-live]"), null);
+      assert.match(
+        await page.textContent("[data-testid=resume-command]") ?? "",
+        /^deno task train --resume \S*dying$/,
+      );
 
       assert.deepEqual(problems, [], problems.join("\n"));
       assert.deepEqual(mismatches, [], mismatches.join("\n"));
