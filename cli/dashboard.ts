@@ -11,6 +11,9 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { librarySearchDirs } from "../core/backend/native/library.ts";
+import { cacheDir as shimCacheDir } from "../core/backend/native/shim_build.ts";
 import { describeServer, serveDashboard } from "../dashboard/mod.ts";
 
 const USAGE =
@@ -89,10 +92,86 @@ export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
 }
 
 /**
+ * Environment variables the server may read: those sharp reads at load (`npm_*`), convdeck's
+ * own settings (`CONVDECK_*`), and what the backends read to find oneDNN, its built shim and
+ * their thread settings. Nothing else of the environment is visible to the server.
+ */
+const SERVER_ENV = [
+  "npm_*",
+  "CONVDECK_*",
+  "HOME",
+  "USERPROFILE",
+  "XDG_CACHE_HOME",
+  "CC",
+  "LD_LIBRARY_PATH",
+  "DYLD_LIBRARY_PATH",
+  "OMP_WAIT_POLICY",
+  "GOMP_SPINCOUNT",
+  "MALLOC_ARENA_MAX",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+];
+
+/** Deno's npm package cache, where the wasm backend's `.wasm` files are read from. */
+function npmCacheDir(): string {
+  const denoDir = Deno.env.get("DENO_DIR");
+  if (denoDir) return join(denoDir, "npm");
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? "";
+  const cache = Deno.build.os === "darwin"
+    ? join(home, "Library", "Caches")
+    : Deno.env.get("XDG_CACHE_HOME") ?? join(home, ".cache");
+  return home === "" && !denoDir ? "" : join(cache, "deno", "npm");
+}
+
+/**
+ * What predictions ("Try it") read besides the run: the folders oneDNN may be in, its headers, Deno's npm
+ * cache (the wasm backend's module), the cache
+ * folder of convdeck's built native shim, and the shim's source (to tell whether the cached
+ * build is current). Only folders that exist are named.
+ */
+function predictionReadPaths(): string[] {
+  // A launcher started without the environment variables these read still starts the server:
+  // predictions then fall back to what the granted folders allow.
+  const tryAll = (...fns: (() => string | string[])[]): string[] =>
+    fns.flatMap((fn) => {
+      try {
+        return fn();
+      } catch {
+        return [];
+      }
+    });
+  const paths = tryAll(
+    () => librarySearchDirs(),
+    () => Deno.env.get("CONVDECK_DNNL") ?? "",
+    () =>
+      [Deno.env.get("CONVDECK_DNNL_INCLUDE") ?? "", "/usr/include", "/usr/local/include"]
+        .filter((d) => d !== "").map((d) => join(d, "oneapi", "dnnl")),
+    () => shimCacheDir(),
+    () => npmCacheDir(),
+    () => fileURLToPath(new URL("../core/backend/native/", import.meta.url)),
+  );
+  return paths.filter((p, i) => {
+    if (p === "" || p.includes(",") || paths.indexOf(p) !== i) return false;
+    try {
+      Deno.statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * The permissions the server process runs with: read the runs folder (and `/proc`, to tell a
  * crashed run's dead process on this machine), write it too unless `--read-only` (the page's
  * edits: metadata sidecars, the trash, the run index), the network on its own address only,
- * and this machine's host name and interfaces (for heartbeats and the URLs to print).
+ * and this machine's host name, interfaces and CPU count (for heartbeats, the URLs to print and
+ * the prediction threads). Predictions ("Try it") need native code: sharp (image decoding) is a
+ * Node addon and the native backend calls oneDNN, both through FFI, so the server gets
+ * `--allow-ffi`, the environment variables they read ({@linkcode SERVER_ENV}) and read access to
+ * oneDNN's folders and the shim cache; it gets no other file, network or process access (no
+ * compiler: a shim not yet built means predictions run on the cpu backend).
  */
 export function serverPermissions(args: DashboardArgs): string[] {
   const host = args.host.includes(":") && !args.host.startsWith("[") ? `[${args.host}]` : args.host;
@@ -100,10 +179,12 @@ export function serverPermissions(args: DashboardArgs): string[] {
   const runs = resolve(args.runsDir);
   const sweeps = resolve(args.sweepsDir ?? join(args.runsDir, "..", "sweeps"));
   return [
-    `--allow-read=${runs},${sweeps},/proc`,
+    `--allow-read=${[runs, sweeps, "/proc", ...predictionReadPaths()].join(",")}`,
     ...(args.readOnly ? [] : [`--allow-write=${runs}`]),
     `--allow-net=${net}`,
-    "--allow-sys=hostname,networkInterfaces",
+    "--allow-sys=hostname,networkInterfaces,cpus",
+    `--allow-env=${SERVER_ENV.join(",")}`,
+    "--allow-ffi",
   ];
 }
 
@@ -148,10 +229,21 @@ function serve(args: DashboardArgs): void {
   }
 }
 
+function threadsSet(): boolean {
+  try {
+    return !!Deno.env.get("CONVDECK_THREADS");
+  } catch {
+    return false;
+  }
+}
+
 /** Starts the server as a child with {@linkcode serverPermissions}; returns its exit code. */
 async function launch(argv: string[], args: DashboardArgs): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...serverPermissions(args), new URL(import.meta.url).href, "--serve", ...argv],
+    // The wasm backend's worker threads would need temporary files: predictions use one
+    // thread on wasm (the native backend computes with all cores regardless).
+    env: threadsSet() ? {} : { CONVDECK_THREADS: "1" },
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",

@@ -118,6 +118,26 @@ export interface RunDetail {
   hasEvaluation: boolean;
 }
 
+/**
+ * The data of the live stream's `state` event: the run's derived state, sent when the stream
+ * opens and whenever it changes (a `running` run whose process died becomes `crashed` without
+ * any file changing, so the stream watches the heartbeat for it).
+ *
+ * @example
+ * ```ts
+ * import type { RunStateEvent } from "./api_types.ts";
+ * const e: RunStateEvent = { status: "crashed", crashReason: "dead-process" };
+ * ```
+ */
+export interface RunStateEvent {
+  /** The derived state (as `RunSummary.status`). */
+  status: RunSummary["status"];
+  /** Why a crashed run is judged dead. */
+  crashReason?: RunSummary["crashReason"];
+  /** The command that continues a crashed or stopped run. */
+  resumeCommand?: string;
+}
+
 /** The response of `/api/runs/:id/metrics`. */
 export interface MetricsResponse {
   /** Offset to pass as `since` (or to the stream as `metricsSince`). */

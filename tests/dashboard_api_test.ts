@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { createDashboardApp } from "../dashboard/mod.ts";
 import { downsampleMinMax } from "../core/run/downsample.ts";
 import { metricsToCsv } from "../dashboard/csv.ts";
+import { thisHost } from "../core/run/lock.ts";
+import { RUN_FILES } from "../core/run/format.ts";
 import { appendEpoch, appendLines, writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -257,4 +259,51 @@ Deno.test("client assets and index are served by the app itself", async () => {
   const up = await app.request("/assets/../../deno.json"); // normalised to /deno.json: the index
   assert.doesNotMatch(await up.text(), /"imports"/);
   assert.equal((await app.request("/api/nothing")).status, 404);
+});
+
+Deno.test("SSE stream: a running run whose process dies arrives as a typed `state` event (crashed, with the resume command)", async () => {
+  const root = await Deno.makeTempDir();
+  await writeFakeRun(root, { id: "live", status: "running" });
+  const owner = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const hb = { host: thisHost(), pid: owner.pid, token: "t", since: Date.now(), time: Date.now() };
+  await Deno.writeTextFile(join(root, "live", RUN_FILES.heartbeat), JSON.stringify(hb));
+  const app = createDashboardApp({ runsDir: root, pollMs: 50 });
+  const ac = new AbortController();
+  const res = await app.request("/api/runs/live/stream", { signal: ac.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const waitFor = async (re: RegExp, ms = 6000) => {
+    const deadline = Date.now() + ms;
+    while (!re.test(buf)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timeout waiting for ${re} in:\n${buf}`);
+      const r = await Promise.race([
+        reader.read(),
+        new Promise<null>((ok) => setTimeout(() => ok(null), left)),
+      ]);
+      if (r && !r.done) buf += r.value;
+    }
+  };
+  try {
+    await waitFor(/event: state\ndata: \{"status":"running"\}/);
+    const t0 = performance.now();
+    owner.kill("SIGKILL");
+    await owner.status;
+    await waitFor(/event: state\ndata: \{"status":"crashed","crashReason":"dead-process"/);
+    const state = JSON.parse(buf.match(/event: state\ndata: (\{"status":"crashed".*)/)![1]);
+    assert.match(state.resumeCommand, /^deno task train --resume \S*live$/);
+    // Relative to where the dashboard runs, and pasted there it names the run.
+    const path = state.resumeCommand.split(" ").pop();
+    assert.ok(!isAbsolute(path), state.resumeCommand);
+    assert.equal(resolve(path), join(root, "live"));
+    console.log(`state: crashed after ${(performance.now() - t0).toFixed(0)} ms`);
+    // No file changed: only the heartbeat check could tell.
+    assert.ok(performance.now() - t0 < 4000);
+  } finally {
+    ac.abort();
+    await reader.cancel().catch(() => {});
+    try {
+      owner.kill("SIGKILL");
+    } catch { /* gone */ }
+  }
 });

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveDashboard } from "../dashboard/mod.ts";
 import { appendEpoch, appendLines, writeFakeRun } from "./helpers/fake_run.ts";
+import { thisHost } from "../core/run/lock.ts";
+import { RUN_FILES } from "../core/run/format.ts";
 
 const CHROMIUM = CHROMIUM_PATH;
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -47,6 +49,15 @@ Deno.test({
         { type: "overfitting_detected", epoch: 10, step: 220, time: 0, monitor: "val_loss" },
       ],
     });
+    // A live process's heartbeat (this one's): the run is running, so its page says "live".
+    const beat = {
+      host: thisHost(),
+      pid: Deno.pid,
+      token: "t",
+      since: Date.now(),
+      time: Date.now(),
+    };
+    await Deno.writeTextFile(join(live, RUN_FILES.heartbeat), JSON.stringify(beat));
     await writeFakeRun(root, { id: XSS, experiment: XSS, config: { note: XSS }, epochs: 3 });
     const big = await writeFakeRun(root, { id: "big-100k", epochs: 100, startTime: 0 });
     const recs = [];

@@ -50,8 +50,9 @@ Deno.test("a non-loopback --host requires a token (printed in the URLs) unless -
     assert.ok(s.token && s.urls.every((u) => u.includes(`?token=${s.token}`)), s.urls.join(" "));
     const base = `http://127.0.0.1:${s.port}`;
     assert.equal((await fetch(`${base}/api/runs`)).status, 401);
-    const withToken = await fetch(`${base}/?token=${s.token}`);
-    assert.equal(withToken.status, 200);
+    const withToken = await fetch(`${base}/?token=${s.token}`, { redirect: "manual" });
+    assert.equal(withToken.status, 303);
+    assert.equal(withToken.headers.get("location"), "/");
     const cookie = withToken.headers.get("set-cookie")!.split(";")[0];
     await withToken.body?.cancel();
     const viaCookie = await fetch(`${base}/api/runs`, { headers: { Cookie: cookie } });
@@ -150,4 +151,51 @@ Deno.test("least privilege: the dashboard server may use the runs folder only (r
   const ro = await probeWith(["--read-only"]);
   assert.equal(ro.write, "NotCapable");
   assert.equal(ro.outside, "NotCapable");
+});
+
+Deno.test("Origin check: the scheme counts (https://127.0.0.1:P is another origin of an http server)", async () => {
+  const root = await Deno.makeTempDir();
+  const app = createDashboardApp({ runsDir: root, token: "tok" });
+  const post = (origin: string) =>
+    app.request("http://127.0.0.1:6006/api/runs/x", {
+      method: "POST",
+      headers: { Host: "127.0.0.1:6006", Origin: origin, "X-Convdeck-Token": "tok" },
+    });
+  assert.equal((await post("https://127.0.0.1:6006")).status, 403);
+  assert.equal((await post("ws://127.0.0.1:6006")).status, 403);
+  assert.equal((await post("http://127.0.0.1:6007")).status, 403);
+  assert.equal((await post("http://127.0.0.1:6006")).status, 404, "right origin: past the check");
+});
+
+Deno.test("token gate: ?token= sets a per-port cookie and redirects to the clean URL; compares in constant time", async () => {
+  const root = await Deno.makeTempDir();
+  await writeFakeRun(root, { id: "r" });
+  const app = createDashboardApp({ runsDir: root, token: "t0k3n", requireToken: true });
+  const base = "http://127.0.0.1:6123";
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    app.request(`${base}${path}`, { headers: { Host: "127.0.0.1:6123", ...headers } });
+  const first = await get("/run/r?tab=curves&token=t0k3n#x");
+  assert.equal(first.status, 303);
+  assert.equal(first.headers.get("location"), "/run/r?tab=curves", "the token leaves the URL");
+  const cookie = first.headers.get("set-cookie")!;
+  assert.match(cookie, /^convdeck_token_6123=t0k3n;/, "the cookie's name carries the port");
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Strict/);
+  const jar = cookie.split(";")[0];
+  assert.equal((await get("/api/runs", { Cookie: jar })).status, 200);
+  // Another dashboard's cookie (another port) is not this one's.
+  assert.equal((await get("/api/runs", { Cookie: "convdeck_token_6124=t0k3n" })).status, 401);
+  assert.equal((await get("/api/runs", { Cookie: "convdeck_token=t0k3n" })).status, 401);
+  // Wrong tokens of every length and prefix: 401.
+  for (const wrong of ["", "t", "t0k3", "t0k3N", "t0k3nn", "x0k3n"]) {
+    assert.equal((await get(`/api/runs?token=${wrong}`)).status, 401, wrong);
+    assert.equal((await get("/api/runs", { "X-Convdeck-Token": wrong })).status, 401, wrong);
+  }
+  assert.equal((await get("/api/runs", { "X-Convdeck-Token": "t0k3n" })).status, 200);
+});
+
+Deno.test("token gate: the comparison is sameToken (no === on the secret)", async () => {
+  const src = await Deno.readTextFile(new URL("../dashboard/token_gate.ts", import.meta.url));
+  assert.match(src, /sameToken\(v, token\)/);
+  assert.doesNotMatch(src, /===\s*token|token\s*===/);
 });

@@ -7,6 +7,8 @@ import { listHash, listStateOf } from "../dashboard/ui/url_state.ts";
 import { axisScale, brushedIds } from "../dashboard/ui/parallel_coords.tsx";
 import { compareSeries, differingKeys, metricKeysOf } from "../dashboard/ui/compare_page.tsx";
 import { buildUi } from "../dashboard/build_ui.ts";
+import { runColor } from "../dashboard/ui/palette.ts";
+import { integerTicks } from "../dashboard/ui/ticks.ts";
 import { pathToFileURL } from "node:url";
 
 Deno.test("smoothEma: 0 is identity, debiased, NaN/null pass through", () => {
@@ -149,4 +151,41 @@ Deno.test("run details: the experiment's params are flattened into the hyperpara
     ["params.optimizer", "sgd"],
     ["data", "x"],
   ]);
+});
+
+Deno.test("run colours: 20 distinguishable colours (CIELAB ΔE > 25 between any two and the faded grey)", () => {
+  const lab = (hex: string) => {
+    const [r, g, b] = [1, 3, 5].map((i) => {
+      const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    const t = (v: number) => (v > 0.008856 ? Math.cbrt(v) : 7.787 * v + 16 / 116);
+    const x = t((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047);
+    const y = t(0.2126 * r + 0.7152 * g + 0.0722 * b);
+    const z = t((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883);
+    return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+  };
+  const colours = Array.from({ length: 20 }, (_, i) => runColor(i));
+  assert.equal(new Set(colours).size, 20);
+  const all = [...colours, "#cccccc"];
+  for (let i = 0; i < all.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      const [a, b] = [lab(all[i]), lab(all[j])];
+      const d = Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+      assert.ok(d > 25, `${all[i]} and ${all[j]}: ΔE ${d.toFixed(1)}`);
+    }
+  }
+  assert.equal(runColor(20), runColor(0));
+});
+
+Deno.test("epoch and step axes tick on whole numbers only", () => {
+  assert.deepEqual(integerTicks(1, 3, 10), [1, 2, 3]);
+  assert.deepEqual(integerTicks(0.4, 3.2, 12), [1, 2, 3]);
+  assert.deepEqual(integerTicks(1, 12, 18), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual(integerTicks(0, 100, 5), [0, 20, 40, 60, 80, 100]);
+  for (const [lo, hi, n] of [[1, 2, 20], [0, 7, 30], [3, 250, 9], [0, 123456, 7]]) {
+    const t = integerTicks(lo, hi, n);
+    assert.ok(t.length > 0 && t.every(Number.isInteger), JSON.stringify(t));
+    assert.ok(t.length <= n + 1, `${t.length} ticks for room ${n}`);
+  }
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MAX_BATCH_POINTS, MetricsCache } from "../core/run/metrics_cache.ts";
+import { EventsCache } from "../core/run/events_cache.ts";
+import { writeFakeRun } from "./helpers/fake_run.ts";
 import { createDashboardApp } from "../dashboard/mod.ts";
 
 /** Writes a run with `n` batch records (one spike) and 3 epoch records, quickly. */
@@ -79,4 +81,30 @@ Deno.test("metrics cache: a huge file keeps bounded memory, every spike, every e
   assert.ok(body.batches.length <= 2000);
   const csv = await (await app.request("/api/runs/big/metrics.csv?kind=batch")).text();
   assert.equal(csv.trimEnd().split("\n").length, n + 1, "every batch row plus the header");
+});
+
+Deno.test("EventsCache: one bounded read shared by every follower; a sparse events file is skipped a step at a time", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "ev", epochs: 1 });
+  const first = await new EventsCache().since(dir, 0);
+  assert.ok(first.records.length > 0);
+  // 64 MB of zeros (no newline) after the events, then one more event.
+  const f = await Deno.open(join(dir, "events.jsonl"), { write: true });
+  await f.truncate((await f.stat()).size + (64 << 20));
+  await f.seek(0, Deno.SeekMode.End);
+  await f.write(new TextEncoder().encode('\n{"type":"late","epoch":1,"step":2,"time":3}\n'));
+  f.close();
+  const cache = new EventsCache();
+  let r = await cache.since(dir, 0);
+  let steps = 1;
+  while (!r.records.some((e) => e.type === "late")) {
+    assert.ok(r.offset < (64 << 20) + 10_000, "each refresh reads a bounded step");
+    r = await cache.since(dir, 0);
+    steps++;
+    assert.ok(steps < 20, "the backlog is read in a few refreshes");
+  }
+  assert.ok(steps >= 2, `a 64 MB backlog takes more than one refresh (took ${steps})`);
+  // A follower past the window's start gets only what is new.
+  const after = await cache.since(dir, r.offset);
+  assert.deepEqual(after.records, []);
 });

@@ -110,6 +110,9 @@ export async function readJsonLines<T>(
           skipping = true;
           carry = new Uint8Array(0);
           offset = pos;
+          // A long run of bytes without a newline (a corrupt or sparse file) is skipped a
+          // step at a time too: the caller continues from `offset`.
+          if (offset >= end && end < size) return { records, offset, skipped, reset, more: true };
         } else {
           carry = bytes.slice();
         }

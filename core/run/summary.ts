@@ -183,6 +183,40 @@ export function runDurationMs(s: RunSummaryRecord): number | null {
 }
 
 /**
+ * Time the run's processes were alive, in ms: like {@linkcode runDurationMs}, but a run that
+ * was resumed does not count the time between its last record (metrics or event) before a
+ * `resumed`/`restarted` event and that event (the process was dead then). `times` are the
+ * record times (ms) of metrics.jsonl and events.jsonl; `restarts` the times of the resume
+ * events.
+ *
+ * @example
+ * ```ts
+ * import { activeDurationMs } from "./summary.ts";
+ * // Ran 0-10 s, died, resumed at 100 s, ended at 110 s: 20 s alive.
+ * activeDurationMs(0, 110_000, [0, 5_000, 10_000, 100_000, 105_000], [100_000]); // 20000
+ * ```
+ */
+export function activeDurationMs(
+  start: number,
+  end: number,
+  times: readonly number[],
+  restarts: readonly number[],
+): number {
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return 0;
+  const starts = [start, ...restarts.filter((t) => t > start && t <= end)].sort((a, b) => a - b);
+  let total = 0;
+  for (let k = 0; k < starts.length; k++) {
+    const from = starts[k];
+    const next = starts[k + 1];
+    let last = from;
+    if (next === undefined) last = end;
+    else for (const t of times) if (t >= from && t < next && t > last) last = t;
+    total += Math.max(0, last - from);
+  }
+  return total;
+}
+
+/**
  * The run's cells by column key: the run columns ({@linkcode RUN_COLUMNS}; `duration` in
  * seconds, `start` in ms since 1970), each hyperparameter by name, `best.<metric>`,
  * `last.<metric>` and `test_acc`.

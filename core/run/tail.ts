@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import { readEvents, readMetrics, readRunInfo } from "./reader.ts";
 import type { MetricsCache } from "./metrics_cache.ts";
+import type { EventsCache } from "./events_cache.ts";
 
 /** What changed since the previous poll. */
 export interface RunChanges {
@@ -49,15 +50,20 @@ async function stamp(path: string): Promise<string> {
 export class RunTail {
   readonly #dir: string;
   readonly #cache: MetricsCache | undefined;
+  readonly #events: EventsCache | undefined;
   #metricsOffset: number;
   #eventsOffset: number;
   #stamps = { metrics: "", events: "", info: "" };
   #lastInfo = "";
 
-  /** Follows the run in `runDir`; metrics come through `cache` when given (shared). */
-  constructor(runDir: string, start: TailStart = {}, cache?: MetricsCache) {
+  /**
+   * Follows the run in `runDir`; metrics come through `cache` and events through `events`
+   * when given (shared by every tail of the run: one read for all of them).
+   */
+  constructor(runDir: string, start: TailStart = {}, cache?: MetricsCache, events?: EventsCache) {
     this.#dir = runDir;
     this.#cache = cache;
+    this.#events = events;
     this.#metricsOffset = start.metricsOffset ?? 0;
     this.#eventsOffset = start.eventsOffset ?? 0;
   }
@@ -80,7 +86,9 @@ export class RunTail {
       if (res.records.length > 0 || res.reset) out.metrics = res;
     }
     if (e !== this.#stamps.events) {
-      const res = await readEvents(this.#dir, { sinceOffset: this.#eventsOffset });
+      const res = this.#events
+        ? await this.#events.since(this.#dir, this.#eventsOffset)
+        : await readEvents(this.#dir, { sinceOffset: this.#eventsOffset });
       this.#stamps.events = e.startsWith(`${res.offset}:`) ? e : "";
       this.#eventsOffset = res.offset;
       if (res.records.length > 0 || res.reset) {

@@ -21,7 +21,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { basename, join, relative } from "node:path";
+import { basename, isAbsolute, join, relative } from "node:path";
 import {
   readEvents,
   readModelSummary,
@@ -42,6 +42,7 @@ import { applyMetaEdit, emptyMeta, type MetaEdit } from "../../core/run/meta.ts"
 import { derivedStatus, resumeCommand } from "../../core/run/state.ts";
 import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
 import {
+  activeDurationMs,
   runCells,
   runDurationMs,
   type RunSummaryRecord,
@@ -81,7 +82,7 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     experiment: s.experiment,
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-    ...(crashedOrStopped ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id)) } : {}),
+    ...(crashedOrStopped ? { resumeCommand: resumeCommandFor(runsDir, s.id) } : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),
@@ -104,13 +105,50 @@ function withoutRunsDir(message: string, runsDir: string): string {
 }
 
 /**
- * The run folder as the user would type it: relative to the working folder when inside it,
- * else `<runs folder name>/<id>` (run from beside the runs folder): a page never shows an
- * absolute path of the machine.
+ * The run folder as the user would type it where the dashboard was started: relative to that
+ * working folder (`../runs/<id>` for `--runs ../runs`), so the resume command works pasted
+ * there; never absolute (a runs folder on another drive gives `<runs folder name>/<id>`).
  */
 function runDirArg(runsDir: string, id: string): string {
   const rel = relative(Deno.cwd(), runsDir);
-  return join(rel === "" ? "." : rel.startsWith("..") ? basename(runsDir) : rel, id);
+  return join(rel === "" ? "." : isAbsolute(rel) ? basename(runsDir) : rel, id);
+}
+
+/**
+ * The command that continues run `id` of `runsDir`, to paste where the dashboard was started
+ * (the one resume command of `core/run/state.ts`, with the path of {@linkcode runDirArg}).
+ *
+ * @example
+ * ```ts
+ * import { resumeCommandFor } from "./runs.ts";
+ * console.log(resumeCommandFor("runs", "default-20261201-101010"));
+ * ```
+ */
+export function resumeCommandFor(runsDir: string, id: string): string {
+  return resumeCommand(runDirArg(runsDir, id));
+}
+
+/**
+ * The run's duration without the time it was dead between a crash and its resume, from the
+ * times of its metrics and events ({@linkcode activeDurationMs}); `wallMs` when it was never
+ * resumed.
+ */
+async function aliveMs(
+  dir: string,
+  createdAt: string | null,
+  wallMs: number,
+  store: RunStore,
+): Promise<number> {
+  // The shared, bounded events window (a run's events file may be huge): resumes are rare
+  // and recent enough to be in it.
+  const events = (await store.events.since(dir, 0)).records;
+  const restarts = events.filter((e) => e.type === "resumed" || e.type === "restarted")
+    .map((e) => e.time);
+  if (restarts.length === 0) return wallMs;
+  const m = await store.metrics.get(dir);
+  const times = [...m.epochs, ...m.batches, ...events].map((r) => r.time);
+  const start = Date.parse(createdAt ?? "");
+  return activeDurationMs(start, start + wallMs, times, restarts);
 }
 
 function boolParam(c: Context, name: string): boolean | undefined {
@@ -182,7 +220,7 @@ export function runsApi(store: RunStore): Hono {
         matched: result.matched,
         archivedHidden: result.archivedHidden,
         columns: result.columns,
-        runs: result.rows.map((r) => summarize(r.summary, store.runsDir)),
+        runs: result.rows.map((r) => store.relativeDeep(summarize(r.summary, store.runsDir))),
         ...(result.groups ? { groups: result.groups, groupCount: result.groupCount } : {}),
       };
       return c.json(body);
@@ -199,15 +237,21 @@ export function runsApi(store: RunStore): Hono {
       });
       record.state = state.status;
       if (state.crashReason) record.crashReason = state.crashReason;
+      const summary = summarize(record, store.runsDir);
+      if (summary.durationMs !== null) {
+        // A resumed run: only the time its processes were alive (from the records' times).
+        summary.durationMs = await aliveMs(dir, record.createdAt, summary.durationMs, store);
+        summary.cells = { ...summary.cells, duration: summary.durationMs / 1000 };
+      }
       const body: RunDetail = {
         info,
-        summary: summarize(record, store.runsDir),
+        summary,
         modelSummary: await readModelSummary(dir),
         checkpoints: await listCheckpointNames(dir),
         hasViz: await hasVizIndex(dir),
         hasEvaluation: (await readEvaluation(dir).catch(() => undefined)) !== undefined,
       };
-      return c.json(body);
+      return c.json(store.relativeDeep(body));
     })
     .patch("/:id/meta", async (c) => {
       const id = c.req.param("id");
@@ -301,7 +345,7 @@ export function runsApi(store: RunStore): Hono {
       const dir = await store.dir(c.req.param("id"));
       const res = await readEvents(dir, { sinceOffset: intParam(c, "since", 0) });
       const body: EventsResponse = {
-        events: res.records,
+        events: store.relativeDeep(res.records),
         offset: res.offset,
         skipped: res.skipped,
       };

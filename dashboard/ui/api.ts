@@ -16,6 +16,7 @@ export type {
   RunEvent,
   RunInfo,
   RunListResponse,
+  RunStateEvent,
   RunSummary,
   SweepDetail,
   SweepListResponse,
@@ -28,11 +29,22 @@ export function runUrl(id: string, rest = ""): string {
   return `/api/runs/${encodeURIComponent(id)}${rest}`;
 }
 
-/** Fetches JSON or throws with the server's error message. */
+/** An error answer of the API, with its HTTP status (4xx: asking again will not help). */
+export class ApiError extends Error {
+  /** The HTTP status. */
+  readonly status: number;
+  /** The server's message. */
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Fetches JSON or throws an {@linkcode ApiError} with the server's error message. */
 export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body?.error ?? `${url}: HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(body?.error ?? `${url}: HTTP ${res.status}`, res.status);
   return body as T;
 }
 

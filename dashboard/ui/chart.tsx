@@ -5,6 +5,7 @@
  */
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { integerTicks } from "./ticks.ts";
 
 /** One line of a chart. */
 export interface ChartSeries {
@@ -35,6 +36,8 @@ export interface ChartProps {
   markers?: ChartMarker[];
   logY?: boolean;
   xLabel?: string;
+  /** The x values count something (epochs, steps): ticks on whole numbers only (default). */
+  integerX?: boolean;
   height?: number;
 }
 
@@ -65,7 +68,13 @@ export function Chart(props: ChartProps) {
       height: props.height ?? 260,
       scales: { x: { time: false }, y: props.logY ? { distr: 3 } : {} },
       axes: [
-        { label: props.xLabel ?? "epoch" },
+        props.integerX === false ? { label: props.xLabel ?? "epoch" } : {
+          label: props.xLabel ?? "epoch",
+          // Epochs and steps are counted: 1 2 3, never 1.2 1.4 (about one tick per 60 px).
+          splits: (u: uPlot, _axis: number, min: number, max: number) =>
+            integerTicks(min, max, u.bbox.width / devicePixelRatio / 60),
+          values: (_u: uPlot, vals: number[]) => vals.map((v) => String(v)),
+        },
         props.logY
           ? {
             values: (_u: uPlot, vals: number[]) =>

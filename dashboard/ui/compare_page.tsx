@@ -19,27 +19,12 @@ import {
 } from "./api.ts";
 import { Chart, type ChartSeries } from "./chart.tsx";
 import { smoothEma } from "./smooth.ts";
-import { ParallelCoords } from "./parallel_coords.tsx";
+import { autoLog, ParallelCoords } from "./parallel_coords.tsx";
 import { cellText } from "./run_list.tsx";
 import { compareHash } from "./url_state.ts";
+import { runColor } from "./palette.ts";
 
-const PALETTE = [
-  "#1f77b4",
-  "#ff7f0e",
-  "#2ca02c",
-  "#d62728",
-  "#9467bd",
-  "#8c564b",
-  "#e377c2",
-  "#17becf",
-  "#bcbd22",
-  "#7f7f7f",
-];
-
-/** The colour of the i-th run. */
-export function runColor(i: number): string {
-  return PALETTE[i % PALETTE.length];
-}
+export { runColor } from "./palette.ts";
 
 /** What the x axis shows. */
 export type XAxis = "epoch" | "step" | "wall";
@@ -236,6 +221,7 @@ export function ComparePage({ ids, params }: { ids: string[]; params: Record<str
             series={compareSeries(runs.value, shown, x, smoothing)}
             logY={logY}
             xLabel={x === "wall" ? "minutes since start" : x}
+            integerX={x !== "wall"}
           />
         )}
       </div>
@@ -282,7 +268,7 @@ export function ComparePage({ ids, params }: { ids: string[]; params: Record<str
         <ParallelCoords
           dimensions={[...differ, ...(pcKey ? [pcKey] : [])].map((k) => ({
             key: k,
-            log: /learningrate|^lr$/i.test(k),
+            log: autoLog(k, summaries.value.map((r) => pcValue(r.cells[k]))),
           }))}
           items={summaries.value.map((r) => ({
             id: r.id,

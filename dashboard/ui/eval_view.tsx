@@ -37,12 +37,19 @@ export function EvalView({ id }: { id: string }) {
           <table class="kv">
             <tbody>
               {r.perClass.map((c) => (
-                <tr key={c.class}>
+                <tr key={c.class} data-class={c.name}>
                   <th>{c.name}</th>
-                  <td>
-                    <span class="bar" style={{ width: `${c.accuracy * 100}px` }} />{" "}
-                    {(c.accuracy * 100).toFixed(1)}% of {c.count}
-                  </td>
+                  {c.count === 0
+                    ? (
+                      // No test image of this class: nothing was measured (not 0%).
+                      <td class="note" data-testid="class-no-images">no images</td>
+                    )
+                    : (
+                      <td>
+                        <span class="bar" style={{ width: `${c.accuracy * 100}px` }} />{" "}
+                        {(c.accuracy * 100).toFixed(1)}% of {c.count}
+                      </td>
+                    )}
                 </tr>
               ))}
             </tbody>

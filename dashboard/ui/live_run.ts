@@ -12,6 +12,7 @@ import {
   type MetricsResponse,
   type RunDetail,
   type RunEvent,
+  type RunStateEvent,
   runUrl,
 } from "./api.ts";
 
@@ -83,6 +84,14 @@ export function useLiveRun(id: string): LiveRun {
         es.addEventListener("events", (ev) => {
           const data = JSON.parse((ev as MessageEvent).data) as { events: RunEvent[] };
           events.value = [...events.value, ...data.events];
+        });
+        es.addEventListener("state", (ev) => {
+          // The derived state (a crash is seen by the server, from the heartbeat).
+          const state = JSON.parse((ev as MessageEvent).data) as RunStateEvent;
+          const d = detail.value;
+          if (!d) return;
+          const { crashReason: _c, resumeCommand: _r, ...rest } = d.summary;
+          detail.value = { ...d, summary: { ...rest, ...state } };
         });
         es.addEventListener("status", (ev) => {
           const info = JSON.parse((ev as MessageEvent).data);

@@ -102,6 +102,24 @@ export function axisScale(dim: PcDimension, items: readonly PcItem[]): Scale {
   };
 }
 
+/**
+ * Whether a dimension's numbers read better on a log axis: a rate-like parameter (learning
+ * rate, weight decay), or positive values spanning two decades or more.
+ *
+ * @example
+ * ```ts
+ * import { autoLog } from "./parallel_coords.tsx";
+ * console.log(autoLog("learningRate", [0.001, 0.01]), autoLog("width", [16, 32])); // true false
+ * ```
+ */
+export function autoLog(key: string, values: readonly unknown[]): boolean {
+  const nums = values.filter((v) => v !== null && v !== undefined);
+  if (nums.length === 0 || !nums.every((v) => typeof v === "number" && v > 0)) return false;
+  if (/learning_?rate|^lr$|weight_?decay/i.test(key)) return true;
+  const n = nums as number[];
+  return Math.max(...n) / Math.min(...n) >= 100;
+}
+
 /** Ids of `items` inside every brush. */
 export function brushedIds(
   dims: readonly PcDimension[],
@@ -121,8 +139,22 @@ export function brushedIds(
 export function ParallelCoords(props: ParallelCoordsProps) {
   const width = props.width ?? 900;
   const height = props.height ?? 320;
-  const top = 36, bottom = 24, left = 60, right = 60;
   const dims = props.dimensions;
+  // Room for the tick labels left of the first axis and for the last axis's name; names of
+  // neighbouring axes alternate between two rows when they are close, and are shortened
+  // (the full name in a tooltip) when even that is too narrow.
+  const left = 64, right = 64, bottom = 24;
+  const spacing = dims.length > 1 ? (width - left - right) / (dims.length - 1) : width;
+  const twoRows = spacing < 130;
+  const top = twoRows ? 52 : 36;
+  const labelChars = Math.max(6, Math.floor((twoRows ? 2 * spacing : spacing) / 7.5) - 1);
+  const labelOf = (d: PcDimension, i: number) => {
+    const text = d.label ?? d.key;
+    // The outer axes' names are centred on them: half a name fits in the margin.
+    const end = dims.length > 1 && (i === 0 || i === dims.length - 1);
+    const max = end ? Math.min(labelChars, Math.floor((2 * left) / 7.5) - 1) : labelChars;
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  };
   const [brushes, setBrushes] = useState<Record<string, PcBrush>>({});
   const [drag, setDrag] = useState<{ key: string; from: number; to: number } | null>(null);
   const svg = useRef<SVGSVGElement>(null);
@@ -188,7 +220,15 @@ export function ParallelCoords(props: ParallelCoordsProps) {
           : brushes[d.key];
         return (
           <g key={d.key} data-axis={d.key}>
-            <text x={x(i)} y={14} text-anchor="middle" class="pc-label">{d.label ?? d.key}</text>
+            <text
+              x={x(i)}
+              y={twoRows && i % 2 === 1 ? 32 : 14}
+              text-anchor="middle"
+              class="pc-label"
+            >
+              {labelOf(d, i)}
+              <title>{d.label ?? d.key}{d.log ? " (log scale)" : ""}</title>
+            </text>
             <line x1={x(i)} x2={x(i)} y1={y(0)} y2={y(1)} stroke="#333" />
             {scales[i].ticks.map((t) => (
               <text

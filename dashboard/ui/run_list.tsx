@@ -10,7 +10,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { Cell, ColumnInfo, RunListResponse, RunSummary } from "./api.ts";
-import { getJson } from "./api.ts";
+import { ApiError, getJson } from "./api.ts";
 import { formatDuration, formatValue } from "./format.ts";
 import { compareHash, listHash, type ListState, listStateOf } from "./url_state.ts";
 
@@ -100,6 +100,11 @@ export function RunList({ params }: { params: Record<string, string> }) {
       } catch (err) {
         if (stop) return;
         error.value = (err as Error).message;
+        // A bad query (a shared link's, say) stays bad: show its error and stop asking.
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
+          data.value = null;
+          return;
+        }
       }
       if (!stop) timer = setTimeout(load, 3000);
     };
@@ -194,7 +199,7 @@ export function RunList({ params }: { params: Record<string, string> }) {
         </details>
       </form>
       {error.value && <pre class="error" data-testid="query-error">{error.value}</pre>}
-      {!d ? <p>Loading…</p> : d.total === 0
+      {!d ? (error.value ? null : <p>Loading…</p>) : d.total === 0
         ? (
           <p>
             No runs yet. Train one with <code>deno task train</code>.

@@ -5,8 +5,6 @@
  * @module
  */
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
-import { getJson, type RunDetail, runUrl } from "./api.ts";
 import { formatDuration } from "./format.ts";
 import { useLiveRun } from "./live_run.ts";
 import { CurvesView } from "./curves_view.tsx";
@@ -20,23 +18,6 @@ export function RunPage({ id }: { id: string }) {
   const run = useLiveRun(id);
   const { detail, error, live } = run;
   const tab = useSignal<"curves" | "learned" | "evaluation" | "predict">("curves");
-  const runningNow = detail.value?.info.status === "running";
-  // A crash writes nothing, so the live stream cannot tell: while run.json says running, ask
-  // the server every 5 s for the derived state (crashed, with the resume command).
-  useEffect(() => {
-    if (!runningNow) return;
-    const timer = setInterval(async () => {
-      try {
-        const fresh = await getJson<RunDetail>(runUrl(id));
-        const d = detail.value;
-        if (d && fresh.summary.status !== d.summary.status) {
-          detail.value = { ...d, summary: fresh.summary };
-        }
-      } catch { /* the page shows load errors; a missed poll is retried */ }
-    }, 5000);
-    return () => clearInterval(timer);
-  }, [id, runningNow]);
-
   if (error.value) {
     return (
       <main>
@@ -77,8 +58,14 @@ export function RunPage({ id }: { id: string }) {
         {formatDuration(d.summary.durationMs)}
         {info.stopReason ? ` · stopped: ${info.stopReason}` : ""}
         {info.error ? ` · error: ${info.error}` : ""}
-        {" · "}
-        <span class={live.value ? "live on" : "live"}>{live.value ? "live" : "offline"}</span>
+        {status === "running" && (
+          <>
+            {" · "}
+            <span class={live.value ? "live on" : "live"} data-testid="run-live">
+              {live.value ? "live" : "offline"}
+            </span>
+          </>
+        )}
       </p>
       {status === "crashed" && <CrashedBanner summary={d.summary} />}
       <RunMetaEditor key={id} id={id} summary={d.summary} />

@@ -11,9 +11,14 @@ import { useEffect } from "preact/hooks";
 import { getJson, type SweepDetail, type SweepListResponse } from "./api.ts";
 import { Chart, type ChartSeries } from "./chart.tsx";
 import { formatValue } from "./format.ts";
-import { ParallelCoords } from "./parallel_coords.tsx";
+import { autoLog, ParallelCoords } from "./parallel_coords.tsx";
+import { runColor } from "./palette.ts";
 
-const PALETTE = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037"];
+/** Whether the sweep's spec searches parameter `key` on a log scale (`logUniform`). */
+function isLogParameter(spec: Record<string, unknown>, key: string): boolean {
+  const p = (spec.parameters as Record<string, unknown> | undefined)?.[key];
+  return typeof p === "object" && p !== null && "logUniform" in p;
+}
 
 /** Loads `url` now and every 3 s while `again(result)` says so. */
 function usePolled<T>(url: string, again: (v: T) => boolean) {
@@ -102,7 +107,7 @@ export function SweepPage(props: { id: string }) {
   );
   const s = data.value;
   if (!s) return <main>{error.value ? <p class="error">{error.value}</p> : <p>Loading…</p>}</main>;
-  const color = (i: number) => PALETTE[i % PALETTE.length];
+  const color = runColor;
   const series: ChartSeries[] = s.trials.filter((t) => t.curve.length > 0).map((t) => ({
     label: `${t.key}${t.status === "pruned" ? " (pruned)" : ""}`,
     x: t.curve.map((_, e) => e + 1),
@@ -162,7 +167,16 @@ export function SweepPage(props: { id: string }) {
           <h2>Parameters against {s.metric}</h2>
           <ParallelCoords
             testId="sweep-parallel"
-            dimensions={[...s.parameters, s.metric].map((k) => ({ key: k }))}
+            dimensions={[...s.parameters, s.metric].map((k) => ({
+              key: k,
+              // A parameter searched on a log scale gets a log axis; others when they span
+              // decades.
+              log: isLogParameter(s.spec, k) ||
+                autoLog(
+                  k,
+                  finished.map((t) => k === s.metric ? t.value : t.params[k]),
+                ),
+            }))}
             items={finished.map((t) => ({
               id: `${t.key} ${t.status}`,
               color: color(s.trials.indexOf(t)),
