@@ -51,7 +51,7 @@ export function exportIndexHtml(t: ExportTexts): string {
     color: #1d2433; background: #f7f8fa; }
   h1 { font-size: 1.25rem; margin: 0 0 .25rem; }
   .facts { color: #5b6475; font-size: .85rem; margin: 0 0 1rem; }
-  #drop { border: 2px dashed #9aa5b8; border-radius: 10px; padding: 2rem; text-align: center;
+  #drop { display: block; border: 2px dashed #9aa5b8; border-radius: 10px; padding: 2rem; text-align: center;
     background: #fff; }
   #drop.over { border-color: #2f6fde; background: #eef4ff; }
   #status { margin: .75rem 0; color: #2d6a3e; }

@@ -1,0 +1,243 @@
+/**
+ * Exports checked by plain tfjs, not by convdeck's loader: a run trained by `deno task train`
+ * is exported by `deno task export` (float32, float16, uint8), then
+ * - Node 20 with `@tensorflow/tfjs` from npm (cpu backend, installed into
+ *   `.cache/node-export/`) loads each export over HTTP with `tf.loadLayersModel`, preprocesses
+ *   PNG files with the export's own `preprocess.js`, and must match `deno task predict --json`
+ *   on the same files: float32 with the same top-1 and probabilities within 1e-4; the
+ *   quantized exports' top-1 agreement is printed, and their probabilities must stay near
+ *   float32's (a wrong dequantization gives noise);
+ * - Chromium serves the float32 export statically, opens index.html, picks the images, and
+ *   reads the same top-1 from the page as predict.
+ *
+ * The 32x32 images have the model's size (decode and preprocessing identical everywhere);
+ * the 80x60 one takes the resize path (sharp's lanczos3 in predict, preprocess.js's area
+ * average elsewhere): its agreement is printed, not required.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
+import {
+  argmax,
+  predictJson,
+  ROOT,
+  task,
+  trainTinyDefault,
+  writeTestImages,
+} from "./helpers/export_fixture.ts";
+
+const NODE_DIR = join(ROOT, ".cache", "node-export");
+const TFJS = "4.22.0";
+
+/** Installs plain tfjs and a PNG decoder for Node into .cache/node-export (once). */
+async function ensureNodeTfjs(): Promise<void> {
+  const pkg = join(NODE_DIR, "node_modules", "@tensorflow", "tfjs", "package.json");
+  const have = await Deno.readTextFile(pkg).then((t) => JSON.parse(t).version).catch(() => null);
+  if (
+    have !== TFJS ||
+    !(await Deno.stat(join(NODE_DIR, "node_modules", "fast-png")).catch(() => null))
+  ) {
+    await Deno.mkdir(NODE_DIR, { recursive: true });
+    const out = await new Deno.Command("npm", {
+      args: [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--save-exact",
+        "--loglevel=error",
+        "--prefix",
+        NODE_DIR,
+        `@tensorflow/tfjs@${TFJS}`,
+        "fast-png@8.0.0",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`npm install failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  }
+  await Deno.copyFile(
+    join(ROOT, "tests", "helpers", "node_classify.mjs"),
+    join(NODE_DIR, "node_classify.mjs"),
+  );
+}
+
+/** Classifies `images` with the export in `dir` in Node. */
+async function nodeClassify(dir: string, images: string[]): Promise<Map<string, number[]>> {
+  const out = await new Deno.Command("node", {
+    args: [join(NODE_DIR, "node_classify.mjs"), dir, ...images],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`node failed: ${new TextDecoder().decode(out.stderr)}`);
+  const doc = JSON.parse(text.split("\n").find((l) => l.startsWith("{"))!);
+  assert.equal(doc.backend, "cpu");
+  assert.equal(doc.tensors, 0, "the Node script leaves no tensors");
+  return new Map(
+    doc.results.map((r: { name: string; probabilities: number[] }) => [r.name, r.probabilities]),
+  );
+}
+
+interface Fixture {
+  tmp: string;
+  runDir: string;
+  images: string[];
+  predicted: Map<string, number[]>;
+  exports: Record<string, string>;
+}
+
+let fixture: Promise<Fixture> | undefined;
+
+/** Trains, writes the images, predicts, exports three ways (once for this file). */
+function setUp(): Promise<Fixture> {
+  fixture ??= (async () => {
+    const tmp = await Deno.makeTempDir({ prefix: "convdeck-export-tfjs-" });
+    const runs = join(tmp, "runs");
+    const id = await trainTinyDefault(runs);
+    const images = await writeTestImages(join(tmp, "images"), 8);
+    const predicted = await predictJson(join(runs, id), images);
+    const exports: Record<string, string> = {};
+    for (const q of ["float32", "float16", "uint8"]) {
+      const out = join(tmp, "exports", q);
+      const r = await task(
+        "export",
+        "--runs",
+        runs,
+        "--run",
+        id,
+        "--out",
+        out,
+        ...(q === "float32" ? [] : ["--quantize", q]),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      exports[q] = out;
+    }
+    return { tmp, runDir: join(runs, id), images, predicted, exports };
+  })();
+  return fixture;
+}
+
+const exact = (name: string) => !name.startsWith("photo");
+
+Deno.test({
+  name:
+    "Node + plain @tensorflow/tfjs: float32 export = predict (top-1, probs within 1e-4); float16/uint8 top-1 agreement",
+  sanitizeResources: false,
+  async fn() {
+    const f = await setUp();
+    await ensureNodeTfjs();
+    const report: string[] = [];
+    for (const [q, dir] of Object.entries(f.exports)) {
+      const got = await nodeClassify(dir, f.images);
+      assert.equal(got.size, f.images.length);
+      let agree = 0, maxDiff = 0;
+      for (const [name, want] of f.predicted) {
+        const probs = got.get(name)!;
+        assert.ok(probs, `no Node result for ${name}`);
+        assert.ok(
+          Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4,
+          `${q} ${name}: probabilities sum to 1`,
+        );
+        const same = argmax(probs) === argmax(want);
+        if (same) agree++;
+        if (exact(name)) maxDiff = Math.max(maxDiff, ...probs.map((p, i) => Math.abs(p - want[i])));
+        if (q === "float32" && exact(name)) {
+          assert.ok(
+            same,
+            `float32 ${name}: Node top-1 ${argmax(probs)} != predict's ${argmax(want)}`,
+          );
+          probs.forEach((p, i) =>
+            assert.ok(
+              Math.abs(p - want[i]) <= 1e-4,
+              `float32 ${name} class ${i}: ${p} vs ${want[i]}`,
+            )
+          );
+        }
+      }
+      report.push(
+        `${q}: top-1 agreement with predict ${agree}/${f.predicted.size}, max |prob diff| ${
+          maxDiff.toExponential(2)
+        } (model-size images)`,
+      );
+      // A wrong dequantization gives noise, not near-equal probabilities.
+      if (q === "float16") assert.ok(maxDiff < 0.02, `float16 probabilities drift ${maxDiff}`);
+      if (q === "uint8") assert.ok(maxDiff < 0.25, `uint8 probabilities drift ${maxDiff}`);
+    }
+    console.log(report.join("\n"));
+  },
+});
+
+Deno.test({
+  name: "Chromium: the exported page, served statically, shows predict's top-1 for picked images",
+  ignore: !(await Deno.stat(CHROMIUM_PATH).catch(() => null)),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const f = await setUp();
+    const dir = f.exports.float32;
+    const ac = new AbortController();
+    const server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+      async (req) => {
+        const name = new URL(req.url).pathname.slice(1) || "index.html";
+        if (name.includes("/") || name.startsWith(".")) return new Response("no", { status: 404 });
+        const body = await Deno.readFile(join(dir, name)).catch(() => null);
+        if (!body) return new Response("not found", { status: 404 });
+        const type = name.endsWith(".html")
+          ? "text/html"
+          : name.endsWith(".js")
+          ? "text/javascript"
+          : name.endsWith(".json")
+          ? "application/json"
+          : "application/octet-stream";
+        return new Response(body, { headers: { "Content-Type": type } });
+      },
+    );
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${server.addr.port}/index.html`);
+      await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+      await page.setInputFiles("#files", f.images);
+      await page.waitForSelector(`body[data-done="${f.images.length}"]`, { timeout: 60_000 });
+      const shown = await page.$$eval(
+        "article.result",
+        (els) =>
+          els.map((
+            e,
+          ) => [
+            (e as unknown as { dataset: Record<string, string | undefined> }).dataset.name,
+            (e as unknown as { dataset: Record<string, string | undefined> }).dataset.top1 ??
+              `error: ${
+                (e as unknown as { dataset: Record<string, string | undefined> }).dataset.error
+              }`,
+          ]),
+      );
+      await page.screenshot({ path: join(f.tmp, "export-page.png"), fullPage: true });
+      const classes = JSON.parse(await Deno.readTextFile(join(dir, "metadata.json"))).classes;
+      const byName = new Map(shown as [string, string][]);
+      let agree = 0;
+      for (const [name, want] of f.predicted) {
+        const top1 = byName.get(name);
+        if (top1 === classes[argmax(want)]) agree++;
+        else if (exact(name)) {
+          assert.fail(`page shows ${top1} for ${name}, predict ${classes[argmax(want)]}`);
+        }
+      }
+      console.log(
+        `page top-1 = predict's for ${agree}/${f.predicted.size} images (screenshot ${
+          join(f.tmp, "export-page.png")
+        })`,
+      );
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      ac.abort();
+      await server.finished;
+    }
+  },
+});
