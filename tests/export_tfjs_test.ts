@@ -94,6 +94,9 @@ let fixture: Promise<Fixture> | undefined;
 function setUp(): Promise<Fixture> {
   fixture ??= (async () => {
     const tmp = await Deno.makeTempDir({ prefix: "convdeck-export-tfjs-" });
+    if (!Deno.env.get("KEEP_EXPORT_TEST")) {
+      globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
+    }
     const runs = join(tmp, "runs");
     const id = await trainTinyDefault(runs);
     const images = await writeTestImages(join(tmp, "images"), 8);
