@@ -124,6 +124,14 @@ Deno.test("export writes model.json + shards, metadata, page, tfjs, README; uint
   const spec =
     JSON.parse(await Deno.readTextFile(join(out, "model.json"))).weightsManifest[0].weights[0];
   assert.equal(spec.quantization.dtype, "uint8");
+  // The export loaded back (dequantized as tfjs does) evaluates on the run's data; the run's
+  // own evaluation.json is left alone.
+  const evalFile = join(runs, id, "evaluation.json");
+  const before = await Deno.readTextFile(evalFile);
+  const ev = await task("evaluate", "--run", join(runs, id), "--export", out);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.match(ev.stdout, /test accuracy \d+\.\d\d% on 600 images \(loss [\d.]+, export uint8\)/);
+  assert.equal(await Deno.readTextFile(evalFile), before);
   // Nothing left beside --out (the temp folder was renamed).
   assert.deepEqual((await listNames(tmp)).filter((n) => n.includes("export")), []);
 });

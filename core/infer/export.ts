@@ -12,7 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type * as tfl from "@tensorflow/tfjs-layers";
+import * as tfl from "@tensorflow/tfjs-layers";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 // Vendored into every export: embedded through the module graph, so exporting needs no read
 // permission for Deno's npm cache (the dashboard's server may read only the runs folder).
@@ -393,4 +393,52 @@ export async function writeExport(bundle: ExportBundle, out: string): Promise<vo
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Loads an export written by {@link writeExport} (model.json + shards, dequantizing quantized
+ * weights as plain tfjs does) with its metadata, e.g. to evaluate it against its run's data
+ * (`deno task evaluate --run RUN --export DIR`). Throws naming the folder when it is not an
+ * export.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadExport } from "./export.ts";
+ * const { model, metadata } = await loadExport("exports/default-uint8");
+ * console.log(metadata.quantization, model.outputs[0].shape);
+ * model.dispose();
+ * ```
+ */
+export async function loadExport(
+  dir: string,
+): Promise<{ model: tfl.LayersModel; metadata: ExportMetadata }> {
+  const read = async (name: string) => {
+    try {
+      return await Deno.readFile(join(dir, name));
+    } catch (err) {
+      throw new Error(
+        `${dir} is not a convdeck export (cannot read ${name}: ${(err as Error).message}); ` +
+          `write one with deno task export`,
+      );
+    }
+  };
+  const dec = new TextDecoder();
+  const metadata = JSON.parse(dec.decode(await read("metadata.json"))) as ExportMetadata;
+  const json = JSON.parse(dec.decode(await read("model.json")));
+  if (metadata.format !== "convdeck-export" || json.format !== "layers-model") {
+    throw new Error(`${dir} is not a convdeck export (metadata.json or model.json): export again`);
+  }
+  const group = json.weightsManifest?.[0];
+  const paths: string[] = group?.paths ?? [];
+  if (paths.some((p) => p.includes("/") || p.includes("\\") || p.startsWith("."))) {
+    throw new Error(`${dir}/model.json names weight files outside the folder; refused`);
+  }
+  const shards = await Promise.all(paths.map(read));
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: json.modelTopology,
+    weightSpecs: group.weights,
+    weightData: concat(shards.map((s) => s.slice().buffer)),
+  };
+  const model = await tfl.loadLayersModel({ load: () => Promise.resolve(artifacts) });
+  return { model, metadata };
 }
