@@ -23,8 +23,8 @@ import { readRunInfo } from "../run/run_info.ts";
 import { readRunDatasetFacts } from "../run/dataset_facts.ts";
 import {
   findRunWeights,
+  isUntrainedPoint,
   namedRunWeights,
-  parseResumePointName,
   type RunWeights,
 } from "../run/checkpoints.ts";
 import { loadModel, readState, verifyCheckpoint } from "../run/model_io.ts";
@@ -130,14 +130,8 @@ function concat(parts: ArrayBuffer | ArrayBuffer[]): ArrayBuffer {
 }
 
 /** Refuses the untrained point: a resume point saved before the first batch. */
-async function checkTrained(weights: RunWeights): Promise<void> {
-  if (weights.kind !== "resume") return;
-  const pos = parseResumePointName(basename(weights.dir));
-  const state = await readState(weights.dir).catch(() => undefined) as
-    | { trainer?: { position?: { step?: number } } }
-    | undefined;
-  const step = state?.trainer?.position?.step;
-  if ((pos && pos.epoch === 0 && pos.batch === 0) || step === 0) {
+function checkTrained(weights: RunWeights): void {
+  if (isUntrainedPoint(weights)) {
     throw new Error(
       `the run's only weights are checkpoints/${weights.name}, the untrained starting point ` +
         `(epoch 0, no batch done): train the run for at least one epoch ` +
@@ -175,7 +169,7 @@ export async function buildExport(
   const weights = options.checkpoint
     ? await namedRunWeights(dir, options.checkpoint)
     : await findRunWeights(dir);
-  await checkTrained(weights);
+  checkTrained(weights);
   try {
     await verifyCheckpoint(weights.dir);
   } catch (err) {

@@ -25,10 +25,11 @@ import { readRunInfoChecked } from "./run_info.ts";
 import { derivedStatusOf } from "./state.ts";
 import { type Heartbeat, readHeartbeat } from "./lock.ts";
 import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summary.ts";
+import { runModelState } from "./checkpoints.ts";
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
 
 interface Entry {
   /** Folder modification time (ms) when the summary was read. */
@@ -253,7 +254,8 @@ export class RunIndex {
     const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
     try {
       const { info, problems } = await readRunInfoChecked(dir);
-      const summary = summarizeRun(id, dir, info, { problems, ...metaExtra });
+      const model = await runModelState(dir);
+      const summary = summarizeRun(id, dir, info, { problems, model, ...metaExtra });
       if (info.status !== "running") return { mtime, summary };
       return { mtime, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
     } catch (err) {

@@ -61,6 +61,11 @@ export interface RunSummaryRecord {
   testAcc: number | null;
   /** tfjs backend name. */
   backend: string | null;
+  /**
+   * Whether the run has a model to export (`runModelState`): `yes`, `untrained` (only the
+   * starting point), `none`; `null` when not looked at.
+   */
+  model: "yes" | "untrained" | "none" | null;
 }
 
 /** The standard options stored in run.json's config that are hyperparameters. */
@@ -85,6 +90,7 @@ export const RUN_COLUMNS = [
   "duration",
   "start",
   "backend",
+  "model",
 ] as const;
 
 function flattenHyper(config: Record<string, unknown>): Record<string, string | number | boolean> {
@@ -120,7 +126,13 @@ export function summarizeRun(
   id: string,
   dir: string,
   info: RunInfo | null,
-  extra: { error?: string; problems?: string[]; meta?: RunMeta; metaProblem?: string } = {},
+  extra: {
+    error?: string;
+    problems?: string[];
+    meta?: RunMeta;
+    metaProblem?: string;
+    model?: RunSummaryRecord["model"];
+  } = {},
 ): RunSummaryRecord {
   const base = {
     id,
@@ -144,6 +156,7 @@ export function summarizeRun(
       last: {},
       testAcc: null,
       backend: null,
+      model: extra.model ?? null,
     };
   }
   const best = { ...(info.best ?? {}) };
@@ -163,6 +176,7 @@ export function summarizeRun(
     last: { ...(info.last ?? {}) },
     testAcc: typeof info.test?.accuracy === "number" ? info.test.accuracy : null,
     backend: info.backend?.name ?? null,
+    model: extra.model ?? null,
   };
 }
 
@@ -207,6 +221,7 @@ export function runCells(s: RunSummaryRecord): Record<string, Cell> {
     duration: duration === null ? null : duration / 1000,
     start: Number.isFinite(start) ? start : null,
     backend: s.backend,
+    model: s.model ?? null,
   };
   for (const [k, v] of Object.entries(s.hyper)) cells[k] = v;
   for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v.value;
