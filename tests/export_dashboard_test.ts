@@ -49,6 +49,7 @@ Deno.test({
       "index.html",
       "metadata.json",
       "model.json",
+      "package.json",
       "preprocess.js",
       "tf.min.js",
     ]);

@@ -55,6 +55,7 @@ Deno.test("export writes model.json + shards, metadata, page, tfjs, README; uint
     "index.html",
     "metadata.json",
     "model.json",
+    "package.json",
     "preprocess.js",
     "tf.min.js",
   ]);

@@ -306,6 +306,11 @@ export async function buildExport(
   files.set("index.html", enc.encode(exportIndexHtml(texts)));
   files.set("tf.min.js", enc.encode(TFJS_MIN_JS));
   files.set("README.md", enc.encode(exportReadme(texts)));
+  // Node reads preprocess.js as the ES module it is.
+  files.set(
+    "package.json",
+    enc.encode(JSON.stringify({ name: "convdeck-model", private: true, type: "module" }) + "\n"),
+  );
   const modelBytes = files.get("model.json")!.length + shards.reduce((a, s) => a + s.length, 0);
   return { files, metadata, modelBytes };
 }

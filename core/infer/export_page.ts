@@ -113,6 +113,7 @@ A convdeck model exported for TensorFlow.js ${t.tfjsVersion}: ${t.classes.length
   } |
 | \`metadata.json\` | class names, input, preprocessing, run, checkpoint, versions |
 | \`preprocess.js\` | decoded RGBA pixels to the model's input, exactly as training did |
+| \`package.json\` | \`"type": "module"\`, so Node loads preprocess.js as an ES module |
 | \`index.html\`, \`app.js\`, \`tf.min.js\` | a page that classifies dropped images, offline |
 
 Preprocessing: ${t.preprocessing}.
@@ -123,14 +124,14 @@ Serve this folder with any static server (\`npx serve .\`, \`python3 -m http.ser
 \`index.html\`. In your own page:
 
 \`\`\`js
-import { preprocessImage } from "./preprocess.js"; // tf.min.js loaded before: global tf
+import { preprocessImage } from "./preprocess.js"; // after <script src="tf.min.js">: global tf
 const meta = await (await fetch("metadata.json")).json();
 const model = await tf.loadLayersModel("model.json");
 const img = document.querySelector("img");
-const canvas = new OffscreenCanvas(img.naturalWidth, img.naturalHeight);
-const ctx = canvas.getContext("2d");
+const { naturalWidth: width, naturalHeight: height } = img;
+const ctx = new OffscreenCanvas(width, height).getContext("2d");
 ctx.drawImage(img, 0, 0);
-const { data, width, height } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+const { data } = ctx.getImageData(0, 0, width, height);
 const x = preprocessImage({ data, width, height, channels: 4 }, meta.preprocessing);
 const probs = await model.predict(tf.tensor4d(x, [1, ${h}, ${w}, ${c}])).data();
 console.log(meta.classes[probs.indexOf(Math.max(...probs))]);
@@ -138,22 +139,23 @@ console.log(meta.classes[probs.indexOf(Math.max(...probs))]);
 
 ## In Node
 
-\`npm install @tensorflow/tfjs@${t.tfjsVersion}\` (plain tfjs, cpu backend), then with RGBA
-pixels from any decoder (here \`sharp\`):
+\`npm install @tensorflow/tfjs@${t.tfjsVersion} sharp\` (plain tfjs, its pure-JS cpu backend; any
+decoder that gives RGBA pixels works, here sharp), with this folder as \`./model/\`:
 
 \`\`\`js
 import * as tf from "@tensorflow/tfjs";
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
-import { preprocessImage } from "./preprocess.js";
-const file = (f) => readFile(new URL(f, import.meta.url));
-const meta = JSON.parse(await file("metadata.json"));
-const json = JSON.parse(await file("model.json"));
-const model = await tf.loadLayersModel(tf.io.fromMemory({ ...json, weightSpecs: json.weightsManifest[0].weights,
-  weightData: new Uint8Array(Buffer.concat(await Promise.all(json.weightsManifest[0].paths.map(file)))).buffer }));
-const { data, info } = await sharp("photo.jpg").rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-const x = preprocessImage({ data, width: info.width, height: info.height, channels: 4 }, meta.preprocessing);
-console.log(meta.classes[(await model.predict(tf.tensor4d(x, [1, ${h}, ${w}, ${c}])).argMax(-1).data())[0]]);
+import { preprocessImage } from "./model/preprocess.js";
+const file = (f) => readFile(new URL(\`./model/\${f}\`, import.meta.url));
+const meta = JSON.parse(await file("metadata.json")), json = JSON.parse(await file("model.json"));
+const [{ paths, weights }] = json.weightsManifest;
+const weightData = new Uint8Array(Buffer.concat(await Promise.all(paths.map(file)))).buffer;
+const model = await tf.loadLayersModel(tf.io.fromMemory({ ...json, weightSpecs: weights, weightData }));
+const img = await sharp("photo.jpg").rotate().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+const x = preprocessImage({ ...img.info, data: img.data, channels: 4 }, meta.preprocessing);
+const probs = await model.predict(tf.tensor4d(x, [1, ${h}, ${w}, ${c}])).data();
+console.log(meta.classes[probs.indexOf(Math.max(...probs))]);
 \`\`\`
 `;
 }
