@@ -433,3 +433,13 @@ Deno.test("quantize: tfjs's decodeWeights reads our uint8, uint16 and float16 we
   assert.equal(toFloat16Bits(5.960464477539063e-8), 1); // smallest subnormal
   assert.equal(tf.memory().numTensors, tensorsBefore);
 });
+
+Deno.test("the committed export page scripts are what `deno task build-export-page` produces", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tools/build_export_page.ts", "--check"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});

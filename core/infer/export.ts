@@ -20,6 +20,7 @@ import TFJS_MIN_JS from "@tensorflow/tfjs/dist/tf.min.js" with { type: "text" };
 import TFJS_PACKAGE from "@tensorflow/tfjs/package.json" with { type: "json" };
 import { VERSION } from "../version.ts";
 import { readRunInfo } from "../run/run_info.ts";
+import { RUN_FILES } from "../run/format.ts";
 import { readRunDatasetFacts } from "../run/dataset_facts.ts";
 import {
   findRunWeights,
@@ -177,7 +178,7 @@ export async function buildExport(
       `checkpoint ${weights.name} of ${dir} fails its manifest check (${
         (err as Error).message
       }): it is damaged; export another one with --checkpoint NAME (see ${
-        join(dir, "checkpoints")
+        join(dir, RUN_FILES.checkpoints)
       })`,
     );
   }
