@@ -14,6 +14,7 @@ import { normalizePixels } from "../core/data/normalize.ts";
 import { Predictor } from "../core/predict.ts";
 import { preprocessImage } from "../core/infer/preprocess.ts";
 import { quantizeWeights, toFloat16Bits } from "../core/infer/quantize.ts";
+import { type ExportBundle, writeExport } from "../core/infer/export.ts";
 import { ROOT, task, trainTinyDefault } from "./helpers/export_fixture.ts";
 import { idxBytes, trainIdxRun, trainImageFolderRun } from "./helpers/predict_runs.ts";
 import { writeSampleImageFolder } from "./data_fixtures.ts";
@@ -442,4 +443,30 @@ Deno.test("the committed export page scripts are what `deno task build-export-pa
     stderr: "piped",
   }).output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
+
+Deno.test("writeExport: a write failing half-way leaves --out as it was and no temp folder", async () => {
+  const root = await Deno.makeTempDir({ prefix: "convdeck-export-write-" });
+  try {
+    const bytes = new TextEncoder().encode("x");
+    // The second file cannot be written (its folder does not exist in the temp folder).
+    const failing = {
+      files: new Map([["a.txt", bytes], ["missing/b.txt", bytes]]),
+    } as unknown as ExportBundle;
+    const fresh = join(root, "fresh");
+    await assert.rejects(writeExport(failing, fresh));
+    assert.equal(await Deno.stat(fresh).catch(() => null), null);
+    const old = join(root, "old");
+    await Deno.mkdir(old);
+    await Deno.writeTextFile(join(old, "keep.txt"), "previous export");
+    await assert.rejects(writeExport(failing, old));
+    assert.equal(await Deno.readTextFile(join(old, "keep.txt")), "previous export");
+    assert.deepEqual(await listNames(root), ["old"]);
+    // A complete one replaces it.
+    await writeExport({ files: new Map([["a.txt", bytes]]) } as unknown as ExportBundle, old);
+    assert.deepEqual(await listNames(old), ["a.txt"]);
+    assert.deepEqual(await listNames(root), ["old"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
