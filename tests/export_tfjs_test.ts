@@ -7,8 +7,9 @@
  *   on the same files: float32 with the same top-1 and probabilities within 1e-4; the
  *   quantized exports' top-1 agreement is printed, and their probabilities must stay near
  *   float32's (a wrong dequantization gives noise);
- * - Chromium serves the float32 export statically, opens index.html, picks the images, and
- *   reads the same top-1 from the page as predict.
+ * - Chromium serves the float32 export statically, opens index.html, drops one image and picks
+ *   the others, and reads the same top-1 (and probabilities within 1e-4) from the page as
+ *   predict.
  *
  * The 32x32 images have the model's size (decode and preprocessing identical everywhere);
  * the 80x60 one takes the resize path (sharp's lanczos3 in predict, preprocess.js's area
@@ -173,7 +174,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Chromium: the exported page, served statically, shows predict's top-1 for picked images",
+  name:
+    "Chromium: the exported page, served statically, shows predict's top-1 (probs within 1e-4) for dropped and picked images",
   ignore: !(await Deno.stat(CHROMIUM_PATH).catch(() => null)),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -205,37 +207,55 @@ Deno.test({
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(`http://127.0.0.1:${server.addr.port}/index.html`);
       await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
-      await page.setInputFiles("#files", f.images);
+      // One image dropped on the drop zone (a real DataTransfer with a File), the rest picked.
+      const [first, ...rest] = f.images;
+      const dropped = {
+        name: first.split("/").at(-1)!,
+        b64: btoa(String.fromCharCode(...await Deno.readFile(first))),
+      };
+      // (A string: this file is type-checked without the DOM library.)
+      await page.evaluate(`(() => {
+        const bytes = Uint8Array.from(atob(${JSON.stringify(dropped.b64)}), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], ${JSON.stringify(dropped.name)}, { type: "image/png" }));
+        document.getElementById("drop").dispatchEvent(
+          new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }),
+        );
+      })()`);
+      await page.waitForSelector(`body[data-done="1"]`, { timeout: 60_000 });
+      await page.setInputFiles("#files", rest);
       await page.waitForSelector(`body[data-done="${f.images.length}"]`, { timeout: 60_000 });
-      const shown = await page.$$eval(
-        "article.result",
-        (els) =>
-          els.map((
-            e,
-          ) => [
-            (e as unknown as { dataset: Record<string, string | undefined> }).dataset.name,
-            (e as unknown as { dataset: Record<string, string | undefined> }).dataset.top1 ??
-              `error: ${
-                (e as unknown as { dataset: Record<string, string | undefined> }).dataset.error
-              }`,
-          ]),
-      );
+      type Card = { dataset: Record<string, string | undefined> };
+      const shown = await page.$$eval("article.result", (els) =>
+        els.map((e) => {
+          const d = (e as unknown as Card).dataset;
+          return [d.name, d.top1 ?? `error: ${d.error}`, d.probs ?? "[]"];
+        }));
       await page.screenshot({ path: join(f.tmp, "export-page.png"), fullPage: true });
       const classes = JSON.parse(await Deno.readTextFile(join(dir, "metadata.json"))).classes;
-      const byName = new Map(shown as [string, string][]);
-      let agree = 0;
+      const byName = new Map(
+        shown.map(([n, top1, probs]) => [n, { top1, probs: JSON.parse(probs!) }]),
+      );
+      let agree = 0, maxDiff = 0;
       for (const [name, want] of f.predicted) {
-        const top1 = byName.get(name);
-        if (top1 === classes[argmax(want)]) agree++;
+        const got = byName.get(name);
+        assert.ok(got, `no card for ${name}`);
+        if (got.top1 === classes[argmax(want)]) agree++;
         else if (exact(name)) {
-          assert.fail(`page shows ${top1} for ${name}, predict ${classes[argmax(want)]}`);
+          assert.fail(`page shows ${got.top1} for ${name}, predict ${classes[argmax(want)]}`);
+        }
+        if (exact(name)) {
+          maxDiff = Math.max(maxDiff, ...want.map((p, i) => Math.abs(p - got.probs[i])));
         }
       }
       console.log(
-        `page top-1 = predict's for ${agree}/${f.predicted.size} images (screenshot ${
-          join(f.tmp, "export-page.png")
-        })`,
+        `page top-1 = predict's for ${agree}/${f.predicted.size} images, max |prob diff| ` +
+          `${maxDiff.toExponential(2)} on model-size images (screenshot ${
+            join(f.tmp, "export-page.png")
+          })`,
       );
+      // The page's backend (webgl, else cpu) computes in float32 like predict's cpu.
+      assert.ok(maxDiff <= 1e-4, `page probabilities differ from predict's by ${maxDiff}`);
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

@@ -100,6 +100,7 @@ function resultCard(name: string, probs: Float32Array, classes: string[], image:
     el("div", {}, el("h3", {}, name), el("ol", {}, ...rows)),
   );
   card.dataset.top1 = classes[order[0]];
+  card.dataset.probs = JSON.stringify(Array.from(probs));
   card.dataset.name = name;
   return card;
 }
