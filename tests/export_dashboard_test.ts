@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { unzipSync } from "fflate";
+import * as tf from "@tensorflow/tfjs-core";
 import { createDashboardApp } from "../dashboard/app.ts";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import { trainSyntheticRun } from "./helpers/predict_runs.ts";
@@ -36,8 +37,10 @@ Deno.test({
   async fn() {
     const { runs, id, root } = await fixture();
     const app = createDashboardApp({ runsDir: runs });
+    const tensors = tf.memory().numTensors;
     const res = await app.request(`/api/runs/${id}/export.zip?quantize=uint8`);
     assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(tf.memory().numTensors, tensors, "exporting leaves no tensors behind");
     assert.equal(res.headers.get("content-type"), "application/zip");
     assert.match(res.headers.get("content-disposition") ?? "", new RegExp(`${id}-uint8\\.zip`));
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
