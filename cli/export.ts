@@ -42,10 +42,8 @@ index.html (classifies dropped images, offline, from any static server) and a RE
   --out DIR          the folder to write (not inside the runs folder)
   --checkpoint NAME  checkpoint folder under checkpoints/ (default: best, else the newest
                      checkpoint, else the newest resume point)
-  --quantize Q       store the weights as ${
-  QUANTIZATIONS.join(", ")
-} (about 4x, 2x, 2x smaller; dequantized
-                     on load); default float32
+  --quantize Q       store the weights as uint8 (4x smaller), uint16 or float16 (2x),
+                     dequantized by tf.loadLayersModel; default float32
   --force            replace --out when it exists and is not empty
   --runs DIR         the runs folder (default: runs)
 
