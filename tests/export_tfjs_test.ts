@@ -29,15 +29,16 @@ import {
 
 const NODE_DIR = join(ROOT, ".cache", "node-export");
 const TFJS = "4.22.0";
+/** The sharp the README's Node snippet uses (the one convdeck pins). */
+const SHARP = "0.35.5";
 
 /** Installs plain tfjs and a PNG decoder for Node into .cache/node-export (once). */
 async function ensureNodeTfjs(): Promise<void> {
   const pkg = join(NODE_DIR, "node_modules", "@tensorflow", "tfjs", "package.json");
   const have = await Deno.readTextFile(pkg).then((t) => JSON.parse(t).version).catch(() => null);
-  if (
-    have !== TFJS ||
-    !(await Deno.stat(join(NODE_DIR, "node_modules", "fast-png")).catch(() => null))
-  ) {
+  const missing = async (name: string) =>
+    !(await Deno.stat(join(NODE_DIR, "node_modules", name)).catch(() => null));
+  if (have !== TFJS || await missing("fast-png") || await missing("sharp")) {
     await Deno.mkdir(NODE_DIR, { recursive: true });
     const out = await new Deno.Command("npm", {
       args: [
@@ -50,6 +51,7 @@ async function ensureNodeTfjs(): Promise<void> {
         NODE_DIR,
         `@tensorflow/tfjs@${TFJS}`,
         "fast-png@8.0.0",
+        `sharp@${SHARP}`,
       ],
       stdout: "piped",
       stderr: "piped",
@@ -261,6 +263,51 @@ Deno.test({
       await browser.close();
       ac.abort();
       await server.finished;
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the export's README Node snippet runs as written (plain tfjs + sharp from npm) and prints predict's top-1",
+  sanitizeResources: false,
+  async fn() {
+    const f = await setUp();
+    await ensureNodeTfjs();
+    // An app folder inside .cache/node-export (so Node finds its node_modules), the export as
+    // ./model/ as the snippet says, and the photo it reads.
+    const app = await Deno.makeTempDir({ dir: NODE_DIR, prefix: "snippet-" });
+    try {
+      const dir = f.exports.float32;
+      await Deno.mkdir(join(app, "model"));
+      for await (const e of Deno.readDir(dir)) {
+        await Deno.copyFile(join(dir, e.name), join(app, "model", e.name));
+      }
+      const readme = await Deno.readTextFile(join(dir, "README.md"));
+      const node = readme.slice(readme.indexOf("## In Node"));
+      const code = node.slice(
+        node.indexOf("```js\n") + 6,
+        node.indexOf("```", node.indexOf("```js") + 5),
+      );
+      assert.ok(code.split("\n").filter(Boolean).length <= 14, "a short snippet");
+      await Deno.writeTextFile(join(app, "snippet.mjs"), code);
+      const image = f.images[0];
+      const { default: sharp } = await import("sharp");
+      await sharp(await Deno.readFile(image)).jpeg({ quality: 100 }).toFile(join(app, "photo.jpg"));
+      const out = await new Deno.Command("node", {
+        args: ["snippet.mjs"],
+        cwd: app,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const printed = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      // The JPEG is not the PNG predict saw: compare with predict on the JPEG itself.
+      const jpeg = await predictJson(f.runDir, [join(app, "photo.jpg")]);
+      const classes = JSON.parse(await Deno.readTextFile(join(dir, "metadata.json"))).classes;
+      assert.equal(printed, classes[argmax(jpeg.get("photo.jpg")!)]);
+    } finally {
+      await Deno.remove(app, { recursive: true });
     }
   },
 });
