@@ -177,20 +177,34 @@ Deno.test({
 
 Deno.test({
   name:
-    "Chromium: the exported page, served statically, shows predict's top-1 (probs within 1e-4) for dropped and picked images",
+    "Chromium: the exported page, served statically, shows predict's top-1 (probs within 1e-4) for dropped and picked images; the README's browser snippet runs",
   ignore: !(await Deno.stat(CHROMIUM_PATH).catch(() => null)),
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const f = await setUp();
     const dir = f.exports.float32;
+    // The export README's browser snippet, as written, in a page with one image.
+    const readme = await Deno.readTextFile(join(dir, "README.md"));
+    const inBrowser = readme.slice(readme.indexOf("## In the browser"));
+    const snippet = inBrowser.slice(inBrowser.indexOf("```js\n") + 6, inBrowser.indexOf("```\n\n"));
+    const extra = new Map<string, Uint8Array<ArrayBuffer>>([
+      ["snippet-image.png", await Deno.readFile(f.images[0])],
+      [
+        "snippet.html",
+        new TextEncoder().encode(
+          `<!doctype html><img src="snippet-image.png"><script src="tf.min.js"></script>` +
+            `<script type="module">${snippet}</script>`,
+        ),
+      ],
+    ]);
     const ac = new AbortController();
     const server = Deno.serve(
       { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
       async (req) => {
         const name = new URL(req.url).pathname.slice(1) || "index.html";
         if (name.includes("/") || name.startsWith(".")) return new Response("no", { status: 404 });
-        const body = await Deno.readFile(join(dir, name)).catch(() => null);
+        const body = extra.get(name) ?? await Deno.readFile(join(dir, name)).catch(() => null);
         if (!body) return new Response("not found", { status: 404 });
         const type = name.endsWith(".html")
           ? "text/html"
@@ -259,6 +273,23 @@ Deno.test({
       // The page's backend (webgl, else cpu) computes in float32 like predict's cpu.
       assert.ok(maxDiff <= 1e-4, `page probabilities differ from predict's by ${maxDiff}`);
       assert.deepEqual(errors, []);
+
+      const snippetPage = await browser.newPage();
+      const said: string[] = [];
+      snippetPage.on("console", (m) => said.push(m.text()));
+      const snippetErrors: string[] = [];
+      snippetPage.on("pageerror", (e) => snippetErrors.push(e.message));
+      await snippetPage.goto(`http://127.0.0.1:${server.addr.port}/snippet.html`);
+      const name0 = f.images[0].split("/").at(-1)!;
+      const want0 = classes[argmax(f.predicted.get(name0)!)];
+      for (let i = 0; i < 600 && !said.includes(want0) && snippetErrors.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(snippetErrors, [], "the README's browser snippet runs");
+      assert.ok(
+        said.includes(want0),
+        `the browser snippet printed ${said.join(" | ")}, not ${want0}`,
+      );
     } finally {
       await browser.close();
       ac.abort();
