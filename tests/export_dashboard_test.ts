@@ -74,6 +74,17 @@ Deno.test({
       headers: { Host: "evil.example" },
     });
     assert.equal(evil.status, 403);
+    const gated = createDashboardApp({ runsDir: runs, requireToken: true, token: "t0ken" });
+    const noToken = await gated.request(`/api/runs/${id}/export.zip`);
+    assert.ok(
+      noToken.status === 401 || noToken.status === 403,
+      `without the token: ${noToken.status}`,
+    );
+    await noToken.body?.cancel();
+    const withToken = await gated.request(`/api/runs/${id}/export.zip?token=t0ken`);
+    assert.notEqual(withToken.status, 401);
+    assert.notEqual(withToken.status, 403);
+    await withToken.body?.cancel();
 
     const table = await (await app.request("/api/runs")).json();
     const cells = Object.fromEntries(
