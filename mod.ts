@@ -143,6 +143,23 @@ export {
   type PredictResult,
   type Preprocessing,
 } from "./core/predict.ts";
+// Shipping a model: the shared preprocessing and the export (deno task export)
+export {
+  type DecodedImage,
+  prepareImage,
+  preprocessImage,
+  type PreprocessSpec,
+} from "./core/infer/preprocess.ts";
+export {
+  buildExport,
+  type ExportBundle,
+  type ExportMetadata,
+  type ExportOptions,
+  loadExport,
+  type Quantization,
+  QUANTIZATIONS,
+  writeExport,
+} from "./core/infer/export.ts";
 
 // Run directories, data, callbacks, dashboard: also importable alone as
 // "@convdeck/convdeck/run", "/data", "/callbacks" and "/dashboard".

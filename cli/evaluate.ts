@@ -20,10 +20,11 @@ import { RunWriter } from "../core/run/writer.ts";
 import { findRunWeights, namedRunWeights, type RunWeights } from "../core/run/checkpoints.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { evaluateModel } from "../core/evaluate.ts";
+import { loadExport } from "../core/infer/export.ts";
 import { parseCli, runAndExit } from "./_process.ts";
 
 const USAGE =
-  `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N]
+  `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N] [--export DIR]
 
   --run DIR          the run directory (runs/<run-id>)
   --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: best, else the newest
@@ -31,6 +32,8 @@ const USAGE =
   --experiment X     experiment name (experiments/X.ts) or module path (default: the run's own)
   --split S          test (default; falls back to val when the dataset has no test split) or val
   --batch-size N     examples per forward pass (default 32)
+  --export DIR       evaluate this export of the run (deno task export; quantized weights
+                     dequantized as tfjs loads them) instead of a checkpoint; writes nothing
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
   --precision P      fp32|bf16|auto: bf16 on the native backend (default fp32)
   -h, --help         show this help
@@ -46,6 +49,7 @@ export interface EvaluateArgs {
   batchSize: number;
   backend: BackendName;
   precision?: Precision;
+  export?: string;
 }
 
 /** Parses the command line (`"help"` for `-h`/`--help`); throws with the usage on a bad flag. */
@@ -57,6 +61,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
       options: {
         run: { type: "string" },
         checkpoint: { type: "string" },
+        export: { type: "string" },
         experiment: { type: "string" },
         split: { type: "string", default: "test" },
         "batch-size": { type: "string", default: "32" },
@@ -91,6 +96,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
   return {
     run: values.run,
     checkpoint: values.checkpoint,
+    ...(values.export ? { export: values.export } : {}),
     experiment: values.experiment,
     split: values.split,
     batchSize,
@@ -162,6 +168,34 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
       }`,
     );
     let model;
+    if (args.export) {
+      const loaded = await loadExport(args.export);
+      model = loaded.model;
+      const m = loaded.metadata;
+      console.error(
+        `export: ${args.export} (${m.run.id}, checkpoint ${m.checkpoint.name}, ${m.quantization})`,
+      );
+      if (m.classes.join("\n") !== dataset.classNames.join("\n")) {
+        model.dispose();
+        throw new Error(
+          `${args.export} has classes ${m.classes.join(", ")} but the run's dataset has ` +
+            `${dataset.classNames.join(", ")}: export this run and evaluate that`,
+        );
+      }
+      try {
+        const report = await evaluateModel(model, split, dataset.classNames, null, {
+          batchSize: args.batchSize,
+          splitName,
+        });
+        console.log(
+          `${splitName} accuracy ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} ` +
+            `images (loss ${report.loss.toFixed(4)}, export ${m.quantization})`,
+        );
+      } finally {
+        model.dispose();
+      }
+      return "";
+    }
     if (await hasModelTopology(weights.dir)) {
       model = await loadModel(weights.dir);
     } else {
@@ -211,7 +245,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = parsed as EvaluateArgs; // not "help": that returned 0
   try {
     const file = await runEvaluate(args);
-    console.log(`wrote ${file}`);
+    if (file) console.log(`wrote ${file}`);
     return 0;
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);

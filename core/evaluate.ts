@@ -29,7 +29,8 @@ export interface EvaluateOptions {
 
 /**
  * Evaluates `model` on every example of `split` and writes `evaluation.json` into the run
- * directory through `run.artifact`. Returns the report. Leaves no tensors behind.
+ * directory through `run.artifact` (nothing when `run` is `null`: an exported model evaluated
+ * against its run's data). Returns the report. Leaves no tensors behind.
  *
  * @example
  * ```ts
@@ -48,7 +49,7 @@ export async function evaluateModel(
   model: tfl.LayersModel,
   split: Split,
   classNames: readonly string[],
-  run: RunLogger,
+  run: RunLogger | null,
   options: EvaluateOptions = {},
 ): Promise<EvaluationReport> {
   const inputShape = model.inputs[0].shape.slice(1) as number[];
@@ -103,7 +104,7 @@ export async function evaluateModel(
   }
   wrong = topByProb(wrong, topWrong);
   for (const [rank, item] of wrong.entries()) {
-    if (!options.denormalize) break;
+    if (!options.denormalize || !run) break;
     const one = await split.batch([item.index]);
     const bytes = options.denormalize(one.x);
     const ch = bytes.length / (h * w);
@@ -129,7 +130,7 @@ export async function evaluateModel(
     confusion,
     wrong,
   };
-  await writeEvaluation(run, report);
+  if (run) await writeEvaluation(run, report);
   return report;
 }
 

@@ -14,9 +14,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { resolve } from "node:path";
-import { decodeImage, type Fit, ImageDecodeError } from "./data/decode.ts";
-import { resizeBilinear } from "./data/resize.ts";
-import { NORMALIZATION, normalizePixels } from "./data/normalize.ts";
+import { decodeImage, ImageDecodeError } from "./data/decode.ts";
+import { normalizePixels } from "./data/normalize.ts";
+import { prepareImage } from "./infer/preprocess.ts";
+import { type Preprocessing, resolvePreprocessing } from "./infer/input_spec.ts";
 import { loadModel } from "./run/model_io.ts";
 import { findRunWeights, namedRunWeights, type RunWeights } from "./run/checkpoints.ts";
 import { readRunDatasetFacts } from "./run/dataset_facts.ts";
@@ -40,25 +41,7 @@ const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
  */
 export type PredictInput = string | { name: string; bytes: Uint8Array };
 
-/** How images are turned into model input, as the run's dataset did it. */
-export interface Preprocessing {
-  /** Model input height and width in pixels. */
-  height: number;
-  /** Model input width in pixels. */
-  width: number;
-  /** Channels the model takes: 1 (gray) or 3 (RGB). */
-  channels: 1 | 3;
-  /** Channels images are decoded to: 1 for runs trained on gray sources (IDX), else `channels`. */
-  decodeChannels: 1 | 3;
-  /** Square size sharp resizes to (the IDX source size when the run resized IDX images). */
-  decodeSize: number;
-  /** How non-square images become square. */
-  fit: Fit;
-  /** The normalisation (always convdeck's `x / 255`). */
-  normalization: string;
-  /** One line for people, e.g. `sharp squash to 32x32, RGB, x / 255`. */
-  description: string;
-}
+export type { Preprocessing };
 
 /** Options of {@link Predictor.load}. */
 export interface LoadPredictorOptions {
@@ -240,85 +223,6 @@ function topK(row: ArrayLike<number>, k: number, classNames: readonly string[]) 
 }
 
 /**
- * Works out the preprocessing from the run's recorded dataset facts and the model's input
- * shape; throws when the run's images cannot be reproduced.
- */
-function resolvePreprocessing(
-  runDir: string,
-  model: tfl.LayersModel,
-  facts: Awaited<ReturnType<typeof readRunDatasetFacts>>,
-  notes: string[],
-): Preprocessing {
-  const shape = model.inputs[0].shape.slice(1);
-  if (shape.length !== 3 || shape.some((d) => !(typeof d === "number" && d > 0))) {
-    throw new Error(`the model of ${runDir} takes input [${shape}], not an image [h, w, c]`);
-  }
-  const [height, width, c] = shape as number[];
-  if (facts.imageShape && facts.imageShape.join("x") !== shape.join("x")) {
-    throw new Error(
-      `${runDir}: the run's dataset had images of ${facts.imageShape.join("x")} but the ` +
-        `checkpoint's model takes ${shape.join("x")}; the checkpoint does not belong to this run`,
-    );
-  }
-  if (!facts.imageShape) {
-    notes.push(`the run records no image shape: using the model's input, ${shape.join("x")}`);
-  }
-  if (c !== 1 && c !== 3) {
-    throw new Error(
-      `the model of ${runDir} takes ${c}-channel images; predict can give it gray (1) or RGB (3)`,
-    );
-  }
-  if (height !== width) {
-    throw new Error(
-      `the model of ${runDir} takes ${height}x${width} images; predict (like the image-folder ` +
-        `datasets) makes square images only`,
-    );
-  }
-  if (facts.normalization !== undefined && facts.normalization !== NORMALIZATION) {
-    throw new Error(
-      `${runDir}: the run normalised pixels as "${facts.normalization}"; predict only knows ` +
-        `"${NORMALIZATION}"`,
-    );
-  }
-  if (facts.normalization === undefined) {
-    notes.push(
-      `the run records no normalisation: assuming ${NORMALIZATION} (as every convdeck dataset)`,
-    );
-  }
-  let fit: Fit = "squash";
-  if (facts.fit === "squash" || facts.fit === "cover") fit = facts.fit;
-  else if (facts.fit !== undefined) {
-    throw new Error(`${runDir}: unknown fit "${facts.fit}" in the run's dataset facts`);
-  } else if (facts.format === undefined) {
-    // Generated (synthetic) and IDX data have no framing to copy; an unknown dataset might.
-    notes.push(`the run records no fit mode: using squash (the image-folder default)`);
-  }
-  const channels = c as 1 | 3;
-  // IDX images are gray at their source size, resized bilinearly by the dataset.
-  const idx = facts.format === "idx";
-  const decodeChannels: 1 | 3 = idx ? 1 : channels;
-  const src = facts.originalShape;
-  const decodeSize = idx && src && src[0] === src[1] ? src[0] : height;
-  const parts = [
-    `sharp ${fit} to ${decodeSize}x${decodeSize}`,
-    ...(decodeSize !== height ? [`bilinear to ${height}x${width} (as the IDX dataset)`] : []),
-    decodeChannels === 1 ? "gray" : "RGB",
-    ...(decodeChannels !== channels ? ["gray copied to RGB"] : []),
-    "x / 255",
-  ];
-  return {
-    height,
-    width,
-    channels,
-    decodeChannels,
-    decodeSize,
-    fit,
-    normalization: NORMALIZATION,
-    description: parts.join(", "),
-  };
-}
-
-/**
  * A run's model loaded once for many predictions (a server keeps one per run). Call
  * {@link Predictor.dispose} when done.
  *
@@ -374,7 +278,7 @@ export class Predictor {
     }
     try {
       const notes = [...facts.notes];
-      const pre = resolvePreprocessing(dir, model, facts, notes);
+      const pre = resolvePreprocessing(dir, model.inputs[0].shape, facts, notes);
       const outputs = model.outputs[0].shape[1];
       if (outputs !== facts.classNames.length) {
         throw new Error(
@@ -400,19 +304,18 @@ export class Predictor {
    */
   async prepare(bytes: Uint8Array, maxPixels?: number): Promise<Uint8Array> {
     const p = this.preprocessing;
-    let px = await decodeImage(bytes, {
+    // sharp decodes, fits and resizes as the training data was decoded; the shared module
+    // (core/infer/preprocess.ts) does the rest, as on the exported page.
+    const px = await decodeImage(bytes, {
       size: p.decodeSize,
       fit: p.fit,
       channels: p.decodeChannels,
       maxPixels,
     });
-    if (p.decodeSize !== p.height) {
-      px = resizeBilinear(px, p.decodeSize, p.decodeSize, p.decodeChannels, p.height, p.width);
-    }
-    if (p.decodeChannels === p.channels) return px;
-    const out = new Uint8Array(p.height * p.width * 3);
-    for (let i = 0; i < px.length; i++) out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = px[i];
-    return out;
+    return prepareImage(
+      { data: px, width: p.decodeSize, height: p.decodeSize, channels: p.decodeChannels },
+      p,
+    );
   }
 
   /**

@@ -31,6 +31,7 @@ import { streamApi } from "./api/stream.ts";
 import { predictApi } from "./api/predict.ts";
 import { PredictorPool } from "./predictor_pool.ts";
 import { sweepsApi } from "./api/sweeps.ts";
+import { exportApi } from "./api/export.ts";
 import type { ErrorResponse, PredictLimits } from "./api_types.ts";
 
 /** Options of {@link createDashboardApp}. */
@@ -86,7 +87,7 @@ function errorResponse(err: Error, c: Context, store: RunStore): Response {
  * Creates the dashboard's Hono app over `runsDir` (usable with `app.request` in tests, or
  * with any server). Routes: `GET /api/runs`, `/api/runs/:id`, `/api/runs/:id/metrics`,
  * `/metrics.csv`, `/events`, `/viz`, `/evaluation`, `/files/<path>`, `/stream` (SSE),
- * `/predict` (GET, and POST with images), `GET /api/sweeps`, `/api/sweeps/:id`, the
+ * `/predict` (GET, and POST with images), `/export.zip`, `GET /api/sweeps`, `/api/sweeps/:id`, the
  * bundle under `/assets/`, and the client at every other path.
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
@@ -119,6 +120,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     "/api/runs",
     predictApi(store, options.predictors ?? new PredictorPool(), options.predictLimits),
   );
+  app.route("/api/runs", exportApi(store));
   app.route(
     "/api/sweeps",
     sweepsApi(store.runsDir, options.sweepsDir ?? join(store.runsDir, "..", "sweeps")),

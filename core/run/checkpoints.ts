@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { basename, isAbsolute, join } from "node:path";
 import { RUN_FILES } from "./format.ts";
 import { CHECKPOINT_FILES, MAX_MANIFEST_BYTES } from "./model_io.ts";
 import { confine, FsError, listConfined, readConfinedText, safeSegments } from "../fs/confine.ts";
@@ -251,4 +251,39 @@ export async function namedRunWeights(runDir: string, name: string): Promise<Run
  */
 export function weightsStamp(weights: RunWeights): Promise<number | undefined> {
   return modelMtime(weights.dir, "").catch(() => undefined);
+}
+
+/**
+ * True for the untrained starting point: the resume point training saves before its first
+ * batch (`resume/e0000`), whose weights are the random initial ones.
+ *
+ * @example
+ * ```ts
+ * import { isUntrainedPoint } from "./checkpoints.ts";
+ * isUntrainedPoint({ name: "resume/e0000", dir: "runs/x/checkpoints/resume/e0000", kind: "resume" }); // true
+ * ```
+ */
+export function isUntrainedPoint(weights: RunWeights): boolean {
+  if (weights.kind !== "resume") return false;
+  const p = parseResumePointName(basename(weights.dir));
+  return p !== undefined && p.epoch === 0 && p.batch === 0;
+}
+
+/**
+ * Whether a run has a model to use or export (`deno task export`, the runs table's `model`
+ * column): `yes` when {@link findRunWeights} finds trained weights, `untrained` when its only
+ * weights are the starting point, `none` without any.
+ *
+ * @example
+ * ```ts
+ * import { runModelState } from "./checkpoints.ts";
+ * console.log(await runModelState("runs/default-20261201-101010")); // "yes" | "untrained" | "none"
+ * ```
+ */
+export async function runModelState(runDir: string): Promise<"yes" | "untrained" | "none"> {
+  try {
+    return isUntrainedPoint(await findRunWeights(runDir)) ? "untrained" : "yes";
+  } catch {
+    return "none";
+  }
 }

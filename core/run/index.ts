@@ -27,10 +27,11 @@ import { readRunInfoChecked } from "./run_info.ts";
 import { derivedStatusOf } from "./state.ts";
 import { type Heartbeat, readHeartbeat } from "./lock.ts";
 import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summary.ts";
+import { runModelState } from "./checkpoints.ts";
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 3;
+const INDEX_VERSION = 4;
 
 /** The most bytes the saved index may have (about 1 KiB per run). */
 export const MAX_INDEX_BYTES = 512 * 1024 * 1024;
@@ -270,7 +271,8 @@ export class RunIndex {
     const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
     try {
       const { info, problems } = await readRunInfoChecked(dir);
-      const summary = summarizeRun(id, dir, info, { problems, ...metaExtra });
+      const model = await runModelState(dir);
+      const summary = summarizeRun(id, dir, info, { problems, model, ...metaExtra });
       if (info.status !== "running") return { key, summary };
       return { key, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
     } catch (err) {

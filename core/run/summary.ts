@@ -61,6 +61,11 @@ export interface RunSummaryRecord {
   testAcc: number | null;
   /** tfjs backend name. */
   backend: string | null;
+  /**
+   * Whether the run has a model to export (`runModelState`): `yes`, `untrained` (only the
+   * starting point), `none`; `null` when not looked at.
+   */
+  model: "yes" | "untrained" | "none" | null;
 }
 
 /** The standard options stored in run.json's config that are hyperparameters. */
@@ -86,6 +91,7 @@ export const RUN_COLUMNS = [
   "duration",
   "start",
   "backend",
+  "model",
 ] as const;
 
 function flattenHyper(config: Record<string, unknown>): Record<string, string | number | boolean> {
@@ -121,7 +127,13 @@ export function summarizeRun(
   id: string,
   dir: string,
   info: RunInfo | null,
-  extra: { error?: string; problems?: string[]; meta?: RunMeta; metaProblem?: string } = {},
+  extra: {
+    error?: string;
+    problems?: string[];
+    meta?: RunMeta;
+    metaProblem?: string;
+    model?: RunSummaryRecord["model"];
+  } = {},
 ): RunSummaryRecord {
   const base = {
     id,
@@ -145,6 +157,7 @@ export function summarizeRun(
       last: {},
       testAcc: null,
       backend: null,
+      model: extra.model ?? null,
     };
   }
   const best = { ...(info.best ?? {}) };
@@ -164,6 +177,7 @@ export function summarizeRun(
     last: { ...(info.last ?? {}) },
     testAcc: typeof info.test?.accuracy === "number" ? info.test.accuracy : null,
     backend: info.backend?.name ?? null,
+    model: extra.model ?? null,
   };
 }
 
@@ -242,6 +256,7 @@ export function runCells(s: RunSummaryRecord): Record<string, Cell> {
     duration: duration === null ? null : duration / 1000,
     start: Number.isFinite(start) ? start : null,
     backend: s.backend,
+    model: s.model ?? null,
   };
   for (const [k, v] of Object.entries(s.hyper)) cells[k] = v;
   for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v.value;

@@ -34,7 +34,7 @@ import {
   readServableRunFile,
   readVizIndex,
 } from "../../core/run/artifacts.ts";
-import { listCheckpointNames } from "../../core/run/checkpoints.ts";
+import { listCheckpointNames, runModelState } from "../../core/run/checkpoints.ts";
 import { downsampleMinMax, metricKeys } from "../../core/run/downsample.ts";
 import { metricsCsvStream, metricsToCsv } from "../csv.ts";
 import { readRunMeta, updateRunMeta } from "../../core/run/meta.ts";
@@ -233,6 +233,7 @@ export function runsApi(store: RunStore): Hono {
       const record = summarizeRun(basename(dir), dir, info, {
         problems,
         meta,
+        model: await runModelState(dir),
         ...(problem ? { metaProblem: problem } : {}),
       });
       record.state = state.status;

@@ -40,6 +40,7 @@ export function defaultColumns(
     "best.val_loss",
     "best.val_acc",
     "test_acc",
+    "model",
     "duration",
     "start",
   ].filter((k) => keys.has(k));

@@ -12,6 +12,7 @@ import { VizView } from "./viz_view.tsx";
 import { EvalView } from "./eval_view.tsx";
 import { PredictView } from "./predict_view.tsx";
 import { CrashedBanner, RunMetaEditor } from "./run_meta.tsx";
+import { DownloadModel } from "./download_model.tsx";
 
 /** Renders the page of run `id`, kept live over Server-Sent Events. */
 export function RunPage({ id }: { id: string }) {
@@ -69,6 +70,7 @@ export function RunPage({ id }: { id: string }) {
       </p>
       {status === "crashed" && <CrashedBanner summary={d.summary} />}
       <RunMetaEditor key={id} id={id} summary={d.summary} />
+      <DownloadModel id={id} model={d.summary.cells.model} />
       <nav class="tabs">
         {(["curves", "learned", "evaluation", "predict"] as const).map((t) => (
           <button

@@ -1,0 +1,185 @@
+/**
+ * `deno task export --run RUN --out DIR [--checkpoint NAME] [--quantize uint8|uint16|float16]
+ * [--force] [--runs DIR]`: turns a run's checkpoint into a folder to ship (see
+ * `core/infer/export.ts`): model.json + weight shards for plain `tf.loadLayersModel`,
+ * metadata.json, preprocess.js, a static page with the vendored tfjs, and a README.
+ *
+ * Exit status: 0 written, 1 the run or the destination cannot be used, 2 bad flags.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { isAbsolute, join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import {
+  buildExport,
+  checkExportDestination,
+  type Quantization,
+  QUANTIZATIONS,
+  writeExport,
+} from "../core/infer/export.ts";
+import { parseCli, runAndExit } from "./_process.ts";
+
+/**
+ * The usage text.
+ *
+ * @example
+ * ```ts
+ * import { USAGE } from "./export.ts";
+ * console.log(USAGE);
+ * ```
+ */
+export const USAGE = `Usage: deno task export --run RUN --out DIR [--checkpoint NAME] [--quantize ${
+  QUANTIZATIONS.join("|")
+}] [--force] [--runs DIR]
+
+Writes a trained run's model as a folder to ship: model.json + weight shards (plain
+tf.loadLayersModel reads them), metadata.json (classes, input, preprocessing), preprocess.js,
+index.html (classifies dropped images, offline, from any static server) and a README.
+
+  --run RUN          the run: its id (a folder of --runs) or its path
+  --out DIR          the folder to write (not inside the runs folder)
+  --checkpoint NAME  checkpoint folder under checkpoints/ (default: best, else the newest
+                     checkpoint, else the newest resume point)
+  --quantize Q       store the weights as uint8 (4x smaller), uint16 or float16 (2x),
+                     dequantized by tf.loadLayersModel; default float32
+  --force            replace --out when it exists and is not empty
+  --runs DIR         the runs folder (default: runs)
+
+Exit status: 0 written, 1 the run or --out cannot be used, 2 bad flags.`;
+
+/** The parsed command line. */
+export interface ExportArgs {
+  /** Run id or path. */
+  run: string;
+  /** Destination folder. */
+  out: string;
+  /** Runs folder. */
+  runs: string;
+  /** Checkpoint name. */
+  checkpoint?: string;
+  /** Quantization. */
+  quantize?: Quantization;
+  /** Replace a non-empty `out`. */
+  force: boolean;
+  /** `--help` was given. */
+  help: boolean;
+}
+
+/**
+ * Parses the command line; throws for an unknown flag, a missing `--run`/`--out` or an
+ * unknown `--quantize`.
+ *
+ * @example
+ * ```ts
+ * import { parseExportArgs } from "./export.ts";
+ * const a = parseExportArgs(["--run", "default-20261201-101010", "--out", "web", "--quantize", "uint8"]);
+ * console.log(a.run, a.out, a.quantize); // default-20261201-101010 web uint8
+ * ```
+ */
+export function parseExportArgs(argv: string[]): ExportArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      run: { type: "string" },
+      out: { type: "string" },
+      runs: { type: "string", default: "runs" },
+      checkpoint: { type: "string" },
+      quantize: { type: "string" },
+      force: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: true,
+  });
+  const help = values.help ?? false;
+  if (!help) {
+    if (positionals.length > 0) {
+      throw new Error(`unexpected argument "${positionals[0]}": give the run with --run RUN`);
+    }
+    if (!values.run) throw new Error("--run RUN is required (a run id or a run folder)");
+    if (!values.out) throw new Error("--out DIR is required (the folder to write)");
+    if (
+      values.quantize !== undefined &&
+      !(QUANTIZATIONS as readonly string[]).includes(values.quantize)
+    ) {
+      throw new Error(
+        `--quantize must be one of ${QUANTIZATIONS.join(", ")}, got "${values.quantize}" ` +
+          `(leave it out for float32)`,
+      );
+    }
+    if (values.checkpoint === "") throw new Error("--checkpoint expects a checkpoint name");
+  }
+  return {
+    run: values.run ?? "",
+    out: values.out ?? "",
+    runs: values.runs ?? "runs",
+    ...(values.checkpoint ? { checkpoint: values.checkpoint } : {}),
+    ...(values.quantize ? { quantize: values.quantize as Quantization } : {}),
+    force: values.force ?? false,
+    help,
+  };
+}
+
+/** The run folder for `--run`: an existing folder path as given, else an id under `--runs`. */
+async function runFolder(run: string, runs: string): Promise<string> {
+  const looksLikePath = isAbsolute(run) || run.includes("/") || run.startsWith(".");
+  if (looksLikePath) return run;
+  const underRuns = join(runs, run);
+  const st = await Deno.stat(underRuns).catch(() => null);
+  if (st?.isDirectory) return underRuns;
+  const here = await Deno.stat(run).catch(() => null);
+  if (here?.isDirectory) return run;
+  throw new Error(
+    `no run "${run}" in ${runs}/ (and no folder ${run} here): list runs with ` +
+      `deno task runs list, or pass --runs DIR`,
+  );
+}
+
+function kib(bytes: number): string {
+  return bytes >= 1024 * 1024
+    ? `${(bytes / 1024 / 1024).toFixed(2)} MiB`
+    : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/**
+ * Runs the command with `argv`; returns the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./export.ts";
+ * Deno.exit(await main(["--run", "default-20261201-101010", "--out", "web"]));
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseCli(argv, parseExportArgs, (a) => a.help, USAGE);
+  if (typeof args === "number") return args;
+  try {
+    const runDir = await runFolder(args.run, args.runs);
+    await checkExportDestination(args.out, { runsDir: args.runs, runDir, force: args.force });
+    await tf.setBackend("cpu");
+    console.error(`exporting ${runDir} ...`);
+    const bundle = await buildExport(runDir, {
+      checkpoint: args.checkpoint,
+      quantize: args.quantize,
+    });
+    await writeExport(bundle, args.out);
+    const m = bundle.metadata;
+    const shown = args.out.replace(/\/+$/, "");
+    console.log(
+      `wrote ${shown}/: ${m.run.id} checkpoint ${m.checkpoint.name}` +
+        `${m.checkpoint.epoch !== undefined ? ` (epoch ${m.checkpoint.epoch + 1})` : ""}, ` +
+        `${m.quantization}, model ${kib(bundle.modelBytes)}, ${m.classes.length} classes, ` +
+        `input ${m.input.height}x${m.input.width}x${m.input.channels}`,
+    );
+    console.log(`  try it: serve ${shown}/ with any static server and open index.html`);
+    for (const note of m.notes) console.error(`note: ${note}`);
+    return 0;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) await runAndExit(main);
