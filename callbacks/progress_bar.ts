@@ -14,6 +14,7 @@ import cliProgress from "cli-progress";
 import process from "node:process";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
+import { formatDuration } from "../core/format/duration.ts";
 
 /** Where the progress goes: anything with `write` (and `isTTY`, `columns` for terminals). */
 export interface ProgressStream {
@@ -39,16 +40,6 @@ export interface ProgressBarOptions {
   now?: () => number;
   /** Callback name. Default `ProgressBar`. */
   name?: string;
-}
-
-/** Formats seconds as `m:ss` or `h:mm:ss`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
 /** Formats a metric value compactly (4 significant decimals, exponent for tiny values). */
@@ -142,7 +133,9 @@ export class ProgressBar implements Callback {
     const elapsed = (this.#now() - this.#epochStart) / 1000;
     const eta = total > done ? (elapsed / done) * (total - done) : 0;
     const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
-    const text = `${done}/${total} [${pct}%]  eta ${formatDuration(eta)}  ${runningText(logs)}`;
+    const text = `${done}/${total} [${pct}%]  eta ${formatDuration(eta * 1000, "clock")}  ${
+      runningText(logs)
+    }`;
     if (this.#bar) {
       this.#bar.update(done, { text }); // cli-progress throttles the redraw to fps
       return;

@@ -65,9 +65,19 @@ export async function experimentIdentity(nameOrPath: string): Promise<ModuleIden
   return { source, sha256: await moduleSha256(path) };
 }
 
+/** No such experiment: an unknown built-in name or a missing file (bad input: CLI exit 2). */
+export class ExperimentNotFoundError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ExperimentNotFoundError";
+  }
+}
+
 /**
- * Loads an experiment by built-in name or by file path; throws a clear error when the file
- * does not exist or does not export an experiment.
+ * Loads an experiment by built-in name or by file path; throws
+ * {@linkcode ExperimentNotFoundError} when there is no such built-in or file, a clear error
+ * when the file does not export an experiment.
  */
 export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
   let load: () => Promise<Record<string, unknown>>;
@@ -78,7 +88,7 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
   } else {
     const looksLikePath = /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
     if (!looksLikePath) {
-      throw new Error(
+      throw new ExperimentNotFoundError(
         `Unknown experiment "${nameOrPath}". Built-in: ${
           Object.keys(BUILTIN_EXPERIMENTS).join(", ")
         }; or pass the path of an experiment file (e.g. ./my_experiment.ts).`,
@@ -88,7 +98,9 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
     try {
       if (!(await Deno.stat(abs)).isFile) throw new Error("not a file");
     } catch {
-      throw new Error(`Experiment file ${abs} does not exist (or is not a readable file).`);
+      throw new ExperimentNotFoundError(
+        `Experiment file ${nameOrPath} does not exist (or is not a readable file).`,
+      );
     }
     const url = toFileUrl(abs);
     load = () => import(url);

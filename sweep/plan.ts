@@ -46,18 +46,18 @@ export async function loadSpecFile(path: string): Promise<SweepSpec> {
     try {
       text = await Deno.readTextFile(abs);
     } catch (err) {
-      throw new Error(`Cannot read the sweep spec ${abs}: ${(err as Error).message}`);
+      throw new Error(`Cannot read the sweep spec ${path}: ${(err as Error).name}`);
     }
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new Error(`The sweep spec ${abs} is not valid JSON: ${(err as Error).message}`);
+      throw new SpecError([`${path} is not valid JSON (${(err as Error).message})`]);
     }
   } else {
     try {
       raw = (await import(toFileUrl(abs))).default;
     } catch (err) {
-      throw new Error(`Cannot load the sweep spec module ${abs}: ${(err as Error).message}`);
+      throw new SpecError([`cannot load the module ${path}: ${(err as Error).message}`]);
     }
   }
   return validateSpec(raw);

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { isAbsolute } from "node:path";
 import type { RunInfo } from "./format.ts";
 import { emptyMeta, type RunMeta } from "./meta.ts";
 import type { DerivedStatus } from "./state.ts";
@@ -61,6 +62,17 @@ export interface RunSummaryRecord {
   testAcc: number | null;
   /** tfjs backend name. */
   backend: string | null;
+  /** What resuming it needs besides the folder: an experiment file, callback plugins. */
+  resumeNeeds?: { experimentFile: boolean; plugins: number };
+}
+
+/** What resuming the run of `config` needs: its experiment file (not a built-in), plugins. */
+function resumeNeedsOf(config: Record<string, unknown>): RunSummaryRecord["resumeNeeds"] {
+  const code = config.code as { experiment?: { source?: unknown }; plugins?: unknown } | undefined;
+  const source = code?.experiment?.source ?? config.experimentSource;
+  const experimentFile = typeof source === "string" && isAbsolute(source);
+  const plugins = Array.isArray(code?.plugins) ? code.plugins.length : 0;
+  return experimentFile || plugins ? { experimentFile, plugins } : undefined;
 }
 
 /** The standard options stored in run.json's config that are hyperparameters. */
@@ -147,6 +159,7 @@ export function summarizeRun(
     };
   }
   const best = { ...(info.best ?? {}) };
+  const needs = resumeNeedsOf(info.config ?? {});
   return {
     ...base,
     ...(extra.problems?.length ? { problems: extra.problems } : {}),
@@ -163,6 +176,7 @@ export function summarizeRun(
     last: { ...(info.last ?? {}) },
     testAcc: typeof info.test?.accuracy === "number" ? info.test.accuracy : null,
     backend: info.backend?.name ?? null,
+    ...(needs ? { resumeNeeds: needs } : {}),
   };
 }
 

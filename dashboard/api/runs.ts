@@ -39,7 +39,8 @@ import { downsampleMinMax, metricKeys } from "../../core/run/downsample.ts";
 import { metricsCsvStream, metricsToCsv } from "../csv.ts";
 import { readRunMeta, updateRunMeta } from "../../core/run/meta.ts";
 import { applyMetaEdit, emptyMeta, type MetaEdit } from "../../core/run/meta.ts";
-import { derivedStatus, resumeCommand } from "../../core/run/state.ts";
+import { derivedStatus } from "../../core/run/state.ts";
+import { resumeCommand } from "../../core/experiment/resume_command.ts";
 import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
 import {
   runCells,
@@ -81,7 +82,9 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     experiment: s.experiment,
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-    ...(crashedOrStopped ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id)) } : {}),
+    ...(crashedOrStopped
+      ? { resumeCommand: resumeCommand({ ...s.resumeNeeds, runDir: runDirArg(runsDir, s.id) }) }
+      : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),
