@@ -34,8 +34,9 @@ async function isDir(path: string): Promise<boolean> {
 
 /**
  * Finds the run folder `ref` names: a bare id is looked up in `runsDir` (then, failing that,
- * in the working directory); a path is taken as given. Throws {@linkcode FlagError} naming
- * `flag` (exit 2) when there is no such folder; messages show relative paths only.
+ * in the working directory); a path is taken as given. Throws an error naming `flag` when
+ * there is no such folder (a failure, exit 1; an empty value is bad usage, exit 2); messages
+ * show relative paths only.
  *
  * @example
  * ```ts ignore
@@ -53,13 +54,13 @@ export async function resolveRun(flag: string, ref: string, runsDir = "runs"): P
   if (!isPathRef(ref)) {
     if (!ref.startsWith(".") && await isDir(join(runsDir, ref))) return found(join(runsDir, ref));
     if (await isDir(ref)) return found(ref);
-    throw new FlagError(
+    throw new Error(
       `${flag} ${ref}: no run ${ref} in ${shownPath(runsDir)} (give a run id from ` +
         `deno task runs list, --runs DIR for another runs folder, or the run's folder)`,
     );
   }
   if (await isDir(ref)) return found(ref);
-  throw new FlagError(
+  throw new Error(
     `${flag} ${shownPath(ref)}: no such run folder (give a run id or the path of a run folder)`,
   );
 }

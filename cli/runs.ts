@@ -174,7 +174,7 @@ interface Context {
 async function findRun(runsDir: string, ref: string): Promise<string> {
   const run = await resolveRun("RUN", ref, runsDir);
   if (resolve(dirname(run.dir)) !== resolve(runsDir) || run.id.startsWith(".")) {
-    throw new FlagError(
+    throw new Error(
       `${run.shown} is not a run of ${shownPath(runsDir)} (pass --runs ${
         shownPath(dirname(run.dir))
       } for another runs folder)`,
@@ -288,7 +288,16 @@ async function listOrExport(c: Context, exporting: boolean): Promise<number> {
     limit: exporting ? Number.MAX_SAFE_INTEGER : intFlag("--limit", v.limit, { min: 0 }) ?? 50,
   };
   const summaries = await index.rows();
-  const result = queryTable(summaries, q, await index.columns());
+  let result;
+  try {
+    result = queryTable(summaries, q, await index.columns());
+  } catch (e) {
+    if (e instanceof QueryError) throw new FlagError(`bad query: ${e.message}`);
+    if (/^cannot (sort|group) by/.test((e as Error).message)) {
+      throw new FlagError((e as Error).message);
+    }
+    throw e;
+  }
   const known = new Set(result.columns.map((c) => c.key));
   const knownOrAny = summaries.length ? known : null;
   const column = (flag: string, name: string): string => {
@@ -495,8 +504,6 @@ export function main(
     help: runsHelp,
     out,
     error: err,
-    isUsageError: (e) =>
-      e instanceof QueryError || /^cannot (sort|group) by/.test((e as Error).message),
     main: async (argv) => {
       const parsed = parseRunsFlags(argv);
       const [command, ...args] = parsed.positionals;
