@@ -257,3 +257,36 @@ export async function exitWith(cmd: Command, cleanup?: () => void): Promise<neve
     Deno.exit(code);
   }
 }
+
+/**
+ * For scripts whose work runs at the top level: `--help` prints `help` and exits 0, a bad
+ * flag prints one `error:` line and exits 2; else the parsed flags (see
+ * {@linkcode parseFlags}). `check` may throw {@linkcode FlagError} for bad values.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseFlagsOrExit } from "./flags.ts";
+ * const { values } = parseFlagsOrExit(Deno.args, "Usage: deno task demo [--check]", {
+ *   check: { type: "boolean" },
+ * });
+ * ```
+ */
+export function parseFlagsOrExit<O extends Record<string, FlagSpec>, T = ParsedFlags<O>>(
+  argv: string[],
+  help: string,
+  options: O,
+  opts: { positionals?: boolean; check?: (parsed: ParsedFlags<O>) => T } = {},
+): T {
+  if (wantsHelp(argv)) {
+    console.log(help);
+    Deno.exit(0);
+  }
+  try {
+    const parsed = parseFlags(argv, options, opts);
+    return opts.check ? opts.check(parsed) : parsed as T;
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    console.error(`error: ${terminalSafe(err.message, { oneLine: true })}`);
+    Deno.exit(2);
+  }
+}
