@@ -14,6 +14,7 @@ import {
   experimentIdentity,
   ExperimentNotFoundError,
   isBuiltinExperiment,
+  isExperimentPath,
   loadExperiment,
 } from "../experiments/registry.ts";
 import { parsePluginArg, pluginIdentity } from "../core/plugins.ts";
@@ -341,6 +342,8 @@ async function train(args: TrainArgs): Promise<number> {
       source = resumeSource(args, info);
       storedCode = parseCodeIdentity(info.config?.code);
     } else if (!isBuiltinExperiment(source)) {
+      // An unknown name fails here (exit 2) rather than as a missing file.
+      if (!isExperimentPath(source)) await loadExperiment(source);
       source = resolve(source);
     }
     const code: CodeIdentity = {

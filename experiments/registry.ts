@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Experiment } from "../core/experiment.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { type ModuleIdentity, moduleSha256 } from "../core/code_identity.ts";
+import { shownPath } from "../core/format/path.ts";
 
 const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = {
   default: () => import("./default.ts"),
@@ -65,6 +66,21 @@ export async function experimentIdentity(nameOrPath: string): Promise<ModuleIden
   return { source, sha256: await moduleSha256(path) };
 }
 
+/**
+ * Whether `nameOrPath` names an experiment file rather than a built-in: it has a slash or a
+ * module extension.
+ *
+ * @example
+ * ```ts
+ * import { isExperimentPath } from "./registry.ts";
+ * isExperimentPath("./my_experiment.ts"); // true
+ * isExperimentPath("default"); // false
+ * ```
+ */
+export function isExperimentPath(nameOrPath: string): boolean {
+  return /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
+}
+
 /** No such experiment: an unknown built-in name or a missing file (bad input: CLI exit 2). */
 export class ExperimentNotFoundError extends Error {
   /** Creates the error. */
@@ -86,8 +102,7 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
     load = BUILTIN_LOADERS[nameOrPath];
     label = `built-in experiment "${nameOrPath}"`;
   } else {
-    const looksLikePath = /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
-    if (!looksLikePath) {
+    if (!isExperimentPath(nameOrPath)) {
       throw new ExperimentNotFoundError(
         `Unknown experiment "${nameOrPath}". Built-in: ${
           Object.keys(BUILTIN_EXPERIMENTS).join(", ")

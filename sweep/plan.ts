@@ -19,6 +19,7 @@ import type { Experiment } from "../core/experiment.ts";
 import { resolveOptions, STANDARD_OPTIONS } from "../core/options.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { VERSION } from "../core/version.ts";
+import { shownPath } from "../core/format/path.ts";
 import {
   experimentIdentity,
   experimentModulePath,
@@ -46,18 +47,18 @@ export async function loadSpecFile(path: string): Promise<SweepSpec> {
     try {
       text = await Deno.readTextFile(abs);
     } catch (err) {
-      throw new Error(`Cannot read the sweep spec ${path}: ${(err as Error).name}`);
+      throw new Error(`Cannot read the sweep spec ${shownPath(abs)}: ${(err as Error).name}`);
     }
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new SpecError([`${path} is not valid JSON (${(err as Error).message})`]);
+      throw new SpecError([`${shownPath(abs)} is not valid JSON (${(err as Error).message})`]);
     }
   } else {
     try {
       raw = (await import(toFileUrl(abs))).default;
     } catch (err) {
-      throw new SpecError([`cannot load the module ${path}: ${(err as Error).message}`]);
+      throw new SpecError([`cannot load the module ${shownPath(abs)}: ${(err as Error).message}`]);
     }
   }
   return validateSpec(raw);

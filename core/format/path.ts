@@ -14,7 +14,7 @@ import { relative, resolve } from "node:path";
 
 /**
  * `path` relative to `cwd` (default: the working directory), `.` for `cwd` itself, e.g.
- * `runs/default-20261201-101010` or `../shared/runs/x`.
+ * `runs/default-20261201-101010` or `../elsewhere/runs/x`.
  *
  * @example
  * ```ts
