@@ -114,7 +114,7 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
       if (!(await Deno.stat(abs)).isFile) throw new Error("not a file");
     } catch {
       throw new ExperimentNotFoundError(
-        `Experiment file ${nameOrPath} does not exist (or is not a readable file).`,
+        `Experiment file ${shownPath(abs)} does not exist (or is not a readable file).`,
       );
     }
     const url = toFileUrl(abs);

@@ -25,9 +25,14 @@ import {
   experimentModulePath,
   loadExperiment,
 } from "../experiments/registry.ts";
-import { expandTrials, SpecError, type SweepSpec, validateSpec } from "./spec.ts";
+import {
+  expandTrials,
+  SpecError,
+  type SweepSpec,
+  trialOverrides,
+  validateSpec,
+} from "./spec.ts";
 import { sweepIdOf, type SweepRecord } from "./store.ts";
-import { trialOverrides } from "./trial.ts";
 
 /**
  * Reads a spec file: `.json`, or a module (`.ts`, `.js`, ...) whose default export is the spec.
