@@ -25,13 +25,7 @@ import {
   experimentModulePath,
   loadExperiment,
 } from "../experiments/registry.ts";
-import {
-  expandTrials,
-  SpecError,
-  type SweepSpec,
-  trialOverrides,
-  validateSpec,
-} from "./spec.ts";
+import { expandTrials, SpecError, type SweepSpec, trialOverrides, validateSpec } from "./spec.ts";
 import { sweepIdOf, type SweepRecord } from "./store.ts";
 
 /**

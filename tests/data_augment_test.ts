@@ -8,7 +8,7 @@ import {
 } from "../core/data/augment.ts";
 import { denormalizePixels, normalizePixels, toRgba } from "../core/data/normalize.ts";
 import { resizeBilinear } from "../core/data/resize.ts";
-import { stratifiedHoldout } from "../core/data/rng.ts";
+import { stratifiedHoldout } from "../core/data/holdout.ts";
 import { ProgressLine } from "../core/data/progress.ts";
 
 const NONE: AugmentParams = {
