@@ -9,14 +9,11 @@
  *
  * @module
  */
-// @ts-types="@types/cli-progress"
-import cliProgress from "cli-progress";
-import process from "node:process";
 import { basename, dirname, extname, join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
 import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
-import { ProgressLine } from "../core/data/progress.ts";
+import { ProgressLine } from "../core/format/progress.ts";
 import { runAndExit } from "./_process.ts";
 import { resolveRun } from "./_run_ref.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
@@ -221,24 +218,6 @@ function percent(p: number): string {
   return `${(p * 100).toFixed(1)}%`;
 }
 
-/** Progress on stderr: a cli-progress bar on a terminal, a line every 10% elsewhere. */
-function progress(total: number): { update(done: number): void; stop(): void } {
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream: process.stderr as unknown as NodeJS.WritableStream,
-      format: "predicting {bar} {value}/{total} images  eta {eta_formatted}",
-      hideCursor: false,
-      clearOnComplete: true,
-      linewrap: false,
-      barsize: 24,
-    }, cliProgress.Presets.shades_classic);
-    bar.start(total, 0);
-    return { update: (d) => bar.update(d), stop: () => bar.stop() };
-  }
-  const line = new ProgressLine("predicting", total);
-  return { update: (d) => line.update(d), stop: () => line.finish() };
-}
-
 /**
  * Runs the command line `args`; returns the exit status (0, 1 or 2). Prints results on stdout,
  * everything else on stderr.
@@ -278,7 +257,9 @@ async function predict(a: PredictArgs): Promise<number> {
 
     const out: PredictJsonResult[] = [];
     const used = new Set<string>();
-    const bar = files.length > a.batchSize ? progress(files.length) : undefined;
+    const bar = files.length > a.batchSize
+      ? new ProgressLine("predicting", files.length)
+      : undefined;
     try {
       for (let start = 0; start < files.length; start += a.batchSize) {
         const chunk: PredictInput[] = files.slice(start, start + a.batchSize);
@@ -306,7 +287,7 @@ async function predict(a: PredictArgs): Promise<number> {
         bar?.update(Math.min(start + a.batchSize, files.length));
       }
     } finally {
-      bar?.stop();
+      bar?.finish();
     }
 
     const failed = out.filter((r) => !r.ok).length;
