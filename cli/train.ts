@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
-import { resolveOptions, splitSettings } from "../core/options.ts";
+import { resolveOptions, splitSettings, STANDARD_OPTIONS } from "../core/options.ts";
 import { describeParams, parseSetArg } from "../core/params.ts";
 import {
   BUILTIN_EXPERIMENTS,
@@ -63,7 +63,7 @@ Options:
   --seed N                seed for weights, shuffling and augmentation
   --set KEY=VALUE         an experiment parameter (repeatable; values parsed as JSON when
                           they parse, strings otherwise): --help --experiment NAME lists
-                          them; epochs, batchSize, learningRate, imageSize, seed work too
+                          them; ${STANDARD_OPTIONS.join(", ")} work too
   --name NAME             a display name for the run (deno task runs rename changes it)
   --tag TAG               a tag (repeatable); deno task runs list 'tag = TAG' finds it
   --note TEXT             a note about the run

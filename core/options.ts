@@ -14,6 +14,7 @@
  */
 import type { TrainOptions } from "./experiment.ts";
 import { type Params, type ParamSpecs, type ParamValue, resolveParams } from "./params.ts";
+import { STANDARD_HYPERPARAMETERS } from "./run/summary.ts";
 
 /**
  * A bad training option or experiment parameter (from flags, `--set` or a sweep): bad input
@@ -27,14 +28,11 @@ export class OptionsError extends Error {
   }
 }
 
-/** The options every experiment has, settable by `--set` (and sweeps) like parameters. */
-export const STANDARD_OPTIONS: readonly string[] = [
-  "epochs",
-  "batchSize",
-  "learningRate",
-  "imageSize",
-  "seed",
-];
+/**
+ * The options every experiment has, settable by `--set` (and sweeps) like parameters: the
+ * hyperparameter columns of the runs table (one list, `STANDARD_HYPERPARAMETERS`).
+ */
+export const STANDARD_OPTIONS: readonly string[] = STANDARD_HYPERPARAMETERS;
 
 /**
  * Sorts `key=value` settings into standard options (`epochs`, `batchSize`, `learningRate`,

@@ -13,7 +13,7 @@ import type { Experiment, PluginSpec, TrainOptions } from "./experiment.ts";
 import { evaluateModel } from "./evaluate.ts";
 import { modelSummary } from "./models/summary.ts";
 import type { EvaluationReport } from "./run/evaluation_format.ts";
-import { OptionsError, resolveOptions } from "./options.ts";
+import { OptionsError, resolveOptions, STANDARD_OPTIONS } from "./options.ts";
 import { shownPath } from "./format/path.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
@@ -327,7 +327,7 @@ function checkResume(
     );
   }
   const c = run.info.config as Partial<TrainOptions>;
-  const keys = ["epochs", "batchSize", "learningRate", "imageSize", "seed", "data", "strictData"];
+  const keys = [...STANDARD_OPTIONS, "data", "strictData"];
   const fromRun = Object.fromEntries(keys.map((k) => [k, c[k as keyof TrainOptions]]));
   for (const k of keys) {
     const v = overrides[k as keyof TrainOptions];

@@ -75,7 +75,10 @@ function resumeNeedsOf(config: Record<string, unknown>): RunSummaryRecord["resum
   return experimentFile || plugins ? { experimentFile, plugins } : undefined;
 }
 
-/** The standard options stored in run.json's config that are hyperparameters. */
+/**
+ * The options every experiment has (settable with flags, `--set` and sweeps), stored in
+ * run.json's config: the hyperparameter columns. The one list (`core/options.ts` uses it).
+ */
 export const STANDARD_HYPERPARAMETERS = [
   "epochs",
   "batchSize",
