@@ -51,31 +51,12 @@ function noStackTrace(r: Result, what: string): void {
   assert.ok(!/Stack backtrace|Uncaught/.test(all), `${what}: a crash\n${all}`);
 }
 
-/** What `--help` must show per task (a word of its usage line). */
-const HELP_SHOWS: Record<string, RegExp> = {
-  train: /Usage: deno task train/,
-  dashboard: /Usage: deno task dashboard/,
-  test: /Usage: deno task test/,
-  bench: /Usage: deno task bench/,
-  check: /Usage: deno task check/,
-  "build-ui": /Usage: deno task build-ui/,
-  "build-simd": /Usage: deno task build-simd/,
-  evaluate: /Usage: deno task evaluate/,
-  predict: /Usage: deno task predict/,
-  runs: /Usage: deno task runs/,
-  soak: /Usage: deno task soak/,
-  sweep: /Usage: deno task sweep/,
-  "sweep-worker": /Usage: deno task sweep-worker/,
-};
-
 Deno.test("every deno task answers --help with its help, exit 0, and does no work", async () => {
-  const missing = TASKS.filter((t) => !HELP_SHOWS[t]);
-  assert.deepEqual(missing, [], "a new task: add it to HELP_SHOWS and BAD below");
   for (const t of TASKS) {
     const before = await Deno.readTextFile(join(ROOT, "dashboard/ui/dist/bundle.ts"));
     const r = await task([t, "--help"]);
     assert.equal(r.code, 0, `${t} --help: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, HELP_SHOWS[t], `${t} --help`);
+    assert.ok(r.stdout.startsWith(`Usage: deno task ${t}`), `${t} --help: ${r.stdout}`);
     assert.equal(r.stderr, "", `${t} --help wrote to stderr`);
     noStackTrace(r, `${t} --help`);
     if (t === "build-ui") {

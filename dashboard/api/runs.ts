@@ -21,7 +21,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { basename, join, relative } from "node:path";
+import { basename, join, resolve } from "node:path";
 import {
   readEvents,
   readModelSummary,
@@ -83,7 +83,7 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
     ...(crashedOrStopped
-      ? { resumeCommand: resumeCommand({ ...s.resumeNeeds, runDir: runDirArg(runsDir, s.id) }) }
+      ? { resumeCommand: resumeCommand({ ...s.resumeNeeds, runDir: join(resolve(runsDir), s.id) }) }
       : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
@@ -104,16 +104,6 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
 /** `message` with the runs folder's absolute path taken out (paths relative to it). */
 function withoutRunsDir(message: string, runsDir: string): string {
   return message.split(runsDir + "/").join("").split(runsDir).join(".");
-}
-
-/**
- * The run folder as the user would type it: relative to the working folder when inside it,
- * else `<runs folder name>/<id>` (run from beside the runs folder): a page never shows an
- * absolute path of the machine.
- */
-function runDirArg(runsDir: string, id: string): string {
-  const rel = relative(Deno.cwd(), runsDir);
-  return join(rel === "" ? "." : rel.startsWith("..") ? basename(runsDir) : rel, id);
 }
 
 function boolParam(c: Context, name: string): boolean | undefined {
