@@ -24,6 +24,7 @@ import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { evaluateModel } from "../core/evaluate.ts";
 import { runAndExit } from "./_process.ts";
 import { resolveRun } from "./_run_ref.ts";
+import { terminalSafe } from "../core/format/terminal.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 const USAGE =
@@ -129,11 +130,12 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     const split = args.split === "test" ? dataset.test ?? dataset.val : dataset.val;
     const splitName = args.split === "test" && dataset.test ? "test" : "val";
     if (!split) throw new Error(`dataset ${dataset.name} has no ${args.split} or val split`);
-    console.error(
+    console.error(terminalSafe(
       `weights: ${
         args.checkpoint ? `checkpoints/${checkpoint} (--checkpoint)` : describeWeights(weights)
       }`,
-    );
+      { oneLine: true },
+    ));
     let model;
     if (await hasModelTopology(weights.dir)) {
       model = await loadModel(weights.dir);
@@ -160,10 +162,11 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
           checkpoint,
         },
       );
-      console.log(
+      console.log(terminalSafe(
         `${splitName} accuracy ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} ` +
           `images (loss ${report.loss.toFixed(4)}, checkpoint ${checkpoint})`,
-      );
+        { oneLine: true },
+      ));
     } finally {
       model.dispose();
       await run.close();

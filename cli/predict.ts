@@ -15,6 +15,7 @@ import { type ClassProbability, type PredictInput, Predictor } from "../core/pre
 import { isIgnored } from "../core/data/scan.ts";
 import { ProgressLine } from "../core/format/progress.ts";
 import { runAndExit } from "./_process.ts";
+import { terminalSafe, terminalSafeJson } from "../core/format/terminal.ts";
 import { resolveRun } from "./_run_ref.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
@@ -233,7 +234,8 @@ export function main(args: string[]): Promise<number> {
 }
 
 async function predict(a: PredictArgs): Promise<number> {
-  const log = (line: string) => console.error(line);
+  // Class names, notes and errors come from the run's files: printed terminal-safe.
+  const log = (line: string) => console.error(terminalSafe(line, { oneLine: true }));
   let predictor: Predictor | undefined;
   try {
     const { files, warnings } = await expandInputs(a.paths);
@@ -292,7 +294,7 @@ async function predict(a: PredictArgs): Promise<number> {
 
     const failed = out.filter((r) => !r.ok).length;
     if (a.json) {
-      console.log(JSON.stringify(
+      console.log(terminalSafeJson(JSON.stringify(
         {
           run: run.shown,
           weights: { name: predictor.weights.name, kind: predictor.weights.kind },
@@ -304,16 +306,20 @@ async function predict(a: PredictArgs): Promise<number> {
         },
         null,
         2,
-      ));
+      )));
     } else {
       const width = Math.min(60, Math.max(...out.map((r) => r.file.length)));
       for (const r of out) {
         if (!r.top) continue;
         const classes = r.top.map((t) => `${t.name} ${percent(t.prob)}`).join("  ");
-        console.log(`${r.file.padEnd(width)}  ${classes}${r.cam ? `  (cam: ${r.cam})` : ""}`);
+        console.log(
+          terminalSafe(`${r.file.padEnd(width)}  ${classes}${r.cam ? `  (cam: ${r.cam})` : ""}`, {
+            oneLine: true,
+          }),
+        );
       }
     }
-    for (const r of out) if (r.error) console.error(`error: ${r.file}: ${r.error}`);
+    for (const r of out) if (r.error) log(`error: ${r.file}: ${r.error}`);
     log(
       `${out.length} image${out.length === 1 ? "" : "s"}: ${out.length - failed} classified` +
         (failed ? `, ${failed} failed` : "") +
