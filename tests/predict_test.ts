@@ -431,7 +431,7 @@ Deno.test("predict CLI: --json over a folder with a bad file, --cam PNGs, exit 1
   }]);
   assert.ok(r.stderr.includes(`${bad}`), "the error names the file on stderr too");
   assert.match(r.stderr, /weights: checkpoints\/best/);
-  assert.match(r.stderr, /predicting: 7\/7/);
+  assert.match(r.stderr, /predicting {2}7\/7/);
   const lib = await predict(runDir, files.filter((f) => f !== bad), { topK: 2 });
   for (const x of doc.results.filter((x: { ok: boolean }) => x.ok)) {
     assert.equal(x.top.length, 2);
