@@ -322,7 +322,9 @@ function checkResume(
 ): Partial<TrainOptions> {
   if (run.info.experiment !== o.experiment.name) {
     throw new Error(
-      `${shownPath(run.dir)} is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
+      `${
+        shownPath(run.dir)
+      } is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
         `resume it without --experiment (or with --experiment ${run.info.experiment}).`,
     );
   }
