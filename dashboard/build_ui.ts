@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL } from "node:url";
 import { parseFlagsOrExit } from "../core/flags.ts";
+import { shownPath } from "../core/format/path.ts";
 
 const ui = new URL("./ui/", import.meta.url);
 const dist = new URL("./dist/", ui);
@@ -97,6 +98,6 @@ Bundles the dashboard's client (dashboard/ui/) into dashboard/ui/dist/bundle.ts 
     console.log("dashboard bundle is up to date");
   } else {
     const { bundle } = await buildUi();
-    console.log(`wrote ${bundle} (${(await Deno.stat(bundle)).size} bytes)`);
+    console.log(`wrote ${shownPath(bundle)} (${(await Deno.stat(bundle)).size} bytes)`);
   }
 }
