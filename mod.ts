@@ -163,6 +163,7 @@ export {
 
 // Run directories, data, callbacks, dashboard: also importable alone as
 // "@convdeck/convdeck/run", "/data", "/callbacks" and "/dashboard".
+export { resumeCommand, type ResumeTarget } from "./core/experiment/resume_command.ts";
 export * from "./core/run/mod.ts";
 export * from "./core/data/mod.ts";
 export * from "./callbacks/mod.ts";

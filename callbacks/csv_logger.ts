@@ -12,6 +12,7 @@ import { FsError, readConfinedText } from "../core/fs/confine.ts";
 
 /** The most bytes of an existing CSV log read back to continue it. */
 const MAX_CSV_BYTES = 64 * 1024 * 1024;
+import { csvRow, parseCsvRow } from "../core/format/csv.ts";
 
 /** Options of {@link CSVLogger}. */
 export interface CSVLoggerOptions {
@@ -29,40 +30,6 @@ export interface CSVLoggerState {
   keys: string[] | null;
   /** Whether the file was already started. */
   started: boolean;
-}
-
-/** Python's `str(float)` words for non-finite values (pandas reads them back). */
-function cell(v: number | undefined): string {
-  if (v === undefined) return "NA";
-  if (Number.isNaN(v)) return "nan";
-  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  return String(v);
-}
-
-/** Quotes a field like Python's csv module (QUOTE_MINIMAL). */
-function quote(field: string, sep: string): string {
-  return field.includes(sep) || field.includes('"') || /[\r\n]/.test(field)
-    ? `"${field.replaceAll('"', '""')}"`
-    : field;
-}
-
-/** Splits a header line written by this logger (handles quoted fields). */
-function parseHeader(line: string, sep: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') (cur += '"', i++);
-      else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (line.startsWith(sep, i)) (out.push(cur), cur = "", i += sep.length - 1);
-    else cur += c;
-  }
-  out.push(cur);
-  return out;
 }
 
 /**
@@ -143,7 +110,7 @@ export class CSVLogger implements Callback {
       const header = existing.split(/\r?\n/, 1)[0];
       this.#writeHeader = header.length === 0;
       if (!this.#writeHeader && this.keys === undefined) {
-        const cols = parseHeader(header, this.separator);
+        const cols = parseCsvRow(header, this.separator);
         if (cols[0] === "epoch") this.keys = cols.slice(1);
       }
     } else {
@@ -169,10 +136,10 @@ export class CSVLogger implements Callback {
     const sep = this.separator;
     let text = "";
     if (this.#writeHeader) {
-      text += ["epoch", ...this.keys].map((k) => quote(k, sep)).join(sep) + "\n";
+      text += csvRow(["epoch", ...this.keys], sep) + "\n";
       this.#writeHeader = false;
     }
-    text += [String(epoch), ...this.keys.map((k) => quote(cell(logs[k]), sep))].join(sep) + "\n";
+    text += csvRow([epoch, ...this.keys.map((k) => logs[k] ?? "NA")], sep) + "\n";
     this.#text += text;
     if (this.#rel !== undefined) await ctx.run.artifact(this.#rel, this.#text);
     else await Deno.writeTextFile(this.path!, text, { append: true });

@@ -2,7 +2,7 @@
  * The monitored-metric helper shared by every callback that watches a metric
  * (`ReduceLROnPlateau`, `EarlyStopping`, `ModelCheckpoint`, `OverfitDetector`).
  *
- * Keras 3 semantics (REFERENCE.md) with two deliberate differences:
+ * Keras 3 semantics (keras/src/callbacks/monitor_callback.py) with two deliberate differences:
  * - a NaN (or ±Infinity) value is never an improvement and never becomes `best` (Keras keeps a
  *   first NaN as `best` forever);
  * - `auto` mode throws a clear error when the direction cannot be told from the name, instead

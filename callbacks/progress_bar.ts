@@ -1,29 +1,23 @@
 /**
  * ProgressBar: per-batch progress, ETA and running loss/accuracy on the terminal.
  *
- * On a TTY the bar is drawn by `cli-progress` (a widely used npm progress bar that works in
- * Deno through `node:` compatibility): it redraws one line in place, at most `fps` (10) times
- * a second, and clears itself at the end of the epoch. When stdout is not a TTY (CI logs,
- * pipes, files), cli-progress only offers time-scheduled redraws, so plain lines are written
- * here instead: one at every ~10% of the epoch's batches (also throttled) and one per epoch.
+ * Drawn by the package's one progress line (`core/format/progress.ts`): on a TTY a
+ * `cli-progress` bar redrawn in place, at most `fps` (10) times a second, cleared at the end
+ * of the epoch; when stdout is not a TTY (CI logs, pipes, files), a plain line at every ~10%
+ * of the epoch's batches (also throttled). One summary line per epoch.
  *
  * @module
  */
-// @ts-types="@types/cli-progress"
-import cliProgress from "cli-progress";
 import process from "node:process";
 import type { Callback, TrainContext } from "../core/callback.ts";
 import type { Logs } from "../core/logs.ts";
+import {
+  ProgressLine,
+  type ProgressLineOptions,
+  type ProgressStream,
+} from "../core/format/progress.ts";
 
-/** Where the progress goes: anything with `write` (and `isTTY`, `columns` for terminals). */
-export interface ProgressStream {
-  /** Writes text. */
-  write(text: string): unknown;
-  /** True for a terminal. */
-  isTTY?: boolean;
-  /** Terminal width in characters. */
-  columns?: number;
-}
+export type { ProgressStream };
 
 /** Options of {@link ProgressBar}. */
 export interface ProgressBarOptions {
@@ -39,16 +33,6 @@ export interface ProgressBarOptions {
   now?: () => number;
   /** Callback name. Default `ProgressBar`. */
   name?: string;
-}
-
-/** Formats seconds as `m:ss` or `h:mm:ss`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
 /** Formats a metric value compactly (4 significant decimals, exponent for tiny values). */
@@ -84,107 +68,68 @@ export class ProgressBar implements Callback {
   readonly name: string;
   /** True when drawing an in-place bar (terminal), false for plain lines. */
   readonly isTTY: boolean;
-  readonly #stream: ProgressStream;
-  readonly #fps: number;
-  readonly #lineEvery: number;
+  readonly #options: ProgressLineOptions;
   readonly #now: () => number;
-  #bar: cliProgress.SingleBar | undefined;
+  #line: ProgressLine | undefined;
   #epochStart = 0;
-  #lastLine = -Infinity;
-  #nextFraction = 0;
   #label = "";
 
   /** Creates the display; nothing is written before training starts. */
   constructor(options: ProgressBarOptions = {}) {
     this.name = options.name ?? "ProgressBar";
-    this.#stream = options.stream ?? process.stdout;
-    this.isTTY = options.isTTY ?? this.#stream.isTTY === true;
-    this.#fps = options.fps ?? 10;
-    this.#lineEvery = options.lineEvery ?? 0.1;
+    const stream = options.stream ?? process.stdout;
+    this.isTTY = options.isTTY ?? stream.isTTY === true;
     this.#now = options.now ?? (() => performance.now());
-    if (!(this.#fps > 0)) throw new Error(`${this.name}: fps must be > 0, got ${this.#fps}.`);
-    if (!(this.#lineEvery > 0 && this.#lineEvery <= 1)) {
-      throw new Error(`${this.name}: lineEvery must be in (0, 1], got ${this.#lineEvery}.`);
+    this.#options = {
+      stream,
+      isTTY: this.isTTY,
+      fps: options.fps,
+      lineEvery: options.lineEvery,
+      now: this.#now,
+    };
+    const fps = options.fps ?? 10, lineEvery = options.lineEvery ?? 0.1;
+    if (!(fps > 0)) throw new Error(`${this.name}: fps must be > 0, got ${fps}.`);
+    if (!(lineEvery > 0 && lineEvery <= 1)) {
+      throw new Error(`${this.name}: lineEvery must be in (0, 1], got ${lineEvery}.`);
     }
   }
 
   /** True while a terminal bar is drawn (its redraw timer running). */
   get active(): boolean {
-    return this.#bar !== undefined;
+    return this.#line?.active ?? false;
   }
 
-  /** Starts the epoch's bar. */
+  /** Starts the epoch's line. */
   onEpochBegin(epoch: number, ctx: TrainContext): void {
-    this.#stopBar();
+    this.#line?.stop();
     this.#epochStart = this.#now();
-    this.#lastLine = -Infinity;
-    this.#nextFraction = this.#lineEvery;
     this.#label = `Epoch ${epoch + 1}/${ctx.totalEpochs}`;
-    if (this.isTTY) {
-      this.#bar = new cliProgress.SingleBar({
-        stream: this.#stream as unknown as NodeJS.WritableStream,
-        fps: this.#fps,
-        clearOnComplete: true,
-        hideCursor: false,
-        linewrap: false,
-        barsize: 24,
-        format: (_o: unknown, p: { value: number; total: number }, payload: { text?: string }) =>
-          `${this.#label} ${bar(p.value, p.total, 24)} ${payload.text ?? ""}`,
-      });
-      this.#bar.start(Math.max(1, ctx.stepsPerEpoch), 0, { text: `0/${ctx.stepsPerEpoch}` });
-    }
+    this.#line = new ProgressLine(this.#label, ctx.stepsPerEpoch, this.#options);
   }
 
   /** Updates progress, ETA and running means. */
-  onBatchEnd(batch: number, logs: Logs, ctx: TrainContext): void {
-    const done = batch + 1;
-    const total = ctx.stepsPerEpoch;
-    const elapsed = (this.#now() - this.#epochStart) / 1000;
-    const eta = total > done ? (elapsed / done) * (total - done) : 0;
-    const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
-    const text = `${done}/${total} [${pct}%]  eta ${formatDuration(eta)}  ${runningText(logs)}`;
-    if (this.#bar) {
-      this.#bar.update(done, { text }); // cli-progress throttles the redraw to fps
-      return;
-    }
-    if (total <= 0 || done / total < this.#nextFraction - 1e-9 || done >= total) return;
-    while (this.#nextFraction <= done / total + 1e-9) this.#nextFraction += this.#lineEvery;
-    const t = this.#now();
-    if (t - this.#lastLine < 1000 / this.#fps) return;
-    this.#lastLine = t;
-    this.#stream.write(`${this.#label}  ${text}\n`);
+  onBatchEnd(batch: number, logs: Logs): void {
+    this.#line?.update(batch + 1, runningText(logs));
   }
 
-  /** Ends the epoch's bar with one summary line (all epoch logs). */
+  /** Ends the epoch's line with one summary line (all epoch logs). */
   onEpochEnd(_epoch: number, logs: Logs, ctx: TrainContext): void {
-    this.#stopBar();
     const secs = (this.#now() - this.#epochStart) / 1000;
     const metrics = Object.entries(logs)
       .filter(([, v]) => typeof v === "number")
       .map(([k, v]) => `${k} ${k === "lr" ? String(v) : formatMetric(v)}`)
       .join("  ");
-    this.#stream.write(
-      `${this.#label}  ${ctx.stepsPerEpoch}/${ctx.stepsPerEpoch}  ${
-        secs.toFixed(1)
-      }s  ${metrics}\n`,
-    );
+    const summary = `${this.#label}  ${ctx.stepsPerEpoch}/${ctx.stepsPerEpoch}  ${
+      secs.toFixed(1)
+    }s  ${metrics}`;
+    if (this.#line) this.#line.finish(summary);
+    else this.#options.stream!.write(`${summary}\n`);
+    this.#line = undefined;
   }
 
-  /** Stops a bar left open by a failure or a stop mid-epoch. */
+  /** Stops a line left open by a failure or a stop mid-epoch. */
   onTrainEnd(): void {
-    this.#stopBar();
+    this.#line?.stop();
+    this.#line = undefined;
   }
-
-  #stopBar(): void {
-    this.#bar?.stop();
-    this.#bar = undefined;
-  }
-}
-
-/** A text bar of `width` cells. */
-function bar(value: number, total: number, width: number): string {
-  const filled = Math.round((Math.min(value, total) / Math.max(1, total)) * width);
-  return `[${"=".repeat(Math.max(0, filled - 1))}${filled > 0 ? (filled < width ? ">" : "=") : ""}${
-    ".".repeat(width - filled)
-  }]`;
 }

@@ -9,12 +9,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { librarySearchDirs } from "../core/backend/native/library.ts";
 import { cacheDir as shimCacheDir } from "../core/backend/native/shim_build.ts";
 import { describeServer, serveDashboard } from "../dashboard/mod.ts";
+import { FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 const USAGE =
   `Usage: deno task dashboard [--runs DIR] [--sweeps DIR] [--port N] [--host H] [--allow-host NAME]
@@ -51,39 +51,25 @@ export interface DashboardArgs {
   readOnly?: boolean;
 }
 
-/** Parses the command line; throws an error with the usage on a bad flag or value. */
-export function parseDashboardArgs(args: string[]): DashboardArgs | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        runs: { type: "string", default: "runs" },
-        sweeps: { type: "string" },
-        port: { type: "string", default: "6006" },
-        host: { type: "string", default: "127.0.0.1" },
-        "allow-host": { type: "string", multiple: true },
-        "no-token": { type: "boolean" },
-        "read-only": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  if (values.help) return "help";
-  const port = Number(values.port);
-  if (!/^\d+$/.test(values.port!) || port > 65535) {
-    throw new Error(`--port must be an integer 0..65535, got "${values.port}"\n\n${USAGE}`);
-  }
-  if (!values.host) throw new Error(`--host must not be empty\n\n${USAGE}`);
+/** Parses the command line; throws {@linkcode FlagError} on a bad flag or value. */
+export function parseDashboardArgs(args: string[]): DashboardArgs {
+  const { values } = parseFlags(args, {
+    runs: { type: "string" },
+    sweeps: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    "allow-host": { type: "string", multiple: true },
+    "no-token": { type: "boolean" },
+    "read-only": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  const port = intFlag("--port", values.port, { min: 0, max: 65535 }) ?? 6006;
+  if (values.host === "") throw new FlagError("--host must not be empty (e.g. --host 127.0.0.1)");
   const out: DashboardArgs = {
-    runsDir: values.runs!,
+    runsDir: values.runs ?? "runs",
     ...(values.sweeps ? { sweepsDir: values.sweeps } : {}),
     port,
-    host: values.host,
+    host: values.host ?? "127.0.0.1",
   };
   if (values["allow-host"]?.length) out.allowHosts = values["allow-host"];
   if (values["no-token"]) out.noToken = true;
@@ -262,17 +248,15 @@ async function launch(argv: string[], args: DashboardArgs): Promise<number> {
 if (import.meta.main) {
   const serveHere = Deno.args[0] === "--serve";
   const argv = serveHere ? Deno.args.slice(1) : Deno.args;
-  let args;
-  try {
-    args = parseDashboardArgs(argv);
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    Deno.exit(2);
-  }
-  if (args === "help") {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  if (serveHere) serve(args);
-  else Deno.exit(await launch(argv, args));
+  Deno.exit(
+    await runCommand(argv, {
+      help: USAGE,
+      main: async (argv) => {
+        const args = parseDashboardArgs(argv);
+        if (!serveHere) return await launch(argv, args);
+        serve(args);
+        return await new Promise<number>(() => {}); // serves until a signal ends the process
+      },
+    }),
+  );
 }

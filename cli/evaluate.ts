@@ -8,12 +8,15 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
-import { type Precision, precisionFlag } from "../core/backend/precision.ts";
+import { type Precision, PRECISIONS } from "../core/backend/precision.ts";
 import type { TrainOptions } from "../core/experiment.ts";
-import { isBuiltinExperiment, loadExperiment } from "../experiments/registry.ts";
+import {
+  ExperimentNotFoundError,
+  isBuiltinExperiment,
+  loadExperiment,
+} from "../experiments/registry.ts";
 import { hasModelTopology, loadModel, loadWeights } from "../core/run/model_io.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 import { RunWriter } from "../core/run/writer.ts";
@@ -21,14 +24,18 @@ import { findRunWeights, namedRunWeights, type RunWeights } from "../core/run/ch
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { evaluateModel } from "../core/evaluate.ts";
 import { loadExport } from "../core/infer/export.ts";
-import { parseCli, runAndExit } from "./_process.ts";
+import { runAndExit } from "./_process.ts";
+import { resolveRun } from "./_run_ref.ts";
+import { terminalSafe } from "../core/format/terminal.ts";
+import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 const USAGE =
-  `Usage: deno task evaluate --run DIR [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N] [--export DIR]
+  `Usage: deno task evaluate --run RUN [--runs DIR] [--checkpoint NAME] [--experiment NAME|PATH] [--split test|val] [--batch-size N]
 
-  --run DIR          the run directory (runs/<run-id>)
-  --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: best, else the newest
-                     other checkpoint, else the newest resume point)
+  --run RUN          a run id (a folder of --runs) or the path of a run folder
+  --runs DIR         the runs folder a bare run id is looked up in (default: runs)
+  --checkpoint NAME  checkpoint folder under the run's checkpoints/ (default: best, else the
+                     newest other checkpoint, else the newest resume point)
   --experiment X     experiment name (experiments/X.ts) or module path (default: the run's own)
   --split S          test (default; falls back to val when the dataset has no test split) or val
   --batch-size N     examples per forward pass (default 32)
@@ -42,7 +49,10 @@ Exit status: 0 when done, 1 when the evaluation failed, 2 for bad flags.`;
 
 /** Parsed command line. */
 export interface EvaluateArgs {
+  /** The run: an id or a folder (see `--runs`). */
   run: string;
+  /** The runs folder a bare id is looked up in. */
+  runsDir?: string;
   checkpoint?: string;
   experiment?: string;
   split: "test" | "val";
@@ -52,56 +62,33 @@ export interface EvaluateArgs {
   export?: string;
 }
 
-/** Parses the command line (`"help"` for `-h`/`--help`); throws with the usage on a bad flag. */
-export function parseEvaluateArgs(args: string[]): EvaluateArgs | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        run: { type: "string" },
-        checkpoint: { type: "string" },
-        export: { type: "string" },
-        experiment: { type: "string" },
-        split: { type: "string", default: "test" },
-        "batch-size": { type: "string", default: "32" },
-        backend: { type: "string", default: "auto" },
-        precision: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  if (values.help) return "help";
-  if (!values.run) throw new Error(`--run DIR is required\n\n${USAGE}`);
-  if (values.split !== "test" && values.split !== "val") {
-    throw new Error(`--split must be test or val, got "${values.split}"\n\n${USAGE}`);
-  }
-  if (!BACKEND_NAMES.includes(values.backend as BackendName)) {
-    throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}\n\n${USAGE}`);
-  }
-  let precision: Precision | undefined;
-  try {
-    precision = precisionFlag(values.precision);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  const batchSize = Number(values["batch-size"]);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`--batch-size must be a positive integer, got "${values["batch-size"]}"`);
-  }
+/** Parses the command line; throws {@linkcode FlagError} on a bad flag. */
+export function parseEvaluateArgs(args: string[]): EvaluateArgs {
+  const { values } = parseFlags(args, {
+    run: { type: "string" },
+    runs: { type: "string" },
+    checkpoint: { type: "string" },
+    experiment: { type: "string" },
+    split: { type: "string" },
+    "batch-size": { type: "string" },
+    backend: { type: "string" },
+    precision: { type: "string" },
+    export: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (!values.run) throw new FlagError("--run RUN is required (a run id or a run folder)");
   return {
     run: values.run,
+    runsDir: values.runs ?? "runs",
     checkpoint: values.checkpoint,
     ...(values.export ? { export: values.export } : {}),
     experiment: values.experiment,
-    split: values.split,
-    batchSize,
-    backend: values.backend as BackendName,
-    ...(precision ? { precision } : {}),
+    split: choiceFlag("--split", values.split, ["test", "val"] as const) ?? "test",
+    batchSize: intFlag("--batch-size", values["batch-size"], { min: 1 }) ?? 32,
+    backend: choiceFlag("--backend", values.backend, BACKEND_NAMES) ?? "auto",
+    ...(values.precision !== undefined
+      ? { precision: choiceFlag("--precision", values.precision, PRECISIONS) }
+      : {}),
   };
 }
 
@@ -129,12 +116,12 @@ export function describeWeights(w: RunWeights): string {
  * weights it evaluates. A weights-only checkpoint is loaded into the experiment's model.
  */
 export async function runEvaluate(args: EvaluateArgs): Promise<string> {
-  const dir = resolve(args.run);
+  const { dir, shown } = await resolveRun("--run", args.run, args.runsDir);
   const info = await readRunInfo(dir);
   const weights: RunWeights = args.checkpoint
     ? await namedRunWeights(dir, args.checkpoint).catch(() => {
       throw new Error(
-        `checkpoint "${args.checkpoint}" not found: ${dir}/checkpoints/${args.checkpoint} ` +
+        `checkpoint "${args.checkpoint}" not found: ${shown}/checkpoints/${args.checkpoint} ` +
           `has no model.json (--checkpoint names a folder under checkpoints/)`,
       );
     })
@@ -143,8 +130,8 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
   const stored = String(info.config?.experimentSource ?? info.experiment);
   if (args.experiment === undefined && !isBuiltinExperiment(stored)) {
     throw new Error(
-      `${dir} was trained with the experiment file ${stored}. A run folder never chooses the ` +
-        `code to run: pass it yourself, --experiment ${stored}.`,
+      `${shown} was trained with an experiment file. A run folder never chooses the code ` +
+        `to run: pass the experiment file yourself with --experiment PATH.`,
     );
   }
   const experiment = await loadExperiment(args.experiment ?? stored);
@@ -162,11 +149,12 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
     const split = args.split === "test" ? dataset.test ?? dataset.val : dataset.val;
     const splitName = args.split === "test" && dataset.test ? "test" : "val";
     if (!split) throw new Error(`dataset ${dataset.name} has no ${args.split} or val split`);
-    console.error(
+    console.error(terminalSafe(
       `weights: ${
         args.checkpoint ? `checkpoints/${checkpoint} (--checkpoint)` : describeWeights(weights)
       }`,
-    );
+      { oneLine: true },
+    ));
     let model;
     if (args.export) {
       const loaded = await loadExport(args.export);
@@ -221,15 +209,16 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
           checkpoint,
         },
       );
-      console.log(
+      console.log(terminalSafe(
         `${splitName} accuracy ${(report.accuracy * 100).toFixed(2)}% on ${report.examples} ` +
           `images (loss ${report.loss.toFixed(4)}, checkpoint ${checkpoint})`,
-      );
+        { oneLine: true },
+      ));
     } finally {
       model.dispose();
       await run.close();
     }
-    return join(dir, RUN_FILE_NAMES.evaluation);
+    return join(shown, RUN_FILE_NAMES.evaluation);
   } finally {
     await dataset.close?.();
   }
@@ -239,18 +228,16 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
  * Runs `deno task evaluate`; returns the process exit code: 0 when done, 1 when the
  * evaluation failed, 2 for bad flags.
  */
-export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCli(argv, parseEvaluateArgs, (a) => a === "help", USAGE);
-  if (typeof parsed === "number") return parsed;
-  const args = parsed as EvaluateArgs; // not "help": that returned 0
-  try {
-    const file = await runEvaluate(args);
-    if (file) console.log(`wrote ${file}`);
-    return 0;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 1;
-  }
+export function main(argv: string[]): Promise<number> {
+  return runCommand(argv, {
+    help: USAGE,
+    main: async (argv) => {
+      const file = await runEvaluate(parseEvaluateArgs(argv));
+      if (file) console.log(`wrote ${file}`);
+      return 0;
+    },
+    isUsageError: (err) => err instanceof ExperimentNotFoundError,
+  });
 }
 
 if (import.meta.main) await runAndExit(main);

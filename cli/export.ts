@@ -8,8 +8,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { isAbsolute, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import {
@@ -19,7 +17,9 @@ import {
   QUANTIZATIONS,
   writeExport,
 } from "../core/infer/export.ts";
-import { parseCli, runAndExit } from "./_process.ts";
+import { runAndExit } from "./_process.ts";
+import { resolveRun } from "./_run_ref.ts";
+import { choiceFlag, FlagError, parseFlags, runCommand } from "../core/flags.ts";
 
 /**
  * The usage text.
@@ -79,62 +79,36 @@ export interface ExportArgs {
  * ```
  */
 export function parseExportArgs(argv: string[]): ExportArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      run: { type: "string" },
-      out: { type: "string" },
-      runs: { type: "string", default: "runs" },
-      checkpoint: { type: "string" },
-      quantize: { type: "string" },
-      force: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseFlags(argv, {
+    run: { type: "string" },
+    out: { type: "string" },
+    runs: { type: "string" },
+    checkpoint: { type: "string" },
+    quantize: { type: "string" },
+    force: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, { positionals: true });
   const help = values.help ?? false;
   if (!help) {
     if (positionals.length > 0) {
-      throw new Error(`unexpected argument "${positionals[0]}": give the run with --run RUN`);
+      throw new FlagError(`unexpected argument "${positionals[0]}": give the run with --run RUN`);
     }
-    if (!values.run) throw new Error("--run RUN is required (a run id or a run folder)");
-    if (!values.out) throw new Error("--out DIR is required (the folder to write)");
-    if (
-      values.quantize !== undefined &&
-      !(QUANTIZATIONS as readonly string[]).includes(values.quantize)
-    ) {
-      throw new Error(
-        `--quantize must be one of ${QUANTIZATIONS.join(", ")}, got "${values.quantize}" ` +
-          `(leave it out for float32)`,
-      );
-    }
-    if (values.checkpoint === "") throw new Error("--checkpoint expects a checkpoint name");
+    if (!values.run) throw new FlagError("--run RUN is required (a run id or a run folder)");
+    if (!values.out) throw new FlagError("--out DIR is required (the folder to write)");
+    if (values.checkpoint === "") throw new FlagError("--checkpoint expects a checkpoint name");
   }
+  const quantize = values.quantize === undefined
+    ? undefined
+    : choiceFlag("--quantize", values.quantize, QUANTIZATIONS);
   return {
     run: values.run ?? "",
     out: values.out ?? "",
     runs: values.runs ?? "runs",
     ...(values.checkpoint ? { checkpoint: values.checkpoint } : {}),
-    ...(values.quantize ? { quantize: values.quantize as Quantization } : {}),
+    ...(quantize ? { quantize } : {}),
     force: values.force ?? false,
     help,
   };
-}
-
-/** The run folder for `--run`: an existing folder path as given, else an id under `--runs`. */
-async function runFolder(run: string, runs: string): Promise<string> {
-  const looksLikePath = isAbsolute(run) || run.includes("/") || run.startsWith(".");
-  if (looksLikePath) return run;
-  const underRuns = join(runs, run);
-  const st = await Deno.stat(underRuns).catch(() => null);
-  if (st?.isDirectory) return underRuns;
-  const here = await Deno.stat(run).catch(() => null);
-  if (here?.isDirectory) return run;
-  throw new Error(
-    `no run "${run}" in ${runs}/ (and no folder ${run} here): list runs with ` +
-      `deno task runs list, or pass --runs DIR`,
-  );
 }
 
 function kib(bytes: number): string {
@@ -152,34 +126,31 @@ function kib(bytes: number): string {
  * Deno.exit(await main(["--run", "default-20261201-101010", "--out", "web"]));
  * ```
  */
-export async function main(argv: string[]): Promise<number> {
-  const args = parseCli(argv, parseExportArgs, (a) => a.help, USAGE);
-  if (typeof args === "number") return args;
-  try {
-    const runDir = await runFolder(args.run, args.runs);
-    await checkExportDestination(args.out, { runsDir: args.runs, runDir, force: args.force });
-    await tf.setBackend("cpu");
-    console.error(`exporting ${runDir} ...`);
-    const bundle = await buildExport(runDir, {
-      checkpoint: args.checkpoint,
-      quantize: args.quantize,
-    });
-    await writeExport(bundle, args.out);
-    const m = bundle.metadata;
-    const shown = args.out.replace(/\/+$/, "");
-    console.log(
-      `wrote ${shown}/: ${m.run.id} checkpoint ${m.checkpoint.name}` +
-        `${m.checkpoint.epoch !== undefined ? ` (epoch ${m.checkpoint.epoch + 1})` : ""}, ` +
-        `${m.quantization}, model ${kib(bundle.modelBytes)}, ${m.classes.length} classes, ` +
-        `input ${m.input.height}x${m.input.width}x${m.input.channels}`,
-    );
-    console.log(`  try it: serve ${shown}/ with any static server and open index.html`);
-    for (const note of m.notes) console.error(`note: ${note}`);
-    return 0;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 1;
-  }
+export function main(argv: string[]): Promise<number> {
+  return runCommand(argv, { help: USAGE, main: (argv) => runExport(parseExportArgs(argv)) });
+}
+
+async function runExport(args: ExportArgs): Promise<number> {
+  const runDir = (await resolveRun("--run", args.run, args.runs)).shown;
+  await checkExportDestination(args.out, { runsDir: args.runs, runDir, force: args.force });
+  await tf.setBackend("cpu");
+  console.error(`exporting ${runDir} ...`);
+  const bundle = await buildExport(runDir, {
+    checkpoint: args.checkpoint,
+    quantize: args.quantize,
+  });
+  await writeExport(bundle, args.out);
+  const m = bundle.metadata;
+  const shown = args.out.replace(/\/+$/, "");
+  console.log(
+    `wrote ${shown}/: ${m.run.id} checkpoint ${m.checkpoint.name}` +
+      `${m.checkpoint.epoch !== undefined ? ` (epoch ${m.checkpoint.epoch + 1})` : ""}, ` +
+      `${m.quantization}, model ${kib(bundle.modelBytes)}, ${m.classes.length} classes, ` +
+      `input ${m.input.height}x${m.input.width}x${m.input.channels}`,
+  );
+  console.log(`  try it: serve ${shown}/ with any static server and open index.html`);
+  for (const note of m.notes) console.error(`note: ${note}`);
+  return 0;
 }
 
 if (import.meta.main) await runAndExit(main);

@@ -9,17 +9,16 @@
  *
  * @module
  */
-// @ts-types="@types/cli-progress"
-import cliProgress from "cli-progress";
-import process from "node:process";
-import { parseArgs } from "node:util";
 import { basename, dirname, extname, join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
-import { type Precision, precisionFlag } from "../core/backend/precision.ts";
+import { type Precision, PRECISIONS } from "../core/backend/precision.ts";
 import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
-import { ProgressLine } from "../core/data/progress.ts";
-import { parseCli, runAndExit } from "./_process.ts";
+import { ProgressLine } from "../core/format/progress.ts";
+import { runAndExit } from "./_process.ts";
+import { terminalSafe, terminalSafeJson } from "../core/format/terminal.ts";
+import { resolveRun } from "./_run_ref.ts";
+import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 /**
  * The usage text.
@@ -31,9 +30,10 @@ import { parseCli, runAndExit } from "./_process.ts";
  * ```
  */
 export const USAGE =
-  `Usage: deno task predict --run DIR IMAGE|FOLDER... [--top-k N] [--json] [--cam DIR] [--batch-size N] [--backend NAME] [--checkpoint NAME]
+  `Usage: deno task predict --run RUN IMAGE|FOLDER... [--runs DIR] [--top-k N] [--json] [--cam DIR] [--batch-size N] [--backend NAME] [--checkpoint NAME]
 
-  --run DIR          the run directory (runs/<run-id>)
+  --run RUN          a run id (a folder of --runs) or the path of a run folder
+  --runs DIR         the runs folder a bare run id is looked up in (default: runs)
   IMAGE|FOLDER       image files, or folders (walked recursively, sorted; hidden files skipped)
   --top-k N          classes shown per image (default 3)
   --json             print one JSON document on stdout instead of text
@@ -41,8 +41,9 @@ export const USAGE =
   --batch-size N     images per forward pass (default 32)
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
   --precision P      fp32|bf16|auto: bf16 on the native backend (default fp32)
-  --checkpoint NAME  checkpoint folder under DIR/checkpoints (default: best, else the newest
-                     checkpoint, else the newest resume point)
+  --checkpoint NAME  checkpoint folder under the run's checkpoints/ (default: best, else the
+                     newest checkpoint, else the newest resume point)
+  -h, --help         show this help
 
 Exit status: 0 every image classified, 1 some image or the run failed, 2 bad flags.`;
 
@@ -59,18 +60,20 @@ Exit status: 0 every image classified, 1 some image or the run failed, 2 bad fla
  * }
  * ```
  */
-export class UsageError extends Error {
-  /** Creates the error; the message ends with the usage. */
+export class UsageError extends FlagError {
+  /** Creates the error (one line, naming the flag and the fix). */
   constructor(message: string) {
-    super(`${message}\n\n${USAGE}`);
+    super(message);
     this.name = "UsageError";
   }
 }
 
 /** The parsed command line. */
 export interface PredictArgs {
-  /** Run directory. */
+  /** The run: an id (looked up in `runsDir`) or a run folder. */
   run: string;
+  /** The runs folder a bare run id is looked up in. */
+  runsDir: string;
   /** Image files and folders, as given. */
   paths: string[];
   /** Classes per image. */
@@ -91,14 +94,6 @@ export interface PredictArgs {
   help: boolean;
 }
 
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) {
-    throw new UsageError(`${flag} expects a positive integer, got "${value}"`);
-  }
-  return n;
-}
-
 /**
  * Parses the command line; throws {@link UsageError} for an unknown flag, a bad value, a
  * missing `--run` or no image.
@@ -113,51 +108,45 @@ function positiveInt(flag: string, value: string): number {
 export function parsePredictArgs(args: string[]): PredictArgs {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        run: { type: "string" },
-        "top-k": { type: "string", default: "3" },
-        json: { type: "boolean", default: false },
-        cam: { type: "string" },
-        "batch-size": { type: "string", default: "32" },
-        backend: { type: "string", default: "auto" },
-        precision: { type: "string" },
-        checkpoint: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
+    parsed = parseFlags(args, {
+      run: { type: "string" },
+      runs: { type: "string" },
+      "top-k": { type: "string" },
+      json: { type: "boolean" },
+      cam: { type: "string" },
+      "batch-size": { type: "string" },
+      backend: { type: "string" },
+      precision: { type: "string" },
+      checkpoint: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    }, { positionals: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
   const help = values.help ?? false;
-  if (!help) {
-    if (!values.run) throw new UsageError("--run DIR is required");
-    if (positionals.length === 0) throw new UsageError("give at least one IMAGE or FOLDER");
-    if (!BACKEND_NAMES.includes(values.backend as BackendName)) {
-      throw new UsageError(
-        `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${values.backend}"`,
-      );
-    }
-    if (values.cam === "") throw new UsageError("--cam expects a folder");
+  const check = <T>(f: () => T): T => {
     try {
-      precisionFlag(values.precision);
+      return f();
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+  };
+  if (!help) {
+    if (!values.run) throw new UsageError("--run RUN is required (a run id or a run folder)");
+    if (positionals.length === 0) throw new UsageError("give at least one IMAGE or FOLDER");
+    if (values.cam === "") throw new UsageError("--cam expects a folder");
   }
   return {
     run: values.run ?? "",
+    runsDir: values.runs ?? "runs",
     paths: positionals,
-    topK: help ? 3 : positiveInt("--top-k", values["top-k"]!),
+    topK: check(() => intFlag("--top-k", values["top-k"], { min: 1 })) ?? 3,
     json: values.json ?? false,
     cam: values.cam,
-    batchSize: help ? 32 : positiveInt("--batch-size", values["batch-size"]!),
-    backend: values.backend as BackendName,
-    precision: values.precision as Precision | undefined,
+    batchSize: check(() => intFlag("--batch-size", values["batch-size"], { min: 1 })) ?? 32,
+    backend: check(() => choiceFlag("--backend", values.backend, BACKEND_NAMES)) ?? "auto",
+    precision: check(() => choiceFlag("--precision", values.precision, PRECISIONS)),
     checkpoint: values.checkpoint,
     help,
   };
@@ -236,24 +225,6 @@ function percent(p: number): string {
   return `${(p * 100).toFixed(1)}%`;
 }
 
-/** Progress on stderr: a cli-progress bar on a terminal, a line every 10% elsewhere. */
-function progress(total: number): { update(done: number): void; stop(): void } {
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream: process.stderr as unknown as NodeJS.WritableStream,
-      format: "predicting {bar} {value}/{total} images  eta {eta_formatted}",
-      hideCursor: false,
-      clearOnComplete: true,
-      linewrap: false,
-      barsize: 24,
-    }, cliProgress.Presets.shades_classic);
-    bar.start(total, 0);
-    return { update: (d) => bar.update(d), stop: () => bar.stop() };
-  }
-  const line = new ProgressLine("predicting", total);
-  return { update: (d) => line.update(d), stop: () => line.finish() };
-}
-
 /**
  * Runs the command line `args`; returns the exit status (0, 1 or 2). Prints results on stdout,
  * everything else on stderr.
@@ -264,10 +235,13 @@ function progress(total: number): { update(done: number): void; stop(): void } {
  * Deno.exit(await main(["--run", "runs/snacks-20261201-101010", "photos/"]));
  * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const a = parseCli(args, parsePredictArgs, (p) => p.help, USAGE);
-  if (typeof a === "number") return a;
-  const log = (line: string) => console.error(line);
+export function main(args: string[]): Promise<number> {
+  return runCommand(args, { help: USAGE, main: (argv) => predict(parsePredictArgs(argv)) });
+}
+
+async function predict(a: PredictArgs): Promise<number> {
+  // Class names, notes and errors come from the run's files: printed terminal-safe.
+  const log = (line: string) => console.error(terminalSafe(line, { oneLine: true }));
   let predictor: Predictor | undefined;
   try {
     const { files, warnings } = await expandInputs(a.paths);
@@ -278,7 +252,8 @@ export async function main(args: string[]): Promise<number> {
       `backend: ${backend.name} (${backend.reason})` +
         (backend.precision === "bf16" ? `, precision bf16 (${backend.precisionReason})` : ""),
     );
-    predictor = await Predictor.load(a.run, { checkpoint: a.checkpoint });
+    const run = await resolveRun("--run", a.run, a.runsDir);
+    predictor = await Predictor.load(run.shown, { checkpoint: a.checkpoint });
     const kind = {
       best: "the best checkpoint",
       checkpoint: "the newest checkpoint",
@@ -293,7 +268,9 @@ export async function main(args: string[]): Promise<number> {
 
     const out: PredictJsonResult[] = [];
     const used = new Set<string>();
-    const bar = files.length > a.batchSize ? progress(files.length) : undefined;
+    const bar = files.length > a.batchSize
+      ? new ProgressLine("predicting", files.length)
+      : undefined;
     try {
       for (let start = 0; start < files.length; start += a.batchSize) {
         const chunk: PredictInput[] = files.slice(start, start + a.batchSize);
@@ -321,14 +298,14 @@ export async function main(args: string[]): Promise<number> {
         bar?.update(Math.min(start + a.batchSize, files.length));
       }
     } finally {
-      bar?.stop();
+      bar?.finish();
     }
 
     const failed = out.filter((r) => !r.ok).length;
     if (a.json) {
-      console.log(JSON.stringify(
+      console.log(terminalSafeJson(JSON.stringify(
         {
-          run: predictor.runDir,
+          run: run.shown,
           weights: { name: predictor.weights.name, kind: predictor.weights.kind },
           classNames: predictor.classNames,
           preprocessing: predictor.preprocessing,
@@ -338,25 +315,26 @@ export async function main(args: string[]): Promise<number> {
         },
         null,
         2,
-      ));
+      )));
     } else {
       const width = Math.min(60, Math.max(...out.map((r) => r.file.length)));
       for (const r of out) {
         if (!r.top) continue;
         const classes = r.top.map((t) => `${t.name} ${percent(t.prob)}`).join("  ");
-        console.log(`${r.file.padEnd(width)}  ${classes}${r.cam ? `  (cam: ${r.cam})` : ""}`);
+        console.log(
+          terminalSafe(`${r.file.padEnd(width)}  ${classes}${r.cam ? `  (cam: ${r.cam})` : ""}`, {
+            oneLine: true,
+          }),
+        );
       }
     }
-    for (const r of out) if (r.error) console.error(`error: ${r.file}: ${r.error}`);
+    for (const r of out) if (r.error) log(`error: ${r.file}: ${r.error}`);
     log(
       `${out.length} image${out.length === 1 ? "" : "s"}: ${out.length - failed} classified` +
         (failed ? `, ${failed} failed` : "") +
         (a.cam ? `; Grad-CAM overlays in ${a.cam}` : ""),
     );
     return failed ? 1 : 0;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 1;
   } finally {
     predictor?.dispose();
   }

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { relative } from "node:path";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { planSweep } from "../sweep/plan.ts";
@@ -14,7 +13,8 @@ import { coreCount, runLocalSweep } from "../sweep/local.ts";
 import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
 import { SpecError } from "../sweep/spec.ts";
 import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
-import { intFlag, parseCli, runAndExit } from "./_process.ts";
+import { runAndExit } from "./_process.ts";
+import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep SPEC [options]
@@ -65,47 +65,34 @@ export interface SweepArgs {
  * ```
  */
 export function parseSweepArgs(argv: string[]): SweepArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        workers: { type: "string" },
-        threads: { type: "string" },
-        backend: { type: "string" },
-        runs: { type: "string" },
-        sweeps: { type: "string" },
-        resume: { type: "string" },
-        queue: { type: "string" },
-        "queue-name": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}. Run with --help for the options.`);
-  }
+  const parsed = parseFlags(argv, {
+    workers: { type: "string" },
+    threads: { type: "string" },
+    backend: { type: "string" },
+    runs: { type: "string" },
+    sweeps: { type: "string" },
+    resume: { type: "string" },
+    queue: { type: "string" },
+    "queue-name": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, { positionals: true });
   const v = parsed.values;
   const help = v.help ?? false;
   if (!help && parsed.positionals.length + (v.resume ? 1 : 0) !== 1) {
-    throw new Error("give a spec file, or --resume SWEEP_DIR (one of the two)");
+    throw new FlagError("give a spec file, or --resume SWEEP_DIR (one of the two)");
   }
-  const backend = (v.backend ?? "auto") as BackendName;
-  if (!BACKEND_NAMES.includes(backend)) {
-    throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`);
-  }
+  const backend = choiceFlag("--backend", v.backend, BACKEND_NAMES) ?? "auto";
   if (v.queue !== undefined && !/^rediss?:\/\/[^/\s]+/.test(v.queue)) {
-    throw new Error(`--queue takes redis://HOST:PORT, got "${v.queue}"`);
+    throw new FlagError(`--queue takes redis://HOST:PORT, got "${v.queue}"`);
   }
   if (v.queue !== undefined && (v.workers !== undefined || v.threads !== undefined)) {
-    throw new Error("--workers and --threads are for local sweeps; with --queue start workers");
+    throw new FlagError("--workers and --threads are for local sweeps; with --queue start workers");
   }
   return {
     spec: parsed.positionals[0],
     resume: v.resume,
-    workers: intFlag("--workers", v.workers, 1) ?? 1,
-    threads: intFlag("--threads", v.threads, 1),
+    workers: intFlag("--workers", v.workers, { min: 1 }) ?? 1,
+    threads: intFlag("--threads", v.threads, { min: 1 }),
     backend,
     runsDir: v.runs ?? "runs",
     sweepsDir: v.sweeps ?? "sweeps",
@@ -142,9 +129,15 @@ function liveLine(): { show: (s: SweepSummary) => void; end: () => void } {
  * Deno.exit(await main(["spec.json", "--workers", "2"]));
  * ```
  */
-export async function main(argv: string[]): Promise<number> {
-  const args = parseCli(argv, parseSweepArgs, (a) => a.help, HELP);
-  if (typeof args === "number") return args;
+export function main(argv: string[]): Promise<number> {
+  return runCommand(argv, {
+    help: HELP,
+    main: (argv) => sweep(parseSweepArgs(argv)),
+    isUsageError: (err) => err instanceof SpecError,
+  });
+}
+
+async function sweep(args: SweepArgs): Promise<number> {
   const controller = new AbortController();
   let sigints = 0;
   const onSignal = () => {

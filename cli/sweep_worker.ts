@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
 import { TrialRefused } from "../sweep/trial.ts";
-import { intFlag, parseCli, runAndExit } from "./_process.ts";
+import { runAndExit } from "./_process.ts";
+import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep-worker --queue redis://HOST:PORT [options]
@@ -55,43 +55,30 @@ export interface WorkerArgs {
  * ```
  */
 export function parseWorkerArgs(argv: string[]): WorkerArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        queue: { type: "string" },
-        "queue-name": { type: "string" },
-        runs: { type: "string" },
-        threads: { type: "string" },
-        backend: { type: "string" },
-        "lock-ms": { type: "string" },
-        "max-trials": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}. Run with --help for the options.`);
-  }
+  const parsed = parseFlags(argv, {
+    queue: { type: "string" },
+    "queue-name": { type: "string" },
+    runs: { type: "string" },
+    threads: { type: "string" },
+    backend: { type: "string" },
+    "lock-ms": { type: "string" },
+    "max-trials": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   const v = parsed.values;
-  if (!v.help && !v.queue) throw new Error("--queue redis://HOST:PORT is required");
+  if (!v.help && !v.queue) throw new FlagError("--queue redis://HOST:PORT is required");
   if (v.queue !== undefined && !/^rediss?:\/\/[^/\s]+/.test(v.queue)) {
-    throw new Error(`--queue takes redis://HOST:PORT, got "${v.queue}"`);
+    throw new FlagError(`--queue takes redis://HOST:PORT, got "${v.queue}"`);
   }
-  const backend = (v.backend ?? "auto") as BackendName;
-  if (!BACKEND_NAMES.includes(backend)) {
-    throw new Error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`);
-  }
+  const backend = choiceFlag("--backend", v.backend, BACKEND_NAMES) ?? "auto";
   return {
     queue: v.queue ?? "",
     queueName: v["queue-name"] ?? DEFAULT_QUEUE_NAME,
     runsDir: v.runs ?? "runs",
-    threads: intFlag("--threads", v.threads, 1),
+    threads: intFlag("--threads", v.threads, { min: 1 }),
     backend,
-    lockMs: intFlag("--lock-ms", v["lock-ms"], 1000) ?? 30_000,
-    maxTrials: intFlag("--max-trials", v["max-trials"], 1),
+    lockMs: intFlag("--lock-ms", v["lock-ms"], { min: 1000 }) ?? 30_000,
+    maxTrials: intFlag("--max-trials", v["max-trials"], { min: 1 }),
     help: v.help ?? false,
   };
 }
@@ -105,9 +92,14 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
  * Deno.exit(await main(["--queue", "redis://127.0.0.1:6379", "--runs", "/mnt/runs"]));
  * ```
  */
-export async function main(argv: string[]): Promise<number> {
-  const args = parseCli(argv, parseWorkerArgs, (a) => a.help, HELP);
-  if (typeof args === "number") return args;
+export function main(argv: string[]): Promise<number> {
+  return runCommand(argv, {
+    help: HELP,
+    main: (argv) => work(parseWorkerArgs(argv)),
+  });
+}
+
+async function work(args: WorkerArgs): Promise<number> {
   const controller = new AbortController();
   let signals = 0;
   const onSignal = () => {

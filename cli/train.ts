@@ -3,18 +3,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { relative, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
 import type { Experiment, TrainOptions } from "../core/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
-import { precisionFlag } from "../core/backend/precision.ts";
-import { resolveOptions, splitSettings } from "../core/options.ts";
+import { PRECISIONS } from "../core/backend/precision.ts";
+import { resolveOptions, splitSettings, STANDARD_OPTIONS } from "../core/options.ts";
 import { describeParams, parseSetArg } from "../core/params.ts";
 import {
   BUILTIN_EXPERIMENTS,
   experimentIdentity,
+  ExperimentNotFoundError,
   isBuiltinExperiment,
+  isExperimentPath,
   loadExperiment,
 } from "../experiments/registry.ts";
 import { parsePluginArg, pluginIdentity } from "../core/plugins.ts";
@@ -26,6 +27,18 @@ import { readRunInfo } from "../core/run/reader.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { applyMetaEdit, emptyMeta, type MetaEdit } from "../core/run/meta.ts";
 import { runAndExit } from "./_process.ts";
+import { resolveRun, shownPath } from "./_run_ref.ts";
+import { resumeCommand } from "../core/experiment/resume_command.ts";
+import {
+  choiceFlag,
+  FlagError,
+  intFlag,
+  numberFlag,
+  oneLine,
+  parseFlags,
+  runCommand,
+} from "../core/flags.ts";
+import { OptionsError } from "../core/options.ts";
 
 const BACKENDS = BACKEND_NAMES;
 
@@ -53,7 +66,7 @@ Options:
   --seed N                seed for weights, shuffling and augmentation
   --set KEY=VALUE         an experiment parameter (repeatable; values parsed as JSON when
                           they parse, strings otherwise): --help --experiment NAME lists
-                          them; epochs, batchSize, learningRate, imageSize, seed work too
+                          them; ${STANDARD_OPTIONS.join(", ")} work too
   --name NAME             a display name for the run (deno task runs rename changes it)
   --tag TAG               a tag (repeatable); deno task runs list 'tag = TAG' finds it
   --note TEXT             a note about the run
@@ -98,86 +111,65 @@ export interface TrainArgs {
   meta?: MetaEdit;
 }
 
-function num(flag: string, value: string | undefined, integer: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new Error(`${flag} expects ${integer ? "an integer" : "a number"}, got "${value}"`);
-  }
-  return n;
-}
-
-/** Parses `deno task train` arguments; throws a clear error on unknown flags or bad values. */
+/** Parses `deno task train` arguments; throws {@linkcode FlagError} on bad flags or values. */
 export function parseTrainArgs(argv: string[]): TrainArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        experiment: { type: "string" },
-        epochs: { type: "string" },
-        "batch-size": { type: "string" },
-        lr: { type: "string" },
-        "image-size": { type: "string" },
-        data: { type: "string" },
-        "strict-data": { type: "boolean" },
-        backend: { type: "string" },
-        threads: { type: "string" },
-        precision: { type: "string" },
-        runs: { type: "string" },
-        callback: { type: "string", multiple: true },
-        seed: { type: "string" },
-        set: { type: "string", multiple: true },
-        name: { type: "string" },
-        tag: { type: "string", multiple: true },
-        note: { type: "string" },
-        summary: { type: "boolean" },
-        resume: { type: "string" },
-        restart: { type: "boolean" },
-        "allow-changed-code": { type: "boolean" },
-        dashboard: { type: "boolean" },
-        port: { type: "string" },
-        host: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (err) {
-    throw new Error(`${(err as Error).message}. Run with --help for the options.`);
-  }
+  const parsed = parseFlags(argv, {
+    experiment: { type: "string" },
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    lr: { type: "string" },
+    "image-size": { type: "string" },
+    data: { type: "string" },
+    "strict-data": { type: "boolean" },
+    backend: { type: "string" },
+    threads: { type: "string" },
+    precision: { type: "string" },
+    runs: { type: "string" },
+    callback: { type: "string", multiple: true },
+    seed: { type: "string" },
+    set: { type: "string", multiple: true },
+    name: { type: "string" },
+    tag: { type: "string", multiple: true },
+    note: { type: "string" },
+    summary: { type: "boolean" },
+    resume: { type: "string" },
+    restart: { type: "boolean" },
+    "allow-changed-code": { type: "boolean" },
+    dashboard: { type: "boolean" },
+    port: { type: "string" },
+    host: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   const v = parsed.values;
-  const backend = (v.backend ?? "auto") as BackendName;
-  if (!BACKENDS.includes(backend)) {
-    throw new Error(`--backend must be one of ${BACKENDS.join(", ")}, got "${v.backend}"`);
+  const backend = choiceFlag("--backend", v.backend, BACKENDS) ?? "auto";
+  let sets;
+  try {
+    sets = splitSettings((v.set ?? []).map(parseSetArg));
+  } catch (err) {
+    throw new FlagError((err as Error).message);
   }
-  const sets = splitSettings((v.set ?? []).map(parseSetArg));
   const overrides: Partial<TrainOptions> = {
     ...sets.overrides,
     ...(Object.keys(sets.params).length ? { params: sets.params } : {}),
   };
   const flags: Partial<TrainOptions> = {
-    epochs: num("--epochs", v.epochs, true),
-    batchSize: num("--batch-size", v["batch-size"], true),
-    learningRate: num("--lr", v.lr, false),
-    imageSize: num("--image-size", v["image-size"], true),
-    seed: num("--seed", v.seed, true),
+    epochs: intFlag("--epochs", v.epochs, { min: 1 }),
+    batchSize: intFlag("--batch-size", v["batch-size"], { min: 1 }),
+    learningRate: numberFlag("--lr", v.lr, { min: 0, exclusiveMin: true }),
+    imageSize: intFlag("--image-size", v["image-size"], { min: 1 }),
+    seed: intFlag("--seed", v.seed, { min: 0 }),
     data: v.data,
     strictData: v["strict-data"],
-    precision: precisionFlag(v.precision),
+    precision: choiceFlag("--precision", v.precision, PRECISIONS),
   };
   for (const [k, val] of Object.entries(flags)) {
     if (val !== undefined) (overrides as Record<string, unknown>)[k] = val;
   }
-  const threads = num("--threads", v.threads, true);
-  if (threads !== undefined && threads < 1) throw new Error(`--threads must be >= 1`);
-  const port = num("--port", v.port, true);
-  if (port !== undefined && (port < 0 || port > 65535)) {
-    throw new Error(`--port must be 0..65535, got ${port}`);
-  }
-  if (v.restart && !v.resume) throw new Error("--restart goes with --resume RUN_DIR");
+  const threads = intFlag("--threads", v.threads, { min: 1 });
+  const port = intFlag("--port", v.port, { min: 0, max: 65535 });
+  if (v.restart && !v.resume) throw new FlagError("--restart goes with --resume RUN_DIR");
   if ((v.port !== undefined || v.host !== undefined) && !v.dashboard) {
-    throw new Error("--port and --host go with --dashboard");
+    throw new FlagError("--port and --host go with --dashboard");
   }
   const meta: MetaEdit = {
     ...(v.name !== undefined ? { name: v.name } : {}),
@@ -187,7 +179,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   try {
     applyMetaEdit(emptyMeta(), meta);
   } catch (err) {
-    throw new Error(`--name/--tag/--note: ${(err as Error).message}`);
+    throw new FlagError(`--name/--tag/--note: ${(err as Error).message}`);
   }
   return {
     ...(Object.keys(meta).length ? { meta } : {}),
@@ -218,8 +210,8 @@ async function readRunInfoForResume(
     return info;
   } catch (err) {
     throw new Error(
-      `${resolve(dir)} is not a run directory (${(err as Error).message}). ` +
-        `Pass the folder of a run, e.g. --resume runs/<run-id>.`,
+      `${shownPath(dir)} is not a run directory (${(err as Error).message}). ` +
+        `Pass a run id or the folder of a run, e.g. --resume runs/<run-id>.`,
     );
   }
 }
@@ -274,22 +266,12 @@ function resumeSource(
   }
   if (!args.experimentGiven || isBuiltinExperiment(args.experiment)) {
     throw new Error(
-      `${args.resume} was trained with the experiment file ${stored}. A run folder never ` +
-        `chooses the code to run: pass it yourself, --experiment ${stored} (its sha256 is ` +
-        `checked against the run's).`,
+      `${args.resume} was trained with an experiment file. A run folder never chooses the ` +
+        `code to run: pass the file yourself, --experiment PATH (its sha256 is checked ` +
+        `against the run's).`,
     );
   }
   return resolve(args.experiment);
-}
-
-/** The command that resumes a run trained with `code`. */
-function resumeCommand(rel: string, code: CodeIdentity): string {
-  const q = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
-  const exp = isBuiltinExperiment(code.experiment.source)
-    ? ""
-    : ` --experiment ${q(code.experiment.source)}`;
-  const cbs = code.plugins.map((p) => ` --callback ${q(p.source)}`).join("");
-  return `deno task train --resume ${q(rel)}${exp}${cbs}`;
 }
 
 /** What `--help --experiment X` adds: the experiment's defaults and parameters. */
@@ -309,25 +291,29 @@ export function experimentHelp(experiment: Experiment): string {
  * stop, Ctrl-C), 1 when the run failed or could not start, 2 for bad flags (130 after a second
  * Ctrl-C, which exits at once).
  */
-export async function main(argv: string[]): Promise<number> {
-  let args: TrainArgs;
+export function main(argv: string[]): Promise<number> {
+  return runCommand(argv, {
+    help: trainHelp,
+    main: (argv) => train(parseTrainArgs(argv)),
+    isUsageError: (err) => err instanceof OptionsError || err instanceof ExperimentNotFoundError,
+  });
+}
+
+/** The `--help` text, with the experiment's parameters when `--experiment` is given. */
+async function trainHelp(argv: string[]): Promise<string> {
+  const at = argv.findIndex((a) => a === "--experiment" || a.startsWith("--experiment="));
+  const name = at < 0 ? undefined : argv[at].includes("=") ? argv[at].split("=")[1] : argv[at + 1];
+  if (name === undefined) return HELP;
   try {
-    args = parseTrainArgs(argv);
+    return `${HELP}\n${experimentHelp(await loadExperiment(name))}`;
   } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 2;
+    return `${HELP}\n(experiment ${name}: ${oneLine((err as Error).message)})`;
   }
-  if (args.help) {
-    console.log(HELP);
-    if (args.experimentGiven) {
-      try {
-        console.log(experimentHelp(await loadExperiment(args.experiment)));
-      } catch (err) {
-        console.error(`error: ${(err as Error).message}`);
-        return 1;
-      }
-    }
-    return 0;
+}
+
+async function train(args: TrainArgs): Promise<number> {
+  if (args.resume) {
+    args = { ...args, resume: (await resolveRun("--resume", args.resume, args.runsDir)).shown };
   }
   const controller = new AbortController();
   let sigints = 0;
@@ -361,6 +347,8 @@ export async function main(argv: string[]): Promise<number> {
       source = resumeSource(args, info);
       storedCode = parseCodeIdentity(info.config?.code);
     } else if (!isBuiltinExperiment(source)) {
+      // An unknown name fails here (exit 2) rather than as a missing file.
+      if (!isExperimentPath(source)) await loadExperiment(source);
       source = resolve(source);
     }
     const code: CodeIdentity = {
@@ -416,7 +404,7 @@ export async function main(argv: string[]): Promise<number> {
       plugins,
       signal: controller.signal,
     });
-    const rel = relative(Deno.cwd(), run.dir) || run.dir;
+    const rel = shownPath(run.dir);
     const last = result.logs;
     const fmt = (k: string) => (typeof last[k] === "number" ? last[k].toFixed(4) : "n/a");
     console.log(
@@ -426,7 +414,15 @@ export async function main(argv: string[]): Promise<number> {
     );
     console.log(`Run directory: ${rel}`);
     if (result.status === "stopped" && result.stopReason === "interrupted") {
-      console.log(`  resume it:  ${resumeCommand(rel, code)}`);
+      console.log(`  resume it:  ${
+        resumeCommand({
+          runDir: run.dir,
+          code: {
+            ...(isBuiltinExperiment(code.experiment.source) ? {} : { experiment: args.experiment }),
+            plugins: args.callbacks,
+          },
+        })
+      }`);
     }
     if (evaluation) {
       console.log(
@@ -439,7 +435,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     if (!args.dashboard) {
       console.log(
-        `  look at it: deno task dashboard --runs ${relative(Deno.cwd(), args.runsDir) || "."}`,
+        `  look at it: deno task dashboard --runs ${shownPath(dirname(run.dir))}`,
       );
     }
     if (dashboard) {
@@ -455,9 +451,6 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     return 0;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
-    return 1;
   } finally {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   }

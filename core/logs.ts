@@ -4,7 +4,7 @@
  * `NaN` when training diverged.
  *
  * Callbacks receive a frozen copy, so one callback can never change what the next
- * one sees (Keras shares one mutable dict; see REFERENCE.md).
+ * one sees (Keras shares one mutable dict).
  */
 export type Logs = Readonly<Record<string, number>>;
 

@@ -1,8 +1,9 @@
 /**
  * Optimizers by name, so that an experiment parameter (`--set optimizer=sgd`) picks one:
  * `adam` (the default), `sgd`, `momentum` (SGD with momentum 0.9, Nesterov off), `rmsprop`,
- * `adagrad`, `adamax`. Their state (moments, accumulators) is saved with resume points by
- * `core/run/model_io.ts` like Adam's.
+ * `adagrad`. Their state (moments, accumulators) is saved with resume points by
+ * `core/run/model_io.ts` like Adam's. Not `adamax`: tfjs cannot read or restore its state
+ * (`getWeights()` is not implemented for Adamax), so its runs could never be resumed.
  *
  * @example
  * ```ts
@@ -17,7 +18,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 
 /** The optimizer names {@linkcode createOptimizer} knows. */
-export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop", "adagrad", "adamax"] as const;
+export const OPTIMIZER_NAMES = ["adam", "sgd", "momentum", "rmsprop", "adagrad"] as const;
 
 /** One of {@linkcode OPTIMIZER_NAMES}. */
 export type OptimizerName = typeof OPTIMIZER_NAMES[number];
@@ -35,8 +36,6 @@ export function createOptimizer(name: string, lr: number): tf.Optimizer {
       return tf.train.rmsprop(lr);
     case "adagrad":
       return tf.train.adagrad(lr);
-    case "adamax":
-      return tf.train.adamax(lr);
   }
   throw new Error(`unknown optimizer "${name}" (${OPTIMIZER_NAMES.join(", ")})`);
 }

@@ -15,16 +15,25 @@
 import type { TrainOptions } from "./experiment.ts";
 import { type Params, type ParamSpecs, type ParamValue, resolveParams } from "./params.ts";
 import { PRECISIONS } from "./backend/precision.ts";
+import { STANDARD_HYPERPARAMETERS } from "./run/summary.ts";
 
-/** The options every experiment has, settable by `--set` (and sweeps) like parameters. */
-export const STANDARD_OPTIONS: readonly string[] = [
-  "epochs",
-  "batchSize",
-  "learningRate",
-  "imageSize",
-  "seed",
-  "precision",
-];
+/**
+ * A bad training option or experiment parameter (from flags, `--set` or a sweep): bad input
+ * rather than a failure, so the CLI exits 2 for it.
+ */
+export class OptionsError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OptionsError";
+  }
+}
+
+/**
+ * The options every experiment has, settable by `--set` (and sweeps) like parameters: the
+ * hyperparameter columns of the runs table (one list, `STANDARD_HYPERPARAMETERS`).
+ */
+export const STANDARD_OPTIONS: readonly string[] = STANDARD_HYPERPARAMETERS;
 
 /**
  * Sorts `key=value` settings into standard options (`epochs`, `batchSize`, `learningRate`,
@@ -79,7 +88,8 @@ export const positiveFinite = (v: number): boolean => Number.isFinite(v) && v > 
 
 /**
  * Merges experiment defaults with overrides and validates the result; the experiment's own
- * parameters (`specs`) are resolved from `overrides.params` (see `resolveParams`).
+ * parameters (`specs`) are resolved from `overrides.params` (see `resolveParams`). Throws
+ * {@linkcode OptionsError} listing every bad value.
  */
 export function resolveOptions(
   defaults: TrainOptions,
@@ -90,9 +100,13 @@ export function resolveOptions(
   for (const [k, v] of Object.entries(overrides)) {
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   }
-  o.params = resolveParams(specs, { ...(defaults.params ?? {}), ...(overrides.params ?? {}) });
+  try {
+    o.params = resolveParams(specs, { ...(defaults.params ?? {}), ...(overrides.params ?? {}) });
+  } catch (err) {
+    throw new OptionsError((err as Error).message, { cause: err });
+  }
   const problems = [
-    optionProblem("epochs (--epochs)", o.epochs, integerAtLeast(0), "an integer >= 0"),
+    optionProblem("epochs (--epochs)", o.epochs, integerAtLeast(1), "an integer >= 1"),
     optionProblem("batch size (--batch-size)", o.batchSize, integerAtLeast(1), "an integer >= 1"),
     optionProblem("image size (--image-size)", o.imageSize, integerAtLeast(1), "an integer >= 1"),
     optionProblem("seed (--seed)", o.seed, integerAtLeast(0), "an integer >= 0"),
@@ -103,6 +117,6 @@ export function resolveOptions(
         String(o.precision)
       }`,
   ].filter((p) => p !== undefined);
-  if (problems.length > 0) throw new Error(`Invalid options: ${problems.join("; ")}.`);
+  if (problems.length > 0) throw new OptionsError(`Invalid options: ${problems.join("; ")}.`);
   return o;
 }

@@ -13,7 +13,8 @@ import type { Experiment, PluginSpec, TrainOptions } from "./experiment.ts";
 import { evaluateModel } from "./evaluate.ts";
 import { modelSummary } from "./models/summary.ts";
 import type { EvaluationReport } from "./run/evaluation_format.ts";
-import { resolveOptions } from "./options.ts";
+import { OptionsError, resolveOptions, STANDARD_OPTIONS } from "./options.ts";
+import { shownPath } from "./format/path.ts";
 import { loadPlugin } from "./plugins.ts";
 import { withSeededMathRandom } from "./random.ts";
 import { RunWriter } from "./run/writer.ts";
@@ -144,10 +145,19 @@ export async function prepareExperiment(o: RunExperimentOptions): Promise<Prepar
   }
   // Build the model once on a placeholder shape first, so that an image size it cannot take
   // fails now rather than after a long dataset load.
-  withSeededMathRandom(
-    options.seed,
-    () => exp.model([options.imageSize, options.imageSize, 3], 2, options),
-  ).dispose();
+  try {
+    withSeededMathRandom(
+      options.seed,
+      () => exp.model([options.imageSize, options.imageSize, 3], 2, options),
+    ).dispose();
+  } catch (err) {
+    throw new OptionsError(
+      `cannot build the model at image size ${options.imageSize} (--image-size): ${
+        (err as Error).message
+      }`,
+      { cause: err },
+    );
+  }
   const dataset = await exp.dataset(options);
   const model = withSeededMathRandom(
     options.seed,
@@ -284,7 +294,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       await checkpointer(trainer, "initial");
     }
     await o.onRunCreated?.(run);
-    log(`run: ${run.dir}`);
+    log(`run: ${shownPath(run.dir)}`);
     const remaining = Math.max(0, options.epochs - trainer.position.epoch);
     const result = await trainer.train({ epochs: remaining });
     let evaluation: EvaluationReport | undefined;
@@ -321,21 +331,14 @@ function checkResume(
 ): Partial<TrainOptions> {
   if (run.info.experiment !== o.experiment.name) {
     throw new Error(
-      `${run.dir} is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
+      `${
+        shownPath(run.dir)
+      } is a run of experiment "${run.info.experiment}", not "${o.experiment.name}"; ` +
         `resume it without --experiment (or with --experiment ${run.info.experiment}).`,
     );
   }
   const c = run.info.config as Partial<TrainOptions>;
-  const keys = [
-    "epochs",
-    "batchSize",
-    "learningRate",
-    "imageSize",
-    "seed",
-    "data",
-    "strictData",
-    "precision",
-  ];
+  const keys = [...STANDARD_OPTIONS, "data", "strictData"];
   const fromRun = Object.fromEntries(keys.map((k) => [k, c[k as keyof TrainOptions]]));
   for (const k of keys) {
     const v = overrides[k as keyof TrainOptions];

@@ -10,6 +10,8 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL } from "node:url";
+import { parseFlagsOrExit } from "../core/flags.ts";
+import { shownPath } from "../core/format/path.ts";
 
 const ui = new URL("./ui/", import.meta.url);
 const dist = new URL("./dist/", ui);
@@ -70,7 +72,15 @@ export const APP_CSS: string = ${JSON.stringify(css)};
 }
 
 if (import.meta.main) {
-  if (Deno.args.includes("--check")) {
+  const { values } = parseFlagsOrExit(
+    Deno.args,
+    `Usage: deno task build-ui [--check]
+
+Bundles the dashboard's client (dashboard/ui/) into dashboard/ui/dist/bundle.ts (committed).
+  --check    only check that the committed bundle is up to date (exit 1 when not)`,
+    { check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  );
+  if (values.check) {
     const tmp = await Deno.makeTempDir();
     const built = await buildUi(pathToFileURL(tmp + "/"));
     for (const file of Object.values(built)) {
@@ -88,6 +98,6 @@ if (import.meta.main) {
     console.log("dashboard bundle is up to date");
   } else {
     const { bundle } = await buildUi();
-    console.log(`wrote ${bundle} (${(await Deno.stat(bundle)).size} bytes)`);
+    console.log(`wrote ${shownPath(bundle)} (${(await Deno.stat(bundle)).size} bytes)`);
   }
 }

@@ -6,15 +6,7 @@
 import type { MetricsRecord } from "../core/run/format.ts";
 import { metricKeys } from "../core/run/downsample.ts";
 import { readMetrics } from "../core/run/reader.ts";
-
-/** Quotes a CSV cell when needed and defuses spreadsheet formulas (`=`, `+`, `-`, `@`). */
-export function csvCell(value: unknown): string {
-  if (value === undefined || value === null) return "";
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : String(value);
-  let s = String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
+import { csvRow } from "../core/format/csv.ts";
 
 /**
  * Renders metric records as CSV with columns `epoch, step, time[, batch], <metrics...>`
@@ -31,8 +23,8 @@ export function metricsToCsv(records: readonly MetricsRecord[]): string {
   const hasBatch = records.some((r) => r.batch !== undefined);
   const keys = metricKeys(records);
   const cols = ["epoch", "step", "time", ...(hasBatch ? ["batch"] : []), ...keys];
-  const lines = [cols.map(csvCell).join(",")];
-  for (const r of records) lines.push(cols.map((c) => csvCell(r[c])).join(","));
+  const lines = [csvRow(cols)];
+  for (const r of records) lines.push(csvRow(cols.map((c) => r[c])));
   return lines.join("\n") + "\n";
 }
 
@@ -66,13 +58,11 @@ export function metricsCsvStream(
         if (!res.more) break;
       }
       cols = ["epoch", "step", "time", ...(hasBatch ? ["batch"] : []), ...[...keys].sort()];
-      controller.enqueue(enc.encode(cols.map(csvCell).join(",") + "\n"));
+      controller.enqueue(enc.encode(csvRow(cols) + "\n"));
     },
     async pull(controller) {
       const res = await readMetrics(runDir, { sinceOffset: offset, maxBytes: step });
-      const rows = res.records.filter(wanted).map((r) =>
-        cols!.map((c) => csvCell(r[c])).join(",") + "\n"
-      );
+      const rows = res.records.filter(wanted).map((r) => csvRow(cols!.map((c) => r[c])) + "\n");
       if (rows.length) controller.enqueue(enc.encode(rows.join("")));
       offset = res.offset;
       if (!res.more) controller.close();

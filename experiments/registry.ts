@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { Experiment } from "../core/experiment.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { type ModuleIdentity, moduleSha256 } from "../core/code_identity.ts";
+import { shownPath } from "../core/format/path.ts";
 
 const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = {
   default: () => import("./default.ts"),
@@ -66,8 +67,33 @@ export async function experimentIdentity(nameOrPath: string): Promise<ModuleIden
 }
 
 /**
- * Loads an experiment by built-in name or by file path; throws a clear error when the file
- * does not exist or does not export an experiment.
+ * Whether `nameOrPath` names an experiment file rather than a built-in: it has a slash or a
+ * module extension.
+ *
+ * @example
+ * ```ts
+ * import { isExperimentPath } from "./registry.ts";
+ * isExperimentPath("./my_experiment.ts"); // true
+ * isExperimentPath("default"); // false
+ * ```
+ */
+export function isExperimentPath(nameOrPath: string): boolean {
+  return /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
+}
+
+/** No such experiment: an unknown built-in name or a missing file (bad input: CLI exit 2). */
+export class ExperimentNotFoundError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ExperimentNotFoundError";
+  }
+}
+
+/**
+ * Loads an experiment by built-in name or by file path; throws
+ * {@linkcode ExperimentNotFoundError} when there is no such built-in or file, a clear error
+ * when the file does not export an experiment.
  */
 export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
   let load: () => Promise<Record<string, unknown>>;
@@ -76,9 +102,8 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
     load = BUILTIN_LOADERS[nameOrPath];
     label = `built-in experiment "${nameOrPath}"`;
   } else {
-    const looksLikePath = /[/\\]|\.(ts|js|mts|mjs)$/.test(nameOrPath);
-    if (!looksLikePath) {
-      throw new Error(
+    if (!isExperimentPath(nameOrPath)) {
+      throw new ExperimentNotFoundError(
         `Unknown experiment "${nameOrPath}". Built-in: ${
           Object.keys(BUILTIN_EXPERIMENTS).join(", ")
         }; or pass the path of an experiment file (e.g. ./my_experiment.ts).`,
@@ -88,7 +113,9 @@ export async function loadExperiment(nameOrPath: string): Promise<Experiment> {
     try {
       if (!(await Deno.stat(abs)).isFile) throw new Error("not a file");
     } catch {
-      throw new Error(`Experiment file ${abs} does not exist (or is not a readable file).`);
+      throw new ExperimentNotFoundError(
+        `Experiment file ${shownPath(abs)} does not exist (or is not a readable file).`,
+      );
     }
     const url = toFileUrl(abs);
     load = () => import(url);

@@ -25,6 +25,7 @@ export {
   SpecError,
   type SweepSpec,
   trialKey,
+  trialOverrides,
   type TrialPlan,
   validateSpec,
 } from "./spec.ts";
@@ -60,7 +61,6 @@ export {
   type RunTrialOptions,
   trialClaimDir,
   type TrialOutcome,
-  trialOverrides,
   TrialRefused,
 } from "./trial.ts";
 export { coreCount, type LocalSweepOptions, runLocalSweep } from "./local.ts";

@@ -19,14 +19,14 @@ import type { Experiment } from "../core/experiment.ts";
 import { resolveOptions, STANDARD_OPTIONS } from "../core/options.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { VERSION } from "../core/version.ts";
+import { shownPath } from "../core/format/path.ts";
 import {
   experimentIdentity,
   experimentModulePath,
   loadExperiment,
 } from "../experiments/registry.ts";
-import { expandTrials, SpecError, type SweepSpec, validateSpec } from "./spec.ts";
+import { expandTrials, SpecError, type SweepSpec, trialOverrides, validateSpec } from "./spec.ts";
 import { sweepIdOf, type SweepRecord } from "./store.ts";
-import { trialOverrides } from "./trial.ts";
 
 /**
  * Reads a spec file: `.json`, or a module (`.ts`, `.js`, ...) whose default export is the spec.
@@ -46,18 +46,18 @@ export async function loadSpecFile(path: string): Promise<SweepSpec> {
     try {
       text = await Deno.readTextFile(abs);
     } catch (err) {
-      throw new Error(`Cannot read the sweep spec ${abs}: ${(err as Error).message}`);
+      throw new Error(`Cannot read the sweep spec ${shownPath(abs)}: ${(err as Error).name}`);
     }
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new Error(`The sweep spec ${abs} is not valid JSON: ${(err as Error).message}`);
+      throw new SpecError([`${shownPath(abs)} is not valid JSON (${(err as Error).message})`]);
     }
   } else {
     try {
       raw = (await import(toFileUrl(abs))).default;
     } catch (err) {
-      throw new Error(`Cannot load the sweep spec module ${abs}: ${(err as Error).message}`);
+      throw new SpecError([`cannot load the module ${shownPath(abs)}: ${(err as Error).message}`]);
     }
   }
   return validateSpec(raw);

@@ -39,6 +39,8 @@
 import { hashInts, mulberry32 } from "../core/random.ts";
 import { metricDirection } from "../core/metric_direction.ts";
 import type { ParamValue } from "../core/params.ts";
+import type { TrainOptions } from "../core/experiment.ts";
+import { splitSettings } from "../core/options.ts";
 
 /** A search space for one parameter. */
 export type ParamSpace =
@@ -448,4 +450,26 @@ export function expandTrials(spec: SweepSpec): TrialPlan[] {
     params,
     settings: { ...spec.settings, ...params },
   }));
+}
+
+/**
+ * Standard options, `data`/`strictData` and parameters from a trial's settings.
+ *
+ * @example
+ * ```ts
+ * import { trialOverrides } from "./spec.ts";
+ * trialOverrides({ epochs: 3, width: 8 }); // { epochs: 3, params: { width: 8 } }
+ * ```
+ */
+export function trialOverrides(
+  settings: Readonly<Record<string, ParamValue>>,
+): Partial<TrainOptions> {
+  const { data, strictData, ...rest } = settings;
+  const { overrides, params } = splitSettings(Object.entries(rest));
+  return {
+    ...overrides,
+    ...(data !== undefined ? { data: String(data) } : {}),
+    ...(strictData !== undefined ? { strictData: Boolean(strictData) } : {}),
+    ...(Object.keys(params).length ? { params } : {}),
+  };
 }

@@ -24,10 +24,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { acquireRunLock } from "../core/run/lock.ts";
 import type { Callback } from "../core/callback.ts";
-import type { TrainOptions } from "../core/experiment.ts";
 import type { BackendName } from "../core/backend/select.ts";
-import { splitSettings } from "../core/options.ts";
-import type { ParamValue } from "../core/params.ts";
 import type { RunInfo } from "../core/run/format.ts";
 import { runExperiment } from "../core/run_experiment.ts";
 import { VERSION } from "../core/version.ts";
@@ -38,6 +35,7 @@ export { bestValue, metricHistory, sweepRuns, sweepTag } from "./runs.ts";
 import type { SweepSpec, TrialPlan } from "./spec.ts";
 import type { SweepRecord } from "./store.ts";
 import { experimentFingerprint } from "./plan.ts";
+import { trialOverrides } from "./spec.ts";
 
 /** How a trial ended (what a worker reports back). */
 export interface TrialOutcome {
@@ -78,28 +76,6 @@ export class TrialRefused extends Error {
     super(reason);
     this.name = "TrialRefused";
   }
-}
-
-/**
- * Standard options, `data`/`strictData` and parameters from a trial's settings.
- *
- * @example
- * ```ts
- * import { trialOverrides } from "./trial.ts";
- * trialOverrides({ epochs: 3, width: 8 }); // { epochs: 3, params: { width: 8 } }
- * ```
- */
-export function trialOverrides(
-  settings: Readonly<Record<string, ParamValue>>,
-): Partial<TrainOptions> {
-  const { data, strictData, ...rest } = settings;
-  const { overrides, params } = splitSettings(Object.entries(rest));
-  return {
-    ...overrides,
-    ...(data !== undefined ? { data: String(data) } : {}),
-    ...(strictData !== undefined ? { strictData: Boolean(strictData) } : {}),
-    ...(Object.keys(params).length ? { params } : {}),
-  };
 }
 
 /**

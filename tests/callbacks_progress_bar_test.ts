@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, ProgressBar } from "../callbacks/progress_bar.ts";
+import { ProgressBar } from "../callbacks/progress_bar.ts";
+import { formatDuration } from "../core/format/duration.ts";
 import { drive, FakeContext } from "./helpers/fake_context.ts";
 
 function sink(isTTY: boolean) {
@@ -8,10 +9,10 @@ function sink(isTTY: boolean) {
 }
 
 Deno.test("formatDuration", () => {
-  assert.equal(formatDuration(0), "0:00");
-  assert.equal(formatDuration(75.4), "1:15");
-  assert.equal(formatDuration(3725), "1:02:05");
-  assert.equal(formatDuration(NaN), "?");
+  assert.equal(formatDuration(0, "clock"), "0:00");
+  assert.equal(formatDuration(75_400, "clock"), "1:15");
+  assert.equal(formatDuration(3_725_000, "clock"), "1:02:05");
+  assert.equal(formatDuration(NaN, "clock"), "?");
 });
 
 Deno.test("ProgressBar (not a TTY): a line every 10% with ETA and the trainer's running means", async () => {

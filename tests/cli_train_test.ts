@@ -39,10 +39,13 @@ Deno.test("parseTrainArgs: unknown flags and bad values are clear errors", () =>
   assert.throws(() => parseTrainArgs(["--epoch", "3"]), /Unknown option '--epoch'.*--help/);
   assert.throws(
     () => parseTrainArgs(["--epochs", "three"]),
-    /--epochs expects an integer, got "three"/,
+    /--epochs must be an integer >= 1, got "three"/,
   );
-  assert.throws(() => parseTrainArgs(["--batch-size", "1.5"]), /--batch-size expects an integer/);
-  assert.throws(() => parseTrainArgs(["--lr", ""]), /--lr expects a number/);
+  assert.throws(
+    () => parseTrainArgs(["--batch-size", "1.5"]),
+    /--batch-size must be an integer >= 1/,
+  );
+  assert.throws(() => parseTrainArgs(["--lr", ""]), /--lr must be a number > 0/);
   assert.throws(() => parseTrainArgs(["--backend", "tpu"]), /--backend must be one of auto/);
   assert.throws(() => parseTrainArgs(["--port", "80"]), /--port and --host go with --dashboard/);
   assert.throws(() => parseTrainArgs(["stray"]), /Unexpected argument 'stray'/);
@@ -93,7 +96,7 @@ Deno.test("--experiment snacks --summary prints the chapter's table layer for la
   assert.match(r.stdout, /^Non-trainable params: 0$/m);
 });
 
-Deno.test("CLI exit codes: --help 0, bad flag 2, bad option value 1 with the message", async () => {
+Deno.test("CLI exit codes: --help 0, bad flag or option value 2 with the message", async () => {
   const help = await cli("--help");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: deno task train/);
@@ -102,13 +105,17 @@ Deno.test("CLI exit codes: --help 0, bad flag 2, bad option value 1 with the mes
   assert.match(bad.stderr, /error: Unknown option '--nope'/);
   const runs = await Deno.makeTempDir();
   const neg = await cli("--epochs=-1", "--runs", runs);
-  assert.equal(neg.code, 1);
-  assert.match(neg.stderr, /epochs \(--epochs\) must be an integer >= 0, got -1/);
+  assert.equal(neg.code, 2);
+  assert.match(neg.stderr, /--epochs must be an integer >= 1, got "-1"/);
+  const zero = await cli("--set", "epochs=0", "--runs", runs);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /epochs \(--epochs\) must be an integer >= 1, got 0/);
   const small = await cli("--experiment", "snacks", "--image-size", "7", "--runs", runs);
-  assert.equal(small.code, 1);
+  assert.equal(small.code, 2);
   assert.match(small.stderr, /Image size 7x7 is too small for the book's convnet.*at least 8 /);
   const resumeBad = await cli("--resume", runs);
   assert.equal(resumeBad.code, 1);
+  assert.doesNotMatch(resumeBad.stderr, new RegExp(`(^|\\s)${runs}`), "no absolute path");
   assert.match(resumeBad.stderr, /is not a run directory/);
   let n = 0;
   for await (const _ of Deno.readDir(runs)) n++;

@@ -58,10 +58,12 @@ Deno.test("a run folder never chooses code: resume and evaluate of a file experi
   await Deno.writeTextFile(join(runDir, "run.json"), JSON.stringify(edited));
   const resume = await run(CLI, "--resume", runDir, "--epochs", "2");
   assert.equal(resume.code, 1);
-  assert.match(resume.text, /A run folder never chooses the code to run: pass it yourself/);
+  assert.match(resume.text, /A run folder never chooses the code to run: pass the file yourself/);
+  assert.ok(!resume.text.includes(evil), "the file named by run.json is never suggested");
   const evaluate = await run(EVAL, "--run", runDir);
   assert.equal(evaluate.code, 1);
   assert.match(evaluate.text, /A run folder never chooses the code to run/);
+  assert.ok(!evaluate.text.includes(evil), "the file named by run.json is never suggested");
   assert.equal(await Deno.stat(marker).then(() => true, () => false), false, "evil.ts never ran");
 
   // The right file, changed since: refused with what changed, unless --allow-changed-code.

@@ -11,14 +11,13 @@ Deno.test("parseDashboardArgs: defaults, values, clear errors", () => {
     port: 0,
     host: "0.0.0.0",
   });
-  assert.equal(parseDashboardArgs(["-h"]), "help");
   assert.throws(
     () => parseDashboardArgs(["--port", "abc"]),
-    /--port must be an integer 0\.\.65535, got "abc"/,
+    /--port must be an integer from 0 to 65535, got "abc"/,
   );
   assert.throws(() => parseDashboardArgs(["--port", "70000"]), /--port must be/);
-  assert.throws(() => parseDashboardArgs(["--bogus"]), /Unknown option '--bogus'[\s\S]*Usage:/);
-  assert.throws(() => parseDashboardArgs(["extra"]), /Usage:/);
+  assert.throws(() => parseDashboardArgs(["--bogus"]), /Unknown option '--bogus'.*--help/);
+  assert.throws(() => parseDashboardArgs(["extra"]), /Unexpected argument 'extra'/);
 });
 
 Deno.test("startDashboard serves a runs directory on 127.0.0.1 and closes with an open stream", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
@@ -125,9 +125,7 @@ async function saveCheckpoint(model: tfl.LayersModel, dir: string) {
 }
 
 function evalArgs(argv: string[]): EvaluateArgs {
-  const a = parseEvaluateArgs(argv);
-  assert.notEqual(a, "help");
-  return a as EvaluateArgs;
+  return parseEvaluateArgs(argv);
 }
 
 Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluation.json served by the API", async () => {
@@ -202,11 +200,21 @@ Deno.test("deno task evaluate: latest checkpoint + experiment dataset -> evaluat
     () => runEvaluate(evalArgs(["--run", runDir, "--experiment", expFile, "--checkpoint", "nope"])),
     /checkpoint "nope" not found: .*nope has no model\.json/,
   );
-  assert.throws(() => parseEvaluateArgs([]), /--run DIR is required/);
-  assert.equal(parseEvaluateArgs(["--help"]), "help");
+  assert.throws(() => parseEvaluateArgs([]), /--run RUN is required/);
+  // A bare run id is looked up in --runs; the report's path is shown relative, never absolute.
+  const byId = await runEvaluate(
+    evalArgs(["--run", "tiny-1", "--runs", root, "--experiment", expFile]),
+  );
+  assert.ok(!isAbsolute(byId), byId);
+  assert.equal(JSON.parse(await Deno.readTextFile(byId)).checkpoint, "best");
+  await assert.rejects(
+    () => runEvaluate(evalArgs(["--run", "tiny-2", "--runs", root, "--experiment", expFile])),
+    (err: Error) =>
+      /--run tiny-2: no run tiny-2 in /.test(err.message) && !err.message.includes(` ${root}`),
+  );
   assert.throws(
     () => parseEvaluateArgs(["--run", "x", "--split", "train"]),
-    /--split must be test or val/,
+    /--split must be one of test, val/,
   );
   await assert.rejects(() => latestCheckpoint(root), /has no checkpoint/);
   model.dispose();

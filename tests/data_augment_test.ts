@@ -8,8 +8,8 @@ import {
 } from "../core/data/augment.ts";
 import { denormalizePixels, normalizePixels, toRgba } from "../core/data/normalize.ts";
 import { resizeBilinear } from "../core/data/resize.ts";
-import { stratifiedHoldout } from "../core/data/rng.ts";
-import { ProgressLine } from "../core/data/progress.ts";
+import { stratifiedHoldout } from "../core/data/holdout.ts";
+import { ProgressLine } from "../core/format/progress.ts";
 
 const NONE: AugmentParams = {
   flip: false,
@@ -102,12 +102,21 @@ Deno.test("stratified holdout: per class, seeded, disjoint", () => {
   assert.throws(() => stratifiedHoldout(labels, 1, 1), /fraction must be in \[0, 1\)/);
 });
 
-Deno.test("progress line: one line per 10% when not a terminal", () => {
+Deno.test("progress line: one line per 10% when not a terminal, then the total", () => {
   const out: string[] = [];
-  const bar = new ProgressLine("decoding", 100, { write: (t) => out.push(t), inPlace: false });
-  for (let i = 1; i <= 100; i++) bar.update(i);
+  let t = 0;
+  const bar = new ProgressLine("decoding", 100, {
+    stream: { write: (s) => out.push(s) },
+    isTTY: false,
+    now: () => t,
+  });
+  for (let i = 1; i <= 100; i++) {
+    t += 200;
+    bar.update(i);
+  }
   bar.finish();
   assert.equal(out.length, 10);
-  assert.match(out[0], /^decoding: 10\/100 \(10%\), \d+\/s, .* left\n$/);
-  assert.match(out[9], /^decoding: 100\/100 \(100%\), .* in all\n$/);
+  assert.equal(out[0], "decoding  10/100 [10%]  eta 0:18\n");
+  assert.equal(out[9], "decoding  100/100  0:20\n");
+  assert.ok(out.every((s) => !s.includes("\r") && !s.includes("\x1b")), "no control characters");
 });

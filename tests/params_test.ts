@@ -112,7 +112,7 @@ Deno.test("the default experiment takes --set width/dropout; run.json stores the
   );
 });
 
-Deno.test("deno task train: --help --experiment lists parameters; a bad --set exits 1 naming what exists", async () => {
+Deno.test("deno task train: --help --experiment lists parameters; a bad --set exits 2 naming what exists", async () => {
   const run = async (...args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] })
       .output();
@@ -125,7 +125,7 @@ Deno.test("deno task train: --help --experiment lists parameters; a bad --set ex
   assert.equal(help.code, 0);
   assert.match(help.text, /parameters \(--set NAME=VALUE\):\n\s+width \(integer, default 16/);
   const bad = await run("--set", "widht=3", "--epochs", "1", "--runs", await Deno.makeTempDir());
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2);
   assert.match(bad.text, /unknown parameter widht \(this experiment has width, dropout/);
   const malformed = await run("--set", "width");
   assert.equal(malformed.code, 2);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -367,7 +367,7 @@ async function cli(...args: string[]) {
   };
 }
 
-Deno.test("predict CLI: bad flags exit 2 with the usage", async () => {
+Deno.test("predict CLI: bad flags exit 2 with one line naming the flag", async () => {
   assert.throws(() => parsePredictArgs(["--run", "r", "a.jpg", "--top-k", "0"]), UsageError);
   assert.deepEqual(parsePredictArgs(["--run", "r", "a.jpg", "dir/", "--top-k", "5"]).paths, [
     "a.jpg",
@@ -384,7 +384,7 @@ Deno.test("predict CLI: bad flags exit 2 with the usage", async () => {
   ) {
     const r = await cli(...args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, /^error: .*\n\nUsage: deno task predict --run DIR/s);
+    assert.match(r.stderr, /^error: [^\n]+\n$/);
     assert.equal(r.stdout, "");
   }
 });
@@ -423,6 +423,7 @@ Deno.test("predict CLI: --json over a folder with a bad file, --cam PNGs, exit 1
     "weights",
   ]);
   assert.deepEqual(doc.weights, { name: "best", kind: "best" });
+  assert.ok(!isAbsolute(doc.run), `the run is shown relative: ${doc.run}`);
   assert.deepEqual(doc.classNames, ["class_0", "class_1", "class_2"]);
   assert.equal(doc.preprocessing.fit, "cover");
   const files = (await expandInputs([images])).files;
@@ -437,7 +438,7 @@ Deno.test("predict CLI: --json over a folder with a bad file, --cam PNGs, exit 1
   }]);
   assert.ok(r.stderr.includes(`${bad}`), "the error names the file on stderr too");
   assert.match(r.stderr, /weights: checkpoints\/best/);
-  assert.match(r.stderr, /predicting: 7\/7/);
+  assert.match(r.stderr, /predicting {2}7\/7/);
   const lib = await predict(runDir, files.filter((f) => f !== bad), { topK: 2 });
   for (const x of doc.results.filter((x: { ok: boolean }) => x.ok)) {
     assert.equal(x.top.length, 2);

@@ -59,7 +59,7 @@ Deno.test("GET /api/runs: query, sort, group, archived, paging; crashed with the
   assert.deepEqual(page.runs.map((r: { id: string }) => r.id), [F.lrBig, F.lrMid]);
   const bad = await app.request(`/api/runs?q=${encodeURIComponent("lr < < 1")}`);
   assert.equal(bad.status, 400);
-  assert.match((await bad.json()).error, /at character 6\)\n {2}lr < < 1\n {7}\^/);
+  assert.match((await bad.json()).error, /at character 6: "< 1"\)$/);
   assert.equal((await app.request("/api/runs?sort=nope")).status, 400);
   assert.equal((await app.request("/api/runs?desc=maybe")).status, 400);
   const detail = await (await app.request(`/api/runs/${F.killed}`)).json();

@@ -7,30 +7,35 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { intFlag, numberFlag, parseFlagsOrExit } from "../core/flags.ts";
 import { killLoop, PHASES } from "./helpers/kill_loop.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    kills: { type: "string", default: "200" },
-    "per-run": { type: "string", default: "10" },
-    seed: { type: "string", default: String(Date.now() % 1e9) },
-    "phase-ms": { type: "string", default: "10" },
-    quiet: { type: "boolean", default: false },
-  },
+const HELP = `Usage: deno task soak [--kills N] [--per-run N] [--seed N] [--phase-ms N] [--quiet]
+
+The kill-and-resume loop of tests/kill_test.ts, as long as you like.
+  --kills N      SIGKILLs in all (>= 1)                                   [default: 200]
+  --per-run N    kills per run (>= ${PHASES.length}: every phase, then random early ones)   [default: 10]
+  --seed N       seed of the kill moments                                [default: random]
+  --phase-ms N   how long each phase is aimed at (>= 0)                  [default: 10]
+  --quiet        no line per kill
+Exit status: 0 clean, 1 a loss or a survivor, 2 bad flags.`;
+
+const { kills, perRun, seed, phaseMs, values } = parseFlagsOrExit(Deno.args, HELP, {
+  kills: { type: "string" },
+  "per-run": { type: "string" },
+  seed: { type: "string" },
+  "phase-ms": { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+}, {
+  check: ({ values }) => ({
+    values,
+    kills: intFlag("--kills", values.kills, { min: 1 }) ?? 200,
+    perRun: intFlag("--per-run", values["per-run"], { min: PHASES.length }) ?? 10,
+    seed: intFlag("--seed", values.seed, { min: 0 }) ?? Date.now() % 1e9,
+    phaseMs: numberFlag("--phase-ms", values["phase-ms"], { min: 0 }) ?? 10,
+  }),
 });
-const kills = Number(values.kills), perRun = Number(values["per-run"]);
-const seed = Number(values.seed), phaseMs = Number(values["phase-ms"]);
-if (
-  !(kills >= 1 && perRun >= PHASES.length && Number.isFinite(seed) && phaseMs >= 0)
-) {
-  console.error(
-    `usage: deno task soak [--kills N>=1] [--per-run N>=${PHASES.length}] [--seed N] ` +
-      `[--phase-ms N>=0] [--quiet]`,
-  );
-  Deno.exit(2);
-}
 const runs = Math.ceil(kills / perRun);
 console.log(
   `soak: ${runs} runs x ${perRun} SIGKILLs aimed at ${PHASES.join(", ")} (seed ${seed}) ...`,

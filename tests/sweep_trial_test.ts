@@ -10,9 +10,9 @@ import {
   metricHistory,
   runTrial,
   trialClaimDir,
-  trialOverrides,
   TrialRefused,
 } from "../sweep/trial.ts";
+import { trialOverrides } from "../sweep/spec.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 import { parseSweepArgs } from "../cli/sweep.ts";
 import { parseWorkerArgs } from "../cli/sweep_worker.ts";

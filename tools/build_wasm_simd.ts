@@ -11,6 +11,17 @@
  * @module
  */
 import { encodeBase64 } from "./_base64.ts";
+import { parseFlagsOrExit } from "../core/flags.ts";
+
+parseFlagsOrExit(
+  Deno.args,
+  `Usage: deno task build-simd
+
+Compiles core/backend/wasm/simd/kernels.c and conv.c with clang-19 (wasm32, SIMD, relaxed
+SIMD) into core/backend/wasm/simd/kernels_wasm.ts (committed: only needed after editing the
+C sources). Needs clang-19, lld-19 and llvm-objdump-19.`,
+  { help: { type: "boolean", short: "h" } },
+);
 
 const dir = new URL("../core/backend/wasm/simd/", import.meta.url).pathname;
 /** Relaxed SIMD (the fused multiply-add) needs clang 16 or later; Debian 12 has clang-19. */

@@ -5,20 +5,27 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { serveDashboard } from "../dashboard/serve.ts";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import { RunIndex } from "../core/run/index.ts";
+import { parseFlagsOrExit } from "../core/flags.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    runs: { type: "string", default: "runs" },
-    out: { type: "string", default: "docs" },
-    chromium: { type: "string", default: CHROMIUM_PATH },
+const { values: flags } = parseFlagsOrExit(
+  Deno.args,
+  "Usage: deno run -A tools/screenshot_runs.ts [--runs DIR] [--out DIR] [--chromium PATH]",
+  {
+    runs: { type: "string" },
+    out: { type: "string" },
+    chromium: { type: "string" },
+    help: { type: "boolean", short: "h" },
   },
-});
+);
+const values = {
+  runs: flags.runs ?? "runs",
+  out: flags.out ?? "docs",
+  chromium: flags.chromium ?? CHROMIUM_PATH,
+};
 const ids = (await new RunIndex(values.runs).summaries()).map((s) => s.id).slice(0, 10);
 const ac = new AbortController();
 const { url } = serveDashboard({ runsDir: values.runs, port: 0, signal: ac.signal });

@@ -240,7 +240,7 @@ async function autoCandidates(): Promise<{ order: Concrete[]; skipped: string[] 
  *
  * @example
  * ```ts
- * import { initBackend } from "./core/backend/select.ts";
+ * import { initBackend } from "./select.ts";
  * const choice = await initBackend("auto");
  * console.log(`backend: ${choice.name} (${choice.reason})`); // backend: wasm (auto: ...)
  * ```
@@ -304,7 +304,7 @@ export async function initBackend(
  *
  * @example
  * ```ts
- * import { initBackend, releaseBackends } from "./core/backend/select.ts";
+ * import { initBackend, releaseBackends } from "./select.ts";
  * await initBackend("wasm");
  * // ... train, evaluate ...
  * releaseBackends(); // the process can now end on its own

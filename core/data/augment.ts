@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { mixSeeds, seededRandom } from "./rng.ts";
+import { mixSeeds, mulberry32 } from "../random.ts";
 
 /** What to randomise, and how much. Every field is optional; absent or 0 means off. */
 export interface AugmentOptions {
@@ -78,7 +78,7 @@ export function sampleAugmentParams(
   width: number,
   height: number,
 ): AugmentParams {
-  const rand = seededRandom(mixSeeds(seed, index));
+  const rand = mulberry32(mixSeeds(seed, index));
   const sym = (max = 0) => (rand() * 2 - 1) * max; // one draw per field, always, in this order
   const flip = rand() < 0.5;
   const tx = sym(options.translate) * width;

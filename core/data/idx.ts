@@ -19,7 +19,7 @@ import { denormalizePixels, NORMALIZATION } from "./normalize.ts";
 import { MemoryPixelStore } from "./pixel_store.ts";
 import { PixelSplit } from "./pixel_split.ts";
 import { resizeBilinear } from "./resize.ts";
-import { stratifiedHoldout } from "./rng.ts";
+import { stratifiedHoldout } from "./holdout.ts";
 
 /** The element types of IDX files. */
 export type IdxType = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";

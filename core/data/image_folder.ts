@@ -33,8 +33,8 @@ import { cacheKey, ensureCached, resolveCacheDir } from "./image_cache.ts";
 import { denormalizePixels, NORMALIZATION } from "./normalize.ts";
 import { FilePixelStore, MemoryPixelStore, type PixelStore } from "./pixel_store.ts";
 import { PixelSplit } from "./pixel_split.ts";
-import { ProgressLine } from "./progress.ts";
-import { stratifiedHoldout } from "./rng.ts";
+import { ProgressLine } from "../format/progress.ts";
+import { stratifiedHoldout } from "./holdout.ts";
 import { type BadFile, type ImageFile, scanImageFolder, type SplitName } from "./scan.ts";
 
 /** Options of `loadImageFolder`. */

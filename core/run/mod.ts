@@ -96,13 +96,7 @@ export {
   type RunMetaRead,
   updateRunMeta,
 } from "./meta.ts";
-export {
-  DERIVED_STATUSES,
-  type DerivedStatus,
-  derivedStatus,
-  resumeCommand,
-  type RunState,
-} from "./state.ts";
+export { DERIVED_STATUSES, type DerivedStatus, derivedStatus, type RunState } from "./state.ts";
 export { emptyTrash, listTrash, restoreRun, RunIsLiveError, trashRun } from "./trash.ts";
 export { type IndexedRun, type RefreshStats, RunIndex, type RunIndexOptions } from "./index.ts";
 export {

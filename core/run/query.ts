@@ -7,22 +7,33 @@
  *
  * ```
  * lr < 0.01 and val_acc > 0.9 and tag = baseline and status != crashed
- * (optimizer = sgd or optimizer = "rmsprop") and not archived
- * name ~ resnet and start > "2026-12-01" and duration < 600
+ * (optimizer = sgd or optimizer in (rmsprop, adam)) and not archived
+ * name ~ "res*net" and start > "2026-12-01" and duration < 600 and note is null
  * ```
  *
- * - Operators: `<` `<=` `>` `>=` `=` (also `==`) `!=` and `~` (contains, case-insensitive);
- *   `and`, `or`, `not` (also `&&`, `||`, `!`), parentheses. A column alone tests truthiness.
- * - Values: numbers (`1e-3`), quoted strings, `true`/`false`, or a bare word (`baseline`).
+ * - Operators: `<` `<=` `>` `>=` `=` (also `==`) `!=`, `in (a, b)`, `not in (...)`,
+ *   `is null`, `is not null`, and `~`: contains (case-insensitive), a glob when the value has
+ *   `*` or `?` (`"res*net"`), a regular expression when written `/.../` (at most 200
+ *   characters, no nested quantifiers, matched against the first 1,000 characters of a
+ *   cell). `and`, `or`, `not` (also `&&`, `||`, `!`), parentheses; `not` binds looser than a
+ *   comparison (`not val_acc > 0.3`). A column alone tests truthiness.
+ * - Values: numbers (`1e-3`), quoted strings, `true`/`false`, or a bare word (`baseline`,
+ *   `sweep-1`, `v1.2`). On the right of `=`, `!=`, `~` and `in` a bare word is always a value
+ *   (`tag = dropout` looks for the tag, even though `dropout` is also a column); to compare
+ *   with another column write it in backquotes (`` val_acc > `last.val_acc` ``). After `<`,
+ *   `<=`, `>`, `>=` a bare word that names a column is that column.
  * - Columns: any column of the table (`id name experiment status tags note archived
  *   finished_epochs duration start backend`, each hyperparameter by name, `best.<metric>`,
  *   `last.<metric>`, `test_acc`). A bare metric name (`val_acc`) means its best value;
  *   `params.X` and `metrics.X` also work; `lr`, `batch_size`, `image_size` and `tag` are
- *   aliases. `tags = x` holds when x is one of the tags. `start` compares with a date string.
- * - A run without the column fails every comparison but `!=`.
+ *   aliases (everywhere: queries, sort, group, `--columns`, `--agg`). `tags = x` holds when x
+ *   is one of the tags. `start` compares with a date string. Statuses compare
+ *   case-insensitively and must be known ones.
+ * - A run without the column fails every comparison but `!=` and `is null`.
  *
- * Parsing is done by jsep (a small, well-kept expression parser) with the words above added as
- * operators; errors name the bad token and its position.
+ * The parser is a small hand-written one: no state shared with any other module, chains of
+ * any length (no recursion per `and`/`or`), errors that name the token, its position and the
+ * fix.
  *
  * @example
  * ```ts
@@ -33,18 +44,14 @@
  *
  * @module
  */
-import jsep from "jsep";
 import type { Cell, RunSummaryRecord } from "./summary.ts";
 import { RUN_COLUMNS, runCells, STANDARD_HYPERPARAMETERS } from "./summary.ts";
-
-jsep.addBinaryOp("and", 2);
-jsep.addBinaryOp("or", 1);
-jsep.addBinaryOp("=", 6);
-jsep.addBinaryOp("~", 6);
-jsep.addUnaryOp("not");
+import { DERIVED_STATUSES } from "./state.ts";
+import { metricDirection } from "../metric_direction.ts";
 
 /**
- * A query that does not parse or names an unknown column; the message points at the token.
+ * A query that does not parse or names an unknown column; the message (one line) names the
+ * token, its position and the fix.
  *
  * @example
  * ```ts
@@ -61,12 +68,13 @@ export class QueryError extends Error {
   readonly index: number;
   /** The query. */
   readonly query: string;
-  /** The problem without the pointer lines. */
+  /** The problem without the position. */
   readonly reason: string;
   /** Creates the error for `query` at `index`. */
   constructor(query: string, index: number, reason: string) {
     const at = Math.max(0, Math.min(index, query.length));
-    super(`${reason} (at character ${at + 1})\n  ${query}\n  ${" ".repeat(at)}^`);
+    const near = query.slice(at, at + 24);
+    super(`${reason} (at character ${at + 1}: ${near ? JSON.stringify(near) : "the end"})`);
     this.name = "QueryError";
     this.index = at;
     this.query = query;
@@ -108,9 +116,6 @@ export function resolveColumn(name: string, known: ReadonlySet<string> | null): 
   return undefined;
 }
 
-type Node = jsep.Expression;
-type Value = { kind: "field"; key: string } | { kind: "literal"; value: Cell };
-
 /** A compiled query. */
 export interface CompiledQuery {
   /** The query text. */
@@ -121,45 +126,138 @@ export interface CompiledQuery {
   test(cells: Readonly<Record<string, Cell>>): boolean;
 }
 
-function dottedName(n: Node): string | undefined {
-  if (n.type === "Identifier") return n.name as string;
-  if (n.type === "MemberExpression" && !n.computed) {
-    const left = dottedName(n.object as Node);
-    const right = dottedName(n.property as Node);
-    return left && right ? `${left}.${right}` : undefined;
-  }
-  return undefined;
+type TokenKind = "num" | "str" | "word" | "ident" | "op" | "(" | ")" | "," | "end";
+interface Token {
+  kind: TokenKind;
+  text: string;
+  value?: string | number;
+  at: number;
 }
 
-/** A bare word that jsep read as a subtraction (`sweep-1`, `a-b.c`), or `undefined`. */
-function bareWord(n: Node): string | undefined {
-  if (n.type === "Literal" && typeof n.value === "number") return String(n.raw);
-  if (n.type === "BinaryExpression" && n.operator === "-") {
-    const l = bareWord(n.left as Node), r = bareWord(n.right as Node);
-    return l !== undefined && r !== undefined ? `${l}-${r}` : undefined;
+const KEYWORDS = new Set(["and", "or", "not", "in", "is", "null", "true", "false"]);
+const WORD = /[\w.\-:@/+]/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const COMPARISONS = ["<=", ">=", "!=", "==", "=", "<", ">", "~"];
+
+function tokenize(q: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < q.length) {
+    const c = q[i];
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    const at = i;
+    if (c === '"' || c === "'" || c === "`") {
+      let s = "";
+      i++;
+      while (i < q.length && q[i] !== c) {
+        if (q[i] === "\\" && i + 1 < q.length) i++;
+        s += q[i++];
+      }
+      if (i >= q.length) {
+        throw new QueryError(
+          q,
+          at,
+          `unclosed ${c}: end the ${c === "`" ? "column" : "text"} with ${c}`,
+        );
+      }
+      i++;
+      out.push({ kind: c === "`" ? "ident" : "str", text: q.slice(at, i), value: s, at });
+      continue;
+    }
+    if (c === "/" && out.at(-1)?.value === "~") {
+      // An unquoted /regex/flags after ~: up to the next unescaped slash.
+      i++;
+      while (i < q.length && q[i] !== "/") i += q[i] === "\\" ? 2 : 1;
+      if (i >= q.length) throw new QueryError(q, at, "unclosed /regex/: end it with /");
+      i++;
+      while (i < q.length && /[a-z]/i.test(q[i])) i++;
+      out.push({ kind: "str", text: q.slice(at, i), value: q.slice(at, i), at });
+      continue;
+    }
+    if (c === "(" || c === ")" || c === ",") {
+      out.push({ kind: c, text: c, at });
+      i++;
+      continue;
+    }
+    const two = q.slice(i, i + 2);
+    if (two === "&&" || two === "||") {
+      out.push({ kind: "word", text: two, value: two === "&&" ? "and" : "or", at });
+      i += 2;
+      continue;
+    }
+    const op = COMPARISONS.find((o) => q.startsWith(o, i));
+    if (op) {
+      out.push({ kind: "op", text: op, value: op === "==" ? "=" : op, at });
+      i += op.length;
+      continue;
+    }
+    if (c === "!") {
+      out.push({ kind: "word", text: "!", value: "not", at });
+      i++;
+      continue;
+    }
+    if (WORD.test(c)) {
+      while (i < q.length && WORD.test(q[i])) i++;
+      const text = q.slice(at, i);
+      if (NUMBER.test(text)) out.push({ kind: "num", text, value: Number(text), at });
+      else out.push({ kind: "word", text, value: text, at });
+      continue;
+    }
+    throw new QueryError(q, at, `unexpected "${c}" (quote values that hold it)`);
   }
-  return dottedName(n);
+  out.push({ kind: "end", text: "", at: q.length });
+  return out;
 }
 
-/** Finds where `word` stands in `q` (for error positions; jsep nodes carry none). */
-function positionOf(q: string, word: string): number {
-  const re = new RegExp(`(^|[^\\w.])${word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w.])`);
-  const m = re.exec(q);
-  return m ? m.index + m[1].length : 0;
+type Test = (c: Readonly<Record<string, Cell>>) => boolean;
+
+/** Longest pattern `~` takes, and how much of a cell it looks at. */
+const MAX_PATTERN = 200;
+const MAX_SUBJECT = 1000;
+
+/** The matcher of `~ pattern`: a `/regex/flags`, a glob (`*`, `?`), or a substring. */
+function matcher(q: string, at: number, pattern: string): (s: string) => boolean {
+  if (pattern.length > MAX_PATTERN) {
+    throw new QueryError(q, at, `the pattern is longer than ${MAX_PATTERN} characters`);
+  }
+  const re = /^\/(.*)\/([imsu]*)$/s.exec(pattern);
+  if (re) {
+    if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]/.test(re[1])) {
+      throw new QueryError(
+        q,
+        at,
+        "nested quantifiers like (a+)+ are refused in ~ /regex/ (they can take for ever)",
+      );
+    }
+    let rx: RegExp;
+    try {
+      rx = new RegExp(re[1], re[2].includes("i") ? re[2] : re[2] + "i");
+    } catch (err) {
+      throw new QueryError(q, at, `bad regular expression: ${(err as Error).message}`);
+    }
+    return (s) => rx.test(s.slice(0, MAX_SUBJECT));
+  }
+  if (/[*?]/.test(pattern)) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*+/g, ".*")
+      .replace(/\?/g, ".");
+    const rx = new RegExp(`^${body}$`, "is");
+    return (s) => rx.test(s.slice(0, MAX_SUBJECT));
+  }
+  const needle = pattern.toLowerCase();
+  return (s) => s.toLowerCase().includes(needle);
 }
 
 function compare(op: string, a: Cell, b: Cell): boolean {
   if (op === "!=") return !compare("=", a, b);
   if (a === null || a === undefined) return false;
-  if (Array.isArray(a)) {
-    if (op === "=") return a.some((t) => compare("=", t, b));
-    if (op === "~") return a.some((t) => compare("~", t, b));
-    return false;
-  }
-  if (op === "~") return String(a).toLowerCase().includes(String(b).toLowerCase());
+  if (Array.isArray(a)) return op === "=" ? a.some((t) => compare("=", t, b)) : false;
   if (op === "=") {
     if (typeof a === "number" && typeof b === "string" && b.trim() !== "") return a === Number(b);
     if (typeof a === "boolean" && typeof b === "string") return String(a) === b;
+    if (typeof a === "string" && typeof b === "number") return a === String(b);
     return a === b;
   }
   const x = a as number | string;
@@ -184,129 +282,223 @@ function compare(op: string, a: Cell, b: Cell): boolean {
   return false;
 }
 
+const STATUS_COLUMNS = new Set(["status", "state"]);
+const STATUSES: readonly string[] = [...DERIVED_STATUSES, "invalid"];
+/** How deep parentheses may nest. */
+const MAX_DEPTH = 64;
+
 /**
  * Parses `text` against the `known` columns (null: accept any). Throws {@linkcode QueryError}
- * pointing at the token when it does not parse, uses an operator it does not know, or names
- * an unknown column (the message lists some that exist).
+ * naming the token and the fix when it does not parse, uses an operator it does not know,
+ * names an unknown column (the message lists some that exist) or an unknown status.
  *
  * @example
  * ```ts
  * import { compileQuery } from "./query.ts";
- * const q = compileQuery("val_acc > 0.9 and not archived", null);
- * q.test({ "best.val_acc": 0.95, archived: false }); // true
+ * const q = compileQuery("not val_acc < 0.9 and tag in (a, b)", null);
+ * q.test({ "best.val_acc": 0.95, tags: ["b"] }); // true
  * ```
  */
 export function compileQuery(text: string, known: ReadonlySet<string> | null): CompiledQuery {
-  let ast: Node;
-  try {
-    ast = jsep(text);
-  } catch (err) {
-    const e = err as Error & { index?: number; description?: string };
-    throw new QueryError(text, e.index ?? 0, e.description ?? e.message);
-  }
+  const tokens = tokenize(text);
+  let pos = 0;
   const columns = new Set<string>();
-  const unknown = (name: string): never => {
-    const some = known ? [...known].slice(0, 40).join(", ") : "";
-    throw new QueryError(
-      text,
-      positionOf(text, name),
-      `unknown column "${name}"${
-        some ? `; columns: ${some}${known!.size > 40 ? ", ..." : ""}` : ""
-      }`,
-    );
+  const peek = () => tokens[pos];
+  const keyword = (t: Token, ...words: string[]) =>
+    t.kind === "word" && words.includes(String(t.value).toLowerCase());
+  const fail = (t: Token, reason: string): never => {
+    throw new QueryError(text, t.at, reason);
   };
-  const bad = (what: string, near?: string): never => {
-    throw new QueryError(text, near ? positionOf(text, near) : 0, what);
-  };
-  const operand = (n: Node, otherIsField: boolean): Value => {
-    if (n.type === "Literal") {
-      const v = n.value;
-      if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") {
-        return { kind: "literal", value: v };
-      }
-      return bad(`unsupported value ${String(n.raw)}`, String(n.raw));
-    }
-    if (
-      n.type === "UnaryExpression" && n.operator === "-" && n.argument &&
-      (n.argument as Node).type === "Literal" && typeof (n.argument as Node).value === "number"
-    ) {
-      return { kind: "literal", value: -((n.argument as Node).value as number) };
-    }
-    if (otherIsField && n.type === "BinaryExpression" && n.operator === "-") {
-      const word = bareWord(n);
-      if (word !== undefined) return { kind: "literal", value: word };
-    }
-    const name = dottedName(n);
-    if (name === undefined) return bad(`expected a column or a value`, String(n.raw ?? ""));
+  const column = (t: Token): string => {
+    const name = String(t.value);
     const key = resolveColumn(name, known);
-    if (key) {
-      columns.add(key);
-      return { kind: "field", key };
-    }
-    if (otherIsField) return { kind: "literal", value: name }; // a bare word: a string
-    return unknown(name);
-  };
-  const isFieldNode = (n: Node) => {
-    const name = dottedName(n);
-    return name !== undefined && resolveColumn(name, known) !== undefined;
-  };
-  const build = (n: Node): (c: Readonly<Record<string, Cell>>) => boolean => {
-    if (n.type === "BinaryExpression") {
-      const op = n.operator as string;
-      if (op === "and" || op === "&&" || op === "or" || op === "||") {
-        const l = build(n.left as Node), r = build(n.right as Node);
-        return op === "and" || op === "&&" ? (c) => l(c) && r(c) : (c) => l(c) || r(c);
-      }
-      const norm = op === "==" ? "=" : op;
-      if (!["<", "<=", ">", ">=", "=", "!=", "~"].includes(norm)) {
-        return bad(`unknown operator "${op}" (use < <= > >= = != ~ and or not)`, op);
-      }
-      const left = n.left as Node, right = n.right as Node;
-      const lf = isFieldNode(left), rf = isFieldNode(right);
-      const a = operand(left, rf), b = operand(right, lf);
-      if (a.kind === "literal" && b.kind === "literal") {
-        return bad(`a comparison needs a column on one side`, String(left.raw ?? ""));
-      }
-      const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=" };
-      const [f, lit, o] = a.kind === "field" ? [a, b, norm] : [b, a, flip[norm] ?? norm];
-      const key = (f as { key: string }).key;
-      let v: Cell | { key: string } = lit.kind === "literal" ? lit.value : { key: lit.key };
-      if (key === "start" && typeof v === "string") {
-        const t = Date.parse(v);
-        if (!Number.isFinite(t)) bad(`"${v}" is not a date (use e.g. "2026-12-01")`, v);
-        v = t;
-      }
-      if (typeof v === "object" && v !== null && !Array.isArray(v)) {
-        const k2 = v.key;
-        return (c) => compare(o, c[key] ?? null, c[k2] ?? null);
-      }
-      const value = v as Cell;
-      return (c) => compare(o, c[key] ?? null, value);
-    }
-    if (n.type === "UnaryExpression" && (n.operator === "not" || n.operator === "!")) {
-      const inner = build(n.argument as Node);
-      return (c) => !inner(c);
-    }
-    if (n.type === "Compound") {
-      const body = n.body as Node[];
-      const second = body[1];
-      return bad(
-        `expected "and" or "or" between conditions`,
-        String(second?.raw ?? dottedName(second) ?? ""),
+    if (key === undefined) {
+      const some = known ? [...known].slice(0, 40).join(", ") : "";
+      fail(
+        t,
+        `unknown column "${name}"${
+          some ? `; columns: ${some}${known!.size > 40 ? ", ..." : ""}` : ""
+        }` +
+          (t.kind === "word" ? ` (a value needs a column before it, e.g. tag = ${name})` : ""),
       );
     }
-    const name = dottedName(n);
-    if (name !== undefined) {
-      const key = resolveColumn(name, known) ?? unknown(name);
-      columns.add(key);
+    columns.add(key!);
+    return key!;
+  };
+  const isColumnWord = (t: Token) =>
+    (t.kind === "word" && !KEYWORDS.has(String(t.value).toLowerCase())) || t.kind === "ident";
+  const literal = (t: Token): Cell => {
+    if (t.kind === "num") return t.value as number;
+    if (t.kind === "str") return t.value as string;
+    if (t.kind === "word") {
+      const w = String(t.value).toLowerCase();
+      if (w === "true" || w === "false") return w === "true";
+      if (KEYWORDS.has(w)) fail(t, `expected a value, got "${t.text}" (quote it: "${t.text}")`);
+      return t.value as string;
+    }
+    return fail(t, `expected a value${t.kind === "end" ? " at the end" : `, got "${t.text}"`}`);
+  };
+  /** A value checked for the column (statuses, dates). */
+  const valueFor = (key: string, t: Token, v: Cell): Cell => {
+    if (STATUS_COLUMNS.has(key) && typeof v === "string") {
+      const s = v.toLowerCase();
+      if (!STATUSES.includes(s)) fail(t, `unknown status "${v}" (${STATUSES.join(", ")})`);
+      return s;
+    }
+    if (key === "start" && typeof v === "string") {
+      const ms = Date.parse(v);
+      if (!Number.isFinite(ms)) fail(t, `"${v}" is not a date (use e.g. "2026-12-01")`);
+      return ms;
+    }
+    return v;
+  };
+
+  const comparison = (depth: number): Test => {
+    const t = peek();
+    if (t.kind === "(") {
+      pos++;
+      const inner = expression(depth + 1);
+      if (peek().kind !== ")") fail(peek(), `expected ")" to close the "(" at ${t.at + 1}`);
+      pos++;
+      return inner;
+    }
+    // A literal on the left: `0.01 > lr` reads as `lr < 0.01`.
+    if (t.kind === "num" || t.kind === "str" || keyword(t, "true", "false")) {
+      const op = tokens[pos + 1];
+      if (op.kind !== "op") fail(op, `a value alone is not a condition: compare a column with it`);
+      const right = tokens[pos + 2];
+      if (!isColumnWord(right)) fail(right, `a comparison needs a column on one side`);
+      pos += 3;
+      const flip: Record<string, string> = { "<": ">", "<=": ">=", ">": "<", ">=": "<=" };
+      if (op.value === "~") fail(op, `~ needs the column on its left: column ~ pattern`);
+      return compareTest(column(right), String(flip[String(op.value)] ?? op.value), op, t);
+    }
+    if (!isColumnWord(t)) {
+      fail(
+        t,
+        t.kind === "end"
+          ? "the query ends too early: add a condition"
+          : `expected a column, got "${t.text}"`,
+      );
+    }
+    pos++;
+    const key = column(t);
+    const next = peek();
+    if (next.kind === "op") {
+      const r = tokens[pos + 1];
+      pos += 2;
+      return compareTest(key, String(next.value), next, r);
+    }
+    if (keyword(next, "in") || (keyword(next, "not") && keyword(tokens[pos + 1], "in"))) {
+      const negate = keyword(next, "not");
+      pos += negate ? 2 : 1;
+      if (peek().kind !== "(") fail(peek(), `expected "(" after in: in (a, b)`);
+      pos++;
+      const values: Cell[] = [];
+      for (;;) {
+        const v = peek();
+        pos++;
+        values.push(valueFor(key, v, literal(v)));
+        if (peek().kind === ",") {
+          pos++;
+          continue;
+        }
+        if (peek().kind !== ")") fail(peek(), `expected "," or ")" in the in (...) list`);
+        pos++;
+        break;
+      }
+      const test: Test = (c) => values.some((v) => compare("=", c[key] ?? null, v));
+      return negate ? (c) => !test(c) : test;
+    }
+    if (keyword(next, "is")) {
+      pos++;
+      const negate = keyword(peek(), "not");
+      if (negate) pos++;
+      if (!keyword(peek(), "null")) fail(peek(), `expected null after is: is null, is not null`);
+      pos++;
+      const isNull: Test = (c) => {
+        const v = c[key];
+        return v === null || v === undefined || (Array.isArray(v) && v.length === 0);
+      };
+      return negate ? (c) => !isNull(c) : isNull;
+    }
+    return (c) => {
+      const v = c[key];
+      return Array.isArray(v) ? v.length > 0 : Boolean(v);
+    };
+  };
+
+  /** `key op r`, where `r` is the right-hand token (already consumed). */
+  const compareTest = (key: string, op: string, at: Token, r: Token): Test => {
+    const ordering = op === "<" || op === "<=" || op === ">" || op === ">=";
+    if (
+      r.kind === "ident" ||
+      (ordering && r.kind === "word" && resolveColumn(String(r.value), known) !== undefined &&
+        !KEYWORDS.has(String(r.value).toLowerCase()))
+    ) {
+      const k2 = column(r);
+      if (op === "~") fail(at, `~ compares a column with a pattern, not with another column`);
+      return (c) => compare(op, c[key] ?? null, c[k2] ?? null);
+    }
+    const value = valueFor(key, r, literal(r));
+    if (op === "~") {
+      const match = matcher(text, r.at, String(value));
       return (c) => {
         const v = c[key];
-        return Array.isArray(v) ? v.length > 0 : Boolean(v);
+        if (v === null || v === undefined) return false;
+        return Array.isArray(v) ? v.some((x) => match(String(x))) : match(String(v));
       };
     }
-    return bad(`unsupported expression`, String(n.raw ?? ""));
+    if (STATUS_COLUMNS.has(key)) {
+      return (c) =>
+        compare(
+          op,
+          typeof c[key] === "string" ? (c[key] as string).toLowerCase() : c[key] ?? null,
+          value,
+        );
+    }
+    return (c) => compare(op, c[key] ?? null, value);
   };
-  const test = build(ast);
+
+  const negation = (depth: number): Test => {
+    let nots = 0;
+    while (keyword(peek(), "not")) {
+      pos++;
+      nots++;
+    }
+    const inner = comparison(depth);
+    return nots % 2 ? (c) => !inner(c) : inner;
+  };
+
+  const conjunction = (depth: number): Test => {
+    const all = [negation(depth)];
+    while (keyword(peek(), "and")) {
+      pos++;
+      all.push(negation(depth));
+    }
+    return all.length === 1 ? all[0] : (c) => all.every((t) => t(c));
+  };
+
+  function expression(depth: number): Test {
+    if (depth > MAX_DEPTH) fail(peek(), `parentheses nest deeper than ${MAX_DEPTH}`);
+    const any = [conjunction(depth)];
+    while (keyword(peek(), "or")) {
+      pos++;
+      any.push(conjunction(depth));
+    }
+    return any.length === 1 ? any[0] : (c) => any.some((t) => t(c));
+  }
+
+  const test = expression(0);
+  const rest = peek();
+  if (rest.kind !== "end") {
+    fail(
+      rest,
+      rest.kind === ")"
+        ? `unmatched ")"`
+        : `expected "and" or "or" between conditions, got "${rest.text}"`,
+    );
+  }
   return { text, columns: [...columns], test };
 }
 
@@ -378,6 +570,15 @@ export function tableColumns(rows: readonly Readonly<Record<string, Cell>>[]): C
     .sort((a, b) => order(a.key) - order(b.key) || a.key.localeCompare(b.key));
 }
 
+/**
+ * Whether sorting by `key` best first is descending: metrics (`best.X`, `last.X`, `test_acc`)
+ * by their direction (`core/metric_direction.ts`: accuracy high first, loss low first).
+ */
+function bestFirstIsDescending(key: string): boolean {
+  const metric = key.replace(/^(best|last)\./, "");
+  return metricDirection(metric) === "max";
+}
+
 /** Compares two cells for sorting (nulls are handled by the caller). */
 function cellOrder(a: Cell, b: Cell): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
@@ -391,7 +592,10 @@ export interface TableQuery {
   q?: string;
   /** Column to sort by (default `start`, newest first). */
   sort?: string;
-  /** Descending (default true for `start`, false otherwise). */
+  /**
+   * Descending (default: newest first for `start`, best first for a metric by its direction,
+   * ascending otherwise).
+   */
   desc?: boolean;
   /** Column to group by. */
   group?: string;
@@ -491,7 +695,7 @@ export function queryTable(
     return key;
   };
   const sortKey = col(query.sort, "sort") ?? "start";
-  const desc = query.desc ?? (query.sort === undefined);
+  const desc = query.desc ?? (query.sort === undefined || bestFirstIsDescending(sortKey));
   const dir = desc ? -1 : 1;
   matched.sort((a, b) => {
     const x = a.cells[sortKey] ?? null, y = b.cells[sortKey] ?? null;

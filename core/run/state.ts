@@ -6,20 +6,19 @@
  *
  * @example
  * ```ts
- * import { derivedStatus, resumeCommand } from "./state.ts";
+ * import { derivedStatus } from "./state.ts";
  * const info = { status: "running" as const, updatedAt: "2026-01-01T00:00:00Z" };
  * const s = await derivedStatus("runs/default-20260101-000000", info);
- * console.log(s.status, s.status === "crashed" ? resumeCommand("runs/default-20260101-000000") : "");
+ * console.log(s.status);
  * ```
  *
  * @module
  */
-import { isAbsolute, relative } from "node:path";
-import type { RunInfo, RunStatus } from "./format.ts";
+import { RUN_STATUSES, type RunInfo, type RunStatus } from "./format.ts";
 import { crashReasonOf, type Heartbeat, runCrashReason } from "./lock.ts";
 
 /** Every state a reader may show: run.json's statuses plus the derived `crashed`. */
-export const DERIVED_STATUSES = ["running", "completed", "stopped", "failed", "crashed"] as const;
+export const DERIVED_STATUSES = [...RUN_STATUSES, "crashed"] as const;
 
 /** A run's state as shown. */
 export type DerivedStatus = RunStatus | "crashed";
@@ -71,19 +70,4 @@ export function derivedStatusOf(
   const updated = Date.parse(info.updatedAt);
   const reason = crashReasonOf(hb, Number.isFinite(updated) ? updated : 0, now);
   return reason ? { status: "crashed", crashReason: reason } : { status: "running" };
-}
-
-/**
- * The command that continues a stopped or crashed run (path relative to `cwd` when inside).
- *
- * @example
- * ```ts
- * import { resumeCommand } from "./state.ts";
- * resumeCommand("runs/default-20261201-101010"); // "deno task train --resume runs/default-20261201-101010"
- * ```
- */
-export function resumeCommand(runDir: string, cwd: string = Deno.cwd()): string {
-  const rel = isAbsolute(runDir) ? relative(cwd, runDir) : runDir;
-  const path = rel && !rel.startsWith("..") ? rel : runDir;
-  return `deno task train --resume ${/^[\w./-]+$/.test(path) ? path : JSON.stringify(path)}`;
 }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { isAbsolute } from "node:path";
 import type { RunInfo } from "./format.ts";
 import { emptyMeta, type RunMeta } from "./meta.ts";
 import type { DerivedStatus } from "./state.ts";
@@ -66,9 +67,33 @@ export interface RunSummaryRecord {
    * starting point), `none`; `null` when not looked at.
    */
   model: "yes" | "untrained" | "none" | null;
+  /** What resuming it needs besides the folder: an experiment file, callback plugins. */
+  resumeNeeds?: { experimentFile: boolean; plugins: number };
 }
 
-/** The standard options stored in run.json's config that are hyperparameters. */
+/** What resuming the run of `config` needs: its experiment file (not a built-in), plugins. */
+/**
+ * What resuming a run with this config needs besides its folder (an experiment file, callback
+ * plugins); undefined when nothing.
+ *
+ * @example
+ * ```ts
+ * import { resumeNeedsOf } from "./summary.ts";
+ * console.log(resumeNeedsOf({ experimentSource: "./my_exp.ts" }));
+ * ```
+ */
+export function resumeNeedsOf(config: Record<string, unknown>): RunSummaryRecord["resumeNeeds"] {
+  const code = config.code as { experiment?: { source?: unknown }; plugins?: unknown } | undefined;
+  const source = code?.experiment?.source ?? config.experimentSource;
+  const experimentFile = typeof source === "string" && isAbsolute(source);
+  const plugins = Array.isArray(code?.plugins) ? code.plugins.length : 0;
+  return experimentFile || plugins ? { experimentFile, plugins } : undefined;
+}
+
+/**
+ * The options every experiment has (settable with flags, `--set` and sweeps), stored in
+ * run.json's config: the hyperparameter columns. The one list (`core/options.ts` uses it).
+ */
 export const STANDARD_HYPERPARAMETERS = [
   "epochs",
   "batchSize",
@@ -161,6 +186,7 @@ export function summarizeRun(
     };
   }
   const best = { ...(info.best ?? {}) };
+  const needs = resumeNeedsOf(info.config ?? {});
   return {
     ...base,
     ...(extra.problems?.length ? { problems: extra.problems } : {}),
@@ -178,6 +204,7 @@ export function summarizeRun(
     testAcc: typeof info.test?.accuracy === "number" ? info.test.accuracy : null,
     backend: info.backend?.name ?? null,
     model: extra.model ?? null,
+    ...(needs ? { resumeNeeds: needs } : {}),
   };
 }
 

@@ -21,7 +21,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { basename, isAbsolute, join, relative } from "node:path";
+import { basename, join, resolve } from "node:path";
 import {
   readEvents,
   readModelSummary,
@@ -39,7 +39,8 @@ import { downsampleMinMax, metricKeys } from "../../core/run/downsample.ts";
 import { metricsCsvStream, metricsToCsv } from "../csv.ts";
 import { readRunMeta, updateRunMeta } from "../../core/run/meta.ts";
 import { applyMetaEdit, emptyMeta, type MetaEdit } from "../../core/run/meta.ts";
-import { derivedStatus, resumeCommand } from "../../core/run/state.ts";
+import { derivedStatus } from "../../core/run/state.ts";
+import { resumeCommand } from "../../core/experiment/resume_command.ts";
 import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
 import {
   activeDurationMs,
@@ -82,7 +83,7 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     experiment: s.experiment,
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-    ...(crashedOrStopped ? { resumeCommand: resumeCommandFor(runsDir, s.id) } : {}),
+    ...(crashedOrStopped ? { resumeCommand: resumeCommandFor(runsDir, s.id, s.resumeNeeds) } : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),
@@ -105,18 +106,9 @@ function withoutRunsDir(message: string, runsDir: string): string {
 }
 
 /**
- * The run folder as the user would type it where the dashboard was started: relative to that
- * working folder (`../runs/<id>` for `--runs ../runs`), so the resume command works pasted
- * there; never absolute (a runs folder on another drive gives `<runs folder name>/<id>`).
- */
-function runDirArg(runsDir: string, id: string): string {
-  const rel = relative(Deno.cwd(), runsDir);
-  return join(rel === "" ? "." : isAbsolute(rel) ? basename(runsDir) : rel, id);
-}
-
-/**
  * The command that continues run `id` of `runsDir`, to paste where the dashboard was started
- * (the one resume command of `core/run/state.ts`, with the path of {@linkcode runDirArg}).
+ * (the one resume command, `core/experiment/resume_command.ts`, with the folder relative to
+ * the working directory).
  *
  * @example
  * ```ts
@@ -124,8 +116,12 @@ function runDirArg(runsDir: string, id: string): string {
  * console.log(resumeCommandFor("runs", "default-20261201-101010"));
  * ```
  */
-export function resumeCommandFor(runsDir: string, id: string): string {
-  return resumeCommand(runDirArg(runsDir, id));
+export function resumeCommandFor(
+  runsDir: string,
+  id: string,
+  needs?: RunSummaryRecord["resumeNeeds"],
+): string {
+  return resumeCommand({ ...needs, runDir: join(resolve(runsDir), id) });
 }
 
 /**

@@ -32,6 +32,7 @@ import { derivedStatus } from "../../core/run/state.ts";
 import type { RunInfo } from "../../core/run/format.ts";
 import type { RunStateEvent } from "../api_types.ts";
 import { resumeCommandFor } from "./runs.ts";
+import { resumeNeedsOf } from "../../core/run/summary.ts";
 
 /** Metrics records per `metrics` event; a larger catch-up is sent in several (`more: true`). */
 const SLICE_RECORDS = 5000;
@@ -130,7 +131,13 @@ export function streamApi(store: RunStore, pollMs: number, maxStreams = MAX_STRE
             status: state.status,
             ...(state.crashReason ? { crashReason: state.crashReason } : {}),
             ...(state.status === "crashed" || state.status === "stopped"
-              ? { resumeCommand: resumeCommandFor(store.runsDir, basename(dir)) }
+              ? {
+                resumeCommand: resumeCommandFor(
+                  store.runsDir,
+                  basename(dir),
+                  resumeNeedsOf(info.config ?? {}),
+                ),
+              }
               : {}),
           };
           const text = JSON.stringify(data);

@@ -4,15 +4,7 @@
  * @module
  */
 
-/** `1h 02m`, `3m 05s`, `12s`. */
-export function formatDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
-}
+export { formatDuration } from "../../core/format/duration.ts";
 
 /** A metric value with 4 significant digits (or an empty string). */
 export function formatValue(v: number | undefined | null): string {

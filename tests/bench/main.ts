@@ -3,29 +3,7 @@
  * side when available), wasm heap peaks, the data pipeline (tests/bench/data.ts) and the
  * tracking overhead (tests/bench/train_tracking.ts).
  *
- * Flags:
- *   --only train,data,tracking,runs  sections to run (default: all); `runs` is the runs
- *                                table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
- *                                epochs, list/query/API/Chromium first render)
- *   --backends wasm,webgpu,cpu   backends for the train section (default: native and
- *                                native-bf16 when oneDNN loads (bf16 where the CPU has it),
- *                                wasm, plus webgpu when the adapter is a real GPU; cpu is
- *                                ~600x slower than wasm). `native-bf16` is the native backend
- *                                with --precision bf16 (its columns read "native bf16")
- *   --sizes 32,64,224            input sizes (default 32,64,224), RGB
- *   --batches 16,32              batch sizes (default 16,32)
- *   --no-fashion                 skip the Fashion-MNIST-shaped case (28x28x1, batch 64)
- *   --steps N                    timed steps per case (default: 10 at <=32px, 5 at <=64, 2 above)
- *   --warmup N                   untimed steps first (default: 2 at <=64px, 1 above)
- *   --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
- *   --no-torch                   skip PyTorch
- *   --profile                    print the per-kernel time profile of each case
- *   --rounds N                   rounds per case up to 64px (default 5): each backend and
- *                                PyTorch run once per round, alternating, and each side's median
- *                                round counts (single runs of either side vary by 5-15% on a
- *                                shared machine, in both directions; the median of several is
- *                                robust to those, and does not favour the side that varies more,
- *                                as the best round would)
+ * Flags: `deno task bench --help` ({@linkcode HELP}).
  *
  * Every case trains the book's model with 'same' padding; each row also gives the tfjs kernel
  * calls of one training step per backend. Each backend runs each case in a process of its own
@@ -35,8 +13,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-layers";
-import { parseArgs } from "node:util";
-import { type BackendName, initBackend } from "../../core/backend/select.ts";
+import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../../core/flags.ts";
+import { BACKEND_NAMES, type BackendName, initBackend } from "../../core/backend/select.ts";
 import { resolveThreads } from "../../core/backend/wasm/threads.ts";
 import { probeGpu } from "../../core/backend/probe.ts";
 import type { TrainCase, TrainResult } from "./train_bench.ts";
@@ -55,6 +33,32 @@ import { benchRunsScale } from "./runs_scale.ts";
 
 const SECTIONS = ["train", "data", "tracking", "runs"] as const;
 
+/** The `--help` text. */
+export const HELP = `Usage: deno task bench [flags]
+
+  --only train,data,tracking,runs  sections to run (default: all); \`runs\` is the runs
+                               table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
+                               epochs, list/query/API/Chromium first render)
+  --backends wasm,webgpu,cpu   backends for the train section (default: native and
+                               native-bf16 when oneDNN loads (bf16 where the CPU has it),
+                               wasm, plus webgpu when the adapter is a real GPU; cpu is
+                               ~600x slower than wasm). native-bf16 is the native backend
+                               with --precision bf16 (its columns read "native bf16")
+  --sizes 32,64,224            input sizes (default 32,64,224), RGB
+  --batches 16,32              batch sizes (default 16,32)
+  --no-fashion                 skip the Fashion-MNIST-shaped case (28x28x1, batch 64)
+  --steps N                    timed steps per case (default: 10 at <=32px, 5 at <=64, 2 above)
+  --warmup N                   untimed steps first (default: 2 at <=64px, 1 above)
+  --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
+  --no-torch                   skip PyTorch
+  --profile                    print the per-kernel time profile of each case
+  --rounds N                   rounds per case up to 64px (default 5): each backend and
+                               PyTorch run once per round, alternating, and each side's median
+                               round counts (single runs of either side vary by 5-15% on a
+                               shared machine, in both directions; the median of several is
+                               robust to those, and does not favour the side that varies more,
+                               as the best round would)`;
+
 function list(value: string | undefined, fallback: string[]): string[] {
   return value === undefined ? fallback : value.split(",").map((s) => s.trim()).filter(Boolean);
 }
@@ -62,7 +66,7 @@ function list(value: string | undefined, fallback: string[]): string[] {
 function numbers(value: string | undefined, fallback: number[], flag: string): number[] {
   const out = list(value, fallback.map(String)).map(Number);
   if (out.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new Error(`--${flag} takes positive integers separated by commas, e.g. 16,32`);
+    throw new FlagError(`--${flag} takes positive integers separated by commas, e.g. 16,32`);
   }
   return out;
 }
@@ -318,29 +322,34 @@ async function dataSection(): Promise<void> {
 
 /** Parses flags and runs the selected sections. */
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      only: { type: "string" },
-      backends: { type: "string" },
-      sizes: { type: "string" },
-      batches: { type: "string" },
-      steps: { type: "string" },
-      warmup: { type: "string" },
-      threads: { type: "string" },
-      "no-torch": { type: "boolean", default: false },
-      profile: { type: "boolean", default: false },
-      "no-fashion": { type: "boolean", default: false },
-      rounds: { type: "string" },
-    },
+  const { values } = parseFlags(argv, {
+    only: { type: "string" },
+    backends: { type: "string" },
+    sizes: { type: "string" },
+    batches: { type: "string" },
+    steps: { type: "string" },
+    warmup: { type: "string" },
+    threads: { type: "string" },
+    "no-torch": { type: "boolean" },
+    profile: { type: "boolean" },
+    "no-fashion": { type: "boolean" },
+    rounds: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
   const only = list(values.only, [...SECTIONS]);
   for (const s of only) {
     if (!(SECTIONS as readonly string[]).includes(s)) {
-      throw new Error(`--only: unknown section '${s}': use ${SECTIONS.join(", ")}`);
+      throw new FlagError(`--only: unknown section '${s}': use ${SECTIONS.join(", ")}`);
     }
   }
-  const threads = resolveThreads(values.threads === undefined ? undefined : Number(values.threads));
+  const threads = resolveThreads(intFlag("--threads", values.threads, { min: 1 }));
+  for (const b of list(values.backends, [])) choiceFlag("--backends", b, BACKEND_NAMES);
+  // Every flag is checked before any work.
+  const sizes = numbers(values.sizes, [32, 64, 224], "sizes");
+  const batches = numbers(values.batches, [16, 32], "batches");
+  const steps = values.steps === undefined ? undefined : numbers(values.steps, [], "steps")[0];
+  const warmup = intFlag("--warmup", values.warmup, { min: 0 });
+  const rounds = values.rounds === undefined ? 5 : numbers(values.rounds, [], "rounds")[0];
   if (only.includes("train")) {
     const gpu = await probeGpu();
     const native = nativeAvailable();
@@ -355,13 +364,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (values.backends === undefined && !gpu.real) {
       console.log(`train: webgpu not benchmarked by default (${gpu.why}); cpu opt-in (--backends)`);
-    }
-    const sizes = numbers(values.sizes, [32, 64, 224], "sizes");
-    const batches = numbers(values.batches, [16, 32], "batches");
-    const steps = values.steps === undefined ? undefined : numbers(values.steps, [], "steps")[0];
-    const warmup = values.warmup === undefined ? undefined : Number(values.warmup);
-    if (warmup !== undefined && !(Number.isInteger(warmup) && warmup >= 0)) {
-      throw new Error("--warmup takes a non-negative integer, e.g. 1");
     }
     const cases: TrainCase[] = sizes.flatMap((size) =>
       batches.map((batch) => ({
@@ -386,8 +388,8 @@ export async function main(argv: string[]): Promise<void> {
       cases,
       threads,
       torch: !values["no-torch"],
-      profile: values.profile,
-      rounds: values.rounds === undefined ? 5 : numbers(values.rounds, [], "rounds")[0],
+      profile: values.profile ?? false,
+      rounds,
     });
   }
   if (only.includes("data")) await dataSection();
@@ -403,6 +405,9 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  await main(Deno.args);
-  Deno.exit(0); // wasm worker threads would otherwise keep the process alive
+  const code = await runCommand(Deno.args, {
+    help: HELP,
+    main: async (argv) => (await main(argv), 0),
+  });
+  Deno.exit(code); // wasm worker threads would otherwise keep the process alive
 }

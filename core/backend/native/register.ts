@@ -235,7 +235,8 @@ function defaultThreads(): number {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import { nativeAvailable, registerNativeBackend } from "./mod.ts";
+ * import { nativeAvailable } from "./ffi.ts";
+ * import { registerNativeBackend } from "./register.ts";
  * if (nativeAvailable().ok) {
  *   await registerNativeBackend({ threads: 2 });
  *   await tf.setBackend("native");

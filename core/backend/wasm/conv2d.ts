@@ -16,7 +16,7 @@ import {
 } from "@tensorflow/tfjs-core";
 import type { WasmBackend } from "./heap.ts";
 import { simdConvForward } from "./conv_simd.ts";
-import { geometry } from "./conv2d_backprop_filter.ts";
+import { geometry } from "./conv_geometry.ts";
 
 /** The Conv2D kernel, delegating to `stock` (tfjs's own) where SIMD does not apply. */
 export function conv2DOverStock(stock: KernelConfig): KernelFunc {

@@ -22,6 +22,7 @@ import {
 import { alias, gemm, heapF32, matMul, offsetOf, scratch, type WasmBackend } from "./heap.ts";
 import { simdKernels } from "./simd.ts";
 import { simdConvFilterGrad } from "./conv_simd.ts";
+import { type ConvGeometry, geometry } from "./conv_geometry.ts";
 
 /** Tuning knobs of the convolution gradient kernels (tests lower them to exercise blocking). */
 export const tuning = {
@@ -35,48 +36,6 @@ export const tuning = {
 
 /** Time spent in the filter gradient's two phases (for profiling; never reset here). */
 export const filterGradStats = { im2colMs: 0, gemmMs: 0 };
-
-/** Geometry of one convolution, as the kernels here need it. */
-export interface ConvGeometry {
-  batch: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  fh: number;
-  fw: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
-}
-
-/** Extracts {@linkcode ConvGeometry} from tfjs's conv info; rejects what the kernels do not do. */
-export function geometry(info: backend_util.Conv2DInfo, kernel: string): ConvGeometry {
-  if (info.dataFormat !== "channelsLast") {
-    throw new Error(`${kernel} on wasm supports only dataFormat 'NHWC' (channelsLast)`);
-  }
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-    throw new Error(`${kernel} on wasm supports only dilation 1`);
-  }
-  return {
-    batch: info.batchSize,
-    inH: info.inHeight,
-    inW: info.inWidth,
-    inC: info.inChannels,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    outC: info.outChannels,
-    fh: info.filterHeight,
-    fw: info.filterWidth,
-    sh: info.strideHeight,
-    sw: info.strideWidth,
-    padTop: info.padInfo.top,
-    padLeft: info.padInfo.left,
-  };
-}
 
 /**
  * Writes the transposed im2col matrix of output pixels `[p0, p0 + pb)` (pixel index

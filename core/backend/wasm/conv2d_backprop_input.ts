@@ -20,7 +20,8 @@ import {
 } from "@tensorflow/tfjs-core";
 import { alias, gemm, heapF32, offsetOf, scratch, type WasmBackend } from "./heap.ts";
 import { simdKernels } from "./simd.ts";
-import { type ConvGeometry, geometry, tuning } from "./conv2d_backprop_filter.ts";
+import { tuning } from "./conv2d_backprop_filter.ts";
+import { type ConvGeometry, geometry } from "./conv_geometry.ts";
 
 /** `filter[fh, fw, ci, co]` flipped spatially with channels swapped: `[fh, fw, co, ci]`. */
 function flippedFilter(backend: WasmBackend, filter: TensorInfo, g: ConvGeometry): TensorInfo {

@@ -19,7 +19,7 @@
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { heapF32, type HeapRegion, offsetOf, scratch, type WasmBackend } from "./heap.ts";
 import { type SimdPool, simdPool } from "./simd_pool.ts";
-import type { ConvGeometry } from "./conv2d_backprop_filter.ts";
+import type { ConvGeometry } from "./conv_geometry.ts";
 
 /** Tuning knobs (tests lower them to exercise chunking and blocking). */
 export const convSimdTuning = {

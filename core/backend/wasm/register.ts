@@ -46,7 +46,7 @@ const registered = new Set<KernelConfig>();
  *
  * @example
  * ```ts
- * import { registerWasmTrainingKernels } from "./core/backend/wasm/register.ts";
+ * import { registerWasmTrainingKernels } from "./register.ts";
  * registerWasmTrainingKernels();
  * ```
  */
