@@ -38,8 +38,15 @@ export interface Preprocessing extends PreprocessSpec {
  * @example
  * ```ts
  * import { resolvePreprocessing } from "./input_spec.ts";
- * const facts = { classNames: ["a", "b"], classesFrom: "run", format: "idx", originalShape: [28, 28, 1], notes: [] } as const;
- * const p = resolvePreprocessing("runs/x", [null, 32, 32, 1], { ...facts, classNames: ["a", "b"] }, []);
+ * import type { RunDatasetFacts } from "../run/dataset_facts.ts";
+ * const facts: RunDatasetFacts = {
+ *   classNames: ["a", "b"],
+ *   classesFrom: "run",
+ *   format: "idx",
+ *   originalShape: [28, 28, 1],
+ *   notes: [],
+ * };
+ * const p = resolvePreprocessing("runs/x", [null, 32, 32, 1], facts, []);
  * console.log(p.description); // sharp squash to 28x28, bilinear to 32x32 (as the IDX dataset), gray, x / 255
  * ```
  */
