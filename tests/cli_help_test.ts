@@ -125,6 +125,15 @@ Deno.test("every deno task: an unknown flag and bad values exit 2 with one error
     "build-ui": [[["--bogus"], /--bogus/]],
     "build-simd": [[["--bogus"], /--bogus/]],
     check: [[["--bogus"], /--bogus/]],
+    "baseline-ui": [[["--bogus"], /--bogus/]],
+    "build-export-page": [[["--bogus"], /--bogus/]],
+    export: [
+      [["--bogus"], /--bogus/],
+      [
+        ["--run", "x", "--out", join(tmp, "out"), "--quantize", "int4"],
+        /--quantize must be one of/,
+      ],
+    ],
     // `deno task test ARGS` hands ARGS to deno test (its flags, its exit codes).
     test: [],
   };

@@ -177,7 +177,7 @@ Deno.test("export: bad runs and destinations exit 1 naming the thing and the fix
     join(tmp, "x"),
   );
   assert.equal(unknown.code, 1);
-  assert.match(unknown.stderr, /no run "nope-123"/);
+  assert.match(unknown.stderr, /no run nope-123/);
 
   const bad = join(tmp, "bad-runs");
   await Deno.mkdir(bad, { recursive: true });

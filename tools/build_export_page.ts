@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import { fromFileUrl } from "../core/paths.ts";
+import { parseFlagsOrExit } from "../core/flags.ts";
 
 const infer = new URL("../core/infer/", import.meta.url);
 const target = new URL("_page_assets.ts", infer);
@@ -62,9 +63,15 @@ export const PREPROCESS_JS: string = ${
 `;
 }
 
+const HELP = `Usage: deno task build-export-page [--check]
+
+Bundles the scripts every export carries (the page script and the preprocessing module) into
+core/infer/_page_assets.ts. --check: exit 1 when the committed file differs from a fresh build.`;
+
 if (import.meta.main) {
+  const { values } = parseFlagsOrExit(Deno.args, HELP, { check: { type: "boolean" } });
   const fresh = await buildExportPage();
-  if (Deno.args.includes("--check")) {
+  if (values.check) {
     const committed = await Deno.readTextFile(target).catch(() => "");
     if (committed !== fresh) {
       console.error("core/infer/_page_assets.ts is out of date: run `deno task build-export-page`");

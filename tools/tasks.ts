@@ -13,6 +13,8 @@ const SOURCES = ["mod.ts", "cli/", "core/", "callbacks/", "dashboard/", "experim
 
 interface Task {
   help: string;
+  /** Environment variables the steps get besides the task's own. */
+  env?: Record<string, string>;
   /** The commands (`deno` arguments), given the task's extra arguments. */
   steps: (args: string[]) => string[][];
 }
@@ -34,6 +36,15 @@ Exit status: 0 when all pass, else the failing step's.`,
       ["run", "--allow-read", "tools/css_check.ts"],
       ["publish", "--dry-run", "--allow-dirty"],
     ],
+  },
+  "baseline-ui": {
+    help: `Usage: deno task baseline-ui
+
+Re-takes the dashboard's screenshot baselines (tests/baselines/*.png) by running
+tests/acceptance_dashboard_test.ts with CONVDECK_UPDATE_BASELINES=1; review the images in the
+diff before committing them.`,
+    env: { CONVDECK_UPDATE_BASELINES: "1" },
+    steps: () => [["test", "-A", "tests/acceptance_dashboard_test.ts"]],
   },
   test: {
     help: `Usage: deno task test [FILE... | deno test flags]
@@ -58,14 +69,15 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   // `check` takes no arguments; `test` passes its own to deno test (only --help is ours).
-  if (name === "check") {
+  if (name === "check" || name === "baseline-ui") {
     parseFlagsOrExit(rest, task.help, { help: { type: "boolean", short: "h" } });
   } else if (rest.includes("--help") || rest.includes("-h")) {
     console.log(task.help);
     Deno.exit(0);
   }
   for (const args of task.steps(rest)) {
-    const { code } = await new Deno.Command(Deno.execPath(), { args, stdin: "null" }).spawn()
+    const { code } = await new Deno.Command(Deno.execPath(), { args, stdin: "null", env: task.env })
+      .spawn()
       .status;
     if (code !== 0) Deno.exit(code);
   }
