@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { FsError, openConfined, openConfinedAppend } from "../fs/confine.ts";
+import { type ConfinedFile, FsError, openConfined, openConfinedAppend } from "../fs/confine.ts";
 
 /** Options of an incremental JSON-lines read. */
 export interface ReadLinesOptions {
@@ -65,7 +65,7 @@ export async function readJsonLines<T>(
   options: ReadLinesOptions = {},
 ): Promise<LinesResult<T>> {
   let since = Math.max(0, Math.floor(options.sinceOffset ?? 0));
-  let fh: Deno.FsFile;
+  let fh: ConfinedFile;
   try {
     fh = await openConfined(runDir, rel);
   } catch (err) {
@@ -93,14 +93,12 @@ export async function readJsonLines<T>(
     // that line's tail is skipped, never read as a line of its own.
     let skipping = false;
     if (since > 0) {
-      await fh.seek(since - 1, Deno.SeekMode.Start);
-      skipping = (await fh.read(chunk.subarray(0, 1))) === 1 && chunk[0] !== 10;
+      skipping = (await fh.read(chunk, 0, 1, since - 1)).bytesRead === 1 && chunk[0] !== 10;
     }
-    await fh.seek(since, Deno.SeekMode.Start);
     let pos = since;
     while (pos < size) {
-      const n = await fh.read(chunk);
-      if (n === null) break;
+      const n = (await fh.read(chunk, 0, chunk.length, pos)).bytesRead;
+      if (n === 0) break;
       pos += n;
       const bytes = carry.length ? concat(carry, chunk.subarray(0, n)) : chunk.subarray(0, n);
       const lastNl = bytes.lastIndexOf(10);
@@ -129,7 +127,7 @@ export async function readJsonLines<T>(
     }
     return { records, offset, skipped, reset };
   } finally {
-    fh.close();
+    await fh.close();
   }
 }
 
@@ -194,7 +192,7 @@ function salvage<T>(line: string, isRecord: (v: unknown) => v is T): T | undefin
  * ```
  */
 export class JsonlAppender {
-  #file: Deno.FsFile | undefined;
+  #file: ConfinedFile | undefined;
   #dir: string;
   #name: string;
   #queue: Promise<void> = Promise.resolve();
@@ -211,7 +209,9 @@ export class JsonlAppender {
     this.#queue = this.#queue.then(async () => {
       this.#file ??= await openConfinedAppend(this.#dir, this.#name);
       let off = 0;
-      while (off < line.length) off += await this.#file.write(line.subarray(off));
+      while (off < line.length) {
+        off += (await this.#file.write(line, off, line.length - off)).bytesWritten;
+      }
       if (sync) await this.#file.sync();
     });
     return this.#queue;
@@ -220,7 +220,8 @@ export class JsonlAppender {
   /** Waits for pending writes and closes the file. */
   async close(): Promise<void> {
     await this.#queue.catch(() => {});
-    this.#file?.close();
+    const file = this.#file;
     this.#file = undefined;
+    await file?.close();
   }
 }

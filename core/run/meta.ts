@@ -24,6 +24,7 @@
 import { join } from "node:path";
 import { createExclusive, linkBack, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
 import { FsError, readConfinedText } from "../fs/confine.ts";
+import { errorCode } from "../fs/os_error.ts";
 import { RUN_FILES } from "./format.ts";
 import { processAlive, thisHost } from "./lock.ts";
 
@@ -226,7 +227,7 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
         };
       }
     } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      if (errorCode(err) !== "EEXIST") throw err;
     }
     // Someone else is editing. Break the lock only when its editor is surely gone: its process
     // is dead (this host) or the lock is old. The judgement is about one lock file (its text,

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { removeTemps, writeFileAtomic } from "../fs/atomic.ts";
-import { openConfinedAppend, safeSegments } from "../fs/confine.ts";
+import { type ConfinedFile, openConfinedAppend, safeSegments } from "../fs/confine.ts";
 import { JsonlAppender } from "./jsonl.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
@@ -58,7 +58,7 @@ export function safeName(name: string): string {
  */
 async function repairAfterCrash(dir: string): Promise<void> {
   for (const name of [RUN_FILES.metrics, RUN_FILES.events]) {
-    let file: Deno.FsFile;
+    let file: ConfinedFile;
     try {
       file = await openConfinedAppend(dir, name, { read: true, create: false });
     } catch {
@@ -68,12 +68,11 @@ async function repairAfterCrash(dir: string): Promise<void> {
       const size = (await file.stat()).size;
       if (size > 0) {
         const last = new Uint8Array(1);
-        await file.seek(size - 1, Deno.SeekMode.Start);
-        await file.read(last);
+        await file.read(last, 0, 1, size - 1);
         if (last[0] !== 0x0a) await file.write(new Uint8Array([0x0a]));
       }
     } finally {
-      file.close();
+      await file.close();
     }
   }
   await removeTemps(dir);
