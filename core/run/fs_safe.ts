@@ -1,9 +1,25 @@
 /**
- * Crash-safe file primitives: whole-line appends and write-then-rename.
+ * Crash-safe file primitives: write-then-rename, on `node:` file APIs so the tracking client
+ * (`track/`) shares them in Node. Whole-line appends are `line_log.ts`.
  *
  * @module
  */
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
+import process from "node:process";
+
+function tempName(path: string): string {
+  return `${path}.${process.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+}
 
 /**
  * Writes `data` to `path` atomically: the bytes go to a temporary file in the same folder,
@@ -15,69 +31,49 @@ export async function writeFileAtomic(
   data: Uint8Array | string,
   options: { sync?: boolean } = {},
 ): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempName(path);
+  const file = await open(tmp, "w");
   try {
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    await file.writeFile(data);
     if (options.sync ?? true) await file.sync();
   } catch (err) {
-    file.close();
-    await Deno.remove(tmp).catch(() => {});
+    await file.close();
+    await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
-  file.close();
+  await file.close();
   try {
-    await Deno.rename(tmp, path);
+    await rename(tmp, path);
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
+    await rm(tmp, { force: true }).catch(() => {});
     throw err;
   }
 }
 
 /**
- * An append-only file of JSON lines. Each record is written with a single `write` of one
- * whole line, so readers never see half a record except possibly a torn last line after a
- * crash (readers skip it). `sync()` flushes to disk.
+ * {@linkcode writeFileAtomic}, synchronously: for exit handlers, which cannot wait.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomicSync } from "./fs_safe.ts";
+ * writeFileAtomicSync(`${Deno.makeTempDirSync()}/run.json`, "{}\n");
+ * ```
  */
-export class JsonlAppender {
-  #file: Deno.FsFile | undefined;
-  #path: string;
-  #queue: Promise<void> = Promise.resolve();
-
-  /** Opens (creating) `path` for appending. */
-  constructor(path: string) {
-    this.#path = path;
+export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempName(path);
+  const fd = openSync(tmp, "w");
+  try {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+    fdatasyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
   }
-
-  /** The file's path. */
-  get path(): string {
-    return this.#path;
-  }
-
-  /** Appends one record as a JSON line; `sync` flushes it to disk before resolving. */
-  append(record: unknown, sync = false): Promise<void> {
-    const line = new TextEncoder().encode(JSON.stringify(record) + "\n");
-    this.#queue = this.#queue.then(async () => {
-      this.#file ??= await Deno.open(this.#path, { append: true, create: true });
-      await writeAll(this.#file, line);
-      if (sync) await this.#file.sync();
-    });
-    return this.#queue;
-  }
-
-  /** Waits for pending writes and closes the file. */
-  async close(): Promise<void> {
-    await this.#queue.catch(() => {});
-    this.#file?.close();
-    this.#file = undefined;
-  }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  // A regular-file append of a few hundred bytes completes in one write; loop for safety.
-  let off = 0;
-  while (off < bytes.length) off += await file.write(bytes.subarray(off));
+  closeSync(fd);
+  renameSync(tmp, path);
 }

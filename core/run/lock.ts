@@ -21,10 +21,13 @@
  *
  * @module
  */
+import { readFileSync, unlinkSync } from "node:fs";
+import { lstat, open, readFile, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { writeFileAtomic } from "./fs_safe.ts";
-import { readSmallRunText } from "./_safe_file.ts";
+import { unrefTimer } from "./_runtime.ts";
 import { RUN_FILES } from "./format.ts";
 
 /** The lock-and-heartbeat file's name inside a run folder. */
@@ -95,16 +98,16 @@ export function thisHost(): string {
  * zombie (killed, not yet reaped by its parent) counts as gone.
  */
 export function processAlive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  if (Deno.build.os !== "linux") return true;
+  if (pid === process.pid) return true;
+  if (process.platform !== "linux") return true;
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // "pid (comm) S ...": the state follows the last ")" (comm may contain one); a zombie
     // (killed, not yet reaped) is gone.
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch (err) {
     // Not allowed to look: unknown, so alive (the heartbeat's age still tells).
-    return !(err instanceof Deno.errors.NotFound);
+    return (err as { code?: string }).code !== "ENOENT";
   }
 }
 
@@ -118,10 +121,27 @@ export function heartbeatStale(hb: Heartbeat, now: number = Date.now()): StaleRe
   return undefined;
 }
 
-/** Reads a run's heartbeat, or `undefined` when there is none (or it is unreadable). */
+/** The most bytes a heartbeat file may have. */
+const MAX_HEARTBEAT_BYTES = 4096;
+
+/**
+ * Reads a run's heartbeat, or `undefined` when there is none (or it is unreadable, a symlink,
+ * not a regular file or too large).
+ */
 export async function readHeartbeat(runDir: string): Promise<Heartbeat | undefined> {
   try {
-    return parseHeartbeat(await readSmallRunText(runDir, HEARTBEAT, 4096));
+    const path = join(runDir, HEARTBEAT);
+    const st = await lstat(path);
+    if (!st.isFile() || st.size > MAX_HEARTBEAT_BYTES) return undefined;
+    return parseHeartbeat(await readFile(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function readHeartbeatSync(path: string): Heartbeat | undefined {
+  try {
+    return parseHeartbeat(readFileSync(path, "utf8"));
   } catch {
     return undefined;
   }
@@ -139,20 +159,22 @@ export interface RunLock {
   renew(): Promise<void>;
   /** Stops the heartbeat and removes the lock file (if still ours). */
   release(): Promise<void>;
+  /** {@linkcode RunLock.release}, synchronously (for exit handlers, which cannot wait). */
+  releaseSync(): void;
 }
 
 async function tryCreate(path: string, hb: Heartbeat): Promise<boolean> {
   try {
-    const f = await Deno.open(path, { write: true, createNew: true });
+    const f = await open(path, "wx");
     try {
-      await f.write(new TextEncoder().encode(JSON.stringify(hb) + "\n"));
+      await f.writeFile(JSON.stringify(hb) + "\n");
       await f.sync();
     } finally {
-      f.close();
+      await f.close();
     }
     return true;
   } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
+    if ((err as { code?: string }).code === "EEXIST") return false;
     throw err;
   }
 }
@@ -167,7 +189,7 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
   const now = Date.now();
   const hb: Heartbeat = {
     host: thisHost(),
-    pid: Deno.pid,
+    pid: process.pid,
     token: crypto.randomUUID(),
     since: now,
     time: now,
@@ -181,8 +203,8 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     if (current && !reason) throw new RunLockedError(runDir, current);
     // Stale (or unreadable for a while): move it aside; of two takers only one rename wins.
     if (!current) {
-      const st = await Deno.lstat(path).catch(() => null);
-      const age = st?.mtime ? Date.now() - st.mtime.getTime() : Infinity;
+      const st = await lstat(path).catch(() => null);
+      const age = st ? Date.now() - st.mtimeMs : Infinity;
       if (age < 2_000) {
         await new Promise((r) => setTimeout(r, 200));
         continue;
@@ -190,11 +212,11 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     }
     const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
     try {
-      await Deno.rename(path, aside);
-      await Deno.remove(aside).catch(() => {});
+      await rename(path, aside);
+      await rm(aside, { force: true }).catch(() => {});
       if (current) tookOver = { owner: current, reason: reason! };
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if ((err as { code?: string }).code !== "ENOENT") throw err;
     }
     if (attempt === 4) {
       throw new Error(`${runDir}: could not take the run lock (another process keeps racing)`);
@@ -213,7 +235,7 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     await writeFileAtomic(path, JSON.stringify(hb) + "\n", { sync: false }).catch(() => {});
   };
   const timer = setInterval(() => void renew(), HEARTBEAT_INTERVAL_MS);
-  Deno.unrefTimer(timer);
+  unrefTimer(timer);
   return {
     heartbeat: hb,
     tookOver,
@@ -226,7 +248,17 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
       released = true;
       clearInterval(timer);
       const current = await readHeartbeat(runDir);
-      if (current?.token === hb.token) await Deno.remove(path).catch(() => {});
+      if (current?.token === hb.token) await rm(path, { force: true }).catch(() => {});
+    },
+    releaseSync() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      if (readHeartbeatSync(path)?.token === hb.token) {
+        try {
+          unlinkSync(path);
+        } catch { /* already gone */ }
+      }
     },
   };
 }

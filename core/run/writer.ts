@@ -4,7 +4,8 @@
  * @module
  */
 import { isAbsolute, join, normalize, relative, resolve } from "node:path";
-import { JsonlAppender, writeFileAtomic } from "./fs_safe.ts";
+import { writeFileAtomic } from "./fs_safe.ts";
+import { LineLog } from "./line_log.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
 import { isImprovement, metricDirection } from "../metric_direction.ts";
@@ -98,8 +99,8 @@ export class RunWriter implements RunLogger {
   /** Absolute path of the run directory. */
   readonly dir: string;
   #at: () => RunPosition;
-  #metrics: JsonlAppender;
-  #events: JsonlAppender;
+  #metrics: LineLog;
+  #events: LineLog;
   #pendingScalars: Record<string, number> = {};
   #now: () => Date;
   #warn: (line: string) => void;
@@ -119,8 +120,8 @@ export class RunWriter implements RunLogger {
     this.#now = now;
     this.#warn = warn;
     this.#at = () => ({ epoch: info.epochs ?? 0, step: info.steps ?? 0 });
-    this.#metrics = new JsonlAppender(join(dir, RUN_FILES.metrics));
-    this.#events = new JsonlAppender(join(dir, RUN_FILES.events));
+    this.#metrics = new LineLog(join(dir, RUN_FILES.metrics));
+    this.#events = new LineLog(join(dir, RUN_FILES.events));
   }
 
   /** The run id (the directory name). */
@@ -273,7 +274,8 @@ export class RunWriter implements RunLogger {
     };
     this.#pendingScalars = {};
     this.#lock.assertHeld();
-    await this.#metrics.append(record, true);
+    this.#metrics.append(record);
+    await this.#metrics.flush(true);
     const best = { ...(this.info.best ?? {}) };
     for (const [k, v] of Object.entries(record)) {
       const dir = metricDirection(k);
@@ -290,20 +292,25 @@ export class RunWriter implements RunLogger {
     return record;
   }
 
-  /** Appends a batch record (not flushed to disk: these are for live curves only). */
-  async writeBatchMetrics(
+  /** Buffers a batch record (written within a second, not fsynced: for live curves only). */
+  writeBatchMetrics(
     at: RunPosition,
     batch: number,
     logs: Record<string, number>,
   ): Promise<void> {
-    this.#lock.assertHeld();
-    await this.#metrics.append({
-      epoch: at.epoch,
-      step: at.step,
-      time: this.#now().getTime(),
-      batch,
-      ...logs,
-    });
+    try {
+      this.#lock.assertHeld();
+      this.#metrics.append({
+        epoch: at.epoch,
+        step: at.step,
+        time: this.#now().getTime(),
+        batch,
+        ...logs,
+      });
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Appends an event with the current epoch, step and time (flushed to disk). */
@@ -317,7 +324,8 @@ export class RunWriter implements RunLogger {
       step,
       time: this.#now().getTime(),
     };
-    await this.#events.append(ev, true);
+    this.#events.append(ev);
+    await this.#events.flush(true);
   }
 
   /** Adds a scalar to the current epoch's metrics record. */
@@ -383,6 +391,7 @@ export class RunWriter implements RunLogger {
       rec.batch === undefined ? rec.epoch < position.epoch : rec.epoch < position.epoch ||
         (rec.epoch === position.epoch && rec.batch < position.batch)
     );
+    this.#metrics.reopen();
     const dropped = all.records.length - kept.length + all.skipped;
     if (dropped > 0) {
       await writeFileAtomic(

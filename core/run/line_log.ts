@@ -1,0 +1,157 @@
+/**
+ * The one writer of a run's JSON-lines files (`metrics.jsonl`, `events.jsonl`), shared by the
+ * trainer's `RunWriter` and the tracking client (`track/`): records are kept in memory and
+ * appended in the background at most `flushMs` (1 s) later, as whole lines only, so a caller
+ * never waits on the disk and a crash (even SIGKILL) loses at most the last second and never
+ * leaves a torn line. Built on `node:` file APIs only, so it runs in Deno and in Node.
+ *
+ * @example
+ * ```ts
+ * import { LineLog } from "./line_log.ts";
+ * const dir = await Deno.makeTempDir();
+ * const log = new LineLog(`${dir}/metrics.jsonl`);
+ * log.append({ epoch: 0, step: 1, time: Date.now(), loss: 0.5 }); // returns at once
+ * await log.flush(true); // on disk and fsynced
+ * await log.close();
+ * ```
+ *
+ * @module
+ */
+import { appendFileSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { unrefTimer } from "./_runtime.ts";
+
+/** Options of a {@linkcode LineLog}. */
+export interface LineLogOptions {
+  /** Longest time a record waits in memory before its background write (ms, default 1000). */
+  flushMs?: number;
+  /** Buffered bytes that start a background write at once (default 1 MiB). */
+  maxBufferBytes?: number;
+}
+
+/**
+ * A buffered, append-only JSON-lines file: {@linkcode LineLog.append} returns at once;
+ * a background write follows within `flushMs`; {@linkcode LineLog.flush} writes (and with
+ * `sync`, fsyncs) now. Each background write is one `write` of whole lines.
+ */
+export class LineLog {
+  readonly #path: string;
+  readonly #flushMs: number;
+  readonly #maxBuffer: number;
+  #lines: string[] = [];
+  #bufferedChars = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #file: FileHandle | undefined;
+  #error: Error | undefined;
+  #bytes = 0;
+  #closed = false;
+
+  /** A log appending to `path` (created on the first write). */
+  constructor(path: string, options: LineLogOptions = {}) {
+    this.#path = path;
+    this.#flushMs = options.flushMs ?? 1000;
+    this.#maxBuffer = options.maxBufferBytes ?? 1 << 20;
+  }
+
+  /** The file's path. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Characters handed to the file so far (written or being written; bytes for ASCII). */
+  get bytesWritten(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Buffers `record` as one JSON line. Throws the error of an earlier background write (a
+   * full disk, a removed folder), so a failing log is noticed at the next call.
+   */
+  append(record: unknown): void {
+    this.appendLine(JSON.stringify(record));
+  }
+
+  /** Buffers one line of JSON text (without its newline; it must hold no newline). */
+  appendLine(json: string): void {
+    if (this.#error) throw this.#error;
+    if (this.#closed) throw new Error(`${this.#path}: the log is closed`);
+    this.#lines.push(json);
+    this.#bufferedChars += json.length + 1;
+    if (this.#bufferedChars >= this.#maxBuffer) void this.#write(false).catch(() => {});
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.#write(false).catch(() => {});
+      }, this.#flushMs);
+      unrefTimer(this.#timer);
+    }
+  }
+
+  /** Writes everything buffered now; with `sync`, also flushes the file to disk. */
+  flush(sync = false): Promise<void> {
+    return this.#write(sync);
+  }
+
+  #write(sync: boolean): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const text = this.#take();
+    this.#queue = this.#queue.then(async () => {
+      if (this.#error) throw this.#error;
+      try {
+        if (text !== "") {
+          this.#file ??= await open(this.#path, "a");
+          await this.#file.write(text);
+        }
+        if (sync && this.#file) await this.#file.datasync();
+      } catch (err) {
+        this.#error = new Error(`cannot append to ${this.#path}: ${(err as Error).message}`);
+        throw this.#error;
+      }
+    });
+    return this.#queue;
+  }
+
+  #take(): string {
+    if (this.#lines.length === 0) return "";
+    const text = this.#lines.join("\n") + "\n";
+    this.#lines = [];
+    this.#bufferedChars = 0;
+    this.#bytes += text.length;
+    return text;
+  }
+
+  /**
+   * Writes what is buffered synchronously (for exit handlers, which cannot wait). Lines
+   * already handed to a background write are that write's; this appends after them only
+   * when nothing is in flight, else it waits for nothing and may reorder at most the tail.
+   */
+  flushSync(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const text = this.#take();
+    if (text !== "") appendFileSync(this.#path, text);
+  }
+
+  /** Writes what is buffered, waits for it and closes the file; later appends throw. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#write(false).catch(() => {});
+    this.#closed = true;
+    await this.#queue.catch(() => {});
+    const file = this.#file;
+    this.#file = undefined;
+    await file?.close();
+  }
+
+  /** Reopens a closed log (the trainer closes the file to rewrite it on resume). */
+  reopen(): void {
+    this.#closed = false;
+    this.#error = undefined;
+  }
+}
