@@ -28,7 +28,7 @@ import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summ
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 2;
+const INDEX_VERSION = 3;
 
 interface Entry {
   /** Folder modification time (ms) when the summary was read. */

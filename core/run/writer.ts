@@ -8,7 +8,7 @@ import { writeFileAtomic } from "./fs_safe.ts";
 import { LineLog } from "./line_log.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
-import { isImprovement, metricDirection } from "../metric_direction.ts";
+import { summarizeEpoch } from "./epoch_summary.ts";
 import { isMetricsRecord, readJsonLines, readRunInfo } from "./reader.ts";
 import { acquireRunLock, type RunLock } from "./lock.ts";
 
@@ -276,18 +276,7 @@ export class RunWriter implements RunLogger {
     this.#lock.assertHeld();
     this.#metrics.append(record);
     await this.#metrics.flush(true);
-    const best = { ...(this.info.best ?? {}) };
-    for (const [k, v] of Object.entries(record)) {
-      const dir = metricDirection(k);
-      if (dir === undefined || typeof v !== "number") continue;
-      if (isImprovement(v, best[k]?.value, dir)) {
-        best[k] = { value: v, epoch: at.epoch };
-      }
-    }
-    const last: Record<string, number> = {};
-    for (const [k, v] of Object.entries(record)) {
-      if (typeof v === "number" && !["epoch", "step", "time"].includes(k)) last[k] = v;
-    }
+    const { best, last } = summarizeEpoch(this.info, record, this.info.tracked?.metrics);
     await this.updateInfo({ best, last, epochs: at.epoch + 1, steps: at.step });
     return record;
   }
