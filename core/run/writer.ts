@@ -6,6 +6,9 @@
 import { isAbsolute, join, normalize, relative, resolve } from "node:path";
 import { writeFileAtomic } from "./fs_safe.ts";
 import { LineLog } from "./line_log.ts";
+import { repairAfterCrash } from "./repair.ts";
+export { safeName, timestampId } from "./run_id.ts";
+import { createRunFolder } from "./run_id.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
 import { summarizeEpoch } from "./epoch_summary.ts";
@@ -34,51 +37,6 @@ export interface CreateRunOptions {
   now?: () => Date;
   /** Where warnings are printed (default: stderr). */
   warn?: (line: string) => void;
-}
-
-/** Formats a date as `yyyymmdd-hhmmss` in local time. */
-export function timestampId(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-` +
-    `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-/** Makes a name safe for a folder name: letters, digits, `-`, `_`, `.` only. */
-export function safeName(name: string): string {
-  const s = name.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[._]+/, "");
-  return s.length > 0 ? s.slice(0, 80) : "run";
-}
-
-/**
- * Before a resumed process appends: end a torn last line of the JSON-lines files with a newline
- * (so the next record starts on its own line) and remove temporary files left by a crash.
- */
-async function repairAfterCrash(dir: string): Promise<void> {
-  for (const name of [RUN_FILES.metrics, RUN_FILES.events]) {
-    const path = join(dir, name);
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true, append: true });
-    } catch {
-      continue;
-    }
-    try {
-      const size = (await file.stat()).size;
-      if (size > 0) {
-        const last = new Uint8Array(1);
-        await file.seek(size - 1, Deno.SeekMode.Start);
-        await file.read(last);
-        if (last[0] !== 0x0a) await file.write(new Uint8Array([0x0a]));
-      }
-    } finally {
-      file.close();
-    }
-  }
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && /\.\d+\.[0-9a-f]{8}\.tmp$/.test(e.name)) {
-      await Deno.remove(join(dir, e.name)).catch(() => {});
-    }
-  }
 }
 
 /**
@@ -153,32 +111,8 @@ export class RunWriter implements RunLogger {
     const now = options.now ?? (() => new Date());
     const warn = options.warn ?? ((l: string) => console.error(l));
     const runsDir = resolve(options.runsDir);
-    try {
-      await Deno.mkdir(runsDir, { recursive: true });
-    } catch (err) {
-      throw new Error(
-        `Cannot create the runs folder ${runsDir}: ${(err as Error).message}. ` +
-          `Pass --runs DIR with a folder you can write to.`,
-      );
-    }
     const start = now();
-    const base = `${safeName(options.experiment)}-${timestampId(start)}`;
-    let id = base;
-    for (let n = 2;; n++) {
-      try {
-        await Deno.mkdir(join(runsDir, id));
-        break;
-      } catch (err) {
-        if (err instanceof Deno.errors.AlreadyExists && n < 10000) {
-          id = `${base}-${n}`;
-          continue;
-        }
-        throw new Error(
-          `Cannot create a run folder in ${runsDir}: ${(err as Error).message}. ` +
-            `Pass --runs DIR with a folder you can write to.`,
-        );
-      }
-    }
+    const id = await createRunFolder(runsDir, options.experiment, start, "Pass --runs DIR");
     const iso = start.toISOString();
     const info: RunInfo = {
       format: 1,
