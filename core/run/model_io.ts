@@ -19,22 +19,24 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { readSmallRunText, RunFileError } from "./_safe_file.ts";
 import { sha256Hex } from "../sha256.ts";
 
-/** The most bytes a checkpoint's `manifest.json` may have. */
-export const MAX_MANIFEST_BYTES = 1 << 20;
-
-/** File names inside a checkpoint directory. */
-export const CHECKPOINT_FILES = {
-  model: "model.json",
-  weights: "weights.bin",
-  optimizerJson: "optimizer.json",
-  optimizer: "optimizer.bin",
-  state: "state.json",
-  manifest: "manifest.json",
-} as const;
+export {
+  CHECKPOINT_FILES,
+  type CheckpointMetadata,
+  MAX_MANIFEST_BYTES,
+} from "./checkpoint_writer.ts";
+import {
+  captureArtifacts,
+  CHECKPOINT_FILES,
+  type CheckpointMetadata,
+  checkpointMetadata,
+  checkpointModelJson,
+  MAX_MANIFEST_BYTES,
+  writeCheckpointFolder,
+} from "./checkpoint_writer.ts";
 
 /** `manifest.json` of a checkpoint: every other file's sha256 and size, written last. */
 export interface CheckpointManifest {
@@ -55,20 +57,6 @@ export interface CheckpointManifest {
 function isPlainName(name: string): boolean {
   return name.length > 0 && name.length < 200 && !/[\\/\0]/.test(name) && name !== "." &&
     name !== "..";
-}
-
-/** What convdeck adds to `model.json`'s `userDefinedMetadata.convdeck`. */
-export interface CheckpointMetadata {
-  /** Checkpoint format version. */
-  format: 1;
-  /** True when model.json holds no topology (load with {@link loadWeights}). */
-  weightsOnly: boolean;
-  /** Hex sha256 of weights.bin. */
-  weightsSha256: string;
-  /** Size of weights.bin in bytes. */
-  weightsBytes: number;
-  /** ISO time of the save. */
-  savedAt: string;
 }
 
 /** Options of {@link saveModel}. */
@@ -137,22 +125,6 @@ async function exists(path: string): Promise<boolean> {
 
 const suffix = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
-/** Captures the model's artifacts through tfjs's own serializer. */
-async function modelArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler((artifacts) => {
-      captured = artifacts;
-      return Promise.resolve({
-        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
-      });
-    }),
-    { includeOptimizer: false },
-  );
-  if (!captured) throw new Error("model_io: tfjs model.save produced no artifacts");
-  return captured;
-}
-
 /** Encodes an optimizer's weights; returns the json and bin contents. */
 async function encodeOptimizer(
   optimizer: tf.Optimizer,
@@ -198,26 +170,10 @@ export async function saveModel(
   options: SaveModelOptions = {},
 ): Promise<SavedCheckpoint> {
   const weightsOnly = Boolean(options.weightsOnly);
-  const artifacts = await modelArtifacts(model);
-  const weights = toBytes(artifacts.weightData);
-  const meta: CheckpointMetadata = {
-    format: 1,
-    weightsOnly,
-    weightsSha256: await sha256Hex(weights),
-    weightsBytes: weights.length,
-    savedAt: new Date().toISOString(),
-  };
-  const modelJson: Record<string, unknown> = {
-    format: weightsOnly ? "convdeck-weights" : artifacts.format ?? "layers-model",
-    generatedBy: artifacts.generatedBy,
-    convertedBy: artifacts.convertedBy ?? null,
-    ...(weightsOnly ? {} : { modelTopology: artifacts.modelTopology }),
-    ...(artifacts.trainingConfig && !weightsOnly
-      ? { trainingConfig: artifacts.trainingConfig }
-      : {}),
-    weightsManifest: [{ paths: [CHECKPOINT_FILES.weights], weights: artifacts.weightSpecs ?? [] }],
-    userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), convdeck: meta },
-  };
+  const artifacts = await captureArtifacts(model);
+  const weights = toBytes(artifacts.weightData as tf.io.WeightData | undefined);
+  const meta = await checkpointMetadata(weights, weightsOnly);
+  const modelJson = checkpointModelJson(artifacts, meta);
   const files: [string, Uint8Array | string][] = [
     [CHECKPOINT_FILES.weights, weights],
     [CHECKPOINT_FILES.model, JSON.stringify(modelJson)],
@@ -246,29 +202,11 @@ export async function saveModel(
     manifest.files[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
   }
 
-  const target = resolve(dir);
-  await Deno.mkdir(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${suffix()}`;
-  await Deno.mkdir(tmp);
-  try {
-    // Written and flushed in parallel: the disk commits the flushes together; the manifest
-    // last, so a folder with a manifest has every file it names.
-    await Promise.all(files.map(([name, data]) => writeSynced(join(tmp, name), data)));
-    if (options.manifest) {
-      await writeSynced(join(tmp, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 1));
-    }
-    if (await exists(target)) {
-      const old = `${target}.old-${suffix()}`;
-      await Deno.rename(target, old);
-      await Deno.rename(tmp, target);
-      await Deno.remove(old, { recursive: true });
-    } else {
-      await Deno.rename(tmp, target);
-    }
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
-  }
+  const target = await writeCheckpointFolder(
+    dir,
+    files,
+    options.manifest ? [CHECKPOINT_FILES.manifest, JSON.stringify(manifest, null, 1)] : undefined,
+  );
   return {
     dir: target,
     files: [...files.map(([n]) => n), ...(options.manifest ? [CHECKPOINT_FILES.manifest] : [])],
