@@ -11,7 +11,7 @@ import type { RunRecorder } from "../core/run/recorder.ts";
 import { checkArtifactName, checkImageName, imagePath } from "../core/run/tracked_files.ts";
 import { type LayersModelLike, saveLayersModel } from "../core/run/checkpoint_writer.ts";
 import { forgetRun } from "./exit_hooks.ts";
-import { type FitCallbackOptions, fitCallback, type TfjsCallback } from "./fit_callback.ts";
+import { fitCallback, type FitCallbackOptions, type TfjsCallback } from "./fit_callback.ts";
 
 /** Where a record belongs: its global step and/or its 0-based epoch. */
 export interface LogPosition {
@@ -129,7 +129,9 @@ export class Run {
     if (!Number.isInteger(step) || step < this.#step) {
       throw new RangeError(
         `log(): step ${at.step} ${
-          Number.isInteger(step) ? `goes backwards (the last was ${this.#step})` : "is not an integer"
+          Number.isInteger(step)
+            ? `goes backwards (the last was ${this.#step})`
+            : "is not an integer"
         }; steps only grow (omit step to count automatically)`,
       );
     }

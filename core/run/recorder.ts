@@ -204,7 +204,7 @@ export class RunRecorder {
     if (record.batch === undefined) {
       const { best, last } = summarizeEpoch(info, record, info.tracked?.metrics);
       info.best = best;
-      info.last = last;
+      info.last = { ...info.last, ...last }; // step records' values stay until overwritten
       if (record.epoch + 1 > info.epochs) info.epochs = record.epoch + 1;
     } else {
       const last = info.last ?? (info.last = {});
