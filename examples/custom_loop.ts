@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-layers"; // registers the gradients of every op
 import { init } from "../track/mod.ts";
 
 const { values } = parseArgs({
@@ -20,8 +21,8 @@ const run = await init({ runs: values.runs, name: "linreg", config, tags: ["cust
 const trueW = tf.tensor2d([[2], [-1], [0.5]]);
 const xs = tf.randomNormal([128, 3], 0, 1, "float32", 7);
 const ys = tf.tidy(() => tf.add(tf.matMul(xs, trueW), 0.3));
-const w = tf.variable(tf.zeros([3, 1]));
-const b = tf.variable(tf.scalar(0));
+const w = tf.tidy(() => tf.variable(tf.zeros([3, 1])));
+const b = tf.tidy(() => tf.variable(tf.scalar(0)));
 const optimizer = tf.train.sgd(config.lr);
 const mse = (x: tf.Tensor2D, y: tf.Tensor) =>
   tf.tidy(() => tf.mean(tf.square(tf.sub(tf.add(tf.matMul(x, w), b), y))) as tf.Scalar);
