@@ -29,7 +29,9 @@ const sleepMs = Number(values["sleep-ms"]);
 for (let step = run.step + 1; step <= Number(values.steps); step++) {
   const loss = Math.exp(-config.lr * step / 10) + 0.01 * rand();
   run.log({ loss, wer: loss / 2 });
-  if (step % 100 === 0) run.log({ val_loss: loss * 1.1, val_wer: loss / 1.8 }, { epoch: run.epoch });
+  if (step % 100 === 0) {
+    run.log({ val_loss: loss * 1.1, val_wer: loss / 1.8 }, { epoch: run.epoch });
+  }
   if (sleepMs > 0) await new Promise((r) => setTimeout(r, sleepMs));
 }
 await run.finish();

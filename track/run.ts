@@ -42,6 +42,7 @@ export interface SaveModelInfo {
 const RESERVED = new Set(["epoch", "step", "time", "batch"]);
 
 function checkKey(key: string): void {
+  // deno-lint-ignore no-control-regex
   if (key === "" || key.length > 200 || /[\n\r\u0000-\u001f]/.test(key)) {
     throw new TypeError(
       `log(): metric name ${JSON.stringify(key.slice(0, 60))} is empty, too long or holds a ` +

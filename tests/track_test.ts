@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { init } from "../track/mod.ts";
+import { readEvents, readMetrics, readRunInfo } from "../core/run/reader.ts";
+
+const dec = new TextDecoder();
+
+async function sh(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+}
+
+const runsList = (dir: string, ...more: string[]) =>
+  sh(Deno.execPath(), ["task", "-q", "runs", "list", "--runs", dir, ...more]);
+
+Deno.test("log() checks its input at the call; NaN is recorded as null with an event; steps and epochs continue on resume", async () => {
+  const runs = await Deno.makeTempDir();
+  const run = await init({ runs, name: "checks", config: { lr: 0.1 }, handleExit: false });
+  run.log({ loss: 1 });
+  run.log({ loss: NaN });
+  assert.throws(
+    () => run.log({ loss: "x" as unknown as number }),
+    /"loss" is string, not a number/,
+  );
+  assert.throws(() => run.log({ "a\nb": 1 }), /newline/);
+  assert.throws(() => run.log({ step: 3 }), /not a metric/);
+  assert.throws(() => run.log({ loss: 1 }, { step: 1 }), /goes backwards/);
+  run.log({ val_loss: 0.5 }, { epoch: 0 });
+  assert.throws(() => run.log({ val_loss: 0.4 }, { epoch: 0 }), /epoch 0 goes backwards/);
+  await run.finish();
+  assert.throws(() => run.log({ loss: 1 }), /after finish/);
+  const { records } = await readMetrics(run.dir);
+  assert.equal(records.length, 3);
+  assert.equal(records[1].loss, null);
+  assert.deepEqual([records[0].step, records[1].step, records[2].step], [1, 2, 2]);
+  const events = (await readEvents(run.dir)).records;
+  assert.ok(events.some((e) => e.type === "nan_value" && e.metric === "loss"));
+
+  const again = await init({ runs, resume: run.id, handleExit: false });
+  assert.equal(again.step, 2);
+  assert.equal(again.epoch, 1);
+  again.log({ loss: 0.2 });
+  again.log({ val_loss: 0.3 }, { epoch: 1 });
+  await again.finish();
+  const info = await readRunInfo(run.dir);
+  assert.equal(info.status, "completed");
+  assert.equal(info.steps, 3);
+  assert.equal(info.epochs, 2);
+  assert.deepEqual(info.best?.val_loss, { value: 0.3, epoch: 1 });
+});
+
+Deno.test("log() does not wait on the disk: records reach metrics.jsonl within a second, as whole lines", async () => {
+  const runs = await Deno.makeTempDir();
+  const run = await init({ runs, config: {}, handleExit: false });
+  const t0 = performance.now();
+  for (let i = 0; i < 20_000; i++) run.log({ a: i, b: i / 2 });
+  assert.ok(performance.now() - t0 < 2000, "20k log() calls took more than 2 s");
+  await new Promise((r) => setTimeout(r, 1300));
+  const text = await Deno.readTextFile(join(run.dir, "metrics.jsonl"));
+  assert.ok(text.endsWith("\n"));
+  assert.equal(text.split("\n").length - 1, 20_000);
+  await run.finish();
+});
+
+Deno.test("examples run in Deno and Node; their config keys are runs-table columns and queries on nested keys work", async () => {
+  const runs = await Deno.makeTempDir();
+  for (const ex of ["numeric.ts", "custom_loop.ts", "fit_callback.ts"]) {
+    const r = await sh(Deno.execPath(), ["run", "-A", `examples/${ex}`, "--runs", runs]);
+    assert.equal(r.code, 0, `${ex}: ${r.out}`);
+    if (ex !== "numeric.ts") assert.match(r.out, /tensors left 0/, `${ex} leaks tensors`);
+  }
+  const built = await sh(Deno.execPath(), ["task", "-q", "build-node"]);
+  assert.equal(built.code, 0, built.out);
+  const node = await sh("node", ["examples/node_tracking.mjs", "--runs", runs]);
+  assert.equal(node.code, 0, node.out);
+
+  const all = await runsList(runs);
+  assert.equal(all.code, 0, all.out);
+  for (const name of ["rosenbrock", "linreg", "xor-mlp", "node-sgd"]) {
+    assert.match(all.out, new RegExp(name));
+  }
+  // Nested config keys are columns (dots), in the default list (they differ between runs).
+  const cols = await runsList(runs, "--columns", "name,hidden,data.augment,start.x,optimizer.name");
+  assert.equal(cols.code, 0, cols.out);
+  assert.match(cols.out, /node-sgd\s+48\s+true/);
+  assert.match(cols.out, /xor-mlp\s+16\s+false/);
+  assert.match(cols.out, /rosenbrock\s+-1\.5\s+momentum/);
+  const q = await runsList(runs, "data.augment = true", "--columns", "name");
+  assert.equal(q.code, 0, q.out);
+  assert.match(q.out, /node-sgd/);
+  assert.doesNotMatch(q.out, /xor-mlp|rosenbrock|linreg/);
+  const h = await runsList(runs, "hidden > 32", "--columns", "name,hidden");
+  assert.match(h.out, /node-sgd/);
+  assert.doesNotMatch(h.out, /xor-mlp/);
+  // The saved model is a checkpoint the trainer's readers accept.
+  const fit = (await Array.fromAsync(Deno.readDir(runs))).find((e) =>
+    e.name.startsWith("xor-mlp")
+  )!;
+  const model = JSON.parse(
+    await Deno.readTextFile(join(runs, fit.name, "checkpoints/best/model.json")),
+  );
+  assert.equal(model.userDefinedMetadata.convdeck.format, 1);
+  const info = await readRunInfo(join(runs, fit.name));
+  assert.deepEqual(info.dataset?.classes, ["same", "different"]);
+  assert.equal(typeof info.last?.lr, "number");
+});
+
+for (const runtime of ["deno", "node"] as const) {
+  Deno.test(`a SIGKILLed ${runtime} script shows crashed with the init({ resume }) hint and resumes`, async () => {
+    const runs = await Deno.makeTempDir();
+    const args = runtime === "deno"
+      ? [Deno.execPath(), "run", "-A", "examples/numeric.ts"]
+      : ["node", "examples/node_tracking.mjs"];
+    if (runtime === "node") {
+      assert.equal((await sh(Deno.execPath(), ["task", "-q", "build-node"])).code, 0);
+    }
+    const child = new Deno.Command(args[0], {
+      args: [...args.slice(1), "--runs", runs, "--sleep-ms", "2", "--steps", "100000"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let id = "";
+    for (let i = 0; i < 100 && !id; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      for await (const e of Deno.readDir(runs)) {
+        const m = await Deno.stat(join(runs, e.name, "metrics.jsonl")).catch(() => null);
+        if (m && m.size > 200) id = e.name;
+      }
+    }
+    assert.ok(id, "the script wrote no metrics");
+    child.kill("SIGKILL");
+    await child.status;
+    const text = await Deno.readTextFile(join(runs, id, "metrics.jsonl"));
+    assert.ok(text.endsWith("\n"), "a torn line after SIGKILL");
+    const list = await runsList(runs);
+    assert.match(list.out, /crashed/);
+    assert.match(list.out, new RegExp(`rerun your script with init\\(\\{ resume: "${id}" \\}\\)`));
+    const before = (await readRunInfo(join(runs, id))).steps;
+    const resumed = await sh(args[0], [
+      ...args.slice(1),
+      "--runs",
+      runs,
+      "--resume",
+      id,
+      "--steps",
+      String(before + 50),
+    ]);
+    assert.equal(resumed.code, 0, resumed.out);
+    const info = await readRunInfo(join(runs, id));
+    assert.equal(info.status, "completed");
+    const { records } = await readMetrics(join(runs, id));
+    const steps = records.map((r) => r.step);
+    assert.ok(steps.every((s, i) => i === 0 || s >= steps[i - 1]), "steps go backwards");
+    assert.equal(steps.at(-1), before + 50);
+    const events = (await readEvents(join(runs, id))).records;
+    assert.ok(events.some((e) => e.type === "resumed"));
+  });
+}
