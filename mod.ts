@@ -132,12 +132,23 @@ export {
   type Preprocessing,
 } from "./core/predict.ts";
 
-// Run directories, data, callbacks, dashboard: also importable alone as
-// "@convdeck/convdeck/run", "/data", "/callbacks" and "/dashboard".
+// Run directories, data, callbacks, dashboard, tracking: also importable alone as
+// "@convdeck/convdeck/run", "/data", "/callbacks", "/dashboard" and "/track".
 export * from "./core/run/mod.ts";
 export * from "./core/data/mod.ts";
 export * from "./callbacks/mod.ts";
 export * from "./dashboard/mod.ts";
+export {
+  type FinishOptions,
+  type FitCallbackOptions,
+  init,
+  type InitOptions,
+  type LogPosition,
+  type ModelLike,
+  Run,
+  type SaveModelInfo,
+  type TfjsCallback,
+} from "./track/mod.ts";
 export { type GradCamResult } from "./core/viz/grad_cam.ts";
 export {
   codeChanges,

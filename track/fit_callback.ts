@@ -11,9 +11,8 @@
  *
  * @module
  */
-import process from "node:process";
-import { cpus, loadavg } from "node:os";
 import type { Callback, HistoryEntry, TrainContext } from "../core/callback.ts";
+import { SystemSampler } from "../core/system_sampler.ts";
 import { CallbackList } from "../core/callback_list.ts";
 import { freezeLogs } from "../core/logs.ts";
 import { optimizerLearningRate, setOptimizerLearningRate } from "../core/learning_rate.ts";
@@ -81,22 +80,6 @@ function numbers(logs: Record<string, unknown> | undefined): Record<string, numb
   return out;
 }
 
-/** Samples this process and machine between epochs (`node:` APIs, Deno and Node). */
-class Sampler {
-  #wall = performance.now();
-  #cpu = process.cpuUsage();
-  sample(): Record<string, number> {
-    const wallMs = performance.now() - this.#wall;
-    const cpu = process.cpuUsage(this.#cpu);
-    this.#wall = performance.now();
-    this.#cpu = process.cpuUsage();
-    const out: Record<string, number> = { rss_mb: process.memoryUsage().rss / 2 ** 20 };
-    if (wallMs > 0) out.cpu_percent = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
-    if (cpus().length > 0) out.load_1m = loadavg()[0];
-    return out;
-  }
-}
-
 /** The `RunLogger` convdeck callbacks write through (`ctx.run`). */
 function runLogger(run: Run): RunLogger {
   return {
@@ -137,7 +120,8 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
       "fitCallback(): convdeck callbacks need the model: run.fitCallback({ model, callbacks })",
     );
   }
-  const sampler = options.systemMetrics === false ? undefined : new Sampler();
+  const sampler = options.systemMetrics === false ? undefined : new SystemSampler();
+  let images = 0; // images trained this epoch (tfjs's batch logs carry `size`)
   const history: HistoryEntry[] = [];
   let model: ModelLike | undefined = options.model;
   let params: TfjsThis["params"] = {};
@@ -206,6 +190,8 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
     async onEpochBegin(e: number) {
       epoch = offset + e;
       batches = 0;
+      images = 0;
+      sampler?.begin();
       await list.call("onEpochBegin", epoch, ctx);
     },
     async onBatchBegin(batch: number) {
@@ -213,6 +199,7 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
     },
     async onBatchEnd(batch: number, logs?: Record<string, unknown>) {
       const values = numbers(logs);
+      images += values.size ?? 0;
       delete values.batch;
       delete values.size;
       if (options.batches) run.log(values);
@@ -225,7 +212,7 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
       const lr = optimizerLearningRate(model?.optimizer);
       if (lr !== undefined) values.lr = lr;
       await list.call("onEpochEnd", epoch, freezeLogs(values), ctx);
-      const sys = sampler?.sample() ?? {};
+      const sys = sampler?.end(images) ?? {};
       run.log({ ...values, ...sys }, { epoch, step: run.step + batches });
       batches = 0;
       history.push({ epoch, step: run.step, logs: freezeLogs(values) });
