@@ -161,17 +161,22 @@ export class Run {
       if (v - v !== 0 && !this.#nonFinite.has(k)) nonFinite = k;
     }
     const time = Date.now();
-    let record: MetricsRecord;
     if (at.epoch !== undefined) {
-      record = { epoch: at.epoch, step, time, ...this.#pending, ...values };
+      const record: MetricsRecord = { epoch: at.epoch, step, time, ...this.#pending, ...values };
       this.#pending = {};
       this.#epoch = at.epoch + 1;
       this.#epochStep = step;
+      this.#step = step;
+      this.#rec.record(record);
     } else {
-      record = { epoch: this.#epoch, step, time, batch: step - this.#epochStep - 1, ...values };
+      // The hot path (a record per step): the JSON line is written without copying `values`.
+      const batch = step - this.#epochStep - 1;
+      const body = JSON.stringify(values);
+      const json = `{"epoch":${this.#epoch},"step":${step},"time":${time},"batch":${batch}` +
+        (body.length > 2 ? `,${body.slice(1)}` : "}");
+      this.#step = step;
+      this.#rec.recordStep(this.#epoch, step, values, json);
     }
-    this.#step = step;
-    this.#rec.record(record);
     if (nonFinite !== undefined) this.#reportNonFinite(values);
   }
 

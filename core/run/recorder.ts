@@ -227,6 +227,27 @@ export class RunRecorder {
     this.#markInfo();
   }
 
+  /**
+   * Buffers a step record whose JSON line (`{"epoch":..,"step":..,"time":..,"batch":..,...}`)
+   * the caller built from `values`, and updates run.json's `last`, `best` and `steps` in
+   * memory: the hot path of `log()`.
+   */
+  recordStep(epoch: number, step: number, values: Record<string, number>, json: string): void {
+    this.#lock.assertHeld();
+    this.#metrics.appendLine(json);
+    const info = this.info;
+    const last = info.last ?? (info.last = {});
+    const best = info.best ?? (info.best = {});
+    for (const k in values) {
+      const v = values[k];
+      last[k] = v;
+      const d = this.#direction(k);
+      if (d !== null && isImprovement(v, best[k]?.value, d)) best[k] = { value: v, epoch };
+    }
+    if (step > info.steps) info.steps = step;
+    this.#markInfo();
+  }
+
   /** Appends an event with the run's current epoch and step (written within a second). */
   event(type: string, detail: Record<string, unknown> = {}): void {
     this.#lock.assertHeld();
