@@ -156,3 +156,39 @@ for (const runtime of ["deno", "node"] as const) {
     assert.ok(events.some((e) => e.type === "resumed"));
   });
 }
+
+Deno.test("the README's tracking example runs as written", async () => {
+  const readme = await Deno.readTextFile("README.md");
+  const section = readme.slice(readme.indexOf("## Tracking your own training loop"));
+  const code = section.slice(
+    section.indexOf("```ts\n") + 6,
+    section.indexOf("```\n", section.indexOf("```ts\n") + 6),
+  );
+  assert.match(code, /from "@convdeck\/convdeck\/track"/);
+  const runs = await Deno.makeTempDir();
+  const file = `_readme_track_${crypto.randomUUID().slice(0, 8)}.ts`;
+  await Deno.writeTextFile(file, code.replace('runs: "runs"', `runs: ${JSON.stringify(runs)}`));
+  try {
+    const r = await sh(Deno.execPath(), ["run", "-A", file]);
+    assert.equal(r.code, 0, r.out);
+  } finally {
+    await Deno.remove(file);
+  }
+  const [entry] = await Array.fromAsync(Deno.readDir(runs));
+  const info = await readRunInfo(join(runs, entry.name));
+  assert.equal(info.status, "completed");
+  assert.equal(info.steps, 100);
+  assert.deepEqual(info.best?.f1, { value: 0.7, epoch: 0 });
+  assert.ok((await Deno.stat(join(runs, entry.name, "artifacts", "confusion.csv"))).isFile);
+  const show = await sh(Deno.execPath(), [
+    "task",
+    "-q",
+    "runs",
+    "show",
+    entry.name,
+    "--runs",
+    runs,
+  ]);
+  assert.match(show.out, /data\.augment\s+true/);
+  assert.match(show.out, /baseline/);
+});
