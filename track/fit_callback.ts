@@ -18,6 +18,7 @@ import { freezeLogs } from "../core/logs.ts";
 import { optimizerLearningRate, setOptimizerLearningRate } from "../core/learning_rate.ts";
 import type { RunLogger } from "../core/run/logger.ts";
 import type { Run } from "./run.ts";
+import { isAbsolute } from "node:path";
 
 /** Options of `run.fitCallback()`. */
 export interface FitCallbackOptions {
@@ -97,12 +98,14 @@ function runLogger(run: Run): RunLogger {
       run.scalar(name, value);
     },
     async artifact(relPath, data) {
-      const rel = relPath.replace(/^artifacts\//, "");
-      if (rel.includes("/")) {
-        throw new Error(`artifact ${relPath}: the tracking API stores plain names in artifacts/`);
+      const rel = relPath.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
+      if (isAbsolute(relPath) || rel.length === 0 || rel.includes("..")) {
+        throw new Error(`artifact ${relPath}: the path must stay inside the run folder`);
       }
-      await run.logArtifact(rel, data);
-      return `${run.dir}/artifacts/${rel}`;
+      if (rel.length === 2 && rel[0] === "artifacts") {
+        return run.dir + "/" + await run.logArtifact(rel[1], data);
+      }
+      return await run.recorder.writeFile(rel.join("/"), data);
     },
     warn(message, detail = {}) {
       console.error(`warning: ${message}`);
