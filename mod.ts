@@ -30,7 +30,7 @@ export {
 } from "./core/callback.ts";
 export { freezeLogs, type Logs } from "./core/logs.ts";
 export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
-export { isImprovement, metricDirection } from "./core/metric_direction.ts";
+export { isImprovement, metricDirection, type MetricDirections } from "./core/metric_direction.ts";
 
 // Training
 export {
@@ -66,6 +66,7 @@ export {
 } from "./core/params.ts";
 export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/optimizers.ts";
 export { SystemMetrics, wasmHeapBytes } from "./core/system_metrics.ts";
+export { SystemSampler } from "./core/system_sampler.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
 export {
   type LoadedResumePoint,
@@ -143,6 +144,7 @@ export {
   type FitCallbackOptions,
   init,
   type InitOptions,
+  type LayersModelLike,
   type LogPosition,
   type ModelLike,
   Run,

@@ -67,9 +67,13 @@ interface TfjsThis {
 
 /** The parts of a tfjs LayersModel the callback uses. */
 export interface ModelLike {
+  /** The compiled optimizer (its `learningRate` is read and set). */
   optimizer?: unknown;
+  /** Set to stop the fit after the current batch (tfjs checks it). */
   stopTraining?: boolean;
+  /** tfjs's `model.summary(lineLength, positions, printFn)`. */
   summary?(lineLength?: number, positions?: number[], printFn?: (m: string) => void): void;
+  /** tfjs's `model.save(handlerOrUrl, config)`. */
   save(handler: unknown, config?: unknown): Promise<unknown>;
 }
 

@@ -30,6 +30,7 @@ import { Run } from "./run.ts";
 
 export { type FinishOptions, type LogPosition, Run, type SaveModelInfo } from "./run.ts";
 export type { FitCallbackOptions, ModelLike, TfjsCallback } from "./fit_callback.ts";
+export type { LayersModelLike } from "../core/run/checkpoint_writer.ts";
 
 /** Options of {@linkcode init}. */
 export interface InitOptions {

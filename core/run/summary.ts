@@ -90,13 +90,13 @@ export const RUN_COLUMNS = [
   "backend",
 ] as const;
 
-type Scalar = string | number | boolean;
+type HyperValue = string | number | boolean;
 
 /**
  * Adds `value` under `key` to `out`, an object's keys flattened with dots (`data.augment`), an
  * array as its JSON text; a key that is a run column or already taken gets `params.` in front.
  */
-function addFlat(out: Record<string, Scalar>, key: string, value: unknown, depth = 0): void {
+function addFlat(out: Record<string, HyperValue>, key: string, value: unknown, depth = 0): void {
   if (typeof value === "object" && value !== null && !Array.isArray(value) && depth < 8) {
     for (const [k, v] of Object.entries(value)) addFlat(out, `${key}.${k}`, v, depth + 1);
     return;
@@ -119,8 +119,8 @@ function addFlat(out: Record<string, Scalar>, key: string, value: unknown, depth
 function flattenHyper(
   config: Record<string, unknown>,
   tracked: boolean,
-): Record<string, Scalar> {
-  const out: Record<string, Scalar> = {};
+): Record<string, HyperValue> {
+  const out: Record<string, HyperValue> = {};
   if (tracked) {
     for (const [k, v] of Object.entries(config)) addFlat(out, k, v);
     return out;
