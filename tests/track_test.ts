@@ -192,3 +192,88 @@ Deno.test("the README's tracking example runs as written", async () => {
   assert.match(show.out, /data\.augment\s+true/);
   assert.match(show.out, /baseline/);
 });
+
+/** Runs a throwaway script (in the repo, so it resolves the package) and returns its run. */
+async function scriptRun(body: string, runtime: "deno" | "node" = "deno") {
+  const runs = await Deno.makeTempDir();
+  const ext = runtime === "deno" ? "ts" : "mjs";
+  const file = `_track_script_${crypto.randomUUID().slice(0, 8)}.${ext}`;
+  const from = runtime === "deno" ? "./track/mod.ts" : "./dist/node/index.js";
+  await Deno.writeTextFile(
+    file,
+    `import { init } from "${from}";\nconst run = await init({ runs: ${
+      JSON.stringify(runs)
+    } });\n${body}\n`,
+  );
+  try {
+    const r = runtime === "deno"
+      ? await sh(Deno.execPath(), ["run", "-A", file])
+      : await sh("node", [file]);
+    const [entry] = await Array.fromAsync(Deno.readDir(runs));
+    const dir = join(runs, entry.name);
+    return { ...r, dir, info: await readRunInfo(dir), metrics: (await readMetrics(dir)).records };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+for (const runtime of ["deno", "node"] as const) {
+  Deno.test(`${runtime}: an unhandled error ends the run failed with its message, once; an exit without finish() completes it`, async () => {
+    if (runtime === "node") {
+      assert.equal((await sh(Deno.execPath(), ["task", "-q", "build-node"])).code, 0);
+    }
+    const thrown = await scriptRun(
+      `run.log({ loss: 1 });\nawait new Promise((r) => setTimeout(r, 10));\nthrow new Error("boom at step 1");`,
+      runtime,
+    );
+    assert.notEqual(thrown.code, 0);
+    assert.equal(thrown.info.status, "failed");
+    assert.match(thrown.info.error ?? "", /boom at step 1/);
+    assert.equal(thrown.metrics.length, 1, "the buffered record was lost");
+    const rejected = await scriptRun(
+      `run.log({ loss: 1 });\nPromise.reject(new Error("lost promise"));`,
+      runtime,
+    );
+    assert.equal(rejected.info.status, "failed");
+    assert.match(rejected.info.error ?? "", /lost promise/);
+    const forgot = await scriptRun(`for (let i = 0; i < 10; i++) run.log({ loss: i });`, runtime);
+    assert.equal(forgot.code, 0, forgot.out);
+    assert.equal(forgot.info.status, "completed");
+    assert.equal(forgot.metrics.length, 10);
+    assert.equal(forgot.info.steps, 10);
+    const heartbeat = await Deno.stat(join(forgot.dir, "heartbeat")).catch(() => null);
+    assert.equal(heartbeat, null, "the lock was not released");
+  });
+
+  Deno.test(`${runtime}: Ctrl-C (SIGINT) ends the run stopped`, async () => {
+    if (runtime === "node") {
+      assert.equal((await sh(Deno.execPath(), ["task", "-q", "build-node"])).code, 0);
+    }
+    const runs = await Deno.makeTempDir();
+    const args = runtime === "deno"
+      ? [Deno.execPath(), "run", "-A", "examples/numeric.ts"]
+      : ["node", "examples/node_tracking.mjs"];
+    const child = new Deno.Command(args[0], {
+      args: [...args.slice(1), "--runs", runs, "--sleep-ms", "2", "--steps", "100000"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let dir = "";
+    for (let i = 0; i < 100 && !dir; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      for await (const e of Deno.readDir(runs)) {
+        const m = await Deno.stat(join(runs, e.name, "metrics.jsonl")).catch(() => null);
+        if (m && m.size > 100) dir = join(runs, e.name);
+      }
+    }
+    assert.ok(dir, "the script wrote no metrics");
+    child.kill("SIGINT");
+    const status = await child.status;
+    assert.equal(status.code, 130);
+    const info = await readRunInfo(dir);
+    assert.equal(info.status, "stopped");
+    assert.match(info.stopReason ?? "", /Ctrl-C/);
+    const { records } = await readMetrics(dir);
+    assert.equal(records.at(-1)?.step, info.steps, "records after the last one written were lost");
+  });
+}
