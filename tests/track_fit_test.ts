@@ -72,3 +72,44 @@ Deno.test("convdeck callbacks run inside a plain tfjs model.fit through fitCallb
   model.dispose();
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
 });
+
+Deno.test("fitCallback works in model.fitDataset: epochs continue after a resume, no tensor leaks", async () => {
+  await tf.setBackend("cpu");
+  const before = tf.memory().numTensors;
+  const runs = await Deno.makeTempDir();
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [2], units: 1 })] });
+  model.compile({ optimizer: tf.train.sgd(0.1), loss: "meanSquaredError" });
+  // A minimal tf.data-style dataset: 2 batches per epoch of fresh tensors (fitDataset disposes them).
+  const dataset = {
+    iterator: () => {
+      let i = 0;
+      return Promise.resolve({
+        next: () =>
+          Promise.resolve(
+            i++ < 2
+              ? { done: false, value: { xs: tf.ones([4, 2]), ys: tf.zeros([4, 1]) } }
+              : { done: true, value: null },
+          ),
+      });
+    },
+  };
+  const first = await init({ runs, config: {}, handleExit: false });
+  await model.fitDataset(dataset as never, {
+    epochs: 2,
+    verbose: 0,
+    callbacks: first.fitCallback({ model }),
+  });
+  assert.equal(first.finished, true);
+  const again = await init({ runs, resume: first.id, handleExit: false });
+  await model.fitDataset(dataset as never, {
+    epochs: 1,
+    verbose: 0,
+    callbacks: again.fitCallback({ model }),
+  });
+  const epochs = (await readMetrics(first.dir)).records.filter((r) => r.batch === undefined);
+  assert.deepEqual(epochs.map((r) => [r.epoch, r.step]), [[0, 2], [1, 4], [2, 6]]);
+  assert.equal((await readRunInfo(first.dir)).status, "completed");
+  model.optimizer.dispose();
+  model.dispose();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
