@@ -277,3 +277,21 @@ for (const runtime of ["deno", "node"] as const) {
     assert.equal(records.at(-1)?.step, info.steps, "records after the last one written were lost");
   });
 }
+
+Deno.test("the Node bundle imports node: built-ins only and declares its types", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await sh(Deno.execPath(), ["run", "-A", "tools/build_node.ts", "--out", out]);
+  assert.equal(r.code, 0, r.out);
+  const js = await Deno.readTextFile(join(out, "index.js"));
+  const specifiers = [...js.matchAll(/(?:^|\n)\s*import\s[^;]*?from\s+"([^"]+)"/g)].map((m) =>
+    m[1]
+  );
+  assert.ok(specifiers.length > 0);
+  assert.deepEqual(specifiers.filter((s) => !s.startsWith("node:")), []);
+  assert.doesNotMatch(js, /\bimport\(\s*"(?!node:)/, "a dynamic import of a package");
+  const pkg = JSON.parse(await Deno.readTextFile(join(out, "package.json")));
+  assert.equal(pkg.type, "module");
+  const dts = await Deno.readTextFile(join(out, pkg.types));
+  assert.match(dts, /export declare function init\(/);
+  assert.doesNotMatch(dts, /from "\.[^"]*\.ts"/, "declarations point at .ts files");
+});
