@@ -15,6 +15,7 @@
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { sha256Hex } from "../sha256.ts";
+import { plainFsError } from "./_runtime.ts";
 
 /** The most bytes a checkpoint's `manifest.json` may have. */
 export const MAX_MANIFEST_BYTES = 1 << 20;
@@ -188,7 +189,7 @@ export async function writeCheckpointFolder(
     }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    throw e;
+    throw plainFsError(e);
   }
   return target;
 }

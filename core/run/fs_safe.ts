@@ -16,6 +16,7 @@ import {
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import process from "node:process";
+import { plainFsError } from "./_runtime.ts";
 
 function tempName(path: string): string {
   return `${path}.${process.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
@@ -40,7 +41,7 @@ export async function writeFileAtomic(
   } catch (err) {
     await file.close();
     await rm(tmp, { force: true }).catch(() => {});
-    throw err;
+    throw plainFsError(err);
   }
   await file.close();
   try {

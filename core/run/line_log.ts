@@ -19,7 +19,7 @@
  */
 import { appendFileSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { unrefTimer } from "./_runtime.ts";
+import { plainFsError, unrefTimer } from "./_runtime.ts";
 
 /** Options of a {@linkcode LineLog}. */
 export interface LineLogOptions {
@@ -108,7 +108,9 @@ export class LineLog {
         }
         if (sync && this.#file) await this.#file.datasync();
       } catch (err) {
-        this.#error = new Error(`cannot append to ${this.#path}: ${(err as Error).message}`);
+        this.#error = new Error(
+          `cannot append to ${this.#path}: ${(plainFsError(err) as Error).message}`,
+        );
         throw this.#error;
       }
     });
