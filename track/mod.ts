@@ -48,7 +48,11 @@ export interface InitOptions {
   config?: Record<string, unknown>;
   /** Directions of your own metrics (`{ f1: "max", wer: "min" }`) for `best` and sorting. */
   metrics?: Record<string, "min" | "max">;
-  /** The id of a run to continue (append to): steps and epochs go on from where it stopped. */
+  /**
+   * The id of a run (in `runs`) to continue: records are appended, steps and epochs go on from
+   * where it stopped, nothing is rewritten. `name`, `experiment`, `tags`, `note` and `config`
+   * belong to the run's start and are not changed; `metrics` adds directions.
+   */
   resume?: string;
   /**
    * End the run when the process does (default true): an unhandled error as `failed`,
