@@ -295,3 +295,19 @@ Deno.test("the Node bundle imports node: built-ins only and declares its types",
   assert.match(dts, /export declare function init\(/);
   assert.doesNotMatch(dts, /from "\.[^"]*\.ts"/, "declarations point at .ts files");
 });
+
+Deno.test("charts of a tracked run that logs steps only: x is the step, and per-step metrics get charts", async () => {
+  const { extraKeys, metricSeries } = await import("../dashboard/ui/curves.ts");
+  const steps = [1, 2, 3].map((s) => ({
+    epoch: 0,
+    step: s,
+    time: s,
+    batch: s - 1,
+    loss: 1 / s,
+    wer: s,
+  }));
+  assert.deepEqual(metricSeries("loss", [], steps, 0)[0].x, [1, 2, 3]);
+  assert.deepEqual(extraKeys([], steps), ["wer"]);
+  const withEpoch = [{ epoch: 0, step: 3, time: 3, loss: 0.3 }];
+  assert.deepEqual(metricSeries("loss", withEpoch, steps, 0)[0].x, [1 / 3, 2 / 3, 1]);
+});
