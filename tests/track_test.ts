@@ -311,3 +311,47 @@ Deno.test("charts of a tracked run that logs steps only: x is the step, and per-
   const withEpoch = [{ epoch: 0, step: 3, time: 3, loss: 0.3 }];
   assert.deepEqual(metricSeries("loss", withEpoch, steps, 0)[0].x, [1 / 3, 2 / 3, 1]);
 });
+
+Deno.test("a tracked run is an ordinary run for tag, note and delete (refused while its script runs)", async () => {
+  const runs = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "examples/numeric.ts",
+      "--runs",
+      runs,
+      "--sleep-ms",
+      "2",
+      "--steps",
+      "100000",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let id = "";
+  for (let i = 0; i < 100 && !id; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    for await (const e of Deno.readDir(runs)) {
+      if (e.isDirectory && !e.name.startsWith(".")) id = e.name;
+    }
+  }
+  assert.ok(id);
+  const runsCli = (...a: string[]) =>
+    sh(Deno.execPath(), ["task", "-q", "runs", "--runs", runs, ...a]);
+  try {
+    const refused = await runsCli("delete", id);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.out, /running|live|being written/i);
+    assert.equal((await runsCli("tag", id, "live-tag")).code, 0);
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+  }
+  assert.equal((await runsCli("note", id, "checked by hand")).code, 0);
+  const tagged = await runsList(runs, "tag = live-tag and tag = numeric", "--columns", "id,note");
+  assert.match(tagged.out, new RegExp(`${id}\\s+checked by hand`));
+  const del = await runsCli("delete", id);
+  assert.equal(del.code, 0, del.out);
+  assert.doesNotMatch((await runsList(runs)).out, new RegExp(id));
+});
