@@ -7,6 +7,7 @@ import { init } from "../track/mod.ts";
 import { CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau } from "../callbacks/mod.ts";
 import { readEvents, readMetrics, readRunInfo } from "../core/run/reader.ts";
 import { loadModel } from "../core/run/model_io.ts";
+import { encode } from "fast-png";
 
 Deno.test("convdeck callbacks run inside a plain tfjs model.fit through fitCallback; no tensor leaks", async () => {
   await tf.setBackend("cpu");
@@ -112,4 +113,35 @@ Deno.test("fitCallback works in model.fitDataset: epochs continue after a resume
   model.optimizer.dispose();
   model.dispose();
   assert.equal(tf.memory().numTensors, before, "tensors leaked");
+});
+
+Deno.test("run.saveModel writes a checkpoint that deno task predict uses", async () => {
+  await tf.setBackend("cpu");
+  const before = tf.memory().numTensors;
+  const runs = await Deno.makeTempDir();
+  const run = await init({ runs, name: "tiny-conv", config: {}, handleExit: false });
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 3, activation: "relu" }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 2, activation: "softmax" }),
+    ],
+  });
+  await run.saveModel(model, { classes: ["cat", "dog"], input: [8, 8, 3] });
+  await run.finish();
+  model.dispose();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  const img = join(runs, "x.png");
+  await Deno.writeFile(
+    img,
+    encode({ width: 8, height: 8, data: new Uint8Array(192).fill(90), channels: 3, depth: 8 }),
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "predict", "--run", run.dir, img, "--json"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  assert.match(text, /"(cat|dog)"/);
 });

@@ -355,3 +355,24 @@ Deno.test("a tracked run is an ordinary run for tag, note and delete (refused wh
   assert.equal(del.code, 0, del.out);
   assert.doesNotMatch((await runsList(runs)).out, new RegExp(id));
 });
+
+Deno.test("node: saveModel writes the trainer's checkpoint format (model.json with the weights' sha256, weights.bin)", async () => {
+  assert.equal((await sh(Deno.execPath(), ["task", "-q", "build-node"])).code, 0);
+  // What tfjs's model.save hands a save handler (a fake model: no tfjs in this Node).
+  const r = await scriptRun(
+    `const model = { save: (h) => h.save({ modelTopology: { class_name: "Sequential" }, format: "layers-model",
+  weightSpecs: [{ name: "w", shape: [2], dtype: "float32" }], weightData: new Float32Array([1, 2]).buffer }) };
+await run.saveModel(model, { classes: ["a", "b"], input: [2, 2, 1] });
+await run.finish();`,
+    "node",
+  );
+  assert.equal(r.code, 0, r.out);
+  const ckpt = join(r.dir, "checkpoints", "best");
+  const weights = await Deno.readFile(join(ckpt, "weights.bin"));
+  assert.deepEqual([...new Float32Array(weights.buffer)], [1, 2]);
+  const model = JSON.parse(await Deno.readTextFile(join(ckpt, "model.json")));
+  const { sha256Hex } = await import("../core/sha256.ts");
+  assert.equal(model.userDefinedMetadata.convdeck.weightsSha256, await sha256Hex(weights));
+  assert.deepEqual(model.weightsManifest[0].paths, ["weights.bin"]);
+  assert.deepEqual(r.info.dataset, { classes: ["a", "b"], imageShape: [2, 2, 1] });
+});
