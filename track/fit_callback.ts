@@ -135,7 +135,6 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
   let offset = 0; // tracked epoch = offset + tfjs epoch
   let epoch = run.epoch;
   let stop: { reason: string; status: "stopped" | "pruned" } | undefined;
-  let failed = true;
   let batches = 0; // batches of this epoch not yet counted in run.step
 
   const ctx: TrainContext = {
@@ -183,7 +182,6 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
       model = options.model ?? self.model;
       params = self.params ?? {};
       offset = run.epoch - (params.initialEpoch ?? 0);
-      failed = true;
       if (model?.summary) {
         const lines: string[] = [];
         try {
@@ -225,10 +223,9 @@ export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCal
       history.push({ epoch, step: run.step, logs: freezeLogs(values) });
     },
     async onTrainEnd(logs?: Record<string, unknown>) {
-      failed = false;
       await list.call("onTrainEnd", freezeLogs(numbers(logs)), ctx);
       run.event("train_end", stop ? { reason: stop.reason } : {});
-      if (options.finish !== false && !failed) {
+      if (options.finish !== false) {
         await run.finish(stop ? { status: stop.status, reason: stop.reason } : {});
       }
     },

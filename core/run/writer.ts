@@ -47,7 +47,7 @@ export interface CreateRunOptions {
  * import { RunWriter } from "./writer.ts";
  * const runsDir = await Deno.makeTempDir();
  * const run = await RunWriter.create({ runsDir, experiment: "demo", config: { epochs: 1 } });
- * await run.writeEpochMetrics({ loss: 0.5, acc: 0.8 });
+ * await run.writeEpochMetrics({ epoch: 0, step: 10 }, { loss: 0.5, acc: 0.8 });
  * await run.finish("completed");
  * ```
  */
