@@ -294,6 +294,51 @@ Deno.test("the Node bundle imports node: built-ins only and declares its types",
   const dts = await Deno.readTextFile(join(out, pkg.types));
   assert.match(dts, /export declare function init\(/);
   assert.doesNotMatch(dts, /from "\.[^"]*\.ts"/, "declarations point at .ts files");
+
+  // A TypeScript Node project that installed it type-checks against the declarations.
+  const app = await Deno.makeTempDir();
+  await Deno.mkdir(join(app, "node_modules"));
+  await Deno.rename(out, join(app, "node_modules", "convdeck-track"));
+  await Deno.writeTextFile(join(app, "package.json"), '{"type":"module"}');
+  await Deno.writeTextFile(
+    join(app, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        target: "es2022",
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      files: ["use.ts"],
+    }),
+  );
+  const use = `import { init, type Run } from "convdeck-track";
+const run: Run = await init({ runs: "runs", config: { lr: 0.1 }, metrics: { f1: "max" } });
+run.log({ loss: 0.5 }, { step: 1 });
+await run.finish({ status: "completed" });
+`;
+  const tsc = (dir: string) =>
+    sh(Deno.execPath(), [
+      "run",
+      "-A",
+      "npm:typescript@5.7.3/tsc",
+      "-p",
+      join(dir, "tsconfig.json"),
+    ]);
+  await Deno.writeTextFile(join(app, "use.ts"), use);
+  const ok = await tsc(app);
+  assert.equal(ok.code, 0, ok.out);
+  await Deno.writeTextFile(
+    join(app, "use.ts"),
+    use + `run.log({ loss: "x" });\nrun.log({ loss: 1 }, { stp: 2 });\n`,
+  );
+  const bad = await tsc(app);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.out, /Type 'string' is not assignable to type 'number'/);
+  assert.match(bad.out, /'stp' does not exist in type 'LogPosition'/);
 });
 
 Deno.test("charts of a tracked run that logs steps only: x is the step, and per-step metrics get charts", async () => {
