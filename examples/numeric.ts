@@ -1,6 +1,7 @@
 /**
  * Tracking a loop that is not tfjs at all: gradient descent on the Rosenbrock function, only
- * numbers logged. `deno run --allow-read --allow-write examples/numeric.ts --runs runs`
+ * numbers logged. `deno run --allow-read --allow-write --allow-sys=hostname examples/numeric.ts`
+ * (the tracking client reads and writes the runs folder; the run's heartbeat names the host).
  *
  * @module
  */

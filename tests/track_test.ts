@@ -64,8 +64,18 @@ Deno.test("log() does not wait on the disk: records reach metrics.jsonl within a
 
 Deno.test("examples run in Deno and Node; their config keys are runs-table columns and queries on nested keys work", async () => {
   const runs = await Deno.makeTempDir();
+  // Each as the README launches it (numeric.ts with the least permissions).
+  const perms: Record<string, string[]> = {
+    "numeric.ts": ["--allow-read", "--allow-write", "--allow-sys=hostname"],
+  };
   for (const ex of ["numeric.ts", "custom_loop.ts", "fit_callback.ts"]) {
-    const r = await sh(Deno.execPath(), ["run", "-A", `examples/${ex}`, "--runs", runs]);
+    const r = await sh(Deno.execPath(), [
+      "run",
+      ...(perms[ex] ?? ["-A"]),
+      `examples/${ex}`,
+      "--runs",
+      runs,
+    ]);
     assert.equal(r.code, 0, `${ex}: ${r.out}`);
     if (ex !== "numeric.ts") assert.match(r.out, /tensors left 0/, `${ex} leaks tensors`);
   }
