@@ -431,3 +431,12 @@ await run.finish();`,
   assert.deepEqual(model.weightsManifest[0].paths, ["weights.bin"]);
   assert.deepEqual(r.info.dataset, { classes: ["a", "b"], imageShape: [2, 2, 1] });
 });
+
+Deno.test("deno task build-node: --help exits 0, a bad flag exits 2 with the usage", async () => {
+  const help = await sh(Deno.execPath(), ["task", "-q", "build-node", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /Usage: deno task build-node \[--out DIR\]/);
+  const bad = await sh(Deno.execPath(), ["task", "-q", "build-node", "--outt", "x"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.out, /error: Unknown option '--outt'/);
+});

@@ -96,17 +96,28 @@ export async function buildNode(outDir: string): Promise<string[]> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { out: { type: "string", default: "dist/node" }, help: { type: "boolean" } },
-  });
+  const usage = "Usage: deno task build-node [--out DIR]\n\nBuilds the tracking client for " +
+    "Node 20+ into DIR (default dist/node): index.js, types/, package.json.";
+  let values: { out?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: { out: { type: "string", default: "dist/node" }, help: { type: "boolean" } },
+    }));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n\n${usage}`);
+    Deno.exit(2);
+  }
   if (values.help) {
-    console.log(
-      "deno task build-node [--out DIR]: the tracking client for Node into DIR (dist/node)",
-    );
+    console.log(usage);
     Deno.exit(0);
   }
-  const files = await buildNode(values.out!);
-  console.log(`wrote ${files.length} files to ${values.out} (index.js, types/, package.json)`);
-  console.log(`install in a Node project: npm install ${Deno.cwd()}/${values.out}`);
+  try {
+    const files = await buildNode(values.out!);
+    console.log(`wrote ${files.length} files to ${values.out} (index.js, types/, package.json)`);
+    console.log(`install in a Node project: npm install ${join(Deno.cwd(), values.out!)}`);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
 }
