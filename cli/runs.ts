@@ -164,7 +164,14 @@ function showText(s: RunSummaryRecord, runsDir: string): string {
   add("experiment", s.experiment);
   add("status", s.state + (s.crashReason ? ` (${s.crashReason})` : ""));
   if (s.state === "crashed" || s.state === "stopped") {
-    add("resume with", resumeCommand(join(relative(Deno.cwd(), resolve(runsDir)) || ".", s.id)));
+    add(
+      "resume with",
+      resumeCommand(
+        join(relative(Deno.cwd(), resolve(runsDir)) || ".", s.id),
+        undefined,
+        s.tracked,
+      ),
+    );
   }
   add("stop reason", s.stopReason);
   add("error", s.error);
@@ -360,7 +367,11 @@ export async function main(
         for (const r of result.rows.filter((r) => r.summary.state === "crashed")) {
           out(
             `  ${r.summary.id} crashed: ${
-              resumeCommand(join(relative(Deno.cwd(), resolve(runsDir)) || ".", r.summary.id))
+              resumeCommand(
+                join(relative(Deno.cwd(), resolve(runsDir)) || ".", r.summary.id),
+                undefined,
+                r.summary.tracked,
+              )
             }`,
           );
         }
@@ -382,6 +393,8 @@ export async function main(
                 ? {
                   resumeCommand: resumeCommand(
                     join(relative(Deno.cwd(), resolve(runsDir)) || ".", s.id),
+                    undefined,
+                    s.tracked,
                   ),
                 }
                 : {}),

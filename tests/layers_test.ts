@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { walk } from "../tools/_walk.ts";
 
-const LAYERS = ["core", "callbacks", "experiments", "dashboard", "sweep", "cli"] as const;
+const LAYERS = ["core", "callbacks", "experiments", "dashboard", "sweep", "cli", "track"] as const;
 /** What each layer may import (besides itself and npm/node packages). */
 const ALLOWED: Record<string, string[]> = {
   core: [],
@@ -10,6 +10,8 @@ const ALLOWED: Record<string, string[]> = {
   dashboard: ["core", "callbacks", "sweep"],
   sweep: ["core", "callbacks", "experiments"],
   cli: ["core", "callbacks", "experiments", "dashboard", "sweep"],
+  // The tracking client: core's run files and the callback contract only (Deno and Node).
+  track: ["core"],
 };
 
 function layerOf(path: string): string | undefined {

@@ -141,6 +141,46 @@ function ensureDirUnderSync(root: string, rel: string): string {
   return join(root, at);
 }
 
+/**
+ * Creates the folder `path` that the user named (the runs folder, a checkpoint path outside
+ * any run) with its missing parents (`mkdir -p`); an existing folder is fine. Inside a run,
+ * use {@linkcode ensureDirUnder}, which never re-creates the run.
+ *
+ * @example
+ * ```ts
+ * import { makeDirs } from "./atomic.ts";
+ * await makeDirs(`${await Deno.makeTempDir()}/runs`);
+ * ```
+ */
+export async function makeDirs(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    throw plainFsError(err);
+  }
+}
+
+/**
+ * Creates the folder `path` (its parent must exist): `true` when this call created it,
+ * `false` when it existed (two processes creating the same run id: only one gets it).
+ *
+ * @example
+ * ```ts
+ * import { makeDirExclusive } from "./atomic.ts";
+ * const dir = `${await Deno.makeTempDir()}/run-1`;
+ * console.log(await makeDirExclusive(dir), await makeDirExclusive(dir)); // true false
+ * ```
+ */
+export async function makeDirExclusive(path: string): Promise<boolean> {
+  try {
+    await mkdir(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === "EEXIST") return false;
+    throw plainFsError(err);
+  }
+}
+
 /** The error for a root that failed its check: "gone" when it is missing. */
 function rootGone(root: string, rel: string, err: unknown): unknown {
   if (err instanceof FsError && err.status === 404) {

@@ -30,7 +30,7 @@ import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summ
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 3;
+const INDEX_VERSION = 4;
 
 /** The most bytes the saved index may have (about 1 KiB per run). */
 export const MAX_INDEX_BYTES = 512 * 1024 * 1024;

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { isAbsolute, relative } from "node:path";
+import { basename, isAbsolute, relative } from "node:path";
 import type { RunInfo, RunStatus } from "./format.ts";
 import { crashReasonOf, type Heartbeat, runCrashReason } from "./lock.ts";
 
@@ -75,14 +75,25 @@ export function derivedStatusOf(
 
 /**
  * The command that continues a stopped or crashed run (path relative to `cwd` when inside).
+ * A run of the tracking API (`tracked`) was started by the user's own script: the answer is
+ * to rerun it with `init({ resume })`.
  *
  * @example
  * ```ts
  * import { resumeCommand } from "./state.ts";
  * resumeCommand("runs/default-20261201-101010"); // "deno task train --resume runs/default-20261201-101010"
+ * resumeCommand("runs/mlp-20261201-101010", Deno.cwd(), true);
+ * // 'rerun your script with init({ resume: "mlp-20261201-101010" })'
  * ```
  */
-export function resumeCommand(runDir: string, cwd: string = Deno.cwd()): string {
+export function resumeCommand(
+  runDir: string,
+  cwd: string = Deno.cwd(),
+  tracked = false,
+): string {
+  if (tracked) {
+    return `rerun your script with init({ resume: ${JSON.stringify(basename(runDir))} })`;
+  }
   const rel = isAbsolute(runDir) ? relative(cwd, runDir) : runDir;
   const path = rel && !rel.startsWith("..") ? rel : runDir;
   return `deno task train --resume ${/^[\w./-]+$/.test(path) ? path : JSON.stringify(path)}`;

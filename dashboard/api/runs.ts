@@ -81,7 +81,9 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     experiment: s.experiment,
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-    ...(crashedOrStopped ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id)) } : {}),
+    ...(crashedOrStopped
+      ? { resumeCommand: resumeCommand(runDirArg(runsDir, s.id), undefined, s.tracked) }
+      : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),

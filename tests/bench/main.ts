@@ -4,9 +4,11 @@
  * tracking overhead (tests/bench/train_tracking.ts).
  *
  * Flags:
- *   --only train,data,tracking,runs  sections to run (default: all); `runs` is the runs
+ *   --only train,data,tracking,runs,track  sections to run (default: all); `runs` is the runs
  *                                table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
- *                                epochs, list/query/API/Chromium first render)
+ *                                epochs, list/query/API/Chromium first render); `track` is the
+ *                                tracking client's log() rate in Deno and Node
+ *                                (tests/bench/track_log.ts)
  *   --backends wasm,webgpu,cpu   backends for the train section (default: wasm, plus webgpu
  *                                when the adapter is a real GPU; cpu is ~600x slower than wasm)
  *   --sizes 32,64,224            input sizes (default 32,64,224), RGB
@@ -42,8 +44,9 @@ import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
 import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
+import { benchTrackLog } from "./track_log.ts";
 
-const SECTIONS = ["train", "data", "tracking", "runs"] as const;
+const SECTIONS = ["train", "data", "tracking", "runs", "track"] as const;
 
 function list(value: string | undefined, fallback: string[]): string[] {
   return value === undefined ? fallback : value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -361,6 +364,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   if (only.includes("data")) await dataSection();
+  if (only.includes("track")) await benchTrackLog();
   if (only.includes("runs")) await benchRunsScale();
   if (only.includes("tracking")) {
     // The first backend of --backends (default wasm) runs the tracking case.
