@@ -23,18 +23,23 @@ import {
   closeSync,
   constants,
   fdatasyncSync,
-  mkdirSync,
   openSync,
   renameSync,
   rmSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import process from "node:process";
-import { confine, confineSync, FsError, safeSegments } from "./confine.ts";
+import {
+  confineSteps,
+  FsError,
+  type FsWalk,
+  runSteps,
+  runStepsSync,
+  safeSegments,
+} from "./confine.ts";
 import { errorCode, plainFsError } from "./os_error.ts";
 
 /** Matches the names {@linkcode tempPath} makes (and nothing a user would name a file). */
@@ -94,32 +99,14 @@ export interface AtomicWriteOptions {
  * await ensureDirUnder(run, "checkpoints/resume");
  * ```
  */
-export async function ensureDirUnder(root: string, rel: string): Promise<string> {
-  try {
-    await confine(root, "", "dir");
-  } catch (err) {
-    throw rootGone(root, rel, err);
-  }
-  let at = "";
-  for (const seg of safeSegments(rel)) {
-    at = at ? `${at}/${seg}` : seg;
-    try {
-      await confine(root, at, "dir");
-    } catch (err) {
-      if (!(err instanceof FsError && err.status === 404)) throw err;
-      await mkdir(join(root, at)).catch((e) => {
-        if (errorCode(e) !== "EEXIST") throw e;
-      });
-      await confine(root, at, "dir");
-    }
-  }
-  return join(root, at);
+export function ensureDirUnder(root: string, rel: string): Promise<string> {
+  return runSteps(ensureDirSteps(root, rel));
 }
 
-/** {@linkcode ensureDirUnder}, synchronously (for exit handlers). */
-function ensureDirUnderSync(root: string, rel: string): string {
+/** The walk of {@linkcode ensureDirUnder}, for {@linkcode runSteps} or {@linkcode runStepsSync}. */
+function* ensureDirSteps(root: string, rel: string): FsWalk<string> {
   try {
-    confineSync(root, "", "dir");
+    yield* confineSteps(root, "", "dir");
   } catch (err) {
     throw rootGone(root, rel, err);
   }
@@ -127,16 +114,14 @@ function ensureDirUnderSync(root: string, rel: string): string {
   for (const seg of safeSegments(rel)) {
     at = at ? `${at}/${seg}` : seg;
     try {
-      confineSync(root, at, "dir");
+      yield* confineSteps(root, at, "dir");
+      continue;
     } catch (err) {
       if (!(err instanceof FsError && err.status === 404)) throw err;
-      try {
-        mkdirSync(join(root, at));
-      } catch (e) {
-        if (errorCode(e) !== "EEXIST") throw e;
-      }
-      confineSync(root, at, "dir");
     }
+    const made = yield { op: "mkdir", path: join(root, at) };
+    if (made.err !== undefined && errorCode(made.err) !== "EEXIST") throw made.err;
+    yield* confineSteps(root, at, "dir");
   }
   return join(root, at);
 }
@@ -207,27 +192,17 @@ function parentGone(path: string): FsError {
   return new FsError(basename(path), `the folder of ${basename(path)} is gone`, 404);
 }
 
-/** Makes sure the folder of `path` exists: below `root` see {@linkcode ensureDirUnder}. */
-async function ensureParent(path: string, root: string | undefined): Promise<void> {
+/**
+ * The walk that makes sure the folder of `path` exists: below `root` see
+ * {@linkcode ensureDirUnder}; without it, the folder must exist already.
+ */
+function* parentSteps(path: string, root: string | undefined): FsWalk<void> {
   if (root !== undefined) {
-    await ensureDirUnder(root, parentBelow(path, root));
+    yield* ensureDirSteps(root, parentBelow(path, root));
     return;
   }
-  const st = await stat(dirname(path)).catch(() => null);
-  if (!st?.isDirectory()) throw parentGone(path);
-}
-
-/** {@linkcode ensureParent}, synchronously. */
-function ensureParentSync(path: string, root: string | undefined): void {
-  if (root !== undefined) {
-    ensureDirUnderSync(root, parentBelow(path, root));
-    return;
-  }
-  let isDir = false;
-  try {
-    isDir = statSync(dirname(path)).isDirectory();
-  } catch { /* missing */ }
-  if (!isDir) throw parentGone(path);
+  const seen = yield { op: "stat", path: dirname(path) };
+  if (!seen.st?.isDirectory()) throw parentGone(path);
 }
 
 /** `open` flags of a new file: created exclusively, never through a symlink. */
@@ -306,7 +281,7 @@ export async function writeFileAtomic(
   data: Uint8Array | string,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  await ensureParent(path, options.root);
+  await runSteps(parentSteps(path, options.root));
   const tmp = tempPath(path);
   try {
     await writeNewFile(tmp, data, { sync: options.sync });
@@ -333,7 +308,7 @@ export function writeFileAtomicSync(
   data: Uint8Array | string,
   options: { root?: string } = {},
 ): void {
-  ensureParentSync(path, options.root);
+  runStepsSync(parentSteps(path, options.root));
   const tmp = tempPath(path);
   try {
     writeNewFileSync(tmp, data);
@@ -366,7 +341,7 @@ export async function writeDirAtomic(
   fill: (tmpDir: string) => Promise<void>,
   options: { root?: string } = {},
 ): Promise<void> {
-  await ensureParent(target, options.root);
+  await runSteps(parentSteps(target, options.root));
   const tmp = tempPath(target);
   await mkdir(tmp);
   try {

@@ -36,6 +36,7 @@ import {
   constants,
   fstatSync,
   lstatSync,
+  mkdirSync,
   openSync,
   readSync,
   type Stats,
@@ -45,6 +46,7 @@ import {
 import {
   type FileHandle,
   lstat,
+  mkdir,
   open,
   readdir,
   realpath,
@@ -202,6 +204,119 @@ function checkRoot(st: Stats | undefined): FsError | undefined {
 }
 
 /**
+ * One file-system look or change a policy walk asks its driver for: `lstat` of a path
+ * component, `stat` of the root (which may be a symlink), or `mkdir` of one folder. The walk
+ * itself ({@linkcode confineSteps}) is written once; {@linkcode runSteps} and
+ * {@linkcode runStepsSync} carry it out asynchronously or synchronously.
+ */
+export interface FsStep {
+  /** What to do. */
+  op: "lstat" | "stat" | "mkdir";
+  /** On which path. */
+  path: string;
+}
+
+/** What a {@linkcode FsStep} found: the stat, or the error the system raised. */
+export interface FsStepResult {
+  /** The `lstat`/`stat` result (absent after an error or a `mkdir`). */
+  st?: Stats;
+  /** The error, if the step failed. */
+  err?: unknown;
+}
+
+/** A policy walk: yields the steps it needs, gets their results back, returns `T`. */
+export type FsWalk<T> = Generator<FsStep, T, FsStepResult>;
+
+/**
+ * Carries out a policy walk with the asynchronous `node:fs` calls and returns its result.
+ *
+ * @example
+ * ```ts
+ * import { confineSteps, runSteps } from "./confine.ts";
+ * const root = await Deno.makeTempDir();
+ * console.log((await runSteps(confineSteps(root, "", "dir"))).stat.isDirectory); // true
+ * ```
+ */
+export async function runSteps<T>(walk: FsWalk<T>): Promise<T> {
+  let r = walk.next();
+  while (!r.done) {
+    const { op, path } = r.value;
+    let res: FsStepResult;
+    try {
+      res = op === "mkdir"
+        ? (await mkdir(path), {})
+        : { st: op === "lstat" ? await lstat(path) : await statPath(path) };
+    } catch (err) {
+      res = { err };
+    }
+    r = walk.next(res);
+  }
+  return r.value;
+}
+
+/**
+ * {@linkcode runSteps} with the synchronous `node:fs` calls: for exit handlers.
+ *
+ * @example
+ * ```ts
+ * import { confineSteps, runStepsSync } from "./confine.ts";
+ * console.log(runStepsSync(confineSteps(Deno.makeTempDirSync(), "", "dir")).path);
+ * ```
+ */
+export function runStepsSync<T>(walk: FsWalk<T>): T {
+  let r = walk.next();
+  while (!r.done) {
+    const { op, path } = r.value;
+    let res: FsStepResult;
+    try {
+      res = op === "mkdir"
+        ? (mkdirSync(path), {})
+        : { st: op === "lstat" ? lstatSync(path) : statSync(path) };
+    } catch (err) {
+      res = { err };
+    }
+    r = walk.next(res);
+  }
+  return r.value;
+}
+
+/**
+ * The policy walk of {@linkcode confine} (see there), as steps for {@linkcode runSteps} or
+ * {@linkcode runStepsSync}.
+ *
+ * @example
+ * ```ts
+ * import { confineSteps, runSteps } from "./confine.ts";
+ * const { path } = await runSteps(confineSteps(await Deno.makeTempDir(), "", "dir"));
+ * console.log(path);
+ * ```
+ */
+export function* confineSteps(
+  root: string,
+  rel: string,
+  kind: ConfinedKind = "file",
+  options: ConfineOptions = {},
+): FsWalk<{ path: string; stat: ConfinedStat }> {
+  const parts = safeSegments(rel);
+  const scope = options.scope ?? "a run";
+  let path = root;
+  let st: Stats | undefined;
+  for (const [i, part] of parts.entries()) {
+    path = join(path, part);
+    const seen = yield { op: "lstat", path };
+    st = seen.st;
+    const refused = checkComponent(rel, st, seen.err, i === parts.length - 1 ? kind : "dir", scope);
+    if (refused) throw refused;
+  }
+  if (!st) {
+    st = (yield { op: "stat", path: root }).st;
+    const refused = checkRoot(st);
+    if (refused) throw refused;
+  }
+  return { path, stat: toStat(st!) };
+}
+
+/**
  * Checks `rel` below `root` by the policy (see the module doc): every folder on the way a real
  * folder, the target of `kind`, no symlink anywhere below the root. Returns the absolute path
  * and the target's `lstat`. Throws {@linkcode FsError}: 404 when something on the way is
@@ -216,32 +331,13 @@ function checkRoot(st: Stats | undefined): FsError | undefined {
  * console.log(stat.isDirectory); // true
  * ```
  */
-export async function confine(
+export function confine(
   root: string,
   rel: string,
   kind: ConfinedKind = "file",
   options: ConfineOptions = {},
 ): Promise<{ path: string; stat: ConfinedStat }> {
-  const parts = safeSegments(rel);
-  const scope = options.scope ?? "a run";
-  let path = root;
-  let st: Stats | undefined;
-  for (const [i, part] of parts.entries()) {
-    path = join(path, part);
-    let err: unknown;
-    st = await lstat(path).catch((e) => {
-      err = e;
-      return undefined;
-    });
-    const refused = checkComponent(rel, st, err, i === parts.length - 1 ? kind : "dir", scope);
-    if (refused) throw refused;
-  }
-  if (!st) {
-    st = await statPath(root).catch(() => undefined);
-    const refused = checkRoot(st);
-    if (refused) throw refused;
-  }
-  return { path, stat: toStat(st!) };
+  return runSteps(confineSteps(root, rel, kind, options));
 }
 
 /**
@@ -259,32 +355,7 @@ export function confineSync(
   kind: ConfinedKind = "file",
   options: ConfineOptions = {},
 ): { path: string; stat: ConfinedStat } {
-  const parts = safeSegments(rel);
-  const scope = options.scope ?? "a run";
-  let path = root;
-  let st: Stats | undefined;
-  for (const [i, part] of parts.entries()) {
-    path = join(path, part);
-    let err: unknown;
-    try {
-      st = lstatSync(path);
-    } catch (e) {
-      st = undefined;
-      err = e;
-    }
-    const refused = checkComponent(rel, st, err, i === parts.length - 1 ? kind : "dir", scope);
-    if (refused) throw refused;
-  }
-  if (!st) {
-    try {
-      st = statSync(root);
-    } catch {
-      st = undefined;
-    }
-    const refused = checkRoot(st);
-    if (refused) throw refused;
-  }
-  return { path, stat: toStat(st!) };
+  return runStepsSync(confineSteps(root, rel, kind, options));
 }
 
 /**

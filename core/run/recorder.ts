@@ -26,7 +26,7 @@ import { RUN_FILES } from "./format.ts";
 import { LineLog } from "./line_log.ts";
 import { acquireRunLock, type RunLock } from "./lock.ts";
 import { repairAfterCrash } from "./repair.ts";
-import { createRunFolder } from "./run_id.ts";
+import { newRun } from "./run_id.ts";
 import { validateRunInfo } from "./run_info.ts";
 import { summarizeEpoch } from "./epoch_summary.ts";
 import { emptyMeta, type RunMeta } from "./meta.ts";
@@ -117,23 +117,16 @@ export class RunRecorder {
 
   /** Creates a new run folder, takes its lock and writes run.json (and meta.json). */
   static async create(options: CreateRecorderOptions): Promise<RunRecorder> {
-    const runsDir = resolve(options.runsDir);
-    const start = new Date();
-    const id = await createRunFolder(runsDir, options.experiment, start, "Pass init({ runs })");
-    const dir = join(runsDir, id);
-    const iso = start.toISOString();
+    const { dir, info: base } = await newRun(
+      resolve(options.runsDir),
+      options,
+      new Date(),
+      "Pass init({ runs })",
+    );
+    const iso = base.createdAt;
     const info: RunInfo = {
-      format: 1,
-      id,
-      experiment: options.experiment,
-      status: "running",
-      config: options.config,
-      versions: options.versions ?? {},
-      createdAt: iso,
-      updatedAt: iso,
+      ...base,
       pid: process.pid,
-      epochs: 0,
-      steps: 0,
       tracked: { runtime: runtimeName(), ...options.tracked },
     };
     const rec = new RunRecorder(dir, info, await acquireRunLock(dir));

@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import { makeDirExclusive, makeDirs } from "../fs/atomic.ts";
+import type { RunInfo } from "./format.ts";
 
 /** Formats a date as `yyyymmdd-hhmmss` in local time. */
 export function timestampId(d: Date): string {
@@ -64,4 +65,52 @@ export async function createRunFolder(
     }
     id = `${base}-${n}`;
   }
+}
+
+/** What a new run records about itself in run.json from the start. */
+export interface NewRunOptions {
+  /** The experiment name (first part of the id). */
+  experiment: string;
+  /** The run's configuration. */
+  config: Record<string, unknown>;
+  /** Versions to record. */
+  versions?: Record<string, string>;
+}
+
+/**
+ * Creates a new run folder in `runsDir` ({@linkcode createRunFolder}) and returns it with
+ * the run.json of a run that starts at `start` (`running`, no epochs or steps yet): shared by
+ * the trainer's writer and the tracking client, which add their own fields and write it.
+ *
+ * @example
+ * ```ts
+ * import { newRun } from "./run_id.ts";
+ * const { dir, info } = await newRun(await Deno.makeTempDir(), {
+ *   experiment: "mlp",
+ *   config: { lr: 0.1 },
+ * }, new Date(), "Pass --runs DIR");
+ * console.log(dir.endsWith(info.id), info.status); // true "running"
+ * ```
+ */
+export async function newRun(
+  runsDir: string,
+  options: NewRunOptions,
+  start: Date,
+  fix: string,
+): Promise<{ dir: string; info: RunInfo }> {
+  const id = await createRunFolder(runsDir, options.experiment, start, fix);
+  const iso = start.toISOString();
+  const info: RunInfo = {
+    format: 1,
+    id,
+    experiment: options.experiment,
+    status: "running",
+    config: options.config,
+    versions: options.versions ?? {},
+    createdAt: iso,
+    updatedAt: iso,
+    epochs: 0,
+    steps: 0,
+  };
+  return { dir: join(runsDir, id), info };
 }

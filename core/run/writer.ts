@@ -9,7 +9,7 @@ import { safeSegments } from "../fs/confine.ts";
 import { LineLog } from "./line_log.ts";
 import { repairAfterCrash } from "./repair.ts";
 export { safeName, timestampId } from "./run_id.ts";
-import { createRunFolder } from "./run_id.ts";
+import { newRun } from "./run_id.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
 import { summarizeEpoch } from "./epoch_summary.ts";
@@ -113,23 +113,7 @@ export class RunWriter implements RunLogger {
   static async create(options: CreateRunOptions): Promise<RunWriter> {
     const now = options.now ?? (() => new Date());
     const warn = options.warn ?? ((l: string) => console.error(l));
-    const runsDir = resolve(options.runsDir);
-    const start = now();
-    const id = await createRunFolder(runsDir, options.experiment, start, "Pass --runs DIR");
-    const iso = start.toISOString();
-    const info: RunInfo = {
-      format: 1,
-      id,
-      experiment: options.experiment,
-      status: "running",
-      config: options.config,
-      versions: options.versions ?? {},
-      createdAt: iso,
-      updatedAt: iso,
-      epochs: 0,
-      steps: 0,
-    };
-    const dir = join(runsDir, id);
+    const { dir, info } = await newRun(resolve(options.runsDir), options, now(), "Pass --runs DIR");
     const run = new RunWriter(dir, info, now, warn, await acquireRunLock(dir));
     await run.#writeInfo();
     return run;
