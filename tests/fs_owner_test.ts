@@ -118,4 +118,6 @@ Deno.test("the owner check catches a direct read (it can fail)", () => {
   const sample = code('const t = await Deno.readTextFile(join(dir, "run.json")); // x');
   assert.equal([...sample.matchAll(FILE_OPS)].length, 1);
   assert.equal([...code("/** Deno.readFile in a comment */").matchAll(FILE_OPS)].length, 0);
+  // node: file APIs (what the Deno-and-Node code would reach for) are caught the same way.
+  assert.equal([...code('import { open } from "node:fs/promises";').matchAll(FILE_OPS)].length, 1);
 });
