@@ -25,8 +25,19 @@
  */
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
+  if (typeof code === "string") return code;
+  // A Deno error made by hand (`new Deno.errors.NotFound(...)`) has a name but no code.
+  return err instanceof Error ? CODE_OF_NAME[err.name] : undefined;
 }
+
+/** The code of each Deno error class that names one. */
+const CODE_OF_NAME: Record<string, string> = {
+  NotFound: "ENOENT",
+  PermissionDenied: "EACCES",
+  AlreadyExists: "EEXIST",
+  IsADirectory: "EISDIR",
+  NotADirectory: "ENOTDIR",
+};
 
 /**
  * An error with a POSIX `code`, as the operating system would raise it (e.g. `EISDIR` for a
