@@ -361,9 +361,15 @@ export class RunRecorder {
     clearTimeout(this.#infoTimer);
     this.info = { ...this.info, status, endedAt: new Date().toISOString(), ...detail };
     try {
-      await this.#metrics.close();
-      await this.#events.close();
+      // A record that cannot be written (a full disk, a run file swapped for a symlink) is
+      // an error of finish(), after run.json has its end status.
+      let lost: unknown;
+      for (const log of [this.#metrics, this.#events]) {
+        await log.flush().catch((err) => lost ??= err);
+        await log.close();
+      }
       await this.writeInfo(true);
+      if (lost !== undefined) throw lost;
     } finally {
       await this.#lock.release();
     }
