@@ -30,7 +30,7 @@ export {
 } from "./core/callback.ts";
 export { freezeLogs, type Logs } from "./core/logs.ts";
 export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
-export { isImprovement, metricDirection } from "./core/metric_direction.ts";
+export { isImprovement, metricDirection, type MetricDirections } from "./core/metric_direction.ts";
 
 // Training
 export {
@@ -66,6 +66,7 @@ export {
 } from "./core/params.ts";
 export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/optimizers.ts";
 export { SystemMetrics, wasmHeapBytes } from "./core/system_metrics.ts";
+export { SystemSampler } from "./core/system_sampler.ts";
 export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
 export {
   type LoadedResumePoint,
@@ -161,13 +162,25 @@ export {
   writeExport,
 } from "./core/infer/export.ts";
 
-// Run directories, data, callbacks, dashboard: also importable alone as
-// "@convdeck/convdeck/run", "/data", "/callbacks" and "/dashboard".
+// Run directories, data, callbacks, dashboard, tracking: also importable alone as
+// "@convdeck/convdeck/run", "/data", "/callbacks", "/dashboard" and "/track".
 export { resumeCommand, type ResumeTarget } from "./core/experiment/resume_command.ts";
 export * from "./core/run/mod.ts";
 export * from "./core/data/mod.ts";
 export * from "./callbacks/mod.ts";
 export * from "./dashboard/mod.ts";
+export {
+  type FinishOptions,
+  type FitCallbackOptions,
+  init,
+  type InitOptions,
+  type LayersModelLike,
+  type LogPosition,
+  type ModelLike,
+  Run,
+  type SaveModelInfo,
+  type TfjsCallback,
+} from "./track/mod.ts";
 export { type GradCamResult } from "./core/viz/grad_cam.ts";
 export {
   codeChanges,

@@ -202,7 +202,11 @@ async function editMeta(runsDir: string, ref: string, edit: MetaEdit): Promise<s
 
 /** The command that resumes run `s` of `runsDir`, to paste in the working directory. */
 function resumeOf(s: RunSummaryRecord, runsDir: string): string {
-  return resumeCommand({ ...s.resumeNeeds, runDir: join(resolve(runsDir), s.id) });
+  return resumeCommand({
+    ...s.resumeNeeds,
+    tracked: s.tracked,
+    runDir: join(resolve(runsDir), s.id),
+  });
 }
 
 function showText(s: RunSummaryRecord, runsDir: string): string {

@@ -9,6 +9,7 @@
  * metricDirection("val_loss"); // "min"
  * metricDirection("val_auc"); // "max"
  * metricDirection("lr"); // undefined
+ * metricDirection("val_wer", { wer: "min" }); // "min"
  * isImprovement(0.4, 0.5, "min"); // true
  * ```
  *
@@ -46,13 +47,26 @@ const MAX_SUFFIXES = [
   "r2_score",
 ];
 
+/** Directions a run declares for its own metrics (the tracking API's `init({ metrics })`). */
+export type MetricDirections = Readonly<Record<string, "min" | "max">>;
+
 /**
- * The direction of a metric from its name: `val_` is stripped; `loss` and names ending in a
+ * The direction of a metric from its name: a direction the run declared in `declared` (for
+ * `key`, or for it without `val_`) wins; else `val_` is stripped; `loss` and names ending in a
  * known error metric (`_loss`, `mse`, `crossentropy`, ...) are `min`; `acc`, `accuracy`,
  * `auc`, `precision`, `recall`, ... are `max`; anything else is `undefined`.
  */
-export function metricDirection(key: string): "min" | "max" | undefined {
+export function metricDirection(
+  key: string,
+  declared?: MetricDirections,
+): "min" | "max" | undefined {
   const name = key.startsWith("val_") ? key.slice(4) : key;
+  if (declared) {
+    const own = Object.hasOwn(declared, key) ? declared[key] : undefined;
+    const base = Object.hasOwn(declared, name) ? declared[name] : undefined;
+    if (own === "min" || own === "max") return own;
+    if (base === "min" || base === "max") return base;
+  }
   const endsWith = (suffix: string) => name === suffix || name.endsWith(`_${suffix}`);
   if (MIN_SUFFIXES.some(endsWith)) return "min";
   if (MAX_SUFFIXES.some(endsWith)) return "max";

@@ -26,6 +26,7 @@ import { camOverlay, type CamOverlayOptions } from "./viz/overlay.ts";
 import { renderActivations } from "./viz/activations.ts";
 import { encodePng } from "./viz/png.ts";
 import { readUserFile } from "./fs/confine.ts";
+import { errorCode } from "./fs/os_error.ts";
 
 /** The most bytes an image file given by path may have (a FIFO or device is refused). */
 const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
@@ -192,9 +193,10 @@ function inputName(input: PredictInput): string {
 }
 
 function readError(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "file not found";
-  if (err instanceof Deno.errors.PermissionDenied) return "cannot read it (permission denied)";
-  if (err instanceof Deno.errors.IsADirectory) return "is a folder, not an image file";
+  const code = errorCode(err);
+  if (code === "ENOENT") return "file not found";
+  if (code === "EACCES") return "cannot read it (permission denied)";
+  if (code === "EISDIR") return "is a folder, not an image file";
   return `cannot read it (${err instanceof Error ? err.message : String(err)})`;
 }
 

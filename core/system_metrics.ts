@@ -17,34 +17,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { cpuUsage } from "node:process";
+import { SystemSampler } from "./system_sampler.ts";
 
-/** Samples the process and machine between {@linkcode SystemMetrics.begin} and `end`. */
-export class SystemMetrics {
-  #wall = 0;
-  #cpu = { user: 0, system: 0 };
-
-  /** Marks the start of a measured span (an epoch, or what is left of it after a resume). */
-  begin(): void {
-    this.#wall = performance.now();
-    this.#cpu = cpuUsage();
-  }
-
-  /** The metrics of the span since `begin()`, `images` being the images trained in it. */
-  end(images: number, trainSeconds?: number): Record<string, number> {
-    const wallMs = performance.now() - this.#wall;
-    const cpu = cpuUsage(this.#cpu);
-    const out: Record<string, number> = {};
-    const secs = trainSeconds ?? wallMs / 1000;
-    if (secs > 0 && images > 0) out.images_per_s = images / secs;
-    if (wallMs > 0) out.cpu_percent = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
-    out.rss_mb = Deno.memoryUsage().rss / 2 ** 20;
-    const heap = wasmHeapBytes();
-    if (heap !== undefined) out.wasm_heap_mb = heap / 2 ** 20;
-    try {
-      out.load_1m = Deno.loadavg()[0];
-    } catch { /* not on this platform */ }
-    return out;
+/**
+ * The trainer's system metrics: {@linkcode SystemSampler} (shared with the tracking API) plus
+ * `wasm_heap_mb` when a wasm-based backend runs.
+ */
+export class SystemMetrics extends SystemSampler {
+  /** Samples with the wasm heap size of the current tfjs backend. */
+  constructor() {
+    super({ heapBytes: wasmHeapBytes });
   }
 }
 

@@ -101,15 +101,8 @@ export interface TrainResult {
   history: readonly HistoryEntry[];
 }
 
-/** Sets the learning rate of any tfjs optimizer (SGD and Momentum cache it; Adam reads it). */
-export function setOptimizerLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as {
-    setLearningRate?: (lr: number) => void;
-    learningRate: number;
-  };
-  if (typeof o.setLearningRate === "function") o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
+export { setOptimizerLearningRate } from "./learning_rate.ts";
+import { setOptimizerLearningRate } from "./learning_rate.ts";
 
 export { CallbackError } from "./callback_list.ts";
 

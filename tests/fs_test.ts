@@ -5,11 +5,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  appendConfinedSync,
   confine,
   existsConfined,
   FsError,
   listConfined,
+  openConfinedAppend,
   readConfined,
+  readConfinedTextSync,
   resolveInside,
   safeSegments,
 } from "../core/fs/confine.ts";
@@ -21,9 +24,11 @@ import {
   tempPath,
   writeDirAtomic,
   writeFileAtomic,
+  writeFileAtomicSync,
   writeNewFile,
 } from "../core/fs/atomic.ts";
-import { makeFifo } from "./helpers/fifo.ts";
+import { errorCode } from "../core/fs/os_error.ts";
+import { guardFifos, makeFifo } from "./helpers/fifo.ts";
 
 const status = (e: unknown) => (e instanceof FsError ? e.status : `not an FsError: ${e}`);
 
@@ -102,7 +107,7 @@ Deno.test("atomic: write-then-rename with one temporary scheme; no folder below 
   // A file that exists is never opened by writeNewFile.
   await assert.rejects(
     writeNewFile(join(root, "a", "b", "c.json"), "3"),
-    Deno.errors.AlreadyExists,
+    (e) => errorCode(e) === "EEXIST",
   );
 });
 
@@ -134,4 +139,47 @@ Deno.test("atomic: folders replace folders whole; moves refuse to overwrite; lef
   await Deno.writeTextFile(join(dir, ".optimizer.bin.tmp-lq2x3-ab12cd"), "");
   assert.equal(await removeTemps(dir), 4);
   assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["best"]);
+});
+
+Deno.test("confine: every open refuses a FIFO without waiting on it (async, sync, append)", async () => {
+  const root = await Deno.makeTempDir();
+  const pipe = await makeFifo(join(root, "metrics.jsonl"));
+  const cancel = guardFifos([pipe], 5_000); // a regression fails instead of hanging
+  try {
+    const t0 = performance.now();
+    for (
+      const attempt of [
+        () => openConfinedAppend(root, "metrics.jsonl"),
+        () => Promise.resolve().then(() => appendConfinedSync(root, "metrics.jsonl", "{}\n")),
+        () => Promise.resolve().then(() => readConfinedTextSync(root, "metrics.jsonl", 100)),
+      ]
+    ) {
+      const err = await attempt().then(() => undefined, (e) => e);
+      assert.equal(status(err), 400);
+      assert.match(err.message, /not a regular file \(a FIFO\)/);
+    }
+    assert.ok(performance.now() - t0 < 2_000, "refused at once");
+  } finally {
+    cancel();
+  }
+});
+
+Deno.test("atomic: the synchronous write (exit handlers) keeps the same rules", async () => {
+  const root = await Deno.makeTempDir();
+  writeFileAtomicSync(join(root, "viz", "run.json"), "{}", { root });
+  assert.equal(await Deno.readTextFile(join(root, "viz", "run.json")), "{}");
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(join(root, "viz")))).length, 1);
+  const outside = await Deno.makeTempDir();
+  await Deno.symlink(outside, join(root, "out"));
+  assert.throws(
+    () => writeFileAtomicSync(join(root, "out", "x"), "1", { root }),
+    (e) => status(e) === 400,
+  );
+  await Deno.remove(root, { recursive: true });
+  assert.throws(
+    () => writeFileAtomicSync(join(root, "run.json"), "1", { root }),
+    (e) => status(e) === 404,
+  );
+  assert.equal(await Deno.lstat(root).then(() => true, () => false), false, "root not re-created");
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(outside)), []);
 });

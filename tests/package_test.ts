@@ -70,8 +70,8 @@ Deno.test("the published package: no tests or tools, and the dashboard serves of
   }
 });
 
-Deno.test("subpath exports load only what they need: /callbacks and /run load neither sharp, Hono nor a tfjs backend", async () => {
-  for (const entry of ["callbacks/mod.ts", "core/run/mod.ts"]) {
+Deno.test("subpath exports load only what they need: /callbacks, /run and /track load neither sharp, Hono nor a tfjs backend", async () => {
+  for (const entry of ["callbacks/mod.ts", "core/run/mod.ts", "track/mod.ts"]) {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["info", "--json", entry],
       cwd: ROOT,

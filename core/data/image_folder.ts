@@ -18,6 +18,7 @@
 import { availableParallelism, totalmem } from "node:os";
 import { basename, dirname } from "node:path";
 import { readConfined } from "../fs/confine.ts";
+import { errorCode } from "../fs/os_error.ts";
 import type { Dataset } from "./dataset.ts";
 import type { DataOptions } from "./dataset.ts";
 import { DataError } from "./data_error.ts";
@@ -118,8 +119,8 @@ function defaultLog(message: string): void {
 }
 
 function describeReadError(e: unknown): string {
-  if (e instanceof Deno.errors.PermissionDenied) return "cannot read it (permission denied)";
-  if (e instanceof Deno.errors.NotFound) return "it disappeared while loading";
+  if (errorCode(e) === "EACCES") return "cannot read it (permission denied)";
+  if (errorCode(e) === "ENOENT") return "it disappeared while loading";
   return `cannot read it (${e instanceof Error ? e.message : String(e)})`;
 }
 

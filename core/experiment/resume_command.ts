@@ -5,7 +5,9 @@
  * `--runs` needed: `--resume` takes the folder). A run folder never chooses the code to run,
  * so for a run trained from an experiment file or with `--callback` plugins the command names
  * them only when the caller knows them from the user (train, right after the user ran them);
- * otherwise it asks for them with `FILE` placeholders and says so in a shell comment.
+ * otherwise it asks for them with `FILE` placeholders and says so in a shell comment. A run
+ * of the tracking API (`tracked`) was started by the user's own script: the answer is to rerun
+ * it with `init({ resume })`.
  *
  * @example
  * ```ts
@@ -16,7 +18,7 @@
  *
  * @module
  */
-import { isAbsolute, relative } from "node:path";
+import { basename, isAbsolute, relative } from "node:path";
 
 /** What {@linkcode resumeCommand} needs to know about a run. */
 export interface ResumeTarget {
@@ -31,6 +33,8 @@ export interface ResumeTarget {
    * the run's files): the experiment file and the plugin arguments.
    */
   code?: { experiment?: string; plugins?: string[] };
+  /** It was written by the tracking API (`convdeck/track`), not by `deno task train`. */
+  tracked?: boolean;
 }
 
 /** Quotes `s` for a POSIX shell when it needs it. */
@@ -47,9 +51,14 @@ function shellQuote(s: string): string {
  * import { resumeCommand } from "./resume_command.ts";
  * resumeCommand({ runDir: "/tmp/elsewhere/runs/x", experimentFile: true }, "/tmp/here");
  * // "deno task train --resume ../elsewhere/runs/x --experiment FILE  # FILE: ..."
+ * resumeCommand({ runDir: "runs/mlp-20261201-101010", tracked: true });
+ * // 'rerun your script with init({ resume: "mlp-20261201-101010" })'
  * ```
  */
 export function resumeCommand(t: ResumeTarget, cwd: string = Deno.cwd()): string {
+  if (t.tracked) {
+    return `rerun your script with init({ resume: ${JSON.stringify(basename(t.runDir))} })`;
+  }
   const path = isAbsolute(t.runDir) ? relative(cwd, t.runDir) || "." : t.runDir;
   const parts = ["deno task train --resume", shellQuote(path)];
   const asks: string[] = [];

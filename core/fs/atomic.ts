@@ -8,6 +8,8 @@
  * `root` and the file (none of them a symlink, see `confine.ts`), and fails when `root`
  * itself is gone, so a writer never re-creates a run folder that was deleted under it.
  *
+ * It uses `node:` file APIs only, so it runs in Deno and in Node (the tracking client).
+ *
  * @example
  * ```ts
  * import { writeFileAtomic } from "./atomic.ts";
@@ -17,8 +19,28 @@
  *
  * @module
  */
+import {
+  closeSync,
+  constants,
+  fdatasyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { link, lstat, mkdir, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { confine, FsError, safeSegments } from "./confine.ts";
+import process from "node:process";
+import {
+  confineSteps,
+  FsError,
+  type FsWalk,
+  runSteps,
+  runStepsSync,
+  safeSegments,
+} from "./confine.ts";
+import { errorCode, plainFsError } from "./os_error.ts";
 
 /** Matches the names {@linkcode tempPath} makes (and nothing a user would name a file). */
 export const TEMP_NAME = /\.\d+\.[0-9a-f]{8}\.tmp$/;
@@ -37,7 +59,7 @@ const LEGACY_TEMP_NAME = /(\.(tmp|old)-[0-9a-z]+-[0-9a-z]+$)|(^\..+\.tmp-[0-9a-z
  * ```
  */
 export function tempPath(path: string): string {
-  return `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  return `${path}.${process.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
 }
 
 /**
@@ -77,51 +99,118 @@ export interface AtomicWriteOptions {
  * await ensureDirUnder(run, "checkpoints/resume");
  * ```
  */
-export async function ensureDirUnder(root: string, rel: string): Promise<string> {
+export function ensureDirUnder(root: string, rel: string): Promise<string> {
+  return runSteps(ensureDirSteps(root, rel));
+}
+
+/** The walk of {@linkcode ensureDirUnder}, for {@linkcode runSteps} or {@linkcode runStepsSync}. */
+function* ensureDirSteps(root: string, rel: string): FsWalk<string> {
   try {
-    await confine(root, "", "dir");
+    yield* confineSteps(root, "", "dir");
   } catch (err) {
-    if (err instanceof FsError && err.status === 404) {
-      throw new FsError(
-        rel,
-        `the folder ${basename(root)} is gone (deleted or moved while being written); ` +
-          `nothing is re-created`,
-        404,
-      );
-    }
-    throw err;
+    throw rootGone(root, rel, err);
   }
   let at = "";
   for (const seg of safeSegments(rel)) {
     at = at ? `${at}/${seg}` : seg;
     try {
-      await confine(root, at, "dir");
+      yield* confineSteps(root, at, "dir");
+      continue;
     } catch (err) {
       if (!(err instanceof FsError && err.status === 404)) throw err;
-      await Deno.mkdir(join(root, at)).catch((e) => {
-        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      });
-      await confine(root, at, "dir");
     }
+    const made = yield { op: "mkdir", path: join(root, at) };
+    if (made.err !== undefined && errorCode(made.err) !== "EEXIST") throw made.err;
+    yield* confineSteps(root, at, "dir");
   }
   return join(root, at);
 }
 
-/** Makes sure the folder of `path` exists: below `root` see {@linkcode ensureDirUnder}. */
-async function ensureParent(path: string, root: string | undefined): Promise<void> {
-  const parent = dirname(path);
-  if (root === undefined) {
-    const st = await Deno.stat(parent).catch(() => null);
-    if (!st?.isDirectory) {
-      throw new FsError(basename(path), `the folder of ${basename(path)} is gone`, 404);
-    }
-    return;
+/**
+ * Creates the folder `path` that the user named (the runs folder, a checkpoint path outside
+ * any run) with its missing parents (`mkdir -p`); an existing folder is fine. Inside a run,
+ * use {@linkcode ensureDirUnder}, which never re-creates the run.
+ *
+ * @example
+ * ```ts
+ * import { makeDirs } from "./atomic.ts";
+ * await makeDirs(`${await Deno.makeTempDir()}/runs`);
+ * ```
+ */
+export async function makeDirs(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    throw plainFsError(err);
   }
-  const rel = relative(root, parent).split(/[\\/]/).filter((s) => s !== "").join("/");
+}
+
+/**
+ * Creates the folder `path` (its parent must exist): `true` when this call created it,
+ * `false` when it existed (two processes creating the same run id: only one gets it).
+ *
+ * @example
+ * ```ts
+ * import { makeDirExclusive } from "./atomic.ts";
+ * const dir = `${await Deno.makeTempDir()}/run-1`;
+ * console.log(await makeDirExclusive(dir), await makeDirExclusive(dir)); // true false
+ * ```
+ */
+export async function makeDirExclusive(path: string): Promise<boolean> {
+  try {
+    await mkdir(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === "EEXIST") return false;
+    throw plainFsError(err);
+  }
+}
+
+/** The error for a root that failed its check: "gone" when it is missing. */
+function rootGone(root: string, rel: string, err: unknown): unknown {
+  if (err instanceof FsError && err.status === 404) {
+    return new FsError(
+      rel,
+      `the folder ${basename(root)} is gone (deleted or moved while being written); ` +
+        `nothing is re-created`,
+      404,
+    );
+  }
+  return err;
+}
+
+/** The folder of `path` relative to `root` (`/`-separated), refused when outside it. */
+function parentBelow(path: string, root: string): string {
+  const rel = relative(root, dirname(path)).split(/[\\/]/).filter((s) => s !== "").join("/");
   if (rel.startsWith("..")) {
     throw new FsError(basename(path), `${basename(path)} is outside its folder`, 400);
   }
-  await ensureDirUnder(root, rel);
+  return rel;
+}
+
+function parentGone(path: string): FsError {
+  return new FsError(basename(path), `the folder of ${basename(path)} is gone`, 404);
+}
+
+/**
+ * The walk that makes sure the folder of `path` exists: below `root` see
+ * {@linkcode ensureDirUnder}; without it, the folder must exist already.
+ */
+function* parentSteps(path: string, root: string | undefined): FsWalk<void> {
+  if (root !== undefined) {
+    yield* ensureDirSteps(root, parentBelow(path, root));
+    return;
+  }
+  const seen = yield { op: "stat", path: dirname(path) };
+  if (!seen.st?.isDirectory()) throw parentGone(path);
+}
+
+/** `open` flags of a new file: created exclusively, never through a symlink. */
+const NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
+  (constants.O_NOFOLLOW ?? 0);
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === "string" ? new TextEncoder().encode(data) : data;
 }
 
 /**
@@ -141,14 +230,37 @@ export async function writeNewFile(
   data: Uint8Array | string,
   options: { sync?: boolean } = {},
 ): Promise<void> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const file = await Deno.open(path, { write: true, createNew: true });
+  const bytes = toBytes(data);
   try {
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
-    if (options.sync ?? true) await file.syncData();
-  } finally {
-    file.close();
+    const file = await open(path, NEW_FILE, 0o666);
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        off += (await file.write(bytes, off, bytes.length - off)).bytesWritten;
+      }
+      if (options.sync ?? true) await file.datasync();
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    throw plainFsError(err);
+  }
+}
+
+/** {@linkcode writeNewFile}, synchronously (always flushed). */
+function writeNewFileSync(path: string, data: Uint8Array | string): void {
+  const bytes = toBytes(data);
+  try {
+    const fd = openSync(path, NEW_FILE, 0o666);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw plainFsError(err);
   }
 }
 
@@ -169,14 +281,43 @@ export async function writeFileAtomic(
   data: Uint8Array | string,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  await ensureParent(path, options.root);
+  await runSteps(parentSteps(path, options.root));
   const tmp = tempPath(path);
   try {
     await writeNewFile(tmp, data, { sync: options.sync });
-    await Deno.rename(tmp, path);
+    await rename(tmp, path);
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
+    await rm(tmp, { force: true }).catch(() => {});
+    throw plainFsError(err);
+  }
+}
+
+/**
+ * {@linkcode writeFileAtomic}, synchronously and always flushed: for exit handlers, which
+ * cannot wait for promises.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomicSync } from "./atomic.ts";
+ * const run = Deno.makeTempDirSync();
+ * writeFileAtomicSync(`${run}/run.json`, "{}\n", { root: run });
+ * ```
+ */
+export function writeFileAtomicSync(
+  path: string,
+  data: Uint8Array | string,
+  options: { root?: string } = {},
+): void {
+  runStepsSync(parentSteps(path, options.root));
+  const tmp = tempPath(path);
+  try {
+    writeNewFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch { /* best effort */ }
+    throw plainFsError(err);
   }
 }
 
@@ -200,23 +341,23 @@ export async function writeDirAtomic(
   fill: (tmpDir: string) => Promise<void>,
   options: { root?: string } = {},
 ): Promise<void> {
-  await ensureParent(target, options.root);
+  await runSteps(parentSteps(target, options.root));
   const tmp = tempPath(target);
-  await Deno.mkdir(tmp);
+  await mkdir(tmp);
   try {
     await fill(tmp);
-    const old = await Deno.lstat(target).catch(() => null);
+    const old = await lstat(target).catch(() => null);
     if (old) {
       const aside = tempPath(target);
-      await Deno.rename(target, aside);
-      await Deno.rename(tmp, target);
-      await Deno.remove(aside, { recursive: true });
+      await rename(target, aside);
+      await rename(tmp, target);
+      await rm(aside, { recursive: true, force: true });
     } else {
-      await Deno.rename(tmp, target);
+      await rename(tmp, target);
     }
   } catch (err) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw err;
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw plainFsError(err);
   }
 }
 
@@ -234,16 +375,16 @@ export async function writeDirAtomic(
  * ```
  */
 export async function moveEntry(from: string, to: string): Promise<void> {
-  if (await Deno.lstat(to).then(() => true, () => false)) {
+  if (await lstat(to).then(() => true, () => false)) {
     throw new FsError(basename(to), `${basename(to)} exists already`, 409);
   }
   try {
-    await Deno.rename(from, to);
+    await rename(from, to);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
+    if (errorCode(err) === "ENOENT") {
       throw new FsError(basename(from), `${basename(from)} does not exist`, 404);
     }
-    throw err;
+    throw plainFsError(err);
   }
 }
 
@@ -263,7 +404,7 @@ export async function createExclusive(path: string, data: string): Promise<boole
     await writeNewFile(path, data);
     return true;
   } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
+    if (errorCode(err) === "EEXIST") return false;
     throw err;
   }
 }
@@ -282,10 +423,51 @@ export async function createExclusive(path: string, data: string): Promise<boole
  */
 export async function linkBack(from: string, to: string): Promise<boolean> {
   try {
-    await Deno.link(from, to);
+    await link(from, to);
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Removes the file `path` (a lock, a leftover); a missing one is no error. Returns whether
+ * this call removed it.
+ *
+ * @example
+ * ```ts
+ * import { removeFile } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/x.lock`, "me");
+ * console.log(await removeFile(`${dir}/x.lock`), await removeFile(`${dir}/x.lock`)); // true false
+ * ```
+ */
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return false;
+    throw plainFsError(err);
+  }
+}
+
+/**
+ * {@linkcode removeFile}, synchronously (for exit handlers).
+ *
+ * @example
+ * ```ts
+ * import { removeFileSync } from "./atomic.ts";
+ * console.log(removeFileSync(`${Deno.makeTempDirSync()}/none`)); // false
+ * ```
+ */
+export function removeFileSync(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === "ENOENT") return false;
+    throw plainFsError(err);
   }
 }
 
@@ -309,18 +491,19 @@ export async function removeTemps(
 ): Promise<number> {
   let removed = 0;
   try {
-    for await (const e of Deno.readDir(dir)) {
-      if (!isTempName(e.name)) continue;
-      if (options.prefix !== undefined && !e.name.startsWith(options.prefix)) continue;
-      const path = join(dir, e.name);
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const name = String(e.name);
+      if (!isTempName(name)) continue;
+      if (options.prefix !== undefined && !name.startsWith(options.prefix)) continue;
+      const path = join(dir, name);
       if (options.olderThanMs !== undefined) {
-        const st = await Deno.lstat(path).catch(() => null);
-        if (!st || Date.now() - (st.mtime?.getTime() ?? 0) < options.olderThanMs) continue;
+        const st = await lstat(path).catch(() => null);
+        if (!st || Date.now() - st.mtimeMs < options.olderThanMs) continue;
       }
-      await Deno.remove(path, { recursive: e.isDirectory }).then(() => removed++, () => {});
+      await rm(path, { recursive: e.isDirectory(), force: true }).then(() => removed++, () => {});
     }
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (errorCode(err) !== "ENOENT") throw err;
   }
   return removed;
 }

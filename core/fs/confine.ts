@@ -15,7 +15,8 @@
  * - **errors**: one class, {@linkcode FsError}, with an HTTP-like `status` and a message that
  *   names the path relative to the root, never an absolute path.
  *
- * Nothing here imports from the rest of `core/`: it is the lowest leaf.
+ * Nothing here imports from the rest of `core/`: it is the lowest leaf. It uses `node:` file
+ * APIs only, so the same policy runs in Deno and in Node (the tracking client's bundle).
  *
  * @example
  * ```ts
@@ -30,7 +31,29 @@
  *
  * @module
  */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  type Stats,
+  statSync,
+  writeSync,
+} from "node:fs";
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  stat as statPath,
+} from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { errorCode, osError } from "./os_error.ts";
 
 /** HTTP-like status of an {@linkcode FsError}: 400 refused, 404 missing, 409 conflict. */
 export type FsErrorStatus = 400 | 404 | 409;
@@ -99,14 +122,198 @@ export function safeSegments(rel: string): string[] {
   return segments;
 }
 
+/**
+ * A file opened by {@linkcode openConfined} or {@linkcode openConfinedAppend}: a `node:fs`
+ * `FileHandle` (positional `read`, `write`, `stat`, `sync`, `close`), in Deno and Node.
+ */
+export type ConfinedFile = FileHandle;
+
+/** What {@linkcode confine} found at a path (from `lstat`: a symlink is never followed). */
+export interface ConfinedStat {
+  /** A regular file. */
+  isFile: boolean;
+  /** A folder. */
+  isDirectory: boolean;
+  /** A symbolic link. */
+  isSymlink: boolean;
+  /** Size in bytes. */
+  size: number;
+  /** Last modification time. */
+  mtime: Date | null;
+}
+
+function toStat(st: Stats): ConfinedStat {
+  return {
+    isFile: st.isFile(),
+    isDirectory: st.isDirectory(),
+    isSymlink: st.isSymbolicLink(),
+    size: st.size,
+    mtime: st.mtime ?? null,
+  };
+}
+
 /** "a FIFO", "a device", ... for a `lstat` result that is neither file, folder nor symlink. */
-function kindWord(st: Deno.FileInfo): string {
-  if (st.isFifo) return "a FIFO";
-  if (st.isCharDevice || st.isBlockDevice) return "a device";
-  if (st.isSocket) return "a socket";
-  if (st.isDirectory) return "a folder";
-  if (st.isFile) return "a file";
+function kindWord(st: Stats): string {
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  if (st.isSocket()) return "a socket";
+  if (st.isDirectory()) return "a folder";
+  if (st.isFile()) return "a file";
   return "a special file";
+}
+
+/** Flags every confined `open` adds: never follow a symlink, never block (on a FIFO). */
+const SAFE_FLAGS = (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * The policy for one path component (`lstat` result `st`, or the error lstat threw): returns
+ * nothing when it may be used as `want`, else the {@linkcode FsError} to throw.
+ */
+function checkComponent(
+  rel: string,
+  st: Stats | undefined,
+  err: unknown,
+  want: ConfinedKind,
+  scope: string,
+): FsError | undefined {
+  if (!st) {
+    const code = errorCode(err);
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      return new FsError(rel, `${rel} does not exist`, 404);
+    }
+    return new FsError(rel, `${rel} cannot be read (${code ?? (err as Error)?.name})`, 400);
+  }
+  if (st.isSymbolicLink()) {
+    return new FsError(rel, `${rel} is refused: a symlink inside ${scope} is never followed`, 400);
+  }
+  const ok = want === "dir"
+    ? st.isDirectory()
+    : want === "file"
+    ? st.isFile()
+    : st.isFile() || st.isDirectory();
+  if (ok) return undefined;
+  const what = want === "dir" ? "folder" : want === "file" ? "file" : "file or folder";
+  return new FsError(rel, `${rel} is refused: not a regular ${what} (${kindWord(st)})`, 400);
+}
+
+/** The check of the root itself (it may be a symlink the user made; it must be a folder). */
+function checkRoot(st: Stats | undefined): FsError | undefined {
+  if (!st) return new FsError("", `the folder does not exist`, 404);
+  if (!st.isDirectory()) return new FsError("", `the folder is not a folder`, 400);
+  return undefined;
+}
+
+/**
+ * One file-system look or change a policy walk asks its driver for: `lstat` of a path
+ * component, `stat` of the root (which may be a symlink), or `mkdir` of one folder. The walk
+ * itself ({@linkcode confineSteps}) is written once; {@linkcode runSteps} and
+ * {@linkcode runStepsSync} carry it out asynchronously or synchronously.
+ */
+export interface FsStep {
+  /** What to do. */
+  op: "lstat" | "stat" | "mkdir";
+  /** On which path. */
+  path: string;
+}
+
+/** What a {@linkcode FsStep} found: the stat, or the error the system raised. */
+export interface FsStepResult {
+  /** The `lstat`/`stat` result (absent after an error or a `mkdir`). */
+  st?: Stats;
+  /** The error, if the step failed. */
+  err?: unknown;
+}
+
+/** A policy walk: yields the steps it needs, gets their results back, returns `T`. */
+export type FsWalk<T> = Generator<FsStep, T, FsStepResult>;
+
+/**
+ * Carries out a policy walk with the asynchronous `node:fs` calls and returns its result.
+ *
+ * @example
+ * ```ts
+ * import { confineSteps, runSteps } from "./confine.ts";
+ * const root = await Deno.makeTempDir();
+ * console.log((await runSteps(confineSteps(root, "", "dir"))).stat.isDirectory); // true
+ * ```
+ */
+export async function runSteps<T>(walk: FsWalk<T>): Promise<T> {
+  let r = walk.next();
+  while (!r.done) {
+    const { op, path } = r.value;
+    let res: FsStepResult;
+    try {
+      res = op === "mkdir"
+        ? (await mkdir(path), {})
+        : { st: op === "lstat" ? await lstat(path) : await statPath(path) };
+    } catch (err) {
+      res = { err };
+    }
+    r = walk.next(res);
+  }
+  return r.value;
+}
+
+/**
+ * {@linkcode runSteps} with the synchronous `node:fs` calls: for exit handlers.
+ *
+ * @example
+ * ```ts
+ * import { confineSteps, runStepsSync } from "./confine.ts";
+ * console.log(runStepsSync(confineSteps(Deno.makeTempDirSync(), "", "dir")).path);
+ * ```
+ */
+export function runStepsSync<T>(walk: FsWalk<T>): T {
+  let r = walk.next();
+  while (!r.done) {
+    const { op, path } = r.value;
+    let res: FsStepResult;
+    try {
+      res = op === "mkdir"
+        ? (mkdirSync(path), {})
+        : { st: op === "lstat" ? lstatSync(path) : statSync(path) };
+    } catch (err) {
+      res = { err };
+    }
+    r = walk.next(res);
+  }
+  return r.value;
+}
+
+/**
+ * The policy walk of {@linkcode confine} (see there), as steps for {@linkcode runSteps} or
+ * {@linkcode runStepsSync}.
+ *
+ * @example
+ * ```ts
+ * import { confineSteps, runSteps } from "./confine.ts";
+ * const { path } = await runSteps(confineSteps(await Deno.makeTempDir(), "", "dir"));
+ * console.log(path);
+ * ```
+ */
+export function* confineSteps(
+  root: string,
+  rel: string,
+  kind: ConfinedKind = "file",
+  options: ConfineOptions = {},
+): FsWalk<{ path: string; stat: ConfinedStat }> {
+  const parts = safeSegments(rel);
+  const scope = options.scope ?? "a run";
+  let path = root;
+  let st: Stats | undefined;
+  for (const [i, part] of parts.entries()) {
+    path = join(path, part);
+    const seen = yield { op: "lstat", path };
+    st = seen.st;
+    const refused = checkComponent(rel, st, seen.err, i === parts.length - 1 ? kind : "dir", scope);
+    if (refused) throw refused;
+  }
+  if (!st) {
+    st = (yield { op: "stat", path: root }).st;
+    const refused = checkRoot(st);
+    if (refused) throw refused;
+  }
+  return { path, stat: toStat(st!) };
 }
 
 /**
@@ -124,54 +331,31 @@ function kindWord(st: Deno.FileInfo): string {
  * console.log(stat.isDirectory); // true
  * ```
  */
-export async function confine(
+export function confine(
   root: string,
   rel: string,
   kind: ConfinedKind = "file",
   options: ConfineOptions = {},
-): Promise<{ path: string; stat: Deno.FileInfo }> {
-  const parts = safeSegments(rel);
-  const scope = options.scope ?? "a run";
-  let path = root;
-  let stat: Deno.FileInfo | undefined;
-  for (const [i, part] of parts.entries()) {
-    path = join(path, part);
-    try {
-      stat = await Deno.lstat(path);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-        throw new FsError(rel, `${rel} does not exist`, 404);
-      }
-      throw new FsError(rel, `${rel} cannot be read (${(err as Error).name})`, 400);
-    }
-    if (stat.isSymlink) {
-      throw new FsError(rel, `${rel} is refused: a symlink inside ${scope} is never followed`, 400);
-    }
-    const last = i === parts.length - 1;
-    const want: ConfinedKind = last ? kind : "dir";
-    const ok = want === "dir"
-      ? stat.isDirectory
-      : want === "file"
-      ? stat.isFile
-      : stat.isFile || stat.isDirectory;
-    if (!ok) {
-      const what = want === "dir" ? "folder" : want === "file" ? "file" : "file or folder";
-      throw new FsError(
-        rel,
-        `${rel} is refused: not a regular ${what} (${kindWord(stat)})`,
-        400,
-      );
-    }
-  }
-  if (!stat) {
-    try {
-      stat = await Deno.stat(root);
-    } catch {
-      throw new FsError("", `the folder does not exist`, 404);
-    }
-    if (!stat.isDirectory) throw new FsError("", `the folder is not a folder`, 400);
-  }
-  return { path, stat };
+): Promise<{ path: string; stat: ConfinedStat }> {
+  return runSteps(confineSteps(root, rel, kind, options));
+}
+
+/**
+ * {@linkcode confine}, synchronously: for exit handlers, which cannot wait.
+ *
+ * @example
+ * ```ts
+ * import { confineSync } from "./confine.ts";
+ * console.log(confineSync(Deno.makeTempDirSync(), "", "dir").stat.isDirectory); // true
+ * ```
+ */
+export function confineSync(
+  root: string,
+  rel: string,
+  kind: ConfinedKind = "file",
+  options: ConfineOptions = {},
+): { path: string; stat: ConfinedStat } {
+  return runStepsSync(confineSteps(root, rel, kind, options));
 }
 
 /**
@@ -199,10 +383,22 @@ export async function existsConfined(
   }
 }
 
+/** The error of an `open` of a checked path, worded by the policy. */
+function openError(rel: string, err: unknown, scope: string): unknown {
+  const code = errorCode(err);
+  if (code === "ELOOP") {
+    return new FsError(rel, `${rel} is refused: a symlink inside ${scope} is never followed`, 400);
+  }
+  if (code === "ENOENT") return new FsError(rel, `${rel} does not exist`, 404);
+  if (code === "ENXIO") return new FsError(rel, `${rel} is refused: not a regular file`, 400);
+  return err;
+}
+
 /**
- * Opens a regular file below `root` for reading after {@linkcode confine}; the opened file is
- * checked again (a file swapped between the check and the open is refused; the `open` of a
- * FIFO is never attempted because the check comes first).
+ * Opens a regular file below `root` for reading after {@linkcode confine}; the open never
+ * follows a symlink and never blocks (`O_NOFOLLOW | O_NONBLOCK`), and the opened file is
+ * checked again (a file swapped for a FIFO or a folder between the check and the open is
+ * refused).
  *
  * @example
  * ```ts
@@ -210,33 +406,72 @@ export async function existsConfined(
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/a.txt`, "hi");
  * const f = await openConfined(root, "a.txt");
- * f.close();
+ * await f.close();
  * ```
  */
 export async function openConfined(
   root: string,
   rel: string,
   options: ConfineOptions = {},
-): Promise<Deno.FsFile> {
+): Promise<ConfinedFile> {
   const { path } = await confine(root, rel, "file", options);
-  return await openRegular(path, rel, { read: true });
+  return await openRegular(path, rel, constants.O_RDONLY, options.scope ?? "a run");
 }
 
 /**
- * Opens `path` with `open` and checks the opened file is a regular file (a path swapped for
- * something else after its check is refused); `rel` names it in messages.
+ * Opens `path` with `flags` (plus `O_NOFOLLOW | O_NONBLOCK`) and checks the opened file is a
+ * regular file (a path swapped for something else after its check is refused); `rel` names
+ * it in messages.
  */
 async function openRegular(
   path: string,
   rel: string,
-  open: Deno.OpenOptions,
-): Promise<Deno.FsFile> {
-  const file = await Deno.open(path, open);
-  if (!(await file.stat()).isFile) {
-    file.close();
-    throw new FsError(rel, `${rel} is refused: not a regular file`, 400);
+  flags: number,
+  scope: string,
+): Promise<ConfinedFile> {
+  let file: FileHandle;
+  try {
+    file = await open(path, flags | SAFE_FLAGS, 0o666);
+  } catch (err) {
+    throw openError(rel, err, scope);
+  }
+  const st = await file.stat().catch(async (err) => {
+    await file.close();
+    throw err;
+  });
+  if (!st.isFile()) {
+    await file.close();
+    throw new FsError(rel, `${rel} is refused: not a regular file (${kindWord(st)})`, 400);
   }
   return file;
+}
+
+/** {@linkcode openRegular}, synchronously; returns the file descriptor. */
+function openRegularSync(path: string, rel: string, flags: number, scope: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, flags | SAFE_FLAGS, 0o666);
+  } catch (err) {
+    throw openError(rel, err, scope);
+  }
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new FsError(rel, `${rel} is refused: not a regular file (${kindWord(st)})`, 400);
+  }
+  return fd;
+}
+
+/** The `open` flags of an append (see {@linkcode openConfinedAppend}). */
+function appendFlags(read: boolean, create: boolean): number {
+  return (read ? constants.O_RDWR : constants.O_WRONLY) | constants.O_APPEND |
+    (create ? constants.O_CREAT : 0);
 }
 
 /**
@@ -249,24 +484,64 @@ async function openRegular(
  * const root = await Deno.makeTempDir();
  * const f = await openConfinedAppend(root, "events.jsonl");
  * await f.write(new TextEncoder().encode("{}\n"));
- * f.close();
+ * await f.close();
  * ```
  */
 export async function openConfinedAppend(
   root: string,
   rel: string,
   options: ConfineOptions & { read?: boolean; create?: boolean } = {},
-): Promise<Deno.FsFile> {
+): Promise<ConfinedFile> {
   const segments = safeSegments(rel);
   const parent = segments.slice(0, -1).join("/");
   await confine(root, parent, "dir", options);
   const exists = await existsConfined(root, rel, "file", options);
   if (!exists && options.create === false) throw new FsError(rel, `${rel} does not exist`, 404);
-  return await openRegular(join(root, ...segments), rel, {
-    read: options.read ?? false,
-    append: true,
-    create: options.create ?? true,
-  });
+  return await openRegular(
+    join(root, ...segments),
+    rel,
+    appendFlags(options.read ?? false, options.create ?? true),
+    options.scope ?? "a run",
+  );
+}
+
+/**
+ * Appends `data` to the file `rel` below `root` synchronously (created when missing, its
+ * folder must exist), by the same policy as {@linkcode openConfinedAppend}: for exit
+ * handlers, which cannot wait.
+ *
+ * @example
+ * ```ts
+ * import { appendConfinedSync } from "./confine.ts";
+ * appendConfinedSync(Deno.makeTempDirSync(), "metrics.jsonl", '{"step":1}\n');
+ * ```
+ */
+export function appendConfinedSync(
+  root: string,
+  rel: string,
+  data: Uint8Array | string,
+  options: ConfineOptions = {},
+): void {
+  const segments = safeSegments(rel);
+  confineSync(root, segments.slice(0, -1).join("/"), "dir", options);
+  try {
+    confineSync(root, rel, "file", options);
+  } catch (err) {
+    if (!(err instanceof FsError && err.status === 404)) throw err;
+  }
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const fd = openRegularSync(
+    join(root, ...segments),
+    rel,
+    appendFlags(false, true),
+    options.scope ?? "a run",
+  );
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -313,11 +588,46 @@ export async function readConfinedText(
 }
 
 /**
+ * {@linkcode readConfinedText}, synchronously: for exit handlers, which cannot wait.
+ *
+ * @example
+ * ```ts
+ * import { readConfinedTextSync } from "./confine.ts";
+ * const root = Deno.makeTempDirSync();
+ * Deno.writeTextFileSync(`${root}/heartbeat.json`, "{}");
+ * console.log(readConfinedTextSync(root, "heartbeat.json", 4096)); // "{}"
+ * ```
+ */
+export function readConfinedTextSync(
+  root: string,
+  rel: string,
+  maxBytes: number,
+  options: ConfineOptions = {},
+): string {
+  const { path } = confineSync(root, rel, "file", options);
+  const fd = openRegularSync(path, rel, constants.O_RDONLY, options.scope ?? "a run");
+  try {
+    const size = fstatSync(fd).size;
+    if (size > maxBytes) throw tooLarge(rel, size, maxBytes);
+    const buf = new Uint8Array(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return new TextDecoder().decode(buf.subarray(0, got));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Reads a whole file the user named (a path on a command line, not below a confined root: it
  * may be a symlink the user made) of at most `maxBytes` bytes. What it names must be a regular
  * file: a FIFO, a device or a socket is refused (400) before any `open`, so reading never
- * blocks and never runs without end. A missing file throws `Deno.errors.NotFound` as
- * `Deno.readFile` does.
+ * blocks and never runs without end. A missing file throws the system's `ENOENT` error, a
+ * folder one with the code `EISDIR` (see `os_error.ts`'s `errorCode`).
  *
  * @example
  * ```ts
@@ -328,38 +638,54 @@ export async function readConfinedText(
  * ```
  */
 export async function readUserFile(path: string, maxBytes: number): Promise<Uint8Array> {
-  const st = await Deno.stat(path);
-  if (st.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a folder`);
-  if (!st.isFile) {
+  const st = await statPath(path);
+  if (st.isDirectory()) throw osError("EISDIR", `${path} is a folder`);
+  if (!st.isFile()) {
     throw new FsError(path, `${path} is refused: not a regular file (${kindWord(st)})`, 400);
   }
-  return readOpened(await openRegular(path, path, { read: true }), path, maxBytes);
+  // The user may name a symlink: follow it (no O_NOFOLLOW), but never block on what it is.
+  let file: FileHandle;
+  try {
+    file = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    throw errorCode(err) === "ENXIO"
+      ? new FsError(path, `${path} is refused: not a regular file`, 400)
+      : err;
+  }
+  const opened = await file.stat();
+  if (!opened.isFile()) {
+    await file.close();
+    throw new FsError(path, `${path} is refused: not a regular file (${kindWord(opened)})`, 400);
+  }
+  return readOpened(file, path, maxBytes);
+}
+
+function tooLarge(rel: string, size: number, maxBytes: number): FsError {
+  return new FsError(
+    rel,
+    `${rel} is ${size} bytes, more than the ${maxBytes} bytes allowed for it`,
+    400,
+  );
 }
 
 /**
  * Reads the whole of an opened regular file (`rel` names it in messages), closing it: at most
  * `maxBytes` (else {@linkcode FsError} 400) and no more than its size at the start.
  */
-async function readOpened(file: Deno.FsFile, rel: string, maxBytes: number): Promise<Uint8Array> {
+async function readOpened(file: FileHandle, rel: string, maxBytes: number): Promise<Uint8Array> {
   try {
     const size = (await file.stat()).size;
-    if (size > maxBytes) {
-      throw new FsError(
-        rel,
-        `${rel} is ${size} bytes, more than the ${maxBytes} bytes allowed for it`,
-        400,
-      );
-    }
+    if (size > maxBytes) throw tooLarge(rel, size, maxBytes);
     const buf = new Uint8Array(size);
     let got = 0;
     while (got < size) {
-      const n = await file.read(buf.subarray(got));
-      if (n === null) break;
-      got += n;
+      const { bytesRead } = await file.read(buf, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
     }
     return buf.subarray(0, got);
   } finally {
-    file.close();
+    await file.close();
   }
 }
 
@@ -402,12 +728,13 @@ export async function listConfined(
   const entries: ConfinedEntry[] = [];
   const skipped: string[] = [];
   try {
-    for await (const e of Deno.readDir(path)) {
-      if (e.isSymlink || (!e.isFile && !e.isDirectory)) skipped.push(e.name);
-      else entries.push({ name: e.name, isDirectory: e.isDirectory, isFile: e.isFile });
+    for (const e of await readdir(path, { withFileTypes: true })) {
+      const name = String(e.name);
+      if (e.isSymbolicLink() || (!e.isFile() && !e.isDirectory())) skipped.push(name);
+      else entries.push({ name, isDirectory: e.isDirectory(), isFile: e.isFile() });
     }
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return { entries: [], skipped: [] };
+    if (errorCode(err) === "ENOENT") return { entries: [], skipped: [] };
     throw err;
   }
   return { entries, skipped };
@@ -416,7 +743,7 @@ export async function listConfined(
 /**
  * Resolves `parts` (each a relative path from outside: a request, a command line) below
  * `root` by the policy and returns the absolute path of the existing file or folder (the
- * root resolved through `realPath`, nothing below it a symlink). Throws {@linkcode FsError}:
+ * root resolved through `realpath`, nothing below it a symlink). Throws {@linkcode FsError}:
  * 400 for a malformed or refused path, 404 when it does not exist.
  *
  * @example
@@ -433,7 +760,7 @@ export async function resolveInside(root: string, ...parts: string[]): Promise<s
   const rel = parts.flatMap(safeSegments).join("/");
   let realRoot: string;
   try {
-    realRoot = await Deno.realPath(root);
+    realRoot = await realpath(root);
   } catch {
     throw new FsError(rel, `the runs folder does not exist`, 404);
   }

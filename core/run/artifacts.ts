@@ -98,19 +98,21 @@ export function writeEvaluation(run: RunLogger, report: EvaluationReport): Promi
 const SERVABLE: ReadonlySet<string> = new Set([
   RUN_FILES.viz,
   RUN_FILES.artifacts,
+  RUN_FILES.images,
   RUN_FILES.summary,
   RUN_FILES.evaluation,
   RUN_FILES.trainingCsv,
 ]);
 
 /**
- * Whether a run-relative path may be served as a file (under `viz/` or `artifacts/`, or the
+ * Whether a run-relative path may be served as a file (under `viz/`, `artifacts/` or `images/`, or the
  * summary, evaluation or CSV log). Metrics, run.json and checkpoints are served by their own
  * readers, never as raw files.
  */
 export function isServableRunFile(segments: readonly string[]): boolean {
   if (segments.length === 0 || !SERVABLE.has(segments[0])) return false;
-  const isFolder = segments[0] === RUN_FILES.viz || segments[0] === RUN_FILES.artifacts;
+  const isFolder = segments[0] === RUN_FILES.viz || segments[0] === RUN_FILES.artifacts ||
+    segments[0] === RUN_FILES.images;
   return isFolder ? segments.length > 1 : segments.length === 1;
 }
 
@@ -143,7 +145,7 @@ export async function readServableRunFile(
   if (!isServableRunFile(segments)) {
     throw new FsError(
       rel,
-      `only viz/, artifacts/, model.txt, training.csv and evaluation.json are served`,
+      `only viz/, artifacts/, images/, model.txt, training.csv and evaluation.json are served`,
       400,
     );
   }

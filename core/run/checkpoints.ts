@@ -7,7 +7,7 @@
  */
 import { basename, isAbsolute, join } from "node:path";
 import { RUN_FILES } from "./format.ts";
-import { CHECKPOINT_FILES, MAX_MANIFEST_BYTES } from "./model_io.ts";
+import { CHECKPOINT_FILES, MAX_MANIFEST_BYTES } from "./checkpoint_writer.ts";
 import { confine, FsError, listConfined, readConfinedText, safeSegments } from "../fs/confine.ts";
 import { ensureDirUnder, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
 

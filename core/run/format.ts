@@ -9,7 +9,8 @@
  *   events.jsonl    RunEvent per line (appended, whole lines)
  *   model.txt       the model summary
  *   checkpoints/    <name>/model.json + weights.bin + state.json
- *   artifacts/      files logged by callbacks
+ *   artifacts/      files logged by callbacks and the tracking API
+ *   images/         images logged by the tracking API (<name>/<step>.png)
  *   viz/            visualisations logged by callbacks
  * ```
  *
@@ -62,6 +63,19 @@ export interface RunInfo {
   best?: Record<string, { value: number; epoch: number }>;
   /** Every numeric value of the last epoch record (metrics and system metrics). */
   last?: Record<string, number>;
+  /**
+   * Set for a run written by the tracking API (`track/`, a user's own script) rather than
+   * `deno task train`: it is resumed by rerunning that script with `init({ resume })`.
+   */
+  tracked?: TrackedRunInfo;
+}
+
+/** What run.json records of a run written by the tracking API. */
+export interface TrackedRunInfo {
+  /** The runtime that wrote it: `deno` or `node`, with its version. */
+  runtime: string;
+  /** Directions declared for the run's own metrics (`init({ metrics })`). */
+  metrics?: Record<string, "min" | "max">;
 }
 
 /**
@@ -122,6 +136,7 @@ export const RUN_FILES = {
   summary: "model.txt",
   checkpoints: "checkpoints",
   artifacts: "artifacts",
+  images: "images",
   viz: "viz",
   vizIndex: "viz/index.json",
   evaluation: "evaluation.json",

@@ -31,7 +31,7 @@ import { runModelState } from "./checkpoints.ts";
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 5;
+const INDEX_VERSION = 6;
 
 /** The most bytes the saved index may have (about 1 KiB per run). */
 export const MAX_INDEX_BYTES = 512 * 1024 * 1024;

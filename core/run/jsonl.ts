@@ -1,7 +1,7 @@
 /**
  * A run's append-only JSON-lines files: incremental reading from a byte offset, a chunk at a
  * time (never the whole file at once), leaving a torn last line for the next read and
- * skipping malformed lines; and appending whole lines ({@linkcode JsonlAppender}).
+ * skipping malformed lines. Appending whole lines is `line_log.ts`'s `LineLog`.
  *
  * @example
  * ```ts
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { FsError, openConfined, openConfinedAppend } from "../fs/confine.ts";
+import { type ConfinedFile, FsError, openConfined } from "../fs/confine.ts";
 
 /** Options of an incremental JSON-lines read. */
 export interface ReadLinesOptions {
@@ -65,7 +65,7 @@ export async function readJsonLines<T>(
   options: ReadLinesOptions = {},
 ): Promise<LinesResult<T>> {
   let since = Math.max(0, Math.floor(options.sinceOffset ?? 0));
-  let fh: Deno.FsFile;
+  let fh: ConfinedFile;
   try {
     fh = await openConfined(runDir, rel);
   } catch (err) {
@@ -93,14 +93,12 @@ export async function readJsonLines<T>(
     // that line's tail is skipped, never read as a line of its own.
     let skipping = false;
     if (since > 0) {
-      await fh.seek(since - 1, Deno.SeekMode.Start);
-      skipping = (await fh.read(chunk.subarray(0, 1))) === 1 && chunk[0] !== 10;
+      skipping = (await fh.read(chunk, 0, 1, since - 1)).bytesRead === 1 && chunk[0] !== 10;
     }
-    await fh.seek(since, Deno.SeekMode.Start);
     let pos = since;
     while (pos < size) {
-      const n = await fh.read(chunk);
-      if (n === null) break;
+      const n = (await fh.read(chunk, 0, chunk.length, pos)).bytesRead;
+      if (n === 0) break;
       pos += n;
       const bytes = carry.length ? concat(carry, chunk.subarray(0, n)) : chunk.subarray(0, n);
       const lastNl = bytes.lastIndexOf(10);
@@ -132,7 +130,7 @@ export async function readJsonLines<T>(
     }
     return { records, offset, skipped, reset };
   } finally {
-    fh.close();
+    await fh.close();
   }
 }
 
@@ -178,52 +176,4 @@ function salvage<T>(line: string, isRecord: (v: unknown) => v is T): T | undefin
     } catch { /* keep looking */ }
   }
   return undefined;
-}
-
-/**
- * An append-only file of JSON lines inside a run folder. Each record is written with a single
- * `write` of one whole line, so readers never see half a record except possibly a torn last
- * line after a crash (readers skip it). The file is opened through the confinement policy
- * (never through a symlink; its folder must exist: a run folder deleted under the writer is
- * not re-created).
- *
- * @example
- * ```ts
- * import { JsonlAppender } from "./jsonl.ts";
- * const dir = await Deno.makeTempDir();
- * const events = new JsonlAppender(dir, "events.jsonl");
- * await events.append({ type: "started" }, true);
- * await events.close();
- * ```
- */
-export class JsonlAppender {
-  #file: Deno.FsFile | undefined;
-  #dir: string;
-  #name: string;
-  #queue: Promise<void> = Promise.resolve();
-
-  /** An appender for `name` inside the folder `dir` (opened, or created, at the first write). */
-  constructor(dir: string, name: string) {
-    this.#dir = dir;
-    this.#name = name;
-  }
-
-  /** Appends one record as a JSON line; `sync` flushes it to disk before resolving. */
-  append(record: unknown, sync = false): Promise<void> {
-    const line = new TextEncoder().encode(JSON.stringify(record) + "\n");
-    this.#queue = this.#queue.then(async () => {
-      this.#file ??= await openConfinedAppend(this.#dir, this.#name);
-      let off = 0;
-      while (off < line.length) off += await this.#file.write(line.subarray(off));
-      if (sync) await this.#file.sync();
-    });
-    return this.#queue;
-  }
-
-  /** Waits for pending writes and closes the file. */
-  async close(): Promise<void> {
-    await this.#queue.catch(() => {});
-    this.#file?.close();
-    this.#file = undefined;
-  }
 }

@@ -23,8 +23,23 @@
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { createExclusive, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
-import { FsError, readConfinedText } from "../fs/confine.ts";
+import process from "node:process";
+import {
+  createExclusive,
+  moveEntry,
+  removeFile,
+  removeFileSync,
+  writeFileAtomic,
+} from "../fs/atomic.ts";
+import {
+  confine,
+  confineSync,
+  FsError,
+  readConfinedText,
+  readConfinedTextSync,
+} from "../fs/confine.ts";
+import { unrefTimer } from "./_runtime.ts";
+import { processAlive } from "./process_alive.ts";
 import { RUN_FILES } from "./format.ts";
 
 /** The lock-and-heartbeat file's name inside a run folder. */
@@ -90,23 +105,7 @@ export function thisHost(): string {
   return hostname();
 }
 
-/**
- * Whether process `pid` exists on this host (Linux `/proc`; elsewhere: assume it does). A
- * zombie (killed, not yet reaped by its parent) counts as gone.
- */
-export function processAlive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  if (Deno.build.os !== "linux") return true;
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // "pid (comm) S ...": the state follows the last ")" (comm may contain one); a zombie
-    // (killed, not yet reaped) is gone.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch (err) {
-    // Not allowed to look: unknown, so alive (the heartbeat's age still tells).
-    return !(err instanceof Deno.errors.NotFound);
-  }
-}
+export { processAlive };
 
 /**
  * Why `hb` does not prove a live owner, or `undefined` when it does: its process is gone
@@ -118,10 +117,25 @@ export function heartbeatStale(hb: Heartbeat, now: number = Date.now()): StaleRe
   return undefined;
 }
 
-/** Reads a run's heartbeat, or `undefined` when there is none (or it is unreadable). */
+/** The most bytes a heartbeat file may have. */
+const MAX_HEARTBEAT_BYTES = 4096;
+
+/**
+ * Reads a run's heartbeat, or `undefined` when there is none (or it is unreadable, a symlink,
+ * not a regular file or too large).
+ */
 export async function readHeartbeat(runDir: string): Promise<Heartbeat | undefined> {
   try {
-    return parseHeartbeat(await readConfinedText(runDir, HEARTBEAT, 4096));
+    return parseHeartbeat(await readConfinedText(runDir, HEARTBEAT, MAX_HEARTBEAT_BYTES));
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@linkcode readHeartbeat}, synchronously (for exit handlers). */
+function readHeartbeatSync(runDir: string): Heartbeat | undefined {
+  try {
+    return parseHeartbeat(readConfinedTextSync(runDir, HEARTBEAT, MAX_HEARTBEAT_BYTES));
   } catch {
     return undefined;
   }
@@ -133,17 +147,32 @@ export interface RunLock {
   readonly heartbeat: Heartbeat;
   /** The stale owner this lock took over from, if any. */
   readonly tookOver?: { owner: Heartbeat; reason: StaleReason };
-  /** Throws when the lock was lost (another process took the run over). */
-  assertHeld(): void;
+  /**
+   * Throws when the lock was lost (another process took the run over) or the run folder is
+   * gone (deleted, trashed, moved: {@linkcode RunFolderGoneError}). The folder is looked at
+   * on every call, unless `recheckMs` is given and it was looked at less than that long ago
+   * (a hot path such as the tracking client's `log()` passes a few hundred ms).
+   */
+  assertHeld(recheckMs?: number): void;
   /** Rewrites the heartbeat now (the background timer does it every few seconds). */
   renew(): Promise<void>;
   /** Stops the heartbeat and removes the lock file (if still ours). */
   release(): Promise<void>;
+  /** {@linkcode RunLock.release}, synchronously (for exit handlers, which cannot wait). */
+  releaseSync(): void;
 }
 
-function folderExists(dir: string): boolean {
+/** Whether the lock file `rel` of `dir` is there, or else whether `dir` itself is. */
+function lockOrFolderThere(dir: string, rel: string): boolean {
   try {
-    return Deno.statSync(dir).isDirectory;
+    confineSync(dir, rel, "any");
+    return true;
+  } catch (err) {
+    if (!(err instanceof FsError && err.status === 404)) return true;
+  }
+  try {
+    confineSync(dir, "", "dir");
+    return true;
   } catch {
     return false;
   }
@@ -176,7 +205,7 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
   const now = Date.now();
   const hb: Heartbeat = {
     host: thisHost(),
-    pid: Deno.pid,
+    pid: process.pid,
     token: crypto.randomUUID(),
     since: now,
     time: now,
@@ -190,8 +219,8 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     if (current && !reason) throw new RunLockedError(runDir, current);
     // Stale (or unreadable for a while): move it aside; of two takers only one rename wins.
     if (!current) {
-      const st = await Deno.lstat(path).catch(() => null);
-      const age = st?.mtime ? Date.now() - st.mtime.getTime() : Infinity;
+      const st = await confine(runDir, HEARTBEAT, "any").catch(() => null);
+      const age = st?.stat.mtime ? Date.now() - st.stat.mtime.getTime() : Infinity;
       if (age < 2_000) {
         await new Promise((r) => setTimeout(r, 200));
         continue;
@@ -200,7 +229,7 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
     const aside = `${path}.stale-${crypto.randomUUID().slice(0, 8)}`;
     try {
       await moveEntry(path, aside);
-      await Deno.remove(aside).catch(() => {});
+      await removeFile(aside).catch(() => {});
       if (current) tookOver = { owner: current, reason: reason! };
     } catch (err) {
       if (!(err instanceof FsError && err.status === 404)) throw err;
@@ -227,20 +256,19 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
       });
   };
   const timer = setInterval(() => void renew(), HEARTBEAT_INTERVAL_MS);
-  Deno.unrefTimer(timer);
+  unrefTimer(timer);
+  let checkedAt = 0;
   return {
     heartbeat: hb,
     tookOver,
-    assertHeld() {
+    assertHeld(recheckMs?: number) {
       if (lost) throw new RunLockedError(runDir, lost);
       if (!gone && !released) {
-        try {
-          Deno.statSync(join(runDir, HEARTBEAT));
-        } catch (err) {
+        const now = recheckMs ? Date.now() : 0;
+        if (!recheckMs || now - checkedAt >= recheckMs) {
+          checkedAt = now;
           // The lock file is ours while held: gone with its folder (deleted, trashed, moved).
-          if (err instanceof Deno.errors.NotFound) {
-            gone = !folderExists(runDir);
-          }
+          gone = !lockOrFolderThere(runDir, HEARTBEAT);
         }
       }
       if (gone) throw new RunFolderGoneError(runDir);
@@ -251,7 +279,17 @@ export async function acquireRunLock(runDir: string): Promise<RunLock> {
       released = true;
       clearInterval(timer);
       const current = await readHeartbeat(runDir);
-      if (current?.token === hb.token) await Deno.remove(path).catch(() => {});
+      if (current?.token === hb.token) await removeFile(path).catch(() => {});
+    },
+    releaseSync() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      if (readHeartbeatSync(runDir)?.token === hb.token) {
+        try {
+          removeFileSync(path);
+        } catch { /* best effort: an exit handler */ }
+      }
     },
   };
 }

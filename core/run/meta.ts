@@ -22,8 +22,10 @@
  * @module
  */
 import { join } from "node:path";
-import { createExclusive, linkBack, moveEntry, writeFileAtomic } from "../fs/atomic.ts";
-import { FsError, readConfinedText } from "../fs/confine.ts";
+import process from "node:process";
+import { createExclusive, linkBack, moveEntry, removeFile, writeFileAtomic } from "../fs/atomic.ts";
+import { confine, FsError, readConfinedText } from "../fs/confine.ts";
+import { errorCode } from "../fs/os_error.ts";
 import { RUN_FILES } from "./format.ts";
 import { processAlive, thisHost } from "./lock.ts";
 
@@ -218,15 +220,15 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
   const started = Date.now();
   for (let wait = 5;; wait = Math.min(100, wait * 2)) {
     try {
-      const mine = JSON.stringify({ host: thisHost(), pid: Deno.pid, token, time: Date.now() });
+      const mine = JSON.stringify({ host: thisHost(), pid: process.pid, token, time: Date.now() });
       if (await createExclusive(path, mine)) {
         return async () => {
           const text = await readLock(RUN_FILES.metaLock);
-          if (text.includes(token)) await Deno.remove(path).catch(() => {});
+          if (text.includes(token)) await removeFile(path).catch(() => {});
         };
       }
     } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      if (errorCode(err) !== "EEXIST") throw err;
     }
     // Someone else is editing. Break the lock only when its editor is surely gone: its process
     // is dead (this host) or the lock is old. The judgement is about one lock file (its text,
@@ -238,7 +240,10 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
       text = await readLock(RUN_FILES.metaLock);
       holder = JSON.parse(text);
     } catch { /* half written, just removed, or not a regular file */ }
-    const st = await Deno.lstat(path).catch(() => null);
+    const st = await confine(runDir, RUN_FILES.metaLock, "any").then((c) => c.stat, (e) => {
+      // Not a regular file or folder (a FIFO, a symlink, a device): there, but no lock.
+      return e instanceof FsError && e.status === 400 ? { isFile: false, mtime: null } : null;
+    });
     const age = st?.mtime ? Date.now() - st.mtime.getTime() : 0;
     const dead = holder.host === thisHost() && typeof holder.pid === "number" &&
       !processAlive(holder.pid) &&
@@ -263,7 +268,7 @@ async function takeMetaLock(runDir: string): Promise<() => Promise<void>> {
         // the lock in the same instant; those two could then overlap (never seen in tests).
         await linkBack(aside, path);
       }
-      await Deno.remove(aside).catch(() => {});
+      await removeFile(aside).catch(() => {});
       continue;
     }
     if (Date.now() - started > LOCK_WAIT_MS) {
@@ -292,8 +297,8 @@ export async function updateRunMeta(
   runDir: string,
   edit: (meta: RunMeta) => RunMeta,
 ): Promise<RunMeta> {
-  const st = await Deno.lstat(runDir).catch(() => null);
-  if (!st?.isDirectory) throw new Error(`${runDir} is not a run folder`);
+  const st = await confine(runDir, "", "dir").catch(() => null);
+  if (!st?.stat.isDirectory) throw new Error(`${runDir} is not a run folder`);
   const release = await takeMetaLock(runDir);
   try {
     const { meta, problem } = await readRunMeta(runDir);

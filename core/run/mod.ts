@@ -22,6 +22,7 @@ export {
   type RunEvent,
   type RunInfo,
   type RunStatus,
+  type TrackedRunInfo,
 } from "./format.ts";
 export type { RunLogger } from "./logger.ts";
 export { type CreateRunOptions, type RunPosition, RunWriter } from "./writer.ts";

@@ -19,29 +19,30 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { existsConfined, FsError, readConfined, readConfinedText } from "../fs/confine.ts";
-import { writeDirAtomic, writeFileAtomic, writeNewFile } from "../fs/atomic.ts";
+import { makeDirs, writeFileAtomic } from "../fs/atomic.ts";
 import { sha256Hex } from "../sha256.ts";
-
-/** The most bytes a checkpoint's `manifest.json` may have. */
-export const MAX_MANIFEST_BYTES = 1 << 20;
+export {
+  CHECKPOINT_FILES,
+  type CheckpointMetadata,
+  MAX_MANIFEST_BYTES,
+} from "./checkpoint_writer.ts";
+import {
+  captureArtifacts,
+  CHECKPOINT_FILES,
+  type CheckpointMetadata,
+  checkpointMetadata,
+  checkpointModelJson,
+  MAX_MANIFEST_BYTES,
+  writeCheckpointFolder,
+} from "./checkpoint_writer.ts";
 
 /** The most bytes a checkpoint's JSON files (model.json, optimizer.json, state.json) may have. */
 export const MAX_CHECKPOINT_JSON_BYTES = 256 << 20;
 
 /** The most bytes one binary file of a checkpoint (weights, optimizer state) may have. */
 export const MAX_CHECKPOINT_BIN_BYTES = 4 * 1024 ** 3;
-
-/** File names inside a checkpoint directory. */
-export const CHECKPOINT_FILES = {
-  model: "model.json",
-  weights: "weights.bin",
-  optimizerJson: "optimizer.json",
-  optimizer: "optimizer.bin",
-  state: "state.json",
-  manifest: "manifest.json",
-} as const;
 
 /** `manifest.json` of a checkpoint: every other file's sha256 and size, written last. */
 export interface CheckpointManifest {
@@ -62,20 +63,6 @@ export interface CheckpointManifest {
 function isPlainName(name: string): boolean {
   return name.length > 0 && name.length < 200 && !/[\\/\0]/.test(name) && name !== "." &&
     name !== "..";
-}
-
-/** What convdeck adds to `model.json`'s `userDefinedMetadata.convdeck`. */
-export interface CheckpointMetadata {
-  /** Checkpoint format version. */
-  format: 1;
-  /** True when model.json holds no topology (load with {@link loadWeights}). */
-  weightsOnly: boolean;
-  /** Hex sha256 of weights.bin. */
-  weightsSha256: string;
-  /** Size of weights.bin in bytes. */
-  weightsBytes: number;
-  /** ISO time of the save. */
-  savedAt: string;
 }
 
 /** Options of {@link saveModel}. */
@@ -128,22 +115,6 @@ function toBytes(data: tf.io.WeightData | undefined): Uint8Array {
 /** `confine`'s checks for a file of a checkpoint folder (its messages say "a checkpoint"). */
 const IN_CHECKPOINT = { scope: "a checkpoint" };
 
-/** Captures the model's artifacts through tfjs's own serializer. */
-async function modelArtifacts(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler((artifacts) => {
-      captured = artifacts;
-      return Promise.resolve({
-        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
-      });
-    }),
-    { includeOptimizer: false },
-  );
-  if (!captured) throw new Error("model_io: tfjs model.save produced no artifacts");
-  return captured;
-}
-
 /** Encodes an optimizer's weights; returns the json and bin contents. */
 async function encodeOptimizer(
   optimizer: tf.Optimizer,
@@ -189,26 +160,10 @@ export async function saveModel(
   options: SaveModelOptions = {},
 ): Promise<SavedCheckpoint> {
   const weightsOnly = Boolean(options.weightsOnly);
-  const artifacts = await modelArtifacts(model);
-  const weights = toBytes(artifacts.weightData);
-  const meta: CheckpointMetadata = {
-    format: 1,
-    weightsOnly,
-    weightsSha256: await sha256Hex(weights),
-    weightsBytes: weights.length,
-    savedAt: new Date().toISOString(),
-  };
-  const modelJson: Record<string, unknown> = {
-    format: weightsOnly ? "convdeck-weights" : artifacts.format ?? "layers-model",
-    generatedBy: artifacts.generatedBy,
-    convertedBy: artifacts.convertedBy ?? null,
-    ...(weightsOnly ? {} : { modelTopology: artifacts.modelTopology }),
-    ...(artifacts.trainingConfig && !weightsOnly
-      ? { trainingConfig: artifacts.trainingConfig }
-      : {}),
-    weightsManifest: [{ paths: [CHECKPOINT_FILES.weights], weights: artifacts.weightSpecs ?? [] }],
-    userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), convdeck: meta },
-  };
+  const artifacts = await captureArtifacts(model);
+  const weights = toBytes(artifacts.weightData as tf.io.WeightData | undefined);
+  const meta = await checkpointMetadata(weights, weightsOnly);
+  const modelJson = checkpointModelJson(artifacts, meta);
   const files: [string, Uint8Array | string][] = [
     [CHECKPOINT_FILES.weights, weights],
     [CHECKPOINT_FILES.model, JSON.stringify(modelJson)],
@@ -237,16 +192,12 @@ export async function saveModel(
     manifest.files[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
   }
 
-  const target = resolve(dir);
-  if (options.root === undefined) await Deno.mkdir(dirname(target), { recursive: true });
-  // Written and flushed in parallel: the disk commits the flushes together; the manifest
-  // last, so a folder with a manifest has every file it names.
-  await writeDirAtomic(target, async (tmp) => {
-    await Promise.all(files.map(([name, data]) => writeNewFile(join(tmp, name), data)));
-    if (options.manifest) {
-      await writeNewFile(join(tmp, CHECKPOINT_FILES.manifest), JSON.stringify(manifest, null, 1));
-    }
-  }, { root: options.root === undefined ? undefined : resolve(options.root) });
+  const target = await writeCheckpointFolder(
+    dir,
+    files,
+    options.manifest ? [CHECKPOINT_FILES.manifest, JSON.stringify(manifest, null, 1)] : undefined,
+    { root: options.root },
+  );
   return {
     dir: target,
     files: [...files.map(([n]) => n), ...(options.manifest ? [CHECKPOINT_FILES.manifest] : [])],
@@ -258,7 +209,7 @@ export async function saveModel(
 /** Writes only the optimizer state into an existing directory (each file write-then-rename). */
 export async function saveOptimizer(optimizer: tf.Optimizer, dir: string): Promise<void> {
   const { json, bin } = await encodeOptimizer(optimizer);
-  await Deno.mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   for (
     const [name, data] of [[CHECKPOINT_FILES.optimizer, bin], [
       CHECKPOINT_FILES.optimizerJson,

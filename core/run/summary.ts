@@ -52,7 +52,8 @@ export interface RunSummaryRecord {
   endedAt: string | null;
   /** Finished epochs. */
   epochs: number;
-  /** Hyperparameters: the standard options and the experiment's params, flattened. */
+  /** Hyperparameters: the standard options and the experiment's params (a tracked run: its
+   * whole config), nested keys flattened with dots. */
   hyper: Record<string, string | number | boolean>;
   /** Best value per metric, with its 0-based epoch. */
   best: Record<string, { value: number; epoch: number }>;
@@ -69,6 +70,8 @@ export interface RunSummaryRecord {
   model: "yes" | "untrained" | "none" | null;
   /** What resuming it needs besides the folder: an experiment file, callback plugins. */
   resumeNeeds?: { experimentFile: boolean; plugins: number };
+  /** True for a run written by the tracking API (resumed by rerunning its script). */
+  tracked?: boolean;
 }
 
 /** What resuming the run of `config` needs: its experiment file (not a built-in), plugins. */
@@ -119,19 +122,48 @@ export const RUN_COLUMNS = [
   "model",
 ] as const;
 
-function flattenHyper(config: Record<string, unknown>): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
+type HyperValue = string | number | boolean;
+
+/**
+ * Adds `value` under `key` to `out`, an object's keys flattened with dots (`data.augment`), an
+ * array as its JSON text; a key that is a run column or already taken gets `params.` in front.
+ */
+function addFlat(out: Record<string, HyperValue>, key: string, value: unknown, depth = 0): void {
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && depth < 8) {
+    for (const [k, v] of Object.entries(value)) addFlat(out, `${key}.${k}`, v, depth + 1);
+    return;
+  }
+  const cell = typeof value === "number" || typeof value === "string" || typeof value === "boolean"
+    ? value
+    : Array.isArray(value)
+    ? JSON.stringify(value)
+    : undefined;
+  if (cell === undefined) return;
+  const clash = (RUN_COLUMNS as readonly string[]).includes(key) || key in out;
+  out[clash ? `params.${key}` : key] = cell;
+}
+
+/**
+ * The hyperparameter columns of a run: the standard options and the experiment's `params`
+ * for a trainer run, every key of the config for a run of the tracking API; nested keys are
+ * flattened with dots.
+ */
+function flattenHyper(
+  config: Record<string, unknown>,
+  tracked: boolean,
+): Record<string, HyperValue> {
+  const out: Record<string, HyperValue> = {};
+  if (tracked) {
+    for (const [k, v] of Object.entries(config)) addFlat(out, k, v);
+    return out;
+  }
   for (const k of STANDARD_HYPERPARAMETERS) {
     const v = config[k];
     if (typeof v === "number" || typeof v === "string" || typeof v === "boolean") out[k] = v;
   }
   const params = config.params;
   if (typeof params === "object" && params !== null && !Array.isArray(params)) {
-    for (const [k, v] of Object.entries(params as Record<string, unknown>)) {
-      if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean") continue;
-      const clash = (RUN_COLUMNS as readonly string[]).includes(k) || k in out;
-      out[clash ? `params.${k}` : k] = v;
-    }
+    for (const [k, v] of Object.entries(params as Record<string, unknown>)) addFlat(out, k, v);
   }
   return out;
 }
@@ -198,7 +230,8 @@ export function summarizeRun(
     updatedAt: info.updatedAt || null,
     endedAt: info.endedAt ?? null,
     epochs: info.epochs ?? 0,
-    hyper: flattenHyper(info.config ?? {}),
+    hyper: flattenHyper(info.config ?? {}, info.tracked !== undefined),
+    ...(info.tracked ? { tracked: true } : {}),
     best,
     last: { ...(info.last ?? {}) },
     testAcc: typeof info.test?.accuracy === "number" ? info.test.accuracy : null,

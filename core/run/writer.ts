@@ -4,12 +4,15 @@
  * @module
  */
 import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import { removeTemps, writeFileAtomic } from "../fs/atomic.ts";
-import { openConfinedAppend, safeSegments } from "../fs/confine.ts";
-import { JsonlAppender } from "./jsonl.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
+import { safeSegments } from "../fs/confine.ts";
+import { LineLog } from "./line_log.ts";
+import { repairAfterCrash } from "./repair.ts";
+export { safeName, timestampId } from "./run_id.ts";
+import { newRun } from "./run_id.ts";
 import { type MetricsRecord, RUN_FILES, type RunEvent, type RunInfo } from "./format.ts";
 import type { RunLogger } from "./logger.ts";
-import { isImprovement, metricDirection } from "../metric_direction.ts";
+import { summarizeEpoch } from "./epoch_summary.ts";
 import { isMetricsRecord, readJsonLines, readRunInfo } from "./reader.ts";
 import { acquireRunLock, type RunLock } from "./lock.ts";
 import { type SavedCheckpoint, saveModel, type SaveModelOptions } from "./model_io.ts";
@@ -39,46 +42,6 @@ export interface CreateRunOptions {
   warn?: (line: string) => void;
 }
 
-/** Formats a date as `yyyymmdd-hhmmss` in local time. */
-export function timestampId(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-` +
-    `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-/** Makes a name safe for a folder name: letters, digits, `-`, `_`, `.` only. */
-export function safeName(name: string): string {
-  const s = name.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[._]+/, "");
-  return s.length > 0 ? s.slice(0, 80) : "run";
-}
-
-/**
- * Before a resumed process appends: end a torn last line of the JSON-lines files with a newline
- * (so the next record starts on its own line) and remove temporary files left by a crash.
- */
-async function repairAfterCrash(dir: string): Promise<void> {
-  for (const name of [RUN_FILES.metrics, RUN_FILES.events]) {
-    let file: Deno.FsFile;
-    try {
-      file = await openConfinedAppend(dir, name, { read: true, create: false });
-    } catch {
-      continue;
-    }
-    try {
-      const size = (await file.stat()).size;
-      if (size > 0) {
-        const last = new Uint8Array(1);
-        await file.seek(size - 1, Deno.SeekMode.Start);
-        await file.read(last);
-        if (last[0] !== 0x0a) await file.write(new Uint8Array([0x0a]));
-      }
-    } finally {
-      file.close();
-    }
-  }
-  await removeTemps(dir);
-}
-
 /**
  * The writer side of a run directory. It is also the {@link RunLogger} handed to callbacks.
  *
@@ -97,8 +60,8 @@ export class RunWriter implements RunLogger {
   /** Absolute path of the run directory. */
   readonly dir: string;
   #at: () => RunPosition;
-  #metrics: JsonlAppender;
-  #events: JsonlAppender;
+  #metrics: LineLog;
+  #events: LineLog;
   #pendingScalars: Record<string, number> = {};
   #now: () => Date;
   #warn: (line: string) => void;
@@ -118,8 +81,8 @@ export class RunWriter implements RunLogger {
     this.#now = now;
     this.#warn = warn;
     this.#at = () => ({ epoch: info.epochs ?? 0, step: info.steps ?? 0 });
-    this.#metrics = new JsonlAppender(dir, RUN_FILES.metrics);
-    this.#events = new JsonlAppender(dir, RUN_FILES.events);
+    this.#metrics = new LineLog(dir, RUN_FILES.metrics);
+    this.#events = new LineLog(dir, RUN_FILES.events);
   }
 
   /** The run id (the directory name). */
@@ -150,47 +113,7 @@ export class RunWriter implements RunLogger {
   static async create(options: CreateRunOptions): Promise<RunWriter> {
     const now = options.now ?? (() => new Date());
     const warn = options.warn ?? ((l: string) => console.error(l));
-    const runsDir = resolve(options.runsDir);
-    try {
-      await Deno.mkdir(runsDir, { recursive: true });
-    } catch (err) {
-      throw new Error(
-        `Cannot create the runs folder ${runsDir}: ${(err as Error).message}. ` +
-          `Pass --runs DIR with a folder you can write to.`,
-      );
-    }
-    const start = now();
-    const base = `${safeName(options.experiment)}-${timestampId(start)}`;
-    let id = base;
-    for (let n = 2;; n++) {
-      try {
-        await Deno.mkdir(join(runsDir, id));
-        break;
-      } catch (err) {
-        if (err instanceof Deno.errors.AlreadyExists && n < 10000) {
-          id = `${base}-${n}`;
-          continue;
-        }
-        throw new Error(
-          `Cannot create a run folder in ${runsDir}: ${(err as Error).message}. ` +
-            `Pass --runs DIR with a folder you can write to.`,
-        );
-      }
-    }
-    const iso = start.toISOString();
-    const info: RunInfo = {
-      format: 1,
-      id,
-      experiment: options.experiment,
-      status: "running",
-      config: options.config,
-      versions: options.versions ?? {},
-      createdAt: iso,
-      updatedAt: iso,
-      epochs: 0,
-      steps: 0,
-    };
-    const dir = join(runsDir, id);
+    const { dir, info } = await newRun(resolve(options.runsDir), options, now(), "Pass --runs DIR");
     const run = new RunWriter(dir, info, now, warn, await acquireRunLock(dir));
     await run.#writeInfo();
     return run;
@@ -273,37 +196,32 @@ export class RunWriter implements RunLogger {
     };
     this.#pendingScalars = {};
     this.#lock.assertHeld();
-    await this.#metrics.append(record, true);
-    const best = { ...(this.info.best ?? {}) };
-    for (const [k, v] of Object.entries(record)) {
-      const dir = metricDirection(k);
-      if (dir === undefined || typeof v !== "number") continue;
-      if (isImprovement(v, best[k]?.value, dir)) {
-        best[k] = { value: v, epoch: at.epoch };
-      }
-    }
-    const last: Record<string, number> = {};
-    for (const [k, v] of Object.entries(record)) {
-      if (typeof v === "number" && !["epoch", "step", "time"].includes(k)) last[k] = v;
-    }
+    this.#metrics.append(record);
+    await this.#metrics.flush(true);
+    const { best, last } = summarizeEpoch(this.info, record, this.info.tracked?.metrics);
     await this.updateInfo({ best, last, epochs: at.epoch + 1, steps: at.step });
     return record;
   }
 
-  /** Appends a batch record (not flushed to disk: these are for live curves only). */
-  async writeBatchMetrics(
+  /** Buffers a batch record (written within a second, not fsynced: for live curves only). */
+  writeBatchMetrics(
     at: RunPosition,
     batch: number,
     logs: Record<string, number>,
   ): Promise<void> {
-    this.#lock.assertHeld();
-    await this.#metrics.append({
-      epoch: at.epoch,
-      step: at.step,
-      time: this.#now().getTime(),
-      batch,
-      ...logs,
-    });
+    try {
+      this.#lock.assertHeld();
+      this.#metrics.append({
+        epoch: at.epoch,
+        step: at.step,
+        time: this.#now().getTime(),
+        batch,
+        ...logs,
+      });
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Appends an event with the current epoch, step and time (flushed to disk). */
@@ -317,7 +235,8 @@ export class RunWriter implements RunLogger {
       step,
       time: this.#now().getTime(),
     };
-    await this.#events.append(ev, true);
+    this.#events.append(ev);
+    await this.#events.flush(true);
   }
 
   /** Adds a scalar to the current epoch's metrics record. */
@@ -405,6 +324,7 @@ export class RunWriter implements RunLogger {
       rec.batch === undefined ? rec.epoch < position.epoch : rec.epoch < position.epoch ||
         (rec.epoch === position.epoch && rec.batch < position.batch)
     );
+    this.#metrics.reopen();
     const dropped = all.records.length - kept.length + all.skipped;
     if (dropped > 0) {
       await writeFileAtomic(

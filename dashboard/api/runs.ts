@@ -40,7 +40,7 @@ import { metricsCsvStream, metricsToCsv } from "../csv.ts";
 import { readRunMeta, updateRunMeta } from "../../core/run/meta.ts";
 import { applyMetaEdit, emptyMeta, type MetaEdit } from "../../core/run/meta.ts";
 import { derivedStatus } from "../../core/run/state.ts";
-import { resumeCommand } from "../../core/experiment/resume_command.ts";
+import { resumeCommand, type ResumeTarget } from "../../core/experiment/resume_command.ts";
 import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
 import {
   activeDurationMs,
@@ -83,7 +83,9 @@ export function summarize(s: RunSummaryRecord, runsDir: string): RunSummary {
     experiment: s.experiment,
     status: s.state,
     ...(s.crashReason ? { crashReason: s.crashReason } : {}),
-    ...(crashedOrStopped ? { resumeCommand: resumeCommandFor(runsDir, s.id, s.resumeNeeds) } : {}),
+    ...(crashedOrStopped
+      ? { resumeCommand: resumeCommandFor(runsDir, s.id, { ...s.resumeNeeds, tracked: s.tracked }) }
+      : {}),
     ...(s.error ? { error: withoutRunsDir(s.error, runsDir) } : {}),
     ...(s.problems?.length ? { problems: s.problems } : {}),
     ...(s.stopReason ? { stopReason: s.stopReason } : {}),
@@ -119,7 +121,7 @@ function withoutRunsDir(message: string, runsDir: string): string {
 export function resumeCommandFor(
   runsDir: string,
   id: string,
-  needs?: RunSummaryRecord["resumeNeeds"],
+  needs?: Omit<ResumeTarget, "runDir">,
 ): string {
   return resumeCommand({ ...needs, runDir: join(resolve(runsDir), id) });
 }

@@ -32,7 +32,8 @@ export function metricSeries(
   if (bs.length > 0) {
     out.push({
       label: `batch ${key}`,
-      x: bs.map((r) => r.epoch + ((r.batch ?? 0) + 1) / spe),
+      // Without epoch records (a tracked loop that logs steps only) the x axis is the step.
+      x: bs.map((r) => epochs.length === 0 ? r.step : r.epoch + ((r.batch ?? 0) + 1) / spe),
       y: smoothEma(bs.map((r) => r[key] as number), smoothing),
       color: "rgba(31,119,180,0.35)",
       width: 1,
@@ -81,7 +82,10 @@ export function eventMarkers(events: readonly RunEvent[]): ChartMarker[] {
 }
 
 /** Metric keys of epoch records that are not drawn by the main charts. */
-export function extraKeys(epochs: readonly MetricsRecord[]): string[] {
+export function extraKeys(
+  epochs: readonly MetricsRecord[],
+  batches: readonly MetricsRecord[] = [],
+): string[] {
   const main = new Set([
     "epoch",
     "step",
@@ -95,6 +99,9 @@ export function extraKeys(epochs: readonly MetricsRecord[]): string[] {
     "learning_rate",
   ]);
   const keys = new Set<string>();
-  for (const r of epochs) for (const k in r) if (!main.has(k) && !k.startsWith("val_")) keys.add(k);
+  // Step records count too: a tracked script may log a metric only per step.
+  for (const rs of [epochs, batches]) {
+    for (const r of rs) for (const k in r) if (!main.has(k) && !k.startsWith("val_")) keys.add(k);
+  }
   return [...keys].sort();
 }

@@ -17,6 +17,7 @@ export function CurvesView({ id, run }: { id: string; run: LiveRun }) {
   const { epochs, batches, events, downsampled } = run;
   const smoothing = useSignal(0);
   const markers = useComputed(() => eventMarkers(events.value));
+  const xLabel = epochs.value.length === 0 && batches.value.length > 0 ? "step" : "epoch";
   const loss = useComputed(() =>
     metricSeries("loss", epochs.value, batches.value, smoothing.value)
   );
@@ -28,7 +29,7 @@ export function CurvesView({ id, run }: { id: string; run: LiveRun }) {
   );
   // Other metrics first, then the system metrics (throughput, CPU, memory, load).
   const extras = useComputed(() =>
-    extraKeys(epochs.value).sort((a, b) =>
+    extraKeys(epochs.value, batches.value).sort((a, b) =>
       Number(a in SYSTEM_METRIC_TITLES) - Number(b in SYSTEM_METRIC_TITLES)
     )
   );
@@ -75,14 +76,23 @@ export function CurvesView({ id, run }: { id: string; run: LiveRun }) {
           title="Training and validation loss"
           series={loss.value}
           markers={markers.value}
+          xLabel={xLabel}
         />
         <Chart
           id="acc"
           title="Training and validation accuracy"
           series={acc.value}
           markers={markers.value}
+          xLabel={xLabel}
         />
-        <Chart id="lr" title="Learning rate" series={lr.value} markers={markers.value} logY />
+        <Chart
+          id="lr"
+          title="Learning rate"
+          series={lr.value}
+          markers={markers.value}
+          xLabel={xLabel}
+          logY
+        />
         {extras.value.map((k) => (
           <Chart
             key={k}
@@ -90,6 +100,7 @@ export function CurvesView({ id, run }: { id: string; run: LiveRun }) {
             title={SYSTEM_METRIC_TITLES[k] ?? k}
             series={metricSeries(k, epochs.value, batches.value, smoothing.value)}
             markers={markers.value}
+            xLabel={xLabel}
           />
         ))}
       </div>

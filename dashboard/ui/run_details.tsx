@@ -6,12 +6,14 @@
 import type { RunDetail } from "./api.ts";
 
 /** The config's entries with the experiment's `params` flattened in as `params.<name>`. */
-export function flatConfig(config: Record<string, unknown>): [string, unknown][] {
+export function flatConfig(config: Record<string, unknown>, prefix = ""): [string, unknown][] {
   const out: [string, unknown][] = [];
   for (const [k, v] of Object.entries(config)) {
-    if (k === "params" && typeof v === "object" && v !== null && !Array.isArray(v)) {
-      for (const [p, pv] of Object.entries(v)) out.push([`params.${p}`, pv]);
-    } else out.push([k, v]);
+    // Nested objects (`params`, a tracked run's `data: { augment }`) as dotted keys, the
+    // column names of the runs table.
+    if (typeof v === "object" && v !== null && !Array.isArray(v) && prefix.split(".").length < 8) {
+      out.push(...flatConfig(v as Record<string, unknown>, `${prefix}${k}.`));
+    } else out.push([`${prefix}${k}`, v]);
   }
   return out;
 }

@@ -30,8 +30,9 @@ import { nativeBf16Support } from "../../core/backend/native/register.ts";
 import { benchTracking } from "./train_tracking.ts";
 import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
+import { benchTrackLog } from "./track_log.ts";
 
-const SECTIONS = ["train", "data", "tracking", "runs"] as const;
+const SECTIONS = ["train", "data", "tracking", "runs", "track"] as const;
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task bench [flags]
@@ -393,6 +394,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   if (only.includes("data")) await dataSection();
+  if (only.includes("track")) await benchTrackLog();
   if (only.includes("runs")) await benchRunsScale();
   if (only.includes("tracking")) {
     // The first backend of --backends (default wasm) runs the tracking case.
