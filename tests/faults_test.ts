@@ -135,7 +135,7 @@ Deno.test("disk full during a resume point: the previous one survives and resume
 Deno.test("bad configuration is a clear error before any work", async (t) => {
   const runsDir = await Deno.makeTempDir();
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ["negative epochs", { epochs: -1 }, /epochs \(--epochs\) must be an integer >= 0, got -1/],
+    ["negative epochs", { epochs: -1 }, /epochs \(--epochs\) must be an integer >= 1, got -1/],
     ["zero batch size", { batchSize: 0 }, /batch size \(--batch-size\) must be an integer >= 1/],
     [
       "NaN learning rate",
