@@ -127,6 +127,7 @@ Deno.test("every deno task: an unknown flag and bad values exit 2 with one error
     check: [[["--bogus"], /--bogus/]],
     "baseline-ui": [[["--bogus"], /--bogus/]],
     "build-export-page": [[["--bogus"], /--bogus/]],
+    "build-node": [[["--bogus"], /--bogus/]],
     export: [
       [["--bogus"], /--bogus/],
       [

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseFlagsOrExit } from "../core/flags.ts";
 import { VERSION } from "../core/version.ts";
 
 /** The TypeScript compiler that writes the declarations (exact version, from npm). */
@@ -98,24 +98,12 @@ export async function buildNode(outDir: string): Promise<string[]> {
 if (import.meta.main) {
   const usage = "Usage: deno task build-node [--out DIR]\n\nBuilds the tracking client for " +
     "Node 20+ into DIR (default dist/node): index.js, types/, package.json.";
-  let values: { out?: string; help?: boolean };
+  const { values } = parseFlagsOrExit(Deno.args, usage, { out: { type: "string" } });
+  const out = values.out ?? "dist/node";
   try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      options: { out: { type: "string", default: "dist/node" }, help: { type: "boolean" } },
-    }));
-  } catch (err) {
-    console.error(`error: ${(err as Error).message}\n\n${usage}`);
-    Deno.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    Deno.exit(0);
-  }
-  try {
-    const files = await buildNode(values.out!);
-    console.log(`wrote ${files.length} files to ${values.out} (index.js, types/, package.json)`);
-    console.log(`install in a Node project: npm install ${join(Deno.cwd(), values.out!)}`);
+    const files = await buildNode(out);
+    console.log(`wrote ${files.length} files to ${out} (index.js, types/, package.json)`);
+    console.log(`install in a Node project: npm install ${join(Deno.cwd(), out)}`);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
     Deno.exit(1);

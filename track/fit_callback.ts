@@ -17,7 +17,8 @@ import { CallbackList } from "../core/callback_list.ts";
 import { freezeLogs } from "../core/logs.ts";
 import { optimizerLearningRate, setOptimizerLearningRate } from "../core/learning_rate.ts";
 import type { RunLogger } from "../core/run/logger.ts";
-import type { Run } from "./run.ts";
+import type { RunRecorder } from "../core/run/recorder.ts";
+import type { RunStatus } from "../core/run/format.ts";
 import { isAbsolute } from "node:path";
 
 /** Options of `run.fitCallback()`. */
@@ -97,8 +98,37 @@ function insideRun(relPath: string, what: string): string[] {
 /** model_io's address, imported at run time only (see `saveCheckpoint` below). */
 const MODEL_IO = new URL("../core/run/model_io.ts", import.meta.url).href;
 
+/**
+ * What the fit callback uses of a tracked run (`Run` of `./run.ts` has it all; an interface
+ * here so the two modules do not import each other).
+ */
+export interface FitRun {
+  /** The run's id. */
+  readonly id: string;
+  /** The run folder. */
+  readonly dir: string;
+  /** The last global step logged. */
+  readonly step: number;
+  /** The last epoch logged. */
+  readonly epoch: number;
+  /** The run's writer. */
+  readonly recorder: RunRecorder;
+  /** Logs numbers at a step and/or epoch. */
+  log(values: Record<string, number>, at?: { step?: number; epoch?: number }): void;
+  /** Records one named number outside the metric records. */
+  scalar(name: string, value: number): void;
+  /** Appends an event. */
+  event(type: string, detail?: Record<string, unknown>): void;
+  /** Writes a file under `artifacts/`; gives its path in the run. */
+  logArtifact(name: string, data: Uint8Array | string): Promise<string>;
+  /** Stores the model summary text. */
+  logSummary(text: string): Promise<void>;
+  /** Ends the run. */
+  finish(options?: { status?: Exclude<RunStatus, "running">; reason?: string }): Promise<void>;
+}
+
 /** The `RunLogger` convdeck callbacks write through (`ctx.run`). */
-function runLogger(run: Run): RunLogger {
+function runLogger(run: FitRun): RunLogger {
   return {
     get id() {
       return run.id;
@@ -139,7 +169,7 @@ function runLogger(run: Run): RunLogger {
 }
 
 /** Builds the tfjs callback of `run` (see `Run.fitCallback`). */
-export function fitCallback(run: Run, options: FitCallbackOptions = {}): TfjsCallback {
+export function fitCallback(run: FitRun, options: FitCallbackOptions = {}): TfjsCallback {
   const list = new CallbackList(options.callbacks ?? []);
   if (list.callbacks.length > 0 && !options.model) {
     throw new TypeError(
