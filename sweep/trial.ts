@@ -132,7 +132,7 @@ export function prunerCallback(
       for (const [key, r] of await sweepRuns(runsDir, sweepId)) {
         if (key !== trialKey) others.push(await metricHistory(r.dir, spec.metric));
       }
-      const d = decidePrune(pruner, spec.direction, own, others);
+      const d = decidePrune(pruner, spec.direction, own, others, ctx.totalEpochs);
       if (d.prune) {
         const reason = `pruned: ${spec.metric} ${d.reason}`;
         await ctx.run.event("pruned", { reason, pruner: pruner.type, metric: spec.metric });
