@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { planSweep } from "../sweep/plan.ts";
 import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
@@ -15,6 +15,7 @@ import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts
 import { SpecError } from "../sweep/spec.ts";
 import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
 import { intFlag, parseCli, runAndExit } from "./_process.ts";
+import { onInterrupt } from "./_interrupt.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep SPEC [options]
@@ -27,7 +28,7 @@ Options:
   --workers K          trials at a time on this machine                      [default: 1]
   --threads N          threads per trial            [default: cores / workers, at least 1]
   --backend NAME       ${BACKEND_NAMES.join("|")}                  [default: auto]
-  --runs DIR           where trial runs go                                [default: runs]
+  --runs DIR           where trial runs go   [default: runs; on --resume the sweep's own]
   --sweeps DIR         where sweep folders go                           [default: sweeps]
   --resume SWEEP_DIR   continue a sweep: finished trials are kept, interrupted ones resume
                        from their resume points, nothing runs twice
@@ -48,7 +49,8 @@ export interface SweepArgs {
   workers: number;
   threads?: number;
   backend: BackendName;
-  runsDir: string;
+  /** `--runs` as given (absent: the sweep's stored folder on --resume, else `runs`). */
+  runsDir?: string;
   sweepsDir: string;
   queue?: string;
   queueName: string;
@@ -107,7 +109,7 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
     workers: intFlag("--workers", v.workers, 1) ?? 1,
     threads: intFlag("--threads", v.threads, 1),
     backend,
-    runsDir: v.runs ?? "runs",
+    runsDir: v.runs,
     sweepsDir: v.sweeps ?? "sweeps",
     queue: v.queue,
     queueName: v["queue-name"] ?? DEFAULT_QUEUE_NAME,
@@ -146,22 +148,22 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseCli(argv, parseSweepArgs, (a) => a.help, HELP);
   if (typeof args === "number") return args;
   const controller = new AbortController();
-  let sigints = 0;
-  const onSignal = () => {
-    if (++sigints > 1) Deno.exit(130);
-    console.error(
-      args.queue
-        ? "\nCtrl-C: no longer following the sweep (the workers go on)"
-        : "\nCtrl-C: stopping the running trials after their current batch (again: quit now)",
-    );
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopListening = onInterrupt({
+    first: () => {
+      console.error(
+        args.queue
+          ? "\nCtrl-C: no longer following the sweep (the workers go on)"
+          : "\nCtrl-C: stopping the running trials after their current batch (again: quit now)",
+      );
+      controller.abort();
+    },
+    again: () => Deno.exit(130),
+  });
   const started = performance.now();
   const live = liveLine();
   try {
     let sweepDir: string;
+    let runsDir = args.runsDir ?? "runs";
     if (args.resume) {
       const { dir, record } = await readSweep(args.resume);
       if (record.queue && !args.queue) {
@@ -178,10 +180,16 @@ export async function main(argv: string[]): Promise<number> {
         );
       }
       sweepDir = dir;
+      runsDir = args.runsDir ?? record.runsDir ?? "runs";
+      if (args.runsDir && record.runsDir && resolve(args.runsDir) !== record.runsDir) {
+        console.error(
+          `note: the sweep was started with --runs ${record.runsDir}; using ${runsDir}`,
+        );
+      }
     } else {
       let record;
       try {
-        record = await planSweep(args.spec!);
+        record = { ...await planSweep(args.spec!), runsDir: resolve(runsDir) };
         if (args.queue) record = { ...record, queue: args.queueName };
       } catch (err) {
         console.error(`error: ${(err as Error).message}`);
@@ -231,7 +239,7 @@ export async function main(argv: string[]): Promise<number> {
       );
       summary = await runLocalSweep({
         sweepDir,
-        runsDir: args.runsDir,
+        runsDir,
         workers: args.workers,
         threads,
         backend: args.backend,
@@ -249,11 +257,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     if (summary.best?.runDir) console.log(`  best run: ${summary.best.runDir}`);
     if (summary.done < summary.total) {
-      console.log(
-        `  continue it:  deno task sweep --resume ${rel}${
-          args.queue ? ` --queue ${args.queue}` : ""
-        }`,
-      );
+      console.log(`  continue it:  ${sweepResumeCommand(rel, runsDir, args.queue)}`);
       return controller.signal.aborted ? 130 : 1;
     }
     return 0;
@@ -262,9 +266,24 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`error: ${(err as Error).message}`);
     return 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopListening();
   }
+}
+
+/**
+ * The command that continues a sweep: its folder, its runs folder and, for a queued sweep, the
+ * queue (paths relative to the current folder when inside it).
+ *
+ * @example
+ * ```ts
+ * import { sweepResumeCommand } from "./sweep.ts";
+ * sweepResumeCommand("sweeps/lr-1a2b3c4d", "/tmp/r"); // "deno task sweep --resume sweeps/lr-1a2b3c4d --runs /tmp/r"
+ * ```
+ */
+export function sweepResumeCommand(sweepDir: string, runsDir: string, queue?: string): string {
+  const rel = relative(Deno.cwd(), resolve(runsDir));
+  const runs = rel === "" ? "." : rel.startsWith("..") ? resolve(runsDir) : rel;
+  return `deno task sweep --resume ${sweepDir} --runs ${runs}${queue ? ` --queue ${queue}` : ""}`;
 }
 
 /**

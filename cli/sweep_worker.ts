@@ -9,6 +9,7 @@ import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
 import { TrialRefused } from "../sweep/trial.ts";
 import { intFlag, parseCli, runAndExit } from "./_process.ts";
+import { onInterrupt } from "./_interrupt.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep-worker --queue redis://HOST:PORT [options]
@@ -109,14 +110,15 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseCli(argv, parseWorkerArgs, (a) => a.help, HELP);
   if (typeof args === "number") return args;
   const controller = new AbortController();
-  let signals = 0;
-  const onSignal = () => {
-    if (++signals > 1) Deno.exit(130);
-    console.error("\nstopping: the running trial saves a resume point and goes back on the queue");
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopListening = onInterrupt({
+    first: () => {
+      console.error(
+        "\nstopping: the running trial saves a resume point and goes back on the queue",
+      );
+      controller.abort();
+    },
+    again: () => Deno.exit(130),
+  });
   try {
     console.error(`worker ${Deno.pid}: waiting for trials on ${args.queue} (${args.queueName})`);
     const { trials } = await runQueueWorker({
@@ -139,8 +141,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`error: ${(err as Error).message}`);
     return 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopListening();
   }
 }
 

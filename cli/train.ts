@@ -25,6 +25,7 @@ import { readRunInfo } from "../core/run/reader.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import { applyMetaEdit, emptyMeta, type MetaEdit } from "../core/run/meta.ts";
 import { runAndExit } from "./_process.ts";
+import { onInterrupt } from "./_interrupt.ts";
 
 const BACKENDS = BACKEND_NAMES;
 
@@ -325,28 +326,22 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const controller = new AbortController();
-  let sigints = 0;
   let trainingDone = false;
-  const onSignal = (name: string) => () => {
-    if (trainingDone) {
+  const stopListening = onInterrupt({
+    first: (name) => {
+      if (!trainingDone) {
+        console.error(
+          `\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`,
+        );
+      }
       controller.abort();
-      return;
-    }
-    sigints++;
-    if (sigints > 1) {
+    },
+    again: (name) => {
+      if (trainingDone) return controller.abort();
       console.error(`\n${name} again: quitting now (the last finished epoch is saved).`);
       Deno.exit(130);
-    }
-    console.error(
-      `\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`,
-    );
-    controller.abort();
-  };
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", onSignal("Ctrl-C")],
-    ["SIGTERM", onSignal("SIGTERM")],
-  ];
-  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+    },
+  });
   try {
     const plugins = args.callbacks.map(parsePluginArg);
     let source = args.experiment;
@@ -454,7 +449,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`error: ${(err as Error).message}`);
     return 1;
   } finally {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    stopListening();
   }
 }
 

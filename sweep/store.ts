@@ -43,6 +43,8 @@ export interface SweepRecord {
   createdAt: string;
   /** The queue's name when the sweep runs on a queue (`--queue`); absent for a local sweep. */
   queue?: string;
+  /** The runs folder (absolute) the sweep was started with; `--resume` uses it. */
+  runsDir?: string;
 }
 
 /** Where a trial stands. */
