@@ -13,7 +13,13 @@ import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
 import { coreCount, runLocalSweep } from "../sweep/local.ts";
 import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
 import { SpecError } from "../sweep/spec.ts";
-import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
+import {
+  checkRedis,
+  DEFAULT_QUEUE_NAME,
+  enqueueSweep,
+  forgetSweep,
+  watchQueuedSweep,
+} from "../sweep/queue.ts";
 import { intFlag, parseCli, runAndExit } from "./_process.ts";
 import { onInterrupt } from "./_interrupt.ts";
 
@@ -35,6 +41,8 @@ Options:
   --queue URL          redis://HOST:PORT: put the trials on a queue for sweep-worker
                        processes (on any machine sharing the runs folder) and follow them
   --queue-name NAME    the queue's name                          [default: ${DEFAULT_QUEUE_NAME}]
+  --forget             with SPEC and --queue: remove the spec's sweep jobs from the queue
+                       (finished, waiting; running ones are left to their workers)
   -h, --help           show this help
 
 Ctrl-C stops cleanly (running trials save a resume point); with --queue it only stops
@@ -54,6 +62,7 @@ export interface SweepArgs {
   sweepsDir: string;
   queue?: string;
   queueName: string;
+  forget: boolean;
   help: boolean;
 }
 
@@ -82,6 +91,7 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
         resume: { type: "string" },
         queue: { type: "string" },
         "queue-name": { type: "string" },
+        forget: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -92,6 +102,9 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
   const help = v.help ?? false;
   if (!help && parsed.positionals.length + (v.resume ? 1 : 0) !== 1) {
     throw new Error("give a spec file, or --resume SWEEP_DIR (one of the two)");
+  }
+  if (v.forget && (!v.queue || v.resume)) {
+    throw new Error("--forget takes the spec and --queue redis://HOST:PORT (no --resume)");
   }
   const backend = (v.backend ?? "auto") as BackendName;
   if (!BACKEND_NAMES.includes(backend)) {
@@ -113,6 +126,7 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
     sweepsDir: v.sweeps ?? "sweeps",
     queue: v.queue,
     queueName: v["queue-name"] ?? DEFAULT_QUEUE_NAME,
+    forget: v.forget ?? false,
     help,
   };
 }
@@ -161,9 +175,10 @@ export async function main(argv: string[]): Promise<number> {
   });
   const started = performance.now();
   const live = liveLine();
+  let sweepDir: string | undefined;
+  let runsDir = args.runsDir ?? "runs";
   try {
-    let sweepDir: string;
-    let runsDir = args.runsDir ?? "runs";
+    if (args.forget) return await forget(args);
     if (args.resume) {
       const { dir, record } = await readSweep(args.resume);
       if (record.queue && !args.queue) {
@@ -219,10 +234,11 @@ export async function main(argv: string[]): Promise<number> {
     if (args.queue) {
       const { record } = await readSweep(sweepDir);
       await checkRedis(args.queue);
-      const added = await enqueueSweep(args.queue, args.queueName, record);
+      const states = await readTrialStates(sweepDir, record);
+      const added = await enqueueSweep(args.queue, args.queueName, record, states);
       console.error(
         `queue ${args.queueName} at ${args.queue}: ${added} trial(s) added, ` +
-          `${record.trials.length - added} already there; start workers with ` +
+          `${record.trials.length - added} already there or finished; start workers with ` +
           `deno task sweep-worker --queue ${args.queue} --runs <shared runs folder>`,
       );
       summary = await watchQueuedSweep({
@@ -231,6 +247,11 @@ export async function main(argv: string[]): Promise<number> {
         sweepDir,
         signal: controller.signal,
         onChange: (s) => live.show(s),
+        onLost: (keys) =>
+          console.error(
+            `\nRedis lost the jobs of ${keys.join(", ")} (restarted without persistence?): ` +
+              `added again`,
+          ),
       });
     } else {
       const threads = args.threads ?? Math.max(1, Math.floor(coreCount() / args.workers));
@@ -264,10 +285,32 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     live.end();
     console.error(`error: ${(err as Error).message}`);
+    if (sweepDir && args.queue) {
+      const rel = relative(Deno.cwd(), sweepDir) || sweepDir;
+      console.error(`  continue it:  ${sweepResumeCommand(rel, runsDir, args.queue)}`);
+    }
     return 1;
   } finally {
     stopListening();
   }
+}
+
+/** `--forget`: removes the spec's sweep jobs from the queue. */
+async function forget(args: SweepArgs): Promise<number> {
+  let id: string;
+  try {
+    id = (await planSweep(args.spec!)).id;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return err instanceof SpecError ? 2 : 1;
+  }
+  await checkRedis(args.queue!);
+  const { removed, running } = await forgetSweep(args.queue!, args.queueName, id);
+  console.log(
+    `sweep ${id}: ${removed} job(s) removed from the queue ${args.queueName}` +
+      (running ? `; ${running} running on workers were left (stop those workers first)` : ""),
+  );
+  return running ? 1 : 0;
 }
 
 /**

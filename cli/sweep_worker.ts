@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
-import { DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
+import { DEFAULT_LOCK_MS, DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
 import { TrialRefused } from "../sweep/trial.ts";
 import { intFlag, parseCli, runAndExit } from "./_process.ts";
 import { onInterrupt } from "./_interrupt.ts";
@@ -25,7 +25,7 @@ Options:
   --threads N          threads per trial                            [default: all cores]
   --backend NAME       ${BACKEND_NAMES.join("|")}                  [default: auto]
   --lock-ms N          a trial's queue lock, renewed while it runs; a dead worker's trial goes
-                       to another worker after about twice this            [default: 30000]
+                       to another worker after about 1.5 times this         [default: ${DEFAULT_LOCK_MS}]
   --max-trials N       exit after N trials                          [default: no limit]
   -h, --help           show this help
 
@@ -91,7 +91,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
     runsDir: v.runs ?? "runs",
     threads: intFlag("--threads", v.threads, 1),
     backend,
-    lockMs: intFlag("--lock-ms", v["lock-ms"], 1000) ?? 30_000,
+    lockMs: intFlag("--lock-ms", v["lock-ms"], 1000) ?? DEFAULT_LOCK_MS,
     maxTrials: intFlag("--max-trials", v["max-trials"], 1),
     help: v.help ?? false,
   };

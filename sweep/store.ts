@@ -45,6 +45,11 @@ export interface SweepRecord {
   queue?: string;
   /** The runs folder (absolute) the sweep was started with; `--resume` uses it. */
   runsDir?: string;
+  /**
+   * A random id made with the sweep folder (part of its queue job ids, so that jobs never
+   * outlive their folder); absent in folders made before it existed.
+   */
+  folderId?: string;
 }
 
 /** Where a trial stands. */
@@ -144,7 +149,11 @@ export async function createSweep(
     throw err;
   }
   for (const t of record.trials) await writeTrialState(dir, pendingState(t));
-  await writeFileAtomic(join(dir, SWEEP_FILE), JSON.stringify(record, null, 2) + "\n");
+  const folderId = record.folderId ?? crypto.randomUUID().slice(0, 8);
+  await writeFileAtomic(
+    join(dir, SWEEP_FILE),
+    JSON.stringify({ ...record, folderId }, null, 2) + "\n",
+  );
   return dir;
 }
 

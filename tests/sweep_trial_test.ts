@@ -79,7 +79,7 @@ Deno.test("sweep flags: bad values are errors", () => {
   );
   assert.equal(parseSweepArgs(["a.json", "--workers", "3"]).workers, 3);
   assert.throws(() => parseWorkerArgs([]), /--queue redis:\/\/HOST:PORT is required/);
-  assert.equal(parseWorkerArgs(["--queue", "redis://h:1"]).lockMs, 30000);
+  assert.equal(parseWorkerArgs(["--queue", "redis://h:1"]).lockMs, 5000);
 });
 
 Deno.test("trialOverrides: standard options, data and parameters apart", () => {
