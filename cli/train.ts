@@ -13,11 +13,18 @@ import { describeParams, parseSetArg } from "../core/params.ts";
 import {
   BUILTIN_EXPERIMENTS,
   experimentIdentity,
+  experimentModulePath,
   isBuiltinExperiment,
   loadExperiment,
 } from "../experiments/registry.ts";
 import { parsePluginArg, pluginIdentity } from "../core/plugins.ts";
-import { codeChanges, type CodeIdentity, parseCodeIdentity } from "../core/code_identity.ts";
+import {
+  codeChanges,
+  type CodeIdentity,
+  gitIdentity,
+  parseCodeIdentity,
+} from "../core/code_identity.ts";
+import { VERSION } from "../core/version.ts";
 import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
 import { modelSummary } from "../core/models/summary.ts";
 import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
@@ -356,7 +363,10 @@ export async function main(argv: string[]): Promise<number> {
     const code: CodeIdentity = {
       experiment: await experimentIdentity(source).catch(() => ({ source })),
       plugins: await Promise.all(plugins.map((p) => pluginIdentity(p))),
+      convdeck: VERSION,
     };
+    const git = await gitIdentity(experimentModulePath(source));
+    if (git) code.git = git;
     if (storedCode) {
       const changes = codeChanges(storedCode, code);
       if (changes.length > 0 && !args.allowChangedCode) {

@@ -37,7 +37,7 @@ import { bestValue, metricHistory, sweepRuns } from "./runs.ts";
 export { bestValue, metricHistory, sweepRuns, sweepTag } from "./runs.ts";
 import type { SweepSpec, TrialPlan } from "./spec.ts";
 import type { SweepRecord } from "./store.ts";
-import { experimentFingerprint } from "./plan.ts";
+import { experimentFingerprint } from "./fingerprint.ts";
 
 /** How a trial ended (what a worker reports back). */
 export interface TrialOutcome {
@@ -202,7 +202,8 @@ export async function checkSameCode(sweep: SweepRecord): Promise<void> {
   }
   if (sha !== sweep.experimentSha256) {
     throw new TrialRefused(
-      `this worker's experiment ${sweep.experimentSource} differs from the sweep's (sha256 ` +
+      `this worker's experiment ${sweep.experimentSource} or a module it imports differs from ` +
+        `the sweep's (module graph sha256 ` +
         `${sha.slice(0, 12)} here, ${sweep.experimentSha256.slice(0, 12)} in sweep ${sweep.id})`,
     );
   }

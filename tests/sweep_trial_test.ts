@@ -199,7 +199,7 @@ Deno.test("a worker of another convdeck version is refused with the reason", asy
   );
   await assert.rejects(
     checkSameCode({ ...record, experimentSha256: "f".repeat(64) }),
-    /experiment default differs from the sweep's \(sha256 [0-9a-f]{12} here, ffffffffffff/,
+    /experiment default or a module it imports differs from the sweep's \(module graph sha256 [0-9a-f]{12} here, ffffffffffff/,
   );
   await Deno.remove(cwd, { recursive: true });
 });
