@@ -19,6 +19,12 @@ import { applyMetaEdit, checkTag, type MetaEdit, updateRunMeta } from "../core/r
 import { resumeCommand } from "../core/run/state.ts";
 import { emptyTrash, listTrash, restoreRun, trashRun } from "../core/run/trash.ts";
 import { readRunInfoChecked } from "../core/run/run_info.ts";
+import { readRunInfo } from "../core/run/reader.ts";
+import {
+  type CodeIdentity,
+  formatCodeIdentity,
+  parseCodeIdentity,
+} from "../core/code_identity_format.ts";
 import { runAndExit } from "./_process.ts";
 
 /** The `--help` text. */
@@ -145,7 +151,7 @@ async function editMeta(runsDir: string, ref: string, edit: MetaEdit): Promise<s
   }`;
 }
 
-function showText(s: RunSummaryRecord, runsDir: string): string {
+function showText(s: RunSummaryRecord, runsDir: string, code?: CodeIdentity): string {
   const lines = [`${s.id}${s.meta.name ? `  "${s.meta.name}"` : ""}`];
   const add = (k: string, v: unknown) => {
     if (v !== undefined && v !== null && v !== "") lines.push(`  ${k.padEnd(14)} ${v}`);
@@ -167,6 +173,7 @@ function showText(s: RunSummaryRecord, runsDir: string): string {
   add("duration", d === null ? undefined : `${Math.round(d / 1000)}s`);
   add("epochs", s.epochs);
   add("backend", s.backend);
+  add("code", code ? formatCodeIdentity(code) : undefined);
   add("test accuracy", s.testAcc ?? undefined);
   if (Object.keys(s.hyper).length) {
     lines.push("  hyperparameters");
@@ -378,7 +385,10 @@ export async function main(
             null,
             2,
           ));
-        } else out(showText(s, runsDir));
+        } else {
+          const info = await readRunInfo(s.dir).catch(() => undefined);
+          out(showText(s, runsDir, parseCodeIdentity(info?.config?.code)));
+        }
         return 0;
       }
       case "tag":

@@ -16,6 +16,7 @@ import { readRunInfo } from "../core/run/reader.ts";
 
 const CLI = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 const EVAL = fileURLToPath(new URL("../cli/evaluate.ts", import.meta.url));
+const RUNS = fileURLToPath(new URL("../cli/runs.ts", import.meta.url));
 const TINY = pathToFileURL(fileURLToPath(new URL("./helpers/tiny_experiment.ts", import.meta.url)));
 
 async function run(cli: string, ...args: string[]) {
@@ -144,6 +145,12 @@ Deno.test("code identity covers the experiment's module graph, git commit and ve
   assert.match(
     formatCodeIdentity(code),
     /exp\.ts sha256 [0-9a-f]{12} \(\d+ modules\).*git [0-9a-f]{8}$/,
+  );
+  const show = await run(RUNS, "show", runDir, "--runs", runs);
+  assert.equal(show.code, 0, show.text);
+  assert.match(
+    show.text,
+    /\n {2}code {11}\S*exp\.ts sha256 [0-9a-f]{12} \(\d+ modules\); convdeck /,
   );
   const planned = await experimentFingerprint(expFile);
   assert.equal(planned.sha256, code.experiment.sha256);
