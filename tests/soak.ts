@@ -1,4 +1,8 @@
 /**
+ * `deno task soak --faults --minutes N [--seed N]`: the faults mode (tests/helpers/faults_loop.ts):
+ * the kill loop, deletes under a live writer, special files and Redis restarts under a queued
+ * sweep, all at once for N minutes; prints what each did and exits non-zero on any failure.
+ *
  * `deno task soak [--kills N] [--per-run N] [--seed N] [--phase-ms N]`: the kill-and-resume
  * loop of tests/kill_test.ts, as long as you like (default 200 kills). Runs of a few epochs are
  * killed `--per-run` times each (default 10: every phase, then random early phases), the
@@ -9,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { killLoop, PHASES } from "./helpers/kill_loop.ts";
+import { faultsLoop } from "./helpers/faults_loop.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -18,8 +23,35 @@ const { values } = parseArgs({
     seed: { type: "string", default: String(Date.now() % 1e9) },
     "phase-ms": { type: "string", default: "10" },
     quiet: { type: "boolean", default: false },
+    faults: { type: "boolean", default: false },
+    minutes: { type: "string", default: "10" },
   },
 });
+if (values.faults) {
+  const minutes = Number(values.minutes), seed = Number(values.seed);
+  if (!(minutes > 0) || !Number.isFinite(seed)) {
+    console.error("usage: deno task soak --faults [--minutes N>0] [--seed N]");
+    Deno.exit(2);
+  }
+  console.log(
+    `soak --faults: kills, deletes under a live writer, special files and Redis restarts ` +
+      `together for ${minutes} min (seed ${seed}) ...`,
+  );
+  const r = await faultsLoop({
+    minutes,
+    seed,
+    log: values.quiet ? undefined : (line) => console.log(line),
+  });
+  console.log(
+    `soak --faults: ${r.seconds} s; kills ${r.kills} landed over ${r.killRuns} runs; ` +
+      `deletes tried ${r.deletes.tried} (refused ${r.deletes.refused}) over ` +
+      `${r.deletes.runs} runs; special-file listings ${r.specialChecks}; Redis restarts ` +
+      `${r.redis.restarts}, workers killed ${r.redis.workerKills}, sweeps complete ` +
+      `${r.redis.sweeps}; failures ${r.failures.length}`,
+  );
+  for (const f of r.failures) console.error(`  ${f}`);
+  Deno.exit(r.failures.length ? 1 : 0);
+}
 const kills = Number(values.kills), perRun = Number(values["per-run"]);
 const seed = Number(values.seed), phaseMs = Number(values["phase-ms"]);
 if (
