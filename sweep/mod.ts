@@ -66,9 +66,13 @@ export {
 export { coreCount, type LocalSweepOptions, runLocalSweep } from "./local.ts";
 export {
   checkRedis,
+  DEFAULT_LOCK_MS,
   DEFAULT_QUEUE_NAME,
   enqueueSweep,
+  forgetSweep,
   jobId,
+  REDIS_TIMEOUT_MS,
+  RedisTimeoutError,
   type QueueWorkerOptions,
   redisOptions,
   runQueueWorker,
