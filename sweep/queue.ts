@@ -316,7 +316,7 @@ export async function forgetSweep(
   const queue = openQueue<TrialJobData, TrialOutcome>(url, queueName);
   try {
     let removed = 0, running = 0;
-    const states = ["waiting", "prioritized", "delayed", "paused", "completed", "failed"] as const;
+    const states = ["waiting", "prioritized", "delayed", "completed", "failed"] as const;
     const jobs = await timed(queue.getJobs([...states, "active"]), url, "list jobs");
     for (const job of jobs) {
       if (!job?.id?.startsWith(`${sweepId}-`)) continue;
