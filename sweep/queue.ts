@@ -81,7 +81,9 @@ export class RedisTimeoutError extends Error {
 }
 
 /**
- * `p`, or a {@linkcode RedisTimeoutError} after `ms`.
+ * `p`, or a {@linkcode RedisTimeoutError} after `ms`; while `isDown()` says the server cannot
+ * be reached at all (restarting, stopped: connections refused), the limit starts again, since
+ * the client reconnects by itself: only a server that is connected and silent is a hang.
  *
  * @example
  * ```ts ignore
@@ -89,23 +91,24 @@ export class RedisTimeoutError extends Error {
  * await timed(queue.getJob(id), "redis://127.0.0.1:6379", "get a job"); // throws after 10 s
  * ```
  */
-export async function timed<T>(
+export function timed<T>(
   p: Promise<T>,
   url: string,
   what: string,
   ms = REDIS_TIMEOUT_MS,
+  isDown: () => boolean = () => false,
 ): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new RedisTimeoutError(url, what, ms)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = () => {
+      timer = setTimeout(() => {
+        if (isDown()) arm();
+        else reject(new RedisTimeoutError(url, what, ms));
+      }, ms);
+    };
+    arm();
+    p.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 }
 
 /** Closes a BullMQ object, waiting at most 2 s (a hung server would keep `close()` forever). */
@@ -114,20 +117,39 @@ async function closeQuietly(x: { close(): Promise<void> }): Promise<void> {
 }
 
 /**
+ * A connection of its own that tells whether the server is down (connections refused while it
+ * restarts) rather than silent (connected, no answers: paused, overloaded).
+ */
+class RedisProbe {
+  readonly client: Redis;
+  constructor(url: string) {
+    this.client = new Redis({ ...redisOptions(url), lazyConnect: true });
+    this.client.on("error", () => {/* reconnecting */});
+    this.client.connect().catch(() => {/* reconnecting */});
+  }
+  /** True while the client has no connection and is trying again. */
+  get down(): boolean {
+    return ["reconnecting", "connecting", "close"].includes(this.client.status);
+  }
+  close(): void {
+    this.client.disconnect();
+  }
+}
+
+/**
  * Pings Redis every second on its own connection; `dead` rejects with a
- * {@linkcode RedisTimeoutError} once a ping goes unanswered for `timeoutMs` (a restart that
- * is back within that time passes unnoticed).
+ * {@linkcode RedisTimeoutError} once a ping goes unanswered for `timeoutMs` on a live
+ * connection (a restart, however long, only waits: the clients reconnect).
  */
 function redisWatchdog(url: string, timeoutMs: number): { dead: Promise<never>; stop(): void } {
-  const client = new Redis({ ...redisOptions(url), lazyConnect: true });
-  client.on("error", () => {/* reconnecting; the pings tell */});
+  const probe = new RedisProbe(url);
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const dead = new Promise<never>((_, reject) => {
     const tick = async () => {
       if (stopped) return;
       try {
-        await timed(client.ping(), url, "PING", timeoutMs);
+        await timed(probe.client.ping(), url, "PING", timeoutMs, () => probe.down);
         timer = setTimeout(tick, 1000);
       } catch (err) {
         if (!stopped) reject(err);
@@ -141,7 +163,7 @@ function redisWatchdog(url: string, timeoutMs: number): { dead: Promise<never>; 
     stop() {
       stopped = true;
       clearTimeout(timer);
-      client.disconnect();
+      probe.close();
     },
   };
 }
@@ -370,7 +392,9 @@ export async function watchQueuedSweep(o: WatchOptions): Promise<SweepSummary> {
   const { dir, record } = await readSweep(o.sweepDir);
   const states = await readTrialStates(dir, record);
   const queue = openQueue<TrialJobData, TrialOutcome>(o.url, o.queueName);
-  const call = <T>(p: Promise<T>, what: string) => timed(p, o.url, what, o.timeoutMs);
+  const probe = new RedisProbe(o.url);
+  const call = <T>(p: Promise<T>, what: string) =>
+    timed(p, o.url, what, o.timeoutMs, () => probe.down);
   const emit = () => o.onChange?.(summarize(record, states), states);
   emit();
   try {
@@ -425,6 +449,7 @@ export async function watchQueuedSweep(o: WatchOptions): Promise<SweepSummary> {
       await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
     }
   } finally {
+    probe.close();
     await closeQuietly(queue);
   }
   return summarize(record, states);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { readRunInfo } from "../core/run/reader.ts";
+import { readEvents, readRunInfo } from "../core/run/reader.ts";
 import { listResumePoints } from "../core/run/checkpoints.ts";
 import { listSweeps, readTrialStates, type TrialState } from "../sweep/store.ts";
 import { assertSweepComplete } from "./helpers/sweep_check.ts";
@@ -209,6 +209,51 @@ Deno.test({
       const [{ dir }] = await listSweeps(join(cwd, "sweeps"));
       const { states } = await assertSweepComplete(dir, join(cwd, "runs"));
       assert.equal(states[0].runDir, t.runDir, "resumed in the same run");
+    } finally {
+      procs.forEach(stop);
+      await redis.stop();
+      await Deno.remove(cwd, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "a busy worker (event loop blocked past its lock) is not taken over: the trial runs once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const redis = await startRedis();
+    const cwd = await setup("busy", [4], 2);
+    const procs: Proc[] = [];
+    try {
+      // The experiment blocks the event loop for 9 s after epoch 1: no lock renewal (5 s lock).
+      const base = new URL("../experiments/default.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        join(cwd, "busy.ts"),
+        `import base from "${base}";\n` +
+          `const busy = { name: "busy", onEpochEnd(e) { if (e !== 0) return; ` +
+          `const t = Date.now(); while (Date.now() - t < 9000) {} } };\n` +
+          `export default { ...base, callbacks: (o) => [...(base.callbacks?.(o) ?? []), busy] };\n`,
+      );
+      await Deno.writeTextFile(
+        join(cwd, "spec.json"),
+        JSON.stringify({ ...spec("busy", [4], 2), experiment: "./busy.ts" }),
+      );
+      const c = controller(cwd, redis.url, "qb");
+      const a = worker(cwd, redis.url, "qb");
+      procs.push(c, a);
+      await waitFor(() => runningTrial(cwd), 120_000, "a running trial");
+      const b = worker(cwd, redis.url, "qb");
+      procs.push(b);
+      const cs = await c.done;
+      assert.equal(cs.code, 0, c.err());
+      const [{ dir }] = await listSweeps(join(cwd, "sweeps"));
+      const { states, resumedRuns } = await assertSweepComplete(dir, join(cwd, "runs"));
+      assert.equal(resumedRuns, 0, "never resumed by another worker");
+      const { records } = await readEvents(states[0].runDir!);
+      assert.ok(!records.some((e) => e.type === "lock_taken_over"), JSON.stringify(records));
+      // The stall did happen: the other worker found the trial claimed by a live owner.
+      assert.match(b.err() + a.err(), /retrying in 10 s/);
     } finally {
       procs.forEach(stop);
       await redis.stop();

@@ -213,16 +213,24 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
         metric: "val_acc",
       };
       await Deno.writeTextFile(join(cwd, "spec.json"), JSON.stringify(spec));
-      const worker = () =>
-        spawn(
-          ["run", "-A", WORKER, "--queue", server.url, "--threads", "1"],
-          cwd,
-        );
-      const workers = [worker(), worker()];
-      for (const w of workers) {
-        w.stdout.cancel().catch(() => {});
-        w.stderr.cancel().catch(() => {});
+      // A worker that ends by itself (not SIGKILLed here) is a failure: workers reconnect.
+      interface W {
+        proc: Deno.ChildProcess;
+        killed: boolean;
       }
+      const worker = (): W => {
+        const proc = spawn(["run", "-A", WORKER, "--queue", server.url, "--threads", "1"], cwd);
+        proc.stdout.cancel().catch(() => {});
+        const w: W = { proc, killed: false };
+        const err = text(proc.stderr);
+        proc.status.then(async (st) => {
+          if (!w.killed) {
+            fail(`Redis restarts: a worker exited (${st.code}): ${(await err).slice(-400)}`);
+          }
+        });
+        return w;
+      };
+      const workers = [worker(), worker()];
       const controller = spawn(["run", "-A", SWEEP, "spec.json", "--queue", server.url], cwd);
       const cout = Promise.all([text(controller.stdout), text(controller.stderr)]);
       let done = false;
@@ -237,12 +245,11 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
           if (done) break;
           if (rand() < 0.3) {
             const k = Math.floor(rand() * workers.length);
+            workers[k].killed = true;
             try {
-              workers[k].kill("SIGKILL");
+              workers[k].proc.kill("SIGKILL");
             } catch { /* ended */ }
             workers[k] = worker();
-            workers[k].stdout.cancel().catch(() => {});
-            workers[k].stderr.cancel().catch(() => {});
             r.redis.workerKills++;
           } else {
             await server.stop();
@@ -259,7 +266,8 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
         r.redis.sweeps++;
         log(`redis: ${r.redis.sweeps} sweeps complete, ${r.redis.restarts} restarts`);
       } finally {
-        for (const p of [controller, ...workers]) {
+        for (const w of workers) w.killed = true;
+        for (const p of [controller, ...workers.map((w) => w.proc)]) {
           try {
             p.kill("SIGKILL");
           } catch { /* ended */ }
