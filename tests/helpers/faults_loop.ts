@@ -72,10 +72,8 @@ function spawn(args: string[], cwd?: string, env?: Record<string, string>): Deno
   }).spawn();
 }
 
-async function text(s: ReadableStream<Uint8Array>): Promise<string> {
-  let out = "";
-  for await (const c of s.pipeThrough(new TextDecoderStream())) out += c;
-  return out;
+function text(s: ReadableStream<Uint8Array>): Promise<string> {
+  return new Response(s).text();
 }
 
 /** Runs the loops until `minutes` have passed; see the module doc. */
