@@ -1,5 +1,6 @@
 /**
- * `deno task soak --faults --minutes N [--seed N]`: the faults mode (tests/helpers/faults_loop.ts):
+ * `deno task soak --faults --minutes N [--seed N] [--only kills,deletes,specials,redis]`: the
+ * faults mode (tests/helpers/faults_loop.ts):
  * the kill loop, deletes under a live writer, special files and Redis restarts under a queued
  * sweep, all at once for N minutes; prints what each did and exits non-zero on any failure.
  *
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     quiet: { type: "boolean", default: false },
     faults: { type: "boolean", default: false },
     minutes: { type: "string", default: "10" },
+    only: { type: "string" },
   },
 });
 if (values.faults) {
@@ -37,9 +39,13 @@ if (values.faults) {
     `soak --faults: kills, deletes under a live writer, special files and Redis restarts ` +
       `together for ${minutes} min (seed ${seed}) ...`,
   );
+  const only = values.only?.split(",") as
+    | ("kills" | "deletes" | "specials" | "redis")[]
+    | undefined;
   const r = await faultsLoop({
     minutes,
     seed,
+    only,
     log: values.quiet ? undefined : (line) => console.log(line),
   });
   console.log(

@@ -52,6 +52,8 @@ export interface FaultsReport {
 
 /** Options of {@link faultsLoop}. */
 export interface FaultsOptions {
+  /** Which loops to run (default all four). */
+  only?: ("kills" | "deletes" | "specials" | "redis")[];
   /** How long to go on (the loops finish their current round after this). */
   minutes: number;
   /** Seed of the moments chosen. */
@@ -62,12 +64,17 @@ export interface FaultsOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function spawn(args: string[], cwd?: string, env?: Record<string, string>): Deno.ChildProcess {
+function spawn(
+  args: string[],
+  cwd?: string,
+  env?: Record<string, string>,
+  stdout: "piped" | "null" = "piped",
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args,
     cwd,
     env,
-    stdout: "piped",
+    stdout,
     stderr: "piped",
   }).spawn();
 }
@@ -97,8 +104,9 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
   };
   const guard = (name: string, f: () => Promise<void>) =>
     f().catch((err) => fail(`${name}: ${(err as Error).message}`));
+  const on = (loop: NonNullable<FaultsOptions["only"]>[number]) => !o.only || o.only.includes(loop);
 
-  const kills = guard("kills", async () => {
+  const kills = on("kills") && guard("kills", async () => {
     for (let i = 0; Date.now() < deadline; i++) {
       const k = await killLoop({ runs: 1, seed: o.seed + i, phaseMs: 10 });
       r.kills += k.kills;
@@ -110,7 +118,7 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
     }
   });
 
-  const deletes = guard("delete under a writer", async () => {
+  const deletes = on("deletes") && guard("delete under a writer", async () => {
     const runs = await Deno.makeTempDir({ prefix: "faults-delete-" });
     try {
       for (let i = 0; Date.now() < deadline; i++) {
@@ -158,7 +166,7 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
     }
   });
 
-  const specials = guard("special files", async () => {
+  const specials = on("specials") && guard("special files", async () => {
     const root = await Deno.makeTempDir({ prefix: "faults-special-" });
     try {
       const runs = join(root, "runs");
@@ -199,7 +207,7 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
     }
   });
 
-  const redis = guard("Redis restarts", async () => {
+  const redis = on("redis") && guard("Redis restarts", async () => {
     for (let i = 0; Date.now() < deadline; i++) {
       const cwd = await Deno.makeTempDir({ prefix: "faults-redis-" });
       let server = await startRedis();
@@ -217,13 +225,20 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
         killed: boolean;
       }
       const worker = (): W => {
-        const proc = spawn(["run", "-A", WORKER, "--queue", server.url, "--threads", "1"], cwd);
-        proc.stdout.cancel().catch(() => {});
+        const proc = spawn(
+          ["run", "-A", WORKER, "--queue", server.url, "--threads", "1"],
+          cwd,
+          undefined,
+          "null",
+        );
         const w: W = { proc, killed: false };
         const err = text(proc.stderr);
         proc.status.then(async (st) => {
           if (!w.killed) {
-            fail(`Redis restarts: a worker exited (${st.code}): ${(await err).slice(-400)}`);
+            // deno-lint-ignore no-control-regex
+            const plain = (await err).replace(/\x1b\[[0-9;]*m/g, "");
+            const why = plain.split("\n").filter((l) => /error/i.test(l)).slice(0, 3).join(" | ");
+            fail(`Redis restarts: a worker exited (${st.code}): ${why || plain.slice(-300)}`);
           }
         });
         return w;
