@@ -114,6 +114,7 @@ export function timed<T>(
 /** Closes a BullMQ object, waiting at most 2 s (a hung server would keep `close()` forever). */
 async function closeQuietly(x: { close(): Promise<void> }): Promise<void> {
   await timed(x.close(), "", "close", 2000).catch(() => {});
+  clients.get(x)?.disconnect();
 }
 
 /**
@@ -289,11 +290,17 @@ async function addTrialJobs(
 }
 
 /** A queue whose errors (reconnects) are left to the calls' time limits. */
-function openQueue<D, R>(url: string, queueName: string): Queue<D, R> {
-  const queue = new Queue<D, R>(queueName, { connection: redisOptions(url) });
+function openQueue<D extends TrialJobData, R>(url: string, queueName: string): Queue<D, R> {
+  const client = new Redis(redisOptions(url));
+  client.on("error", () => {/* each call has its time limit */});
+  const queue = new Queue<D, R>(queueName, { connection: client });
   queue.on("error", () => {/* each call has its time limit */});
+  clients.set(queue, client);
   return queue;
 }
+
+/** The connection each queue was given (BullMQ 6 takes a client and leaves closing it to us). */
+const clients = new WeakMap<object, Redis>();
 
 /**
  * Adds one job per unfinished trial (existing job ids are left alone; `states`, when given,
@@ -495,7 +502,8 @@ export interface QueueWorkerOptions {
 export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: number }> {
   const log = o.log ?? ((l: string) => console.error(l));
   await checkRedis(o.url);
-  const connection = redisOptions(o.url);
+  const connection = new Redis(redisOptions(o.url));
+  connection.on("error", () => {/* reconnecting */});
   // Refuse before taking anything when the next waiting trial is of another code.
   const queue = openQueue<TrialJobData, TrialOutcome>(o.url, o.queueName);
   try {
@@ -595,6 +603,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
     throw err;
   } finally {
     watchdog.stop();
+    connection.disconnect();
     o.signal?.removeEventListener("abort", onAbort);
   }
   if (refused) throw refused instanceof TrialRefused ? refused : new TrialRefused(refused.message);
