@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { planSweep } from "../sweep/plan.ts";
-import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
+import { createSweep, readSweep, readTrialStates, resetGoneTrials } from "../sweep/store.ts";
 import { coreCount, runLocalSweep } from "../sweep/local.ts";
 import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
 import { SpecError } from "../sweep/spec.ts";
@@ -18,6 +18,7 @@ import {
   DEFAULT_QUEUE_NAME,
   enqueueSweep,
   forgetSweep,
+  removeTrialJobs,
   watchQueuedSweep,
 } from "../sweep/queue.ts";
 import { intFlag, parseCli, runAndExit } from "./_process.ts";
@@ -230,11 +231,16 @@ export async function main(argv: string[]): Promise<number> {
           `), folder ${relative(Deno.cwd(), sweepDir) || sweepDir}`,
       );
     }
+    const gone = await resetGoneTrials(sweepDir, (await readSweep(sweepDir)).record);
+    if (gone.length) {
+      console.error(`trial(s) ${gone.join(", ")}: their runs were deleted; training them again`);
+    }
     let summary: SweepSummary;
     if (args.queue) {
       const { record } = await readSweep(sweepDir);
       await checkRedis(args.queue);
       const states = await readTrialStates(sweepDir, record);
+      await removeTrialJobs(args.queue, args.queueName, record, gone);
       const added = await enqueueSweep(args.queue, args.queueName, record, states);
       console.error(
         `queue ${args.queueName} at ${args.queue}: ${added} trial(s) added, ` +

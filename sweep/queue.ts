@@ -328,6 +328,38 @@ export async function enqueueSweep(
 }
 
 /**
+ * Removes the jobs of some trials of a sweep folder (e.g. to train them again); returns how
+ * many were removed.
+ *
+ * @example
+ * ```ts ignore
+ * import { removeTrialJobs } from "./queue.ts";
+ * await removeTrialJobs("redis://127.0.0.1:6379", "convdeck-sweep", record, ["t002"]);
+ * ```
+ */
+export async function removeTrialJobs(
+  url: string,
+  queueName: string,
+  record: SweepRecord,
+  keys: readonly string[],
+): Promise<number> {
+  const queue = openQueue<TrialJobData, TrialOutcome>(url, queueName);
+  try {
+    let removed = 0;
+    for (const key of keys) {
+      const job = await timed(queue.getJob(jobId(record, key)), url, "get a job");
+      if (job) {
+        await timed(job.remove(), url, "remove a job");
+        removed++;
+      }
+    }
+    return removed;
+  } finally {
+    await closeQuietly(queue);
+  }
+}
+
+/**
  * Removes every job of a sweep (any folder of it) from the queue; returns how many were
  * removed and how many are running on a worker now (those are left; stop their workers).
  *

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { writeFileAtomic } from "../core/run/fs_safe.ts";
 import type { ParamValue } from "../core/params.ts";
 import { type SweepSpec, type TrialPlan, validateSpec } from "./spec.ts";
@@ -248,4 +248,35 @@ export async function listSweeps(
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   return out.sort((a, b) => b.record.createdAt.localeCompare(a.record.createdAt));
+}
+
+/**
+ * Finished trials whose run folder is gone (deleted after the trial ended) go back to pending,
+ * so that the sweep trains them again instead of reporting a result nobody can open. A run
+ * counts as gone when its run.json is missing while its runs folder is visible from here (or
+ * it lies in the sweep's own runs folder); returns the keys reset.
+ *
+ * @example
+ * ```ts ignore
+ * import { readSweep, resetGoneTrials } from "./store.ts";
+ * const { dir, record } = await readSweep("sweeps/lr-1a2b3c4d");
+ * await resetGoneTrials(dir, record); // ["t002"] after runs/<t002's run> was deleted
+ * ```
+ */
+export async function resetGoneTrials(dir: string, record: SweepRecord): Promise<string[]> {
+  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+  const reset: string[] = [];
+  for (const s of await readTrialStates(dir, record)) {
+    if (!FINISHED.includes(s.status) || !s.runDir) continue;
+    if (await exists(join(s.runDir, "run.json"))) continue;
+    const ours = record.runsDir !== undefined && s.runDir.startsWith(record.runsDir + sep);
+    if (!ours && !(await exists(dirname(s.runDir)))) continue; // not visible from here
+    await writeTrialState(dir, {
+      ...pendingState(record.trials[s.index]),
+      attempts: s.attempts,
+      reason: `its run ${s.runDir} was deleted: trained again`,
+    });
+    reset.push(s.key);
+  }
+  return reset;
 }
