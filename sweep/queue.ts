@@ -577,7 +577,11 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
         backend: o.backend,
         signal: trialAbort.signal,
         log: () => {},
-        onRun: (runDir) => job.updateProgress({ runDir, worker: me }),
+        // Progress is for the controller's display: a Redis that lost the job (restarted
+        // without persistence) must not fail the trial, whose run goes on regardless.
+        onRun: (runDir) =>
+          timed(job.updateProgress({ runDir, worker: me }), o.url, "job progress", o.timeoutMs)
+            .catch((err) => log(`${me}: trial ${trial.key}: progress not sent (${err.message})`)),
       });
       training = trialRun.catch(() => {});
       const outcome = await trialRun.catch(async (err) => {
