@@ -11,7 +11,7 @@
  *   sweep folder whose sweep.json is a FIFO, listed by `deno task runs list`; a hang (over
  *   30 s) is a failure;
  * - **Redis restarts**: a queued sweep (controller and two workers, processes) on a Redis
- *   restarted without persistence every 5-15 s and, now and then, a worker SIGKILLed and
+ *   restarted without persistence every 2-6 s and, now and then, a worker SIGKILLed and
  *   replaced; the sweep must finish with one complete run per trial.
  *
  * @module
@@ -214,7 +214,7 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
       const spec = {
         name: `faults${i}`,
         experiment: "default",
-        settings: { epochs: 2, imageSize: 16 },
+        settings: { epochs: 3, imageSize: 16 },
         parameters: { width: { values: [4, 6, 8] } },
         metric: "val_acc",
       };
@@ -254,7 +254,7 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
       try {
         const giveUp = Date.now() + 10 * 60_000;
         while (!done && Date.now() < giveUp) {
-          await Promise.race([status, sleep(5000 + rand() * 10_000)]);
+          await Promise.race([status, sleep(2000 + rand() * 4000)]);
           if (done) break;
           if (rand() < 0.3) {
             const k = Math.floor(rand() * workers.length);
