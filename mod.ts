@@ -185,6 +185,8 @@ export { type GradCamResult } from "./core/viz/grad_cam.ts";
 export {
   codeChanges,
   type CodeIdentity,
+  formatCodeIdentity,
+  type GitIdentity,
   type ModuleIdentity,
   moduleSha256,
   parseCodeIdentity,

@@ -18,6 +18,12 @@ import { applyMetaEdit, checkTag, type MetaEdit, updateRunMeta } from "../core/r
 import { resumeCommand } from "../core/experiment/resume_command.ts";
 import { emptyTrash, listTrash, restoreRun, trashRun } from "../core/run/trash.ts";
 import { readRunInfoChecked } from "../core/run/run_info.ts";
+import { readRunInfo } from "../core/run/reader.ts";
+import {
+  type CodeIdentity,
+  formatCodeIdentity,
+  parseCodeIdentity,
+} from "../core/code_identity_format.ts";
 import { runAndExit } from "./_process.ts";
 import { resolveRun, shownPath } from "./_run_ref.ts";
 import { FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
@@ -209,7 +215,7 @@ function resumeOf(s: RunSummaryRecord, runsDir: string): string {
   });
 }
 
-function showText(s: RunSummaryRecord, runsDir: string): string {
+function showText(s: RunSummaryRecord, runsDir: string, code?: CodeIdentity): string {
   const lines = [`${s.id}${s.meta.name ? `  "${s.meta.name}"` : ""}`];
   const add = (k: string, v: unknown) => {
     if (v !== undefined && v !== null && v !== "") lines.push(`  ${k.padEnd(14)} ${v}`);
@@ -228,6 +234,7 @@ function showText(s: RunSummaryRecord, runsDir: string): string {
   add("duration", formatDuration(runDurationMs(s)));
   add("epochs", s.epochs);
   add("backend", s.backend);
+  add("code", code ? formatCodeIdentity(code) : undefined);
   add("test accuracy", s.testAcc ?? undefined);
   if (Object.keys(s.hyper).length) {
     lines.push("  hyperparameters");
@@ -401,7 +408,10 @@ async function show(c: Context): Promise<number> {
       null,
       2,
     )));
-  } else out(showText(s, runsDir));
+  } else {
+    const info = await readRunInfo(s.dir).catch(() => undefined);
+    out(showText(s, runsDir, parseCodeIdentity(info?.config?.code)));
+  }
   return 0;
 }
 

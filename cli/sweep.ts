@@ -5,15 +5,23 @@
  *
  * @module
  */
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
 import { planSweep } from "../sweep/plan.ts";
-import { createSweep, readSweep, readTrialStates } from "../sweep/store.ts";
+import { createSweep, readSweep, readTrialStates, resetGoneTrials } from "../sweep/store.ts";
 import { coreCount, runLocalSweep } from "../sweep/local.ts";
 import { formatSummary, summarize, type SweepSummary } from "../sweep/summary.ts";
 import { SpecError } from "../sweep/spec.ts";
-import { checkRedis, DEFAULT_QUEUE_NAME, enqueueSweep, watchQueuedSweep } from "../sweep/queue.ts";
+import {
+  checkRedis,
+  DEFAULT_QUEUE_NAME,
+  enqueueSweep,
+  forgetSweep,
+  removeTrialJobs,
+  watchQueuedSweep,
+} from "../sweep/queue.ts";
 import { runAndExit } from "./_process.ts";
+import { onInterrupt } from "./_interrupt.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 /** The `--help` text. */
@@ -27,13 +35,15 @@ Options:
   --workers K          trials at a time on this machine                      [default: 1]
   --threads N          threads per trial            [default: cores / workers, at least 1]
   --backend NAME       ${BACKEND_NAMES.join("|")}                  [default: auto]
-  --runs DIR           where trial runs go                                [default: runs]
+  --runs DIR           where trial runs go   [default: runs; on --resume the sweep's own]
   --sweeps DIR         where sweep folders go                           [default: sweeps]
   --resume SWEEP_DIR   continue a sweep: finished trials are kept, interrupted ones resume
                        from their resume points, nothing runs twice
   --queue URL          redis://HOST:PORT: put the trials on a queue for sweep-worker
                        processes (on any machine sharing the runs folder) and follow them
   --queue-name NAME    the queue's name                          [default: ${DEFAULT_QUEUE_NAME}]
+  --forget             with SPEC and --queue: remove the spec's sweep jobs from the queue
+                       (finished, waiting; running ones are left to their workers)
   -h, --help           show this help
 
 Ctrl-C stops cleanly (running trials save a resume point); with --queue it only stops
@@ -48,10 +58,12 @@ export interface SweepArgs {
   workers: number;
   threads?: number;
   backend: BackendName;
-  runsDir: string;
+  /** `--runs` as given (absent: the sweep's stored folder on --resume, else `runs`). */
+  runsDir?: string;
   sweepsDir: string;
   queue?: string;
   queueName: string;
+  forget: boolean;
   help: boolean;
 }
 
@@ -74,12 +86,16 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
     resume: { type: "string" },
     queue: { type: "string" },
     "queue-name": { type: "string" },
+    forget: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, { positionals: true });
   const v = parsed.values;
   const help = v.help ?? false;
   if (!help && parsed.positionals.length + (v.resume ? 1 : 0) !== 1) {
     throw new FlagError("give a spec file, or --resume SWEEP_DIR (one of the two)");
+  }
+  if (v.forget && (!v.queue || v.resume)) {
+    throw new FlagError("--forget takes the spec and --queue redis://HOST:PORT (no --resume)");
   }
   const backend = choiceFlag("--backend", v.backend, BACKEND_NAMES) ?? "auto";
   if (v.queue !== undefined && !/^rediss?:\/\/[^/\s]+/.test(v.queue)) {
@@ -94,10 +110,11 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
     workers: intFlag("--workers", v.workers, { min: 1 }) ?? 1,
     threads: intFlag("--threads", v.threads, { min: 1 }),
     backend,
-    runsDir: v.runs ?? "runs",
+    runsDir: v.runs,
     sweepsDir: v.sweeps ?? "sweeps",
     queue: v.queue,
     queueName: v["queue-name"] ?? DEFAULT_QUEUE_NAME,
+    forget: v.forget ?? false,
     help,
   };
 }
@@ -139,22 +156,23 @@ export function main(argv: string[]): Promise<number> {
 
 async function sweep(args: SweepArgs): Promise<number> {
   const controller = new AbortController();
-  let sigints = 0;
-  const onSignal = () => {
-    if (++sigints > 1) Deno.exit(130);
-    console.error(
-      args.queue
-        ? "\nCtrl-C: no longer following the sweep (the workers go on)"
-        : "\nCtrl-C: stopping the running trials after their current batch (again: quit now)",
-    );
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopListening = onInterrupt({
+    first: () => {
+      console.error(
+        args.queue
+          ? "\nCtrl-C: no longer following the sweep (the workers go on)"
+          : "\nCtrl-C: stopping the running trials after their current batch (again: quit now)",
+      );
+      controller.abort();
+    },
+    again: () => Deno.exit(130),
+  });
   const started = performance.now();
   const live = liveLine();
+  let sweepDir: string | undefined;
+  let runsDir = args.runsDir ?? "runs";
   try {
-    let sweepDir: string;
+    if (args.forget) return await forget(args);
     if (args.resume) {
       const { dir, record } = await readSweep(args.resume);
       if (record.queue && !args.queue) {
@@ -171,10 +189,16 @@ async function sweep(args: SweepArgs): Promise<number> {
         );
       }
       sweepDir = dir;
+      runsDir = args.runsDir ?? record.runsDir ?? "runs";
+      if (args.runsDir && record.runsDir && resolve(args.runsDir) !== record.runsDir) {
+        console.error(
+          `note: the sweep was started with --runs ${record.runsDir}; using ${runsDir}`,
+        );
+      }
     } else {
       let record;
       try {
-        record = await planSweep(args.spec!);
+        record = { ...await planSweep(args.spec!), runsDir: resolve(runsDir) };
         if (args.queue) record = { ...record, queue: args.queueName };
       } catch (err) {
         console.error(`error: ${(err as Error).message}`);
@@ -200,14 +224,20 @@ async function sweep(args: SweepArgs): Promise<number> {
           `), folder ${relative(Deno.cwd(), sweepDir) || sweepDir}`,
       );
     }
+    const gone = await resetGoneTrials(sweepDir, (await readSweep(sweepDir)).record);
+    if (gone.length) {
+      console.error(`trial(s) ${gone.join(", ")}: their runs were deleted; training them again`);
+    }
     let summary: SweepSummary;
     if (args.queue) {
       const { record } = await readSweep(sweepDir);
       await checkRedis(args.queue);
-      const added = await enqueueSweep(args.queue, args.queueName, record);
+      const states = await readTrialStates(sweepDir, record);
+      await removeTrialJobs(args.queue, args.queueName, record, gone);
+      const added = await enqueueSweep(args.queue, args.queueName, record, states);
       console.error(
         `queue ${args.queueName} at ${args.queue}: ${added} trial(s) added, ` +
-          `${record.trials.length - added} already there; start workers with ` +
+          `${record.trials.length - added} already there or finished; start workers with ` +
           `deno task sweep-worker --queue ${args.queue} --runs <shared runs folder>`,
       );
       summary = await watchQueuedSweep({
@@ -216,6 +246,11 @@ async function sweep(args: SweepArgs): Promise<number> {
         sweepDir,
         signal: controller.signal,
         onChange: (s) => live.show(s),
+        onLost: (keys) =>
+          console.error(
+            `\nRedis lost the jobs of ${keys.join(", ")} (restarted without persistence?): ` +
+              `added again`,
+          ),
       });
     } else {
       const threads = args.threads ?? Math.max(1, Math.floor(coreCount() / args.workers));
@@ -224,7 +259,7 @@ async function sweep(args: SweepArgs): Promise<number> {
       );
       summary = await runLocalSweep({
         sweepDir,
-        runsDir: args.runsDir,
+        runsDir,
         workers: args.workers,
         threads,
         backend: args.backend,
@@ -242,22 +277,55 @@ async function sweep(args: SweepArgs): Promise<number> {
     );
     if (summary.best?.runDir) console.log(`  best run: ${summary.best.runDir}`);
     if (summary.done < summary.total) {
-      console.log(
-        `  continue it:  deno task sweep --resume ${rel}${
-          args.queue ? ` --queue ${args.queue}` : ""
-        }`,
-      );
+      console.log(`  continue it:  ${sweepResumeCommand(rel, runsDir, args.queue)}`);
       return controller.signal.aborted ? 130 : 1;
     }
     return 0;
   } catch (err) {
     live.end();
     console.error(`error: ${(err as Error).message}`);
+    if (sweepDir && args.queue) {
+      const rel = relative(Deno.cwd(), sweepDir) || sweepDir;
+      console.error(`  continue it:  ${sweepResumeCommand(rel, runsDir, args.queue)}`);
+    }
     return 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopListening();
   }
+}
+
+/** `--forget`: removes the spec's sweep jobs from the queue. */
+async function forget(args: SweepArgs): Promise<number> {
+  let id: string;
+  try {
+    id = (await planSweep(args.spec!)).id;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return err instanceof SpecError ? 2 : 1;
+  }
+  await checkRedis(args.queue!);
+  const { removed, running } = await forgetSweep(args.queue!, args.queueName, id);
+  console.log(
+    `sweep ${id}: ${removed} job(s) removed from the queue ${args.queueName}` +
+      (running ? `; ${running} running on workers were left (stop those workers first)` : ""),
+  );
+  return running ? 1 : 0;
+}
+
+/**
+ * The command that continues a sweep: its folder, its runs folder and, for a queued sweep, the
+ * queue (paths relative to the current folder when inside it).
+ *
+ * @example
+ * ```ts
+ * import { sweepResumeCommand } from "./sweep.ts";
+ * sweepResumeCommand("sweeps/lr-1a2b3c4d", "/tmp/r"); // "deno task sweep --resume sweeps/lr-1a2b3c4d --runs /tmp/r"
+ * ```
+ */
+export function sweepResumeCommand(sweepDir: string, runsDir: string, queue?: string): string {
+  const rel = relative(Deno.cwd(), resolve(runsDir));
+  const runs = rel === "" ? "." : rel.startsWith("..") ? resolve(runsDir) : rel;
+  return `deno task sweep --resume ${sweepDir} --runs ${runs}${queue ? ` --queue ${queue}` : ""}`;
 }
 
 /**

@@ -5,10 +5,11 @@
  * @module
  */
 import { BACKEND_NAMES, type BackendName } from "../core/backend/select.ts";
-import { DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
+import { DEFAULT_LOCK_MS, DEFAULT_QUEUE_NAME, runQueueWorker } from "../sweep/queue.ts";
 import { TrialRefused } from "../sweep/trial.ts";
 import { runAndExit } from "./_process.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
+import { onInterrupt } from "./_interrupt.ts";
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task sweep-worker --queue redis://HOST:PORT [options]
@@ -24,7 +25,7 @@ Options:
   --threads N          threads per trial                            [default: all cores]
   --backend NAME       ${BACKEND_NAMES.join("|")}                  [default: auto]
   --lock-ms N          a trial's queue lock, renewed while it runs; a dead worker's trial goes
-                       to another worker after about twice this            [default: 30000]
+                       to another worker after about 1.5 times this         [default: ${DEFAULT_LOCK_MS}]
   --max-trials N       exit after N trials                          [default: no limit]
   -h, --help           show this help
 
@@ -77,7 +78,7 @@ export function parseWorkerArgs(argv: string[]): WorkerArgs {
     runsDir: v.runs ?? "runs",
     threads: intFlag("--threads", v.threads, { min: 1 }),
     backend,
-    lockMs: intFlag("--lock-ms", v["lock-ms"], { min: 1000 }) ?? 30_000,
+    lockMs: intFlag("--lock-ms", v["lock-ms"], { min: 1000 }) ?? DEFAULT_LOCK_MS,
     maxTrials: intFlag("--max-trials", v["max-trials"], { min: 1 }),
     help: v.help ?? false,
   };
@@ -101,14 +102,15 @@ export function main(argv: string[]): Promise<number> {
 
 async function work(args: WorkerArgs): Promise<number> {
   const controller = new AbortController();
-  let signals = 0;
-  const onSignal = () => {
-    if (++signals > 1) Deno.exit(130);
-    console.error("\nstopping: the running trial saves a resume point and goes back on the queue");
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  const stopListening = onInterrupt({
+    first: () => {
+      console.error(
+        "\nstopping: the running trial saves a resume point and goes back on the queue",
+      );
+      controller.abort();
+    },
+    again: () => Deno.exit(130),
+  });
   try {
     console.error(`worker ${Deno.pid}: waiting for trials on ${args.queue} (${args.queueName})`);
     const { trials } = await runQueueWorker({
@@ -131,8 +133,7 @@ async function work(args: WorkerArgs): Promise<number> {
     console.error(`error: ${(err as Error).message}`);
     return 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
+    stopListening();
   }
 }
 

@@ -13,13 +13,20 @@ import { describeParams, parseSetArg } from "../core/params.ts";
 import {
   BUILTIN_EXPERIMENTS,
   experimentIdentity,
+  experimentModulePath,
   ExperimentNotFoundError,
   isBuiltinExperiment,
   isExperimentPath,
   loadExperiment,
 } from "../experiments/registry.ts";
 import { parsePluginArg, pluginIdentity } from "../core/plugins.ts";
-import { codeChanges, type CodeIdentity, parseCodeIdentity } from "../core/code_identity.ts";
+import {
+  codeChanges,
+  type CodeIdentity,
+  gitIdentity,
+  parseCodeIdentity,
+} from "../core/code_identity.ts";
+import { VERSION } from "../core/version.ts";
 import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
 import { modelSummary } from "../core/models/summary.ts";
 import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
@@ -39,6 +46,7 @@ import {
   runCommand,
 } from "../core/flags.ts";
 import { OptionsError } from "../core/options.ts";
+import { onInterrupt } from "./_interrupt.ts";
 
 const BACKENDS = BACKEND_NAMES;
 
@@ -316,28 +324,22 @@ async function train(args: TrainArgs): Promise<number> {
     args = { ...args, resume: (await resolveRun("--resume", args.resume, args.runsDir)).shown };
   }
   const controller = new AbortController();
-  let sigints = 0;
   let trainingDone = false;
-  const onSignal = (name: string) => () => {
-    if (trainingDone) {
+  const stopListening = onInterrupt({
+    first: (name) => {
+      if (!trainingDone) {
+        console.error(
+          `\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`,
+        );
+      }
       controller.abort();
-      return;
-    }
-    sigints++;
-    if (sigints > 1) {
+    },
+    again: (name) => {
+      if (trainingDone) return controller.abort();
       console.error(`\n${name} again: quitting now (the last finished epoch is saved).`);
       Deno.exit(130);
-    }
-    console.error(
-      `\n${name}: finishing the current batch and saving (press Ctrl-C again to quit now)`,
-    );
-    controller.abort();
-  };
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", onSignal("Ctrl-C")],
-    ["SIGTERM", onSignal("SIGTERM")],
-  ];
-  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+    },
+  });
   try {
     const plugins = args.callbacks.map(parsePluginArg);
     let source = args.experiment;
@@ -354,7 +356,10 @@ async function train(args: TrainArgs): Promise<number> {
     const code: CodeIdentity = {
       experiment: await experimentIdentity(source).catch(() => ({ source })),
       plugins: await Promise.all(plugins.map((p) => pluginIdentity(p))),
+      convdeck: VERSION,
     };
+    const git = await gitIdentity(experimentModulePath(source));
+    if (git) code.git = git;
     if (storedCode) {
       const changes = codeChanges(storedCode, code);
       if (changes.length > 0 && !args.allowChangedCode) {
@@ -452,7 +457,7 @@ async function train(args: TrainArgs): Promise<number> {
     }
     return 0;
   } finally {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    stopListening();
   }
 }
 

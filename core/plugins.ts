@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from "node:path";
 import { toFileUrl } from "./paths.ts";
 import { type Callback, CALLBACK_HOOKS } from "./callback.ts";
 import type { PluginSpec } from "./experiment.ts";
-import { type ModuleIdentity, moduleSha256 } from "./code_identity.ts";
+import { moduleGraphIdentity, type ModuleIdentity } from "./code_identity.ts";
 
 /** Thrown when a plugin cannot be loaded; the message names the plugin and the fix. */
 export class PluginError extends Error {
@@ -61,14 +61,14 @@ export function parsePluginArg(arg: string): PluginSpec {
   }
 }
 
-/** The identity of a plugin's code: its resolved path or URL and the module file's sha256. */
+/** The identity of a plugin's code: its resolved path or URL and its local module graph's sha256. */
 export async function pluginIdentity(
   spec: PluginSpec,
   baseDir: string = Deno.cwd(),
 ): Promise<ModuleIdentity> {
   const isUrl = /^(https?|file|npm|jsr):/.test(spec.path);
   const abs = isUrl ? spec.path : isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
-  return { source: abs, sha256: await moduleSha256(abs).catch(() => undefined) };
+  return { source: abs, ...await moduleGraphIdentity(abs).catch(() => undefined) };
 }
 
 /**

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Experiment } from "../core/experiment.ts";
 import { toFileUrl } from "../core/paths.ts";
-import { type ModuleIdentity, moduleSha256 } from "../core/code_identity.ts";
+import { moduleGraphIdentity, type ModuleIdentity } from "../core/code_identity.ts";
 import { shownPath } from "../core/format/path.ts";
 
 const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = {
@@ -63,7 +63,7 @@ export function isBuiltinExperiment(name: string): boolean {
 export async function experimentIdentity(nameOrPath: string): Promise<ModuleIdentity> {
   const path = experimentModulePath(nameOrPath);
   const source = isBuiltinExperiment(nameOrPath) ? nameOrPath : path;
-  return { source, sha256: await moduleSha256(path) };
+  return { source, ...await moduleGraphIdentity(path) };
 }
 
 /**

@@ -66,11 +66,15 @@ export {
 export { coreCount, type LocalSweepOptions, runLocalSweep } from "./local.ts";
 export {
   checkRedis,
+  DEFAULT_LOCK_MS,
   DEFAULT_QUEUE_NAME,
   enqueueSweep,
+  forgetSweep,
   jobId,
   type QueueWorkerOptions,
+  REDIS_TIMEOUT_MS,
   redisOptions,
+  RedisTimeoutError,
   runQueueWorker,
   type TrialJobData,
   type WatchOptions,

@@ -20,11 +20,9 @@ import { resolveOptions, STANDARD_OPTIONS } from "../core/options.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { VERSION } from "../core/version.ts";
 import { shownPath } from "../core/format/path.ts";
-import {
-  experimentIdentity,
-  experimentModulePath,
-  loadExperiment,
-} from "../experiments/registry.ts";
+import { loadExperiment } from "../experiments/registry.ts";
+import { experimentFingerprint } from "./fingerprint.ts";
+export { experimentFingerprint } from "./fingerprint.ts";
 import { expandTrials, SpecError, type SweepSpec, trialOverrides, validateSpec } from "./spec.ts";
 import { sweepIdOf, type SweepRecord } from "./store.ts";
 
@@ -61,29 +59,6 @@ export async function loadSpecFile(path: string): Promise<SweepSpec> {
     }
   }
   return validateSpec(raw);
-}
-
-/**
- * The experiment source as trials load it (a built-in name or an absolute path) and its sha256.
- *
- * @example
- * ```ts ignore
- * import { experimentFingerprint } from "./plan.ts";
- * const { source, sha256 } = await experimentFingerprint("default");
- * console.log(source, sha256.slice(0, 12));
- * ```
- */
-export async function experimentFingerprint(
-  experiment: string,
-): Promise<{ source: string; sha256: string }> {
-  try {
-    const id = await experimentIdentity(experiment);
-    return { source: id.source, sha256: id.sha256! };
-  } catch (err) {
-    throw new Error(
-      `experiment: cannot read ${experimentModulePath(experiment)} (${(err as Error).message})`,
-    );
-  }
 }
 
 /**

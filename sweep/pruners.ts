@@ -160,7 +160,8 @@ export function ashaRule(
 }
 
 /**
- * Applies the spec's pruner; see {@linkcode medianRule} and {@linkcode ashaRule}.
+ * Applies the spec's pruner; see {@linkcode medianRule} and {@linkcode ashaRule}. Given the
+ * trial's planned epoch count, never prunes at (or after) its final epoch.
  *
  * @example
  * ```ts
@@ -174,7 +175,13 @@ export function decidePrune(
   dir: "min" | "max",
   own: readonly number[],
   others: readonly (readonly number[])[],
+  plannedEpochs?: number,
 ): PruneDecision {
+  // A trial that has trained its last epoch is finished: pruning it saves nothing and would
+  // leave a complete trial out of the best.
+  if (plannedEpochs !== undefined && own.length >= plannedEpochs) {
+    return { prune: false, reason: `final epoch ${own.length} of ${plannedEpochs}` };
+  }
   return pruner.type === "median"
     ? medianRule(pruner, dir, own, others)
     : ashaRule(pruner, dir, own, others);

@@ -8,6 +8,14 @@
  * in the shared runs folder and resumes it from its newest resume point. A worker whose
  * convdeck version or experiment code differs from the sweep's refuses, with the reason.
  *
+ * Faults: every Redis call has a time limit ({@linkcode REDIS_TIMEOUT_MS}): a server that
+ * accepts connections but never answers (paused, overloaded) is an error naming the URL, not a
+ * hang; the worker then stops its trial cleanly (a resume point). Jobs lost by a Redis restarted
+ * without persistence are noticed by the controller and added again from the sweep folder (job
+ * ids are deterministic); workers reconnect on their own. Job ids carry the sweep folder's
+ * random `folderId`, so a new folder of the same spec never sees the old folder's jobs, and
+ * {@linkcode forgetSweep} removes a sweep's jobs.
+ *
  * @example
  * ```ts ignore
  * import { checkRedis, enqueueSweep } from "./queue.ts";
@@ -36,6 +44,130 @@ import type { TrialPlan } from "./spec.ts";
 
 /** The queue's default name. */
 export const DEFAULT_QUEUE_NAME = "convdeck-sweep";
+
+/** How long one Redis call may take before the sweep gives up on it (ms). */
+export const REDIS_TIMEOUT_MS = 10_000;
+
+/**
+ * A trial's queue lock by default (ms): renewed every half of it while the trial runs; a dead
+ * worker's trial is handed on within about 1.5 times this (the stalled check runs every half
+ * lock). A busy worker that misses a renewal loses nothing: the next worker finds the trial
+ * claimed by a live heartbeat (`core/run/lock.ts`) and waits.
+ */
+export const DEFAULT_LOCK_MS = 5_000;
+
+/**
+ * Redis did not answer within the time limit.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisTimeoutError, watchQueuedSweep } from "./queue.ts";
+ * try {
+ *   await watchQueuedSweep(options);
+ * } catch (err) {
+ *   if (err instanceof RedisTimeoutError) console.error(err.message);
+ * }
+ * ```
+ */
+export class RedisTimeoutError extends Error {
+  /** Builds the message from the URL, what was asked and the limit. */
+  constructor(url: string, what: string, ms: number) {
+    super(
+      `Redis at ${url} did not answer (${what}) within ${ms / 1000} s: is it paused, ` +
+        `overloaded, or not a Redis server?`,
+    );
+    this.name = "RedisTimeoutError";
+  }
+}
+
+/**
+ * `p`, or a {@linkcode RedisTimeoutError} after `ms`; while `isDown()` says the server cannot
+ * be reached at all (restarting, stopped: connections refused), the limit starts again, since
+ * the client reconnects by itself: only a server that is connected and silent is a hang.
+ *
+ * @example
+ * ```ts ignore
+ * import { timed } from "./queue.ts";
+ * await timed(queue.getJob(id), "redis://127.0.0.1:6379", "get a job"); // throws after 10 s
+ * ```
+ */
+export function timed<T>(
+  p: Promise<T>,
+  url: string,
+  what: string,
+  ms = REDIS_TIMEOUT_MS,
+  isDown: () => boolean = () => false,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = () => {
+      timer = setTimeout(() => {
+        if (isDown()) arm();
+        else reject(new RedisTimeoutError(url, what, ms));
+      }, ms);
+    };
+    arm();
+    p.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
+
+/** Closes a BullMQ object, waiting at most 2 s (a hung server would keep `close()` forever). */
+async function closeQuietly(x: { close(): Promise<void> }): Promise<void> {
+  await timed(x.close(), "", "close", 2000).catch(() => {});
+  clients.get(x)?.disconnect();
+}
+
+/**
+ * A connection of its own that tells whether the server is down (connections refused while it
+ * restarts) rather than silent (connected, no answers: paused, overloaded).
+ */
+class RedisProbe {
+  readonly client: Redis;
+  constructor(url: string) {
+    this.client = new Redis({ ...redisOptions(url), lazyConnect: true });
+    this.client.on("error", () => {/* reconnecting */});
+    this.client.connect().catch(() => {/* reconnecting */});
+  }
+  /** True while the client has no connection and is trying again. */
+  get down(): boolean {
+    return ["reconnecting", "connecting", "close"].includes(this.client.status);
+  }
+  close(): void {
+    this.client.disconnect();
+  }
+}
+
+/**
+ * Pings Redis every second on its own connection; `dead` rejects with a
+ * {@linkcode RedisTimeoutError} once a ping goes unanswered for `timeoutMs` on a live
+ * connection (a restart, however long, only waits: the clients reconnect).
+ */
+function redisWatchdog(url: string, timeoutMs: number): { dead: Promise<never>; stop(): void } {
+  const probe = new RedisProbe(url);
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const dead = new Promise<never>((_, reject) => {
+    const tick = async () => {
+      if (stopped) return;
+      try {
+        await timed(probe.client.ping(), url, "PING", timeoutMs, () => probe.down);
+        timer = setTimeout(tick, 1000);
+      } catch (err) {
+        if (!stopped) reject(err);
+      }
+    };
+    timer = setTimeout(tick, 0);
+  });
+  dead.catch(() => {});
+  return {
+    dead,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      probe.close();
+    },
+  };
+}
 
 /** What a job carries: the sweep (with only this trial) and the trial's key. */
 export interface TrialJobData {
@@ -77,16 +209,19 @@ export function redisOptions(url: string): RedisOptions {
 }
 
 /**
- * The job id of a trial: deterministic, so adding a sweep again adds nothing.
+ * The job id of a trial: deterministic for one sweep folder (the sweep id, the folder's random
+ * `folderId` when it has one, the trial key), so adding a sweep again adds nothing, and a new
+ * folder of the same spec gets new jobs.
  *
  * @example
  * ```ts
  * import { jobId } from "./queue.ts";
- * jobId("lr-1a2b3c4d", "t007"); // "lr-1a2b3c4d-t007"
+ * jobId({ id: "lr-1a2b3c4d", folderId: "0f3e9a12" }, "t007"); // "lr-1a2b3c4d-0f3e9a12-t007"
+ * jobId({ id: "lr-1a2b3c4d" }, "t007"); // "lr-1a2b3c4d-t007" (folders made before folderId)
  * ```
  */
-export function jobId(sweepId: string, key: string): string {
-  return `${sweepId}-${key}`;
+export function jobId(sweep: Pick<SweepRecord, "id" | "folderId">, key: string): string {
+  return sweep.folderId ? `${sweep.id}-${sweep.folderId}-${key}` : `${sweep.id}-${key}`;
 }
 
 /**
@@ -111,8 +246,15 @@ export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
   let lastError: Error | undefined;
   client.on("error", (err: Error) => lastError = err);
   try {
-    await client.connect();
-    await client.ping();
+    await timed(
+      (async () => {
+        await client.connect();
+        await client.ping();
+      })(),
+      url,
+      "connect and PING",
+      timeoutMs,
+    );
   } catch (err) {
     throw new Error(
       `Redis is not reachable at ${url} (${(lastError ?? err as Error).message}); start it ` +
@@ -123,8 +265,46 @@ export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
   }
 }
 
+/** Adds the jobs of `trials` whose ids are not on the queue; returns how many were new. */
+async function addTrialJobs(
+  queue: Queue<TrialJobData>,
+  url: string,
+  record: SweepRecord,
+  trials: readonly TrialPlan[],
+): Promise<number> {
+  const jobs = [];
+  for (const t of trials) {
+    const id = jobId(record, t.key);
+    if (await timed(queue.getJob(id), url, "get a job")) continue;
+    jobs.push({
+      name: t.key,
+      data: {
+        sweep: { ...record, trials: [t], plannedEpochs: [record.plannedEpochs[t.index]] },
+        trial: t,
+      },
+      opts: { jobId: id, attempts: 3, removeOnComplete: false, removeOnFail: false },
+    });
+  }
+  if (jobs.length) await timed(queue.addBulk(jobs), url, "add jobs");
+  return jobs.length;
+}
+
+/** A queue whose errors (reconnects) are left to the calls' time limits. */
+function openQueue<D extends TrialJobData, R>(url: string, queueName: string): Queue<D, R> {
+  const client = new Redis(redisOptions(url));
+  client.on("error", () => {/* each call has its time limit */});
+  const queue = new Queue<D, R>(queueName, { connection: client });
+  queue.on("error", () => {/* each call has its time limit */});
+  clients.set(queue, client);
+  return queue;
+}
+
+/** The connection each queue was given (BullMQ 6 takes a client and leaves closing it to us). */
+const clients = new WeakMap<object, Redis>();
+
 /**
- * Adds one job per trial (existing job ids are left alone); returns how many were new.
+ * Adds one job per unfinished trial (existing job ids are left alone; `states`, when given,
+ * leaves out the finished trials); returns how many were new.
  *
  * @example
  * ```ts ignore
@@ -136,28 +316,81 @@ export async function enqueueSweep(
   url: string,
   queueName: string,
   record: SweepRecord,
+  states?: readonly TrialState[],
 ): Promise<number> {
-  const queue = new Queue<TrialJobData>(queueName, { connection: redisOptions(url) });
+  const queue = openQueue<TrialJobData, TrialOutcome>(url, queueName);
   try {
-    let added = 0;
-    const jobs = [];
-    for (const t of record.trials) {
-      const id = jobId(record.id, t.key);
-      if (await queue.getJob(id)) continue;
-      added++;
-      jobs.push({
-        name: t.key,
-        data: {
-          sweep: { ...record, trials: [t], plannedEpochs: [record.plannedEpochs[t.index]] },
-          trial: t,
-        },
-        opts: { jobId: id, attempts: 3, removeOnComplete: false, removeOnFail: false },
-      });
-    }
-    if (jobs.length) await queue.addBulk(jobs);
-    return added;
+    const todo = record.trials.filter((t) => !FINISHED.includes(states?.[t.index]?.status!));
+    return await addTrialJobs(queue, url, record, todo);
   } finally {
-    await queue.close();
+    await closeQuietly(queue);
+  }
+}
+
+/**
+ * Removes the jobs of some trials of a sweep folder (e.g. to train them again); returns how
+ * many were removed.
+ *
+ * @example
+ * ```ts ignore
+ * import { removeTrialJobs } from "./queue.ts";
+ * await removeTrialJobs("redis://127.0.0.1:6379", "convdeck-sweep", record, ["t002"]);
+ * ```
+ */
+export async function removeTrialJobs(
+  url: string,
+  queueName: string,
+  record: SweepRecord,
+  keys: readonly string[],
+): Promise<number> {
+  const queue = openQueue<TrialJobData, TrialOutcome>(url, queueName);
+  try {
+    let removed = 0;
+    for (const key of keys) {
+      const job = await timed(queue.getJob(jobId(record, key)), url, "get a job");
+      if (job) {
+        await timed(job.remove(), url, "remove a job");
+        removed++;
+      }
+    }
+    return removed;
+  } finally {
+    await closeQuietly(queue);
+  }
+}
+
+/**
+ * Removes every job of a sweep (any folder of it) from the queue; returns how many were
+ * removed and how many are running on a worker now (those are left; stop their workers).
+ *
+ * @example
+ * ```ts ignore
+ * import { forgetSweep } from "./queue.ts";
+ * const { removed, running } = await forgetSweep("redis://127.0.0.1:6379", "convdeck-sweep", "lr-1a2b3c4d");
+ * ```
+ */
+export async function forgetSweep(
+  url: string,
+  queueName: string,
+  sweepId: string,
+): Promise<{ removed: number; running: number }> {
+  const queue = openQueue<TrialJobData, TrialOutcome>(url, queueName);
+  try {
+    let removed = 0, running = 0;
+    const states = ["waiting", "prioritized", "delayed", "completed", "failed"] as const;
+    const jobs = await timed(queue.getJobs([...states, "active"]), url, "list jobs");
+    for (const job of jobs) {
+      if (!job?.id?.startsWith(`${sweepId}-`)) continue;
+      if (await timed(job.isActive(), url, "job state")) {
+        running++;
+        continue;
+      }
+      await timed(job.remove(), url, "remove a job");
+      removed++;
+    }
+    return { removed, running };
+  } finally {
+    await closeQuietly(queue);
   }
 }
 
@@ -175,6 +408,10 @@ export interface WatchOptions {
   onChange?: (s: SweepSummary, states: readonly TrialState[]) => void;
   /** Poll interval (default 1000 ms). */
   pollMs?: number;
+  /** Called with the trial keys whose jobs Redis lost (and that were added again). */
+  onLost?: (keys: string[]) => void;
+  /** Time limit of each Redis call (default {@linkcode REDIS_TIMEOUT_MS}). */
+  timeoutMs?: number;
 }
 
 /**
@@ -193,19 +430,26 @@ export interface WatchOptions {
 export async function watchQueuedSweep(o: WatchOptions): Promise<SweepSummary> {
   const { dir, record } = await readSweep(o.sweepDir);
   const states = await readTrialStates(dir, record);
-  const queue = new Queue<TrialJobData, TrialOutcome>(o.queueName, {
-    connection: redisOptions(o.url),
-  });
+  const queue = openQueue<TrialJobData, TrialOutcome>(o.url, o.queueName);
+  const probe = new RedisProbe(o.url);
+  const call = <T>(p: Promise<T>, what: string) =>
+    timed(p, o.url, what, o.timeoutMs, () => probe.down);
   const emit = () => o.onChange?.(summarize(record, states), states);
   emit();
   try {
     while (!o.signal?.aborted) {
       let changed = false;
+      const lost: TrialPlan[] = [];
       for (const [i, t] of record.trials.entries()) {
         if (FINISHED.includes(states[i].status)) continue;
-        const job = await queue.getJob(jobId(record.id, t.key));
-        if (!job) continue;
-        const state = await job.getState();
+        const job = await call(queue.getJob(jobId(record, t.key)), "get a job");
+        if (!job) {
+          // Every unfinished trial was put on the queue before following it: Redis lost it
+          // (restarted without persistence, flushed).
+          lost.push(t);
+          continue;
+        }
+        const state = await call(job.getState(), "job state");
         const progress = job.progress as { runDir?: string; worker?: string } | undefined;
         let patch: Partial<TrialState> | undefined;
         if (state === "completed" && job.returnvalue) {
@@ -235,12 +479,17 @@ export async function watchQueuedSweep(o: WatchOptions): Promise<SweepSummary> {
           }
         }
       }
+      if (lost.length) {
+        await call(addTrialJobs(queue, o.url, record, lost), "add lost jobs");
+        o.onLost?.(lost.map((t) => t.key));
+      }
       if (changed) emit();
       if (states.every((s) => FINISHED.includes(s.status))) break;
       await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
     }
   } finally {
-    await queue.close();
+    probe.close();
+    await closeQuietly(queue);
   }
   return summarize(record, states);
 }
@@ -259,8 +508,10 @@ export interface QueueWorkerOptions {
   backend?: BackendName;
   /** Aborting interrupts the running trial (it goes back on the queue) and stops the worker. */
   signal?: AbortSignal;
-  /** How long a job's lock lasts without renewal (BullMQ lockDuration; default 30000 ms). */
+  /** How long a job's lock lasts without renewal (BullMQ lockDuration; default 5000 ms). */
   lockMs?: number;
+  /** Time limit of each Redis call (default {@linkcode REDIS_TIMEOUT_MS}). */
+  timeoutMs?: number;
   /** Stop after this many trials (default: run until aborted). */
   maxTrials?: number;
   /** Progress lines. */
@@ -283,20 +534,27 @@ export interface QueueWorkerOptions {
 export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: number }> {
   const log = o.log ?? ((l: string) => console.error(l));
   await checkRedis(o.url);
-  const connection = redisOptions(o.url);
+  const connection = new Redis(redisOptions(o.url));
+  connection.on("error", () => {/* reconnecting */});
   // Refuse before taking anything when the next waiting trial is of another code.
-  const queue = new Queue<TrialJobData>(o.queueName, { connection });
+  const queue = openQueue<TrialJobData, TrialOutcome>(o.url, o.queueName);
   try {
-    const [next] = await queue.getJobs(["waiting", "prioritized"], 0, 0, true);
+    const [next] = await timed(
+      queue.getJobs(["waiting", "prioritized"], 0, 0, true),
+      o.url,
+      "list jobs",
+      o.timeoutMs,
+    );
     if (next) await checkSameCode(next.data.sweep);
   } finally {
-    await queue.close();
+    await closeQuietly(queue);
   }
-  const lockMs = o.lockMs ?? 30_000;
+  const lockMs = o.lockMs ?? DEFAULT_LOCK_MS;
   const me = `${hostname()}:${Deno.pid}`;
   let refused: Error | undefined;
   let trials = 0;
   let trialAbort = new AbortController();
+  let training: Promise<unknown> | undefined;
   const worker = new Worker<TrialJobData, TrialOutcome>(
     o.queueName,
     async (job, token) => {
@@ -311,7 +569,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
       }
       trialAbort = new AbortController();
       log(`${me}: trial ${trial.key} of ${sweep.id} ${JSON.stringify(trial.params)}`);
-      const outcome = await runTrial({
+      const trialRun = runTrial({
         sweep,
         trial,
         runsDir: o.runsDir,
@@ -319,8 +577,14 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
         backend: o.backend,
         signal: trialAbort.signal,
         log: () => {},
-        onRun: (runDir) => job.updateProgress({ runDir, worker: me }),
-      }).catch(async (err) => {
+        // Progress is for the controller's display: a Redis that lost the job (restarted
+        // without persistence) must not fail the trial, whose run goes on regardless.
+        onRun: (runDir) =>
+          timed(job.updateProgress({ runDir, worker: me }), o.url, "job progress", o.timeoutMs)
+            .catch((err) => log(`${me}: trial ${trial.key}: progress not sent (${err.message})`)),
+      });
+      training = trialRun.catch(() => {});
+      const outcome = await trialRun.catch(async (err) => {
         if (!(err instanceof RunLockedError)) throw err;
         // The run's last writer (on another machine) may still be alive: its heartbeat goes
         // stale after HEARTBEAT_STALE_MS. Try again later, without using up an attempt.
@@ -350,7 +614,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
       concurrency: 1,
       autorun: false,
       lockDuration: lockMs,
-      stalledInterval: lockMs,
+      stalledInterval: Math.max(1000, Math.round(lockMs / 2)),
       maxStalledCount: 10,
     },
   );
@@ -360,11 +624,23 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ trials: n
     void worker.close();
   };
   o.signal?.addEventListener("abort", onAbort);
+  const watchdog = redisWatchdog(o.url, o.timeoutMs ?? REDIS_TIMEOUT_MS);
   try {
-    if (!o.signal?.aborted) await worker.run();
-  } finally {
-    o.signal?.removeEventListener("abort", onAbort);
+    if (!o.signal?.aborted) await Promise.race([worker.run(), watchdog.dead]);
     await worker.close();
+  } catch (err) {
+    if (err instanceof RedisTimeoutError) {
+      // Redis stopped answering: stop the trial cleanly (a resume point), then give up on it.
+      log(`${me}: ${err.message}; stopping the running trial`);
+      trialAbort.abort();
+      await training;
+      void closeQuietly(worker);
+    } else await closeQuietly(worker);
+    throw err;
+  } finally {
+    watchdog.stop();
+    connection.disconnect();
+    o.signal?.removeEventListener("abort", onAbort);
   }
   if (refused) throw refused instanceof TrialRefused ? refused : new TrialRefused(refused.message);
   return { trials };

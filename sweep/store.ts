@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { writeFileAtomic } from "../core/fs/atomic.ts";
 import { readConfinedText } from "../core/fs/confine.ts";
 import type { ParamValue } from "../core/params.ts";
@@ -44,6 +44,13 @@ export interface SweepRecord {
   createdAt: string;
   /** The queue's name when the sweep runs on a queue (`--queue`); absent for a local sweep. */
   queue?: string;
+  /** The runs folder (absolute) the sweep was started with; `--resume` uses it. */
+  runsDir?: string;
+  /**
+   * A random id made with the sweep folder (part of its queue job ids, so that jobs never
+   * outlive their folder); absent in folders made before it existed.
+   */
+  folderId?: string;
 }
 
 /** Where a trial stands. */
@@ -149,9 +156,12 @@ export async function createSweep(
     throw err;
   }
   for (const t of record.trials) await writeTrialState(dir, pendingState(t));
-  await writeFileAtomic(join(dir, SWEEP_FILE), JSON.stringify(record, null, 2) + "\n", {
-    root: dir,
-  });
+  const folderId = record.folderId ?? crypto.randomUUID().slice(0, 8);
+  await writeFileAtomic(
+    join(dir, SWEEP_FILE),
+    JSON.stringify({ ...record, folderId }, null, 2) + "\n",
+    { root: dir },
+  );
   return dir;
 }
 
@@ -246,4 +256,35 @@ export async function listSweeps(
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   return out.sort((a, b) => b.record.createdAt.localeCompare(a.record.createdAt));
+}
+
+/**
+ * Finished trials whose run folder is gone (deleted after the trial ended) go back to pending,
+ * so that the sweep trains them again instead of reporting a result nobody can open. A run
+ * counts as gone when its run.json is missing while its runs folder is visible from here (or
+ * it lies in the sweep's own runs folder); returns the keys reset.
+ *
+ * @example
+ * ```ts ignore
+ * import { readSweep, resetGoneTrials } from "./store.ts";
+ * const { dir, record } = await readSweep("sweeps/lr-1a2b3c4d");
+ * await resetGoneTrials(dir, record); // ["t002"] after runs/<t002's run> was deleted
+ * ```
+ */
+export async function resetGoneTrials(dir: string, record: SweepRecord): Promise<string[]> {
+  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+  const reset: string[] = [];
+  for (const s of await readTrialStates(dir, record)) {
+    if (!FINISHED.includes(s.status) || !s.runDir) continue;
+    if (await exists(join(s.runDir, "run.json"))) continue;
+    const ours = record.runsDir !== undefined && s.runDir.startsWith(record.runsDir + sep);
+    if (!ours && !(await exists(dirname(s.runDir)))) continue; // not visible from here
+    await writeTrialState(dir, {
+      ...pendingState(record.trials[s.index]),
+      attempts: s.attempts,
+      reason: `its run ${s.runDir} was deleted: trained again`,
+    });
+    reset.push(s.key);
+  }
+  return reset;
 }

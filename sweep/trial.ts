@@ -34,7 +34,7 @@ import { bestValue, metricHistory, sweepRuns } from "./runs.ts";
 export { bestValue, metricHistory, sweepRuns, sweepTag } from "./runs.ts";
 import type { SweepSpec, TrialPlan } from "./spec.ts";
 import type { SweepRecord } from "./store.ts";
-import { experimentFingerprint } from "./plan.ts";
+import { experimentFingerprint } from "./fingerprint.ts";
 import { trialOverrides } from "./spec.ts";
 
 /** How a trial ended (what a worker reports back). */
@@ -108,7 +108,7 @@ export function prunerCallback(
       for (const [key, r] of await sweepRuns(runsDir, sweepId)) {
         if (key !== trialKey) others.push(await metricHistory(r.dir, spec.metric));
       }
-      const d = decidePrune(pruner, spec.direction, own, others);
+      const d = decidePrune(pruner, spec.direction, own, others, ctx.totalEpochs);
       if (d.prune) {
         const reason = `pruned: ${spec.metric} ${d.reason}`;
         await ctx.run.event("pruned", { reason, pruner: pruner.type, metric: spec.metric });
@@ -178,7 +178,8 @@ export async function checkSameCode(sweep: SweepRecord): Promise<void> {
   }
   if (sha !== sweep.experimentSha256) {
     throw new TrialRefused(
-      `this worker's experiment ${sweep.experimentSource} differs from the sweep's (sha256 ` +
+      `this worker's experiment ${sweep.experimentSource} or a module it imports differs from ` +
+        `the sweep's (module graph sha256 ` +
         `${sha.slice(0, 12)} here, ${sweep.experimentSha256.slice(0, 12)} in sweep ${sweep.id})`,
     );
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listResumePoints } from "../core/run/checkpoints.ts";
+import { REPEAT_WINDOW_MS } from "../cli/_interrupt.ts";
 
 const CLI = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
@@ -63,16 +64,20 @@ Deno.test("Ctrl-C saves a resume point mid-epoch, marks the run stopped, prints 
 
 Deno.test("a second Ctrl-C quits at once with exit code 130", async () => {
   const runs = await Deno.makeTempDir();
-  // A plugin that makes each batch take 400 ms, so the second Ctrl-C lands mid-batch.
+  // A plugin that makes each batch take 400 ms and the end of training 10 s, so the second
+  // Ctrl-C (after the duplicates window) lands before the run ends.
   const slow = join(runs, "slow_plugin.ts");
   await Deno.writeTextFile(
     slow,
-    'export default { name: "slow", onBatchEnd: () => new Promise((r) => setTimeout(r, 400)) };',
+    "const wait = (ms) => () => new Promise((r) => setTimeout(r, ms));\n" +
+      'export default { name: "slow", onBatchEnd: wait(400), onTrainEnd: wait(10000) };',
   );
   const p = start(runs, ["--callback", slow]);
   await waitFor(() => /Epoch 1\/3 +\d+\/75/.test(p.stdout()));
   p.proc.kill("SIGINT");
   await waitFor(() => p.stderr().includes("press Ctrl-C again")); // pending signals coalesce
+  // A repeat within the window is the same Ctrl-C (deno task forwards it twice); later forces.
+  await new Promise((r) => setTimeout(r, REPEAT_WINDOW_MS + 200));
   p.proc.kill("SIGINT");
   const status = await p.done();
   assert.equal(status.code, 130, p.stderr());

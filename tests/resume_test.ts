@@ -5,6 +5,7 @@ import { listResumePoints } from "../core/run/checkpoints.ts";
 import { runExperiment } from "../core/run_experiment.ts";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { ModelChangedError } from "../core/resume.ts";
+import { float32Power } from "../core/run/model_io.ts";
 import { CountingCallback, tinyExperiment } from "./helpers/tiny_experiment.ts";
 
 const quiet = { backend: "wasm" as const, log: () => {} };
@@ -233,4 +234,54 @@ Deno.test("resume refuses a model that differs from the run's (padding), changin
     overrides: { epochs: 2 },
   });
   assert.equal(again.result.history.length, 2);
+});
+
+Deno.test("a mid-epoch stop, resumed, ends bit for bit where a run never stopped ends (Adam's accumulators as training made them)", async () => {
+  const runsDir = await Deno.makeTempDir();
+  const overrides = { epochs: 8 };
+  const straight = await runExperiment({
+    ...quiet,
+    runsDir,
+    experiment: tinyExperiment(),
+    overrides,
+  });
+  for (const [stopEpoch, stopBatch] of [[5, 1], [2, 2]]) {
+    const controller = new AbortController();
+    const aborter: Callback = {
+      name: "aborter",
+      onBatchEnd: (b, _l, ctx) =>
+        ctx.epoch === stopEpoch && b === stopBatch ? controller.abort() : undefined,
+    };
+    const first = await runExperiment({
+      ...quiet,
+      runsDir,
+      experiment: tinyExperiment(() => [aborter]),
+      overrides,
+      signal: controller.signal,
+    });
+    assert.equal(first.result.stopReason, "interrupted");
+    const resumed = await runExperiment({
+      ...quiet,
+      runsDir,
+      experiment: tinyExperiment(() => [{ ...aborter, onBatchEnd: () => {} }]),
+      resume: first.run.dir,
+    });
+    assert.equal(resumed.result.status, "completed");
+    const a = await epochs(straight.run.dir), b = await epochs(first.run.dir);
+    for (const k of ["loss", "acc", "val_loss", "val_acc"]) {
+      assert.deepEqual(
+        b.map((r) => r[k]),
+        a.map((r) => r[k]),
+        `${k} (stop at ${stopEpoch}/${stopBatch})`,
+      );
+    }
+    assert.deepEqual(weights(resumed), weights(straight));
+  }
+});
+
+Deno.test("float32Power is the product training makes, not pow", () => {
+  let acc = Math.fround(0.999);
+  for (let i = 1; i < 32; i++) acc = Math.fround(acc * Math.fround(0.999));
+  assert.equal(float32Power(0.999, 32), acc);
+  assert.equal(float32Power(0.9, 1), Math.fround(0.9));
 });

@@ -1,4 +1,9 @@
 /**
+ * `deno task soak --faults --minutes N [--seed N] [--only kills,deletes,specials,redis]`: the
+ * faults mode (tests/helpers/faults_loop.ts):
+ * the kill loop, deletes under a live writer, special files and Redis restarts under a queued
+ * sweep, all at once for N minutes; prints what each did and exits non-zero on any failure.
+ *
  * `deno task soak [--kills N] [--per-run N] [--seed N] [--phase-ms N]`: the kill-and-resume
  * loop of tests/kill_test.ts, as long as you like (default 200 kills). Runs of a few epochs are
  * killed `--per-run` times each (default 10: every phase, then random early phases), the
@@ -7,10 +12,12 @@
  *
  * @module
  */
-import { intFlag, numberFlag, parseFlagsOrExit } from "../core/flags.ts";
+import { choiceFlag, intFlag, numberFlag, parseFlagsOrExit } from "../core/flags.ts";
 import { killLoop, PHASES } from "./helpers/kill_loop.ts";
+import { faultsLoop } from "./helpers/faults_loop.ts";
 
 const HELP = `Usage: deno task soak [--kills N] [--per-run N] [--seed N] [--phase-ms N] [--quiet]
+       deno task soak --faults [--minutes N] [--only kills,deletes,specials,redis] [--seed N]
 
 The kill-and-resume loop of tests/kill_test.ts, as long as you like.
   --kills N      SIGKILLs in all (>= 1)                                   [default: 200]
@@ -18,24 +25,60 @@ The kill-and-resume loop of tests/kill_test.ts, as long as you like.
   --seed N       seed of the kill moments                                [default: random]
   --phase-ms N   how long each phase is aimed at (>= 0)                  [default: 10]
   --quiet        no line per kill
+With --faults: the kill loop, deletes under a live writer, special files in the runs folder
+and Redis restarts under a queued sweep, together, for --minutes N (default 10); --only runs
+some of them.
 Exit status: 0 clean, 1 a loss or a survivor, 2 bad flags.`;
 
-const { kills, perRun, seed, phaseMs, values } = parseFlagsOrExit(Deno.args, HELP, {
-  kills: { type: "string" },
-  "per-run": { type: "string" },
-  seed: { type: "string" },
-  "phase-ms": { type: "string" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-}, {
-  check: ({ values }) => ({
-    values,
-    kills: intFlag("--kills", values.kills, { min: 1 }) ?? 200,
-    perRun: intFlag("--per-run", values["per-run"], { min: PHASES.length }) ?? 10,
-    seed: intFlag("--seed", values.seed, { min: 0 }) ?? Date.now() % 1e9,
-    phaseMs: numberFlag("--phase-ms", values["phase-ms"], { min: 0 }) ?? 10,
-  }),
-});
+const FAULT_LOOPS = ["kills", "deletes", "specials", "redis"] as const;
+
+const { kills, perRun, seed, phaseMs, minutes, only, values } = parseFlagsOrExit(
+  Deno.args,
+  HELP,
+  {
+    kills: { type: "string" },
+    "per-run": { type: "string" },
+    seed: { type: "string" },
+    "phase-ms": { type: "string" },
+    quiet: { type: "boolean" },
+    faults: { type: "boolean" },
+    minutes: { type: "string" },
+    only: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+  {
+    check: ({ values }) => ({
+      values,
+      kills: intFlag("--kills", values.kills, { min: 1 }) ?? 200,
+      perRun: intFlag("--per-run", values["per-run"], { min: PHASES.length }) ?? 10,
+      seed: intFlag("--seed", values.seed, { min: 0 }) ?? Date.now() % 1e9,
+      phaseMs: numberFlag("--phase-ms", values["phase-ms"], { min: 0 }) ?? 10,
+      minutes: numberFlag("--minutes", values.minutes, { min: 0, exclusiveMin: true }) ?? 10,
+      only: values.only?.split(",").map((o) => choiceFlag("--only", o.trim(), FAULT_LOOPS)!),
+    }),
+  },
+);
+if (values.faults) {
+  console.log(
+    `soak --faults: kills, deletes under a live writer, special files and Redis restarts ` +
+      `together for ${minutes} min (seed ${seed}) ...`,
+  );
+  const r = await faultsLoop({
+    minutes,
+    seed,
+    only,
+    log: values.quiet ? undefined : (line) => console.log(line),
+  });
+  console.log(
+    `soak --faults: ${r.seconds} s; kills ${r.kills} landed over ${r.killRuns} runs; ` +
+      `deletes tried ${r.deletes.tried} (refused ${r.deletes.refused}) over ` +
+      `${r.deletes.runs} runs; special-file listings ${r.specialChecks}; Redis restarts ` +
+      `${r.redis.restarts}, workers killed ${r.redis.workerKills}, sweeps complete ` +
+      `${r.redis.sweeps}; failures ${r.failures.length}`,
+  );
+  for (const f of r.failures) console.error(`  ${f}`);
+  Deno.exit(r.failures.length ? 1 : 0);
+}
 const runs = Math.ceil(kills / perRun);
 console.log(
   `soak: ${runs} runs x ${perRun} SIGKILLs aimed at ${PHASES.join(", ")} (seed ${seed}) ...`,

@@ -178,7 +178,10 @@ Deno.test({
       await Deno.writeTextFile(join(cwd, "exp.ts"), "// changed\n", { append: true });
       const w = await runCli(WORKER, ["--queue", redis.url, "--queue-name", "q2"], cwd);
       assert.equal(w.code, 3, w.err);
-      assert.match(w.err, /refused: this worker's experiment .*exp\.ts differs from the sweep's/);
+      assert.match(
+        w.err,
+        /refused: this worker's experiment .*exp\.ts or a module it imports differs from the sweep's/,
+      );
       assert.equal(await Deno.stat(join(cwd, "runs")).then(() => true, () => false), false);
     } finally {
       await redis.stop();

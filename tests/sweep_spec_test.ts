@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { expandTrials, SpecError, validateSpec } from "../sweep/spec.ts";
 import { ashaRule, ashaRungs, decidePrune, medianRule } from "../sweep/pruners.ts";
+import { join } from "node:path";
+import type { HistoryEntry } from "../core/callback.ts";
+import { prunerCallback } from "../sweep/trial.ts";
+import { FakeContext } from "./helpers/fake_context.ts";
+import { writeFakeSweep } from "./helpers/fake_sweep.ts";
 
 const problemsOf = (raw: unknown): string[] => {
   try {
@@ -175,4 +180,31 @@ Deno.test("a validated spec validates again to itself (sweep.json round trip)", 
     const spec = validateSpec(raw);
     assert.deepEqual(validateSpec(JSON.parse(JSON.stringify(spec))), spec);
   }
+});
+
+Deno.test("no pruner prunes a trial at its final epoch (it has finished: it counts for the best)", async () => {
+  const median = { type: "median", warmupEpochs: 1, minTrials: 1 } as const;
+  const asha = { type: "asha", minEpochs: 1, reductionFactor: 2 } as const;
+  const others = [[0.5, 0.6, 0.7], [0.4, 0.7, 0.8]];
+  assert.equal(decidePrune(median, "max", [0.1, 0.1], others, 3).prune, true);
+  assert.equal(decidePrune(median, "max", [0.1, 0.1, 0.1], others, 3).prune, false);
+  assert.match(decidePrune(median, "max", [0.1, 0.1, 0.1], others, 3).reason, /final epoch 3/);
+  assert.equal(decidePrune(asha, "max", [0.1, 0.1], others, 2).prune, false);
+  assert.equal(decidePrune(asha, "max", [0.1, 0.1], others, 4).prune, true);
+  // The sweep's pruner callback passes the trial's planned epochs (the trainer's totalEpochs).
+  const root = await Deno.makeTempDir({ prefix: "prune-final-" });
+  const id = await writeFakeSweep(root);
+  const spec = validateSpec({
+    parameters: { width: { values: [4] } },
+    metric: "val_acc",
+    pruner: median,
+  });
+  for (const [total, pruned] of [[2, false], [3, true]] as const) {
+    const ctx = new FakeContext({ totalEpochs: total, dir: root });
+    ctx.history.push({ epoch: 0, step: 1, logs: { val_acc: 0 } } as HistoryEntry);
+    ctx.epoch = 1;
+    await prunerCallback(spec, id, "t002", join(root, "runs")).onEpochEnd!(1, { val_acc: 0 }, ctx);
+    assert.equal(ctx.stopReasons.length > 0, pruned, `epoch 2 of ${total}`);
+  }
+  await Deno.remove(root, { recursive: true });
 });

@@ -79,7 +79,7 @@ Deno.test("sweep flags: bad values are errors", () => {
   );
   assert.equal(parseSweepArgs(["a.json", "--workers", "3"]).workers, 3);
   assert.throws(() => parseWorkerArgs([]), /--queue redis:\/\/HOST:PORT is required/);
-  assert.equal(parseWorkerArgs(["--queue", "redis://h:1"]).lockMs, 30000);
+  assert.equal(parseWorkerArgs(["--queue", "redis://h:1"]).lockMs, 5000);
 });
 
 Deno.test("trialOverrides: standard options, data and parameters apart", () => {
@@ -199,7 +199,7 @@ Deno.test("a worker of another convdeck version is refused with the reason", asy
   );
   await assert.rejects(
     checkSameCode({ ...record, experimentSha256: "f".repeat(64) }),
-    /experiment default differs from the sweep's \(sha256 [0-9a-f]{12} here, ffffffffffff/,
+    /experiment default or a module it imports differs from the sweep's \(module graph sha256 [0-9a-f]{12} here, ffffffffffff/,
   );
   await Deno.remove(cwd, { recursive: true });
 });
@@ -240,5 +240,36 @@ Deno.test("a local sweep is not resumed on a queue, nor a queued one locally (no
   assert.equal(l.code, 1);
   assert.match(l.err, /runs on the queue "convdeck-sweep"; follow it with --resume .* --queue/);
   assert.equal([...Deno.readDirSync(cwd)].some((e) => e.name === "runs"), false);
+  await Deno.remove(cwd, { recursive: true });
+});
+
+Deno.test("a finished trial whose run was deleted is trained again on --resume, not reported done", async () => {
+  const cwd = await Deno.makeTempDir({ prefix: "sweep-gone-" });
+  await Deno.writeTextFile(
+    join(cwd, "spec.json"),
+    JSON.stringify({
+      name: "gone",
+      experiment: "default",
+      settings: { epochs: 1, imageSize: 16 },
+      parameters: { width: { values: [4] } },
+      metric: "val_acc",
+    }),
+  );
+  const first = await runCli(SWEEP, ["spec.json", "--backend", "wasm"], cwd);
+  assert.equal(first.code, 0, first.err);
+  const [sweepDir] = [...Deno.readDirSync(join(cwd, "sweeps"))].map((e) =>
+    join(cwd, "sweeps", e.name)
+  );
+  const { record } = await readSweep(sweepDir);
+  const [before] = await readTrialStates(sweepDir, record);
+  await Deno.remove(before.runDir!, { recursive: true });
+  const again = await runCli(SWEEP, ["--resume", sweepDir, "--backend", "wasm"], cwd);
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.err, /t000: their runs were deleted; training them again/);
+  assert.match(again.out, /1\/1 done/);
+  const [after] = await readTrialStates(sweepDir, record);
+  assert.equal(after.status, "completed");
+  assert.notEqual(after.runDir, before.runDir);
+  assert.ok(Deno.statSync(join(after.runDir!, "run.json")).isFile, "its new run exists");
   await Deno.remove(cwd, { recursive: true });
 });

@@ -415,6 +415,45 @@ export async function loadOptimizer(optimizer: tf.Optimizer, dir: string): Promi
   } finally {
     tf.dispose(Object.values(map));
   }
+  restoreAdamAccumulators(optimizer);
+}
+
+/**
+ * `beta^n` as float32 training reaches it: `n - 1` float32 products starting from `beta` (Adam
+ * multiplies its bias-correction accumulators by beta once per step).
+ *
+ * @example
+ * ```ts
+ * import { float32Power } from "./model_io.ts";
+ * float32Power(0.999, 32) === Math.fround(Math.pow(0.999, 32)); // false: the products round
+ * ```
+ */
+export function float32Power(beta: number, n: number): number {
+  const b = Math.fround(beta);
+  let acc = b;
+  for (let i = 1; i < n; i++) acc = Math.fround(acc * b);
+  return acc;
+}
+
+/**
+ * tfjs's `Adam.setWeights` sets the accumulators `beta1^(t+1)`, `beta2^(t+1)` with `pow`, which
+ * differs in the last bits from the products training made: a run resumed after step t would
+ * then drift from one never stopped. Set them as training has them.
+ */
+function restoreAdamAccumulators(optimizer: tf.Optimizer): void {
+  const o = optimizer as unknown as {
+    accBeta1?: tf.Variable;
+    accBeta2?: tf.Variable;
+    beta1: number;
+    beta2: number;
+    iterations: number;
+  };
+  if (optimizer.getClassName() !== "Adam" || !o.accBeta1 || !o.accBeta2) return;
+  const n = o.iterations + 1;
+  tf.tidy(() => {
+    o.accBeta1!.assign(tf.scalar(float32Power(o.beta1, n)));
+    o.accBeta2!.assign(tf.scalar(float32Power(o.beta2, n)));
+  });
 }
 
 /** Reads a checkpoint's state.json, or `undefined` when it has none. */

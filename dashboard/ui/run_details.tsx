@@ -4,6 +4,7 @@
  * @module
  */
 import type { RunDetail } from "./api.ts";
+import { formatCodeIdentity, parseCodeIdentity } from "../../core/code_identity_format.ts";
 
 /** The config's entries with the experiment's `params` flattened in as `params.<name>`. */
 export function flatConfig(config: Record<string, unknown>, prefix = ""): [string, unknown][] {
@@ -21,13 +22,16 @@ export function flatConfig(config: Record<string, unknown>, prefix = ""): [strin
 /** The hyperparameters table and model summary of a run. */
 export function RunDetails({ detail: d }: { detail: RunDetail }) {
   const info = d.info;
+  const code = parseCodeIdentity(info.config?.code);
   return (
     <div class="two">
       <div>
         <h2>Hyperparameters</h2>
         <table class="kv" data-testid="config">
           <tbody>
-            {flatConfig(info.config ?? {}).map(([k, v]) => (
+            {flatConfig(info.config ?? {}).filter(([k]) => !(code && k === "code")).map((
+              [k, v],
+            ) => (
               <tr key={k}>
                 <th>{k}</th>
                 <td>{typeof v === "string" ? v : JSON.stringify(v)}</td>
@@ -37,6 +41,12 @@ export function RunDetails({ detail: d }: { detail: RunDetail }) {
               <tr>
                 <th>backend</th>
                 <td>{`${info.backend.name} (${info.backend.reason})`}</td>
+              </tr>
+            )}
+            {code && (
+              <tr data-testid="code-identity">
+                <th>code</th>
+                <td>{formatCodeIdentity(code)}</td>
               </tr>
             )}
           </tbody>

@@ -11,6 +11,8 @@ export interface RedisServer {
   url: string;
   /** Its port. */
   port: number;
+  /** Its process id (for SIGSTOP / SIGCONT). */
+  pid: number;
   /** Stops it. */
   stop(): Promise<void>;
 }
@@ -23,9 +25,8 @@ export function freePort(): number {
   return port;
 }
 
-/** Starts redis-server on a free loopback port and waits until it answers. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = freePort();
+/** Starts redis-server on `port` (default: a free loopback port) and waits until it answers. */
+export async function startRedis(port = freePort()): Promise<RedisServer> {
   const child = new Deno.Command("redis-server", {
     args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     stdout: "null",
@@ -51,8 +52,10 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     async stop() {
       try {
+        child.kill("SIGCONT");
         child.kill("SIGTERM");
       } catch { /* gone */ }
       await child.status;
