@@ -17,7 +17,8 @@
  */
 import { dirname, join, resolve, sep } from "node:path";
 import { writeFileAtomic } from "../core/fs/atomic.ts";
-import { readConfinedText } from "../core/fs/confine.ts";
+import { existsConfined, readConfinedText } from "../core/fs/confine.ts";
+import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
 import type { ParamValue } from "../core/params.ts";
 import { type SweepSpec, type TrialPlan, validateSpec } from "./spec.ts";
 import { sha256Hex } from "../core/sha256.ts";
@@ -276,7 +277,7 @@ export async function resetGoneTrials(dir: string, record: SweepRecord): Promise
   const reset: string[] = [];
   for (const s of await readTrialStates(dir, record)) {
     if (!FINISHED.includes(s.status) || !s.runDir) continue;
-    if (await exists(join(s.runDir, "run.json"))) continue;
+    if (await existsConfined(s.runDir, RUN_FILE_NAMES.info).catch(() => false)) continue;
     const ours = record.runsDir !== undefined && s.runDir.startsWith(record.runsDir + sep);
     if (!ours && !(await exists(dirname(s.runDir)))) continue; // not visible from here
     await writeTrialState(dir, {
