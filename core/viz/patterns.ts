@@ -169,10 +169,11 @@ function probeOf(model: tfl.LayersModel, layer: tfl.layers.Layer): Probe {
     ? undefined
     : tfl.model({ inputs: model.inputs, outputs: layerInput });
   const [kernel, bias] = layer.getWeights();
-  const pair = (v: unknown) => (Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v ?? 1, v ?? 1]) as [
-    number,
-    number,
-  ];
+  const pair = (v: unknown) =>
+    (Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v ?? 1, v ?? 1]) as [
+      number,
+      number,
+    ];
   const objective = (x: tf.Tensor4D) => {
     const inp = before ? before.apply(x) as tf.Tensor4D : x;
     const y = tf.conv2d(
@@ -234,7 +235,8 @@ export async function filterPatterns(
     );
   }
   const probe = probeOf(model, layer);
-  const filters = options.filters ?? Array.from({ length: Math.min(16, probe.channels) }, (_, i) => i);
+  const filters = options.filters ??
+    Array.from({ length: Math.min(16, probe.channels) }, (_, i) => i);
   checkFilters(layerName, filters, probe.channels);
   const steps = options.steps ?? 40;
   if (!Number.isInteger(steps) || steps < 0) {
@@ -263,13 +265,18 @@ export async function filterPatterns(
       );
       let img = tf.tidy(() =>
         tf.add(
-          tf.randomUniform([n, h!, w!, c!], -0.1 * (hi - lo), 0.1 * (hi - lo), "float32", seed + b0),
+          tf.randomUniform(
+            [n, h!, w!, c!],
+            -0.1 * (hi - lo),
+            0.1 * (hi - lo),
+            "float32",
+            seed + b0,
+          ),
           mid,
         ) as tf.Tensor4D
       );
       try {
-        const score = (x: tf.Tensor4D) =>
-          tf.tidy(() => filterMeans(probe.output(x), mask, border));
+        const score = (x: tf.Tensor4D) => tf.tidy(() => filterMeans(probe.output(x), mask, border));
         const startT = score(img);
         const start = await startT.data();
         startT.dispose();
