@@ -11,6 +11,7 @@ import { formatDuration } from "./format.ts";
 import { useLiveRun } from "./live_run.ts";
 import { CurvesView } from "./curves_view.tsx";
 import { VizView } from "./viz_view.tsx";
+import { PatternsView } from "./patterns_view.tsx";
 import { EvalView } from "./eval_view.tsx";
 import { PredictView } from "./predict_view.tsx";
 import { CrashedBanner, RunMetaEditor } from "./run_meta.tsx";
@@ -102,7 +103,12 @@ export function RunPage({ id }: { id: string }) {
         ))}
       </nav>
       {tab.value === "curves" && <CurvesView id={id} run={run} />}
-      {tab.value === "learned" && <VizView id={id} />}
+      {tab.value === "learned" && (
+        <>
+          <PatternsView id={id} />
+          <VizView id={id} />
+        </>
+      )}
       {tab.value === "evaluation" && <EvalView id={id} />}
       {tab.value === "predict" && <PredictView id={id} />}
     </main>
