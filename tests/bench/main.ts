@@ -6,7 +6,10 @@
  * Flags:
  *   --only train,data,tracking,runs  sections to run (default: all); `runs` is the runs
  *                                table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
- *                                epochs, list/query/API/Chromium first render)
+ *                                epochs, list/query/API/Chromium first render); `patterns`
+ *                                (tests/bench/patterns.ts) times the filter patterns of 16
+ *                                filters of every conv layer of the book's model at 64 and 224
+ *                                px on the first of --backends (default auto)
  *   --backends wasm,webgpu,cpu   backends for the train section (default: wasm, plus webgpu
  *                                when the adapter is a real GPU; cpu is ~600x slower than wasm)
  *   --sizes 32,64,224            input sizes (default 32,64,224), RGB
@@ -42,8 +45,9 @@ import { benchTorch, findTorch, type TorchResult } from "./train_torch.ts";
 import { benchTracking } from "./train_tracking.ts";
 import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
+import { benchPatterns } from "./patterns.ts";
 
-const SECTIONS = ["train", "data", "tracking", "runs"] as const;
+const SECTIONS = ["train", "data", "tracking", "runs", "patterns"] as const;
 
 function list(value: string | undefined, fallback: string[]): string[] {
   return value === undefined ? fallback : value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -362,6 +366,11 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (only.includes("data")) await dataSection();
   if (only.includes("runs")) await benchRunsScale();
+  if (only.includes("patterns")) {
+    await benchPatterns({
+      backend: (values.backends?.split(",")[0]?.trim() || "auto") as BackendName,
+    });
+  }
   if (only.includes("tracking")) {
     // The first backend of --backends (default wasm) runs the tracking case.
     const backend = (values.backends?.split(",")[0]?.trim() || "wasm") as BackendName;
