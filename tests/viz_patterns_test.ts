@@ -13,7 +13,9 @@ import { computePatternSet, planPatterns } from "../core/viz/pattern_report.ts";
 import { convLayers } from "../core/viz/grad_cam.ts";
 import { ensureNative, NATIVE } from "./native_helpers.ts";
 import { initBackend } from "../core/backend/select.ts";
-import { dirLogger } from "./helpers/dir_logger.ts";
+import { dirLogger, fakeContext } from "./helpers/dir_logger.ts";
+import { Visualize } from "../callbacks/visualize.ts";
+import { readVizIndex } from "../core/run/artifacts.ts";
 
 await tf.setBackend("cpu");
 
@@ -290,5 +292,41 @@ Deno.test("topPatches and computePatternSet: patches inside the image, best firs
   for (const row of set.layers[1].patches!.items) {
     assert.ok(row[0].image >= 0, "best patch's image kept");
   }
+  model.dispose();
+});
+
+Deno.test("Visualize: filter patterns only at the chosen epochs (off by default), kept per epoch in the viz index", async () => {
+  const data = syntheticShapes({ imageSize: 12, trainSize: 8, valSize: 12, testSize: 4, seed: 4 });
+  const model = tinyConvnet();
+  const dir = await Deno.makeTempDir();
+  const run = dirLogger(dir);
+  const off = new Visualize({ dataset: data, every: 1 });
+  await off.onTrainBegin(fakeContext(model, run, 0, 3));
+  await off.onEpochEnd(0, {}, fakeContext(model, run, 0, 3));
+  assert.equal(((await readVizIndex(dir)).patterns ?? []).length, 0, "off by default");
+
+  const viz = new Visualize({
+    dataset: data,
+    every: 5,
+    patterns: { epochs: [0, 2], layers: ["c2"], filters: [0, 1], steps: 3, k: 2 },
+  });
+  const before = tf.memory().numTensors;
+  await viz.onTrainBegin(fakeContext(model, run, 0, 4));
+  for (let e = 0; e < 4; e++) await viz.onEpochEnd(e, {}, fakeContext(model, run, e, 4));
+  assert.equal(tf.memory().numTensors, before, "no tensor left");
+  const index = await readVizIndex(dir);
+  assert.deepEqual(index.patterns!.map((p) => [p.source, p.epoch]), [["callback", 0], [
+    "callback",
+    2,
+  ]]);
+  assert.deepEqual(index.patterns![1].layers.map((l) => [l.layer, l.filters.length]), [["c2", 2]]);
+  await Deno.stat(join(dir, index.patterns![1].layers[0].patterns.file));
+  assert.match(index.patterns![1].layers[0].patterns.file, /^viz\/epoch-2\/patterns\//);
+  assert.ok(run.events.includes("patterns_recorded"));
+  // A resumed run keeps what came before the epoch it resumes at.
+  const resumed = new Visualize({ dataset: data, every: 5, patterns: { epochs: [3] } });
+  await resumed.onTrainBegin(fakeContext(model, run, 1, 4));
+  await resumed.onEpochEnd(3, {}, fakeContext(model, run, 3, 4));
+  assert.deepEqual((await readVizIndex(dir)).patterns!.map((p) => p.epoch), [0, 3]);
   model.dispose();
 });
