@@ -11,9 +11,10 @@
  *   towards grey (an L2 penalty), which removes high-frequency noise;
  * - pixels stay in the model's input range.
  *
- * The objective of a ReLU conv layer is its pre-activation response (the same direction as the
- * activation where it is positive, but never a zero gradient for a filter that is silent on
- * the starting noise); the activation reported is the layer's own output. All filters of a
+ * The objective of a ReLU conv layer is its mean activation plus a twentieth of its mean
+ * pre-activation (the ReLU alone gives no gradient to a filter that is silent on the starting
+ * noise; the pre-activation alone gives a first layer only its kernel's sum, a flat image); the
+ * activation reported is the layer's own output. All filters of a
  * call are optimised at once, one image per filter in a batch.
  *
  * @module
@@ -43,6 +44,11 @@ export interface PatternOptions {
   decay?: number;
   /** The model's input range (default [0, 1], convdeck's `byte / 255`). */
   range?: readonly [number, number];
+  /**
+   * Weight of the pre-activation in the objective of a ReLU conv layer (default 0.05): the
+   * activation alone gives no gradient to a filter silent on the noise.
+   */
+  linear?: number;
   /** Filters optimised together in one batch (default 16). */
   batchSize?: number;
   /** Called after each step with (steps done, steps in all), across batches. */
@@ -244,6 +250,7 @@ export async function filterPatterns(
   }
   const lr = options.learningRate ?? 0.05;
   const [lo, hi] = options.range ?? [0, 1];
+  const linear = options.linear ?? 0.05;
   const mid = (lo + hi) / 2;
   const jitter = options.jitter ?? Math.max(1, Math.round(Math.min(h!, w!) / 16));
   const blurEvery = options.blurEvery ?? 4;
@@ -280,7 +287,13 @@ export async function filterPatterns(
         const startT = score(img);
         const start = await startT.data();
         startT.dispose();
-        const objective = (x: tf.Tensor4D) => tf.sum(filterMeans(probe.objective(x), mask, border));
+        const objective = (x: tf.Tensor4D) => {
+          const z = probe.objective(x);
+          if (probe.objective === probe.output) return tf.sum(filterMeans(z, mask, border));
+          // The activation, plus a little of the pre-activation so a silent filter still moves.
+          const act = filterMeans(tf.relu(z), mask, border);
+          return tf.sum(tf.add(act, tf.mul(filterMeans(z, mask, border), linear)));
+        };
         const grad = tf.grad((x: tf.Tensor) => objective(x as tf.Tensor4D));
         for (let s = 0; s < steps; s++) {
           const dy = Math.round((rand() * 2 - 1) * jitter);
