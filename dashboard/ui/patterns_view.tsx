@@ -210,6 +210,24 @@ export function PatternsView({ id }: { id: string }) {
           )}
         </div>
       )}
+      <h3>Every layer, early to deep</h3>
+      <div class="viz-grid" data-testid="pattern-layers" style={ROW}>
+        {set.layers.map((l) => (
+          <figure key={l.layer}>
+            <img
+              class="mosaic"
+              src={fileUrl(id, l.patterns.file)}
+              style={{ width: "280px", imageRendering: "pixelated", cursor: "pointer" }}
+              alt={`patterns of ${l.layer}`}
+              onClick={() => {
+                layer.value = l.layer;
+                picked.value = 0;
+              }}
+            />
+            <figcaption>{l.layer}: receptive field {fieldText(l)}</figcaption>
+          </figure>
+        ))}
+      </div>
       {same.length > 0 && (
         <>
           <h3>{lay.layer} at other times</h3>
