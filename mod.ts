@@ -121,7 +121,12 @@ export {
   PatternInputError,
   type PatternOptions,
 } from "./core/viz/patterns.ts";
-export { type LayerTopPatches, type TopPatch, topPatches } from "./core/viz/top_patches.ts";
+export {
+  type LayerTopPatches,
+  type TopPatch,
+  topPatches,
+  type TopPatchOptions,
+} from "./core/viz/top_patches.ts";
 export {
   computePatternSet,
   type FileSink,
