@@ -155,8 +155,7 @@ export function parsePatternsArgs(args: string[]): PatternsArgs | "help" {
 
 /** The run folder for `--run`: an existing run folder, else an id in the runs folder. */
 export async function resolveRunDir(run: string, runsDir: string): Promise<string> {
-  const isRun = async (dir: string) =>
-    (await Deno.stat(join(dir, "run.json")).catch(() => null))?.isFile ?? false;
+  const isRun = (dir: string) => readRunInfo(dir).then(() => true, () => false);
   if (
     (run.includes("/") || run.includes("\\") || run === "." || run === "..") && await isRun(run)
   ) {
@@ -200,7 +199,7 @@ async function loadRunModel(
   const facts = await readRunDatasetFacts(dir);
   if (!facts.imageShape) {
     throw new Error(
-      `checkpoints/${weights.name} holds weights only and run.json records no image shape to ` +
+      `checkpoints/${weights.name} holds weights only and the run records no image shape to ` +
         `rebuild the model with`,
     );
   }
