@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
+import { cpuUsage } from "node:process";
 import { type BackendName, initBackend } from "../../core/backend/select.ts";
 import { bookConvnet } from "../../core/models/book_convnet.ts";
 import { convLayers } from "../../core/viz/grad_cam.ts";
@@ -34,6 +35,7 @@ export async function benchPatterns(
     const model = bookConvnet([size, size, 3], 20, { seed: 1 });
     const before = tf.memory().numTensors;
     const load = loadAverage();
+    const cpu0 = cpuUsage();
     const t0 = performance.now();
     const rows: string[] = [];
     for (const layer of convLayers(model)) {
@@ -46,11 +48,13 @@ export async function benchPatterns(
       );
     }
     const total = (performance.now() - t0) / 1000;
+    const cpu = cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     console.log(
       `patterns: book convnet ${size}x${size}x3, ${filters.length} filters x ${
         convLayers(model).length
-      } conv layers, ${steps} steps, ${choice.name}: ${total.toFixed(1)} s in all ` +
-        `(load average before ${load}, after ${loadAverage()})`,
+      } conv layers, ${steps} steps, ${choice.name}: ${total.toFixed(1)} s in all, ` +
+        `${cpuSeconds.toFixed(1)} s of CPU (load average before ${load}, after ${loadAverage()})`,
     );
     for (const r of rows) console.log(r);
     if (tf.memory().numTensors !== before) {
