@@ -15,6 +15,7 @@ import { ensureNative, NATIVE } from "./native_helpers.ts";
 import { initBackend } from "../core/backend/select.ts";
 import { dirLogger, fakeContext } from "./helpers/dir_logger.ts";
 import { Visualize } from "../callbacks/visualize.ts";
+import { LABEL_HEIGHT, labelledMosaic, shortNumber } from "../core/viz/tile_labels.ts";
 import { readVizIndex } from "../core/run/artifacts.ts";
 
 await tf.setBackend("cpu");
@@ -329,4 +330,24 @@ Deno.test("Visualize: filter patterns only at the chosen epochs (off by default)
   await resumed.onEpochEnd(3, {}, fakeContext(model, run, 3, 4));
   assert.deepEqual((await readVizIndex(dir)).patterns!.map((p) => p.epoch), [0, 3]);
   model.dispose();
+});
+
+Deno.test("labelledMosaic: tiles enlarged to the minimum size, captions drawn under each tile", () => {
+  const m = labelledMosaic(3, 4, 4, 2, () => [255, 0, 0], (t) => `${t} 1.5`, { minTile: 12 });
+  assert.equal(m.scale, 3);
+  assert.deepEqual([m.tileW, m.tileH, m.cols, m.rows], [12, 12 + LABEL_HEIGHT, 2, 2]);
+  const at = (
+    x: number,
+    y: number,
+  ) => [...m.data.subarray((y * m.width + x) * 3, (y * m.width + x) * 3 + 3)];
+  assert.deepEqual(at(0, 0), [255, 0, 0], "tile pixels");
+  const caption = Array.from(
+    { length: 5 },
+    (_, y) => Array.from({ length: 12 }, (_, x) => at(x, 12 + 1 + y)[0] < 128 ? 1 : 0).join(""),
+  );
+  // "0" of the 3x5 font at the caption's left: a ring of ink.
+  assert.deepEqual(caption.map((r) => r.slice(1, 4)), ["111", "101", "101", "101", "111"]);
+  assert.equal(shortNumber(12.345), "12.3");
+  assert.equal(shortNumber(0.000012), "1.2e-5");
+  assert.equal(shortNumber(-3), "-3");
 });
