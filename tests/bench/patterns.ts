@@ -37,12 +37,12 @@ export async function benchPatterns(
     const load = loadAverage();
     const cpu0 = cpuUsage();
     const t0 = performance.now();
-    const rows: string[] = [];
+    console.log(`patterns: book convnet ${size}x${size}x3 on ${choice.name}, per layer:`);
     for (const layer of convLayers(model)) {
       const t = performance.now();
       const r = await filterPatterns(model, layer.name, { filters, steps });
       const gain = r.patterns.filter((p) => p.activation > p.start).length;
-      rows.push(
+      console.log(
         `  ${layer.name.padEnd(9)} ${((performance.now() - t) / 1000).toFixed(1).padStart(6)} s` +
           `  (${gain}/${filters.length} filters raised above their noise start)`,
       );
@@ -56,7 +56,6 @@ export async function benchPatterns(
       } conv layers, ${steps} steps, ${choice.name}: ${total.toFixed(1)} s in all, ` +
         `${cpuSeconds.toFixed(1)} s of CPU (load average before ${load}, after ${loadAverage()})`,
     );
-    for (const r of rows) console.log(r);
     if (tf.memory().numTensors !== before) {
       console.log(`  LEAK: ${tf.memory().numTensors - before} tensors left`);
     }
