@@ -127,6 +127,30 @@ export { type KerasLayerNameOptions, kerasLayerNames } from "./core/models/layer
 export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
 export { finalSoftmax, gradCam } from "./core/viz/grad_cam.ts";
 export { camOverlay, type CamOverlayOptions, type RgbImage } from "./core/viz/overlay.ts";
+export {
+  type FilterPattern,
+  filterPatterns,
+  type LayerPatterns,
+  PatternInputError,
+  type PatternOptions,
+} from "./core/viz/patterns.ts";
+export {
+  type LayerTopPatches,
+  type TopPatch,
+  topPatches,
+  type TopPatchOptions,
+} from "./core/viz/top_patches.ts";
+export {
+  computePatternSet,
+  type FileSink,
+  type PatternSetOptions,
+} from "./core/viz/pattern_report.ts";
+export {
+  formatReceptiveField,
+  type LayerReceptiveField,
+  type ReceptiveField,
+  receptiveFields,
+} from "./core/models/receptive_field.ts";
 
 // Using a trained run
 export {

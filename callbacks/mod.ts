@@ -64,6 +64,7 @@ export {
   imagesFromDataset,
   Visualize,
   type VisualizeOptions,
+  type VisualizePatternOptions,
   type VizImages,
 } from "./visualize.ts";
 export type { Callback, HistoryEntry, TrainContext } from "../core/callback.ts";

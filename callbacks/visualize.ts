@@ -2,7 +2,9 @@
  * `Visualize`: records what the network learned, every N epochs, into the run's `viz/` folder
  * for the dashboard: (a) conv filters (first layer as RGB tiles, deeper layers as grids),
  * (b) activation maps of every conv layer for a few fixed validation images (heatmaps over
- * the image), (c) Grad-CAM with the predicted and the true class.
+ * the image), (c) Grad-CAM with the predicted and the true class; and, at chosen epochs (off
+ * by default), (d) filter patterns by gradient ascent with each filter's top-activating
+ * validation patches, so a run keeps "what layer 4 detected at epoch 5 vs epoch 30".
  *
  * @module
  */
@@ -18,6 +20,27 @@ import { renderFilters } from "../core/viz/filters.ts";
 import { renderActivations } from "../core/viz/activations.ts";
 import { convLayers, gradCam } from "../core/viz/grad_cam.ts";
 import { jet } from "../core/viz/colormap.ts";
+import { computePatternSet, mergePatternSets } from "../core/viz/pattern_report.ts";
+
+/** Filter patterns at chosen epochs (see `core/viz/patterns.ts`). */
+export interface VisualizePatternOptions {
+  /** 0-based epochs after which to compute them (e.g. `[4, 29]`); the last epoch with `last`. */
+  epochs: readonly number[];
+  /** Also after the last epoch. Default false. */
+  last?: boolean;
+  /** Conv layers (default every conv layer). */
+  layers?: readonly string[];
+  /** Filter indices of each layer (default the first 16). */
+  filters?: readonly number[];
+  /** Gradient-ascent steps (default 40). */
+  steps?: number;
+  /** Top-activating validation patches per filter (default 8; 0 = none). */
+  k?: number;
+  /** Validation images scanned for the patches (default 256). */
+  maxImages?: number;
+  /** Seed (default 1). */
+  seed?: number;
+}
 
 /** Fixed images to visualise, normalised as the model sees them. */
 export interface VizImages {
@@ -51,6 +74,8 @@ export interface VisualizeOptions {
   maxInputs?: number;
   /** Skip Grad-CAM (e.g. for a model whose head is not a simple chain). */
   gradCam?: boolean;
+  /** Filter patterns and top patches at chosen epochs (slow: off by default). */
+  patterns?: VisualizePatternOptions;
 }
 
 /**
@@ -71,6 +96,7 @@ export class Visualize implements Callback {
   readonly #opts: VisualizeOptions;
   #images: VizImages | null = null;
   #index: VizIndex | null = null;
+  #dataset: Dataset | undefined;
   #lastRecorded = -1;
 
   /**
@@ -95,6 +121,7 @@ export class Visualize implements Callback {
           "gave none in its context)",
       );
     }
+    this.#dataset = dataset;
     this.#images = this.#opts.images ?? (await imagesFromDataset(dataset!, this.#opts.count ?? 4));
     const classNames = [...(this.#opts.classNames ?? dataset?.classNames ?? [])];
     const previous = await readVizIndex(ctx.run.dir).catch(() => null);
@@ -104,6 +131,10 @@ export class Visualize implements Callback {
       classNames,
       images,
       epochs: (previous?.epochs ?? []).filter((e) => e.epoch < ctx.epoch),
+      // Patterns from `deno task patterns` stay; the callback's own from a resumed run's future go.
+      patterns: (previous?.patterns ?? []).filter((p) =>
+        p.source !== "callback" || (p.epoch ?? -1) < ctx.epoch
+      ),
     };
   }
 
@@ -111,6 +142,36 @@ export class Visualize implements Callback {
   async onEpochEnd(epoch: number, _logs: Logs, ctx: TrainContext): Promise<void> {
     const last = epoch === ctx.totalEpochs - 1;
     if (epoch % this.#opts.every! === 0 || last) await this.record(epoch, ctx);
+    const p = this.#opts.patterns;
+    if (p && (p.epochs.includes(epoch) || (last && p.last))) await this.recordPatterns(epoch, ctx);
+  }
+
+  /** Computes filter patterns and top patches for `epoch` now (see {@link VisualizePatternOptions}). */
+  async recordPatterns(epoch: number, ctx: TrainContext): Promise<void> {
+    if (!this.#index || !this.#images) await this.onTrainBegin(ctx);
+    const p = this.#opts.patterns ?? { epochs: [] };
+    const dataset = this.#dataset;
+    const start = performance.now();
+    const set = await computePatternSet(ctx.model, ctx.run, {
+      dir: `viz/epoch-${epoch}/patterns`,
+      layers: p.layers,
+      filters: p.filters,
+      steps: p.steps,
+      seed: p.seed,
+      k: p.k,
+      maxImages: p.maxImages,
+      split: dataset?.val ?? dataset?.train,
+      denormalize: dataset?.denormalize?.bind(dataset),
+      epoch,
+      source: "callback",
+    });
+    const index = this.#index!;
+    index.patterns = mergePatternSets(index.patterns ?? [], set);
+    await writeVizIndex(ctx.run, index);
+    await ctx.run.event("patterns_recorded", {
+      layers: set.layers.length,
+      seconds: Math.round((performance.now() - start) / 100) / 10,
+    });
   }
 
   /** Records the last epoch if training stopped early before it was recorded. */

@@ -11,7 +11,7 @@ import type { Callback } from "./callback.ts";
 import type { Dataset } from "./data/dataset.ts";
 import type { Experiment, PluginSpec, TrainOptions } from "./experiment.ts";
 import { evaluateModel } from "./evaluate.ts";
-import { modelSummary } from "./models/summary.ts";
+import { modelSummary, summaryRows } from "./models/summary.ts";
 import type { EvaluationReport } from "./run/evaluation_format.ts";
 import { OptionsError, resolveOptions, STANDARD_OPTIONS } from "./options.ts";
 import { shownPath } from "./format/path.ts";
@@ -218,6 +218,8 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         versions: { convdeck: VERSION, deno: Deno.version.deno, tfjs: tf.version_core },
       });
       await run.writeSummary(modelSummary(model));
+      const layers = summaryRows(model);
+      if (layers) await run.updateInfo({ model: { layers } });
     }
     // Generic knobs an experiment may declare as params: `optimizer` (a name) and `augment`.
     const params = options.params ?? {};

@@ -39,6 +39,17 @@ try {
   await page.waitForTimeout(800);
   await page.screenshot({ path: join(values.out, "dashboard-learned.png") });
   console.log(`wrote ${join(values.out, "dashboard.png")} and dashboard-learned.png`);
+  if (await page.locator("[data-testid=pattern-grid]").count()) {
+    // Filter patterns (deno task patterns): a middle layer, one filter picked.
+    const layers = await page.locator("[data-testid=pattern-layer] option").allTextContents();
+    await page.selectOption("[data-testid=pattern-layer]", layers[Math.floor(layers.length / 2)]);
+    await page.locator("[data-testid=pattern-grid] button").nth(3).click();
+    await page.waitForTimeout(800);
+    await page.locator("[data-testid=patterns]").screenshot({
+      path: join(values.out, "dashboard-patterns.png"),
+    });
+    console.log(`wrote ${join(values.out, "dashboard-patterns.png")}`);
+  }
   if (values.image?.length) {
     await page.click("[data-testid=tab-predict]");
     await page.waitForSelector("[data-testid=predict-info]");

@@ -15,7 +15,7 @@ import {
   ReduceLROnPlateau,
   TerminateOnNaN,
 } from "../callbacks/mod.ts";
-import { Visualize } from "../callbacks/visualize.ts";
+import { Visualize, type VisualizePatternOptions } from "../callbacks/visualize.ts";
 
 /** Tuning of {@link defaultCallbacks}. */
 export interface DefaultCallbackOptions {
@@ -33,6 +33,8 @@ export interface DefaultCallbackOptions {
   checkpointMonitor?: "val_loss" | "val_acc";
   /** Record filters, activations and Grad-CAM every N epochs (default 5; 0 = off). */
   visualizeEvery?: number;
+  /** Filter patterns and top patches at chosen epochs (default off; needs `visualizeEvery`). */
+  patterns?: VisualizePatternOptions;
   /** Extra callbacks, inserted before the progress bar. */
   extra?: Callback[];
   /**
@@ -112,7 +114,9 @@ export function defaultCallbacks(
       includeOptimizer: false,
     }),
     new CSVLogger(),
-    ...((d.visualizeEvery ?? 5) > 0 ? [new Visualize({ every: d.visualizeEvery ?? 5 })] : []),
+    ...((d.visualizeEvery ?? 5) > 0
+      ? [new Visualize({ every: d.visualizeEvery ?? 5, patterns: d.patterns })]
+      : []),
     ...(d.extra ?? []),
     new ProgressBar(),
   ];

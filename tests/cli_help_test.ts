@@ -128,6 +128,11 @@ Deno.test("every deno task: an unknown flag and bad values exit 2 with one error
     "baseline-ui": [[["--bogus"], /--bogus/]],
     "build-export-page": [[["--bogus"], /--bogus/]],
     "build-node": [[["--bogus"], /--bogus/]],
+    patterns: [
+      [["--bogus"], /--bogus/],
+      [["--run", "x", "--steps", "0"], /--steps must be an integer >= 1/],
+      [["--run", "x", "--filters", "9-3"], /--filters range 9-3 runs backwards/],
+    ],
     export: [
       [["--bogus"], /--bogus/],
       [

@@ -41,7 +41,7 @@ Deno.test("bookConvnet at 224x224x3, 20 classes: the chapter's layers, shapes an
   assert.equal(dense.activation, "linear", "the softmax is its own layer");
   assert.equal(model.countParams(), 1177396);
   const text = modelSummary(model);
-  assert.match(text, /^conv2d_8 \(Conv2D\) +\(None, 28, 28, 256\) +590080$/m);
+  assert.match(text, /^conv2d_8 \(Conv2D\) +\(None, 28, 28, 256\) +590080 +68x68 \/8$/m);
   assert.match(text, /^Total params: 1,177,396$/m);
   model.dispose();
 });

@@ -78,6 +78,10 @@ Deno.test("runExperiment: meta written to the sidecar, the optimizer param picks
   const info = await readRunInfo(run.dir);
   assert.equal(info.last?.images_per_s, epochs[1].images_per_s);
   assert.equal((info.config.params as Record<string, unknown>).optimizer, "rmsprop");
+  // run.json lists the model's layers with their receptive fields (the summary's last column).
+  const conv = info.model?.layers.find((l) => l.className === "Conv2D");
+  assert.ok(conv, JSON.stringify(info.model));
+  assert.ok(conv.receptiveField.size[0] >= 1 && conv.receptiveField.jump[0] >= 1);
   await assert.rejects(
     runExperiment({
       experiment,

@@ -4,6 +4,7 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
+import { formatReceptiveField, type ReceptiveField, receptiveFields } from "./receptive_field.ts";
 
 /** One row of a model summary. */
 export interface SummaryRow {
@@ -15,6 +16,8 @@ export interface SummaryRow {
   outputShape: (number | null)[];
   /** Parameter count of the layer. */
   params: number;
+  /** What one output position sees of the input (see `receptive_field.ts`). */
+  receptiveField: ReceptiveField;
 }
 
 /** Formats a shape as Keras prints it: `(None, 224, 224, 32)`. */
@@ -42,6 +45,7 @@ function isChain(model: tfl.LayersModel): boolean {
 export function summaryRows(model: tfl.LayersModel): SummaryRow[] | undefined {
   if (!isChain(model)) return undefined;
   const rows: SummaryRow[] = [];
+  const fields = new Map((receptiveFields(model) ?? []).map((f) => [f.name, f.field]));
   for (const l of model.layers) {
     if (l.getClassName() === "InputLayer") continue;
     const shape = l.outputShape;
@@ -51,6 +55,7 @@ export function summaryRows(model: tfl.LayersModel): SummaryRow[] | undefined {
       className: l.getClassName(),
       outputShape: [...(shape as (number | null)[])],
       params: l.countParams(),
+      receptiveField: fields.get(l.name)!,
     });
   }
   return rows;
@@ -62,7 +67,9 @@ const fmtInt = (n: number) => n.toLocaleString("en-US");
  * Returns the model summary as a string. A Sequential-like model prints as Keras 2 (and the
  * book) print it: `Layer (type)`, `Output Shape` as `(None, 224, 224, 32)`, `Param #`, and
  * totals with thousands separators (`Total params: 1,177,396`); the first column widens to fit
- * long names instead of cutting them. Other models print tfjs's own `model.summary()`.
+ * long names instead of cutting them. A fourth column, `Receptive field`, gives what one output
+ * position sees of the input (`5x5 /1`: 5x5 pixels, neighbours 1 pixel apart; `all` after
+ * global pooling). Other models print tfjs's own `model.summary()`.
  *
  * @example
  * ```ts ignore
@@ -84,11 +91,14 @@ export function modelSummary(model: tfl.LayersModel, lineLength = 65): string {
     `${r.name} (${r.className})`,
     kerasShape(r.outputShape),
     String(r.params),
+    formatReceptiveField(r.receptiveField),
   ]);
   const w0 = Math.max(29, ...cells.map((c) => c[0].length + 1));
   const w1 = Math.max(26, ...cells.map((c) => c[1].length + 1));
-  const width = Math.max(lineLength, w0 + w1 + 10);
-  const row = (c: string[]) => (c[0].padEnd(w0) + c[1].padEnd(w1) + c[2]).trimEnd();
+  const w2 = Math.max(10, ...cells.map((c) => c[2].length + 1));
+  const width = Math.max(lineLength, w0 + w1 + w2 + 16);
+  const row = (c: string[]) =>
+    (c[0].padEnd(w0) + c[1].padEnd(w1) + c[2].padEnd(w2) + c[3]).trimEnd();
   const trainable = model.trainableWeights.reduce(
     (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
     0,
@@ -97,7 +107,7 @@ export function modelSummary(model: tfl.LayersModel, lineLength = 65): string {
   const out = [
     `Model: "${model.name}"`,
     "_".repeat(width),
-    row(["Layer (type)", "Output Shape", "Param #"]),
+    row(["Layer (type)", "Output Shape", "Param #", "Receptive field"]),
     "=".repeat(width),
   ];
   cells.forEach((c, i) => {

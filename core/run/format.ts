@@ -68,6 +68,31 @@ export interface RunInfo {
    * `deno task train`: it is resumed by rerunning that script with `init({ resume })`.
    */
   tracked?: TrackedRunInfo;
+  /** The model's layers (Sequential-like models) with their receptive fields. */
+  model?: { layers: RunModelLayer[] };
+}
+
+/** One layer of the model as `run.json` records it (the model summary's rows). */
+export interface RunModelLayer {
+  /** Layer name, e.g. `conv2d_2`. */
+  name: string;
+  /** Layer class, e.g. `Conv2D`. */
+  className: string;
+  /** Output shape, `null` for the batch dimension. */
+  outputShape: (number | null)[];
+  /** Parameter count. */
+  params: number;
+  /**
+   * What one output position sees of the input: `size` and `jump` (input pixels between
+   * neighbouring positions) as `[y, x]`, `start` the centre of position 0's field; `global`
+   * once every position is mixed.
+   */
+  receptiveField: {
+    size: [number, number];
+    jump: [number, number];
+    start: [number, number];
+    global?: boolean;
+  };
 }
 
 /** What run.json records of a run written by the tracking API. */

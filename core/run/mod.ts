@@ -21,6 +21,7 @@ export {
   RUN_STATUSES,
   type RunEvent,
   type RunInfo,
+  type RunModelLayer,
   type RunStatus,
   type TrackedRunInfo,
 } from "./format.ts";
@@ -83,7 +84,11 @@ export {
   type VizGradCam,
   type VizImage,
   type VizIndex,
+  type VizLabelledMosaic,
+  type VizLayerPatterns,
   type VizMosaic,
+  type VizPatch,
+  type VizPatternSet,
 } from "./viz_format.ts";
 export {
   applyMetaEdit,

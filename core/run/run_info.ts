@@ -97,6 +97,15 @@ const FIELDS: Record<string, [FieldCheck, string]> = {
       Object.values(v as Record<string, unknown>).every((x) => typeof x === "number"),
     "an object of numbers",
   ],
+  model: [
+    (v) =>
+      isObject(v) && Array.isArray((v as Record<string, unknown>).layers) &&
+      ((v as Record<string, unknown>).layers as unknown[]).every((l) =>
+        isObject(l) && isString((l as Record<string, unknown>).name) &&
+        isObject((l as Record<string, unknown>).receptiveField)
+      ),
+    "an object with a layers array",
+  ],
 };
 
 /**

@@ -90,6 +90,72 @@ export interface VizEpoch {
   gradcam: VizGradCam[];
 }
 
+/** A mosaic whose tiles carry a caption strip at the bottom (filter index, activation). */
+export interface VizLabelledMosaic extends VizMosaic {
+  /** Height in pixels of the caption strip inside each tile (included in `tileH`). */
+  labelH: number;
+  /** Whole factor the tiles were enlarged by (nearest neighbour). */
+  scale: number;
+}
+
+/** One top-activating patch (see `core/viz/top_patches.ts`). */
+export interface VizPatch {
+  /** Index into {@link VizPatternSet.images} of the image it was cut from (-1: not stored). */
+  image: number;
+  /** The filter's response there. */
+  activation: number;
+  /** The input window `[y0, x0, h, w]` that was cut out (the receptive field). */
+  window: [number, number, number, number];
+}
+
+/** Filter patterns (and top patches) of one conv layer. */
+export interface VizLayerPatterns {
+  /** Layer name. */
+  layer: string;
+  /** The layer's receptive field in input pixels (`[y, x]` pairs). */
+  receptiveField: {
+    size: [number, number];
+    jump: [number, number];
+    start: [number, number];
+    global?: boolean;
+  };
+  /** One tile per filter, in the order of {@link VizLayerPatterns.filters}. */
+  patterns: VizLabelledMosaic;
+  /** Per tile: the filter index, its mean activation on the starting noise and on the pattern. */
+  filters: { filter: number; start: number; activation: number }[];
+  /** One row per filter, `k` patches per row, best first (absent without validation images). */
+  patches?: VizLabelledMosaic & {
+    /** Patches per row. */
+    k: number;
+    /** Per filter (row), the patches drawn. */
+    items: VizPatch[][];
+  };
+  /** Seconds spent on this layer. */
+  seconds: number;
+}
+
+/** Filter patterns of some conv layers, computed at one epoch (or from one checkpoint). */
+export interface VizPatternSet {
+  /** 0-based epoch of the weights, when known. */
+  epoch: number | null;
+  /** Who computed it: the `Visualize` callback or `deno task patterns`. */
+  source: "callback" | "patterns";
+  /** The checkpoint the weights came from (`deno task patterns`). */
+  checkpoint?: string;
+  /** ISO time. */
+  createdAt: string;
+  /** Gradient-ascent steps. */
+  steps: number;
+  /** Seed of the starting noise and the jitter. */
+  seed: number;
+  /** Input shape `[h, w, c]` of the patterns. */
+  shape: [number, number, number];
+  /** Validation images the patches were cut from (each filter's best patch's image). */
+  images: VizImage[];
+  /** The layers. */
+  layers: VizLayerPatterns[];
+}
+
 /** The content of `viz/index.json`. */
 export interface VizIndex {
   /** Format version. */
@@ -100,4 +166,6 @@ export interface VizIndex {
   images: VizImage[];
   /** Epochs recorded, oldest first. */
   epochs: VizEpoch[];
+  /** Filter patterns, oldest first (absent in indexes written before patterns existed). */
+  patterns?: VizPatternSet[];
 }

@@ -10,6 +10,7 @@ import { useLiveRun } from "./live_run.ts";
 import { CurvesView } from "./curves_view.tsx";
 import { VizView } from "./viz_view.tsx";
 import { LoggedView } from "./logged_view.tsx";
+import { PatternsView } from "./patterns_view.tsx";
 import { EvalView } from "./eval_view.tsx";
 import { PredictView } from "./predict_view.tsx";
 import { CrashedBanner, RunMetaEditor } from "./run_meta.tsx";
@@ -93,7 +94,12 @@ export function RunPage({ id }: { id: string }) {
       </nav>
       {tab.value === "curves" && <CurvesView id={id} run={run} />}
       {tab.value === "curves" && <LoggedView id={id} events={run.events.value} />}
-      {tab.value === "learned" && <VizView id={id} />}
+      {tab.value === "learned" && (
+        <>
+          <PatternsView id={id} />
+          <VizView id={id} />
+        </>
+      )}
       {tab.value === "evaluation" && <EvalView id={id} />}
       {tab.value === "predict" && <PredictView id={id} />}
     </main>

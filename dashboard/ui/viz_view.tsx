@@ -21,7 +21,7 @@ function mosaicWidth(m: VizMosaic): number {
 }
 
 /** One tile of a mosaic PNG, cropped with CSS and scaled to `width` x `height`. */
-function Tile(
+export function Tile(
   props: {
     id: string;
     mosaic: VizMosaic;
@@ -87,6 +87,7 @@ export function VizView({ id }: { id: string }) {
   if (error.value) return <p class="error">{error.value}</p>;
   if (!v) return <p>Loading…</p>;
   if (v.epochs.length === 0) {
+    if (v.patterns?.length) return null; // only filter patterns: shown above
     return (
       <p>
         No visualisations yet. The <code>Visualize</code> callback records them every few epochs.

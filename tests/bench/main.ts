@@ -31,15 +31,21 @@ import { benchTracking } from "./train_tracking.ts";
 import { nativeAvailable, openMpWaitChoice } from "../../core/backend/native/ffi.ts";
 import { benchRunsScale } from "./runs_scale.ts";
 import { benchTrackLog } from "./track_log.ts";
+import { benchPatterns } from "./patterns.ts";
 
-const SECTIONS = ["train", "data", "tracking", "runs", "track"] as const;
+const SECTIONS = ["train", "data", "tracking", "runs", "track", "patterns"] as const;
 
 /** The `--help` text. */
 export const HELP = `Usage: deno task bench [flags]
 
-  --only train,data,tracking,runs  sections to run (default: all); \`runs\` is the runs
-                               table at scale (tests/bench/runs_scale.ts: 10,000 runs x 100
-                               epochs, list/query/API/Chromium first render)
+  --only train,data,tracking,runs,track,patterns
+                               sections to run (default: all); \`runs\` is the runs table at
+                               scale (tests/bench/runs_scale.ts: 10,000 runs x 100 epochs,
+                               list/query/API/Chromium first render); \`track\` the tracking
+                               client's log() rate in Deno and Node (tests/bench/track_log.ts);
+                               \`patterns\` (tests/bench/patterns.ts) times the filter patterns
+                               of 16 filters of every conv layer of the book's model at 64 and
+                               224 px on the first of --backends (default auto)
   --backends wasm,webgpu,cpu   backends for the train section (default: native and
                                native-bf16 when oneDNN loads (bf16 where the CPU has it),
                                wasm, plus webgpu when the adapter is a real GPU; cpu is
@@ -396,6 +402,11 @@ export async function main(argv: string[]): Promise<void> {
   if (only.includes("data")) await dataSection();
   if (only.includes("track")) await benchTrackLog();
   if (only.includes("runs")) await benchRunsScale();
+  if (only.includes("patterns")) {
+    await benchPatterns({
+      backend: (values.backends?.split(",")[0]?.trim() || "auto") as BackendName,
+    });
+  }
   if (only.includes("tracking")) {
     // The first backend of --backends (default wasm) runs the tracking case.
     const backend = (values.backends?.split(",")[0]?.trim() || "wasm") as BackendName;
