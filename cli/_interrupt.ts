@@ -53,6 +53,7 @@ export interface InterruptHandlers {
 export function interruptRule(
   windowMs = REPEAT_WINDOW_MS,
   now: () => number = () => performance.now(),
+  lastTick?: () => number,
 ): () => "first" | "duplicate" | "again" {
   let firstAt: number | undefined;
   return () => {
@@ -61,7 +62,12 @@ export function interruptRule(
       firstAt = t;
       return "first";
     }
-    return t - firstAt < windowMs ? "duplicate" : "again";
+    if (t - firstAt < windowMs) return "duplicate";
+    // A signal held up by a busy event loop (a long training step on a loaded machine) is
+    // still the first request's twin: it counts as deliberate only once the loop itself has
+    // run past the window since the first signal.
+    if (lastTick !== undefined && lastTick() - firstAt < windowMs) return "duplicate";
+    return "again";
   };
 }
 
@@ -78,11 +84,21 @@ export function interruptRule(
  * ```
  */
 export function onInterrupt(h: InterruptHandlers): () => void {
-  const next = interruptRule(h.windowMs, h.now);
+  const clock = h.now ?? (() => performance.now());
+  // The event loop's own clock: a timer started at the first signal records when the loop
+  // last ran, so a duplicate delayed by a blocked loop is told from a later Ctrl-C.
+  let lastTick = -Infinity;
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  const next = interruptRule(h.windowMs, clock, () => lastTick);
   const listener = (name: string) => () => {
     const what = next();
-    if (what === "first") h.first(name);
-    else if (what === "again") h.again(name);
+    if (what === "first") {
+      lastTick = clock();
+      const t = setInterval(() => (lastTick = clock()), 100);
+      Deno.unrefTimer(t);
+      ticker = t;
+      h.first(name);
+    } else if (what === "again") h.again(name);
   };
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGINT", listener("Ctrl-C")],
@@ -90,6 +106,7 @@ export function onInterrupt(h: InterruptHandlers): () => void {
   ];
   for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
   return () => {
+    if (ticker !== undefined) clearInterval(ticker);
     for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
   };
 }

@@ -156,3 +156,14 @@ Deno.test("the interrupt rule: repeats within the window are the first request, 
   t = 1600;
   assert.equal(next(), "again");
 });
+
+Deno.test("the interrupt rule: a twin held up by a blocked event loop is still a duplicate", () => {
+  let t = 0, tick = 0;
+  const next = interruptRule(1500, () => t, () => tick);
+  assert.equal(next(), "first");
+  t = 2600; // the loop was busy from the first signal until now: no tick ran
+  assert.equal(next(), "duplicate");
+  tick = 1700; // the loop ran past the window: a later Ctrl-C is deliberate
+  t = 2700;
+  assert.equal(next(), "again");
+});
