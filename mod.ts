@@ -27,9 +27,9 @@ export {
   CALLBACK_HOOKS,
   type HistoryEntry,
   type TrainContext,
-} from "./core/callback.ts";
-export { freezeLogs, type Logs } from "./core/logs.ts";
-export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment.ts";
+} from "./core/train/callback.ts";
+export { freezeLogs, type Logs } from "./core/train/logs.ts";
+export type { Experiment, PluginSpec, TrainOptions } from "./core/experiment/experiment.ts";
 export { isImprovement, metricDirection, type MetricDirections } from "./core/metric_direction.ts";
 
 // Training
@@ -43,18 +43,18 @@ export {
   type TrainerPosition,
   type TrainerState,
   type TrainResult,
-} from "./core/trainer.ts";
-export { CallbackList } from "./core/callback_list.ts";
-export { crossEntropy, evalStep, type StepResult, trainStep } from "./core/train_step.ts";
+} from "./core/train/trainer.ts";
+export { CallbackList } from "./core/train/callback_list.ts";
+export { crossEntropy, evalStep, type StepResult, trainStep } from "./core/train/train_step.ts";
 export {
   type ExperimentRun,
   type PreparedExperiment,
   prepareExperiment,
   runExperiment,
   type RunExperimentOptions,
-} from "./core/run_experiment.ts";
+} from "./core/experiment/run_experiment.ts";
 export { BUILTIN_EXPERIMENTS, loadExperiment } from "./experiments/registry.ts";
-export { resolveOptions, splitSettings, STANDARD_OPTIONS } from "./core/options.ts";
+export { resolveOptions, splitSettings, STANDARD_OPTIONS } from "./core/experiment/options.ts";
 export {
   describeParams,
   type Params,
@@ -63,18 +63,23 @@ export {
   type ParamValue,
   parseSetArg,
   resolveParams,
-} from "./core/params.ts";
-export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/optimizers.ts";
-export { SystemMetrics, wasmHeapBytes } from "./core/system_metrics.ts";
-export { SystemSampler } from "./core/system_sampler.ts";
-export { callbackProblems, loadPlugin, parsePluginArg, PluginError } from "./core/plugins.ts";
+} from "./core/experiment/params.ts";
+export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from "./core/train/optimizers.ts";
+export { SystemMetrics, wasmHeapBytes } from "./core/train/system_metrics.ts";
+export { SystemSampler } from "./core/train/system_sampler.ts";
+export {
+  callbackProblems,
+  loadPlugin,
+  parsePluginArg,
+  PluginError,
+} from "./core/experiment/plugins.ts";
 export {
   type LoadedResumePoint,
   loadResumePoint,
   ModelChangedError,
   NoResumePointError,
   resumeCheckpointer,
-} from "./core/resume.ts";
+} from "./core/train/resume.ts";
 
 // Backends
 export {
@@ -124,7 +129,7 @@ export { kerasShape, modelSummary, type SummaryRow, summaryRows } from "./core/m
 export { type KerasLayerNameOptions, kerasLayerNames } from "./core/models/layer_names.ts";
 
 // Evaluation and visualisation
-export { evaluateModel, type EvaluateOptions } from "./core/evaluate.ts";
+export { evaluateModel, type EvaluateOptions } from "./core/infer/evaluate.ts";
 export { finalSoftmax, gradCam } from "./core/viz/grad_cam.ts";
 export { camOverlay, type CamOverlayOptions, type RgbImage } from "./core/viz/overlay.ts";
 export {
@@ -167,7 +172,7 @@ export {
   type PredictReport,
   type PredictResult,
   type Preprocessing,
-} from "./core/predict.ts";
+} from "./core/infer/predict.ts";
 // Shipping a model: the shared preprocessing and the export (deno task export)
 export {
   type DecodedImage,
@@ -214,4 +219,4 @@ export {
   type ModuleIdentity,
   moduleSha256,
   parseCodeIdentity,
-} from "./core/code_identity.ts";
+} from "./core/experiment/code_identity.ts";

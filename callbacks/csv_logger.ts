@@ -4,8 +4,8 @@
  * @module
  */
 import { dirname, isAbsolute, join, relative, sep as pathSep } from "node:path";
-import type { Callback, TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import type { Callback, TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 import { stateObject } from "./monitor.ts";
 import { DEFAULT_CSV_LOG } from "../core/run/artifacts.ts";
 import { FsError, readConfinedText } from "../core/fs/confine.ts";

@@ -4,8 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Callback, TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import type { Callback, TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 import {
   checkOption,
   Monitor,

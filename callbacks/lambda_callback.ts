@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { type Callback, CALLBACK_HOOKS, type TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import { type Callback, CALLBACK_HOOKS, type TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 
 /** The hooks of a {@link LambdaCallback}, all optional. */
 export interface LambdaHooks {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Callback, TrainContext } from "../core/callback.ts";
+import type { Callback, TrainContext } from "../core/train/callback.ts";
 import { stateObject } from "./monitor.ts";
 
 /** A schedule: the learning rate for a 0-based epoch, given the current one. */

@@ -1,5 +1,5 @@
 /**
- * The built-in callbacks. Each implements `Callback` from `core/callback.ts` and, when it has
+ * The built-in callbacks. Each implements `Callback` from `core/train/callback.ts` and, when it has
  * state, `getState`/`setState` with plain JSON so a resumed run continues where it stopped.
  *
  * @example
@@ -59,7 +59,12 @@ export {
 export { CSVLogger, type CSVLoggerOptions, type CSVLoggerState } from "./csv_logger.ts";
 export { ProgressBar, type ProgressBarOptions, type ProgressStream } from "./progress_bar.ts";
 export { LambdaCallback, type LambdaHooks } from "./lambda_callback.ts";
-export { CallbackError, CallbackList, type Hook, type HookArgs } from "../core/callback_list.ts";
+export {
+  CallbackError,
+  CallbackList,
+  type Hook,
+  type HookArgs,
+} from "../core/train/callback_list.ts";
 export {
   imagesFromDataset,
   Visualize,
@@ -67,6 +72,6 @@ export {
   type VisualizePatternOptions,
   type VizImages,
 } from "./visualize.ts";
-export type { Callback, HistoryEntry, TrainContext } from "../core/callback.ts";
-export type { Logs } from "../core/logs.ts";
+export type { Callback, HistoryEntry, TrainContext } from "../core/train/callback.ts";
+export type { Logs } from "../core/train/logs.ts";
 export type { RunLogger } from "../core/run/logger.ts";

@@ -4,8 +4,8 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs-core";
-import type { Callback, TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import type { Callback, TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 import { isAbsolute, relative, sep } from "node:path";
 import { saveModel } from "../core/run/model_io.ts";
 import { checkpointDir } from "../core/run/checkpoints.ts";

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import type { TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 import { isImprovement, metricDirection } from "../core/metric_direction.ts";
 
 /** Whether a monitored metric should go down (`min`), up (`max`), or be told by its name. */
@@ -167,7 +167,7 @@ export function missingMetricMessage(owner: string, monitor: string, logs: Logs)
     `Check the monitor name (validation metrics are "val_"-prefixed).`;
 }
 
-export { checkOption } from "../core/options.ts";
+export { checkOption } from "../core/experiment/options.ts";
 
 /** Reads a plain-JSON state object, throwing a clear error when it is not one. */
 export function stateObject(owner: string, state: unknown): Record<string, unknown> {

@@ -9,8 +9,8 @@
  * @module
  */
 import process from "node:process";
-import type { Callback, TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import type { Callback, TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 import {
   ProgressLine,
   type ProgressLineOptions,

@@ -10,8 +10,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { Callback, TrainContext } from "../core/callback.ts";
-import type { Logs } from "../core/logs.ts";
+import type { Callback, TrainContext } from "../core/train/callback.ts";
+import type { Logs } from "../core/train/logs.ts";
 import type { Dataset } from "../core/data/dataset.ts";
 import { VIZ_FORMAT, type VizEpoch, type VizImage, type VizIndex } from "../core/run/viz_format.ts";
 import { readVizIndex, writeVizIndex } from "../core/run/artifacts.ts";

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
 import { type Precision, PRECISIONS } from "../core/backend/precision.ts";
-import type { TrainOptions } from "../core/experiment.ts";
+import type { TrainOptions } from "../core/experiment/experiment.ts";
 import {
   ExperimentNotFoundError,
   isBuiltinExperiment,
@@ -22,7 +22,7 @@ import { readRunInfo } from "../core/run/reader.ts";
 import { RunWriter } from "../core/run/writer.ts";
 import { findRunWeights, namedRunWeights, type RunWeights } from "../core/run/checkpoints.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
-import { evaluateModel } from "../core/evaluate.ts";
+import { evaluateModel } from "../core/infer/evaluate.ts";
 import { loadExport } from "../core/infer/export.ts";
 import { runAndExit } from "./_process.ts";
 import { resolveRun } from "./_run_ref.ts";

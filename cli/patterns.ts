@@ -14,7 +14,7 @@
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
-import type { TrainOptions } from "../core/experiment.ts";
+import type { TrainOptions } from "../core/experiment/experiment.ts";
 import type { Dataset } from "../core/data/dataset.ts";
 import { isBuiltinExperiment, loadExperiment } from "../experiments/registry.ts";
 import { hasModelTopology, loadModel, loadWeights } from "../core/run/model_io.ts";

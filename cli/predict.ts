@@ -1,6 +1,6 @@
 /**
  * `deno task predict --run runs/<id> IMAGE|FOLDER... [--top-k N] [--json] [--cam DIR]`:
- * classifies images with a trained run (see `core/predict.ts`) and prints the top-k classes of
+ * classifies images with a trained run (see `core/infer/predict.ts`) and prints the top-k classes of
  * each; folders are walked (sorted, hidden files skipped) and processed in batches with a
  * progress bar on stderr. A bad file is reported with its name and does not stop the others.
  *
@@ -12,7 +12,7 @@
 import { basename, dirname, extname, join } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../core/backend/select.ts";
 import { type Precision, PRECISIONS } from "../core/backend/precision.ts";
-import { type ClassProbability, type PredictInput, Predictor } from "../core/predict.ts";
+import { type ClassProbability, type PredictInput, Predictor } from "../core/infer/predict.ts";
 import { isIgnored } from "../core/data/scan.ts";
 import { ProgressLine } from "../core/format/progress.ts";
 import { runAndExit } from "./_process.ts";

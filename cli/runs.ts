@@ -23,7 +23,7 @@ import {
   type CodeIdentity,
   formatCodeIdentity,
   parseCodeIdentity,
-} from "../core/code_identity_format.ts";
+} from "../core/experiment/code_identity_format.ts";
 import { runAndExit } from "./_process.ts";
 import { resolveRun, shownPath } from "./_run_ref.ts";
 import { FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";

@@ -5,11 +5,11 @@
  */
 import { dirname, resolve } from "node:path";
 import type { BackendName } from "../core/backend/select.ts";
-import type { Experiment, TrainOptions } from "../core/experiment.ts";
+import type { Experiment, TrainOptions } from "../core/experiment/experiment.ts";
 import { BACKEND_NAMES, initBackend } from "../core/backend/select.ts";
 import { PRECISIONS } from "../core/backend/precision.ts";
-import { resolveOptions, splitSettings, STANDARD_OPTIONS } from "../core/options.ts";
-import { describeParams, parseSetArg } from "../core/params.ts";
+import { resolveOptions, splitSettings, STANDARD_OPTIONS } from "../core/experiment/options.ts";
+import { describeParams, parseSetArg } from "../core/experiment/params.ts";
 import {
   BUILTIN_EXPERIMENTS,
   experimentIdentity,
@@ -19,15 +19,15 @@ import {
   isExperimentPath,
   loadExperiment,
 } from "../experiments/registry.ts";
-import { parsePluginArg, pluginIdentity } from "../core/plugins.ts";
+import { parsePluginArg, pluginIdentity } from "../core/experiment/plugins.ts";
 import {
   codeChanges,
   type CodeIdentity,
   gitIdentity,
   parseCodeIdentity,
-} from "../core/code_identity.ts";
+} from "../core/experiment/code_identity.ts";
 import { VERSION } from "../core/version.ts";
-import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
+import { prepareExperiment, runExperiment } from "../core/experiment/run_experiment.ts";
 import { modelSummary } from "../core/models/summary.ts";
 import { startDashboard, type StartedDashboard } from "../dashboard/mod.ts";
 import { readRunInfo } from "../core/run/reader.ts";
@@ -45,7 +45,7 @@ import {
   parseFlags,
   runCommand,
 } from "../core/flags.ts";
-import { OptionsError } from "../core/options.ts";
+import { OptionsError } from "../core/experiment/options.ts";
 import { onInterrupt } from "./_interrupt.ts";
 
 const BACKENDS = BACKEND_NAMES;

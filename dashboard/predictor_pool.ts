@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { Predictor } from "../core/predict.ts";
+import type { Predictor } from "../core/infer/predict.ts";
 
 /**
  * Options of {@linkcode PredictorPool}.
@@ -115,7 +115,7 @@ export class PredictorPool {
   async #get(runDir: string): Promise<Predictor> {
     this.#backendReady ??= this.#ensureBackend();
     await this.#backendReady;
-    const { Predictor } = await import("../core/predict.ts");
+    const { Predictor } = await import("../core/infer/predict.ts");
     const { findRunWeights, weightsStamp } = await import("../core/run/checkpoints.ts");
     const weights = await findRunWeights(runDir);
     const stamp = await weightsStamp(weights);

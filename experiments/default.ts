@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { Experiment } from "../core/experiment.ts";
+import type { Experiment } from "../core/experiment/experiment.ts";
 import { syntheticShapes } from "../core/data/synthetic.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";
-import { OPTIMIZER_NAMES } from "../core/optimizers.ts";
+import { OPTIMIZER_NAMES } from "../core/train/optimizers.ts";
 import { defaultCallbacks, LR_SCHEDULES, type LrScheduleName } from "./default_callbacks.ts";
 
 /** The built-in default experiment. */

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Callback } from "../core/callback.ts";
-import type { TrainOptions } from "../core/experiment.ts";
+import type { Callback } from "../core/train/callback.ts";
+import type { TrainOptions } from "../core/experiment/experiment.ts";
 import {
   CSVLogger,
   EarlyStopping,

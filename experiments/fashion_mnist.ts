@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Experiment, TrainOptions } from "../core/experiment.ts";
+import type { Experiment, TrainOptions } from "../core/experiment/experiment.ts";
 import type { Dataset } from "../core/data/dataset.ts";
 import { DataError } from "../core/data/data_error.ts";
 import { loadIdxFolder } from "../core/data/idx.ts";

@@ -5,9 +5,9 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Experiment } from "../core/experiment.ts";
+import type { Experiment } from "../core/experiment/experiment.ts";
 import { toFileUrl } from "../core/paths.ts";
-import { moduleGraphIdentity, type ModuleIdentity } from "../core/code_identity.ts";
+import { moduleGraphIdentity, type ModuleIdentity } from "../core/experiment/code_identity.ts";
 import { shownPath } from "../core/format/path.ts";
 
 const BUILTIN_LOADERS: Record<string, () => Promise<Record<string, unknown>>> = {

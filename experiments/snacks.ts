@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Experiment } from "../core/experiment.ts";
+import type { Experiment } from "../core/experiment/experiment.ts";
 import { bookConvnet } from "../core/models/book_convnet.ts";
 import { loadImageFolderFor } from "../core/data/image_folder.ts";
 import { defaultCallbacks } from "./default_callbacks.ts";

@@ -1,6 +1,6 @@
 /**
  * The sweep's code fingerprint: the experiment source as trials load it and the sha256 of its
- * whole local module graph (`core/code_identity.ts`), so that a worker whose experiment, or any
+ * whole local module graph (`core/experiment/code_identity.ts`), so that a worker whose experiment, or any
  * module it imports, differs from the sweep's is refused.
  *
  * @example

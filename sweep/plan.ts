@@ -15,8 +15,8 @@
  * @module
  */
 import { extname, resolve } from "node:path";
-import type { Experiment } from "../core/experiment.ts";
-import { resolveOptions, STANDARD_OPTIONS } from "../core/options.ts";
+import type { Experiment } from "../core/experiment/experiment.ts";
+import { resolveOptions, STANDARD_OPTIONS } from "../core/experiment/options.ts";
 import { toFileUrl } from "../core/paths.ts";
 import { VERSION } from "../core/version.ts";
 import { shownPath } from "../core/format/path.ts";

@@ -38,9 +38,9 @@
  */
 import { hashInts, mulberry32 } from "../core/random.ts";
 import { metricDirection } from "../core/metric_direction.ts";
-import type { ParamValue } from "../core/params.ts";
-import type { TrainOptions } from "../core/experiment.ts";
-import { splitSettings } from "../core/options.ts";
+import type { ParamValue } from "../core/experiment/params.ts";
+import type { TrainOptions } from "../core/experiment/experiment.ts";
+import { splitSettings } from "../core/experiment/options.ts";
 
 /** A search space for one parameter. */
 export type ParamSpace =

@@ -19,7 +19,7 @@ import { dirname, join, resolve, sep } from "node:path";
 import { writeFileAtomic } from "../core/fs/atomic.ts";
 import { existsConfined, readConfinedText } from "../core/fs/confine.ts";
 import { RUN_FILE_NAMES } from "../core/run/artifacts.ts";
-import type { ParamValue } from "../core/params.ts";
+import type { ParamValue } from "../core/experiment/params.ts";
 import { type SweepSpec, type TrialPlan, validateSpec } from "./spec.ts";
 import { sha256Hex } from "../core/sha256.ts";
 

@@ -12,7 +12,7 @@
  * @module
  */
 import { isImprovement } from "../core/metric_direction.ts";
-import type { ParamValue } from "../core/params.ts";
+import type { ParamValue } from "../core/experiment/params.ts";
 import type { SweepRecord, TrialState, TrialStatus } from "./store.ts";
 
 /** Counts, best trial and epochs of a sweep. */

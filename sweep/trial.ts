@@ -23,10 +23,10 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { acquireRunLock } from "../core/run/lock.ts";
-import type { Callback } from "../core/callback.ts";
+import type { Callback } from "../core/train/callback.ts";
 import type { BackendName } from "../core/backend/select.ts";
 import type { RunInfo } from "../core/run/format.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { VERSION } from "../core/version.ts";
 import { loadExperiment } from "../experiments/registry.ts";
 import { decidePrune } from "./pruners.ts";

@@ -9,7 +9,7 @@ import { initBackend } from "../core/backend/select.ts";
 import { enableGradientMemorySaver } from "../core/backend/grad_memory.ts";
 import { bookConvnet } from "../core/models/book_convnet.ts";
 import { colourBatch } from "./backend_util.ts";
-import { crossEntropy } from "../core/train_step.ts";
+import { crossEntropy } from "../core/train/train_step.ts";
 
 /** Gradients of the book model's loss, and the peak live bytes seen after any kernel. */
 async function gradsAndPeak(): Promise<{ grads: Float32Array[]; peak: number }> {

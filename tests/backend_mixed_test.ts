@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
-import { trainStep } from "../core/train_step.ts";
+import { trainStep } from "../core/train/train_step.ts";
 import { colourBatch } from "./backend_util.ts";
 
 const SIZE = 12;

@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
 import { initBackend } from "../core/backend/select.ts";
-import { trainStep } from "../core/train_step.ts";
+import { trainStep } from "../core/train/train_step.ts";
 import { bookConvnet } from "../core/models/book_convnet.ts";
 import { colourBatch } from "./backend_util.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { EarlyStopping, type EarlyStoppingOptions } from "../callbacks/early_stopping.ts";
-import type { Callback } from "../core/callback.ts";
+import type { Callback } from "../core/train/callback.ts";
 import {
   drive,
   FakeContext,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { isBetter, Monitor, resolveMode } from "../callbacks/monitor.ts";
 import { FakeContext } from "./helpers/fake_context.ts";
-import { freezeLogs } from "../core/logs.ts";
+import { freezeLogs } from "../core/train/logs.ts";
 
 Deno.test("resolveMode: auto strips val_ and knows loss/acc directions", () => {
   assert.deepEqual(resolveMode("val_loss", "auto"), "min");

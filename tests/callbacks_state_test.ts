@@ -12,7 +12,7 @@ import {
   stepDecay,
   TerminateOnNaN,
 } from "../callbacks/mod.ts";
-import type { Callback } from "../core/callback.ts";
+import type { Callback } from "../core/train/callback.ts";
 import { drive, FakeContext, tinyModel } from "./helpers/fake_context.ts";
 
 const make = (): Callback[] => [

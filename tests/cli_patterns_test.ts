@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { decode } from "fast-png";
-import { runExperiment } from "../core/run_experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { RunWriter } from "../core/run/writer.ts";
 import { readVizIndex } from "../core/run/artifacts.ts";
 import { loadExperiment } from "../experiments/registry.ts";

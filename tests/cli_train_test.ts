@@ -87,7 +87,7 @@ Deno.test("--experiment snacks --summary prints the chapter's table layer for la
     ["activation_1", "Activation", "(None, 20)", 0],
   ];
   const rows = r.stdout.split("\n")
-    .map((l) => l.match(/^(\w+) \((\w+)\)\s+(\([^)]*\))\s+(\d+)$/))
+    .map((l) => l.match(/^(\w+) \((\w+)\)\s+(\([^)]*\))\s+(\d+)\s+(?:\d+x\d+ \/\d+|all)?$/))
     .filter((m) => m !== null)
     .map((m) => [m[1], m[2], m[3], Number(m[4])]);
   assert.deepEqual(rows, chapter);

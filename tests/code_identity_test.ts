@@ -6,7 +6,7 @@ import {
   formatCodeIdentity,
   gitIdentity,
   parseCodeIdentity,
-} from "../core/code_identity.ts";
+} from "../core/experiment/code_identity.ts";
 import { VERSION } from "../core/version.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { experimentFingerprint } from "../sweep/fingerprint.ts";

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { decode } from "fast-png";
-import { evaluateModel } from "../core/evaluate.ts";
+import { evaluateModel } from "../core/infer/evaluate.ts";
 import {
   type EvaluateArgs,
   latestCheckpoint,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { loadExperiment } from "../experiments/registry.ts";
 import { readUntil } from "./helpers/read_until.ts";
 

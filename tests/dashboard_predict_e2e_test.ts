@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import { PredictorPool, serveDashboard } from "../dashboard/mod.ts";
-import { predict, Predictor } from "../core/predict.ts";
+import { predict, Predictor } from "../core/infer/predict.ts";
 import { scanImageFolder } from "../core/data/scan.ts";
 import { writeFakeRun } from "./helpers/fake_run.ts";
 import { trainImageFolderRun } from "./helpers/predict_runs.ts";

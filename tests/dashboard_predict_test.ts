@@ -11,7 +11,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import { decode } from "fast-png";
 import { createDashboardApp, PredictorPool } from "../dashboard/mod.ts";
 import type { PredictInfoResponse, PredictResponse } from "../dashboard/api_types.ts";
-import { predict } from "../core/predict.ts";
+import { predict } from "../core/infer/predict.ts";
 import { scanImageFolder } from "../core/data/scan.ts";
 import {
   hugePngHeader,
@@ -19,8 +19,8 @@ import {
   trainImageFolderRun,
   trainSyntheticRun,
 } from "./helpers/predict_runs.ts";
-import type { Experiment } from "../core/experiment.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import type { Experiment } from "../core/experiment/experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { syntheticShapes } from "../core/data/synthetic.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";
 import { readMetrics } from "../core/run/reader.ts";

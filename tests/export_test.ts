@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { decodeImage } from "../core/data/decode.ts";
 import { normalizePixels } from "../core/data/normalize.ts";
-import { Predictor } from "../core/predict.ts";
+import { Predictor } from "../core/infer/predict.ts";
 import { preprocessImage } from "../core/infer/preprocess.ts";
 import { quantizeWeights, toFloat16Bits } from "../core/infer/quantize.ts";
 import { type ExportBundle, writeExport } from "../core/infer/export.ts";

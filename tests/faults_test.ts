@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadWeights } from "../core/run/model_io.ts";
 import { listResumePoints } from "../core/run/checkpoints.ts";
-import { prepareExperiment, runExperiment } from "../core/run_experiment.ts";
+import { prepareExperiment, runExperiment } from "../core/experiment/run_experiment.ts";
 import { RunWriter } from "../core/run/writer.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";
 import { checkRunReadable } from "./helpers/kill_loop.ts";

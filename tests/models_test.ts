@@ -12,7 +12,7 @@ import {
 import { kerasLayerNames } from "../core/models/layer_names.ts";
 import { kerasShape, modelSummary, summaryRows } from "../core/models/summary.ts";
 import { loadModel, saveModel } from "../core/run/model_io.ts";
-import { evaluateModel } from "../core/evaluate.ts";
+import { evaluateModel } from "../core/infer/evaluate.ts";
 import type { Split } from "../core/data/dataset.ts";
 import { dirLogger } from "./helpers/dir_logger.ts";
 

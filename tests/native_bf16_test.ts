@@ -22,7 +22,7 @@ import {
   nativePrecision,
   setNativePrecision,
 } from "../core/backend/native/register.ts";
-import { trainStep } from "../core/train_step.ts";
+import { trainStep } from "../core/train/train_step.ts";
 import { ensureNative, type Input, int, NATIVE, pick, randomInput, rng } from "./native_helpers.ts";
 
 /** Tolerance factor of the bf16 bound (see the module comment). */

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert";
-import { trainStep } from "../core/train_step.ts";
+import { trainStep } from "../core/train/train_step.ts";
 import { nativeCacheStats } from "../core/backend/native/register.ts";
 import { ensureNative, NATIVE } from "./native_helpers.ts";
 

@@ -1,12 +1,12 @@
 /**
- * A seeded tiny training run (core/train_step.ts `trainStep`, Adam) gives the same losses on
+ * A seeded tiny training run (core/train/train_step.ts `trainStep`, Adam) gives the same losses on
  * `native` as on `cpu`, and as on `wasm` when wasm can train convolutions (it needs the
  * Conv2DBackpropFilter kernel that core/backend registers).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert";
-import { trainStep } from "../core/train_step.ts";
+import { trainStep } from "../core/train/train_step.ts";
 import { registerWasmTrainingKernels } from "../core/backend/wasm/register.ts";
 import { kernelCounts } from "../core/backend/native/kernels.ts";
 import { ensureNative, NATIVE, rng } from "./native_helpers.ts";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { describeParams, parseSetArg, resolveParams } from "../core/params.ts";
-import { resolveOptions, splitSettings } from "../core/options.ts";
+import { describeParams, parseSetArg, resolveParams } from "../core/experiment/params.ts";
+import { resolveOptions, splitSettings } from "../core/experiment/options.ts";
 import { parseTrainArgs } from "../cli/train.ts";
 import { loadExperiment } from "../experiments/registry.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 
 const CLI = fileURLToPath(new URL("../cli/train.ts", import.meta.url));

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadPlugin, parsePluginArg, PluginError } from "../core/plugins.ts";
-import { runExperiment } from "../core/run_experiment.ts";
-import { CallbackError } from "../core/trainer.ts";
+import { loadPlugin, parsePluginArg, PluginError } from "../core/experiment/plugins.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
+import { CallbackError } from "../core/train/trainer.ts";
 import { tinyExperiment } from "./helpers/tiny_experiment.ts";
 
 async function writeModule(source: string): Promise<string> {

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { EarlyStopping } from "../callbacks/early_stopping.ts";
 import { listResumePoints } from "../core/run/checkpoints.ts";
 import { readEvents, readMetrics, readRunInfo } from "../core/run/reader.ts";
-import { NoResumePointError } from "../core/resume.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import { NoResumePointError } from "../core/train/resume.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { tinyExperiment } from "./helpers/tiny_experiment.ts";
 
 const quiet = { backend: "wasm" as const, log: () => {} };

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Callback } from "../core/callback.ts";
+import type { Callback } from "../core/train/callback.ts";
 import { listResumePoints } from "../core/run/checkpoints.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { ModelChangedError } from "../core/resume.ts";
+import { ModelChangedError } from "../core/train/resume.ts";
 import { float32Power } from "../core/run/model_io.ts";
 import { CountingCallback, tinyExperiment } from "./helpers/tiny_experiment.ts";
 

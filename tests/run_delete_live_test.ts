@@ -15,7 +15,7 @@ import { FsError } from "../core/fs/confine.ts";
 import { ModelCheckpoint } from "../callbacks/model_checkpoint.ts";
 import { CSVLogger } from "../callbacks/csv_logger.ts";
 import { tinyModel } from "./helpers/fake_context.ts";
-import type { TrainContext } from "../core/callback.ts";
+import type { TrainContext } from "../core/train/callback.ts";
 
 const TOKEN = "t0ken";
 const ORIGIN = "http://127.0.0.1:6006";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { experimentHelp, parseTrainArgs } from "../cli/train.ts";
-import { runExperiment } from "../core/run_experiment.ts";
+import { runExperiment } from "../core/experiment/run_experiment.ts";
 import { readRunMeta } from "../core/run/meta.ts";
 import { readMetrics, readRunInfo } from "../core/run/reader.ts";
-import type { Experiment } from "../core/experiment.ts";
+import type { Experiment } from "../core/experiment/experiment.ts";
 import { loadExperiment } from "../experiments/registry.ts";
 import { lrScheduleCallbacks } from "../experiments/default_callbacks.ts";
 import type { LearningRateScheduler } from "../callbacks/learning_rate_scheduler.ts";

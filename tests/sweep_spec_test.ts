@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { expandTrials, SpecError, validateSpec } from "../sweep/spec.ts";
 import { ashaRule, ashaRungs, decidePrune, medianRule } from "../sweep/pruners.ts";
 import { join } from "node:path";
-import type { HistoryEntry } from "../core/callback.ts";
+import type { HistoryEntry } from "../core/train/callback.ts";
 import { prunerCallback } from "../sweep/trial.ts";
 import { FakeContext } from "./helpers/fake_context.ts";
 import { writeFakeSweep } from "./helpers/fake_sweep.ts";

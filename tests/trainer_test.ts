@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../core/backend/select.ts";
-import type { Callback } from "../core/callback.ts";
+import type { Callback } from "../core/train/callback.ts";
 import { syntheticShapes } from "../core/data/synthetic.ts";
 import { smallConvnet } from "../core/models/small_convnet.ts";
 import { withSeededMathRandom } from "../core/random.ts";
 import { RunWriter } from "../core/run/writer.ts";
 import { readRunInfo } from "../core/run/reader.ts";
-import { CallbackError, Trainer } from "../core/trainer.ts";
+import { CallbackError, Trainer } from "../core/train/trainer.ts";
 
 await initBackend("wasm", { log: () => {} });
 

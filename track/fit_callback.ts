@@ -1,7 +1,7 @@
 /**
  * The tfjs `model.fit` / `model.fitDataset` callback of a tracked run, and the adapter that
  * runs convdeck callbacks (`EarlyStopping`, `ReduceLROnPlateau`, `ModelCheckpoint`,
- * `OverfitDetector`, `CSVLogger`, ... : the `Callback` contract of `core/callback.ts`) inside
+ * `OverfitDetector`, `CSVLogger`, ... : the `Callback` contract of `core/train/callback.ts`) inside
  * a plain `model.fit`: their `TrainContext` is built from tfjs's model and params.
  *
  * tfjs wraps a plain object of hooks in its `CustomCallback` and calls the hooks as its
@@ -11,11 +11,11 @@
  *
  * @module
  */
-import type { Callback, HistoryEntry, TrainContext } from "../core/callback.ts";
-import { SystemSampler } from "../core/system_sampler.ts";
-import { CallbackList } from "../core/callback_list.ts";
-import { freezeLogs } from "../core/logs.ts";
-import { optimizerLearningRate, setOptimizerLearningRate } from "../core/learning_rate.ts";
+import type { Callback, HistoryEntry, TrainContext } from "../core/train/callback.ts";
+import { SystemSampler } from "../core/train/system_sampler.ts";
+import { CallbackList } from "../core/train/callback_list.ts";
+import { freezeLogs } from "../core/train/logs.ts";
+import { optimizerLearningRate, setOptimizerLearningRate } from "../core/train/learning_rate.ts";
 import type { RunLogger } from "../core/run/logger.ts";
 import type { RunRecorder } from "../core/run/recorder.ts";
 import type { RunStatus } from "../core/run/format.ts";

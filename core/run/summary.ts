@@ -95,7 +95,7 @@ export function resumeNeedsOf(config: Record<string, unknown>): RunSummaryRecord
 
 /**
  * The options every experiment has (settable with flags, `--set` and sweeps), stored in
- * run.json's config: the hyperparameter columns. The one list (`core/options.ts` uses it).
+ * run.json's config: the hyperparameter columns. The one list (`core/experiment/options.ts` uses it).
  */
 export const STANDARD_HYPERPARAMETERS = [
   "epochs",

@@ -35,7 +35,7 @@ import { Buffer } from "node:buffer";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { Predictor, PredictResult } from "../../core/predict.ts";
+import type { Predictor, PredictResult } from "../../core/infer/predict.ts";
 import type {
   PredictedImage,
   PredictInfoResponse,

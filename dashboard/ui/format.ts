@@ -47,7 +47,7 @@ export const MARKED_EVENTS = new Set([
   "pruned",
 ]);
 
-/** Titles of the system metrics recorded per epoch (see `core/system_metrics.ts`). */
+/** Titles of the system metrics recorded per epoch (see `core/train/system_metrics.ts`). */
 export const SYSTEM_METRIC_TITLES: Record<string, string> = {
   images_per_s: "System: training images per second",
   cpu_percent: "System: process CPU % (100 = one core)",

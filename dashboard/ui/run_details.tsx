@@ -4,7 +4,10 @@
  * @module
  */
 import type { RunDetail } from "./api.ts";
-import { formatCodeIdentity, parseCodeIdentity } from "../../core/code_identity_format.ts";
+import {
+  formatCodeIdentity,
+  parseCodeIdentity,
+} from "../../core/experiment/code_identity_format.ts";
 
 /** The config's entries with the experiment's `params` flattened in as `params.<name>`. */
 export function flatConfig(config: Record<string, unknown>, prefix = ""): [string, unknown][] {

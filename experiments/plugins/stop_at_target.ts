@@ -11,8 +11,8 @@
  *
  * @module
  */
-import type { Callback, TrainContext } from "../../core/callback.ts";
-import type { Logs } from "../../core/logs.ts";
+import type { Callback, TrainContext } from "../../core/train/callback.ts";
+import type { Logs } from "../../core/train/logs.ts";
 
 /** Options (JSON after the plugin path). */
 export interface StopAtTargetOptions {

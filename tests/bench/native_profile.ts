@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
-import { trainStep } from "../../core/train_step.ts";
+import { trainStep } from "../../core/train/train_step.ts";
 import { initBackend } from "../../core/backend/select.ts";
 import type { Precision } from "../../core/backend/precision.ts";
 import { bookConvnet } from "../../core/models/book_convnet.ts";

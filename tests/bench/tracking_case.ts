@@ -9,13 +9,13 @@
  * @module
  */
 import type { TrackingCase } from "./train_tracking.ts";
-import type { Callback } from "../../core/callback.ts";
+import type { Callback } from "../../core/train/callback.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { syntheticShapes } from "../../core/data/synthetic.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
 import { RunWriter } from "../../core/run/writer.ts";
-import { resumeCheckpointer } from "../../core/resume.ts";
-import { Trainer } from "../../core/trainer.ts";
+import { resumeCheckpointer } from "../../core/train/resume.ts";
+import { Trainer } from "../../core/train/trainer.ts";
 import {
   CSVLogger,
   EarlyStopping,

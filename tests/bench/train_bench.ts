@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
-import { trainStep } from "../../core/train_step.ts";
+import { trainStep } from "../../core/train/train_step.ts";
 import { bookConvnet } from "../../core/models/book_convnet.ts";
 import { profileKernels } from "./train_profile.ts";
 

@@ -12,7 +12,7 @@ import process from "node:process";
 import { initBackend } from "../../core/backend/select.ts";
 import { filterGradStats, tuning } from "../../core/backend/wasm/conv2d_backprop_filter.ts";
 import { simdTuning } from "../../core/backend/wasm/simd.ts";
-import { trainStep } from "../../core/train_step.ts";
+import { trainStep } from "../../core/train/train_step.ts";
 import { bookConvnet } from "../../core/models/book_convnet.ts";
 
 /** Per-kernel milliseconds and calls of `steps` training steps, keyed by name (and shape). */

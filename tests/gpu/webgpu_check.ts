@@ -13,7 +13,7 @@ import { classifyAdapter, probeGpu } from "../../core/backend/probe.ts";
 import { bookConvnet } from "../../core/models/book_convnet.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
 import { withSeededMathRandom } from "../../core/random.ts";
-import { trainStep } from "../../core/train_step.ts";
+import { trainStep } from "../../core/train/train_step.ts";
 
 const gpu = await probeGpu();
 console.log(`probe: ${JSON.stringify(gpu)}`);

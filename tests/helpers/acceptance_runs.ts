@@ -7,8 +7,8 @@
  * @module
  */
 import { join } from "node:path";
-import type { Experiment } from "../../core/experiment.ts";
-import { runExperiment } from "../../core/run_experiment.ts";
+import type { Experiment } from "../../core/experiment/experiment.ts";
+import { runExperiment } from "../../core/experiment/run_experiment.ts";
 import { loadImageFolder } from "../../core/data/image_folder.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
 import { ModelCheckpoint } from "../../callbacks/model_checkpoint.ts";

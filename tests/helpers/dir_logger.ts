@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { RunLogger } from "../../core/run/logger.ts";
 import { saveModel } from "../../core/run/model_io.ts";
-import type { HistoryEntry, TrainContext } from "../../core/callback.ts";
+import type { HistoryEntry, TrainContext } from "../../core/train/callback.ts";
 
 /** A RunLogger writing into `dir`, recording warnings and events in memory too. */
 export function dirLogger(dir: string): RunLogger & { warnings: string[]; events: string[] } {

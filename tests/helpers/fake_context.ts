@@ -9,8 +9,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { Callback, HistoryEntry, TrainContext } from "../../core/callback.ts";
-import { freezeLogs, type Logs } from "../../core/logs.ts";
+import type { Callback, HistoryEntry, TrainContext } from "../../core/train/callback.ts";
+import { freezeLogs, type Logs } from "../../core/train/logs.ts";
 import type { RunLogger } from "../../core/run/logger.ts";
 import { type SavedCheckpoint, saveModel, type SaveModelOptions } from "../../core/run/model_io.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Experiment } from "../../core/experiment.ts";
+import type { Experiment } from "../../core/experiment/experiment.ts";
 import { syntheticShapes } from "../../core/data/synthetic.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
 import { ModelCheckpoint } from "../../callbacks/model_checkpoint.ts";

@@ -8,8 +8,8 @@
  */
 import { join } from "node:path";
 import sharp from "sharp";
-import type { Experiment } from "../../core/experiment.ts";
-import { runExperiment } from "../../core/run_experiment.ts";
+import type { Experiment } from "../../core/experiment/experiment.ts";
+import { runExperiment } from "../../core/experiment/run_experiment.ts";
 import { loadImageFolder } from "../../core/data/image_folder.ts";
 import { loadIdxFolder } from "../../core/data/idx.ts";
 import { syntheticShapes } from "../../core/data/synthetic.ts";

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Callback } from "../../core/callback.ts";
-import type { Experiment } from "../../core/experiment.ts";
+import type { Callback } from "../../core/train/callback.ts";
+import type { Experiment } from "../../core/experiment/experiment.ts";
 import { syntheticShapes } from "../../core/data/synthetic.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
 

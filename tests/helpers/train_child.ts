@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { runExperiment } from "../../core/run_experiment.ts";
+import { runExperiment } from "../../core/experiment/run_experiment.ts";
 import type { Dataset, Split } from "../../core/data/dataset.ts";
 import { Visualize } from "../../callbacks/visualize.ts";
 import { tinyExperiment } from "./tiny_experiment.ts";

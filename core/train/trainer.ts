@@ -9,11 +9,11 @@ import { SystemMetrics } from "./system_metrics.ts";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Callback, HistoryEntry, TrainContext } from "./callback.ts";
 import { CallbackList } from "./callback_list.ts";
-import { checkOption, integerAtLeast, positiveFinite } from "./options.ts";
-import type { Dataset, Split } from "./data/dataset.ts";
+import { checkOption, integerAtLeast, positiveFinite } from "../experiment/options.ts";
+import type { Dataset, Split } from "../data/dataset.ts";
 import { freezeLogs, type Logs } from "./logs.ts";
-import { hashInts, permutation } from "./random.ts";
-import type { RunWriter } from "./run/writer.ts";
+import { hashInts, permutation } from "../random.ts";
+import type { RunWriter } from "../run/writer.ts";
 import { evalStep, trainStep } from "./train_step.ts";
 
 /** Where training stands: enough to continue exactly from here. */

@@ -7,11 +7,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import type { Split } from "./data/dataset.ts";
-import type { RunLogger } from "./run/logger.ts";
-import type { EvaluationReport, WrongPrediction } from "./run/evaluation_format.ts";
-import { writeEvaluation } from "./run/artifacts.ts";
-import { encodePng } from "./viz/png.ts";
+import type { Split } from "../data/dataset.ts";
+import type { RunLogger } from "../run/logger.ts";
+import type { EvaluationReport, WrongPrediction } from "../run/evaluation_format.ts";
+import { writeEvaluation } from "../run/artifacts.ts";
+import { encodePng } from "../viz/png.ts";
 
 /** Options of {@link evaluateModel}. */
 export interface EvaluateOptions {
@@ -35,8 +35,8 @@ export interface EvaluateOptions {
  * @example
  * ```ts
  * import { evaluateModel } from "./evaluate.ts";
- * import type { Dataset } from "./data/dataset.ts";
- * import type { RunLogger } from "./run/logger.ts";
+ * import type { Dataset } from "../data/dataset.ts";
+ * import type { RunLogger } from "../run/logger.ts";
  * import type * as tfl from "@tensorflow/tfjs-layers";
  * declare const model: tfl.LayersModel, dataset: Dataset, run: RunLogger;
  * const report = await evaluateModel(model, dataset.test!, dataset.classNames, run, {

@@ -18,8 +18,8 @@
  * @module
  */
 import { dirname, relative } from "node:path";
-import { fromFileUrl, toFileUrl } from "./paths.ts";
-import { sha256Hex } from "./sha256.ts";
+import { fromFileUrl, toFileUrl } from "../paths.ts";
+import { sha256Hex } from "../sha256.ts";
 import type { GitIdentity } from "./code_identity_format.ts";
 export {
   codeChanges,

@@ -7,7 +7,7 @@
  * @module
  */
 import { relative } from "node:path";
-import { removeTemps } from "./fs/atomic.ts";
+import { removeTemps } from "../fs/atomic.ts";
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import {
@@ -18,15 +18,15 @@ import {
   readModelTopology,
   readState,
   verifyCheckpoint,
-} from "./run/model_io.ts";
-import { topologyChanges } from "./models/topology_diff.ts";
+} from "../run/model_io.ts";
+import { topologyChanges } from "../models/topology_diff.ts";
 import {
   listResumePoints,
   nextResumeSequence,
   quarantineResumePoint,
   resumePointDir,
   resumePointsDir,
-} from "./run/checkpoints.ts";
+} from "../run/checkpoints.ts";
 import type { Checkpointer, Trainer, TrainerState } from "./trainer.ts";
 
 /** File name of a callback's binary state inside a resume point. */

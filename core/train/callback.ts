@@ -5,9 +5,9 @@
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import type { Dataset } from "./data/dataset.ts";
+import type { Dataset } from "../data/dataset.ts";
 import type { Logs } from "./logs.ts";
-import type { RunLogger } from "./run/logger.ts";
+import type { RunLogger } from "../run/logger.ts";
 
 /** One epoch's entry in the training history. */
 export interface HistoryEntry {

@@ -7,8 +7,8 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import { toFileUrl } from "./paths.ts";
-import { type Callback, CALLBACK_HOOKS } from "./callback.ts";
+import { toFileUrl } from "../paths.ts";
+import { type Callback, CALLBACK_HOOKS } from "../train/callback.ts";
 import type { PluginSpec } from "./experiment.ts";
 import { moduleGraphIdentity, type ModuleIdentity } from "./code_identity.ts";
 

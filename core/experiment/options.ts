@@ -14,8 +14,8 @@
  */
 import type { TrainOptions } from "./experiment.ts";
 import { type Params, type ParamSpecs, type ParamValue, resolveParams } from "./params.ts";
-import { PRECISIONS } from "./backend/precision.ts";
-import { STANDARD_HYPERPARAMETERS } from "./run/summary.ts";
+import { PRECISIONS } from "../backend/precision.ts";
+import { STANDARD_HYPERPARAMETERS } from "../run/summary.ts";
 
 /**
  * A bad training option or experiment parameter (from flags, `--set` or a sweep): bad input

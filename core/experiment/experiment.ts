@@ -5,10 +5,10 @@
  * @module
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
-import type { Callback } from "./callback.ts";
-import type { Dataset } from "./data/dataset.ts";
+import type { Callback } from "../train/callback.ts";
+import type { Dataset } from "../data/dataset.ts";
 import type { Params, ParamSpecs } from "./params.ts";
-import type { Precision } from "./backend/precision.ts";
+import type { Precision } from "../backend/precision.ts";
 
 /** Hyperparameters and options after defaults and command-line flags are merged. */
 export interface TrainOptions {

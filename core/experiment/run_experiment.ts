@@ -6,29 +6,29 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { type BackendChoice, type BackendName, initBackend } from "./backend/select.ts";
-import type { Callback } from "./callback.ts";
-import type { Dataset } from "./data/dataset.ts";
+import { type BackendChoice, type BackendName, initBackend } from "../backend/select.ts";
+import type { Callback } from "../train/callback.ts";
+import type { Dataset } from "../data/dataset.ts";
 import type { Experiment, PluginSpec, TrainOptions } from "./experiment.ts";
-import { evaluateModel } from "./evaluate.ts";
-import { modelSummary, summaryRows } from "./models/summary.ts";
-import type { EvaluationReport } from "./run/evaluation_format.ts";
+import { evaluateModel } from "../infer/evaluate.ts";
+import { modelSummary, summaryRows } from "../models/summary.ts";
+import type { EvaluationReport } from "../run/evaluation_format.ts";
 import { OptionsError, resolveOptions, STANDARD_OPTIONS } from "./options.ts";
-import { shownPath } from "./format/path.ts";
+import { shownPath } from "../format/path.ts";
 import { loadPlugin } from "./plugins.ts";
-import { withSeededMathRandom } from "./random.ts";
-import { RunWriter } from "./run/writer.ts";
+import { withSeededMathRandom } from "../random.ts";
+import { RunWriter } from "../run/writer.ts";
 import {
   type LoadedResumePoint,
   loadResumePoint,
   NoResumePointError,
   resumeCheckpointer,
-} from "./resume.ts";
-import { applyMetaEdit, emptyMeta, type MetaEdit, updateRunMeta } from "./run/meta.ts";
-import { createOptimizer } from "./optimizers.ts";
-import { Trainer, type TrainResult } from "./trainer.ts";
+} from "../train/resume.ts";
+import { applyMetaEdit, emptyMeta, type MetaEdit, updateRunMeta } from "../run/meta.ts";
+import { createOptimizer } from "../train/optimizers.ts";
+import { Trainer, type TrainResult } from "../train/trainer.ts";
 import type { CodeIdentity } from "./code_identity.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../version.ts";
 
 /** Options of {@link runExperiment}. */
 export interface RunExperimentOptions {

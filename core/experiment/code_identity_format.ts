@@ -1,6 +1,6 @@
 /**
  * The code identity's shape, reading and wording, with no file or process access (so the
- * dashboard's client can use it too): what `core/code_identity.ts` computes and stores in
+ * dashboard's client can use it too): what `core/experiment/code_identity.ts` computes and stores in
  * run.json's `config.code`.
  *
  * @example

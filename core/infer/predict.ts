@@ -14,19 +14,19 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { resolve } from "node:path";
-import { decodeImage, ImageDecodeError } from "./data/decode.ts";
-import { normalizePixels } from "./data/normalize.ts";
-import { prepareImage } from "./infer/preprocess.ts";
-import { type Preprocessing, resolvePreprocessing } from "./infer/input_spec.ts";
-import { loadModel } from "./run/model_io.ts";
-import { findRunWeights, namedRunWeights, type RunWeights } from "./run/checkpoints.ts";
-import { readRunDatasetFacts } from "./run/dataset_facts.ts";
-import { convLayers, gradCam } from "./viz/grad_cam.ts";
-import { camOverlay, type CamOverlayOptions } from "./viz/overlay.ts";
-import { renderActivations } from "./viz/activations.ts";
-import { encodePng } from "./viz/png.ts";
-import { readUserFile } from "./fs/confine.ts";
-import { errorCode } from "./fs/os_error.ts";
+import { decodeImage, ImageDecodeError } from "../data/decode.ts";
+import { normalizePixels } from "../data/normalize.ts";
+import { prepareImage } from "./preprocess.ts";
+import { type Preprocessing, resolvePreprocessing } from "./input_spec.ts";
+import { loadModel } from "../run/model_io.ts";
+import { findRunWeights, namedRunWeights, type RunWeights } from "../run/checkpoints.ts";
+import { readRunDatasetFacts } from "../run/dataset_facts.ts";
+import { convLayers, gradCam } from "../viz/grad_cam.ts";
+import { camOverlay, type CamOverlayOptions } from "../viz/overlay.ts";
+import { renderActivations } from "../viz/activations.ts";
+import { encodePng } from "../viz/png.ts";
+import { readUserFile } from "../fs/confine.ts";
+import { errorCode } from "../fs/os_error.ts";
 
 /** The most bytes an image file given by path may have (a FIFO or device is refused). */
 const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
