@@ -104,7 +104,17 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const redis = await startRedis();
-    const cwd = await setup("paused", [4], 30);
+    // Far more epochs than the test waits for, and no early stop: the trial must still be
+    // training when Redis stops answering (on a quiet machine 30 epochs, early-stopped, ended
+    // inside the 10 s PING timeout).
+    const cwd = await Deno.makeTempDir({ prefix: "sweep-faults-paused-" });
+    await Deno.writeTextFile(
+      join(cwd, "spec.json"),
+      JSON.stringify({
+        ...spec("paused", [4], 1000),
+        parameters: { width: { values: [4] }, earlyStoppingPatience: { values: [1000] } },
+      }),
+    );
     const procs: Proc[] = [];
     try {
       // Paused from the start: both give up naming the URL.
