@@ -231,6 +231,43 @@ Deno.test("predict: a synthetic-shapes run (the default experiment's data) needs
   }
 });
 
+Deno.test("predict() and Predictor.load initialise a backend when the program set none, and keep one it set", async () => {
+  const runDir = await trainSyntheticRun(root);
+  const image = join(root, "backend-probe.png");
+  await Deno.writeFile(image, encodePng(new Uint8Array(16 * 16 * 3).fill(90), 16, 16, 3));
+  // A program of its own (in the repo root, so ./mod.ts resolves), as the README shows one.
+  const script = `_predict_backend_${crypto.randomUUID().slice(0, 8)}.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, predict, Predictor } from "./mod.ts";
+const [runDir, image, chosen] = Deno.args;
+if (chosen) await initBackend(chosen as "cpu");
+const report = await predict(runDir, [image]);
+const predictor = await Predictor.load(runDir);
+predictor.dispose();
+console.log(JSON.stringify({ backend: tf.getBackend(), ok: report.results[0].ok }));
+`,
+  );
+  try {
+    for (const chosen of [undefined, "cpu"]) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, runDir, image, ...(chosen ? [chosen] : [])],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, err);
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(r.ok, true);
+      if (chosen) assert.equal(r.backend, chosen, "a backend the program set is kept");
+      else assert.ok(["native", "wasm", "cpu"].includes(r.backend), r.backend);
+    }
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
 Deno.test("predict: bad images give per-file errors and do not stop the others", async () => {
   const { runDir, dataDir } = await folder();
   const good = (await scanImageFolder(dataDir)).files.find((f) => f.split === "test")!.path;
