@@ -179,12 +179,14 @@ export interface BlockResult {
 
 /**
  * Runs `block` as written: its code in a module in `root`, `deno run -A` in `cwd` (already
- * prepared), with the repository's deno.json. The module is removed afterwards.
+ * prepared), with the repository's deno.json; killed (a non-zero exit) after `timeoutMs`, so a
+ * block whose program does not end by itself fails. The module is removed afterwards.
  */
 export async function runBlock(
   block: DocBlock,
   cwd: string,
   root: string = ROOT,
+  timeoutMs = 120_000,
 ): Promise<BlockResult> {
   const name = `_doc_block_${block.file.replace(/\W/g, "_")}_${block.line}_${
     crypto.randomUUID().slice(0, 8)
@@ -199,6 +201,7 @@ export async function runBlock(
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1" },
+      signal: AbortSignal.timeout(timeoutMs), // a block that does not end by itself fails
     }).output();
     const dec = new TextDecoder();
     return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
