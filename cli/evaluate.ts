@@ -26,6 +26,7 @@ import { evaluateModel } from "../core/infer/evaluate.ts";
 import { loadExport } from "../core/infer/export.ts";
 import { runAndExit } from "./_process.ts";
 import { resolveRun } from "./_run_ref.ts";
+import { refuseUntrained } from "./_untrained.ts";
 import { terminalSafe } from "../core/format/terminal.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
@@ -43,6 +44,8 @@ const USAGE =
                      dequantized as tfjs loads them) instead of a checkpoint; writes nothing
   --backend NAME     ${BACKEND_NAMES.join("|")} (default auto)
   --precision P      fp32|bf16|auto: bf16 on the native backend (default fp32)
+  --allow-untrained  evaluate the untrained starting point (checkpoints/resume/e0000, random
+                     weights) when it is the run's only weights (refused by default)
   -h, --help         show this help
 
 Exit status: 0 when done, 1 when the evaluation failed, 2 for bad flags.`;
@@ -60,6 +63,8 @@ export interface EvaluateArgs {
   backend: BackendName;
   precision?: Precision;
   export?: string;
+  /** `--allow-untrained`: evaluate the untrained starting point rather than refuse it. */
+  allowUntrained?: boolean;
 }
 
 /** Parses the command line; throws {@linkcode FlagError} on a bad flag. */
@@ -74,6 +79,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
     backend: { type: "string" },
     precision: { type: "string" },
     export: { type: "string" },
+    "allow-untrained": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (!values.run) throw new FlagError("--run RUN is required (a run id or a run folder)");
@@ -81,6 +87,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateArgs {
     run: values.run,
     runsDir: values.runs ?? "runs",
     checkpoint: values.checkpoint,
+    allowUntrained: values["allow-untrained"] ?? false,
     ...(values.export ? { export: values.export } : {}),
     experiment: values.experiment,
     split: choiceFlag("--split", values.split, ["test", "val"] as const) ?? "test",
@@ -116,7 +123,8 @@ export function describeWeights(w: RunWeights): string {
  * weights it evaluates. A weights-only checkpoint is loaded into the experiment's model.
  */
 export async function runEvaluate(args: EvaluateArgs): Promise<string> {
-  const { dir, shown } = await resolveRun("--run", args.run, args.runsDir);
+  const run = await resolveRun("--run", args.run, args.runsDir);
+  const { dir, shown } = run;
   const info = await readRunInfo(dir);
   const weights: RunWeights = args.checkpoint
     ? await namedRunWeights(dir, args.checkpoint).catch(() => {
@@ -126,6 +134,7 @@ export async function runEvaluate(args: EvaluateArgs): Promise<string> {
       );
     })
     : await findRunWeights(dir);
+  if (!args.export) await refuseUntrained(weights, run, args.allowUntrained ?? false);
   const checkpoint = weights.name;
   const stored = String(info.config?.experimentSource ?? info.experiment);
   if (args.experiment === undefined && !isBuiltinExperiment(stored)) {

@@ -18,6 +18,7 @@ import { ProgressLine } from "../core/format/progress.ts";
 import { runAndExit } from "./_process.ts";
 import { terminalSafe, terminalSafeJson } from "../core/format/terminal.ts";
 import { resolveRun } from "./_run_ref.ts";
+import { refuseUntrained } from "./_untrained.ts";
 import { choiceFlag, FlagError, intFlag, parseFlags, runCommand } from "../core/flags.ts";
 
 /**
@@ -43,6 +44,8 @@ export const USAGE =
   --precision P      fp32|bf16|auto: bf16 on the native backend (default fp32)
   --checkpoint NAME  checkpoint folder under the run's checkpoints/ (default: best, else the
                      newest checkpoint, else the newest resume point)
+  --allow-untrained  use the untrained starting point (checkpoints/resume/e0000, random
+                     weights) when it is the run's only weights (refused by default)
   -h, --help         show this help
 
 Exit status: 0 every image classified, 1 some image or the run failed, 2 bad flags.`;
@@ -90,6 +93,8 @@ export interface PredictArgs {
   precision?: Precision;
   /** Checkpoint folder name. */
   checkpoint?: string;
+  /** `--allow-untrained`: use the untrained starting point rather than refuse it. */
+  allowUntrained: boolean;
   /** `--help` was given. */
   help: boolean;
 }
@@ -118,6 +123,7 @@ export function parsePredictArgs(args: string[]): PredictArgs {
       backend: { type: "string" },
       precision: { type: "string" },
       checkpoint: { type: "string" },
+      "allow-untrained": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     }, { positionals: true });
   } catch (err) {
@@ -148,6 +154,7 @@ export function parsePredictArgs(args: string[]): PredictArgs {
     backend: check(() => choiceFlag("--backend", values.backend, BACKEND_NAMES)) ?? "auto",
     precision: check(() => choiceFlag("--precision", values.precision, PRECISIONS)),
     checkpoint: values.checkpoint,
+    allowUntrained: values["allow-untrained"] ?? false,
     help,
   };
 }
@@ -254,6 +261,7 @@ async function predict(a: PredictArgs): Promise<number> {
     );
     const run = await resolveRun("--run", a.run, a.runsDir);
     predictor = await Predictor.load(run.shown, { checkpoint: a.checkpoint });
+    await refuseUntrained(predictor.weights, run, a.allowUntrained);
     const kind = {
       best: "the best checkpoint",
       checkpoint: "the newest checkpoint",

@@ -235,6 +235,35 @@ Deno.test("predict API: no token or a foreign Origin is 403; a run without weigh
   }
 });
 
+Deno.test("predict API: a run whose only weights are the untrained starting point is a 422 saying so", async () => {
+  const { folderRun, images } = await runs();
+  const pool = new PredictorPool();
+  const app = appWith(pool);
+  const files = [{ name: "a.jpg", bytes: await Deno.readFile(images[0]) }];
+  const id = "untrained-start";
+  const dir = join(runsDir, id);
+  const point = join("checkpoints", "resume", "e0000");
+  await Deno.mkdir(join(dir, point), { recursive: true });
+  await Deno.copyFile(join(folderRun, "run.json"), join(dir, "run.json"));
+  for await (const e of Deno.readDir(join(folderRun, point))) {
+    await Deno.copyFile(join(folderRun, point, e.name), join(dir, point, e.name));
+  }
+  try {
+    const getInfo = await app.request(`/api/runs/${id}/predict`);
+    const infoRes = { status: getInfo.status, body: await getInfo.json() };
+    for (const res of [infoRes, await post(app, id, form(files))]) {
+      assert.equal(res.status, 422);
+      assert.match(
+        res.body.error,
+        /^cannot predict with this run: the run has no trained weights yet: its only weights are checkpoints\/resume\/e0000, the untrained starting point .*wait until its first epoch ends/,
+      );
+      assert.ok(!res.body.error.includes(root), "no absolute path");
+    }
+  } finally {
+    await pool.dispose();
+  }
+});
+
 Deno.test("predictor pool: LRU evicts and disposes, reloads changed weights, runs one call at a time", async () => {
   const { folderRun, syntheticRun, images } = await runs();
   const pool = new PredictorPool({ capacity: 1 });

@@ -231,6 +231,51 @@ Deno.test("predict: a synthetic-shapes run (the default experiment's data) needs
   }
 });
 
+Deno.test("predict() and Predictor.load initialise a backend when the program set none, and keep one it set", async () => {
+  const runDir = await trainSyntheticRun(root);
+  const image = join(root, "backend-probe.png");
+  await Deno.writeFile(image, encodePng(new Uint8Array(16 * 16 * 3).fill(90), 16, 16, 3));
+  // A program of its own (in the repo root, so ./mod.ts resolves), as the README shows one.
+  const script = `_predict_backend_${crypto.randomUUID().slice(0, 8)}.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, predict, Predictor } from "./mod.ts";
+const [runDir, image, chosen] = Deno.args;
+if (chosen) await initBackend(chosen as "cpu");
+const report = await predict(runDir, [image]);
+const predictor = await Predictor.load(runDir);
+predictor.dispose();
+console.log(JSON.stringify({ backend: tf.getBackend(), ok: report.results[0].ok }));
+`,
+  );
+  try {
+    // auto as found here; auto without oneDNN (wasm: its worker threads must not keep the
+    // program from ending); a backend the program chose.
+    const cases: { env: Record<string, string>; chosen?: string; want: string[] }[] = [
+      { env: {}, want: ["native", "wasm", "cpu"] },
+      { env: { CONVDECK_DNNL: join(root, "no-libdnnl.so") }, want: ["wasm"] },
+      { env: {}, chosen: "cpu", want: ["cpu"] },
+    ];
+    for (const { env, chosen, want } of cases) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, runDir, image, ...(chosen ? [chosen] : [])],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000), // killed: it did not end by itself
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `${JSON.stringify({ env, chosen })} exit ${out.code}: ${err}`);
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(r.ok, true);
+      assert.ok(want.includes(r.backend), `${r.backend}, expected one of ${want}`);
+    }
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
 Deno.test("predict: bad images give per-file errors and do not stop the others", async () => {
   const { runDir, dataDir } = await folder();
   const good = (await scanImageFolder(dataDir)).files.find((f) => f.split === "test")!.path;

@@ -295,6 +295,37 @@ export async function initBackend(
   throw new Error("unreachable");
 }
 
+let ensured: Promise<string> | undefined;
+
+/**
+ * Makes sure tfjs has a backend ready, for library entry points (`predict`, `Predictor.load`)
+ * that a program may call without choosing one: a backend already set (by
+ * {@link initBackend} or `tf.setBackend`) is kept; otherwise `initBackend("auto")` runs, once
+ * per process (concurrent callers share it), with one wasm thread when it comes to wasm, so
+ * that no worker thread keeps the program from ending by itself (call `initBackend` yourself,
+ * and {@link releaseBackends} at the end, for more). Returns the backend's name.
+ *
+ * @example
+ * ```ts
+ * import { ensureBackend } from "./select.ts";
+ * console.log(await ensureBackend()); // "wasm" (or the one set before)
+ * ```
+ */
+export async function ensureBackend(): Promise<string> {
+  const current = (tf.engine() as unknown as { backendName?: string }).backendName;
+  if (current) return current;
+  // wasm's pthread workers would keep the program from ending by itself (Deno's web workers
+  // cannot be unref'd): without native, one wasm thread. oneDNN's own threads do not hold it.
+  const threads = nativeAvailable().ok ? undefined : 1;
+  ensured ??= initBackend("auto", { threads }).then((c) => c.name);
+  try {
+    return await ensured;
+  } catch (err) {
+    ensured = undefined; // a later call may try again
+    throw err;
+  }
+}
+
 /**
  * Releases every initialised tfjs backend (its memory, and the wasm backend's pthread workers,
  * which the `native` backend shares): call it once a command is done with tfjs, before it

@@ -23,8 +23,8 @@ import { readRunInfo } from "../run/run_info.ts";
 import { RUN_FILES } from "../run/format.ts";
 import { readRunDatasetFacts } from "../run/dataset_facts.ts";
 import {
+  assertTrained,
   findRunWeights,
-  isUntrainedPoint,
   namedRunWeights,
   type RunWeights,
 } from "../run/checkpoints.ts";
@@ -130,17 +130,6 @@ function concat(parts: ArrayBuffer | ArrayBuffer[]): ArrayBuffer {
   return out.buffer;
 }
 
-/** Refuses the untrained point: a resume point saved before the first batch. */
-function checkTrained(weights: RunWeights): void {
-  if (isUntrainedPoint(weights)) {
-    throw new Error(
-      `the run's only weights are checkpoints/${weights.name}, the untrained starting point ` +
-        `(epoch 0, no batch done): train the run for at least one epoch ` +
-        `(deno task train --resume <run>) and export again`,
-    );
-  }
-}
-
 /**
  * Builds the export of the run in `runDir` in memory. Throws an error naming the run, the
  * checkpoint and the fix when the run has no usable weights (none, only the untrained starting
@@ -170,7 +159,10 @@ export async function buildExport(
   const weights = options.checkpoint
     ? await namedRunWeights(dir, options.checkpoint)
     : await findRunWeights(dir);
-  checkTrained(weights);
+  assertTrained(
+    weights,
+    "train the run for at least one epoch (deno task train --resume <run>) and export again",
+  );
   try {
     await verifyCheckpoint(weights.dir);
   } catch (err) {

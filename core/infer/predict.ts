@@ -26,6 +26,7 @@ import { camOverlay, type CamOverlayOptions } from "../viz/overlay.ts";
 import { renderActivations } from "../viz/activations.ts";
 import { encodePng } from "../viz/png.ts";
 import { readUserFile } from "../fs/confine.ts";
+import { ensureBackend } from "../backend/select.ts";
 import { errorCode } from "../fs/os_error.ts";
 
 /** The most bytes an image file given by path may have (a FIFO or device is refused). */
@@ -261,10 +262,13 @@ export class Predictor {
   /**
    * Loads the run in `runDir`: its dataset facts (class names, image shape, fit ...) and its
    * weights. Throws an error naming the file or folder when the run has no run.json, no class
-   * names, no weights, or weights that do not fit its dataset.
+   * names, no weights, or weights that do not fit its dataset. A program that set no tfjs
+   * backend gets `initBackend("auto")` (once); one it set (`initBackend`, `tf.setBackend`) is
+   * kept.
    */
   static async load(runDir: string, options: LoadPredictorOptions = {}): Promise<Predictor> {
     const dir = resolve(runDir);
+    await ensureBackend(); // a program that set none gets initBackend("auto")
     const facts = await readRunDatasetFacts(dir);
     const weights = options.checkpoint
       ? await namedRunWeights(dir, options.checkpoint)
@@ -501,6 +505,7 @@ export class Predictor {
  * input as the run's dataset did, and returns the top-k classes per image (plus, on request,
  * a Grad-CAM overlay PNG and activation maps). Bad images give `{ ok: false, error }` results;
  * a run that cannot be used (no weights, no class names) throws. Leaves no tensors behind.
+ * Starts a backend when the program has none, as {@link Predictor.load} does.
  *
  * @example
  * ```ts ignore

@@ -270,6 +270,47 @@ export function isUntrainedPoint(weights: RunWeights): boolean {
 }
 
 /**
+ * The error for weights that are the untrained starting point (see {@link isUntrainedPoint}):
+ * the run has no trained weights yet. `predict`, `evaluate`, `export` and the dashboard's
+ * Try-it refuse them with it (the CLI's `--allow-untrained` forces them).
+ *
+ * @example
+ * ```ts
+ * import { UntrainedWeightsError } from "./checkpoints.ts";
+ * const e = new UntrainedWeightsError("resume/e0000", "train it for at least one epoch");
+ * console.log(e.message); // "the run has no trained weights yet: its only weights are ..."
+ * ```
+ */
+export class UntrainedWeightsError extends Error {
+  /**
+   * @param name the checkpoint's name under `checkpoints/` (`resume/e0000`)
+   * @param fix how to get trained weights, e.g. the resume command
+   */
+  constructor(name: string, fix: string) {
+    super(
+      `the run has no trained weights yet: its only weights are checkpoints/${name}, the ` +
+        `untrained starting point (epoch 0, no batch done); ${fix}`,
+    );
+    this.name = "UntrainedWeightsError";
+  }
+}
+
+/**
+ * Throws {@link UntrainedWeightsError} (with `fix`, how to get trained weights) when `weights`
+ * are the untrained starting point; the one check every reader of a run's weights uses.
+ *
+ * @example
+ * ```ts
+ * import { assertTrained } from "./checkpoints.ts";
+ * const w = { name: "best", dir: "runs/x/checkpoints/best", kind: "best" as const };
+ * assertTrained(w, "train the run for at least one epoch"); // returns: trained weights
+ * ```
+ */
+export function assertTrained(weights: RunWeights, fix: string): void {
+  if (isUntrainedPoint(weights)) throw new UntrainedWeightsError(weights.name, fix);
+}
+
+/**
  * Whether a run has a model to use or export (`deno task export`, the runs table's `model`
  * column): `yes` when {@link findRunWeights} finds trained weights, `untrained` when its only
  * weights are the starting point, `none` without any.

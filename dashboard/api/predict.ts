@@ -45,6 +45,7 @@ import type {
 import type { RunStore } from "../run_store.ts";
 import type { PredictorPool } from "../predictor_pool.ts";
 import { intParam, oneOf } from "./params.ts";
+import { assertTrained } from "../../core/run/checkpoints.ts";
 
 /**
  * Default upload limits (see {@linkcode PredictLimits}): 16 images of 8 MB, 32 MB per
@@ -100,7 +101,14 @@ function view(r: PredictResult): PredictedImage {
   };
 }
 
-/** A run that cannot be predicted with (no weights, no class names ...) is a 422 saying why. */
+function errMsg(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A run that cannot be predicted with (no weights, only the untrained starting point, no class
+ * names ...) is a 422 saying why.
+ */
 async function withPredictor<T>(
   pool: PredictorPool,
   dir: string,
@@ -110,6 +118,14 @@ async function withPredictor<T>(
   try {
     return await pool.use(dir, (p) => {
       loaded = true;
+      try {
+        assertTrained(
+          p.weights,
+          "wait until its first epoch ends (a stopped run: resume it, see its page)",
+        );
+      } catch (err) {
+        throw new HTTPException(422, { message: `cannot predict with this run: ${errMsg(err)}` });
+      }
       return fn(p);
     });
   } catch (err) {
