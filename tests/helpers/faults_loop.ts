@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mulberry32 } from "../../core/random.ts";
-import { readHeartbeat } from "../../core/run/lock.ts";
+import { heartbeatStale, readHeartbeat } from "../../core/run/lock.ts";
 import { trashRun } from "../../core/run/trash.ts";
 import { listSweeps } from "../../sweep/store.ts";
 import { killLoop } from "./kill_loop.ts";
@@ -140,10 +140,13 @@ export async function faultsLoop(o: FaultsOptions): Promise<FaultsReport> {
             .find((e) => e.isDirectory && !e.name.startsWith("."))?.name;
           if (!runId || trashed) continue;
           r.deletes.tried++;
-          const liveBefore = await readHeartbeat(join(runs, runId)).catch(() => undefined);
           try {
             trashed = await trashRun(runs, runId);
-            if (!ended && liveBefore) {
+            // The writer held its lock at the moment of the move exactly when its heartbeat
+            // moved with the folder (a writer that released it first, on its way out, left
+            // none: deleting a finished run while its process exits is allowed).
+            const moved = await readHeartbeat(trashed).catch(() => undefined);
+            if (moved && !heartbeatStale(moved)) {
               fail(`delete under a writer: ${runId} was moved to the trash while its writer lived`);
             }
           } catch {
