@@ -16,6 +16,7 @@ import type { Dataset } from "../core/data/dataset.ts";
 import { VIZ_FORMAT, type VizEpoch, type VizImage, type VizIndex } from "../core/run/viz_format.ts";
 import { readVizIndex, writeVizIndex } from "../core/run/artifacts.ts";
 import { encodePng } from "../core/viz/png.ts";
+import { tileLayout } from "../core/viz/mosaic.ts";
 import { minMaxBytes } from "../core/viz/image_bytes.ts";
 import { renderFilters } from "../core/viz/filters.ts";
 import { renderActivations } from "../core/viz/activations.ts";
@@ -212,11 +213,7 @@ export class Visualize implements Callback {
         kind: m.kind,
         shape: kernel.shape,
         file,
-        cols: m.cols,
-        rows: m.rows,
-        tileW: m.tileW,
-        tileH: m.tileH,
-        count: m.count,
+        ...tileLayout(m),
         gap: m.kind === "rgb" ? 1 : 2,
       });
     }
@@ -248,11 +245,7 @@ export class Visualize implements Callback {
               layer: convs[li].name,
               shape: [oh, ow, oc],
               file,
-              cols: m.cols,
-              rows: m.rows,
-              tileW: m.tileW,
-              tileH: m.tileH,
-              count: m.count,
+              ...tileLayout(m),
               gap: 1,
             });
           }

@@ -13,6 +13,7 @@ import type { Split } from "../data/dataset.ts";
 import type { VizImage, VizLayerPatterns, VizPatch, VizPatternSet } from "../run/viz_format.ts";
 import { receptiveFields } from "../models/receptive_field.ts";
 import { encodePng } from "./png.ts";
+import { tileLayout } from "./mosaic.ts";
 import { minMaxBytes } from "./image_bytes.ts";
 import { convLayers } from "./grad_cam.ts";
 import { filterPatterns, patternBytes, PatternInputError, patternLayer } from "./patterns.ts";
@@ -157,11 +158,7 @@ export async function computePatternSet(
       receptiveField: field,
       patterns: {
         file,
-        cols: grid.cols,
-        rows: grid.rows,
-        tileW: grid.tileW,
-        tileH: grid.tileH,
-        count: grid.count,
+        ...tileLayout(grid),
         gap: grid.gap,
         labelH: grid.labelH,
         scale: grid.scale,
@@ -219,11 +216,7 @@ export async function computePatternSet(
       await sink.artifact(pfile, encodePng(pgrid.data, pgrid.width, pgrid.height, 3));
       entry.patches = {
         file: pfile,
-        cols: pgrid.cols,
-        rows: pgrid.rows,
-        tileW: pgrid.tileW,
-        tileH: pgrid.tileH,
-        count: pgrid.count,
+        ...tileLayout(pgrid),
         gap: pgrid.gap,
         labelH: pgrid.labelH,
         scale: pgrid.scale,
