@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Callback, TrainContext } from "../core/train/callback.ts";
 import type { Logs } from "../core/train/logs.ts";
 import {
+  checkCount,
   checkOption,
   Monitor,
   type MonitorMode,
@@ -93,20 +94,8 @@ export class EarlyStopping implements Callback {
       minDelta: options.minDelta ?? 0,
       owner: this.name,
     });
-    this.patience = checkOption(
-      this.name,
-      "patience",
-      options.patience ?? 0,
-      (v) => Number.isInteger(v) && v >= 0,
-      "an integer >= 0",
-    );
-    this.startFromEpoch = checkOption(
-      this.name,
-      "startFromEpoch",
-      options.startFromEpoch ?? 0,
-      (v) => Number.isInteger(v) && v >= 0,
-      "an integer >= 0",
-    );
+    this.patience = checkCount(this.name, "patience", options.patience ?? 0);
+    this.startFromEpoch = checkCount(this.name, "startFromEpoch", options.startFromEpoch ?? 0);
     this.baseline = options.baseline === undefined || options.baseline === null
       ? undefined
       : checkOption(this.name, "baseline", options.baseline, Number.isFinite, "a finite number");

@@ -3,29 +3,12 @@
  *
  * @module
  */
-import { type Callback, CALLBACK_HOOKS, type TrainContext } from "../core/train/callback.ts";
-import type { Logs } from "../core/train/logs.ts";
+import { type Callback, CALLBACK_HOOKS } from "../core/train/callback.ts";
 
-/** The hooks of a {@link LambdaCallback}, all optional. */
-export interface LambdaHooks {
+/** The hooks of a {@link LambdaCallback}, all optional: those of `Callback`, plus a name. */
+export interface LambdaHooks extends Pick<Callback, (typeof CALLBACK_HOOKS)[number]> {
   /** Name used in errors and events. Default `LambdaCallback`. */
   name?: string;
-  /** The `onTrainBegin` hook (see `Callback`). */
-  onTrainBegin?(ctx: TrainContext): void | Promise<void>;
-  /** The `onEpochBegin` hook (see `Callback`). */
-  onEpochBegin?(epoch: number, ctx: TrainContext): void | Promise<void>;
-  /** The `onBatchBegin` hook (see `Callback`). */
-  onBatchBegin?(batch: number, ctx: TrainContext): void | Promise<void>;
-  /** The `onBatchEnd` hook (see `Callback`). */
-  onBatchEnd?(batch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
-  /** The `onEpochEnd` hook (see `Callback`). */
-  onEpochEnd?(epoch: number, logs: Logs, ctx: TrainContext): void | Promise<void>;
-  /** The `onTrainEnd` hook (see `Callback`). */
-  onTrainEnd?(logs: Logs, ctx: TrainContext): void | Promise<void>;
-  /** The `getState` hook (see `Callback`). */
-  getState?(): unknown;
-  /** The `setState` hook (see `Callback`). */
-  setState?(state: unknown): void;
 }
 
 const HOOKS = CALLBACK_HOOKS;

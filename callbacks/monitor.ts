@@ -167,7 +167,7 @@ export function missingMetricMessage(owner: string, monitor: string, logs: Logs)
     `Check the monitor name (validation metrics are "val_"-prefixed).`;
 }
 
-export { checkOption } from "../core/experiment/options.ts";
+export { checkCount, checkOption } from "../core/experiment/options.ts";
 
 /** Reads a plain-JSON state object, throwing a clear error when it is not one. */
 export function stateObject(owner: string, state: unknown): Record<string, unknown> {

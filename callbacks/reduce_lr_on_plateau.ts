@@ -6,6 +6,7 @@
 import type { Callback, TrainContext } from "../core/train/callback.ts";
 import type { Logs } from "../core/train/logs.ts";
 import {
+  checkCount,
   checkOption,
   Monitor,
   type MonitorMode,
@@ -86,20 +87,8 @@ export class ReduceLROnPlateau implements Callback {
       (v) => v > 0 && v < 1,
       "> 0 and < 1 (ReduceLROnPlateau does not support a factor >= 1)",
     );
-    this.patience = checkOption(
-      this.name,
-      "patience",
-      options.patience ?? 10,
-      (v) => Number.isInteger(v) && v >= 0,
-      "an integer >= 0",
-    );
-    this.cooldown = checkOption(
-      this.name,
-      "cooldown",
-      options.cooldown ?? 0,
-      (v) => Number.isInteger(v) && v >= 0,
-      "an integer >= 0",
-    );
+    this.patience = checkCount(this.name, "patience", options.patience ?? 10);
+    this.cooldown = checkCount(this.name, "cooldown", options.cooldown ?? 0);
     this.minLr = checkOption(this.name, "minLr", options.minLr ?? 0, (v) => v >= 0, ">= 0");
     this.monitor = new Monitor({
       monitor: options.monitor ?? "val_loss",

@@ -16,6 +16,8 @@ import type { Dataset } from "../core/data/dataset.ts";
 import { VIZ_FORMAT, type VizEpoch, type VizImage, type VizIndex } from "../core/run/viz_format.ts";
 import { readVizIndex, writeVizIndex } from "../core/run/artifacts.ts";
 import { encodePng } from "../core/viz/png.ts";
+import { tileLayout } from "../core/viz/mosaic.ts";
+import { minMaxBytes } from "../core/viz/image_bytes.ts";
 import { renderFilters } from "../core/viz/filters.ts";
 import { renderActivations } from "../core/viz/activations.ts";
 import { convLayers, gradCam } from "../core/viz/grad_cam.ts";
@@ -211,11 +213,7 @@ export class Visualize implements Callback {
         kind: m.kind,
         shape: kernel.shape,
         file,
-        cols: m.cols,
-        rows: m.rows,
-        tileW: m.tileW,
-        tileH: m.tileH,
-        count: m.count,
+        ...tileLayout(m),
         gap: m.kind === "rgb" ? 1 : 2,
       });
     }
@@ -247,11 +245,7 @@ export class Visualize implements Callback {
               layer: convs[li].name,
               shape: [oh, ow, oc],
               file,
-              cols: m.cols,
-              rows: m.rows,
-              tileW: m.tileW,
-              tileH: m.tileH,
-              count: m.count,
+              ...tileLayout(m),
               gap: 1,
             });
           }
@@ -333,16 +327,6 @@ function checkImages(images: VizImages) {
 
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]/g, "_");
-}
-
-function minMaxBytes(x: Float32Array): Uint8ClampedArray {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of x) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  const span = hi - lo || 1;
-  return Uint8ClampedArray.from(x, (v) => ((v - lo) / span) * 255);
 }
 
 /** Takes `count` evenly spaced examples of the dataset's val split (else train split). */

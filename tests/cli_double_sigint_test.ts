@@ -11,6 +11,7 @@ import { listResumePoints } from "../core/run/checkpoints.ts";
 import { readRunInfo } from "../core/run/reader.ts";
 import { listSweeps, readTrialStates } from "../sweep/store.ts";
 import { interruptRule } from "../cli/_interrupt.ts";
+import { collectOutput } from "./helpers/collect_output.ts";
 
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 
@@ -22,25 +23,17 @@ function task(name: string, args: string[]) {
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-  let out = "", err = "";
-  const reading = Promise.all([
-    (async () => {
-      for await (const c of proc.stdout.pipeThrough(new TextDecoderStream())) out += c;
-    })(),
-    (async () => {
-      for await (const c of proc.stderr.pipeThrough(new TextDecoderStream())) err += c;
-    })(),
-  ]);
+  const io = collectOutput(proc);
   return {
-    out: () => out,
-    err: () => err,
+    out: io.out,
+    err: io.err,
     /** Ctrl-C as a terminal sends it: to the whole group, twice, 50 ms apart. */
     async doubleCtrlC() {
       Deno.kill(-proc.pid, "SIGINT");
       await new Promise((r) => setTimeout(r, 50));
       Deno.kill(-proc.pid, "SIGINT");
     },
-    done: async () => (await Promise.all([proc.status, reading]))[0],
+    done: () => io.done,
   };
 }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listResumePoints } from "../core/run/checkpoints.ts";
 import { REPEAT_WINDOW_MS } from "../cli/_interrupt.ts";
+import { collectOutput } from "./helpers/collect_output.ts";
 
 const CLI = fileURLToPath(new URL("../cli/train.ts", import.meta.url));
 
@@ -13,20 +14,8 @@ function start(runs: string, extra: string[] = []) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let out = "";
-  const seen = (async () => {
-    for await (const c of proc.stderr.pipeThrough(new TextDecoderStream())) out += c;
-  })();
-  let stdout = "";
-  const seenOut = (async () => {
-    for await (const c of proc.stdout.pipeThrough(new TextDecoderStream())) stdout += c;
-  })();
-  return {
-    proc,
-    stderr: () => out,
-    stdout: () => stdout,
-    done: () => Promise.all([proc.status, seen, seenOut]).then(([s]) => s),
-  };
+  const io = collectOutput(proc);
+  return { proc, stderr: io.err, stdout: io.out, done: () => io.done };
 }
 
 async function waitFor(pred: () => boolean, ms = 60_000): Promise<void> {

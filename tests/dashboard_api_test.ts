@@ -6,6 +6,7 @@ import { metricsToCsv } from "../dashboard/csv.ts";
 import { thisHost } from "../core/run/lock.ts";
 import { RUN_FILES } from "../core/run/format.ts";
 import { appendEpoch, appendLines, writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";
+import { watchText } from "./helpers/read_until.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -207,19 +208,8 @@ Deno.test("SSE stream delivers appended metrics, events and status changes", asy
   });
   assert.equal(res.headers.get("content-type"), "text/event-stream");
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  const waitFor = async (re: RegExp, ms = 2000) => {
-    const deadline = Date.now() + ms;
-    while (!re.test(buf)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout waiting for ${re} in:\n${buf}`);
-      const r = await Promise.race([
-        reader.read(),
-        new Promise<null>((ok) => setTimeout(() => ok(null), left)),
-      ]);
-      if (r && !r.done) buf += r.value;
-    }
-  };
+  const watch = watchText(reader);
+  const waitFor = (re: RegExp, ms = 2000) => watch.waitFor(re, ms);
   await waitFor(/event: status/);
   // complete the torn line: it becomes malformed and is skipped, the next record arrives
   const t0 = performance.now();
@@ -271,26 +261,17 @@ Deno.test("SSE stream: a running run whose process dies arrives as a typed `stat
   const ac = new AbortController();
   const res = await app.request("/api/runs/live/stream", { signal: ac.signal });
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  const waitFor = async (re: RegExp, ms = 6000) => {
-    const deadline = Date.now() + ms;
-    while (!re.test(buf)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout waiting for ${re} in:\n${buf}`);
-      const r = await Promise.race([
-        reader.read(),
-        new Promise<null>((ok) => setTimeout(() => ok(null), left)),
-      ]);
-      if (r && !r.done) buf += r.value;
-    }
-  };
+  const watch = watchText(reader);
+  const waitFor = (re: RegExp, ms = 6000) => watch.waitFor(re, ms);
   try {
     await waitFor(/event: state\ndata: \{"status":"running"\}/);
     const t0 = performance.now();
     owner.kill("SIGKILL");
     await owner.status;
     await waitFor(/event: state\ndata: \{"status":"crashed","crashReason":"dead-process"/);
-    const state = JSON.parse(buf.match(/event: state\ndata: (\{"status":"crashed".*)/)![1]);
+    const state = JSON.parse(
+      watch.text().match(/event: state\ndata: (\{"status":"crashed".*)/)![1],
+    );
     assert.match(state.resumeCommand, /^deno task train --resume \S*live$/);
     // Relative to where the dashboard runs, and pasted there it names the run.
     const path = state.resumeCommand.split(" ").pop();

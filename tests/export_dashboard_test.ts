@@ -13,7 +13,7 @@ import { createDashboardApp } from "../dashboard/app.ts";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import { trainSyntheticRun } from "./helpers/predict_runs.ts";
 import { readUntil } from "./helpers/read_until.ts";
-import { ROOT } from "./helpers/export_fixture.ts";
+import { EXPORT_FILES, ROOT } from "./helpers/export_fixture.ts";
 
 let shared: Promise<{ root: string; runs: string; id: string }> | undefined;
 function fixture() {
@@ -45,17 +45,7 @@ Deno.test({
     assert.match(res.headers.get("content-disposition") ?? "", new RegExp(`${id}-uint8\\.zip`));
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
     const names = Object.keys(files).map((n) => n.replace(`${id}-uint8/`, "")).sort();
-    assert.deepEqual(names, [
-      "README.md",
-      "app.js",
-      "group1-shard1of1.bin",
-      "index.html",
-      "metadata.json",
-      "model.json",
-      "package.json",
-      "preprocess.js",
-      "tf.min.js",
-    ]);
+    assert.deepEqual(names, [...EXPORT_FILES]);
     const meta = JSON.parse(new TextDecoder().decode(files[`${id}-uint8/metadata.json`]));
     assert.equal(meta.quantization, "uint8");
     assert.equal(meta.run.id, id);

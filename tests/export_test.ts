@@ -15,7 +15,13 @@ import { Predictor } from "../core/infer/predict.ts";
 import { preprocessImage } from "../core/infer/preprocess.ts";
 import { quantizeWeights, toFloat16Bits } from "../core/infer/quantize.ts";
 import { type ExportBundle, writeExport } from "../core/infer/export.ts";
-import { ROOT, task, trainTinyDefault } from "./helpers/export_fixture.ts";
+import {
+  EXPORT_FILES,
+  exportTask,
+  ROOT,
+  task,
+  trainTinyDefault,
+} from "./helpers/export_fixture.ts";
 import { idxBytes, trainIdxRun, trainImageFolderRun } from "./helpers/predict_runs.ts";
 import { writeSampleImageFolder } from "./data_fixtures.ts";
 
@@ -46,20 +52,10 @@ async function listNames(dir: string): Promise<string[]> {
 Deno.test("export writes model.json + shards, metadata, page, tfjs, README; uint8 is ~4x smaller; --force replaces", async () => {
   const { tmp, runs, id } = await tinyRun();
   const out = join(tmp, "web");
-  const r = await task("export", "--runs", runs, "--run", id, "--out", out);
+  const r = await exportTask(runs, id, out);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /checkpoint best .*float32/);
-  assert.deepEqual(await listNames(out), [
-    "README.md",
-    "app.js",
-    "group1-shard1of1.bin",
-    "index.html",
-    "metadata.json",
-    "model.json",
-    "package.json",
-    "preprocess.js",
-    "tf.min.js",
-  ]);
+  assert.deepEqual(await listNames(out), [...EXPORT_FILES]);
   const meta = JSON.parse(await Deno.readTextFile(join(out, "metadata.json")));
   assert.equal(meta.run.id, id);
   assert.equal(meta.run.experiment, "default");
@@ -95,31 +91,10 @@ Deno.test("export writes model.json + shards, metadata, page, tfjs, README; uint
   );
 
   // An existing non-empty --out needs --force.
-  const again = await task(
-    "export",
-    "--runs",
-    runs,
-    "--run",
-    id,
-    "--out",
-    out,
-    "--quantize",
-    "uint8",
-  );
+  const again = await exportTask(runs, id, out, "--quantize", "uint8");
   assert.equal(again.code, 1);
   assert.match(again.stderr, /exists and is not empty: add --force/);
-  const forced = await task(
-    "export",
-    "--runs",
-    runs,
-    "--run",
-    id,
-    "--out",
-    out,
-    "--quantize",
-    "uint8",
-    "--force",
-  );
+  const forced = await exportTask(runs, id, out, "--quantize", "uint8", "--force");
   assert.equal(forced.code, 0, forced.stderr);
   const u8 = (await Deno.stat(join(out, "group1-shard1of1.bin"))).size;
   assert.equal(u8 * 4, f32, "uint8 weights take a quarter of float32's bytes");
@@ -140,17 +115,7 @@ Deno.test("export writes model.json + shards, metadata, page, tfjs, README; uint
 
 Deno.test("export: bad flags exit 2 naming the flag", async () => {
   const { runs, id, tmp } = await tinyRun();
-  const q = await task(
-    "export",
-    "--runs",
-    runs,
-    "--run",
-    id,
-    "--out",
-    join(tmp, "q"),
-    "--quantize",
-    "int4",
-  );
+  const q = await exportTask(runs, id, join(tmp, "q"), "--quantize", "int4");
   assert.equal(q.code, 2);
   assert.match(q.stderr, /--quantize must be one of uint8, uint16, float16, got "int4"/);
   const noOut = await task("export", "--runs", runs, "--run", id);
@@ -163,19 +128,11 @@ Deno.test("export: bad flags exit 2 naming the flag", async () => {
 
 Deno.test("export: bad runs and destinations exit 1 naming the thing and the fix", async () => {
   const { runs, id, tmp } = await tinyRun();
-  const inRuns = await task("export", "--runs", runs, "--run", id, "--out", join(runs, "web"));
+  const inRuns = await exportTask(runs, id, join(runs, "web"));
   assert.equal(inRuns.code, 1);
   assert.match(inRuns.stderr, /inside the runs folder .*export somewhere else/);
 
-  const unknown = await task(
-    "export",
-    "--runs",
-    runs,
-    "--run",
-    "nope-123",
-    "--out",
-    join(tmp, "x"),
-  );
+  const unknown = await exportTask(runs, "nope-123", join(tmp, "x"));
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no run nope-123/);
 
@@ -184,7 +141,7 @@ Deno.test("export: bad runs and destinations exit 1 naming the thing and the fix
   // No weights at all.
   await copyRun(runs, id, join(bad, "noweights"));
   await Deno.remove(join(bad, "noweights", "checkpoints"), { recursive: true });
-  const none = await task("export", "--runs", bad, "--run", "noweights", "--out", join(tmp, "o1"));
+  const none = await exportTask(bad, "noweights", join(tmp, "o1"));
   assert.equal(none.code, 1);
   assert.match(none.stderr, /has no checkpoint .*train the run for at least one epoch/);
 
@@ -198,15 +155,7 @@ Deno.test("export: bad runs and destinations exit 1 naming the thing and the fix
   for (const p of points) {
     if (p !== "e0000") await Deno.remove(join(ck, "resume", p), { recursive: true });
   }
-  const untrained = await task(
-    "export",
-    "--runs",
-    bad,
-    "--run",
-    "untrained",
-    "--out",
-    join(tmp, "o2"),
-  );
+  const untrained = await exportTask(bad, "untrained", join(tmp, "o2"));
   assert.equal(untrained.code, 1);
   assert.match(untrained.stderr, /resume\/e0000, the untrained starting point .*train the run/);
 
@@ -217,16 +166,12 @@ Deno.test("export: bad runs and destinations exit 1 naming the thing and the fix
   const w = await Deno.readFile(join(rp, "weights.bin"));
   w[100] ^= 0xff;
   await Deno.writeFile(join(rp, "weights.bin"), w);
-  const corrupt = await task(
-    "export",
-    "--runs",
+  const corrupt = await exportTask(
     bad,
-    "--run",
     "corrupt",
+    join(tmp, "o3"),
     "--checkpoint",
     `resume/${point}`,
-    "--out",
-    join(tmp, "o3"),
   );
   assert.equal(corrupt.code, 1);
   assert.match(

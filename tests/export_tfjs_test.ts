@@ -20,9 +20,9 @@ import { join } from "node:path";
 import { CHROMIUM_PATH, launchChromium } from "../dashboard/chromium.ts";
 import {
   argmax,
+  exportTask,
   predictJson,
   ROOT,
-  task,
   trainTinyDefault,
   writeTestImages,
 } from "./helpers/export_fixture.ts";
@@ -107,16 +107,7 @@ function setUp(): Promise<Fixture> {
     const exports: Record<string, string> = {};
     for (const q of ["float32", "float16", "uint8"]) {
       const out = join(tmp, "exports", q);
-      const r = await task(
-        "export",
-        "--runs",
-        runs,
-        "--run",
-        id,
-        "--out",
-        out,
-        ...(q === "float32" ? [] : ["--quantize", q]),
-      );
+      const r = await exportTask(runs, id, out, ...(q === "float32" ? [] : ["--quantize", q]));
       assert.equal(r.code, 0, r.stderr);
       exports[q] = out;
     }

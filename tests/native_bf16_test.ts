@@ -23,28 +23,23 @@ import {
   setNativePrecision,
 } from "../core/backend/native/register.ts";
 import { trainStep } from "../core/train/train_step.ts";
-import { ensureNative, type Input, int, NATIVE, pick, randomInput, rng } from "./native_helpers.ts";
+import {
+  convGradCalls,
+  ensureNative,
+  type Input,
+  int,
+  NATIVE,
+  pick,
+  randomInput,
+  rng,
+  runOn,
+} from "./native_helpers.ts";
 
 /** Tolerance factor of the bf16 bound (see the module comment). */
 const BF16_TOL = 2 ** -5;
 const BF16 = NATIVE.ok ? nativeBf16Support() : { ok: false, isa: "no oneDNN" };
 if (NATIVE.ok && !BF16.ok) console.warn(`SKIPPING bf16 numerics: no native bf16 (${BF16.isa})`);
 const ignore = !NATIVE.ok || !BF16.ok;
-
-async function values(
-  backend: string,
-  inputs: Input[],
-  fn: (...ts: tf.Tensor[]) => tf.Tensor,
-): Promise<{ v: Float32Array; shape: number[] }> {
-  await tf.setBackend(backend);
-  const ts = inputs.map((i) => tf.tensor(i.data, i.shape, "float32"));
-  const out = tf.tidy(() => fn(...ts));
-  const v = (await out.data()) as Float32Array;
-  const shape = out.shape;
-  out.dispose();
-  ts.forEach((t) => t.dispose());
-  return { v, shape };
-}
 
 const squared = (i: Input): Input => ({ data: i.data.map((x) => x * x), shape: i.shape });
 
@@ -66,20 +61,23 @@ async function compareBf16(
   setNativePrecision("bf16");
   let got;
   try {
-    got = await values("native", inputs, fn);
+    got = await runOn("native", inputs, fn);
   } finally {
     setNativePrecision("fp32");
   }
   const ran = (kernelCounts[kernel]?.native ?? 0) - before;
   assert(ran > 0, `${label}: ${kernel} did not run natively`);
-  const want = await values("cpu", inputs, fn);
-  const sq = await values("cpu", inputs.slice(0, nProducts).map(squared), bound);
+  const want = await runOn("cpu", inputs, fn);
+  const sq = await runOn("cpu", inputs.slice(0, nProducts).map(squared), bound);
   assert.deepStrictEqual(got.shape, want.shape, label);
   let worst = 0, maxDiff = 0;
-  for (let i = 0; i < want.v.length; i++) {
-    const d = Math.abs(got.v[i] - want.v[i]);
-    const b = BF16_TOL * Math.sqrt(sq.v[i]) + 1e-6;
-    assert(d <= b, `${label}: element ${i}: bf16 ${got.v[i]} vs fp32 ${want.v[i]} (bound ${b})`);
+  for (let i = 0; i < want.values.length; i++) {
+    const d = Math.abs(got.values[i] - want.values[i]);
+    const b = BF16_TOL * Math.sqrt(sq.values[i]) + 1e-6;
+    assert(
+      d <= b,
+      `${label}: element ${i}: bf16 ${got.values[i]} vs fp32 ${want.values[i]} (bound ${b})`,
+    );
     worst = Math.max(worst, d / b);
     maxDiff = Math.max(maxDiff, d);
   }
@@ -146,33 +144,12 @@ Deno.test({
         k.pad,
       ).outShape;
       const dy = randomInput(r, outShape);
-      const attrs = { strides: k.strides, pad: k.pad, dataFormat: "NHWC" as const };
-      worst = Math.max(
-        worst,
-        await compareBf16(
-          `input grad ${label}`,
-          "Conv2DBackpropInput",
-          [dy, f],
-          (a, b) =>
-            tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, {
-              ...attrs,
-              inputShape: [k.n, k.h, k.w, k.c],
-            }) as tf.Tensor,
-        ),
-      );
-      worst = Math.max(
-        worst,
-        await compareBf16(
-          `filter grad ${label}`,
-          "Conv2DBackpropFilter",
-          [x, dy],
-          (a, b) =>
-            tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
-              ...attrs,
-              filterShape: [k.kh, k.kw, k.c, k.co],
-            }) as tf.Tensor,
-        ),
-      );
+      for (const g of convGradCalls(k, x, f, dy)) {
+        worst = Math.max(
+          worst,
+          await compareBf16(`${g.name} grad ${label}`, g.kernel, g.inputs, g.fn),
+        );
+      }
     }
     console.log(`bf16 conv kernels: worst error ${worst.toFixed(3)} of the bound`);
     assert.strictEqual(nativePrecision(), "fp32");
@@ -330,9 +307,9 @@ Deno.test({
     assert(worst <= 1);
     setNativePrecision("bf16");
     try {
-      const a = await values("native", [x, dy], grad);
-      const b = await values("native", [x, dy], grad);
-      assert.deepStrictEqual(a.v, b.v, "two identical split weight gradients differ");
+      const a = await runOn("native", [x, dy], grad);
+      const b = await runOn("native", [x, dy], grad);
+      assert.deepStrictEqual(a.values, b.values, "two identical split weight gradients differ");
     } finally {
       setNativePrecision("fp32");
     }

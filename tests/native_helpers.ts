@@ -89,3 +89,56 @@ export function pick<T>(r: () => number, xs: readonly T[]): T {
 export function int(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));
 }
+
+/** A convolution's shapes as the native kernel tests draw them. */
+export interface ConvShape {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  co: number;
+  kh: number;
+  kw: number;
+  strides: [number, number];
+  pad: "same" | "valid" | number;
+}
+
+/** One kernel call to compare across backends: its inputs and the function running it. */
+export interface KernelCall {
+  /** Short name for the assertion label (`input`, `filter`). */
+  name: string;
+  /** The tfjs kernel that must run natively. */
+  kernel: string;
+  inputs: Input[];
+  fn: (...ts: tf.Tensor[]) => tf.Tensor;
+}
+
+/**
+ * The two gradient kernels of convolution `k` (input gradient from `dy` and the filter `f`,
+ * filter gradient from `x` and `dy`), run directly through the engine.
+ */
+export function convGradCalls(k: ConvShape, x: Input, f: Input, dy: Input): KernelCall[] {
+  const attrs = { strides: k.strides, pad: k.pad, dataFormat: "NHWC" as const };
+  return [
+    {
+      name: "input",
+      kernel: "Conv2DBackpropInput",
+      inputs: [dy, f],
+      fn: (a, b) =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, {
+          ...attrs,
+          inputShape: [k.n, k.h, k.w, k.c],
+        }) as tf.Tensor,
+    },
+    {
+      name: "filter",
+      kernel: "Conv2DBackpropFilter",
+      inputs: [x, dy],
+      fn: (a, b) =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+          ...attrs,
+          filterShape: [k.kh, k.kw, k.c, k.co],
+        }) as tf.Tensor,
+    },
+  ];
+}

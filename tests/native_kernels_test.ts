@@ -8,6 +8,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert";
 import { kernelCounts } from "../core/backend/native/kernels.ts";
 import {
+  convGradCalls,
   ensureNative,
   int,
   NATIVE,
@@ -137,34 +138,10 @@ Deno.test({
       const dy = randomInput(r, info.outShape);
       const f = randomInput(r, [k.kh, k.kw, k.c, k.co]);
       const x = randomInput(r, [k.n, k.h, k.w, k.c]);
-      const attrs = { strides: k.strides, pad: k.pad, dataFormat: "NHWC" as const };
       const label = JSON.stringify(k);
-      worst = Math.max(
-        worst,
-        await compare(
-          `input ${label}`,
-          "Conv2DBackpropInput",
-          [dy, f],
-          (a, b) =>
-            tf.engine().runKernel("Conv2DBackpropInput", { dy: a, filter: b }, {
-              ...attrs,
-              inputShape: [k.n, k.h, k.w, k.c],
-            }) as tf.Tensor,
-        ),
-      );
-      worst = Math.max(
-        worst,
-        await compare(
-          `filter ${label}`,
-          "Conv2DBackpropFilter",
-          [x, dy],
-          (a, b) =>
-            tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
-              ...attrs,
-              filterShape: [k.kh, k.kw, k.c, k.co],
-            }) as tf.Tensor,
-        ),
-      );
+      for (const g of convGradCalls(k, x, f, dy)) {
+        worst = Math.max(worst, await compare(`${g.name} ${label}`, g.kernel, g.inputs, g.fn));
+      }
     }
     console.log(`conv gradients worst relative error ${worst.toExponential(2)}`);
   },

@@ -16,6 +16,7 @@ import { ModelCheckpoint } from "../callbacks/model_checkpoint.ts";
 import { CSVLogger } from "../callbacks/csv_logger.ts";
 import { tinyModel } from "./helpers/fake_context.ts";
 import type { TrainContext } from "../core/train/callback.ts";
+import { startLiveTrainer } from "./helpers/live_trainer.ts";
 
 const TOKEN = "t0ken";
 const ORIGIN = "http://127.0.0.1:6006";
@@ -114,34 +115,17 @@ Deno.test("atomic writes below a root never create the root", async () => {
   assert.equal(await Deno.readTextFile(join(root, "viz", "index.json")), "{}");
 });
 
-const CHILD = new URL("./helpers/train_child.ts", import.meta.url).pathname;
-
 Deno.test("a training process whose run folder is deleted mid-run stops with a clear error and does not re-create it", async () => {
   const runs = await Deno.makeTempDir();
   const elsewhere = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD, runs, "30"],
-    env: { CHILD_BATCH_MS: "40" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/BEGIN 1/.test(out)) {
-    const r = await reader.read();
-    if (r.done) break;
-    out += r.value;
-  }
-  const dir = /RUN (\S+)/.exec(out)?.[1];
-  assert.ok(dir, out);
+  const { child, reader, dir, stderr } = await startLiveTrainer(runs, 30, 40, true);
   // Deleted behind the writer's back (as a `rm -rf` or a move by another tool would).
   await Deno.rename(dir, join(elsewhere, "moved"));
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   while (!(await reader.read()).done) { /* drain */ }
   const { code } = await child.status;
   clearTimeout(timer);
-  const err = await stderr;
+  const err = (await stderr) ?? "";
   assert.notEqual(code, 0, err);
   assert.match(err, /was deleted or moved while this process was writing it/);
   assert.ok(!(await exists(dir)), "the run folder was not re-created");

@@ -15,6 +15,7 @@ import { listResumePoints } from "../core/run/checkpoints.ts";
 import { listSweeps, readTrialStates, type TrialState } from "../sweep/store.ts";
 import { assertSweepComplete } from "./helpers/sweep_check.ts";
 import { startRedis } from "./helpers/redis_server.ts";
+import { type CollectedOutput, collectOutput } from "./helpers/collect_output.ts";
 
 const SWEEP = fileURLToPath(new URL("../cli/sweep.ts", import.meta.url));
 const WORKER = fileURLToPath(new URL("../cli/sweep_worker.ts", import.meta.url));
@@ -27,11 +28,8 @@ const spec = (name: string, widths: number[], epochs: number) => ({
   metric: "val_acc",
 });
 
-interface Proc {
+interface Proc extends CollectedOutput {
   proc: Deno.ChildProcess;
-  out: () => string;
-  err: () => string;
-  done: Promise<Deno.CommandStatus>;
 }
 
 function spawn(cwd: string, script: string, args: string[]): Proc {
@@ -41,21 +39,7 @@ function spawn(cwd: string, script: string, args: string[]): Proc {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let out = "", err = "";
-  const reading = Promise.all([
-    (async () => {
-      for await (const c of proc.stdout.pipeThrough(new TextDecoderStream())) out += c;
-    })(),
-    (async () => {
-      for await (const c of proc.stderr.pipeThrough(new TextDecoderStream())) err += c;
-    })(),
-  ]);
-  return {
-    proc,
-    out: () => out,
-    err: () => err,
-    done: Promise.all([proc.status, reading]).then(([s]) => s),
-  };
+  return { proc, ...collectOutput(proc) };
 }
 
 const controller = (cwd: string, url: string, q: string, extra: string[] = []) =>

@@ -116,28 +116,38 @@ Deno.test("examples run in Deno and Node; their config keys are runs-table colum
   assert.equal(typeof info.last?.lr, "number");
 });
 
+/**
+ * Starts the numeric tracking example (`deno` or `node`) writing a long run into `runs`;
+ * waits (10 s at most) until a run's metrics.jsonl holds more than `bytes`, and returns the
+ * command line, the process and that run's id ("" if none came).
+ */
+async function startExample(runtime: "deno" | "node", runs: string, bytes: number) {
+  const args = runtime === "deno"
+    ? [Deno.execPath(), "run", "-A", "examples/numeric.ts"]
+    : ["node", "examples/node_tracking.mjs"];
+  const child = new Deno.Command(args[0], {
+    args: [...args.slice(1), "--runs", runs, "--sleep-ms", "2", "--steps", "100000"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let id = "";
+  for (let i = 0; i < 100 && !id; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    for await (const e of Deno.readDir(runs)) {
+      const m = await Deno.stat(join(runs, e.name, "metrics.jsonl")).catch(() => null);
+      if (m && m.size > bytes) id = e.name;
+    }
+  }
+  return { args, child, id };
+}
+
 for (const runtime of ["deno", "node"] as const) {
   Deno.test(`a SIGKILLed ${runtime} script shows crashed with the init({ resume }) hint and resumes`, async () => {
     const runs = await Deno.makeTempDir();
-    const args = runtime === "deno"
-      ? [Deno.execPath(), "run", "-A", "examples/numeric.ts"]
-      : ["node", "examples/node_tracking.mjs"];
     if (runtime === "node") {
       assert.equal((await sh(Deno.execPath(), ["task", "-q", "build-node"])).code, 0);
     }
-    const child = new Deno.Command(args[0], {
-      args: [...args.slice(1), "--runs", runs, "--sleep-ms", "2", "--steps", "100000"],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let id = "";
-    for (let i = 0; i < 100 && !id; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      for await (const e of Deno.readDir(runs)) {
-        const m = await Deno.stat(join(runs, e.name, "metrics.jsonl")).catch(() => null);
-        if (m && m.size > 200) id = e.name;
-      }
-    }
+    const { args, child, id } = await startExample(runtime, runs, 200);
     assert.ok(id, "the script wrote no metrics");
     child.kill("SIGKILL");
     await child.status;
@@ -260,22 +270,8 @@ for (const runtime of ["deno", "node"] as const) {
       assert.equal((await sh(Deno.execPath(), ["task", "-q", "build-node"])).code, 0);
     }
     const runs = await Deno.makeTempDir();
-    const args = runtime === "deno"
-      ? [Deno.execPath(), "run", "-A", "examples/numeric.ts"]
-      : ["node", "examples/node_tracking.mjs"];
-    const child = new Deno.Command(args[0], {
-      args: [...args.slice(1), "--runs", runs, "--sleep-ms", "2", "--steps", "100000"],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let dir = "";
-    for (let i = 0; i < 100 && !dir; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      for await (const e of Deno.readDir(runs)) {
-        const m = await Deno.stat(join(runs, e.name, "metrics.jsonl")).catch(() => null);
-        if (m && m.size > 100) dir = join(runs, e.name);
-      }
-    }
+    const { child, id } = await startExample(runtime, runs, 100);
+    const dir = id ? join(runs, id) : "";
     assert.ok(dir, "the script wrote no metrics");
     child.kill("SIGINT");
     const status = await child.status;

@@ -83,6 +83,21 @@ export function checkOption(
 export const integerAtLeast = (min: number) => (v: number): boolean =>
   Number.isInteger(v) && v >= min;
 
+/**
+ * {@link checkOption} for an integer `>= 0` (a patience, a cooldown, an epoch to start from).
+ *
+ * @example
+ * ```ts
+ * import { checkCount } from "./options.ts";
+ * checkCount("EarlyStopping", "patience", 3); // 3
+ * // checkCount("EarlyStopping", "patience", 1.5) throws
+ * // "EarlyStopping: patience must be an integer >= 0, got 1.5."
+ * ```
+ */
+export function checkCount(owner: string, option: string, value: unknown): number {
+  return checkOption(owner, option, value, integerAtLeast(0), "an integer >= 0");
+}
+
 /** True for a finite number `> 0`. */
 export const positiveFinite = (v: number): boolean => Number.isFinite(v) && v > 0;
 

@@ -28,9 +28,9 @@ import {
   namedRunWeights,
   type RunWeights,
 } from "../run/checkpoints.ts";
-import { loadModel, readState, verifyCheckpoint } from "../run/model_io.ts";
+import { loadModelExplained, readState, verifyCheckpoint } from "../run/model_io.ts";
 import { resolvePreprocessing } from "./input_spec.ts";
-import { RESIZE_METHOD } from "./preprocess.ts";
+import { type PreprocessSpec, RESIZE_METHOD } from "./preprocess.ts";
 import { type Quantization, QUANTIZATIONS, quantizeWeights, type WeightSpec } from "./quantize.ts";
 import { exportIndexHtml, exportReadme, type ExportTexts } from "./export_page.ts";
 import { APP_JS, PREPROCESS_JS } from "./_page_assets.ts";
@@ -65,13 +65,7 @@ export interface ExportMetadata {
   /** The model's input (NHWC, float32). */
   input: { height: number; width: number; channels: 1 | 3; layout: "NHWC"; dtype: "float32" };
   /** What `preprocess.js` needs (pass it as the spec), and how it is done, in words. */
-  preprocessing: {
-    height: number;
-    width: number;
-    channels: 1 | 3;
-    decodeChannels: 1 | 3;
-    decodeSize: number;
-    fit: "squash" | "cover";
+  preprocessing: PreprocessSpec & {
     /** How predict and the training data resized (sharp), and how preprocess.js resizes. */
     resize: { training: string; preprocessJs: string };
     /** Alpha handling. */
@@ -174,16 +168,12 @@ export async function buildExport(
       })`,
     );
   }
-  let model: tfl.LayersModel;
-  try {
-    model = await loadModel(weights.dir);
-  } catch (err) {
-    const message = (err as Error).message;
-    throw new Error(
+  const model = await loadModelExplained(
+    weights.dir,
+    (message) =>
       `cannot load checkpoint ${weights.name} (${message.replace(`model_io: `, "")}); ` +
-        `export another one with --checkpoint NAME`,
-    );
-  }
+      `export another one with --checkpoint NAME`,
+  );
   let artifacts: tf.io.ModelArtifacts | undefined;
   const notes = [...facts.notes];
   let pre;

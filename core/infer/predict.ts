@@ -18,7 +18,7 @@ import { decodeImage, ImageDecodeError } from "../data/decode.ts";
 import { normalizePixels } from "../data/normalize.ts";
 import { prepareImage } from "./preprocess.ts";
 import { type Preprocessing, resolvePreprocessing } from "./input_spec.ts";
-import { loadModel } from "../run/model_io.ts";
+import { loadModelExplained } from "../run/model_io.ts";
 import { findRunWeights, namedRunWeights, type RunWeights } from "../run/checkpoints.ts";
 import { readRunDatasetFacts } from "../run/dataset_facts.ts";
 import { convLayers, gradCam } from "../viz/grad_cam.ts";
@@ -273,15 +273,11 @@ export class Predictor {
     const weights = options.checkpoint
       ? await namedRunWeights(dir, options.checkpoint)
       : await findRunWeights(dir);
-    let model: tfl.LayersModel;
-    try {
-      model = await loadModel(weights.dir);
-    } catch (err) {
-      const message = (err as Error).message;
-      throw new Error(
+    const model = await loadModelExplained(
+      weights.dir,
+      (message) =>
         message.includes(weights.dir) ? message : `cannot load ${weights.dir}: ${message}`,
-      );
-    }
+    );
     try {
       const notes = [...facts.notes];
       const pre = resolvePreprocessing(dir, model.inputs[0].shape, facts, notes);

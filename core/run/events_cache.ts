@@ -18,23 +18,18 @@
  */
 import type { RunEvent } from "./format.ts";
 import { READ_CHUNK_BYTES, readEvents } from "./reader.ts";
+import {
+  appendRecent,
+  type RecentWindow,
+  type RecordsSince,
+  recordsSince,
+  RunLru,
+} from "./tail_cache.ts";
 
 /** What came after an offset (see {@linkcode EventsCache.since}). */
-export interface EventsSince {
-  /** Events whose lines end after the offset asked for, in file order. */
-  records: RunEvent[];
-  /** Offset to ask from next time. */
-  offset: number;
-  /** True when the file was replaced, or the offset is older than the window: reload. */
-  reset: boolean;
-}
+export type EventsSince = RecordsSince<RunEvent>;
 
-interface Entry {
-  recent: RunEvent[];
-  ends: number[];
-  windowStart: number;
-  offset: number;
-}
+type Entry = RecentWindow<RunEvent>;
 
 /** Events kept per run for live streams. */
 const RECENT = 2_000;
@@ -47,13 +42,11 @@ const MAX_STEPS = 4;
 
 /** A small LRU of recent events per run directory, shared by live streams. */
 export class EventsCache {
-  #entries = new Map<string, Entry>();
-  #inflight = new Map<string, Promise<Entry>>();
-  readonly #capacity: number;
+  readonly #lru: RunLru<Entry>;
 
   /** Keeps the events of at most `capacity` runs. */
   constructor(capacity = 32) {
-    this.#capacity = capacity;
+    this.#lru = new RunLru(capacity, refresh);
   }
 
   /**
@@ -61,51 +54,22 @@ export class EventsCache {
    * of the file (it was replaced) or older than the window gives `reset` with the window.
    */
   async since(runDir: string, offset: number): Promise<EventsSince> {
-    const e = await this.#get(runDir);
-    if (offset > e.offset || offset < e.windowStart) {
-      return { records: e.recent.slice(), offset: e.offset, reset: true };
-    }
-    let lo = 0, hi = e.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (e.ends[mid] <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return { records: e.recent.slice(lo), offset: e.offset, reset: false };
+    return recordsSince(await this.#lru.get(runDir), offset, true);
   }
+}
 
-  #get(runDir: string): Promise<Entry> {
-    const pending = this.#inflight.get(runDir);
-    if (pending) return pending;
-    const p = this.#refresh(runDir).finally(() => this.#inflight.delete(runDir));
-    this.#inflight.set(runDir, p);
-    return p;
-  }
+function emptyEntry(): Entry {
+  return { recent: [], ends: [], windowStart: 0, offset: 0 };
+}
 
-  async #refresh(runDir: string): Promise<Entry> {
-    let entry = this.#entries.get(runDir) ??
-      { recent: [], ends: [], windowStart: 0, offset: 0 };
-    for (let step = 0; step < MAX_STEPS; step++) {
-      const res = await readEvents(runDir, { sinceOffset: entry.offset, maxBytes: STEP_BYTES });
-      if (res.reset) entry = { recent: [], ends: [], windowStart: 0, offset: 0 };
-      for (const r of res.records) {
-        entry.recent.push(r);
-        entry.ends.push(res.offset);
-      }
-      if (entry.recent.length > 2 * RECENT) {
-        const drop = entry.recent.length - RECENT;
-        entry.windowStart = entry.ends[drop - 1];
-        entry.recent = entry.recent.slice(drop);
-        entry.ends = entry.ends.slice(drop);
-      }
-      entry.offset = res.offset;
-      if (!res.more) break;
-    }
-    this.#entries.delete(runDir);
-    this.#entries.set(runDir, entry);
-    while (this.#entries.size > this.#capacity) {
-      this.#entries.delete(this.#entries.keys().next().value!);
-    }
-    return entry;
+async function refresh(runDir: string, previous: Entry | undefined): Promise<Entry> {
+  let entry = previous ?? emptyEntry();
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const res = await readEvents(runDir, { sinceOffset: entry.offset, maxBytes: STEP_BYTES });
+    if (res.reset) entry = emptyEntry();
+    appendRecent(entry, res.records, res.offset, RECENT);
+    entry.offset = res.offset;
+    if (!res.more) break;
   }
+  return entry;
 }

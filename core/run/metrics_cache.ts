@@ -19,6 +19,13 @@
 import type { MetricsRecord } from "./format.ts";
 import { READ_CHUNK_BYTES, readMetrics } from "./reader.ts";
 import { downsampleMinMax, metricKeys } from "./downsample.ts";
+import {
+  appendRecent,
+  type RecentWindow,
+  type RecordsSince,
+  recordsSince,
+  RunLru,
+} from "./tail_cache.ts";
 
 /** All metrics of one run read so far. */
 export interface CachedMetrics {
@@ -37,23 +44,10 @@ export interface CachedMetrics {
   skipped: number;
 }
 
-interface Entry extends CachedMetrics {
-  /** The most recent records in file order; `ends[i]`: offset after the read that found it. */
-  recent: MetricsRecord[];
-  ends: number[];
-  /** The offset the recent window starts after (older offsets get a reset). */
-  windowStart: number;
-}
+type Entry = CachedMetrics & RecentWindow<MetricsRecord>;
 
 /** What came after an offset (see {@linkcode MetricsCache.since}). */
-export interface MetricsSince {
-  /** Records whose lines end after the offset asked for, in file order. */
-  records: MetricsRecord[];
-  /** Offset to ask from next time. */
-  offset: number;
-  /** True when the file was replaced, or the offset is older than the window: reload. */
-  reset: boolean;
-}
+export type MetricsSince = RecordsSince<MetricsRecord>;
 
 /** Batch points kept per run before decimation (the API downsamples further). */
 export const MAX_BATCH_POINTS = 20_000;
@@ -79,18 +73,16 @@ function emptyEntry(): Entry {
 
 /** A small LRU cache of {@link CachedMetrics} keyed by run directory. */
 export class MetricsCache {
-  #entries = new Map<string, Entry>();
-  #inflight = new Map<string, Promise<Entry>>();
-  readonly #capacity: number;
+  readonly #lru: RunLru<Entry>;
 
   /** Keeps the metrics of at most `capacity` runs. */
   constructor(capacity = 16) {
-    this.#capacity = capacity;
+    this.#lru = new RunLru(capacity, refresh);
   }
 
   /** Returns all metrics of `runDir`, reading only what was appended since the last call. */
   get(runDir: string): Promise<CachedMetrics> {
-    return this.#get(runDir);
+    return this.#lru.get(runDir);
   }
 
   /**
@@ -98,65 +90,33 @@ export class MetricsCache {
    * of the file (it was replaced) or older than the recent window gives `reset` (reload).
    */
   async since(runDir: string, offset: number): Promise<MetricsSince> {
-    const e = await this.#get(runDir);
-    if (offset > e.offset || offset < e.windowStart) {
-      return { records: [], offset: e.offset, reset: true };
-    }
-    let lo = 0, hi = e.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (e.ends[mid] <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return { records: e.recent.slice(lo), offset: e.offset, reset: false };
+    return recordsSince(await this.#lru.get(runDir), offset, false);
   }
+}
 
-  #get(runDir: string): Promise<Entry> {
-    const pending = this.#inflight.get(runDir);
-    if (pending) return pending;
-    const p = this.#refresh(runDir).finally(() => this.#inflight.delete(runDir));
-    this.#inflight.set(runDir, p);
-    return p;
-  }
-
-  async #refresh(runDir: string): Promise<Entry> {
-    let entry = this.#entries.get(runDir) ?? emptyEntry();
-    for (;;) {
-      const res = await readMetrics(runDir, { sinceOffset: entry.offset, maxBytes: STEP_BYTES });
-      if (res.reset) entry = emptyEntry();
-      // Every offset handed out is the end of a read, so each record is tagged with the end
-      // of the read that found it: "after offset X" is then exact.
-      for (const r of res.records) {
-        if (r.batch === undefined) entry.epochs.push(r);
-        else {
-          entry.batches.push(r);
-          entry.batchCount++;
-        }
-        entry.recent.push(r);
-        entry.ends.push(res.offset);
+async function refresh(runDir: string, previous: Entry | undefined): Promise<Entry> {
+  let entry = previous ?? emptyEntry();
+  for (;;) {
+    const res = await readMetrics(runDir, { sinceOffset: entry.offset, maxBytes: STEP_BYTES });
+    if (res.reset) entry = emptyEntry();
+    for (const r of res.records) {
+      if (r.batch === undefined) entry.epochs.push(r);
+      else {
+        entry.batches.push(r);
+        entry.batchCount++;
       }
-      if (entry.batches.length > 2 * MAX_BATCH_POINTS) {
-        entry.batches = downsampleMinMax(
-          entry.batches,
-          MAX_BATCH_POINTS,
-          metricKeys(entry.batches.slice(-100)),
-        );
-      }
-      if (entry.recent.length > 2 * RECENT) {
-        const drop = entry.recent.length - RECENT;
-        entry.windowStart = entry.ends[drop - 1];
-        entry.recent = entry.recent.slice(drop);
-        entry.ends = entry.ends.slice(drop);
-      }
-      entry.offset = res.offset;
-      entry.skipped += res.skipped;
-      if (!res.more) break;
     }
-    this.#entries.delete(runDir);
-    this.#entries.set(runDir, entry);
-    while (this.#entries.size > this.#capacity) {
-      this.#entries.delete(this.#entries.keys().next().value!);
+    appendRecent(entry, res.records, res.offset, RECENT);
+    if (entry.batches.length > 2 * MAX_BATCH_POINTS) {
+      entry.batches = downsampleMinMax(
+        entry.batches,
+        MAX_BATCH_POINTS,
+        metricKeys(entry.batches.slice(-100)),
+      );
     }
-    return entry;
+    entry.offset = res.offset;
+    entry.skipped += res.skipped;
+    if (!res.more) break;
   }
+  return entry;
 }

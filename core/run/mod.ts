@@ -74,6 +74,7 @@ export {
 } from "./model_io.ts";
 export { readRunDatasetFacts, type RunDatasetFacts } from "./dataset_facts.ts";
 export { type CachedMetrics, MetricsCache, type MetricsSince } from "./metrics_cache.ts";
+export type { RecordsSince } from "./tail_cache.ts";
 export { type RunChanges, RunTail, type TailStart } from "./tail.ts";
 export type { ClassAccuracy, EvaluationReport, WrongPrediction } from "./evaluation_format.ts";
 export {

@@ -356,6 +356,28 @@ export async function loadModel(dir: string): Promise<tfl.LayersModel> {
 }
 
 /**
+ * {@link loadModel}, its failure's message rewritten by `explain` (given loadModel's message):
+ * for callers that say which checkpoint could not be loaded and what to do instead.
+ *
+ * @example
+ * ```ts
+ * import { loadModelExplained } from "./model_io.ts";
+ * const dir = "runs/x/checkpoints/best";
+ * const model = await loadModelExplained(dir, (m) => `cannot load ${dir}: ${m}`);
+ * ```
+ */
+export async function loadModelExplained(
+  dir: string,
+  explain: (message: string) => string,
+): Promise<tfl.LayersModel> {
+  try {
+    return await loadModel(dir);
+  } catch (err) {
+    throw new Error(explain((err as Error).message));
+  }
+}
+
+/**
  * Loads the weights of a checkpoint (full or weights-only) into `model`, which must have the
  * same architecture: weights are matched in order and their shapes checked.
  */

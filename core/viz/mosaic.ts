@@ -18,6 +18,34 @@ export interface MosaicImage {
   rows: number;
 }
 
+/** Where the tiles of a tiled picture lie: what an index entry records of its layout. */
+export interface TileLayout {
+  /** Tiles per row. */
+  cols: number;
+  /** Rows of tiles. */
+  rows: number;
+  /** Tile width in pixels (without the gap). */
+  tileW: number;
+  /** Tile height in pixels. */
+  tileH: number;
+  /** Tiles drawn (the last row may be partial). */
+  count: number;
+}
+
+/**
+ * Just the {@linkcode TileLayout} fields of a rendered picture (which holds its pixels too).
+ *
+ * @example
+ * ```ts
+ * import { tileLayout } from "./mosaic.ts";
+ * const m = { data: new Uint8Array(0), cols: 2, rows: 1, tileW: 3, tileH: 3, count: 2 };
+ * console.log(tileLayout(m)); // { cols: 2, rows: 1, tileW: 3, tileH: 3, count: 2 }
+ * ```
+ */
+export function tileLayout(m: TileLayout): TileLayout {
+  return { cols: m.cols, rows: m.rows, tileW: m.tileW, tileH: m.tileH, count: m.count };
+}
+
 /**
  * Builds a mosaic of `count` tiles of `tileW` x `tileH` pixels, `cols` per row, `gap` pixels
  * apart (gaps are white). `pixel(tile, x, y)` returns the RGB colour of a tile pixel.

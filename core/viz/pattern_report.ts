@@ -13,6 +13,8 @@ import type { Split } from "../data/dataset.ts";
 import type { VizImage, VizLayerPatterns, VizPatch, VizPatternSet } from "../run/viz_format.ts";
 import { receptiveFields } from "../models/receptive_field.ts";
 import { encodePng } from "./png.ts";
+import { tileLayout } from "./mosaic.ts";
+import { minMaxBytes } from "./image_bytes.ts";
 import { convLayers } from "./grad_cam.ts";
 import { filterPatterns, patternBytes, PatternInputError, patternLayer } from "./patterns.ts";
 import { labelledMosaic, shortNumber } from "./tile_labels.ts";
@@ -57,17 +59,6 @@ export interface PatternSetOptions {
 }
 
 const safe = (name: string) => name.replace(/[^A-Za-z0-9_.-]/g, "_");
-
-/** Min-max scaling of a normalised image to bytes. */
-function minMaxBytes(x: Float32Array): Uint8ClampedArray {
-  let lo = Infinity, hi = -Infinity;
-  for (const v of x) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  const span = hi - lo || 1;
-  return Uint8ClampedArray.from(x, (v) => ((v - lo) / span) * 255);
-}
 
 /** RGB of pixel (x, y) of HWC bytes with `c` channels (gray repeated). */
 function rgbAt(bytes: ArrayLike<number>, w: number, c: number, x: number, y: number) {
@@ -167,11 +158,7 @@ export async function computePatternSet(
       receptiveField: field,
       patterns: {
         file,
-        cols: grid.cols,
-        rows: grid.rows,
-        tileW: grid.tileW,
-        tileH: grid.tileH,
-        count: grid.count,
+        ...tileLayout(grid),
         gap: grid.gap,
         labelH: grid.labelH,
         scale: grid.scale,
@@ -229,11 +216,7 @@ export async function computePatternSet(
       await sink.artifact(pfile, encodePng(pgrid.data, pgrid.width, pgrid.height, 3));
       entry.patches = {
         file: pfile,
-        cols: pgrid.cols,
-        rows: pgrid.rows,
-        tileW: pgrid.tileW,
-        tileH: pgrid.tileH,
-        count: pgrid.count,
+        ...tileLayout(pgrid),
         gap: pgrid.gap,
         labelH: pgrid.labelH,
         scale: pgrid.scale,

@@ -9,7 +9,7 @@
  * @module
  */
 import type { TrackingCase } from "./train_tracking.ts";
-import type { Callback } from "../../core/train/callback.ts";
+import { type Callback, CALLBACK_HOOKS } from "../../core/train/callback.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { syntheticShapes } from "../../core/data/synthetic.ts";
 import { smallConvnet } from "../../core/models/small_convnet.ts";
@@ -34,14 +34,7 @@ const inside = { ms: 0, epochs: 0, epochMs: 0 };
 
 /** Wraps every hook of `cb` to add its running time to `inside.ms`. */
 function timed(cb: Callback): Callback {
-  const hooks = [
-    "onTrainBegin",
-    "onEpochBegin",
-    "onBatchBegin",
-    "onBatchEnd",
-    "onEpochEnd",
-    "onTrainEnd",
-  ] as const;
+  const hooks = CALLBACK_HOOKS.filter((h) => h.startsWith("on"));
   const wrapped: Record<string, unknown> = { name: cb.name };
   for (const h of hooks) {
     const fn = cb[h] as ((...a: unknown[]) => unknown) | undefined;

@@ -37,6 +37,29 @@ export async function task(name: string, ...args: string[]): Promise<TaskResult>
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** `deno task export --runs RUNS --run RUN --out OUT ...extra`, as users run it. */
+export function exportTask(
+  runs: string,
+  run: string,
+  out: string,
+  ...extra: string[]
+): Promise<TaskResult> {
+  return task("export", "--runs", runs, "--run", run, "--out", out, ...extra);
+}
+
+/** The files of an export folder, sorted. */
+export const EXPORT_FILES = [
+  "README.md",
+  "app.js",
+  "group1-shard1of1.bin",
+  "index.html",
+  "metadata.json",
+  "model.json",
+  "package.json",
+  "preprocess.js",
+  "tf.min.js",
+] as const;
+
 /** Trains the default experiment for one small epoch into `runsDir`; returns the run id. */
 export async function trainTinyDefault(runsDir: string, ...extra: string[]): Promise<string> {
   const r = await task(
