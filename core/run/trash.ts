@@ -20,11 +20,11 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { TRASH_DIR } from "./format.ts";
+import { RUN_FILES, TRASH_DIR } from "./format.ts";
 import { readRunInfo } from "./run_info.ts";
 import { derivedStatus } from "./state.ts";
-import { heartbeatStale, readHeartbeat } from "./lock.ts";
-import { ensureDirUnder, moveEntry } from "../fs/atomic.ts";
+import { acquireRunLock, heartbeatStale, readHeartbeat, RunLockedError } from "./lock.ts";
+import { ensureDirUnder, moveEntry, removeFile } from "../fs/atomic.ts";
 import { confine, FsError, listConfined, safeSegments } from "../fs/confine.ts";
 
 /**
@@ -67,10 +67,26 @@ export async function trashRun(runsDir: string, id: string): Promise<string> {
   const st = await Deno.lstat(dir).catch(() => null);
   if (!st?.isDirectory) throw new Error(`no run ${id} in ${runsDir}`);
   await assertNotLive(dir, id);
+  // Hold the run's own lock while it moves: a writer starting or resuming between the check
+  // above and the move cannot take it (and one that holds it makes this fail), so a folder is
+  // never moved from under a live writer.
+  let lock;
+  try {
+    lock = await acquireRunLock(dir);
+  } catch (err) {
+    if (err instanceof RunLockedError) throw new RunIsLiveError(id, err.owner);
+    throw err;
+  }
   const trash = await ensureDirUnder(root, TRASH_DIR);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
   const target = join(trash, `${id}~${stamp}-${crypto.randomUUID().slice(0, 4)}`);
-  await moveEntry(dir, target);
+  try {
+    await moveEntry(dir, target);
+  } finally {
+    await lock.release(); // after the move it finds nothing at the old place: clears its timer
+  }
+  // The lock file moved with the folder: ours, so it goes.
+  await removeFile(join(target, RUN_FILES.heartbeat)).catch(() => {});
   return target;
 }
 
