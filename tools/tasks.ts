@@ -65,13 +65,23 @@ diff before committing them.`,
   test: {
     help: `Usage: deno task test [FILE... | deno test flags]
 
-With no arguments: every test in tests/ in parallel, then tests/native_leak_test.ts alone
-(it measures process memory). With arguments: deno test -A with them, e.g.
+With no arguments: every test in tests/ in parallel, then tests/native_bf16_test.ts alone (the
+native shim's precision is process-wide) and tests/native_leak_test.ts alone (it measures
+process memory). With arguments: deno test -A with them, e.g.
   deno task test tests/runs_cli_test.ts --filter export
 Exit status: 0 when all pass, else deno test's.`,
     steps: (args) =>
       args.length ? [["test", "-A", ...args]] : [
-        ["test", "-A", "--parallel", "--ignore=tests/native_leak_test.ts", "tests/"],
+        [
+          "test",
+          "-A",
+          "--parallel",
+          "--ignore=tests/native_leak_test.ts,tests/native_bf16_test.ts",
+          "tests/",
+        ],
+        // Alone: the native shim's precision is process-wide, so the bf16 tests must not share
+        // a process with the fp32 kernel tests; the leak test measures process memory.
+        ["test", "-A", "tests/native_bf16_test.ts"],
         ["test", "-A", "tests/native_leak_test.ts"],
       ],
   },
