@@ -350,7 +350,9 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   const threads = resolveThreads(intFlag("--threads", values.threads, { min: 1 }));
-  for (const b of list(values.backends, [])) choiceFlag("--backends", b, BACKEND_NAMES);
+  for (const b of list(values.backends, [])) {
+    choiceFlag("--backends", b, [...BACKEND_NAMES, NATIVE_BF16]);
+  }
   // Every flag is checked before any work.
   const sizes = numbers(values.sizes, [32, 64, 224], "sizes");
   const batches = numbers(values.batches, [16, 32], "batches");
