@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import assert from "node:assert";
 import { kernelCounts } from "../core/backend/native/kernels.ts";
-import { CONV_GRAD_KERNEL } from "../core/backend/native/conv_layer.ts";
+import { CONV_GRAD_KERNEL, CONV_KERNEL } from "../core/backend/native/conv_layer.ts";
 import {
   nativeBf16Support,
   nativeCacheStats,
@@ -312,6 +312,97 @@ Deno.test({
       assert.deepStrictEqual(a.values, b.values, "two identical split weight gradients differ");
     } finally {
       setNativePrecision("fp32");
+    }
+  },
+});
+
+Deno.test({
+  name: "bf16: a recorded forward keeps its input in bf16 for the weight gradient, same results",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    // 4x12x12x16 -> 16 (7 MFLOP: on one thread, unsplit) and 8x16x16x32 -> 32 (split by batch)
+    for (const [n, hw, c] of [[4, 12, 16], [8, 16, 32]]) {
+      const r = rng(n + c);
+      const x = tf.tensor4d(Float32Array.from({ length: n * hw * hw * c }, () => r() - 0.5), [
+        n,
+        hw,
+        hw,
+        c,
+      ]);
+      const f = tf.tensor4d(Float32Array.from({ length: 9 * c * c }, () => r() - 0.5), [
+        3,
+        3,
+        c,
+        c,
+      ]);
+      const b = tf.tensor1d(Float32Array.from({ length: c }, () => r() - 0.5));
+      const dy = tf.tensor4d(Float32Array.from({ length: n * hw * hw * c }, () => r() - 0.5), [
+        n,
+        hw,
+        hw,
+        c,
+      ]);
+      const attrs = {
+        strides: [1, 1],
+        pad: "same",
+        dilations: [1, 1],
+        activation: "relu",
+        hasBias: true,
+      };
+      const e = tf.engine();
+      const weightGrad = (input: tf.Tensor, recorded: boolean) => {
+        const y = e.runKernel(CONV_KERNEL, { x: input, filter: f, bias: b }, {
+          ...attrs,
+          recorded,
+        }) as tf.Tensor;
+        const [dw, db] = e.runKernel(
+          CONV_GRAD_KERNEL,
+          { dy, y, x: input, filter: f },
+          attrs,
+        ) as tf.Tensor[];
+        const out = [dw.dataSync().slice(), db.dataSync().slice()];
+        tf.dispose([y, dw, db]);
+        return out;
+      };
+      setNativePrecision("bf16");
+      const same = tf.add(x, 0); // the same values in new data: no kept copy
+      try {
+        const hits = nativeCacheStats().keptInputHits;
+        const kept = weightGrad(x, true);
+        assert.strictEqual(
+          nativeCacheStats().keptInputHits,
+          hits + 1,
+          "the kept copy was not used",
+        );
+        const fresh = weightGrad(same, false);
+        assert.strictEqual(nativeCacheStats().keptInputHits, hits + 1, "a copy was used unkept");
+        assert.deepStrictEqual(kept, fresh, "the kept copy gave other gradients");
+        // another recorded forward in between keeps its own copy: x's is still x's
+        const x2 = tf.add(x, 1);
+        const y2 = e.runKernel(CONV_KERNEL, { x: x2, filter: f, bias: b }, {
+          ...attrs,
+          recorded: true,
+        }) as tf.Tensor;
+        const [dw2] = e.runKernel(
+          CONV_GRAD_KERNEL,
+          { dy, y: y2, x, filter: f },
+          attrs,
+        ) as tf.Tensor[];
+        assert.strictEqual(nativeCacheStats().keptInputHits, hits + 2, "x's kept copy was lost");
+        const [dw3] = e.runKernel(
+          CONV_GRAD_KERNEL,
+          { dy, y: y2, x: same, filter: f },
+          attrs,
+        ) as tf.Tensor[];
+        assert.strictEqual(nativeCacheStats().keptInputHits, hits + 2, "a copy used for new data");
+        assert.deepStrictEqual(dw2.dataSync(), dw3.dataSync(), "x's kept copy is not x");
+        tf.dispose([x2, y2, dw2, dw3]);
+      } finally {
+        setNativePrecision("fp32");
+        tf.dispose([x, same, f, b, dy]);
+      }
     }
   },
 });

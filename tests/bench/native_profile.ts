@@ -101,10 +101,11 @@ export async function profileLayers(
   size: number,
   batch: number,
   steps = 3,
+  channels = 3,
 ): Promise<{ stepMs: number; passes: LayerPass[] }> {
-  const model = bookConvnet([size, size, 3], 20, { seed: 1, padding: "same" });
+  const model = bookConvnet([size, size, channels], 20, { seed: 1, padding: "same" });
   const opt = tf.train.adam(1e-3);
-  const x = tf.randomUniform([batch, size, size, 3], 0, 1, "float32", 1);
+  const x = tf.randomUniform([batch, size, size, channels], 0, 1, "float32", 1);
   const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 20), "int32");
   for (let i = 0; i < 2; i++) await trainStep(model, opt, x, labels, 20);
   const backend = tf.getBackend();
@@ -199,15 +200,17 @@ export function convCeilingGflops(reps = 20): { wall: number; perCpu: number } {
 }
 
 if (import.meta.main) {
-  const [size = "64", batch = "32", backend = "native", precision = "fp32", mode] = Deno.args;
+  const [shape = "64", batch = "32", backend = "native", precision = "fp32", mode] = Deno.args;
+  // SIZE or SIZExSIZExCHANNELS (28x28x1: Fashion-MNIST's shape)
+  const [size, , channels = 3] = shape.split("x").map(Number);
   await initBackend(backend as "native", { precision: precision as Precision });
   const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   if (mode === "layers") {
     const ceiling = convCeilingGflops();
-    const { stepMs, passes } = await profileLayers(Number(size), Number(batch));
+    const { stepMs, passes } = await profileLayers(size, Number(batch), 3, channels);
     const total = passes.reduce((s, p) => s + p.ms, 0);
     console.log(
-      `${backend} ${precision} ${size}x${size} batch ${batch}: step ${stepMs.toFixed(1)} ms ` +
+      `${backend} ${precision} ${size}x${size}x${channels} batch ${batch}: step ${stepMs.toFixed(1)} ms ` +
         `(median of 3; conv and matmul passes ${total.toFixed(1)} ms of it); conv ceiling ` +
         `${ceiling.wall.toFixed(0)} GFLOP/s wall, ${ceiling.perCpu.toFixed(0)} per CPU second ` +
         `(best bare 3x3 64->64, 16x16, b16); load ${load}`,

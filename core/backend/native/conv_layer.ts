@@ -58,7 +58,16 @@ interface ConvAttrs {
   dilations: [number, number];
   activation: "relu" | "linear";
   hasBias: boolean;
+  /** Run under a gradient tape: the forward keeps x's bf16 copy for the weight gradient. */
+  recorded?: boolean;
 }
+
+/**
+ * The shim's token of the bf16 copy of each recorded forward's input, by the input's data
+ * (immutable while the tape holds it; a new tensor has new data, so a stale token is never
+ * found). The shim checks offset and length too, and converts afresh when the copy is gone.
+ */
+const keptInputs = new WeakMap<object, number>();
 
 function info(xShape: readonly number[], filterShape: readonly number[], a: ConvAttrs) {
   return tf.backend_util.computeConv2DInfo(
@@ -77,6 +86,8 @@ function info(xShape: readonly number[], filterShape: readonly number[], a: Conv
 export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.KernelConfig[] {
   const forward = (args: Args) => {
     const a = args.attrs as unknown as ConvAttrs;
+    const x: tf.TensorInfo = args.inputs.x;
+    const keep = a.recorded ? (token: number) => keptInputs.set(x.dataId, token) : undefined;
     return convForward(lib, "FusedConv2D", {
       ...args,
       attrs: {
@@ -86,7 +97,7 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
         dilations: a.dilations,
         activation: a.activation,
       } as unknown as tf.NamedAttrMap,
-    });
+    }, keep);
   };
   const grads = (args: Args) => {
     const { dy, y, x, filter } = args.inputs;
@@ -98,7 +109,14 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const off = (t: tf.TensorInfo) => offset(b, t);
     // A ReLU's gradient already masked by the max pool after it needs no mask here.
     const p = convParams(ci, a.activation === "relu" && !isMaskedFor(dy, y) ? 1 : 0, 0, true);
-    const o = new Float64Array([off(dy), off(y), off(x), off(dw), off(db)]);
+    const o = new Float64Array([
+      off(dy),
+      off(y),
+      off(x),
+      off(dw),
+      off(db),
+      keptInputs.get(x.dataId) ?? 0,
+    ]);
     const gen = lib.cd_conv_grad_w(b.wasm.HEAPU8, p, o);
     if (gen < 0) throw new Error(`native backend: ${CONV_GRAD_KERNEL} failed: ${lastError(lib)}`);
     lastGeneration = gen;
@@ -215,6 +233,7 @@ export function installFusedConvLayers(backendName: string): void {
       dilations: pair(l.dilationRate),
       activation: act,
       hasBias: l.bias !== null,
+      recorded: (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn(),
     };
     if (filter.dtype !== "float32" || !convFits(info(x.shape, filter.shape, attrs))) {
       return tfjs.call(this, inputs, kwargs);

@@ -29,6 +29,7 @@ const SYMBOLS = {
   cd_adam: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   cd_cpu_isa: { parameters: [], result: "i32" },
   cd_set_precision: { parameters: ["i32"], result: "i32" },
+  cd_xcache_hits: { parameters: [], result: "f64" },
 } as const;
 
 /** The loaded shim's functions. */
@@ -75,8 +76,12 @@ export const IDLE_SPINCOUNT = 10000;
  *   the main thread needs, and passive waiting wins (same case, other processes keeping both
  *   cores busy: 72-117 ms passive, 158-163 ms spinning).
  *
- * So unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT), convdeck picks by the load
- * average when the shim loads (libgomp reads the setting then, once).
+ * So unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT), convdeck picks when the shim
+ * loads (libgomp reads the setting then, once): by the load average, and where that says busy,
+ * by what other processes use in the next 100 ms. The one-minute load average lags: for a
+ * minute or two after a command ends (the tests, a previous training, the data download) it
+ * still reads "busy" on an idle machine, and a Fashion-MNIST epoch with passive waiting took
+ * 69 s where 47-50 s with spinning on the same idle cores.
  */
 function setOpenMpWaitPolicy(): void {
   try {
@@ -86,14 +91,20 @@ function setOpenMpWaitPolicy(): void {
     }
     const load = loadAverage();
     const cores = navigator.hardwareConcurrency || 1;
-    if (load !== undefined && load < cores / 2) {
+    const others = load !== undefined && load < cores / 2 ? undefined : othersBusyCores(100);
+    if ((load !== undefined && load < cores / 2) || (others !== undefined && others < cores / 2)) {
       Deno.env.set("GOMP_SPINCOUNT", String(IDLE_SPINCOUNT));
       envSet.add("GOMP_SPINCOUNT");
-      waitChoice = `brief spinning (GOMP_SPINCOUNT=${IDLE_SPINCOUNT}; load average ${load})`;
+      waitChoice = `brief spinning (GOMP_SPINCOUNT=${IDLE_SPINCOUNT}; load average ${load}` +
+        `${
+          others === undefined ? "" : `, other processes busy on ${others.toFixed(2)} cores now`
+        })`;
     } else {
       Deno.env.set("OMP_WAIT_POLICY", "passive");
       envSet.add("OMP_WAIT_POLICY");
-      waitChoice = `passive (load average ${load ?? "unknown"} on ${cores} cores)`;
+      waitChoice = `passive (load average ${load ?? "unknown"}${
+        others === undefined ? "" : `, other processes busy on ${others.toFixed(2)} cores now`
+      } on ${cores} cores)`;
     }
   } catch { /* no env permission: keep libgomp's default */ }
 }
@@ -104,6 +115,41 @@ function loadAverage(): number | undefined {
     return Number.isFinite(v) ? v : undefined;
   } catch {
     return undefined; // not Linux, or no read permission
+  }
+}
+
+/** Busy and total clock ticks of all CPUs (/proc/stat's first line). */
+function cpuTicks(): { busy: number; total: number } {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n", 1)[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0); // idle + iowait
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // guest time is inside user
+  return { busy: total - idle, total };
+}
+
+/** This process's own CPU clock ticks (/proc/self/stat utime + stime). */
+function ownTicks(): number {
+  const stat = Deno.readTextFileSync("/proc/self/stat");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // fields 14 and 15 of proc(5)
+}
+
+/**
+ * How many cores other processes keep busy now: the CPU time of the whole machine over the
+ * next `windowMs` milliseconds, less this process's own, in cores (1 = one core's worth).
+ * Undefined where /proc cannot be read (not Linux, or no read permission).
+ */
+function othersBusyCores(windowMs: number): number | undefined {
+  try {
+    const cores = navigator.hardwareConcurrency || 1;
+    const a = cpuTicks(), own = ownTicks();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, windowMs);
+    const b = cpuTicks(), dOwn = ownTicks() - own;
+    const dTotal = b.total - a.total;
+    if (!(dTotal > 0)) return undefined;
+    return Math.max(0, (b.busy - a.busy - dOwn) / dTotal) * cores;
+  } catch {
+    return undefined;
   }
 }
 

@@ -172,8 +172,17 @@ function conv2dInfo(
   );
 }
 
-/** Conv2D / FusedConv2D forward on oneDNN (a wasm fallback for cases it does not cover). */
-export function convForward(lib: NativeLib, name: string, args: Args): tf.TensorInfo {
+/**
+ * Conv2D / FusedConv2D forward on oneDNN (a wasm fallback for cases it does not cover). With
+ * `keep`, the shim keeps x's bf16 copy for the layer's weight gradient (bf16 precision only) and
+ * `keep` gets its token (0: none kept).
+ */
+export function convForward(
+  lib: NativeLib,
+  name: string,
+  args: Args,
+  keep?: (token: number) => void,
+): tf.TensorInfo {
   const { x, filter } = args.inputs;
   const bias: tf.TensorInfo | undefined = args.inputs.bias;
   const preluActivationWeights: tf.TensorInfo | undefined = args.inputs.preluActivationWeights;
@@ -193,9 +202,11 @@ export function convForward(lib: NativeLib, name: string, args: Args): tf.Tensor
     offset(b, filter),
     bias ? offset(b, bias) : 0,
     offset(b, out),
+    0, // kind 3: the token of x's kept bf16 copy, written by the shim
   ]);
   const p = convParams(ci, act, a.leakyreluAlpha ?? 0.2, bias !== undefined);
-  check(lib, lib.cd_conv(0, b.wasm.HEAPU8, p, o), name);
+  check(lib, lib.cd_conv(keep ? 3 : 0, b.wasm.HEAPU8, p, o), name);
+  keep?.(o[4]);
   countKernel(name, true);
   return out;
 }

@@ -194,12 +194,13 @@ export function nativeBf16Support(): { ok: boolean; isa: string } {
 
 /** oneDNN primitive-cache statistics, for tests and tuning. */
 export function nativeCacheStats(): NativeCacheStats {
-  if (!lib) return { entries: 0, created: 0, scratchBytes: 0, liveObjects: 0 };
+  if (!lib) return { entries: 0, created: 0, scratchBytes: 0, liveObjects: 0, keptInputHits: 0 };
   return {
     entries: lib.cd_cache_size(),
     created: lib.cd_created_total(),
     scratchBytes: lib.cd_scratch_bytes(),
     liveObjects: lib.cd_live_objects(),
+    keptInputHits: lib.cd_xcache_hits(),
   };
 }
 
@@ -213,6 +214,11 @@ export interface NativeCacheStats {
   scratchBytes: number;
   /** oneDNN memory objects alive outside a call (0 unless something leaked). */
   liveObjects: number;
+  /**
+   * bf16 weight gradients that used the input copy their forward kept (instead of converting
+   * the input again) since start.
+   */
+  keptInputHits: number;
 }
 
 function defaultThreads(): number {

@@ -67,7 +67,7 @@ double cd_created_total(void);
 double cd_scratch_bytes(void);
 int cd_init(int capacity, int threads);
 double cd_live_objects(void);
-int cd_conv(int kind, uint8_t *heap, const double *p, const double *o);
+int cd_conv(int kind, uint8_t *heap, const double *p, double *o);
 double cd_conv_grad_w(uint8_t *heap, const double *p, const double *o);
 int cd_conv_grad_x(uint8_t *heap, const double *p, double gen, const double *o);
 int cd_matmul(uint8_t *heap, const double *p, const double *o);
@@ -79,6 +79,7 @@ int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o);
 int cd_adam(uint8_t *heap, const double *p, const double *o);
 int cd_cpu_isa(void);
 int cd_set_precision(int precision);
+double cd_xcache_hits(void);
 
 static const char * cd_last_error_unlocked(void) { return last_error; }
 
@@ -110,8 +111,11 @@ static double bf16_wgrad_split_flops;
 static uint8_t *split_buf;
 static size_t split_len;
 
+static void xc_free_all(void);
+
 static int cd_cache_clear_unlocked(void) {
   bf_free_all();
+  xc_free_all();
   for (int i = 0; i < cache_cap; i++)
     if (cache[i].used) entry_free(&cache[i]);
   if (scratch_mem) dnnl_memory_destroy(scratch_mem);
@@ -296,7 +300,10 @@ static int cd_set_precision_unlocked(int p) {
              isa_name(cd_cpu_isa_unlocked()));
     return -1;
   }
-  if (p != precision) gbuf_gen += 1;
+  if (p != precision) {
+    gbuf_gen += 1;
+    xc_free_all();
+  }
   precision = p;
   return 0;
 }
@@ -345,6 +352,80 @@ static uint16_t *to_bf16(int k, const float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) d[i] = bf16_of(x[i]);
   return d;
 }
+
+/*
+ * bf16 copies of the inputs of forward convolutions run under a gradient tape, kept for the
+ * same layer's weight gradient, which would otherwise convert the same input again (every
+ * convolution input was converted twice a step: 62 million values a step at 224x224, batch 16).
+ * A forward returns a token for its copy; the caller keeps it with the input tensor's data
+ * (immutable while the tape holds it) and hands it to the weight gradient, which uses the copy
+ * only when the token, the input's offset and its length all match, else converts afresh. The
+ * least recently used of XC_SLOTS copies is reused; at most XC_MAX_BYTES are held.
+ */
+#define XC_SLOTS 16
+#define XC_MAX_BYTES ((size_t)1 << 30)
+typedef struct {
+  double token;
+  size_t off;
+  int64_t n;
+  uint16_t *buf;
+  size_t cap;
+  uint64_t used;
+} xc_slot_t;
+static xc_slot_t xc[XC_SLOTS];
+static double xc_tokens = 0, xc_hits = 0;
+static uint64_t xc_clock = 0;
+
+static void xc_free_all(void) {
+  for (int i = 0; i < XC_SLOTS; i++) free(xc[i].buf);
+  memset(xc, 0, sizeof xc);
+}
+
+/* x (n float32 at heap offset off) as bf16 in a kept slot, its token in *token; NULL (token 0)
+ * when over the memory bound or out of memory: the caller then converts as usual. */
+static uint16_t *xc_keep(size_t off, const float *x, int64_t n, double *token) {
+  *token = 0;
+  const size_t bytes = ((size_t)n * sizeof(uint16_t) + 63) / 64 * 64;
+  int k = 0;
+  size_t held = 0;
+  for (int i = 0; i < XC_SLOTS; i++) {
+    held += xc[i].cap;
+    if (xc[i].used < xc[k].used) k = i;
+  }
+  if (xc[k].cap < bytes) {
+    if (held - xc[k].cap + bytes > XC_MAX_BYTES) return NULL;
+    free(xc[k].buf);
+    xc[k].buf = aligned_alloc(64, bytes);
+    xc[k].cap = xc[k].buf ? bytes : 0;
+    xc[k].token = 0;
+    if (xc[k].buf == NULL) return NULL;
+  }
+  uint16_t *d = xc[k].buf;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) d[i] = bf16_of(x[i]);
+  xc[k].token = ++xc_tokens;
+  xc[k].off = off;
+  xc[k].n = n;
+  xc[k].used = ++xc_clock;
+  *token = xc[k].token;
+  return d;
+}
+
+/* The kept copy for token, when it is still the one of the input at off with n values. */
+static uint16_t *xc_find(double token, size_t off, int64_t n) {
+  if (token <= 0) return NULL;
+  for (int i = 0; i < XC_SLOTS; i++) {
+    if (xc[i].token == token && xc[i].off == off && xc[i].n == n && xc[i].buf != NULL) {
+      xc[i].used = ++xc_clock;
+      xc_hits += 1;
+      return xc[i].buf;
+    }
+  }
+  return NULL;
+}
+
+/* How many weight gradients used a kept copy (tests read it). */
+static double cd_xcache_hits_unlocked(void) { return xc_hits; }
 
 /*
  * Runs a weights reorder; small ones (under 2^17 elements) on the calling thread only: a
@@ -676,7 +757,8 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
 
 /*
  * Convolution on tensors in the wasm heap (byte offsets). kind and p as conv_run;
- * o: kind 0 x w b y, 1 dy w dx, 2 x dy dw.
+ * o: kind 0 x w b y, 1 dy w dx, 2 x dy dw; kind 3: a forward (o as kind 0) whose input is kept
+ * in bf16 for the weight gradient (xc_keep), its token written to o[4] (0: not kept).
  */
 static int64_t conv_in_len(const double *p) {
   return (int64_t)p[0] * (int64_t)p[1] * (int64_t)p[2] * (int64_t)p[3];
@@ -686,7 +768,12 @@ static int64_t conv_out_len(const double *p) {
   return (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
 }
 
-static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const double *o) {
+static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, double *o) {
+  const int keep = kind == 3;
+  if (keep) {
+    kind = 0;
+    o[4] = 0;
+  }
   if (kind < 0 || kind > 2) {
     snprintf(last_error, sizeof last_error, "unknown conv kind %d", kind);
     return -1;
@@ -698,7 +785,8 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, const doub
   }
   if (precision) {
     /* the activation inputs in bf16 (weights: the primitive's own reorder converts them) */
-    t[0] = to_bf16(0, t[0], kind == 1 ? conv_out_len(p) : conv_in_len(p));
+    void *kept = keep ? xc_keep((size_t)o[0], t[0], conv_in_len(p), &o[4]) : NULL;
+    t[0] = kept ? kept : to_bf16(0, t[0], kind == 1 ? conv_out_len(p) : conv_in_len(p));
     if (t[0] == NULL) return -1;
     if (kind == 2 && (t[1] = to_bf16(1, t[1], conv_out_len(p))) == NULL) return -1;
   }
@@ -756,7 +844,8 @@ static void gbuf_release_if_big(void) {
 /*
  * Weight and bias gradients of a convolution with bias and ReLU (act 1) or no activation
  * (act 0): g = act ? dy * (y > 0) : dy, then dw and db in one oneDNN backward-weights
- * primitive. p: as conv_run (act = p[17]); o: dy y x dw db. Returns the generation number of
+ * primitive. p: as conv_run (act = p[17]); o: dy y x dw db token (token: of x's kept bf16 copy,
+ * see xc_keep; 0 for none). Returns the generation number of
  * the kept g (> 0; 0 when float32 and act is 0: g is dy itself), or -1 on failure.
  */
 static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const double *o) {
@@ -775,7 +864,10 @@ static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const doub
     gbuf_gen += 1;
   }
   void *x = heap + (size_t)o[2];
-  if (precision && (x = to_bf16(0, x, conv_in_len(p))) == NULL) return -1;
+  if (precision) {
+    void *kept = xc_find(o[5], (size_t)o[2], conv_in_len(p));
+    if ((x = kept ? kept : to_bf16(0, x, conv_in_len(p))) == NULL) return -1;
+  }
   void *t[4] = {x, g, heap + (size_t)o[3], heap + (size_t)o[4]};
   if (conv_run(3, p, t) != 0) return -1;
   return kept ? gbuf_gen : 0;
@@ -1297,7 +1389,7 @@ double cd_live_objects(void) {
   return r;
 }
 
-int cd_conv(int kind, uint8_t *heap, const double *p, const double *o) {
+int cd_conv(int kind, uint8_t *heap, const double *p, double *o) {
   cd_lock_();
   int r = cd_conv_unlocked(kind, heap, p, o);
   cd_unlock_();
@@ -1377,6 +1469,13 @@ int cd_cpu_isa(void) {
 int cd_set_precision(int p) {
   cd_lock_();
   int r = cd_set_precision_unlocked(p);
+  cd_unlock_();
+  return r;
+}
+
+double cd_xcache_hits(void) {
+  cd_lock_();
+  double r = cd_xcache_hits_unlocked();
   cd_unlock_();
   return r;
 }
