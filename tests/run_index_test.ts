@@ -196,6 +196,21 @@ Deno.test("run index: temporaries of a save that died are removed once old", asy
   assert.ok((await Deno.lstat(fresh)).isFile, "a young one may be another process' save");
 });
 
+Deno.test("run index: a meta.json that appears is read, even where a coarse clock leaves the folder's mtime as it was", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "a", epochs: 2 });
+  const index = new RunIndex(root);
+  assert.deepEqual((await index.summaries())[0].meta.tags, []);
+  await index.summaries(); // the key now says meta.json is missing
+  const folderTime = (await Deno.stat(dir)).mtime!;
+  await updateRunMeta(dir, (m) => ({ ...m, tags: ["new"] }));
+  // A file system with 1-2 s mtimes can show the folder as unchanged right after the file
+  // appeared: a recent folder mtime never stands for "no new file".
+  await Deno.utime(dir, folderTime, folderTime);
+  assert.deepEqual((await index.summaries())[0].meta.tags, ["new"]);
+  assert.equal(index.lastRefresh.read, 1);
+});
+
 Deno.test("run index: a run.json or meta.json edited in place (folder mtime unchanged) is read again", async () => {
   const root = await Deno.makeTempDir();
   const dir = await writeFakeRun(root, { id: "a", epochs: 2 });

@@ -4,8 +4,11 @@
  * of runs does not reread thousands of run.json files. A run's key is its folder's
  * modification time with the size and modification time of its run.json and meta.json (so a
  * file edited in place, not replaced by rename, is seen too); a run whose key did not change
- * is not read again. The derived `crashed` state of `running` runs is recomputed on every call
- * (it changes with time, not with files). The summaries are saved (atomically, awaited before
+ * is not read again (a file missing from a folder whose mtime did not change is not looked up
+ * again: see `runKey`). A refresh of thousands of runs yields to the event loop every
+ * `YIELD_EVERY` runs, so a server answers its other requests meanwhile (and a request that
+ * comes during the refresh shares it). The derived `crashed` state of `running` runs is
+ * recomputed on every call (it changes with time, not with files). The summaries are saved (atomically, awaited before
  * the call returns) to `<runs>/.convdeck-index.json`, so the first listing of a new process
  * reads only what changed since.
  *
@@ -20,7 +23,7 @@
  */
 import { join, resolve } from "node:path";
 import { INDEX_FILE, RUN_FILES } from "./format.ts";
-import { removeTemps, writeFileAtomic } from "../fs/atomic.ts";
+import { isTempName, removeTemps, writeFileAtomic } from "../fs/atomic.ts";
 import { readConfinedText } from "../fs/confine.ts";
 import { readRunMeta } from "./meta.ts";
 import { readRunInfoChecked } from "./run_info.ts";
@@ -35,6 +38,17 @@ const INDEX_VERSION = 6;
 
 /** The most bytes the saved index may have (about 1 KiB per run). */
 export const MAX_INDEX_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Runs stat'ed (or given their cells) between two turns of the event loop: a refresh of
+ * thousands of runs never holds a server's other requests (the page's own files) for long.
+ */
+const YIELD_EVERY = 1000;
+
+/** Lets timers and I/O (a server's requests) run before the refresh goes on. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
 
 /** A temporary of the saved index older than this (ms) was left by a process that died. */
 const INDEX_TEMP_STALE_MS = 60_000;
@@ -138,10 +152,20 @@ export class RunIndex {
     const known = this.#cells.get(s.id);
     if (known) return known.cells;
     const cells = runCells(s);
+    // Plain concatenation (no template per key): this runs for every run on a start.
     let shape = "";
     for (const k in cells) {
       const v = cells[k];
-      shape += `${k}:${v === null ? "n" : Array.isArray(v) ? "a" : (typeof v)[0]}\u0001`;
+      shape += k;
+      shape += v === null
+        ? "\u0001n"
+        : typeof v === "object"
+        ? "\u0001a"
+        : typeof v === "number"
+        ? "\u0001u"
+        : typeof v === "string"
+        ? "\u0001s"
+        : "\u0001b";
     }
     this.#cells.set(s.id, { cells, shape });
     const x = this.#shapes.get(shape);
@@ -167,13 +191,17 @@ export class RunIndex {
     }
   }
 
-  async #loadSaved(): Promise<boolean> {
+  /** Loads the saved index; `temps`: the runs folder holds temporaries of it. */
+  async #loadSaved(temps: boolean): Promise<boolean> {
     try {
-      // What interrupted saves left (the index is saved by rename, never in place).
-      await removeTemps(this.runsDir, {
-        prefix: INDEX_FILE,
-        olderThanMs: INDEX_TEMP_STALE_MS,
-      }).catch(() => 0);
+      // What interrupted saves left (the index is saved by rename, never in place); looked
+      // for only when the folder's listing shows one (listing 10,000 runs twice costs).
+      if (temps) {
+        await removeTemps(this.runsDir, {
+          prefix: INDEX_FILE,
+          olderThanMs: INDEX_TEMP_STALE_MS,
+        }).catch(() => 0);
+      }
       // Never a FIFO, a device or a symlink, and capped: a bad index is ignored, not waited on.
       const saved = JSON.parse(
         await readConfinedText(this.runsDir, INDEX_FILE, MAX_INDEX_BYTES, {
@@ -194,24 +222,32 @@ export class RunIndex {
   }
 
   async #refresh(): Promise<IndexedRun[]> {
-    let loadedSaved = false;
-    if (!this.#loaded) {
-      this.#loaded = true;
-      if (this.#persist) loadedSaved = await this.#loadSaved();
-    }
-    const seen = new Set<string>();
-    const stale: [string, string][] = [];
+    const names: string[] = [];
+    let temps = false;
     try {
       for (const e of Deno.readDirSync(this.runsDir)) {
-        if (!e.isDirectory || e.name.startsWith(".")) continue;
-        seen.add(e.name);
-        const key = runKey(`${this.runsDir}/${e.name}`);
-        if (key === undefined) continue;
-        const cached = this.#entries.get(e.name);
-        if (!cached || cached.key !== key) stale.push([e.name, key]);
+        if (e.isDirectory && !e.name.startsWith(".")) names.push(e.name);
+        else if (e.name.startsWith(INDEX_FILE) && isTempName(e.name)) temps = true;
       }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    let loadedSaved = false;
+    if (!this.#loaded) {
+      this.#loaded = true;
+      if (this.#persist) loadedSaved = await this.#loadSaved(temps);
+    }
+    const seen = new Set<string>();
+    const stale: [string, string][] = [];
+    const now = Date.now();
+    for (let i = 0; i < names.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
+      const name = names[i];
+      seen.add(name);
+      const cached = this.#entries.get(name);
+      const key = runKey(`${this.runsDir}/${name}`, cached?.key, now);
+      if (key === undefined) continue;
+      if (!cached || cached.key !== key) stale.push([name, key]);
     }
     let changed = stale.length > 0;
     for (const id of [...this.#entries.keys()]) {
@@ -238,17 +274,25 @@ export class RunIndex {
       this.#order = undefined;
     }
     // Newest first, with cells; kept until a run changes.
-    this.#order ??= [...this.#entries.values()].map((e) => e.summary).sort((a, b) => {
-      const x = a.createdAt ?? "", y = b.createdAt ?? "";
-      return x < y ? 1 : x > y ? -1 : a.id < b.id ? 1 : -1;
-    }).map((summary) => ({ summary, cells: this.#cellsOf(summary) }));
-    const now = Date.now();
+    if (!this.#order) {
+      const sorted = [...this.#entries.values()].map((e) => e.summary).sort((a, b) => {
+        const x = a.createdAt ?? "", y = b.createdAt ?? "";
+        return x < y ? 1 : x > y ? -1 : a.id < b.id ? 1 : -1;
+      });
+      const order: IndexedRun[] = new Array(sorted.length);
+      for (let i = 0; i < sorted.length; i++) {
+        if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
+        order[i] = { summary: sorted[i], cells: this.#cellsOf(sorted[i]) };
+      }
+      this.#order = order;
+    }
     const out = this.#order.slice();
+    const at = Date.now();
     for (let i = 0; i < out.length; i++) {
       const s = out[i].summary;
       if (s.status !== "running" || !s.updatedAt) continue;
       const hb = this.#entries.get(s.id)?.heartbeat ?? undefined;
-      const st = derivedStatusOf({ status: "running", updatedAt: s.updatedAt }, hb, now);
+      const st = derivedStatusOf({ status: "running", updatedAt: s.updatedAt }, hb, at);
       if (st.status === s.state) continue;
       out[i] = {
         summary: {
@@ -307,20 +351,40 @@ export class RunIndex {
 }
 
 /**
+ * How long (ms) after its last change a folder's mtime is trusted to say that no file appeared
+ * in it: longer than the coarsest mtime resolution of common file systems (FAT: 2 s).
+ */
+const SETTLED_MS = 3_000;
+
+/** The files whose size and mtime are part of a run's key. */
+const KEY_FILES = [RUN_FILES.info, RUN_FILES.meta];
+
+/**
  * The key that says whether a run must be read again: its folder's mtime, and the size and
  * mtime of run.json and meta.json (`lstat`: a FIFO or symlink is never opened here).
- * `undefined` when the folder is gone.
+ * `undefined` when the folder is gone. A file missing from the `cached` key is not looked up
+ * again while the folder keeps that key's mtime (settled for {@linkcode SETTLED_MS}): a file
+ * cannot appear in a folder without changing its mtime, and a failed `lstat` costs several
+ * times a successful one (most runs have no meta.json). A file that exists is always looked at
+ * (editing it in place changes only the file).
  */
-function runKey(dir: string): string | undefined {
-  let key: string;
+function runKey(dir: string, cached: string | undefined, now: number): string | undefined {
+  let folder: number;
   try {
-    key = String(Deno.lstatSync(dir).mtime?.getTime() ?? 0);
+    folder = Deno.lstatSync(dir).mtime?.getTime() ?? 0;
   } catch {
     return undefined;
   }
-  for (const name of [RUN_FILES.info, RUN_FILES.meta]) {
+  let key = String(folder);
+  const parts = cached?.split(":");
+  const settled = parts?.[0] === key && now - folder > SETTLED_MS;
+  for (let i = 0; i < KEY_FILES.length; i++) {
+    if (settled && parts![i + 1] === "-") {
+      key += ":-";
+      continue;
+    }
     try {
-      const st = Deno.lstatSync(`${dir}/${name}`);
+      const st = Deno.lstatSync(`${dir}/${KEY_FILES[i]}`);
       key += `:${st.size}@${st.mtime?.getTime() ?? 0}`;
     } catch {
       key += ":-";

@@ -318,9 +318,11 @@ export function runCells(s: RunSummaryRecord): Record<string, Cell> {
     backend: s.backend,
     model: s.model ?? null,
   };
-  for (const [k, v] of Object.entries(s.hyper)) cells[k] = v;
-  for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v.value;
-  for (const [k, v] of Object.entries(s.last)) cells[`last.${k}`] = v;
+  // for-in, not Object.entries: this runs for every run of a runs folder on a start.
+  const { hyper, best, last } = s;
+  for (const k in hyper) cells[k] = hyper[k];
+  for (const k in best) cells["best." + k] = best[k].value;
+  for (const k in last) cells["last." + k] = last[k];
   cells.test_acc = s.testAcc;
   return cells;
 }
