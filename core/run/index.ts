@@ -31,10 +31,11 @@ import { derivedStatusOf } from "./state.ts";
 import { type Heartbeat, readHeartbeat } from "./lock.ts";
 import { type Cell, runCells, type RunSummaryRecord, summarizeRun } from "./summary.ts";
 import { runModelState } from "./checkpoints.ts";
+import { readRunRestarts, type RunRestarts } from "./restarts.ts";
 import { type ColumnInfo, tableColumns } from "./query.ts";
 
 /** Bumped when the saved index's shape changes (an old one is then ignored). */
-const INDEX_VERSION = 6;
+const INDEX_VERSION = 7;
 
 /** The most bytes the saved index may have (about 1 KiB per run). */
 export const MAX_INDEX_BYTES = 512 * 1024 * 1024;
@@ -65,6 +66,8 @@ interface Entry {
    * by rename, so an unchanged folder means an unchanged heartbeat; only its age is new.
    */
   heartbeat?: Heartbeat | null;
+  /** The run's restarts as read with the summary (none: never resumed). */
+  restarts?: RunRestarts;
 }
 
 /** A run's summary with its table cells (computed once per read of the run). */
@@ -245,7 +248,7 @@ export class RunIndex {
       const name = names[i];
       seen.add(name);
       const cached = this.#entries.get(name);
-      const key = runKey(`${this.runsDir}/${name}`, cached?.key, now);
+      const key = runKey(`${this.runsDir}/${name}`, cached, now);
       if (key === undefined) continue;
       if (!cached || cached.key !== key) stale.push([name, key]);
     }
@@ -260,7 +263,9 @@ export class RunIndex {
     const limit = 16;
     let read = 0;
     for (let i = 0; i < stale.length; i += limit) {
-      const got = await Promise.all(stale.slice(i, i + limit).map(([id, m]) => this.#read(id, m)));
+      const got = await Promise.all(
+        stale.slice(i, i + limit).map(([id, m]) => this.#read(id, m, this.#entries.get(id))),
+      );
       for (const e of got) {
         if (e) {
           this.#entries.set(e.summary.id, e);
@@ -308,17 +313,25 @@ export class RunIndex {
     return out;
   }
 
-  /** Reads one run's summary; `undefined` when the folder is not a run (no run.json). */
-  async #read(id: string, key: string): Promise<Entry | undefined> {
+  /**
+   * Reads one run's summary; `undefined` when the folder is not a run (no run.json).
+   * `previous`: the run's entry before (its restarts spare reading the metrics again).
+   */
+  async #read(id: string, key: string, previous?: Entry): Promise<Entry | undefined> {
     const dir = join(this.runsDir, id);
     const { meta, problem } = await readRunMeta(dir);
     const metaExtra = { meta, ...(problem ? { metaProblem: problem } : {}) };
     try {
       const { info, problems } = await readRunInfoChecked(dir);
       const model = await runModelState(dir);
-      const summary = summarizeRun(id, dir, info, { problems, model, ...metaExtra });
-      if (info.status !== "running") return { key, summary };
-      return { key, summary, heartbeat: (await readHeartbeat(dir)) ?? null };
+      // No events.jsonl in the key: no restarts, and nothing to open.
+      const restarts = key.endsWith(":-")
+        ? undefined
+        : await readRunRestarts(dir, previous?.restarts);
+      const summary = summarizeRun(id, dir, info, { problems, model, restarts, ...metaExtra });
+      const entry: Entry = { key, summary, ...(restarts ? { restarts } : {}) };
+      if (info.status !== "running") return entry;
+      return { ...entry, heartbeat: (await readHeartbeat(dir)) ?? null };
     } catch (err) {
       const message = (err as Error).message;
       if (/does not exist/.test(message)) return undefined; // not a run folder
@@ -356,19 +369,25 @@ export class RunIndex {
  */
 const SETTLED_MS = 3_000;
 
-/** The files whose size and mtime are part of a run's key. */
-const KEY_FILES = [RUN_FILES.info, RUN_FILES.meta];
+/** The files whose size and mtime are part of a run's key (events.jsonl last). */
+const KEY_FILES = [RUN_FILES.info, RUN_FILES.meta, RUN_FILES.events];
 
 /**
  * The key that says whether a run must be read again: its folder's mtime, and the size and
- * mtime of run.json and meta.json (`lstat`: a FIFO or symlink is never opened here).
- * `undefined` when the folder is gone. A file missing from the `cached` key is not looked up
- * again while the folder keeps that key's mtime (settled for {@linkcode SETTLED_MS}): a file
- * cannot appear in a folder without changing its mtime, and a failed `lstat` costs several
- * times a successful one (most runs have no meta.json). A file that exists is always looked at
- * (editing it in place changes only the file).
+ * mtime of run.json, meta.json and events.jsonl (`lstat`: a FIFO or symlink is never opened
+ * here). `undefined` when the folder is gone. Two lookups are spared, the answer unchanged:
+ *
+ * - A file missing from the `cached` key is not looked up again while the folder keeps that
+ *   key's mtime (settled for {@linkcode SETTLED_MS}): a file cannot appear in a folder
+ *   without changing its mtime, and a failed `lstat` costs several times a successful one
+ *   (most runs have no meta.json). A file that exists is looked at (an in-place edit changes
+ *   only the file).
+ * - events.jsonl counts for the run's restarts (its duration) only: a restart rewrites
+ *   run.json (status `running`) after its event, so while run.json is as cached and the run
+ *   was not running, the cached part stands (appends to a finished run's events, an
+ *   evaluation's, change nothing the index shows).
  */
-function runKey(dir: string, cached: string | undefined, now: number): string | undefined {
+function runKey(dir: string, cached: Entry | undefined, now: number): string | undefined {
   let folder: number;
   try {
     folder = Deno.lstatSync(dir).mtime?.getTime() ?? 0;
@@ -376,19 +395,29 @@ function runKey(dir: string, cached: string | undefined, now: number): string | 
     return undefined;
   }
   let key = String(folder);
-  const parts = cached?.split(":");
+  const parts = cached?.key.split(":");
   const settled = parts?.[0] === key && now - folder > SETTLED_MS;
-  for (let i = 0; i < KEY_FILES.length; i++) {
-    if (settled && parts![i + 1] === "-") {
-      key += ":-";
-      continue;
+  const last = KEY_FILES.length - 1;
+  let info = "";
+  for (let i = 0; i <= last; i++) {
+    const was = parts?.[i + 1];
+    let part: string;
+    if (
+      (settled && was === "-") ||
+      (i === last && was !== undefined && parts![1] === info &&
+        cached!.summary.status !== "running")
+    ) {
+      part = was!;
+    } else {
+      try {
+        const st = Deno.lstatSync(`${dir}/${KEY_FILES[i]}`);
+        part = `${st.size}@${st.mtime?.getTime() ?? 0}`;
+      } catch {
+        part = "-";
+      }
     }
-    try {
-      const st = Deno.lstatSync(`${dir}/${KEY_FILES[i]}`);
-      key += `:${st.size}@${st.mtime?.getTime() ?? 0}`;
-    } catch {
-      key += ":-";
-    }
+    if (i === 0) info = part;
+    key += `:${part}`;
   }
   return key;
 }
