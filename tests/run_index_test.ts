@@ -299,3 +299,24 @@ Deno.test("readRunRestarts: the restarts and the last record before each; the me
     undefined,
   );
 });
+
+Deno.test("readRunRestarts: events read a step at a time (a restart past the first 4 MiB step)", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeResumedRun(root, "big");
+  const t0 = Date.UTC(2026, 0, 1, 10);
+  // 9 MB of warnings between 3020 s and 3022 s, then a second restart at 3025 s.
+  const pad = "x".repeat(140);
+  const lines = Array.from(
+    { length: 40_000 },
+    (_, i) =>
+      JSON.stringify({ type: "warning", epoch: 3, step: 40, time: t0 + 3020_000 + i / 20, pad }),
+  );
+  lines.push(JSON.stringify({ type: "resumed", epoch: 4, step: 40, time: t0 + 3025_000 }));
+  await Deno.writeTextFile(join(dir, "events.jsonl"), lines.join("\n") + "\n", { append: true });
+  assert.ok((await Deno.stat(join(dir, "events.jsonl"))).size > 8 << 20);
+  const r = await readRunRestarts(dir);
+  assert.deepEqual(r, {
+    at: [t0 + 3000_000, t0 + 3025_000],
+    lastRecords: [t0 + 20_000, t0 + 3020_000 + 39_999 / 20],
+  });
+});

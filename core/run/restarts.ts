@@ -15,7 +15,13 @@
  *
  * @module
  */
-import { readEvents, readMetrics } from "./reader.ts";
+import {
+  type LinesResult,
+  READ_CHUNK_BYTES,
+  readEvents,
+  type ReadLinesOptions,
+  readMetrics,
+} from "./reader.ts";
 
 /** When a run was restarted, and when it last recorded before. */
 export interface RunRestarts {
@@ -51,23 +57,44 @@ export async function readRunRestarts(
   dir: string,
   previous?: RunRestarts,
 ): Promise<RunRestarts | undefined> {
-  const events = (await readEvents(dir)).records;
   const at: number[] = [];
-  for (const e of events) if (isRestart(e.type)) at.push(e.time);
+  await eachRecord((o) => readEvents(dir, o), (e) => {
+    if (isRestart(e.type)) at.push(e.time);
+  });
   if (at.length === 0) return undefined;
   at.sort((a, b) => a - b);
+  const unique = at.filter((t, k) => k === 0 || t !== at[k - 1]);
+  at.length = 0;
+  at.push(...unique);
   if (previous && previous.at.length === at.length && previous.at.every((t, k) => t === at[k])) {
     return previous;
   }
   // The last record time in [at[k-1], at[k]) for each restart k.
   const last = new Array<number>(at.length).fill(-Infinity);
-  const see = (t: number) => {
-    // The first restart after t (restarts are few: a linear scan).
+  const see = (r: { time: number }) => {
+    // The first restart after the record (restarts are few: a linear scan).
     let k = 0;
-    while (k < at.length && at[k] <= t) k++;
-    if (k < at.length && t > last[k]) last[k] = t; // else: after the last restart
+    while (k < at.length && at[k] <= r.time) k++;
+    if (k < at.length && r.time > last[k]) last[k] = r.time; // else: after the last restart
   };
-  for (const e of events) see(e.time);
-  for (const r of (await readMetrics(dir)).records) see(r.time);
+  await eachRecord((o) => readEvents(dir, o), see);
+  await eachRecord((o) => readMetrics(dir, o), see);
   return { at, lastRecords: last.filter((t) => t > -Infinity) };
+}
+
+/** Bytes read per step: a huge events or metrics file is never held in memory whole. */
+const STEP_BYTES = 4 * READ_CHUNK_BYTES;
+
+/** Calls `f` with every record of a JSON-lines file, read a step at a time. */
+async function eachRecord<T>(
+  read: (o: ReadLinesOptions) => Promise<LinesResult<T>>,
+  f: (record: T) => void,
+): Promise<void> {
+  let offset = 0;
+  for (;;) {
+    const res = await read({ sinceOffset: offset, maxBytes: STEP_BYTES });
+    for (const r of res.records) f(r);
+    if (!res.more || res.offset <= offset) return;
+    offset = res.offset;
+  }
 }
