@@ -296,7 +296,10 @@ export class RunIndex {
     for (let i = 0; i < out.length; i++) {
       const s = out[i].summary;
       if (s.status !== "running" || !s.updatedAt) continue;
-      const hb = this.#entries.get(s.id)?.heartbeat ?? undefined;
+      const entry = this.#entries.get(s.id);
+      // Forgotten (`invalidate`) while this refresh yielded: the next refresh reads it again.
+      if (!entry) continue;
+      const hb = entry.heartbeat ?? undefined;
       const st = derivedStatusOf({ status: "running", updatedAt: s.updatedAt }, hb, at);
       if (st.status === s.state) continue;
       out[i] = {
