@@ -2,15 +2,15 @@
  * The run index: the summaries of every run of a runs folder (run.json facts plus the
  * metadata sidecar), kept fresh by modification times so that listing and querying thousands
  * of runs does not reread thousands of run.json files. A run's key is its folder's
- * modification time with the size and modification time of its run.json and meta.json (so a
- * file edited in place, not replaced by rename, is seen too); a run whose key did not change
- * is not read again (a file missing from a folder whose mtime did not change is not looked up
- * again: see `runKey`). A refresh of thousands of runs yields to the event loop every
+ * modification time with the size and modification time of its run.json, meta.json and (for
+ * its restarts, hence its duration) events.jsonl, so a file edited in place, not replaced by
+ * rename, is seen too; a run whose key did not change is not read again (see `runKey` for the
+ * lookups spared). A refresh of thousands of runs yields to the event loop every
  * `YIELD_EVERY` runs, so a server answers its other requests meanwhile (and a request that
  * comes during the refresh shares it). The derived `crashed` state of `running` runs is
- * recomputed on every call (it changes with time, not with files). The summaries are saved (atomically, awaited before
- * the call returns) to `<runs>/.convdeck-index.json`, so the first listing of a new process
- * reads only what changed since.
+ * recomputed on every call (it changes with time, not with files). The summaries are saved
+ * (atomically, awaited before the call returns) to `<runs>/.convdeck-index.json`, so the first
+ * listing of a new process reads only what changed since.
  *
  * @example
  * ```ts
@@ -385,10 +385,11 @@ const KEY_FILES = [RUN_FILES.info, RUN_FILES.meta, RUN_FILES.events];
  *   without changing its mtime, and a failed `lstat` costs several times a successful one
  *   (most runs have no meta.json). A file that exists is looked at (an in-place edit changes
  *   only the file).
- * - events.jsonl counts for the run's restarts (its duration) only: a restart rewrites
- *   run.json (status `running`) after its event, so while run.json is as cached and the run
- *   was not running, the cached part stands (appends to a finished run's events, an
- *   evaluation's, change nothing the index shows).
+ * - events.jsonl counts for the run's restarts (its duration) only. A resume rewrites run.json
+ *   and sets its status `running` (the trainer after the `resumed` event, the tracking API
+ *   before it: a run whose run.json says `running` has its events.jsonl looked at on every
+ *   refresh). So while run.json is as cached and the run was not running, no restart came
+ *   and the cached part stands (a finished run's events.jsonl is not looked up).
  */
 function runKey(dir: string, cached: Entry | undefined, now: number): string | undefined {
   let folder: number;
