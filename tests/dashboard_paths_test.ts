@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createDashboardApp } from "../dashboard/mod.ts";
-import { writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";
+import {
+  RESUMED_ALIVE_MS,
+  writeFakeRun,
+  writeJsonAtomic,
+  writeResumedRun,
+} from "./helpers/fake_run.ts";
 import { writeRunsFixture } from "./helpers/runs_fixture.ts";
 import { writeFakeSweep } from "./helpers/fake_sweep.ts";
 
@@ -72,33 +77,10 @@ Deno.test("no API answer contains the runs folder's absolute path", async () => 
 
 Deno.test("a resumed run's duration leaves out the time it was dead", async () => {
   const runs = await Deno.makeTempDir();
-  const t0 = Date.UTC(2026, 0, 1, 10);
-  const dir = await writeFakeRun(runs, { id: "resumed", epochs: 0, startTime: t0 });
-  const s = (x: number) => t0 + x * 1000;
-  // Epochs 0-1 in the first 20 s, the process killed, resumed 50 minutes later, 2 epochs more.
-  const metrics = [[0, 10], [1, 20], [2, 3010], [3, 3020]].map(([epoch, t]) =>
-    JSON.stringify({ epoch, step: (epoch + 1) * 10, time: s(t), loss: 1, val_acc: 0.5 })
-  );
-  await Deno.writeTextFile(join(dir, "metrics.jsonl"), metrics.join("\n") + "\n");
-  const events = [
-    { type: "train_begin", epoch: 0, step: 0, time: s(0) },
-    { type: "resumed", epoch: 2, step: 20, time: s(3000) },
-    { type: "train_end", epoch: 3, step: 40, time: s(3030) },
-  ];
-  await Deno.writeTextFile(
-    join(dir, "events.jsonl"),
-    events.map((e) => JSON.stringify(e)).join("\n") + "\n",
-  );
-  const info = JSON.parse(await Deno.readTextFile(join(dir, "run.json")));
-  await writeJsonAtomic(join(dir, "run.json"), {
-    ...info,
-    createdAt: new Date(s(0)).toISOString(),
-    updatedAt: new Date(s(3030)).toISOString(),
-    endedAt: new Date(s(3030)).toISOString(),
-  });
+  await writeResumedRun(runs, "resumed");
   const app = createDashboardApp({ runsDir: runs });
   const detail = await (await app.request("/api/runs/resumed")).json();
   // 0-20 s alive, dead until 3000 s, alive 3000-3030 s: 50 s, not 3030 s.
-  assert.equal(detail.summary.durationMs, 50_000);
-  assert.equal(detail.summary.cells.duration, 50);
+  assert.equal(detail.summary.durationMs, RESUMED_ALIVE_MS);
+  assert.equal(detail.summary.cells.duration, RESUMED_ALIVE_MS / 1000);
 });

@@ -3,9 +3,16 @@ import { join } from "node:path";
 import { RunIndex } from "../core/run/index.ts";
 import { compileQuery, queryTable } from "../core/run/query.ts";
 import { readRunMeta, updateRunMeta } from "../core/run/meta.ts";
-import { runCells } from "../core/run/summary.ts";
+import { runCells, runDurationMs } from "../core/run/summary.ts";
+import { readRunRestarts } from "../core/run/restarts.ts";
 import { FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
-import { writeFakeRun, writeJsonAtomic } from "./helpers/fake_run.ts";
+import {
+  RESUMED_ALIVE_MS,
+  RESUMED_WALL_MS,
+  writeFakeRun,
+  writeJsonAtomic,
+  writeResumedRun,
+} from "./helpers/fake_run.ts";
 
 Deno.test("run index: reads each run once, then only runs whose folder changed; the saved index spares a new process", async () => {
   const root = await writeRunsFixture(await Deno.makeTempDir());
@@ -196,6 +203,21 @@ Deno.test("run index: temporaries of a save that died are removed once old", asy
   assert.ok((await Deno.lstat(fresh)).isFile, "a young one may be another process' save");
 });
 
+Deno.test("run index: a meta.json that appears is read, even where a coarse clock leaves the folder's mtime as it was", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeFakeRun(root, { id: "a", epochs: 2 });
+  const index = new RunIndex(root);
+  assert.deepEqual((await index.summaries())[0].meta.tags, []);
+  await index.summaries(); // the key now says meta.json is missing
+  const folderTime = (await Deno.stat(dir)).mtime!;
+  await updateRunMeta(dir, (m) => ({ ...m, tags: ["new"] }));
+  // A file system with 1-2 s mtimes can show the folder as unchanged right after the file
+  // appeared: a recent folder mtime never stands for "no new file".
+  await Deno.utime(dir, folderTime, folderTime);
+  assert.deepEqual((await index.summaries())[0].meta.tags, ["new"]);
+  assert.equal(index.lastRefresh.read, 1);
+});
+
 Deno.test("run index: a run.json or meta.json edited in place (folder mtime unchanged) is read again", async () => {
   const root = await Deno.makeTempDir();
   const dir = await writeFakeRun(root, { id: "a", epochs: 2 });
@@ -220,4 +242,81 @@ Deno.test("run index: a run.json or meta.json edited in place (folder mtime unch
   const again = new RunIndex(root);
   assert.deepEqual((await again.summaries())[0].meta.tags, ["two"]);
   assert.equal(again.lastRefresh.read, 0);
+});
+
+Deno.test("run index: a resumed run's duration is its alive time, in its summary, cells, queries and sort", async () => {
+  const root = await Deno.makeTempDir();
+  await writeResumedRun(root, "resumed");
+  // A run that was never resumed, 2 minutes long: longer than the resumed one's 50 s alive.
+  await writeFakeRun(root, { id: "plain", epochs: 2 });
+  const index = new RunIndex(root);
+  const s = (await index.summaries()).find((x) => x.id === "resumed")!;
+  assert.equal(s.durationMs, RESUMED_ALIVE_MS, `not the wall time ${RESUMED_WALL_MS}`);
+  assert.equal(runDurationMs(s), RESUMED_ALIVE_MS);
+  const rows = await index.rows();
+  assert.equal(rows.find((r) => r.summary.id === "resumed")!.cells.duration, 50);
+  const short = queryTable(rows, { q: "duration < 100" }, await index.columns());
+  assert.deepEqual(short.rows.map((r) => r.summary.id), ["resumed"]);
+  const sorted = queryTable(rows, { sort: "duration" }, await index.columns());
+  assert.deepEqual(sorted.rows.map((r) => r.summary.id), ["resumed", "plain"]);
+  // The saved index carries it: a new process reads no run and shows the same.
+  await index.flush();
+  const again = new RunIndex(root);
+  const t = (await again.summaries()).find((x) => x.id === "resumed")!;
+  assert.equal(again.lastRefresh.read, 0);
+  assert.equal(t.durationMs, RESUMED_ALIVE_MS);
+});
+
+Deno.test("run index: a restart appended to a running run's events.jsonl is seen, run.json unchanged", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeResumedRun(root, "live", "running");
+  const index = new RunIndex(root);
+  assert.equal((await index.summaries())[0].durationMs, RESUMED_ALIVE_MS);
+  const folderTime = (await Deno.stat(dir)).mtime!;
+  // Dead again after 3020 s, resumed at 3025 s: the event appended in place, nothing else.
+  const t0 = Date.UTC(2026, 0, 1, 10);
+  await Deno.writeTextFile(
+    join(dir, "events.jsonl"),
+    JSON.stringify({ type: "resumed", epoch: 4, step: 40, time: t0 + 3025_000 }) + "\n",
+    { append: true },
+  );
+  await Deno.utime(dir, folderTime, folderTime);
+  const [s] = await index.summaries();
+  assert.equal(index.lastRefresh.read, 1);
+  assert.equal(s.durationMs, RESUMED_ALIVE_MS - 5_000);
+});
+
+Deno.test("readRunRestarts: the restarts and the last record before each; the metrics read only for a new restart", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeResumedRun(root, "r");
+  const t0 = Date.UTC(2026, 0, 1, 10);
+  const first = await readRunRestarts(dir);
+  // The last record before the resume at 3000 s: epoch 1's metrics at 20 s.
+  assert.deepEqual(first, { at: [t0 + 3000_000], lastRecords: [t0 + 20_000] });
+  assert.equal(await readRunRestarts(dir, first), first, "same restarts: the earlier answer");
+  assert.equal(
+    await readRunRestarts(await writeFakeRun(root, { id: "never", epochs: 2 })),
+    undefined,
+  );
+});
+
+Deno.test("readRunRestarts: events read a step at a time (a restart past the first 4 MiB step)", async () => {
+  const root = await Deno.makeTempDir();
+  const dir = await writeResumedRun(root, "big");
+  const t0 = Date.UTC(2026, 0, 1, 10);
+  // 9 MB of warnings between 3020 s and 3022 s, then a second restart at 3025 s.
+  const pad = "x".repeat(140);
+  const lines = Array.from(
+    { length: 40_000 },
+    (_, i) =>
+      JSON.stringify({ type: "warning", epoch: 3, step: 40, time: t0 + 3020_000 + i / 20, pad }),
+  );
+  lines.push(JSON.stringify({ type: "resumed", epoch: 4, step: 40, time: t0 + 3025_000 }));
+  await Deno.writeTextFile(join(dir, "events.jsonl"), lines.join("\n") + "\n", { append: true });
+  assert.ok((await Deno.stat(join(dir, "events.jsonl"))).size > 8 << 20);
+  const r = await readRunRestarts(dir);
+  assert.deepEqual(r, {
+    at: [t0 + 3000_000, t0 + 3025_000],
+    lastRecords: [t0 + 20_000, t0 + 3020_000 + 39_999 / 20],
+  });
 });

@@ -5,9 +5,17 @@ import { fileURLToPath } from "node:url";
 import { main } from "../cli/runs.ts";
 import { thisHost } from "../core/run/lock.ts";
 import { FIXTURE_IDS as F, writeRunsFixture } from "./helpers/runs_fixture.ts";
-import { writeFakeRun } from "./helpers/fake_run.ts";
+import {
+  RESUMED_ALIVE_MS,
+  RESUMED_WALL_MS,
+  writeFakeRun,
+  writeResumedRun,
+} from "./helpers/fake_run.ts";
+import { createDashboardApp } from "../dashboard/mod.ts";
+import { formatDuration } from "../core/format/duration.ts";
 
 const CLI = fileURLToPath(new URL("../cli/runs.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 async function run(root: string, ...args: string[]) {
   const out: string[] = [], err: string[] = [];
@@ -306,4 +314,42 @@ Deno.test("runs list: aliases in --columns, --agg, --sort; each command has its 
   assert.doesNotMatch(listHelp.out, /Commands:/, "the list command's help, not the global one");
   const tagged = await run(root, "list", "tag = dropout or tag = wide", "--columns", "id");
   assert.equal(tagged.code, 0, tagged.err);
+});
+
+Deno.test("runs list and show: a resumed run's duration leaves out its dead time, as its run page does", async () => {
+  const root = await Deno.makeTempDir();
+  await writeResumedRun(root, "resumed");
+  await writeFakeRun(root, { id: "plain", epochs: 2 });
+  // As users launch it: `deno task runs`, with deno.json's permissions.
+  const task = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "runs", "--runs", root, ...args],
+      cwd: REPO,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, err);
+    return new TextDecoder().decode(out.stdout);
+  };
+  // The run page's figure.
+  const app = createDashboardApp({ runsDir: root });
+  const page = (await (await app.request("/api/runs/resumed")).json()).summary.durationMs;
+  assert.equal(page, RESUMED_ALIVE_MS, `alive, not the wall time ${RESUMED_WALL_MS}`);
+  // The dashboard's runs table.
+  const table = (await (await app.request("/api/runs")).json()).runs
+    .find((r: { id: string }) => r.id === "resumed");
+  assert.equal(table.durationMs, page);
+  assert.equal(table.cells.duration * 1000, page);
+  // runs list (JSON and the table), a query and a sort on duration, runs show.
+  const listed = JSON.parse(await task("list", "--json")).runs
+    .find((c: { id: string }) => c.id === "resumed");
+  assert.equal(listed.duration * 1000, page);
+  const text = await task("list", "duration < 100", "--columns", "id,duration");
+  assert.match(text.split("\n")[1], new RegExp(`^resumed\\s+${formatDuration(page)}\\s*$`));
+  assert.match(text, /1 of 1 matching runs/);
+  const sorted = await task("list", "--sort", "duration", "--asc", "--columns", "id");
+  assert.deepEqual(sorted.split("\n").slice(1, 3).map((l) => l.trim()), ["resumed", "plain"]);
+  const shown = await task("show", "resumed");
+  assert.match(shown, new RegExp(`\\n  duration\\s+${formatDuration(page)}\\n`));
 });

@@ -106,6 +106,7 @@ export {
 export { DERIVED_STATUSES, type DerivedStatus, derivedStatus, type RunState } from "./state.ts";
 export { emptyTrash, listTrash, restoreRun, RunIsLiveError, trashRun } from "./trash.ts";
 export { type IndexedRun, type RefreshStats, RunIndex, type RunIndexOptions } from "./index.ts";
+export { readRunRestarts, type RunRestarts } from "./restarts.ts";
 export {
   type Cell,
   runCells,

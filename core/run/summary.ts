@@ -16,6 +16,7 @@ import { isAbsolute } from "node:path";
 import type { RunInfo } from "./format.ts";
 import { emptyMeta, type RunMeta } from "./meta.ts";
 import type { DerivedStatus } from "./state.ts";
+import type { RunRestarts } from "./restarts.ts";
 
 /** One cell of the runs table. */
 export type Cell = string | number | boolean | string[] | null;
@@ -50,6 +51,12 @@ export interface RunSummaryRecord {
   updatedAt: string | null;
   /** ISO end time. */
   endedAt: string | null;
+  /**
+   * How long the run's processes were alive, in ms (null: no start or end time): from start
+   * to end (or to the last update while running), less the time it was dead between a crash
+   * and a resume (see {@linkcode activeDurationMs}). Computed once, when the run is read.
+   */
+  durationMs: number | null;
   /** Finished epochs. */
   epochs: number;
   /** Hyperparameters: the standard options and the experiment's params (a tracked run: its
@@ -169,7 +176,9 @@ function flattenHyper(
 }
 
 /**
- * Builds a run's summary from its run.json (or the reason it is unreadable) and sidecar.
+ * Builds a run's summary from its run.json (or the reason it is unreadable) and sidecar;
+ * `extra.restarts` (`readRunRestarts`) takes the time a resumed run was dead out of its
+ * duration.
  *
  * @example
  * ```ts
@@ -190,6 +199,7 @@ export function summarizeRun(
     meta?: RunMeta;
     metaProblem?: string;
     model?: RunSummaryRecord["model"];
+    restarts?: RunRestarts;
   } = {},
 ): RunSummaryRecord {
   const base = {
@@ -208,6 +218,7 @@ export function summarizeRun(
       createdAt: null,
       updatedAt: null,
       endedAt: null,
+      durationMs: null,
       epochs: 0,
       hyper: {},
       best: {},
@@ -229,6 +240,7 @@ export function summarizeRun(
     createdAt: info.createdAt || null,
     updatedAt: info.updatedAt || null,
     endedAt: info.endedAt ?? null,
+    durationMs: aliveMs(info, extra.restarts),
     epochs: info.epochs ?? 0,
     hyper: flattenHyper(info.config ?? {}, info.tracked !== undefined),
     ...(info.tracked ? { tracked: true } : {}),
@@ -241,8 +253,20 @@ export function summarizeRun(
   };
 }
 
+/** The alive time of run `info` with its `restarts` (see {@linkcode activeDurationMs}). */
+function aliveMs(info: RunInfo, restarts: RunRestarts | undefined): number | null {
+  const start = Date.parse(info.createdAt || "");
+  const end = Date.parse(info.endedAt ?? (info.updatedAt || ""));
+  if (!Number.isFinite(start) || !Number.isFinite(end)) return null;
+  if (!restarts) return Math.max(0, end - start);
+  return activeDurationMs(start, end, restarts.lastRecords, restarts.at);
+}
+
 /**
- * Wall time from start to end (or to the last update while running), in ms.
+ * The run's duration in ms: the time its processes were alive (wall time from start to end,
+ * or to the last update while running, less the time it was dead before a resume), as
+ * computed when the run was read ({@linkcode RunSummaryRecord.durationMs}). Every place that
+ * shows a run's duration (the runs table, `runs list` and `runs show`, the run page) uses it.
  *
  * @example
  * ```ts
@@ -251,9 +275,7 @@ export function summarizeRun(
  * ```
  */
 export function runDurationMs(s: RunSummaryRecord): number | null {
-  const start = Date.parse(s.createdAt ?? "");
-  const end = Date.parse(s.endedAt ?? s.updatedAt ?? "");
-  return Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, end - start) : null;
+  return s.durationMs;
 }
 
 /**
@@ -302,7 +324,7 @@ export function activeDurationMs(
  * ```
  */
 export function runCells(s: RunSummaryRecord): Record<string, Cell> {
-  const duration = runDurationMs(s);
+  const duration = s.durationMs;
   const start = Date.parse(s.createdAt ?? "");
   const cells: Record<string, Cell> = {
     id: s.id,
@@ -318,9 +340,11 @@ export function runCells(s: RunSummaryRecord): Record<string, Cell> {
     backend: s.backend,
     model: s.model ?? null,
   };
-  for (const [k, v] of Object.entries(s.hyper)) cells[k] = v;
-  for (const [k, v] of Object.entries(s.best)) cells[`best.${k}`] = v.value;
-  for (const [k, v] of Object.entries(s.last)) cells[`last.${k}`] = v;
+  // for-in, not Object.entries: this runs for every run of a runs folder on a start.
+  const { hyper, best, last } = s;
+  for (const k in hyper) cells[k] = hyper[k];
+  for (const k in best) cells["best." + k] = best[k].value;
+  for (const k in last) cells["last." + k] = last[k];
   cells.test_acc = s.testAcc;
   return cells;
 }

@@ -43,12 +43,12 @@ import { derivedStatus } from "../../core/run/state.ts";
 import { resumeCommand, type ResumeTarget } from "../../core/experiment/resume_command.ts";
 import { RunIsLiveError, trashRun } from "../../core/run/trash.ts";
 import {
-  activeDurationMs,
   runCells,
   runDurationMs,
   type RunSummaryRecord,
   summarizeRun,
 } from "../../core/run/summary.ts";
+import { readRunRestarts } from "../../core/run/restarts.ts";
 import { queryTable } from "../../core/run/query.ts";
 import type {
   DeleteResponse,
@@ -124,29 +124,6 @@ export function resumeCommandFor(
   needs?: Omit<ResumeTarget, "runDir">,
 ): string {
   return resumeCommand({ ...needs, runDir: join(resolve(runsDir), id) });
-}
-
-/**
- * The run's duration without the time it was dead between a crash and its resume, from the
- * times of its metrics and events ({@linkcode activeDurationMs}); `wallMs` when it was never
- * resumed.
- */
-async function aliveMs(
-  dir: string,
-  createdAt: string | null,
-  wallMs: number,
-  store: RunStore,
-): Promise<number> {
-  // The shared, bounded events window (a run's events file may be huge): resumes are rare
-  // and recent enough to be in it.
-  const events = (await store.events.since(dir, 0)).records;
-  const restarts = events.filter((e) => e.type === "resumed" || e.type === "restarted")
-    .map((e) => e.time);
-  if (restarts.length === 0) return wallMs;
-  const m = await store.metrics.get(dir);
-  const times = [...m.epochs, ...m.batches, ...events].map((r) => r.time);
-  const start = Date.parse(createdAt ?? "");
-  return activeDurationMs(start, start + wallMs, times, restarts);
 }
 
 function boolParam(c: Context, name: string): boolean | undefined {
@@ -228,20 +205,18 @@ export function runsApi(store: RunStore): Hono {
       const { info, problems } = await readRunInfoChecked(dir);
       const { meta, problem } = await readRunMeta(dir);
       const state = await derivedStatus(dir, info);
+      // The duration leaves out the time a resumed run was dead: read as the run index reads
+      // it, so the page and the runs table show the same.
       const record = summarizeRun(basename(dir), dir, info, {
         problems,
         meta,
         model: await runModelState(dir),
+        restarts: await readRunRestarts(dir),
         ...(problem ? { metaProblem: problem } : {}),
       });
       record.state = state.status;
       if (state.crashReason) record.crashReason = state.crashReason;
       const summary = summarize(record, store.runsDir);
-      if (summary.durationMs !== null) {
-        // A resumed run: only the time its processes were alive (from the records' times).
-        summary.durationMs = await aliveMs(dir, record.createdAt, summary.durationMs, store);
-        summary.cells = { ...summary.cells, duration: summary.durationMs / 1000 };
-      }
       const body: RunDetail = {
         info,
         summary,

@@ -209,6 +209,56 @@ export async function writeFakeRun(runsDir: string, o: FakeRunOptions): Promise<
   return dir;
 }
 
+/**
+ * Writes run `id`, resumed once: epochs 0-1 in its first 20 s, its process killed, resumed
+ * 50 minutes later (a `resumed` event at 3000 s), 2 epochs more, ended at 3030 s. Alive 50 s
+ * (`RESUMED_ALIVE_MS`), 3030 s from start to end. `status`: its run.json status (default completed).
+ *
+ * @example
+ * ```ts
+ * import { writeResumedRun } from "./fake_run.ts";
+ * const dir = await writeResumedRun(await Deno.makeTempDir(), "resumed");
+ * console.log(dir);
+ * ```
+ */
+export async function writeResumedRun(
+  runsDir: string,
+  id: string,
+  status: RunStatus = "completed",
+): Promise<string> {
+  const t0 = Date.UTC(2026, 0, 1, 10);
+  const dir = await writeFakeRun(runsDir, { id, epochs: 0, startTime: t0, status });
+  const s = (x: number) => t0 + x * 1000;
+  const metrics = [[0, 10], [1, 20], [2, 3010], [3, 3020]].map(([epoch, t]) =>
+    JSON.stringify({ epoch, step: (epoch + 1) * 10, time: s(t), loss: 1, val_acc: 0.5 })
+  );
+  await Deno.writeTextFile(join(dir, "metrics.jsonl"), metrics.join("\n") + "\n");
+  const events = [
+    { type: "train_begin", epoch: 0, step: 0, time: s(0) },
+    { type: "resumed", epoch: 2, step: 20, time: s(3000) },
+    { type: "train_end", epoch: 3, step: 40, time: s(3030) },
+  ];
+  await Deno.writeTextFile(
+    join(dir, "events.jsonl"),
+    events.map((e) => JSON.stringify(e)).join("\n") + "\n",
+  );
+  const info = JSON.parse(await Deno.readTextFile(join(dir, "run.json")));
+  await writeJsonAtomic(join(dir, "run.json"), {
+    ...info,
+    epochs: 4,
+    createdAt: new Date(s(0)).toISOString(),
+    updatedAt: new Date(s(3030)).toISOString(),
+    ...(status === "running" ? {} : { endedAt: new Date(s(3030)).toISOString() }),
+  });
+  return dir;
+}
+
+/** How long the run of {@linkcode writeResumedRun} was alive: 0-20 s and 3000-3030 s. */
+export const RESUMED_ALIVE_MS = 50_000;
+
+/** Its wall time from start to end, dead gap included. */
+export const RESUMED_WALL_MS = 3_030_000;
+
 /** Appends one epoch record (as the trainer would) and returns it. */
 export async function appendEpoch(
   runDir: string,
