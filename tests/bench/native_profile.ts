@@ -210,7 +210,9 @@ if (import.meta.main) {
     const { stepMs, passes } = await profileLayers(size, Number(batch), 3, channels);
     const total = passes.reduce((s, p) => s + p.ms, 0);
     console.log(
-      `${backend} ${precision} ${size}x${size}x${channels} batch ${batch}: step ${stepMs.toFixed(1)} ms ` +
+      `${backend} ${precision} ${size}x${size}x${channels} batch ${batch}: step ${
+        stepMs.toFixed(1)
+      } ms ` +
         `(median of 3; conv and matmul passes ${total.toFixed(1)} ms of it); conv ceiling ` +
         `${ceiling.wall.toFixed(0)} GFLOP/s wall, ${ceiling.perCpu.toFixed(0)} per CPU second ` +
         `(best bare 3x3 64->64, 16x16, b16); load ${load}`,
