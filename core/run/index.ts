@@ -145,6 +145,33 @@ export class RunIndex {
     return this.#columns;
   }
 
+  /**
+   * Run `id`'s restarts (for its duration without the time it was dead), from its entry while
+   * its files are unchanged (a stat of each), else read again and kept: the run page asks on
+   * every open, and reading a long events.jsonl each time would cost a full scan of it.
+   * Undefined when it was never resumed or is not a run.
+   *
+   * @example
+   * ```ts
+   * import { RunIndex } from "./index.ts";
+   * const restarts = await new RunIndex("runs").restartsOf("default-20260101-000000");
+   * console.log(restarts?.at.length ?? 0);
+   * ```
+   */
+  async restartsOf(id: string): Promise<RunRestarts | undefined> {
+    const cached = this.#entries.get(id);
+    const key = runKey(join(this.runsDir, id), cached, Date.now());
+    if (key === undefined) return undefined;
+    if (cached && cached.key === key) return cached.restarts;
+    const entry = await this.#read(id, key, cached);
+    if (!entry) return undefined;
+    this.#entries.set(id, entry);
+    this.#forgetCells(id);
+    this.#columns = undefined;
+    this.#order = undefined;
+    return entry.restarts;
+  }
+
   /** Forgets run `id` (or everything), so the next call reads it again. */
   invalidate(id?: string): void {
     if (id === undefined) this.#entries.clear();

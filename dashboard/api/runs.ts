@@ -48,7 +48,6 @@ import {
   type RunSummaryRecord,
   summarizeRun,
 } from "../../core/run/summary.ts";
-import { readRunRestarts } from "../../core/run/restarts.ts";
 import { queryTable } from "../../core/run/query.ts";
 import type {
   DeleteResponse,
@@ -211,7 +210,7 @@ export function runsApi(store: RunStore): Hono {
         problems,
         meta,
         model: await runModelState(dir),
-        restarts: await readRunRestarts(dir),
+        restarts: await store.index.restartsOf(basename(dir)),
         ...(problem ? { metaProblem: problem } : {}),
       });
       record.state = state.status;
