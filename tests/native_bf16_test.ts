@@ -325,25 +325,10 @@ Deno.test({
     // 4x12x12x16 -> 16 (7 MFLOP: on one thread, unsplit) and 8x16x16x32 -> 32 (split by batch)
     for (const [n, hw, c] of [[4, 12, 16], [8, 16, 32]]) {
       const r = rng(n + c);
-      const x = tf.tensor4d(Float32Array.from({ length: n * hw * hw * c }, () => r() - 0.5), [
-        n,
-        hw,
-        hw,
-        c,
-      ]);
-      const f = tf.tensor4d(Float32Array.from({ length: 9 * c * c }, () => r() - 0.5), [
-        3,
-        3,
-        c,
-        c,
-      ]);
-      const b = tf.tensor1d(Float32Array.from({ length: c }, () => r() - 0.5));
-      const dy = tf.tensor4d(Float32Array.from({ length: n * hw * hw * c }, () => r() - 0.5), [
-        n,
-        hw,
-        hw,
-        c,
-      ]);
+      const [x, f, b, dy] = [[n, hw, hw, c], [3, 3, c, c], [c], [n, hw, hw, c]].map((shape) => {
+        const i = randomInput(r, shape);
+        return tf.tensor(i.data, i.shape);
+      });
       const attrs = {
         strides: [1, 1],
         pad: "same",
