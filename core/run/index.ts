@@ -106,6 +106,8 @@ export class RunIndex {
   #columns: ColumnInfo[] | undefined;
   #persist: boolean;
   #order: IndexedRun[] | undefined;
+  /** Bumped when an entry changes outside a refresh: an order a refresh built meanwhile is stale. */
+  #changes = 0;
   #loaded = false;
   #saving: Promise<void> | undefined;
   /** What the last refresh did. */
@@ -169,6 +171,7 @@ export class RunIndex {
     this.#forgetCells(id);
     this.#columns = undefined;
     this.#order = undefined;
+    this.#changes++;
     return entry.restarts;
   }
 
@@ -306,19 +309,22 @@ export class RunIndex {
       this.#order = undefined;
     }
     // Newest first, with cells; kept until a run changes.
-    if (!this.#order) {
+    let order = this.#order;
+    if (!order) {
+      const changes = this.#changes;
       const sorted = [...this.#entries.values()].map((e) => e.summary).sort((a, b) => {
         const x = a.createdAt ?? "", y = b.createdAt ?? "";
         return x < y ? 1 : x > y ? -1 : a.id < b.id ? 1 : -1;
       });
-      const order: IndexedRun[] = new Array(sorted.length);
+      order = new Array(sorted.length);
       for (let i = 0; i < sorted.length; i++) {
         if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
         order[i] = { summary: sorted[i], cells: this.#cellsOf(sorted[i]) };
       }
-      this.#order = order;
+      // Kept unless an entry changed while it was built (restartsOf): the next call builds it.
+      if (changes === this.#changes) this.#order = order;
     }
-    const out = this.#order.slice();
+    const out = order.slice();
     const at = Date.now();
     for (let i = 0; i < out.length; i++) {
       const s = out[i].summary;
