@@ -12,6 +12,8 @@ import {
   syncNativeKernels,
 } from "../core/backend/native/register.ts";
 import { NATIVE_KERNEL_NAMES } from "../core/backend/native/kernels.ts";
+import { ADAM_KERNEL } from "../core/backend/fused_adam.ts";
+import { registerWasmTrainingKernels } from "../core/backend/wasm/register.ts";
 import { ensureNative, NATIVE } from "./native_helpers.ts";
 
 Deno.test("findDnnl names CONVDECK_DNNL and the fix when it points nowhere", () => {
@@ -64,11 +66,23 @@ Deno.test({
   ignore: !NATIVE.ok,
   fn: async () => {
     await ensureNative();
+    // As initBackend does: convdeck's wasm training kernels (among them a fused Adam) too.
+    registerWasmTrainingKernels();
+    syncNativeKernels();
     const native = new Set(tf.getKernelsForBackend("native").map((k) => k.kernelName));
     for (const k of tf.getKernelsForBackend("wasm")) {
       assert.ok(native.has(k.kernelName), `${k.kernelName} missing on native`);
     }
     for (const name of NATIVE_KERNEL_NAMES) assert.ok(native.has(name), name);
+    // Kernels both backends have under one name keep native's own (the fused Adam on the shim's
+    // multi-threaded loop, not wasm's single-threaded one).
+    for (const name of [...NATIVE_KERNEL_NAMES, ADAM_KERNEL]) {
+      const wasm = tf.getKernel(name, "wasm");
+      if (wasm) {
+        assert.notStrictEqual(tf.getKernel(name, "native")?.kernelFunc, wasm.kernelFunc, name);
+      }
+    }
+    assert.ok(tf.getKernel(ADAM_KERNEL, "wasm"), "the wasm backend has a fused Adam too");
     const kernelFunc = () => ({ dataId: {}, shape: [], dtype: "float32" as const });
     tf.registerKernel({ kernelName: "ConvdeckTestOp", backendName: "wasm", kernelFunc });
     try {

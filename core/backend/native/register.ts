@@ -91,14 +91,21 @@ async function wasmBackend(): Promise<BackendWasm> {
 }
 
 /**
+ * The kernels `native` computes itself: the shim's ({@linkcode NATIVE_KERNEL_NAMES}) and those
+ * {@linkcode registerNativeBackend} adds (the fused Adam, the convolution and ReLU + pool layer
+ * kernels). Kernels of the same name that `wasm` also has (the fused Adam) are never copied over
+ * them.
+ */
+const ownKernels = new Set<string>(NATIVE_KERNEL_NAMES);
+
+/**
  * Copies to `native` every `wasm` kernel it does not compute natively (again when `wasm`
  * gained or replaced kernels since). Returns how many were (re)registered.
  */
 export function syncNativeKernels(): number {
-  const own = new Set<string>(NATIVE_KERNEL_NAMES);
   let n = 0;
   for (const k of tf.getKernelsForBackend("wasm")) {
-    if (own.has(k.kernelName)) continue;
+    if (ownKernels.has(k.kernelName)) continue;
     const mine = tf.getKernel(k.kernelName, NATIVE_BACKEND);
     if (mine && mine.kernelFunc === k.kernelFunc && mine.setupFunc === k.setupFunc) continue;
     if (mine) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
@@ -273,6 +280,7 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
       tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
     }
     tf.registerKernel(k);
+    ownKernels.add(k.kernelName);
   }
   syncNativeKernels();
   installFusedAdam(NATIVE_BACKEND);

@@ -697,14 +697,14 @@ static int conv_wgrad_split(int kind, const double *p, void *const t[4], int T) 
     snprintf(last_error, sizeof last_error, "bf16 weight gradient (split) failed");
     return -1;
   }
-  /* add the partial gradients, thread by thread, into thread 0's */
+  /* add the partial gradients, thread by thread, into thread 0's (one vectorized pass per
+   * thread's buffer: the same sums in the same order as adding them per element) */
   float *w0 = (float *)(split_buf + sb);
   const int64_t nw = (int64_t)(wbytes / sizeof(float));
-#pragma omp parallel for simd schedule(static) num_threads(T)
-  for (int64_t j = 0; j < nw; j++) {
-    float s_ = w0[j];
-    for (int i = 1; i < T; i++) s_ += ((const float *)(split_buf + per * (size_t)i + sb))[j];
-    w0[j] = s_;
+  for (int i = 1; i < T; i++) {
+    const float *wi = (const float *)(split_buf + per * (size_t)i + sb);
+#pragma omp parallel for simd schedule(static) num_threads(T) if (nw > 32768)
+    for (int64_t j = 0; j < nw; j++) w0[j] += wi[j];
   }
   if (kind == 3) {
     float *db = t[3];
