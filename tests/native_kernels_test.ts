@@ -213,7 +213,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "native element-wise kernels (Relu, Step, Add, Multiply, Sum) match cpu",
+  name: "native element-wise kernels (Relu, Step, Add, Multiply, Sum, Mean) match cpu",
   ignore,
   fn: async () => {
     const r = rng(19);
@@ -233,6 +233,15 @@ Deno.test({
       await compare(`sum ${label}`, "Sum", [x], (a) => tf.sum(a, lead));
       await compare(`sum keep ${label}`, "Sum", [x], (a) => tf.sum(a, lead, true));
       await compare(`sum all ${label}`, "Sum", [x], (a) => tf.sum(a));
+      await compare(`mean all ${label}`, "Mean", [x], (a) => tf.mean(a));
+      if (shape.length === 4) {
+        // a global average pooling (H and W of NHWC), and a sum over middle axes
+        await compare(`mean hw ${label}`, "Mean", [x], (a) => tf.mean(a, [1, 2]));
+        await compare(`mean hw keep ${label}`, "Mean", [x], (a) => tf.mean(a, [2, 1], true));
+        await compare(`sum hw ${label}`, "Sum", [x], (a) => tf.sum(a, [1, 2]));
+        await compare(`mean n ${label}`, "Mean", [x], (a) => tf.mean(a, 0));
+        await compare(`mean c ${label}`, "Mean", [x], (a) => tf.mean(a, 3));
+      }
     }
   },
 });

@@ -415,23 +415,29 @@ function binary(lib: NativeLib, name: string, op: number, args: Args): tf.Tensor
   return out;
 }
 
-function sum(lib: NativeLib, args: Args): tf.TensorInfo {
+/**
+ * Sum, or Mean (`mean`), over axes that form one contiguous block (tfjs's Sum over leading axes;
+ * a global average pooling's Mean over H and W), in double; other axes fall back to wasm.
+ */
+function reduce(lib: NativeLib, name: "Sum" | "Mean", args: Args): tf.TensorInfo {
   const { x } = args.inputs;
   const b = args.backend;
   const { axis, keepDims } = args.attrs as unknown as {
     axis: number | number[];
     keepDims: boolean;
   };
-  if (!allFloat(x) || !big(x)) return fallback("Sum", args) as tf.TensorInfo;
+  if (!allFloat(x) || !big(x)) return fallback(name, args) as tf.TensorInfo;
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-  if (!axes.every((v, i) => v === i)) return fallback("Sum", args) as tf.TensorInfo;
-  const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
-  const kept = x.shape.slice(axes.length);
-  const shape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  if (!axes.every((v, i) => v === axes[0] + i)) return fallback(name, args) as tf.TensorInfo;
+  const first = axes[0], end = first + axes.length;
+  const outer = tf.util.sizeFromShape(x.shape.slice(0, first));
+  const rows = tf.util.sizeFromShape(x.shape.slice(first, end));
+  const cols = tf.util.sizeFromShape(x.shape.slice(end));
+  const shape = x.shape.flatMap((d, i) => i < first || i >= end ? [d] : keepDims ? [1] : []);
   const out = b.makeOutput(shape, "float32");
-  const o = new Float64Array([offset(b, x), offset(b, out)]);
-  check(lib, lib.cd_sum_rows(b.wasm.HEAPU8, rows, tf.util.sizeFromShape(kept), o), "Sum");
-  countKernel("Sum", true);
+  const o = new Float64Array([offset(b, x), offset(b, out), outer, name === "Mean" ? rows : 1]);
+  check(lib, lib.cd_sum_rows(b.wasm.HEAPU8, rows, cols, o), name);
+  countKernel(name, true);
   return out;
 }
 
@@ -462,6 +468,7 @@ export const NATIVE_KERNEL_NAMES = [
   "Add",
   "Multiply",
   "Sum",
+  "Mean",
   "Identity",
   "Cast",
 ] as const;
@@ -483,7 +490,8 @@ export function nativeKernelConfigs(lib: NativeLib, backendName: string): tf.Ker
     f("Step", (a) => unary(lib, "Step", 1, a)),
     f("Add", (a) => binary(lib, "Add", 0, a)),
     f("Multiply", (a) => binary(lib, "Multiply", 1, a)),
-    f("Sum", (a) => sum(lib, a)),
+    f("Sum", (a) => reduce(lib, "Sum", a)),
+    f("Mean", (a) => reduce(lib, "Mean", a)),
     f("Identity", (a) => share("Identity", a)),
     f("Cast", (a) => share("Cast", a)),
   ];

@@ -1201,14 +1201,48 @@ static int cd_binary_unlocked(int op, uint8_t *heap, double n, double nb, const 
 }
 
 /* y[c] = sum over r of x[r * cols + c] (double accumulation). o: x y */
+/*
+ * Sums (or means) over one block of contiguous axes: x viewed as outer x rows x cols,
+ * y[k][c] = (sum over r of x[k][r][c]) / count, accumulated in double. o: x y outer count
+ * (count 1: Sum; the number of values reduced: Mean). tfjs's Sum over leading axes is outer 1;
+ * a global average pooling (Mean over H and W of NHWC) is outer N, rows H*W, cols C.
+ */
 static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const double *o) {
   const float *x = (const float *)(heap + (size_t)o[0]);
   float *y = (float *)(heap + (size_t)o[1]);
-  const int64_t rows = (int64_t)rows_, cols = (int64_t)cols_;
+  const int64_t rows = (int64_t)rows_, cols = (int64_t)cols_, outer = (int64_t)o[2];
+  const double count = o[3];
   int nt = 1;
 #ifdef _OPENMP
   nt = omp_get_max_threads();
 #endif
+  if (outer > 1) {
+    /* one output row per outer index, each on one thread (no partial sums to add) */
+    int fail = 0;
+#pragma omp parallel num_threads(nt) if (outer * rows * cols > 32768)
+    {
+      double *acc = malloc(sizeof(double) * (size_t)cols);
+      if (acc == NULL) fail = 1;
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < outer; k++) {
+        if (acc == NULL) continue;
+        const float *xk = x + k * rows * cols;
+        for (int64_t c = 0; c < cols; c++) acc[c] = 0;
+        for (int64_t r = 0; r < rows; r++) {
+          const float *xr = xk + r * cols;
+#pragma omp simd
+          for (int64_t c = 0; c < cols; c++) acc[c] += xr[c];
+        }
+        for (int64_t c = 0; c < cols; c++) y[k * cols + c] = (float)(acc[c] / count);
+      }
+      free(acc);
+    }
+    if (fail) {
+      snprintf(last_error, sizeof last_error, "out of memory in cd_sum_rows");
+      return -1;
+    }
+    return 0;
+  }
   double *part = calloc((size_t)(nt * cols), sizeof(double));
   if (!part) {
     snprintf(last_error, sizeof last_error, "out of memory in cd_sum_rows");
@@ -1238,7 +1272,7 @@ static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const
   for (int64_t c = 0; c < cols; c++) {
     double s = 0;
     for (int t = 0; t < nt; t++) s += part[(int64_t)t * cols + c];
-    y[c] = (float)s;
+    y[c] = (float)(s / count);
   }
   free(part);
   return 0;
