@@ -292,17 +292,19 @@ Deno.test({
   ignore,
   fn: async () => {
     await ensureNative();
-    // 8x16x16x32 -> 32: 38 MFLOP, over the shim's split threshold (2e7), batch divisible by 2
+    // 8x16x24x16 -> 32: 28 MFLOP, over the shim's split threshold (2e7), batch divisible by 2
+    // (16 input channels: not the shim's own kernel's, which the next test checks)
     const r = rng(29);
-    const x = randomInput(r, [8, 16, 16, 32]);
-    const dy = randomInput(r, [8, 16, 16, 32]);
+    const x = randomInput(r, [8, 16, 24, 16]);
+    const dy = randomInput(r, [8, 16, 24, 32]);
     const attrs = { strides: [1, 1] as [number, number], pad: "same" as const };
     const grad = (a: tf.Tensor, b: tf.Tensor) =>
       tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
         ...attrs,
         dataFormat: "NHWC",
-        filterShape: [3, 3, 32, 32],
+        filterShape: [3, 3, 16, 32],
       }) as tf.Tensor;
+    const own0 = nativeCacheStats().ownWeightGradients;
     const worst = await compareBf16("split weight gradient", "Conv2DBackpropFilter", [x, dy], grad);
     assert(worst <= 1);
     setNativePrecision("bf16");
@@ -312,6 +314,102 @@ Deno.test({
       assert.deepStrictEqual(a.values, b.values, "two identical split weight gradients differ");
     } finally {
       setNativePrecision("fp32");
+    }
+    assert.strictEqual(nativeCacheStats().ownWeightGradients, own0, "the split ran, not the own");
+  },
+});
+
+Deno.test({
+  name: "bf16: the shim's own 3x3 weight-gradient kernel (32/64 channels): bound, bias, repeatable",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const r = rng(31);
+    // odd and even widths (a pixel pair across the last column), heights down to 1, batches
+    // that do and do not divide among the threads, several 32-channel output blocks
+    const cases = [
+      { n: 1, h: 1, w: 6, c: 32, co: 32 },
+      { n: 3, h: 5, w: 7, c: 64, co: 96 },
+      { n: 2, h: 9, w: 13, c: 32, co: 64 },
+      { n: 4, h: 8, w: 8, c: 64, co: 32 },
+      { n: 1, h: 30, w: 11, c: 32, co: 128 },
+    ];
+    for (const { n, h, w, c, co } of cases) {
+      const label = `${n}x${h}x${w}x${c} -> ${co}`;
+      const x = randomInput(r, [n, h, w, c]);
+      const dy = randomInput(r, [n, h, w, co]);
+      const y = randomInput(r, [n, h, w, co]);
+      const filter = randomInput(r, [3, 3, c, co]);
+      const own0 = nativeCacheStats().ownWeightGradients;
+      const grad = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+          strides: [1, 1],
+          pad: "same",
+          dataFormat: "NHWC",
+          filterShape: [3, 3, c, co],
+        }) as tf.Tensor;
+      assert(
+        await compareBf16(`own weight gradient ${label}`, "Conv2DBackpropFilter", [x, dy], grad) <=
+          1,
+      );
+      // the fused layer's kernel: ReLU-masked weight and bias gradients in one call
+      const layerGrads =
+        (i: number) => (xt: tf.Tensor, dyt: tf.Tensor, yt: tf.Tensor, wt: tf.Tensor) => {
+          if (tf.getBackend() === "native") {
+            return (tf.engine().runKernel(CONV_GRAD_KERNEL, { dy: dyt, y: yt, x: xt, filter: wt }, {
+              strides: [1, 1],
+              pad: "same",
+              dilations: [1, 1],
+              activation: "relu",
+              hasBias: true,
+            }) as tf.Tensor[])[i];
+          }
+          const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
+          if (i === 1) return tf.sum(g, [0, 1, 2]);
+          return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
+            strides: [1, 1],
+            pad: "same",
+            dataFormat: "NHWC",
+            filterShape: [3, 3, c, co],
+          }) as tf.Tensor;
+        };
+      assert(
+        await compareBf16(
+          `own masked dw ${label}`,
+          CONV_GRAD_KERNEL,
+          [x, dy, y, filter],
+          layerGrads(0),
+        ) <= 1,
+      );
+      // the bias gradient: a sum of bf16-rounded gradients (relative error ~2^-9 each, random
+      // signs), so as a whole within 4e-3 of float32's (L2, relative): a 1% error fails it
+      setNativePrecision("bf16");
+      let db;
+      try {
+        db = await runOn("native", [x, dy, y, filter], layerGrads(1));
+      } finally {
+        setNativePrecision("fp32");
+      }
+      const want = await runOn("cpu", [x, dy, y, filter], layerGrads(1));
+      let d2 = 0, n2 = 0;
+      want.values.forEach((v, i) => {
+        d2 += (db.values[i] - v) ** 2;
+        n2 += v * v;
+      });
+      assert(Math.sqrt(d2 / n2) < 4e-3, `own db ${label}: ${Math.sqrt(d2 / n2)} (L2, relative)`);
+      assert.strictEqual(
+        nativeCacheStats().ownWeightGradients - own0,
+        3,
+        `${label}: own kernel ran`,
+      );
+      setNativePrecision("bf16");
+      try {
+        const a = await runOn("native", [x, dy], grad);
+        const b = await runOn("native", [x, dy], grad);
+        assert.deepStrictEqual(a.values, b.values, `${label}: two identical runs differ`);
+      } finally {
+        setNativePrecision("fp32");
+      }
     }
   },
 });

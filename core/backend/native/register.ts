@@ -201,13 +201,23 @@ export function nativeBf16Support(): { ok: boolean; isa: string } {
 
 /** oneDNN primitive-cache statistics, for tests and tuning. */
 export function nativeCacheStats(): NativeCacheStats {
-  if (!lib) return { entries: 0, created: 0, scratchBytes: 0, liveObjects: 0, keptInputHits: 0 };
+  if (!lib) {
+    return {
+      entries: 0,
+      created: 0,
+      scratchBytes: 0,
+      liveObjects: 0,
+      keptInputHits: 0,
+      ownWeightGradients: 0,
+    };
+  }
   return {
     entries: lib.cd_cache_size(),
     created: lib.cd_created_total(),
     scratchBytes: lib.cd_scratch_bytes(),
     liveObjects: lib.cd_live_objects(),
     keptInputHits: lib.cd_xcache_hits(),
+    ownWeightGradients: lib.cd_own_wgrads(),
   };
 }
 
@@ -226,6 +236,11 @@ export interface NativeCacheStats {
    * the input again) since start.
    */
   keptInputHits: number;
+  /**
+   * bf16 weight gradients computed by the shim's own AVX512-BF16 kernel (3x3, stride 1, 'same'
+   * convolutions of 32 or 64 input channels) instead of oneDNN's, since start.
+   */
+  ownWeightGradients: number;
 }
 
 function defaultThreads(): number {

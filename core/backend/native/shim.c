@@ -80,6 +80,7 @@ int cd_adam(uint8_t *heap, const double *p, const double *o);
 int cd_cpu_isa(void);
 int cd_set_precision(int precision);
 double cd_xcache_hits(void);
+double cd_own_wgrads(void);
 
 static const char * cd_last_error_unlocked(void) { return last_error; }
 
@@ -110,6 +111,8 @@ static double bf16_wgrad_serial_flops;
 static double bf16_wgrad_split_flops;
 static uint8_t *split_buf;
 static size_t split_len;
+static uint8_t *wg3_buf;
+static size_t wg3_len;
 
 static void xc_free_all(void);
 
@@ -334,6 +337,9 @@ static uint16_t *bf_slot(int k, int64_t n) {
 
 /* Kept between calls (a step reuses them at the same sizes); freed with the primitive cache. */
 static void bf_free_all(void) {
+  free(wg3_buf);
+  wg3_buf = NULL;
+  wg3_len = 0;
   free(split_buf);
   split_buf = NULL;
   split_len = 0;
@@ -735,11 +741,253 @@ fail:
   return -1;
 }
 
+
+/*
+ * The bf16 weight gradient of a 3x3, stride 1, 'same' convolution with 32 or 64 input channels
+ * (every such layer of the book's model but the first), on AVX512-BF16 dot products: oneDNN
+ * 2.6's kernel for these (jit_bf16) runs at 125-180 GFLOP/s per core here against ~228 for its
+ * forward, and this one at 175-216 with its packing (see the README's mixed-precision section).
+ *
+ * dW[kh][kw][ci][co] = sum over the output pixels p of x[p shifted by (kh-1, kw-1)][ci] * g[p][co].
+ * VDPBF16PS adds two products per lane, so the sum runs over pairs of pixels: g is packed as
+ * (g[p][co], g[p+1][co]) pairs for the pixel pairs (2q, 2q+1) of each output row (G), x as
+ * the pairs of its zero-padded rows starting at even (Xe) and odd (Xo) padded columns, so that
+ * every tap's x pair is one 32-bit broadcast: padded row oh + kh, pair q + kw / 2 of Xe for
+ * kw = 0 and 2, pair q of Xo for kw = 1. A tile of 8 input by 32 output channels (16
+ * accumulators) runs over a chunk of rows that stays in the L2 cache. Each thread packs and
+ * sums its own rows (a fixed split: deterministic for a thread count) into a gradient of its
+ * own; the partial gradients and the bias gradient (in double) are then added in thread order.
+ */
+/* (compilers that know AVX512-BF16: GCC 10+, clang 9+; others build without this kernel) */
+#if defined(__x86_64__) && !defined(_MSC_VER) &&                                        \
+    ((defined(__clang__) && __clang_major__ >= 9) ||                                   \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 10))
+#define WG3 1
+#define WG3_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#include <immintrin.h>
+
+typedef struct {
+  int64_t N, H, W, C, CO, Q, P; /* Q pixel pairs per output row; P = Q + 1 per padded x row */
+  int64_t xrow0, grow0;         /* first padded x row and first output row in the buffers */
+  uint32_t *Xe, *Xo, *G;
+} wg3_t;
+
+/* interleaves 32 bf16 of a and b (NULL: zeros) into 32 pairs (a0 b0) (a1 b1) ... at out */
+WG3_TARGET static inline void wg3_pair32(const uint16_t *a, const uint16_t *b, uint32_t *out) {
+  const __m512i lo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40,
+                                      8, 39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  const __m512i hi = _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25,
+                                      56, 24, 55, 23, 54, 22, 53, 21, 52, 20, 51, 19, 50, 18, 49,
+                                      17, 48, 16);
+  const __m512i va = a ? _mm512_loadu_si512(a) : _mm512_setzero_si512();
+  const __m512i vb = b ? _mm512_loadu_si512(b) : _mm512_setzero_si512();
+  _mm512_storeu_si512(out, _mm512_permutex2var_epi16(va, lo, vb));
+  _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi16(va, hi, vb));
+}
+
+/* packs padded x row xr (n * (H + 2) + r; r = 0 and H + 1 are the zero padding) */
+WG3_TARGET static void wg3_pack_x(const wg3_t *a, const uint16_t *x, int64_t xr) {
+  const int64_t H = a->H, W = a->W, C = a->C, P = a->P, n = xr / (H + 2), ih = xr % (H + 2) - 1;
+  uint32_t *xe = a->Xe + (size_t)((xr - a->xrow0) * P * C);
+  uint32_t *xo = a->Xo + (size_t)((xr - a->xrow0) * P * C);
+  const uint16_t *row = ih >= 0 && ih < H ? x + (size_t)((n * H + ih) * W * C) : NULL;
+  for (int64_t j = 0; j < P; j++) {
+    const uint16_t *px[3];
+    for (int k = 0; k < 3; k++) {
+      const int64_t col = 2 * j + k - 1; /* padded column 2j + k is image column 2j + k - 1 */
+      px[k] = row != NULL && col >= 0 && col < W ? row + (size_t)(col * C) : NULL;
+    }
+    for (int64_t c = 0; c < C; c += 32) {
+      wg3_pair32(px[0] ? px[0] + c : NULL, px[1] ? px[1] + c : NULL, xe + j * C + c);
+      wg3_pair32(px[1] ? px[1] + c : NULL, px[2] ? px[2] + c : NULL, xo + j * C + c);
+    }
+  }
+}
+
+/* packs output row rr of g into G and adds its values to db (double, CO) */
+WG3_TARGET static void wg3_pack_g(const wg3_t *a, const uint16_t *g, int64_t rr, double *db) {
+  const int64_t W = a->W, CO = a->CO, Q = a->Q;
+  const uint16_t *row = g + (size_t)(rr * W * CO);
+  uint32_t *out = a->G + (size_t)((rr - a->grow0) * Q * CO);
+  for (int64_t q = 0; q < Q; q++) {
+    const uint16_t *p0 = row + (size_t)(2 * q * CO), *p1 = 2 * q + 1 < W ? p0 + CO : NULL;
+    for (int64_t c = 0; c < CO; c += 32) wg3_pair32(p0 + c, p1 ? p1 + c : NULL, out + q * CO + c);
+  }
+  for (int64_t w = 0; w < W; w++) {
+    const uint16_t *p = row + (size_t)(w * CO);
+    for (int64_t c = 0; c < CO; c++) {
+      const uint32_t u = (uint32_t)p[c] << 16;
+      float f;
+      memcpy(&f, &u, sizeof f);
+      db[c] += f;
+    }
+  }
+}
+
+#define WG3_CI 8
+#define WG3_COV 2
+/* d[ci][co] (row stride CO) += tap (kh, kw) over output rows [r0, r1), input channels
+ * ci0..ci0+7, output channels co0..co0+31 */
+WG3_TARGET static void wg3_tile(const wg3_t *a, int kh, int kw, int64_t ci0, int64_t co0,
+                                int64_t r0, int64_t r1, float *d) {
+  const int64_t C = a->C, CO = a->CO, Q = a->Q, H = a->H, P = a->P;
+  __m512 acc[WG3_CI][WG3_COV];
+  for (int i = 0; i < WG3_CI; i++)
+    for (int j = 0; j < WG3_COV; j++) acc[i][j] = _mm512_loadu_ps(d + i * CO + 16 * j);
+  const uint32_t *xb = (kw == 1 ? a->Xo : a->Xe) + (size_t)((kh * P + (kw == 2)) * C + ci0);
+  int64_t n = r0 / H, oh = r0 % H;
+  for (int64_t rr = r0; rr < r1; rr++) {
+    const uint32_t *xp = xb + (size_t)((n * (H + 2) + oh - a->xrow0) * P * C);
+    const uint32_t *gp = a->G + (size_t)((rr - a->grow0) * Q * CO + co0);
+    for (int64_t q = 0; q < Q; q++) {
+      __m512i gv[WG3_COV];
+      for (int j = 0; j < WG3_COV; j++) gv[j] = _mm512_loadu_si512(gp + 16 * j);
+      for (int i = 0; i < WG3_CI; i++) {
+        const __m512i xv = _mm512_set1_epi32((int)xp[i]);
+        for (int j = 0; j < WG3_COV; j++)
+          acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)gv[j]);
+      }
+      xp += C;
+      gp += CO;
+    }
+    if (++oh == H) oh = 0, n++;
+  }
+  for (int i = 0; i < WG3_CI; i++)
+    for (int j = 0; j < WG3_COV; j++) _mm512_storeu_ps(d + i * CO + 16 * j, acc[i][j]);
+}
+
+/* output rows [r0, r1) of x (bf16) and g (bf16) into dw (f32, HWIO, zeroed here) and db
+ * (double), packing a block of rows at a time into buf (wg3_buf_bytes(block)) */
+WG3_TARGET static void wg3_rows(wg3_t a, const uint16_t *x, const uint16_t *g, int64_t r0,
+                                int64_t r1, int64_t block, uint8_t *buf, float *dw, double *db) {
+  const int64_t H = a.H, C = a.C, CO = a.CO, Q = a.Q, P = a.P;
+  memset(dw, 0, sizeof(float) * (size_t)(9 * C * CO));
+  int64_t chunk = (16384 / CO) / Q; /* rows per pass of a tile: its g rows stay in L1/L2 */
+  if (chunk < 1) chunk = 1;
+  for (int64_t b0 = r0; b0 < r1; b0 += block) {
+    const int64_t b1 = b0 + block < r1 ? b0 + block : r1;
+    const int64_t xfirst = (b0 / H) * (H + 2) + b0 % H;
+    const int64_t xlast = ((b1 - 1) / H) * (H + 2) + (b1 - 1) % H + 2;
+    const size_t xbytes = (size_t)((xlast - xfirst + 1) * P * C) * 4;
+    a.Xe = (uint32_t *)buf;
+    a.Xo = (uint32_t *)(buf + (xbytes + 63) / 64 * 64);
+    a.G = (uint32_t *)(buf + 2 * ((xbytes + 63) / 64 * 64));
+    a.xrow0 = xfirst;
+    a.grow0 = b0;
+    for (int64_t xr = xfirst; xr <= xlast; xr++) wg3_pack_x(&a, x, xr);
+    for (int64_t rr = b0; rr < b1; rr++) wg3_pack_g(&a, g, rr, db);
+    for (int64_t c0 = b0; c0 < b1; c0 += chunk) {
+      const int64_t c1 = c0 + chunk < b1 ? c0 + chunk : b1;
+      for (int kh = 0; kh < 3; kh++)
+        for (int kw = 0; kw < 3; kw++)
+          for (int64_t ci = 0; ci < C; ci += WG3_CI)
+            for (int64_t co = 0; co < CO; co += 16 * WG3_COV)
+              wg3_tile(&a, kh, kw, ci, co, c0, c1, dw + ((kh * 3 + kw) * C + ci) * CO + co);
+    }
+  }
+}
+
+/* bytes of one thread's packing buffer for blocks of `block` output rows of height H */
+static size_t wg3_buf_bytes(const double *p, int64_t block) {
+  const int64_t H = (int64_t)p[1], W = (int64_t)p[2], C = (int64_t)p[3], CO = (int64_t)p[6];
+  const int64_t Q = (W + 1) / 2, P = Q + 1;
+  const int64_t xrows = block + 2 * (block / H + 2) + 2; /* with the padding rows crossed */
+  const size_t xbytes = ((size_t)(xrows * P * C) * 4 + 63) / 64 * 64;
+  return 2 * xbytes + (size_t)(block * Q * CO) * 4 + 64;
+}
+#endif
+
+/* 1 when conv_wg3 takes this weight gradient (p as conv_run) */
+static int wg3_fits(const double *p) {
+#ifdef WG3
+  static int disabled = -1;
+  if (disabled < 0) {
+    const char *v = getenv("CONVDECK_BF16_OWN_WGRAD");
+    disabled = v != NULL && strcmp(v, "0") == 0;
+  }
+  const int64_t C = (int64_t)p[3], CO = (int64_t)p[6];
+  return !disabled && precision && p[4] == 3 && p[5] == 3 && p[7] == p[1] && p[8] == p[2] &&
+         p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 && p[13] == 1 && p[14] == 1 &&
+         p[15] == 1 && p[16] == 1 && (C == 32 || C == 64) && CO % 32 == 0 && p[2] >= 6;
+#else
+  (void)p;
+  return 0;
+#endif
+}
+
+static double wg3_calls = 0;
+static uint8_t *wg3_buf = NULL;
+static size_t wg3_len = 0;
+
+/* The weight (and with kind 3, bias) gradient by the kernel above; t as conv_run. */
+static int conv_wg3(int kind, const double *p, void *const t[4]) {
+#ifdef WG3
+  const int64_t N = (int64_t)p[0], H = (int64_t)p[1], W = (int64_t)p[2], C = (int64_t)p[3],
+                CO = (int64_t)p[6], Q = (W + 1) / 2, R = N * H, nw = 9 * C * CO;
+  int T = 1;
+#ifdef _OPENMP
+  T = omp_get_max_threads();
+#endif
+  if (T > R) T = (int)R;
+  if (T > SPLIT_MAX) T = SPLIT_MAX;
+  int64_t block = 65536 / (Q * CO); /* packed g of a block ~256 KiB */
+  if (block < 1) block = 1;
+  const size_t bb = (wg3_buf_bytes(p, block) + 63) / 64 * 64;
+  const size_t wb = ((size_t)nw * sizeof(float) + 63) / 64 * 64;
+  const size_t db_b = ((size_t)CO * sizeof(double) + 63) / 64 * 64, per = bb + wb + db_b;
+  if (wg3_len < per * (size_t)T) {
+    free(wg3_buf);
+    wg3_buf = aligned_alloc(64, per * (size_t)T);
+    wg3_len = wg3_buf ? per * (size_t)T : 0;
+    if (wg3_buf == NULL) {
+      snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
+      return -1;
+    }
+  }
+  const wg3_t a = {N, H, W, C, CO, Q, Q + 1, 0, 0, NULL, NULL, NULL};
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int i = 0; i < T; i++) {
+    uint8_t *b = wg3_buf + per * (size_t)i;
+    double *db = (double *)(b + bb + wb);
+    memset(db, 0, sizeof(double) * (size_t)CO);
+    wg3_rows(a, t[0], t[1], R * i / T, R * (i + 1) / T, block, b, (float *)(b + bb), db);
+  }
+  float *dw = t[2];
+  const float *w0 = (const float *)(wg3_buf + bb);
+  for (int64_t j = 0; j < nw; j++) dw[j] = w0[j];
+  for (int i = 1; i < T; i++) {
+    const float *wi = (const float *)(wg3_buf + per * (size_t)i + bb);
+#pragma omp simd
+    for (int64_t j = 0; j < nw; j++) dw[j] += wi[j];
+  }
+  if (kind == 3) {
+    float *db = t[3];
+    for (int64_t c = 0; c < CO; c++) {
+      double s = 0;
+      for (int i = 0; i < T; i++) s += ((const double *)(wg3_buf + per * (size_t)i + bb + wb))[c];
+      db[c] = (float)s;
+    }
+  }
+  wg3_calls += 1;
+  return 0;
+#else
+  (void)kind;
+  (void)p;
+  (void)t;
+  snprintf(last_error, sizeof last_error, "no own bf16 weight-gradient kernel in this build");
+  return -1;
+#endif
+}
+
+/* How many weight gradients conv_wg3 computed (tests read it). */
+static double cd_own_wgrads_unlocked(void) { return wg3_calls; }
+
 /* Below this many FLOPs a bf16 weight gradient runs on one thread, unsplit (see above;
  * CONVDECK_BF16_WGRAD_SPLIT_FLOPS sets it). */
 static double bf16_wgrad_split_flops = 2e7;
 
 static int conv_run(int kind, const double *p, void *const t[4]) {
+  if (kind >= 2 && wg3_fits(p)) return conv_wg3(kind, p, t);
 #ifdef _OPENMP
   if (precision && kind >= 2 && conv_flops(p) < bf16_wgrad_serial_flops) {
     const int nt = omp_get_max_threads();
@@ -1510,6 +1758,13 @@ int cd_set_precision(int p) {
 double cd_xcache_hits(void) {
   cd_lock_();
   double r = cd_xcache_hits_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+double cd_own_wgrads(void) {
+  cd_lock_();
+  double r = cd_own_wgrads_unlocked();
   cd_unlock_();
   return r;
 }
