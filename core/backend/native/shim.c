@@ -813,14 +813,16 @@ WG3_TARGET static void wg3_pack_g(const wg3_t *a, const uint16_t *g, int64_t rr,
     const uint16_t *p0 = row + (size_t)(2 * q * CO), *p1 = 2 * q + 1 < W ? p0 + CO : NULL;
     for (int64_t c = 0; c < CO; c += 32) wg3_pair32(p0 + c, p1 ? p1 + c : NULL, out + q * CO + c);
   }
-  for (int64_t w = 0; w < W; w++) {
-    const uint16_t *p = row + (size_t)(w * CO);
-    for (int64_t c = 0; c < CO; c++) {
-      const uint32_t u = (uint32_t)p[c] << 16;
-      float f;
-      memcpy(&f, &u, sizeof f);
-      db[c] += f;
+  /* the row's sum per channel in float32 (at most W terms), then into db in double */
+  for (int64_t c = 0; c < CO; c += 16) {
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t w = 0; w < W; w++) {
+      const __m256i v = _mm256_loadu_si256((const __m256i *)(row + (size_t)(w * CO + c)));
+      sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)));
     }
+    float f[16];
+    _mm512_storeu_ps(f, sum);
+    for (int k = 0; k < 16; k++) db[c + k] += f[k];
   }
 }
 
