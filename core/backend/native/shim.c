@@ -1453,9 +1453,12 @@ static int cd_binary_unlocked(int op, uint8_t *heap, double n, double nb, const 
 /* y[c] = sum over r of x[r * cols + c] (double accumulation). o: x y */
 /*
  * Sums (or means) over one block of contiguous axes: x viewed as outer x rows x cols,
- * y[k][c] = (sum over r of x[k][r][c]) / count, accumulated in double. o: x y outer count
- * (count 1: Sum; the number of values reduced: Mean). tfjs's Sum over leading axes is outer 1;
- * a global average pooling (Mean over H and W of NHWC) is outer N, rows H*W, cols C.
+ * y[k][c] = (sum over r of x[k][r][c]) / count. o: x y outer count (count 1: Sum; the number
+ * of values reduced: Mean). tfjs's Sum over leading axes (outer 1, count 1) adds in double, as
+ * before. Every other case (a global average pooling: Mean over H and W of NHWC, outer N, rows
+ * H*W, cols C) adds each output's values in float32, in row order, and divides in float32:
+ * wasm's Mean to the bit (it sums a transposed copy the same way), so training runs keep their
+ * numbers.
  */
 static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const double *o) {
   const float *x = (const float *)(heap + (size_t)o[0]);
@@ -1466,30 +1469,22 @@ static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const
 #ifdef _OPENMP
   nt = omp_get_max_threads();
 #endif
-  if (outer > 1) {
-    /* one output row per outer index, each on one thread (no partial sums to add) */
-    int fail = 0;
-#pragma omp parallel num_threads(nt) if (outer * rows * cols > 32768)
-    {
-      double *acc = malloc(sizeof(double) * (size_t)cols);
-      if (acc == NULL) fail = 1;
-#pragma omp for schedule(static)
-      for (int64_t k = 0; k < outer; k++) {
-        if (acc == NULL) continue;
-        const float *xk = x + k * rows * cols;
-        for (int64_t c = 0; c < cols; c++) acc[c] = 0;
-        for (int64_t r = 0; r < rows; r++) {
-          const float *xr = xk + r * cols;
+  if (outer > 1 || count != 1) {
+    /* one unit per outer index and block of 64 columns, each on one thread */
+    const int64_t CB = 64, ncb = (cols + CB - 1) / CB;
+    const float div = (float)count;
+#pragma omp parallel for schedule(static) num_threads(nt) if (outer * rows * cols > 32768)
+    for (int64_t u = 0; u < outer * ncb; u++) {
+      const int64_t k = u / ncb, c0 = (u % ncb) * CB, c1 = c0 + CB < cols ? c0 + CB : cols;
+      float acc[64];
+      for (int64_t c = 0; c < c1 - c0; c++) acc[c] = 0.f;
+      const float *xk = x + k * rows * cols + c0;
+      for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xk + r * cols;
 #pragma omp simd
-          for (int64_t c = 0; c < cols; c++) acc[c] += xr[c];
-        }
-        for (int64_t c = 0; c < cols; c++) y[k * cols + c] = (float)(acc[c] / count);
+        for (int64_t c = 0; c < c1 - c0; c++) acc[c] += xr[c];
       }
-      free(acc);
-    }
-    if (fail) {
-      snprintf(last_error, sizeof last_error, "out of memory in cd_sum_rows");
-      return -1;
+      for (int64_t c = 0; c < c1 - c0; c++) y[k * cols + c0 + c] = count == 1 ? acc[c] : acc[c] / div;
     }
     return 0;
   }
@@ -1522,7 +1517,7 @@ static int cd_sum_rows_unlocked(uint8_t *heap, double rows_, double cols_, const
   for (int64_t c = 0; c < cols; c++) {
     double s = 0;
     for (int t = 0; t < nt; t++) s += part[(int64_t)t * cols + c];
-    y[c] = (float)(s / count);
+    y[c] = (float)s;
   }
   free(part);
   return 0;
