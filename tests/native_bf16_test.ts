@@ -58,13 +58,7 @@ async function compareBf16(
 ): Promise<number> {
   await ensureNative();
   const before = kernelCounts[kernel]?.native ?? 0;
-  setNativePrecision("bf16");
-  let got;
-  try {
-    got = await runOn("native", inputs, fn);
-  } finally {
-    setNativePrecision("fp32");
-  }
+  const got = await runBf16(inputs, fn);
   const ran = (kernelCounts[kernel]?.native ?? 0) - before;
   assert(ran > 0, `${label}: ${kernel} did not run natively`);
   const want = await runOn("cpu", inputs, fn);
@@ -83,6 +77,43 @@ async function compareBf16(
   }
   assert(maxDiff > 1e-6, `${label}: the result is float32's exactly: bf16 did not run`);
   return worst;
+}
+
+/** `fn` on native in bf16 (the precision set back to fp32 after). */
+async function runBf16(inputs: Input[], fn: (...ts: tf.Tensor[]) => tf.Tensor) {
+  setNativePrecision("bf16");
+  try {
+    return await runOn("native", inputs, fn);
+  } finally {
+    setNativePrecision("fp32");
+  }
+}
+
+/**
+ * The fused conv layer's gradient kernel (ReLU-masked, 3x3 'same', stride 1) as a function of
+ * (x, dy, y, filter): output `i` (0 the weight gradient, 1 the bias gradient) on native, and the
+ * float32 reference (`Conv2DBackpropFilter` / a sum of dy * (y > 0)) on any other backend.
+ */
+function maskedLayerGrad(i: 0 | 1, filterShape: number[]) {
+  return (xt: tf.Tensor, dyt: tf.Tensor, yt: tf.Tensor, wt: tf.Tensor): tf.Tensor => {
+    if (tf.getBackend() === "native") {
+      return (tf.engine().runKernel(CONV_GRAD_KERNEL, { dy: dyt, y: yt, x: xt, filter: wt }, {
+        strides: [1, 1],
+        pad: "same",
+        dilations: [1, 1],
+        activation: "relu",
+        hasBias: true,
+      }) as tf.Tensor[])[i];
+    }
+    const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
+    if (i === 1) return tf.sum(g, [0, 1, 2]);
+    return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
+      strides: [1, 1],
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: filterShape as [number, number, number, number],
+    }) as tf.Tensor;
+  };
 }
 
 function convCase(r: () => number) {
@@ -262,26 +293,11 @@ Deno.test({
     // cpu's Conv2DBackpropFilter of dy * (y > 0)
     const y = randomInput(r, [2, 10, 10, 32]);
     const dy = randomInput(r, [2, 10, 10, 32]);
-    const attrs = { strides: [1, 1], pad: "same", dilations: [1, 1], activation: "relu" };
     const worst = await compareBf16(
       "masked weight gradient",
       CONV_GRAD_KERNEL,
       [x, dy, y, w1],
-      (xt, dyt, yt, wt) => {
-        if (tf.getBackend() === "native") {
-          return (tf.engine().runKernel(CONV_GRAD_KERNEL, { dy: dyt, y: yt, x: xt, filter: wt }, {
-            ...attrs,
-            hasBias: true,
-          }) as tf.Tensor[])[0];
-        }
-        const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
-        return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
-          strides: [1, 1],
-          pad: "same",
-          dataFormat: "NHWC",
-          filterShape: w1.shape,
-        }) as tf.Tensor;
-      },
+      maskedLayerGrad(0, w1.shape),
     );
     assert(worst <= 1);
   },
@@ -307,14 +323,8 @@ Deno.test({
     const own0 = nativeCacheStats().ownWeightGradients;
     const worst = await compareBf16("split weight gradient", "Conv2DBackpropFilter", [x, dy], grad);
     assert(worst <= 1);
-    setNativePrecision("bf16");
-    try {
-      const a = await runOn("native", [x, dy], grad);
-      const b = await runOn("native", [x, dy], grad);
-      assert.deepStrictEqual(a.values, b.values, "two identical split weight gradients differ");
-    } finally {
-      setNativePrecision("fp32");
-    }
+    const [a, b] = [await runBf16([x, dy], grad), await runBf16([x, dy], grad)];
+    assert.deepStrictEqual(a.values, b.values, "two identical split weight gradients differ");
     assert.strictEqual(nativeCacheStats().ownWeightGradients, own0, "the split ran, not the own");
   },
 });
@@ -353,26 +363,7 @@ Deno.test({
           1,
       );
       // the fused layer's kernel: ReLU-masked weight and bias gradients in one call
-      const layerGrads =
-        (i: number) => (xt: tf.Tensor, dyt: tf.Tensor, yt: tf.Tensor, wt: tf.Tensor) => {
-          if (tf.getBackend() === "native") {
-            return (tf.engine().runKernel(CONV_GRAD_KERNEL, { dy: dyt, y: yt, x: xt, filter: wt }, {
-              strides: [1, 1],
-              pad: "same",
-              dilations: [1, 1],
-              activation: "relu",
-              hasBias: true,
-            }) as tf.Tensor[])[i];
-          }
-          const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
-          if (i === 1) return tf.sum(g, [0, 1, 2]);
-          return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
-            strides: [1, 1],
-            pad: "same",
-            dataFormat: "NHWC",
-            filterShape: [3, 3, c, co],
-          }) as tf.Tensor;
-        };
+      const layerGrads = (i: 0 | 1) => maskedLayerGrad(i, [3, 3, c, co]);
       assert(
         await compareBf16(
           `own masked dw ${label}`,
@@ -383,13 +374,7 @@ Deno.test({
       );
       // the bias gradient: a sum of bf16-rounded gradients (relative error ~2^-9 each, random
       // signs), so as a whole within 4e-3 of float32's (L2, relative): a 1% error fails it
-      setNativePrecision("bf16");
-      let db;
-      try {
-        db = await runOn("native", [x, dy, y, filter], layerGrads(1));
-      } finally {
-        setNativePrecision("fp32");
-      }
+      const db = await runBf16([x, dy, y, filter], layerGrads(1));
       const want = await runOn("cpu", [x, dy, y, filter], layerGrads(1));
       let d2 = 0, n2 = 0;
       want.values.forEach((v, i) => {
@@ -402,14 +387,8 @@ Deno.test({
         3,
         `${label}: own kernel ran`,
       );
-      setNativePrecision("bf16");
-      try {
-        const a = await runOn("native", [x, dy], grad);
-        const b = await runOn("native", [x, dy], grad);
-        assert.deepStrictEqual(a.values, b.values, `${label}: two identical runs differ`);
-      } finally {
-        setNativePrecision("fp32");
-      }
+      const [a, b] = [await runBf16([x, dy], grad), await runBf16([x, dy], grad)];
+      assert.deepStrictEqual(a.values, b.values, `${label}: two identical runs differ`);
     }
   },
 });

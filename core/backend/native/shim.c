@@ -335,6 +335,20 @@ static uint16_t *bf_slot(int k, int64_t n) {
   return bf_buf[k];
 }
 
+/* Grows a kept buffer to at least `bytes` (64-byte aligned; the old contents are dropped); -1
+ * with last_error set when out of memory. */
+static int grow_buf(uint8_t **buf, size_t *len, size_t bytes) {
+  if (*len >= bytes) return 0;
+  free(*buf);
+  *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  *len = *buf ? bytes : 0;
+  if (*buf == NULL) {
+    snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
+    return -1;
+  }
+  return 0;
+}
+
 /* Kept between calls (a step reuses them at the same sizes); freed with the primitive cache. */
 static void bf_free_all(void) {
   free(wg3_buf);
@@ -620,6 +634,22 @@ static double conv_flops(const double *p) {
   return 2.0 * p[0] * p[7] * p[8] * p[6] * p[4] * p[5] * p[3];
 }
 
+/*
+ * dst = the sum of T partial results of n floats, partial i at buf + per * i + off (dst may be
+ * partial 0 itself), added partial by partial in thread order (one vectorized pass each: the same
+ * sums in the same order as per element, so deterministic for a thread count).
+ */
+static void add_partials(float *dst, const uint8_t *buf, size_t per, size_t off, int T,
+                         int64_t n) {
+  const float *p0 = (const float *)(buf + off);
+  if (dst != p0) memcpy(dst, p0, sizeof(float) * (size_t)n);
+  for (int i = 1; i < T; i++) {
+    const float *pi = (const float *)(buf + per * (size_t)i + off);
+#pragma omp parallel for simd schedule(static) num_threads(T) if (n > 32768)
+    for (int64_t j = 0; j < n; j++) dst[j] += pi[j];
+  }
+}
+
 /* Per-thread streams and buffers (scratchpad, weight and bias gradients) of conv_wgrad_split. */
 #define SPLIT_MAX 64
 static dnnl_stream_t split_stream[SPLIT_MAX] = {0};
@@ -657,15 +687,7 @@ static int conv_wgrad_split(int kind, const double *p, void *const t[4], int T) 
   const size_t wbytes = dnnl_memory_desc_get_size(wmd);
   const size_t sb = (e->scratch + 63) / 64 * 64, wb = (wbytes + 63) / 64 * 64,
                bb = (sizeof(float) * (size_t)CO + 63) / 64 * 64, per = sb + wb + bb;
-  if (split_len < per * (size_t)T) {
-    free(split_buf);
-    split_buf = aligned_alloc(64, per * (size_t)T);
-    split_len = split_buf ? per * (size_t)T : 0;
-    if (split_buf == NULL) {
-      snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
-      return -1;
-    }
-  }
+  if (grow_buf(&split_buf, &split_len, per * (size_t)T) != 0) return -1;
   for (int i = 0; i < T; i++)
     if (split_stream[i] == NULL)
       CHK(dnnl_stream_create(&split_stream[i], engine, dnnl_stream_default_flags));
@@ -703,15 +725,10 @@ static int conv_wgrad_split(int kind, const double *p, void *const t[4], int T) 
     snprintf(last_error, sizeof last_error, "bf16 weight gradient (split) failed");
     return -1;
   }
-  /* add the partial gradients, thread by thread, into thread 0's (one vectorized pass per
-   * thread's buffer: the same sums in the same order as adding them per element) */
+  /* add the partial gradients, thread by thread, into thread 0's */
   float *w0 = (float *)(split_buf + sb);
   const int64_t nw = (int64_t)(wbytes / sizeof(float));
-  for (int i = 1; i < T; i++) {
-    const float *wi = (const float *)(split_buf + per * (size_t)i + sb);
-#pragma omp parallel for simd schedule(static) num_threads(T) if (nw > 32768)
-    for (int64_t j = 0; j < nw; j++) w0[j] += wi[j];
-  }
+  add_partials(w0, split_buf, per, sb, T, nw);
   if (kind == 3) {
     float *db = t[3];
     for (int64_t c = 0; c < CO; c++) {
@@ -937,15 +954,7 @@ static int conv_wg3(int kind, const double *p, void *const t[4]) {
   const size_t bb = (wg3_buf_bytes(p, block) + 63) / 64 * 64;
   const size_t wb = ((size_t)nw * sizeof(float) + 63) / 64 * 64;
   const size_t db_b = ((size_t)CO * sizeof(double) + 63) / 64 * 64, per = bb + wb + db_b;
-  if (wg3_len < per * (size_t)T) {
-    free(wg3_buf);
-    wg3_buf = aligned_alloc(64, per * (size_t)T);
-    wg3_len = wg3_buf ? per * (size_t)T : 0;
-    if (wg3_buf == NULL) {
-      snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
-      return -1;
-    }
-  }
+  if (grow_buf(&wg3_buf, &wg3_len, per * (size_t)T) != 0) return -1;
   const wg3_t a = {N, H, W, C, CO, Q, Q + 1, 0, 0, NULL, NULL, NULL};
 #pragma omp parallel for num_threads(T) schedule(static, 1)
   for (int i = 0; i < T; i++) {
@@ -954,14 +963,7 @@ static int conv_wg3(int kind, const double *p, void *const t[4]) {
     memset(db, 0, sizeof(double) * (size_t)CO);
     wg3_rows(a, t[0], t[1], R * i / T, R * (i + 1) / T, block, b, (float *)(b + bb), db);
   }
-  float *dw = t[2];
-  const float *w0 = (const float *)(wg3_buf + bb);
-  for (int64_t j = 0; j < nw; j++) dw[j] = w0[j];
-  for (int i = 1; i < T; i++) {
-    const float *wi = (const float *)(wg3_buf + per * (size_t)i + bb);
-#pragma omp simd
-    for (int64_t j = 0; j < nw; j++) dw[j] += wi[j];
-  }
+  add_partials(t[2], wg3_buf, per, bb, T, nw);
   if (kind == 3) {
     float *db = t[3];
     for (int64_t c = 0; c < CO; c++) {
