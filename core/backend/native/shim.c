@@ -761,9 +761,10 @@ fail:
 
 /*
  * The bf16 weight gradient of a 3x3, stride 1, 'same' convolution with 32 or 64 input channels
- * (every such layer of the book's model but the first), on AVX512-BF16 dot products: oneDNN
- * 2.6's kernel for these (jit_bf16) runs at 125-180 GFLOP/s per core here against ~228 for its
- * forward, and this one at 175-216 with its packing (see the README's mixed-precision section).
+ * (the book model's 32->32, 32->64, 64->64 and 64->128 layers), on AVX512-BF16 dot products:
+ * oneDNN 2.6's kernel for these (jit_bf16) runs at 124-180 GFLOP/s per core here against ~228
+ * for its forward, and this one at 166-216 with its packing (see the README's mixed-precision
+ * section).
  *
  * dW[kh][kw][ci][co] = sum over the output pixels p of x[p shifted by (kh-1, kw-1)][ci] * g[p][co].
  * VDPBF16PS adds two products per lane, so the sum runs over pairs of pixels: g is packed as
