@@ -399,7 +399,7 @@ Deno.test({
   fn: async () => {
     await ensureNative();
     await tf.setBackend("native");
-    // 4x12x12x16 -> 16 (7 MFLOP: on one thread, unsplit) and 8x16x16x32 -> 32 (split by batch)
+    // 4x12x12x16 -> 16 (7 MFLOP: on one thread, unsplit) and 8x16x16x32 -> 32 (the shim's own kernel)
     for (const [n, hw, c] of [[4, 12, 16], [8, 16, 32]]) {
       const r = rng(n + c);
       const [x, f, b, dy] = [[n, hw, hw, c], [3, 3, c, c], [c], [n, hw, hw, c]].map((shape) => {

@@ -416,8 +416,9 @@ function binary(lib: NativeLib, name: string, op: number, args: Args): tf.Tensor
 }
 
 /**
- * Sum, or Mean (`mean`), over axes that form one contiguous block (tfjs's Sum over leading axes;
- * a global average pooling's Mean over H and W), in double; other axes fall back to wasm.
+ * Sum or Mean over axes that form one contiguous block (tfjs's Sum over leading axes, in double;
+ * a global average pooling's Mean over H and W, in float32 as wasm's Mean); other axes fall back
+ * to wasm.
  */
 function reduce(lib: NativeLib, name: "Sum" | "Mean", args: Args): tf.TensorInfo {
   const { x } = args.inputs;

@@ -109,6 +109,7 @@ static void entry_free(entry_t *e) {
 static void bf_free_all(void);
 static double bf16_wgrad_serial_flops;
 static double bf16_wgrad_split_flops;
+static int wg3_disabled;
 static uint8_t *split_buf;
 static size_t split_len;
 static uint8_t *wg3_buf;
@@ -151,6 +152,9 @@ static int cd_init_unlocked(int capacity, int threads) {
     /* CONVDECK_BF16_WGRAD_SPLIT_FLOPS: see bf16_wgrad_split_flops */
     v = getenv("CONVDECK_BF16_WGRAD_SPLIT_FLOPS");
     if (v != NULL && *v != 0) bf16_wgrad_split_flops = atof(v);
+    /* CONVDECK_BF16_OWN_WGRAD=0: see wg3_fits */
+    v = getenv("CONVDECK_BF16_OWN_WGRAD");
+    wg3_disabled = v != NULL && strcmp(v, "0") == 0;
   }
   if (cache != NULL) {
     cd_cache_clear();
@@ -364,12 +368,17 @@ static void bf_free_all(void) {
   }
 }
 
+/* d[i] = x[i] as bfloat16, for n values (multi-threaded when large). */
+static void convert_bf16(uint16_t *d, const float *x, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; i++) d[i] = bf16_of(x[i]);
+}
+
 /* x (n float32) as bfloat16 in conversion buffer k; NULL when out of memory. */
 static uint16_t *to_bf16(int k, const float *x, int64_t n) {
   uint16_t *d = bf_slot(k, n);
   if (d == NULL) return NULL;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) d[i] = bf16_of(x[i]);
+  convert_bf16(d, x, n);
   return d;
 }
 
@@ -421,8 +430,7 @@ static uint16_t *xc_keep(size_t off, const float *x, int64_t n, double *token) {
     if (xc[k].buf == NULL) return NULL;
   }
   uint16_t *d = xc[k].buf;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) d[i] = bf16_of(x[i]);
+  convert_bf16(d, x, n);
   xc[k].token = ++xc_tokens;
   xc[k].off = off;
   xc[k].n = n;
@@ -758,7 +766,6 @@ fail:
   return -1;
 }
 
-
 /*
  * The bf16 weight gradient of a 3x3, stride 1, 'same' convolution with 32 or 64 input channels
  * (the book model's 32->32, 32->64, 64->64 and 64->128 layers), on AVX512-BF16 dot products:
@@ -917,16 +924,12 @@ static size_t wg3_buf_bytes(const double *p, int64_t block) {
 }
 #endif
 
-/* 1 when conv_wg3 takes this weight gradient (p as conv_run) */
+/* 1 when conv_wg3 takes this weight gradient (p as conv_run); CONVDECK_BF16_OWN_WGRAD=0 (read
+ * by cd_init) leaves every one to oneDNN. */
 static int wg3_fits(const double *p) {
 #ifdef WG3
-  static int disabled = -1;
-  if (disabled < 0) {
-    const char *v = getenv("CONVDECK_BF16_OWN_WGRAD");
-    disabled = v != NULL && strcmp(v, "0") == 0;
-  }
   const int64_t C = (int64_t)p[3], CO = (int64_t)p[6];
-  return !disabled && precision && p[4] == 3 && p[5] == 3 && p[7] == p[1] && p[8] == p[2] &&
+  return !wg3_disabled && precision && p[4] == 3 && p[5] == 3 && p[7] == p[1] && p[8] == p[2] &&
          p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 && p[13] == 1 && p[14] == 1 &&
          p[15] == 1 && p[16] == 1 && (C == 32 || C == 64) && CO % 32 == 0 && p[2] >= 6;
 #else
@@ -1453,7 +1456,6 @@ static int cd_binary_unlocked(int op, uint8_t *heap, double n, double nb, const 
   return 0;
 }
 
-/* y[c] = sum over r of x[r * cols + c] (double accumulation). o: x y */
 /*
  * Sums (or means) over one block of contiguous axes: x viewed as outer x rows x cols,
  * y[k][c] = (sum over r of x[k][r][c]) / count. o: x y outer count (count 1: Sum; the number
