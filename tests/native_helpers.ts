@@ -10,6 +10,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { nativeAvailable } from "../core/backend/native/ffi.ts";
 import { registerNativeBackend } from "../core/backend/native/register.ts";
+import { CONV_GRAD_KERNEL } from "../core/backend/native/conv_layer.ts";
 
 /** Whether oneDNN is usable here; the tests are ignored (with this reason printed) if not. */
 export const NATIVE = nativeAvailable();
@@ -141,4 +142,33 @@ export function convGradCalls(k: ConvShape, x: Input, f: Input, dy: Input): Kern
         }) as tf.Tensor,
     },
   ];
+}
+
+/**
+ * The fused conv layer's gradient kernel (ReLU-masked, 3x3 'same', stride 1) as a function of
+ * (x, dy, y, filter): output `i` (0 the weight gradient, 1 the bias gradient) on native, and the
+ * float32 reference (`Conv2DBackpropFilter` / a sum of dy * (y > 0)) on any other backend.
+ * `inputOffTape`: the kernel's hint that no input gradient follows (a first layer's).
+ */
+export function maskedLayerGrad(i: 0 | 1, filterShape: number[], inputOffTape = false) {
+  return (xt: tf.Tensor, dyt: tf.Tensor, yt: tf.Tensor, wt: tf.Tensor): tf.Tensor => {
+    if (tf.getBackend() === "native") {
+      return (tf.engine().runKernel(CONV_GRAD_KERNEL, { dy: dyt, y: yt, x: xt, filter: wt }, {
+        strides: [1, 1],
+        pad: "same",
+        dilations: [1, 1],
+        activation: "relu",
+        hasBias: true,
+        inputOffTape,
+      }) as tf.Tensor[])[i];
+    }
+    const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
+    if (i === 1) return tf.sum(g, [0, 1, 2]);
+    return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
+      strides: [1, 1],
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: filterShape as [number, number, number, number],
+    }) as tf.Tensor;
+  };
 }

@@ -11,6 +11,7 @@ import {
   convGradCalls,
   ensureNative,
   int,
+  maskedLayerGrad,
   NATIVE,
   pick,
   randomInput,
@@ -586,5 +587,113 @@ Deno.test({
     assert.strictEqual((kernelCounts[CONV_INPUT_GRAD_KERNEL]?.native ?? 0) - before, 1);
     tf.dispose([grads.value, ...Object.values(grads.grads), x]);
     model.dispose();
+  },
+});
+
+Deno.test({
+  name: "native: the shim's own float32 3x3 weight-gradient kernel matches cpu, bias included",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { nativeCacheStats } = await import("../core/backend/native/register.ts");
+    const { CONV_GRAD_KERNEL } = await import("../core/backend/native/conv_layer.ts");
+    const r = rng(37);
+    // 1-4 input channels (a first layer: padded row copies) and multiples of 8 (straight from
+    // the tensors); widths down to 2, heights down to 1, several 32-channel output blocks; the
+    // last two span several of the kernel's row chunks, across image boundaries
+    const cases = [
+      { n: 1, h: 1, w: 2, c: 3, co: 32 },
+      { n: 3, h: 5, w: 7, c: 1, co: 64 },
+      { n: 2, h: 9, w: 13, c: 4, co: 32 },
+      { n: 2, h: 3, w: 3, c: 2, co: 32 },
+      { n: 2, h: 6, w: 5, c: 8, co: 96 },
+      { n: 2, h: 8, w: 8, c: 32, co: 32 },
+      { n: 2, h: 30, w: 80, c: 3, co: 32 },
+      { n: 3, h: 30, w: 40, c: 8, co: 32 },
+    ];
+    for (const { n, h, w, c, co } of cases) {
+      const label = `own float32 weight gradient ${n}x${h}x${w}x${c} -> ${co}`;
+      const x = randomInput(r, [n, h, w, c]);
+      const dy = randomInput(r, [n, h, w, co]);
+      const y = randomInput(r, [n, h, w, co]);
+      const filter = randomInput(r, [3, 3, c, co]);
+      const own0 = nativeCacheStats().ownWeightGradients;
+      const grad = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
+          strides: [1, 1],
+          pad: "same",
+          dataFormat: "NHWC",
+          filterShape: [3, 3, c, co],
+        }) as tf.Tensor;
+      await compare(label, "Conv2DBackpropFilter", [x, dy], grad);
+      // the fused layer's kernel: ReLU-masked weight and bias gradients in one call, with the
+      // full masked copy (kept for an input gradient) and without (a first layer's: masked a
+      // chunk at a time)
+      for (const offTape of [false, true]) {
+        for (const i of [0, 1] as const) {
+          await compare(
+            `${label}, masked (${i}${offTape ? ", no input gradient" : ""})`,
+            CONV_GRAD_KERNEL,
+            [x, dy, y, filter],
+            maskedLayerGrad(i, [3, 3, c, co], offTape),
+          );
+        }
+      }
+      assert.strictEqual(
+        nativeCacheStats().ownWeightGradients - own0,
+        5,
+        `${label}: not the own kernel`,
+      );
+      const [a, b] = [await runOn("native", [x, dy], grad), await runOn("native", [x, dy], grad)];
+      assert.deepStrictEqual(a.values, b.values, `${label}: two runs differ`);
+    }
+  },
+});
+
+Deno.test({
+  name: "native conv layer: the input's gradient when the input is not computed on the tape",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    // A first layer's weight gradient skips the masked output gradient its input gradient would
+    // share (its input is not computed under the tape); differentiating with respect to that
+    // input all the same (saliency, pattern ascent) must still give the right input gradient,
+    // and the right weight gradient beside it.
+    const r = rng(41);
+    const inputs = [
+      randomInput(r, [2, 9, 11, 3]),
+      randomInput(r, [3, 3, 3, 32]),
+      randomInput(r, [32]),
+      randomInput(r, [2, 9, 11, 32]),
+    ];
+    const grads = (which: 0 | 1) => (x: tf.Tensor, k: tf.Tensor, b: tf.Tensor, dy: tf.Tensor) => {
+      const layer = tfl.layers.conv2d({
+        filters: 32,
+        kernelSize: 3,
+        padding: "same",
+        activation: "relu",
+        weights: [k, b],
+      });
+      const kernel = () => (layer.getWeights()[0] as tf.Variable);
+      const f = (xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx) as tf.Tensor, dy));
+      layer.apply(x); // builds the layer
+      // another layer's gradient just before leaves its masked output gradient in the shim
+      if (tf.getBackend() === "native") {
+        tf.dispose(maskedLayerGrad(0, [3, 3, 3, 32])(x, tf.neg(dy), dy, k));
+      }
+      const { grads: g } = tf.variableGrads(() => f(x) as tf.Scalar, [kernel()]);
+      const dx = tf.grad(f)(x);
+      const out = which === 0 ? dx : Object.values(g)[0];
+      return tf.keep(out.clone());
+    };
+    const { nativeCacheStats } = await import("../core/backend/native/register.ts");
+    for (const which of [0, 1] as const) {
+      const own0 = nativeCacheStats().ownWeightGradients;
+      const got = await runOn("native", inputs, grads(which));
+      assert(nativeCacheStats().ownWeightGradients > own0, "the own weight gradient did not run");
+      const want = await runOn("cpu", inputs, grads(which));
+      const err = relError(got.values, want.values);
+      assert(err <= TOL, `${which ? "weight" : "input"} gradient: relative error ${err}`);
+    }
   },
 });

@@ -60,6 +60,12 @@ interface ConvAttrs {
   hasBias: boolean;
   /** Run under a gradient tape: the forward keeps x's bf16 copy for the weight gradient. */
   recorded?: boolean;
+  /**
+   * x was not computed under the tape (a model's first layer): its gradient is not expected, so
+   * the weight gradient need not keep the masked output gradient for it (if it is asked for
+   * after all, the input-gradient kernel recomputes that mask: a hint, never a wrong answer).
+   */
+  inputOffTape?: boolean;
 }
 
 /**
@@ -116,6 +122,7 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
       off(dw),
       off(db),
       keptInputs.get(x.dataId) ?? 0,
+      a.inputOffTape ? 1 : 0,
     ]);
     const gen = lib.cd_conv_grad_w(b.wasm.HEAPU8, p, o);
     if (gen < 0) throw new Error(`native backend: ${CONV_GRAD_KERNEL} failed: ${lastError(lib)}`);
@@ -200,6 +207,21 @@ export function fusedConvLayerCalls(): number {
   return layerCalls;
 }
 
+/**
+ * Whether `x` is the output of a kernel on the active gradient tape (by its data, so a reshape
+ * of such an output counts too); true when there is no tape to look at.
+ */
+function computedOnTape(x: tf.Tensor): boolean {
+  const tape = (tf.engine() as unknown as {
+    state: { activeTape: { outputs: tf.Tensor[] }[] | null };
+  }).state.activeTape;
+  if (!tape) return true;
+  for (let i = tape.length - 1; i >= 0; i--) {
+    for (const t of tape[i].outputs) if (t && t.dataId === x.dataId) return true;
+  }
+  return false;
+}
+
 function pair(v: number | number[]): [number, number] {
   return Array.isArray(v) ? [v[0], v[v.length > 1 ? 1 : 0]] : [v, v];
 }
@@ -227,13 +249,15 @@ export function installFusedConvLayers(backendName: string): void {
       return tfjs.call(this, inputs, kwargs);
     }
     const filter = l.kernel.read();
+    const recorded = (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
     const attrs: ConvAttrs = {
       strides: pair(l.strides),
       pad: l.padding,
       dilations: pair(l.dilationRate),
       activation: act,
       hasBias: l.bias !== null,
-      recorded: (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn(),
+      recorded,
+      inputOffTape: recorded && !computedOnTape(x),
     };
     if (filter.dtype !== "float32" || !convFits(info(x.shape, filter.shape, attrs))) {
       return tfjs.call(this, inputs, kwargs);

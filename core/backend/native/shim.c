@@ -110,6 +110,9 @@ static void bf_free_all(void);
 static double bf16_wgrad_serial_flops;
 static double bf16_wgrad_split_flops;
 static int wg3_disabled;
+static int wf3_disabled;
+static uint8_t *wf3_buf;
+static size_t wf3_len;
 static uint8_t *split_buf;
 static size_t split_len;
 static uint8_t *wg3_buf;
@@ -155,6 +158,9 @@ static int cd_init_unlocked(int capacity, int threads) {
     /* CONVDECK_BF16_OWN_WGRAD=0: see wg3_fits */
     v = getenv("CONVDECK_BF16_OWN_WGRAD");
     wg3_disabled = v != NULL && strcmp(v, "0") == 0;
+    /* CONVDECK_FP32_OWN_WGRAD=0: see wf3_fits */
+    v = getenv("CONVDECK_FP32_OWN_WGRAD");
+    wf3_disabled = v != NULL && strcmp(v, "0") == 0;
   }
   if (cache != NULL) {
     cd_cache_clear();
@@ -358,6 +364,9 @@ static void bf_free_all(void) {
   free(wg3_buf);
   wg3_buf = NULL;
   wg3_len = 0;
+  free(wf3_buf);
+  wf3_buf = NULL;
+  wf3_len = 0;
   free(split_buf);
   split_buf = NULL;
   split_len = 0;
@@ -987,8 +996,248 @@ static int conv_wg3(int kind, const double *p, void *const t[4]) {
 #endif
 }
 
-/* How many weight gradients conv_wg3 computed (tests read it). */
-static double cd_own_wgrads_unlocked(void) { return wg3_calls; }
+/*
+ * The float32 weight gradient of a 3x3, stride 1, 'same' convolution with 1-4 or a multiple of 8
+ * input channels and a multiple of 32 output channels (every layer of the book model), on
+ * AVX-512 FMAs. oneDNN 2.6's float32 kernel for these runs at 47-79% of its forward's speed on
+ * these cores, and at 9% for a 3-channel first layer (see the README's speed section).
+ *
+ * dW[kh][kw][ci][co] = sum over the output pixels p of x[p shifted by (kh-1, kw-1)][ci] * g[p][co].
+ * With 8 or more input channels a tile of 8 input by 32 output channels (16 accumulators) runs
+ * over one tap's pixels, which are contiguous in each row of the NHWC tensors: no packing. With
+ * 1-4 input channels (a first layer) a tile is one kernel row kh: the 3C values
+ * x[ih][ow - 1 .. ow + 1][0 .. C) of a zero-padded copy of the input row against 32 output
+ * channels (6C accumulators). Each tile sums a chunk of rows that stays in the L2 cache from
+ * zero and adds that to the thread's gradient (partial sums: float32 error grows with the chunk,
+ * not the batch). Threads take fixed row ranges into gradients of their own, added in thread
+ * order afterwards (deterministic for a thread count); the bias gradient is summed per row in
+ * float32 and across rows in double.
+ */
+#if defined(__x86_64__) && !defined(_MSC_VER) && (defined(__GNUC__) || defined(__clang__))
+#define WF3 1
+#define WF3_TARGET __attribute__((target("avx512f")))
+#include <immintrin.h>
+
+typedef struct {
+  int64_t N, H, W, C, CO;
+} wf3_t;
+
+/* d[ci][co] (row stride CO) += tap (kh, kw) over output rows [r0, r1), input channels
+ * ci0..ci0+7, output channels co0..co0+31 (C a multiple of 8) */
+WF3_TARGET static void wf3_tile(const wf3_t *a, const float *x, const float *g, int64_t grow0,
+                                int kh, int kw, int64_t ci0, int64_t co0, int64_t r0, int64_t r1,
+                                float *d) {
+  const int64_t H = a->H, W = a->W, C = a->C, CO = a->CO;
+  const int64_t w0 = kw == 0 ? 1 : 0, w1 = kw == 2 ? W - 1 : W;
+  __m512 acc[8][2];
+  for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  int64_t n = r0 / H, oh = r0 % H;
+  for (int64_t rr = r0; rr < r1; rr++) {
+    const int64_t ih = oh + kh - 1;
+    if (ih >= 0 && ih < H) {
+      const float *xp = x + (size_t)(((n * H + ih) * W + w0 + kw - 1) * C + ci0);
+      const float *gp = g + (size_t)(((n * H + oh - grow0) * W + w0) * CO + co0);
+      for (int64_t ow = w0; ow < w1; ow++) {
+        const __m512 g0 = _mm512_loadu_ps(gp), g1 = _mm512_loadu_ps(gp + 16);
+        for (int i = 0; i < 8; i++) {
+          const __m512 xv = _mm512_set1_ps(xp[i]);
+          acc[i][0] = _mm512_fmadd_ps(xv, g0, acc[i][0]);
+          acc[i][1] = _mm512_fmadd_ps(xv, g1, acc[i][1]);
+        }
+        xp += C;
+        gp += CO;
+      }
+    }
+    if (++oh == H) oh = 0, n++;
+  }
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 2; j++) {
+      float *q = d + i * CO + 16 * j;
+      _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]));
+    }
+}
+
+/* d[kw][c][co] (rows of kernel row kh: stride CO, K = 3C of them) += kernel row kh over output
+ * rows [r0, r1), output channels co0..co0+31; xpad: the padded input rows from xrow0, (W + 2) * C
+ * floats each (padded row n * (H + 2) + ih + 1 is input row ih of image n) */
+WF3_TARGET static inline __attribute__((always_inline)) void wf3_small(
+    const wf3_t *a, const float *xpad, int64_t xrow0, const float *g, int64_t grow0, int kh,
+    int64_t co0, int64_t r0, int64_t r1, float *d, const int K) {
+  const int64_t H = a->H, W = a->W, C = a->C, CO = a->CO;
+  __m512 acc[12][2];
+  for (int i = 0; i < K; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  int64_t n = r0 / H, oh = r0 % H;
+  for (int64_t rr = r0; rr < r1; rr++) {
+    const float *xp = xpad + (size_t)((n * (H + 2) + oh + kh - xrow0) * (W + 2) * C);
+    const float *gp = g + (size_t)((n * H + oh - grow0) * W * CO + co0);
+    for (int64_t ow = 0; ow < W; ow++) {
+      const __m512 g0 = _mm512_loadu_ps(gp), g1 = _mm512_loadu_ps(gp + 16);
+      for (int i = 0; i < K; i++) {
+        const __m512 xv = _mm512_set1_ps(xp[i]);
+        acc[i][0] = _mm512_fmadd_ps(xv, g0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(xv, g1, acc[i][1]);
+      }
+      xp += C;
+      gp += CO;
+    }
+    if (++oh == H) oh = 0, n++;
+  }
+  for (int i = 0; i < K; i++)
+    for (int j = 0; j < 2; j++) {
+      float *q = d + i * CO + 16 * j;
+      _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]));
+    }
+}
+
+WF3_TARGET static void wf3_tile_small(const wf3_t *a, const float *xpad, int64_t xrow0,
+                                      const float *g, int64_t grow0, int kh, int64_t co0,
+                                      int64_t r0, int64_t r1, float *d) {
+  switch (a->C) {
+    case 1: wf3_small(a, xpad, xrow0, g, grow0, kh, co0, r0, r1, d, 3); break;
+    case 2: wf3_small(a, xpad, xrow0, g, grow0, kh, co0, r0, r1, d, 6); break;
+    case 3: wf3_small(a, xpad, xrow0, g, grow0, kh, co0, r0, r1, d, 9); break;
+    default: wf3_small(a, xpad, xrow0, g, grow0, kh, co0, r0, r1, d, 12); break;
+  }
+}
+
+/* rows per chunk of wf3_rows: its x and g rows (~256 KiB) stay in the L2 cache across the tiles */
+static int64_t wf3_chunk(int64_t W, int64_t C, int64_t CO) {
+  const int64_t chunk = 65536 / (W * (C + CO));
+  return chunk < 1 ? 1 : chunk;
+}
+
+/* output rows [r0, r1) of x and g into dw (HWIO, zeroed here) and db (double, added to); with y,
+ * g is masked by y > 0 a chunk at a time into gm (wf3_chunk rows) first; xpad: the padded rows of
+ * a chunk (1-4 channels) */
+WF3_TARGET static void wf3_rows(wf3_t a, const float *x, const float *g, const float *y,
+                                int64_t r0, int64_t r1, float *xpad, float *gm, float *dw,
+                                double *db) {
+  const int64_t H = a.H, W = a.W, C = a.C, CO = a.CO, chunk = wf3_chunk(W, C, CO);
+  memset(dw, 0, sizeof(float) * (size_t)(9 * C * CO));
+  const float *const g_in = g;
+  for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
+    const int64_t c1 = c0 + chunk < r1 ? c0 + chunk : r1;
+    int64_t grow0 = 0;
+    if (y != NULL) {
+      const int64_t n = (c1 - c0) * W * CO;
+      const float *dy = g_in + (size_t)(c0 * W * CO), *yy = y + (size_t)(c0 * W * CO);
+      for (int64_t i = 0; i < n; i++) gm[i] = yy[i] > 0.f ? dy[i] : 0.f;
+      g = gm;
+      grow0 = c0;
+    }
+    if (C % 8 == 0) {
+      for (int kh = 0; kh < 3; kh++)
+        for (int kw = 0; kw < 3; kw++)
+          for (int64_t ci = 0; ci < C; ci += 8)
+            for (int64_t co = 0; co < CO; co += 32)
+              wf3_tile(&a, x, g, grow0, kh, kw, ci, co, c0, c1,
+                       dw + ((kh * 3 + kw) * C + ci) * CO + co);
+    } else {
+      /* the zero-padded input rows the chunk's output rows read */
+      const int64_t xfirst = (c0 / H) * (H + 2) + c0 % H;
+      const int64_t xlast = ((c1 - 1) / H) * (H + 2) + (c1 - 1) % H + 2;
+      const int64_t PW = (W + 2) * C;
+      for (int64_t xr = xfirst; xr <= xlast; xr++) {
+        float *row = xpad + (size_t)((xr - xfirst) * PW);
+        const int64_t n = xr / (H + 2), ih = xr % (H + 2) - 1;
+        memset(row, 0, sizeof(float) * (size_t)PW);
+        if (ih >= 0 && ih < H)
+          memcpy(row + C, x + (size_t)((n * H + ih) * W * C), sizeof(float) * (size_t)(W * C));
+      }
+      for (int kh = 0; kh < 3; kh++)
+        for (int64_t co = 0; co < CO; co += 32)
+          wf3_tile_small(&a, xpad, xfirst, g, grow0, kh, co, c0, c1, dw + kh * 3 * C * CO + co);
+    }
+    /* the bias gradient: each row's sum per channel in float32, then into db in double */
+    for (int64_t rr = c0; rr < c1; rr++) {
+      const float *row = g + (size_t)((rr - grow0) * W * CO);
+      for (int64_t c = 0; c < CO; c += 16) {
+        __m512 sum = _mm512_setzero_ps();
+        for (int64_t w = 0; w < W; w++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(row + w * CO + c));
+        float f[16];
+        _mm512_storeu_ps(f, sum);
+        for (int k = 0; k < 16; k++) db[c + k] += f[k];
+      }
+    }
+  }
+}
+#endif
+
+/* 1 when conv_wf3 can compute this weight gradient (p as conv_run): its shapes, AVX-512 here (as
+ * oneDNN sees it) and not CONVDECK_FP32_OWN_WGRAD=0 (read by cd_init). With 256 or more input
+ * channels oneDNN's is as fast. */
+static int wf3_shape_fits(const double *p) {
+#ifdef WF3
+  const int64_t C = (int64_t)p[3], CO = (int64_t)p[6];
+  const int isa = (int)dnnl_get_effective_cpu_isa();
+  return !wf3_disabled && p[4] == 3 && p[5] == 3 && p[7] == p[1] && p[8] == p[2] && p[9] == 1 &&
+         p[10] == 1 && p[11] == 1 && p[12] == 1 && p[13] == 1 && p[14] == 1 && p[15] == 1 &&
+         p[16] == 1 && ((C >= 1 && C <= 4) || (C % 8 == 0 && C <= 128)) && CO % 32 == 0 &&
+         p[2] >= 2 && (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+#else
+  (void)p;
+  return 0;
+#endif
+}
+
+/* 1 when conv_wf3 takes this weight gradient in conv_run: float32 precision and its shapes */
+static int wf3_fits(const double *p) { return !precision && wf3_shape_fits(p); }
+
+static double wf3_calls = 0;
+static uint8_t *wf3_buf = NULL;
+static size_t wf3_len = 0;
+
+/* The float32 weight (and with kind 3, bias) gradient by the kernel above; t as conv_run (x and
+ * g in float32); with y, of g masked by y > 0 (g is then dy), a chunk at a time. */
+static int conv_wf3(int kind, const double *p, void *const t[4], const float *y) {
+#ifdef WF3
+  const int64_t N = (int64_t)p[0], H = (int64_t)p[1], W = (int64_t)p[2], C = (int64_t)p[3],
+                CO = (int64_t)p[6], R = N * H, nw = 9 * C * CO, chunk = wf3_chunk(W, C, CO);
+  int T = 1;
+#ifdef _OPENMP
+  T = omp_get_max_threads();
+#endif
+  if (T > R) T = (int)R;
+  if (T > SPLIT_MAX) T = SPLIT_MAX;
+  const int64_t xrows = chunk + 2 * (chunk / H + 2) + 2; /* padded rows a chunk reads, at most */
+  const size_t pb = C % 8 == 0 ? 0 : ((size_t)(xrows * (W + 2) * C) * sizeof(float) + 63) / 64 * 64;
+  const size_t gb = y == NULL ? 0 : ((size_t)(chunk * W * CO) * sizeof(float) + 63) / 64 * 64;
+  const size_t wb = ((size_t)nw * sizeof(float) + 63) / 64 * 64;
+  const size_t db_b = ((size_t)CO * sizeof(double) + 63) / 64 * 64, per = pb + gb + wb + db_b;
+  if (grow_buf(&wf3_buf, &wf3_len, per * (size_t)T) != 0) return -1;
+  const wf3_t a = {N, H, W, C, CO};
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int i = 0; i < T; i++) {
+    uint8_t *b = wf3_buf + per * (size_t)i;
+    double *db = (double *)(b + pb + gb + wb);
+    memset(db, 0, sizeof(double) * (size_t)CO);
+    wf3_rows(a, t[0], t[1], y, R * i / T, R * (i + 1) / T, (float *)b, (float *)(b + pb),
+             (float *)(b + pb + gb), db);
+  }
+  add_partials(t[2], wf3_buf, per, pb + gb, T, nw);
+  if (kind == 3) {
+    float *db = t[3];
+    for (int64_t c = 0; c < CO; c++) {
+      double s = 0;
+      for (int i = 0; i < T; i++)
+        s += ((const double *)(wf3_buf + per * (size_t)i + pb + gb + wb))[c];
+      db[c] = (float)s;
+    }
+  }
+  wf3_calls += 1;
+  return 0;
+#else
+  (void)kind;
+  (void)p;
+  (void)t;
+  (void)y;
+  snprintf(last_error, sizeof last_error, "no own float32 weight-gradient kernel in this build");
+  return -1;
+#endif
+}
+
+/* How many weight gradients conv_wg3 and conv_wf3 computed (tests read it). */
+static double cd_own_wgrads_unlocked(void) { return wg3_calls + wf3_calls; }
 
 /* Below this many FLOPs a bf16 weight gradient runs on one thread, unsplit (see above;
  * CONVDECK_BF16_WGRAD_SPLIT_FLOPS sets it). */
@@ -996,6 +1245,7 @@ static double bf16_wgrad_split_flops = 2e7;
 
 static int conv_run(int kind, const double *p, void *const t[4]) {
   if (kind >= 2 && wg3_fits(p)) return conv_wg3(kind, p, t);
+  if (kind >= 2 && wf3_fits(p)) return conv_wf3(kind, p, t, NULL);
 #ifdef _OPENMP
   if (precision && kind >= 2 && conv_flops(p) < bf16_wgrad_serial_flops) {
     const int nt = omp_get_max_threads();
@@ -1100,8 +1350,8 @@ static void gbuf_release_if_big(void) {
 /*
  * Weight and bias gradients of a convolution with bias and ReLU (act 1) or no activation
  * (act 0): g = act ? dy * (y > 0) : dy, then dw and db in one oneDNN backward-weights
- * primitive. p: as conv_run (act = p[17]); o: dy y x dw db token (token: of x's kept bf16 copy,
- * see xc_keep; 0 for none). Returns the generation number of
+ * primitive. p: as conv_run (act = p[17]); o: dy y x dw db token direct (token: of x's kept bf16
+ * copy, see xc_keep, 0 for none; direct: see below). Returns the generation number of
  * the kept g (> 0; 0 when float32 and act is 0: g is dy itself), or -1 on failure.
  */
 static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const double *o) {
@@ -1112,6 +1362,15 @@ static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const doub
   if (act != 0 && act != 1) {
     snprintf(last_error, sizeof last_error, "conv gradient: activation %d unsupported", act);
     return -1;
+  }
+  /* o[6] set: no input gradient is expected (the layer's input was not computed under the tape,
+   * e.g. a model's first layer): the own float32 kernel masks dy a chunk at a time instead of
+   * writing the whole masked copy an input gradient would share; in bf16 precision too with 1-4
+   * input channels (float32 arithmetic there: more accurate, and faster than bf16's). Generation
+   * 0: an input gradient asked for after all recomputes the mask. */
+  if (o[6] != 0 && wf3_shape_fits(p) && (precision ? p[3] <= 4 : act == 1)) {
+    void *t[4] = {heap + (size_t)o[2], dy, heap + (size_t)o[3], heap + (size_t)o[4]};
+    return conv_wf3(3, p, t, act == 1 ? y : NULL) != 0 ? -1 : 0;
   }
   const int kept = act == 1 || precision;
   if (kept) {
