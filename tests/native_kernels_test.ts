@@ -598,16 +598,17 @@ Deno.test({
     const { nativeCacheStats } = await import("../core/backend/native/register.ts");
     const { CONV_GRAD_KERNEL } = await import("../core/backend/native/conv_layer.ts");
     const r = rng(37);
-    // 1-4 input channels (a first layer: padded row copies) and multiples of 8 (straight from
-    // the tensors); widths down to 2, heights down to 1, several 32-channel output blocks; the
-    // last two span several of the kernel's row chunks, across image boundaries
+    // 1-4 input channels (a first layer: padded row copies; widths down to 2) and multiples of 8
+    // (straight from the tensors; rows of 24 pixels or more); heights down to 1, several
+    // 32-channel output blocks; the last two span several of the kernel's row chunks, across
+    // image boundaries
     const cases = [
       { n: 1, h: 1, w: 2, c: 3, co: 32 },
       { n: 3, h: 5, w: 7, c: 1, co: 64 },
       { n: 2, h: 9, w: 13, c: 4, co: 32 },
       { n: 2, h: 3, w: 3, c: 2, co: 32 },
-      { n: 2, h: 6, w: 5, c: 8, co: 96 },
-      { n: 2, h: 8, w: 8, c: 32, co: 32 },
+      { n: 1, h: 3, w: 24, c: 8, co: 96 },
+      { n: 2, h: 4, w: 25, c: 32, co: 32 },
       { n: 2, h: 30, w: 80, c: 3, co: 32 },
       { n: 3, h: 30, w: 40, c: 8, co: 32 },
     ];
