@@ -595,7 +595,15 @@ Deno.test({
   ignore,
   fn: async () => {
     await ensureNative();
-    const { nativeCacheStats } = await import("../core/backend/native/register.ts");
+    const { nativeCacheStats, nativeOwnKernels } = await import(
+      "../core/backend/native/register.ts"
+    );
+    if (!nativeOwnKernels().fp32) {
+      console.warn(
+        "SKIPPING: the own float32 weight-gradient kernel does not run here (no AVX-512, or turned off)",
+      );
+      return;
+    }
     const { CONV_GRAD_KERNEL } = await import("../core/backend/native/conv_layer.ts");
     const r = rng(37);
     // 1-4 input channels (a first layer: padded row copies; widths down to 2) and multiples of 8
@@ -687,11 +695,16 @@ Deno.test({
       const out = which === 0 ? dx : Object.values(g)[0];
       return tf.keep(out.clone());
     };
-    const { nativeCacheStats } = await import("../core/backend/native/register.ts");
+    const { nativeCacheStats, nativeOwnKernels } = await import(
+      "../core/backend/native/register.ts"
+    );
     for (const which of [0, 1] as const) {
       const own0 = nativeCacheStats().ownWeightGradients;
       const got = await runOn("native", inputs, grads(which));
-      assert(nativeCacheStats().ownWeightGradients > own0, "the own weight gradient did not run");
+      // (where the own kernel does not run, oneDNN's path must give the same gradients)
+      if (nativeOwnKernels().fp32) {
+        assert(nativeCacheStats().ownWeightGradients > own0, "the own weight gradient did not run");
+      }
       const want = await runOn("cpu", inputs, grads(which));
       const err = relError(got.values, want.values);
       assert(err <= TOL, `${which ? "weight" : "input"} gradient: relative error ${err}`);

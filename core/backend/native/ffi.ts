@@ -31,6 +31,7 @@ const SYMBOLS = {
   cd_set_precision: { parameters: ["i32"], result: "i32" },
   cd_xcache_hits: { parameters: [], result: "f64" },
   cd_own_wgrads: { parameters: [], result: "f64" },
+  cd_own_kernels: { parameters: [], result: "i32" },
 } as const;
 
 /** The loaded shim's functions. */

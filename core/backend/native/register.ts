@@ -237,10 +237,31 @@ export interface NativeCacheStats {
    */
   keptInputHits: number;
   /**
-   * bf16 weight gradients computed by the shim's own AVX512-BF16 kernel (3x3, stride 1, 'same'
-   * convolutions of 32 or 64 input channels) instead of oneDNN's, since start.
+   * Weight gradients computed by the shim's own kernels instead of oneDNN's, since start: the
+   * AVX-512 float32 one and the AVX512-BF16 one (3x3, stride 1, 'same' convolutions; see
+   * {@linkcode nativeOwnKernels}).
    */
   ownWeightGradients: number;
+}
+
+/**
+ * Which of the shim's own weight-gradient kernels run here: `fp32` (AVX-512: 3x3, stride-1,
+ * 'same' convolutions with 1-4 input channels, or 8-128 on rows of 24+ pixels, and a multiple of
+ * 32 output channels) and `bf16` (AVX512-BF16: 32 or 64 input channels), each false where the
+ * compiler, the CPU (as oneDNN sees it) or `CONVDECK_FP32_OWN_WGRAD=0` /
+ * `CONVDECK_BF16_OWN_WGRAD=0` rule it out; both false before {@linkcode registerNativeBackend}.
+ *
+ * @example
+ * ```ts
+ * import { nativeOwnKernels, registerNativeBackend } from "./register.ts";
+ * await registerNativeBackend();
+ * console.log(nativeOwnKernels()); // { fp32: true, bf16: true } on a Zen 4
+ * ```
+ */
+export function nativeOwnKernels(): { fp32: boolean; bf16: boolean } {
+  if (!lib) return { fp32: false, bf16: false };
+  const k = lib.cd_own_kernels();
+  return { fp32: (k & 1) !== 0, bf16: (k & 2) !== 0 };
 }
 
 function defaultThreads(): number {

@@ -81,6 +81,7 @@ int cd_cpu_isa(void);
 int cd_set_precision(int precision);
 double cd_xcache_hits(void);
 double cd_own_wgrads(void);
+int cd_own_kernels(void);
 
 static const char * cd_last_error_unlocked(void) { return last_error; }
 
@@ -647,9 +648,11 @@ fail:
  */
 static double bf16_wgrad_serial_flops = 1e300;
 
+#ifdef _OPENMP
 static double conv_flops(const double *p) {
   return 2.0 * p[0] * p[7] * p[8] * p[6] * p[4] * p[5] * p[3];
 }
+#endif
 
 /*
  * dst = the sum of T partial results of n floats, partial i at buf + per * i + off (dst may be
@@ -667,11 +670,26 @@ static void add_partials(float *dst, const uint8_t *buf, size_t per, size_t off,
   }
 }
 
-/* Per-thread streams and buffers (scratchpad, weight and bias gradients) of conv_wgrad_split. */
+#if defined(__x86_64__) && !defined(_MSC_VER) && (defined(__GNUC__) || defined(__clang__))
+/* db[c] = the sum in double, in thread order, of T partial bias gradients of CO doubles, partial i
+ * at buf + per * i + off (the own weight-gradient kernels' bias gradients; built where they are) */
+static void add_bias_partials(float *db, const uint8_t *buf, size_t per, size_t off, int T,
+                              int64_t CO) {
+  for (int64_t c = 0; c < CO; c++) {
+    double s = 0;
+    for (int i = 0; i < T; i++) s += ((const double *)(buf + per * (size_t)i + off))[c];
+    db[c] = (float)s;
+  }
+}
+#endif
+
+/* Per-thread buffers (scratchpad, weight and bias gradients) and streams of conv_wgrad_split. */
 #define SPLIT_MAX 64
-static dnnl_stream_t split_stream[SPLIT_MAX] = {0};
 static uint8_t *split_buf = NULL;
 static size_t split_len = 0;
+
+#ifdef _OPENMP /* used only with OpenMP threads */
+static dnnl_stream_t split_stream[SPLIT_MAX] = {0};
 
 /*
  * A bf16 weight gradient (kind 2, or 3 with the bias) split by batch over T threads, without
@@ -774,6 +792,7 @@ static int conv_wgrad_split(int kind, const double *p, void *const t[4], int T) 
 fail:
   return -1;
 }
+#endif
 
 /*
  * The bf16 weight gradient of a 3x3, stride 1, 'same' convolution with 32 or 64 input channels
@@ -977,14 +996,7 @@ static int conv_wg3(int kind, const double *p, void *const t[4]) {
     wg3_rows(a, t[0], t[1], R * i / T, R * (i + 1) / T, block, b, (float *)(b + bb), db);
   }
   add_partials(t[2], wg3_buf, per, bb, T, nw);
-  if (kind == 3) {
-    float *db = t[3];
-    for (int64_t c = 0; c < CO; c++) {
-      double s = 0;
-      for (int i = 0; i < T; i++) s += ((const double *)(wg3_buf + per * (size_t)i + bb + wb))[c];
-      db[c] = (float)s;
-    }
-  }
+  if (kind == 3) add_bias_partials(t[3], wg3_buf, per, bb + wb, T, CO);
   wg3_calls += 1;
   return 0;
 #else
@@ -1216,15 +1228,7 @@ static int conv_wf3(int kind, const double *p, void *const t[4], const float *y)
              (float *)(b + pb + gb), db);
   }
   add_partials(t[2], wf3_buf, per, pb + gb, T, nw);
-  if (kind == 3) {
-    float *db = t[3];
-    for (int64_t c = 0; c < CO; c++) {
-      double s = 0;
-      for (int i = 0; i < T; i++)
-        s += ((const double *)(wf3_buf + per * (size_t)i + pb + gb + wb))[c];
-      db[c] = (float)s;
-    }
-  }
+  if (kind == 3) add_bias_partials(t[3], wf3_buf, per, pb + gb + wb, T, CO);
   wf3_calls += 1;
   return 0;
 #else
@@ -1239,6 +1243,21 @@ static int conv_wf3(int kind, const double *p, void *const t[4], const float *y)
 
 /* How many weight gradients conv_wg3 and conv_wf3 computed (tests read it). */
 static double cd_own_wgrads_unlocked(void) { return wg3_calls + wf3_calls; }
+
+/* Which own weight-gradient kernels run here (this build, this CPU as oneDNN sees it, not turned
+ * off by CONVDECK_FP32_OWN_WGRAD / CONVDECK_BF16_OWN_WGRAD): 1 the float32 one, 2 the bf16 one. */
+static int cd_own_kernels_unlocked(void) {
+  int k = 0;
+  const int isa = (int)dnnl_get_effective_cpu_isa();
+#ifdef WF3
+  if (!wf3_disabled && (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) k |= 1;
+#endif
+#ifdef WG3
+  if (!wg3_disabled && has_native_bf16()) k |= 2;
+#endif
+  (void)isa;
+  return k;
+}
 
 /* Below this many FLOPs a bf16 weight gradient runs on one thread, unsplit (see above;
  * CONVDECK_BF16_WGRAD_SPLIT_FLOPS sets it). */
@@ -2027,6 +2046,13 @@ double cd_xcache_hits(void) {
 double cd_own_wgrads(void) {
   cd_lock_();
   double r = cd_own_wgrads_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_own_kernels(void) {
+  cd_lock_();
+  int r = cd_own_kernels_unlocked();
   cd_unlock_();
   return r;
 }
