@@ -36,6 +36,7 @@ import {
   relError,
   rng,
   runOn,
+  sameFilterGrad,
 } from "./native_helpers.ts";
 
 /** Tolerance factor of the bf16 bound (see the module comment). */
@@ -289,13 +290,7 @@ Deno.test({
     const r = rng(29);
     const x = randomInput(r, [8, 16, 24, 16]);
     const dy = randomInput(r, [8, 16, 24, 32]);
-    const attrs = { strides: [1, 1] as [number, number], pad: "same" as const };
-    const grad = (a: tf.Tensor, b: tf.Tensor) =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
-        ...attrs,
-        dataFormat: "NHWC",
-        filterShape: [3, 3, 16, 32],
-      }) as tf.Tensor;
+    const grad = sameFilterGrad([3, 3, 16, 32]);
     const own0 = nativeCacheStats().ownWeightGradients;
     const worst = await compareBf16("split weight gradient", "Conv2DBackpropFilter", [x, dy], grad);
     assert(worst <= 1);
@@ -331,13 +326,7 @@ Deno.test({
       const y = randomInput(r, [n, h, w, co]);
       const filter = randomInput(r, [3, 3, c, co]);
       const own0 = nativeCacheStats().ownWeightGradients;
-      const grad = (a: tf.Tensor, b: tf.Tensor) =>
-        tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
-          strides: [1, 1],
-          pad: "same",
-          dataFormat: "NHWC",
-          filterShape: [3, 3, c, co],
-        }) as tf.Tensor;
+      const grad = sameFilterGrad([3, 3, c, co]);
       assert(
         await compareBf16(`own weight gradient ${label}`, "Conv2DBackpropFilter", [x, dy], grad) <=
           1,

@@ -145,6 +145,20 @@ export function convGradCalls(k: ConvShape, x: Input, f: Input, dy: Input): Kern
 }
 
 /**
+ * `Conv2DBackpropFilter` of a stride-1, 'same' convolution with filter shape `filterShape`, as a
+ * function of (x, dy): the weight gradient the own-kernel tests compare.
+ */
+export function sameFilterGrad(filterShape: number[]) {
+  return (xt: tf.Tensor, dyt: tf.Tensor): tf.Tensor =>
+    tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: dyt }, {
+      strides: [1, 1],
+      pad: "same",
+      dataFormat: "NHWC",
+      filterShape: filterShape as [number, number, number, number],
+    }) as tf.Tensor;
+}
+
+/**
  * The fused conv layer's gradient kernel (ReLU-masked, 3x3 'same', stride 1) as a function of
  * (x, dy, y, filter): output `i` (0 the weight gradient, 1 the bias gradient) on native, and the
  * float32 reference (`Conv2DBackpropFilter` / a sum of dy * (y > 0)) on any other backend.
@@ -164,11 +178,6 @@ export function maskedLayerGrad(i: 0 | 1, filterShape: number[], inputOffTape = 
     }
     const g = tf.mul(dyt, tf.cast(tf.greater(yt, 0), "float32"));
     if (i === 1) return tf.sum(g, [0, 1, 2]);
-    return tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: g }, {
-      strides: [1, 1],
-      pad: "same",
-      dataFormat: "NHWC",
-      filterShape: filterShape as [number, number, number, number],
-    }) as tf.Tensor;
+    return sameFilterGrad(filterShape)(xt, g);
   };
 }

@@ -18,6 +18,7 @@ import {
   relError,
   rng,
   runOn,
+  sameFilterGrad,
 } from "./native_helpers.ts";
 import type { Input } from "./native_helpers.ts";
 import { adamRun } from "./helpers/adam_run.ts";
@@ -627,13 +628,7 @@ Deno.test({
       const y = randomInput(r, [n, h, w, co]);
       const filter = randomInput(r, [3, 3, c, co]);
       const own0 = nativeCacheStats().ownWeightGradients;
-      const grad = (a: tf.Tensor, b: tf.Tensor) =>
-        tf.engine().runKernel("Conv2DBackpropFilter", { x: a, dy: b }, {
-          strides: [1, 1],
-          pad: "same",
-          dataFormat: "NHWC",
-          filterShape: [3, 3, c, co],
-        }) as tf.Tensor;
+      const grad = sameFilterGrad([3, 3, c, co]);
       await compare(label, "Conv2DBackpropFilter", [x, dy], grad);
       // the fused layer's kernel: ReLU-masked weight and bias gradients in one call, with the
       // full masked copy (kept for an input gradient) and without (a first layer's: masked a

@@ -112,6 +112,7 @@ static double bf16_wgrad_serial_flops;
 static double bf16_wgrad_split_flops;
 static int wg3_disabled;
 static int wf3_disabled;
+static int wf3_isa; /* AVX-512 as oneDNN sees it (set by cd_init) */
 static uint8_t *wf3_buf;
 static size_t wf3_len;
 static uint8_t *split_buf;
@@ -162,6 +163,8 @@ static int cd_init_unlocked(int capacity, int threads) {
     /* CONVDECK_FP32_OWN_WGRAD=0: see wf3_fits */
     v = getenv("CONVDECK_FP32_OWN_WGRAD");
     wf3_disabled = v != NULL && strcmp(v, "0") == 0;
+    wf3_isa = ((int)dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) ==
+              dnnl_cpu_isa_avx512_core;
   }
   if (cache != NULL) {
     cd_cache_clear();
@@ -354,7 +357,7 @@ static int grow_buf(uint8_t **buf, size_t *len, size_t bytes) {
   *buf = aligned_alloc(64, (bytes + 63) / 64 * 64);
   *len = *buf ? bytes : 0;
   if (*buf == NULL) {
-    snprintf(last_error, sizeof last_error, "out of memory for a bf16 weight gradient");
+    snprintf(last_error, sizeof last_error, "out of memory for a weight gradient's buffers");
     return -1;
   }
   return 0;
@@ -795,6 +798,22 @@ fail:
 #endif
 
 /*
+ * The own 3x3 'same' weight-gradient kernels read the input through its zero-padded rows: padded
+ * row n * (H + 2) + ih + 1 is input row ih of image n (rows 0 and H + 1 of each image are zeros).
+ * Output rows [r0, r1) (n * H + oh) read padded rows *first .. *last.
+ */
+static inline void padded_rows(int64_t r0, int64_t r1, int64_t H, int64_t *first,
+                               int64_t *last) {
+  *first = (r0 / H) * (H + 2) + r0 % H;
+  *last = ((r1 - 1) / H) * (H + 2) + (r1 - 1) % H + 2;
+}
+
+/* at most how many padded rows a run of `rows` output rows reads (with the padding it crosses) */
+static inline int64_t padded_rows_max(int64_t rows, int64_t H) {
+  return rows + 2 * (rows / H + 2) + 2;
+}
+
+/*
  * The bf16 weight gradient of a 3x3, stride 1, 'same' convolution with 32 or 64 input channels
  * (the book model's 32->32, 32->64, 64->64 and 64->128 layers), on AVX512-BF16 dot products:
  * oneDNN 2.6's kernel for these (jit_bf16) runs at 124-180 GFLOP/s per core here against ~228
@@ -921,8 +940,8 @@ WG3_TARGET static void wg3_rows(wg3_t a, const uint16_t *x, const uint16_t *g, i
   if (chunk < 1) chunk = 1;
   for (int64_t b0 = r0; b0 < r1; b0 += block) {
     const int64_t b1 = b0 + block < r1 ? b0 + block : r1;
-    const int64_t xfirst = (b0 / H) * (H + 2) + b0 % H;
-    const int64_t xlast = ((b1 - 1) / H) * (H + 2) + (b1 - 1) % H + 2;
+    int64_t xfirst, xlast;
+    padded_rows(b0, b1, H, &xfirst, &xlast);
     const size_t xbytes = (size_t)((xlast - xfirst + 1) * P * C) * 4;
     a.Xe = (uint32_t *)buf;
     a.Xo = (uint32_t *)(buf + (xbytes + 63) / 64 * 64);
@@ -946,7 +965,7 @@ WG3_TARGET static void wg3_rows(wg3_t a, const uint16_t *x, const uint16_t *g, i
 static size_t wg3_buf_bytes(const double *p, int64_t block) {
   const int64_t H = (int64_t)p[1], W = (int64_t)p[2], C = (int64_t)p[3], CO = (int64_t)p[6];
   const int64_t Q = (W + 1) / 2, P = Q + 1;
-  const int64_t xrows = block + 2 * (block / H + 2) + 2; /* with the padding rows crossed */
+  const int64_t xrows = padded_rows_max(block, H);
   const size_t xbytes = ((size_t)(xrows * P * C) * 4 + 63) / 64 * 64;
   return 2 * xbytes + (size_t)(block * Q * CO) * 4 + 64;
 }
@@ -1034,14 +1053,42 @@ typedef struct {
   int64_t N, H, W, C, CO;
 } wf3_t;
 
+/* acc[i] += x[p][i] * g[p][0..31] over `count` pixels p, K values of x a pixel (xp, next pixel C
+ * floats on) against 32 output channels (gp, next pixel CO floats on) */
+WF3_TARGET static inline __attribute__((always_inline)) void wf3_pixels(
+    __m512 acc[12][2], const float *xp, const float *gp, int64_t count, int64_t C, int64_t CO,
+    const int K) {
+  for (int64_t p = 0; p < count; p++) {
+    const __m512 g0 = _mm512_loadu_ps(gp), g1 = _mm512_loadu_ps(gp + 16);
+    for (int i = 0; i < K; i++) {
+      const __m512 xv = _mm512_set1_ps(xp[i]);
+      acc[i][0] = _mm512_fmadd_ps(xv, g0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(xv, g1, acc[i][1]);
+    }
+    xp += C;
+    gp += CO;
+  }
+}
+
+/* d[i][0..31] (row stride CO) += acc[i] for K rows */
+WF3_TARGET static inline __attribute__((always_inline)) void wf3_store(float *d, int64_t CO,
+                                                                       __m512 acc[12][2],
+                                                                       const int K) {
+  for (int i = 0; i < K; i++)
+    for (int j = 0; j < 2; j++) {
+      float *q = d + i * CO + 16 * j;
+      _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]));
+    }
+}
+
 /* d[ci][co] (row stride CO) += tap (kh, kw) over output rows [r0, r1), input channels
- * ci0..ci0+7, output channels co0..co0+31 (C a multiple of 8) */
+ * ci0..ci0+7, output channels co0..co0+31 (C a multiple of 8); g's row r0 - grow0 is row r0 */
 WF3_TARGET static void wf3_tile(const wf3_t *a, const float *x, const float *g, int64_t grow0,
                                 int kh, int kw, int64_t ci0, int64_t co0, int64_t r0, int64_t r1,
                                 float *d) {
   const int64_t H = a->H, W = a->W, C = a->C, CO = a->CO;
   const int64_t w0 = kw == 0 ? 1 : 0, w1 = kw == 2 ? W - 1 : W;
-  __m512 acc[8][2];
+  __m512 acc[12][2];
   for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   int64_t n = r0 / H, oh = r0 % H;
   for (int64_t rr = r0; rr < r1; rr++) {
@@ -1049,29 +1096,16 @@ WF3_TARGET static void wf3_tile(const wf3_t *a, const float *x, const float *g, 
     if (ih >= 0 && ih < H) {
       const float *xp = x + (size_t)(((n * H + ih) * W + w0 + kw - 1) * C + ci0);
       const float *gp = g + (size_t)(((n * H + oh - grow0) * W + w0) * CO + co0);
-      for (int64_t ow = w0; ow < w1; ow++) {
-        const __m512 g0 = _mm512_loadu_ps(gp), g1 = _mm512_loadu_ps(gp + 16);
-        for (int i = 0; i < 8; i++) {
-          const __m512 xv = _mm512_set1_ps(xp[i]);
-          acc[i][0] = _mm512_fmadd_ps(xv, g0, acc[i][0]);
-          acc[i][1] = _mm512_fmadd_ps(xv, g1, acc[i][1]);
-        }
-        xp += C;
-        gp += CO;
-      }
+      wf3_pixels(acc, xp, gp, w1 - w0, C, CO, 8);
     }
     if (++oh == H) oh = 0, n++;
   }
-  for (int i = 0; i < 8; i++)
-    for (int j = 0; j < 2; j++) {
-      float *q = d + i * CO + 16 * j;
-      _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]));
-    }
+  wf3_store(d, CO, acc, 8);
 }
 
 /* d[kw][c][co] (rows of kernel row kh: stride CO, K = 3C of them) += kernel row kh over output
  * rows [r0, r1), output channels co0..co0+31; xpad: the padded input rows from xrow0, (W + 2) * C
- * floats each (padded row n * (H + 2) + ih + 1 is input row ih of image n) */
+ * floats each (see padded_rows) */
 WF3_TARGET static inline __attribute__((always_inline)) void wf3_small(
     const wf3_t *a, const float *xpad, int64_t xrow0, const float *g, int64_t grow0, int kh,
     int64_t co0, int64_t r0, int64_t r1, float *d, const int K) {
@@ -1082,23 +1116,10 @@ WF3_TARGET static inline __attribute__((always_inline)) void wf3_small(
   for (int64_t rr = r0; rr < r1; rr++) {
     const float *xp = xpad + (size_t)((n * (H + 2) + oh + kh - xrow0) * (W + 2) * C);
     const float *gp = g + (size_t)((n * H + oh - grow0) * W * CO + co0);
-    for (int64_t ow = 0; ow < W; ow++) {
-      const __m512 g0 = _mm512_loadu_ps(gp), g1 = _mm512_loadu_ps(gp + 16);
-      for (int i = 0; i < K; i++) {
-        const __m512 xv = _mm512_set1_ps(xp[i]);
-        acc[i][0] = _mm512_fmadd_ps(xv, g0, acc[i][0]);
-        acc[i][1] = _mm512_fmadd_ps(xv, g1, acc[i][1]);
-      }
-      xp += C;
-      gp += CO;
-    }
+    wf3_pixels(acc, xp, gp, W, C, CO, K);
     if (++oh == H) oh = 0, n++;
   }
-  for (int i = 0; i < K; i++)
-    for (int j = 0; j < 2; j++) {
-      float *q = d + i * CO + 16 * j;
-      _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc[i][j]));
-    }
+  wf3_store(d, CO, acc, K);
 }
 
 WF3_TARGET static void wf3_tile_small(const wf3_t *a, const float *xpad, int64_t xrow0,
@@ -1146,8 +1167,8 @@ WF3_TARGET static void wf3_rows(wf3_t a, const float *x, const float *g, const f
                        dw + ((kh * 3 + kw) * C + ci) * CO + co);
     } else {
       /* the zero-padded input rows the chunk's output rows read */
-      const int64_t xfirst = (c0 / H) * (H + 2) + c0 % H;
-      const int64_t xlast = ((c1 - 1) / H) * (H + 2) + (c1 - 1) % H + 2;
+      int64_t xfirst, xlast;
+      padded_rows(c0, c1, H, &xfirst, &xlast);
       const int64_t PW = (W + 2) * C;
       for (int64_t xr = xfirst; xr <= xlast; xr++) {
         float *row = xpad + (size_t)((xr - xfirst) * PW);
@@ -1176,17 +1197,17 @@ WF3_TARGET static void wf3_rows(wf3_t a, const float *x, const float *g, const f
 #endif
 
 /* 1 when conv_wf3 can compute this weight gradient (p as conv_run): its shapes, AVX-512 here (as
- * oneDNN sees it) and not CONVDECK_FP32_OWN_WGRAD=0 (read by cd_init). oneDNN's is as fast or
+ * oneDNN sees it) and not CONVDECK_FP32_OWN_WGRAD=0 (both read once by cd_init). oneDNN's is as fast or
  * faster with 256 input channels and on rows under 24 pixels (8-16 px: 5-20% faster, its rows
  * are short for this tiling), slower on the wide rows of 28-224 px images. */
 static int wf3_shape_fits(const double *p) {
 #ifdef WF3
   const int64_t C = (int64_t)p[3], CO = (int64_t)p[6];
-  const int isa = (int)dnnl_get_effective_cpu_isa();
-  return !wf3_disabled && p[4] == 3 && p[5] == 3 && p[7] == p[1] && p[8] == p[2] && p[9] == 1 &&
-         p[10] == 1 && p[11] == 1 && p[12] == 1 && p[13] == 1 && p[14] == 1 && p[15] == 1 &&
-         p[16] == 1 && ((C >= 1 && C <= 4) || (C % 8 == 0 && C <= 128 && p[2] >= 24)) &&
-         CO % 32 == 0 && p[2] >= 2 && (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+  return wf3_isa && !wf3_disabled && p[4] == 3 && p[5] == 3 && p[7] == p[1] && p[8] == p[2] &&
+         p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 && p[13] == 1 && p[14] == 1 &&
+         p[15] == 1 && p[16] == 1 &&
+         ((C >= 1 && C <= 4) || (C % 8 == 0 && C <= 128 && p[2] >= 24)) && CO % 32 == 0 &&
+         p[2] >= 2;
 #else
   (void)p;
   return 0;
@@ -1212,7 +1233,7 @@ static int conv_wf3(int kind, const double *p, void *const t[4], const float *y)
 #endif
   if (T > R) T = (int)R;
   if (T > SPLIT_MAX) T = SPLIT_MAX;
-  const int64_t xrows = chunk + 2 * (chunk / H + 2) + 2; /* padded rows a chunk reads, at most */
+  const int64_t xrows = padded_rows_max(chunk, H);
   const size_t pb = C % 8 == 0 ? 0 : ((size_t)(xrows * (W + 2) * C) * sizeof(float) + 63) / 64 * 64;
   const size_t gb = y == NULL ? 0 : ((size_t)(chunk * W * CO) * sizeof(float) + 63) / 64 * 64;
   const size_t wb = ((size_t)nw * sizeof(float) + 63) / 64 * 64;
@@ -1248,14 +1269,12 @@ static double cd_own_wgrads_unlocked(void) { return wg3_calls + wf3_calls; }
  * off by CONVDECK_FP32_OWN_WGRAD / CONVDECK_BF16_OWN_WGRAD): 1 the float32 one, 2 the bf16 one. */
 static int cd_own_kernels_unlocked(void) {
   int k = 0;
-  const int isa = (int)dnnl_get_effective_cpu_isa();
 #ifdef WF3
-  if (!wf3_disabled && (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) k |= 1;
+  if (!wf3_disabled && wf3_isa) k |= 1;
 #endif
 #ifdef WG3
   if (!wg3_disabled && has_native_bf16()) k |= 2;
 #endif
-  (void)isa;
   return k;
 }
 
