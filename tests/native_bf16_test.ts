@@ -25,6 +25,13 @@ import {
 } from "../core/backend/native/register.ts";
 import { trainStep } from "../core/train/train_step.ts";
 import {
+  isPacked,
+  markPacked,
+  type PackedHost,
+  packingOn,
+  setPacking,
+} from "../core/backend/native/packed.ts";
+import {
   convGradCalls,
   ensureNative,
   type Input,
@@ -525,6 +532,209 @@ Deno.test({
         const err = relError(got.values, want.values);
         assert(err <= 1e-5, `${c} channels, output ${i}: relative error ${err}`);
       }
+    }
+  },
+});
+
+/** True when every value is a bf16 value (the low 16 bits of its float32 bits are zero). */
+function allBf16(v: Float32Array): boolean {
+  const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
+  return u.every((b) => (b & 0xffff) === 0);
+}
+
+/** A 3x3 'same' ReLU conv layer from `cin` to `cout` channels with seeded weights. */
+function seededConv(cin: number, cout: number, seed: number): tfl.layers.Layer {
+  const layer = tfl.layers.conv2d({
+    filters: cout,
+    kernelSize: 3,
+    padding: "same",
+    activation: "relu",
+    kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+    biasInitializer: tfl.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed }),
+  });
+  layer.build([null, null, null, cin]);
+  return layer;
+}
+
+Deno.test({
+  name: "bf16: conv outputs stay bf16 (packed) between the fused layers; any other reader gets " +
+    "their bf16 values",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    const r = rng(41);
+    const xi = randomInput(r, [2, 9, 11, 16]);
+    const x = tf.tensor(xi.data, xi.shape);
+    const conv1 = seededConv(16, 32, 1), conv2 = seededConv(32, 16, 2);
+    const start = tf.memory().numTensors;
+    setNativePrecision("bf16");
+    try {
+      if (!packingOn()) {
+        console.warn("SKIPPING packed activations: CONVDECK_BF16_ACTIVATIONS=0");
+        return;
+      }
+      // float32 activations (packing off) as the reference: the same bf16 convolutions
+      setPacking(false);
+      const ref1 = conv1.apply(x) as tf.Tensor;
+      assert(!isPacked(ref1));
+      const want1 = ref1.dataSync().slice();
+      setPacking(true);
+      const y1 = conv1.apply(x) as tf.Tensor;
+      assert(isPacked(y1), "a fused conv layer's output is not packed");
+      const flat = tf.reshape(y1, [-1]);
+      assert(isPacked(flat), "a reshape shares the packed data");
+      const y2 = conv2.apply(y1) as tf.Tensor; // reads y1 as it is
+      assert(isPacked(y1) && isPacked(y2), "the next conv layer expanded its input");
+      // wasm's Sigmoid reads float32: y1 is expanded first, in place, into its bf16 values
+      const sig = tf.sigmoid(y1);
+      assert(!isPacked(y1) && !isPacked(flat), "Sigmoid read y1 packed");
+      const got1 = y1.dataSync() as Float32Array;
+      assert(allBf16(got1), "the expanded values are not bf16 values");
+      for (let i = 0; i < want1.length; i++) {
+        // the float32 output rounded to bf16: within half a bf16 ulp (2^-8 relative)
+        const d = Math.abs(got1[i] - want1[i]);
+        assert(d <= 2 ** -8 * Math.abs(want1[i]) + 1e-30, `y1[${i}]: ${got1[i]} vs ${want1[i]}`);
+      }
+      assert.deepStrictEqual(flat.dataSync(), got1, "the reshape reads other values");
+      const wantSig = tf.tidy(() => tf.sigmoid(tf.tensor(got1, y1.shape)).dataSync());
+      assert.deepStrictEqual(sig.dataSync(), wantSig, "Sigmoid of the expanded values");
+      // a native element-wise kernel (Add) and async reads expand too
+      const y2vals = await y2.data();
+      assert(allBf16(y2vals as Float32Array) && !isPacked(y2));
+      const y1b = conv1.apply(x) as tf.Tensor;
+      const y3 = conv2.apply(y1b) as tf.Tensor;
+      assert(isPacked(y3));
+      const plus = tf.add(y3, 1);
+      assert(!isPacked(y3));
+      assert.deepStrictEqual(y3.dataSync(), y2vals, "the same layers, other values");
+      const wantPlus = Float32Array.from(y2vals as Float32Array, (v) => Math.fround(v + 1));
+      assert.deepStrictEqual(plus.dataSync(), wantPlus, "Add of the expanded values");
+      // the next layer's input was y1's bf16 values either way: a conv of the expanded y1
+      // gives y2's values exactly
+      const got1t = tf.tensor(got1, y1.shape);
+      const again = conv2.apply(got1t) as tf.Tensor;
+      assert.deepStrictEqual(again.dataSync(), y2vals, "a packed input read other values");
+      // a packed tensor left over when the precision goes back to fp32 is expanded before use
+      const y4 = conv1.apply(x) as tf.Tensor;
+      setNativePrecision("fp32");
+      assert(!packingOn() && isPacked(y4));
+      const fp = conv2.apply(y4) as tf.Tensor;
+      assert(!isPacked(y4) && !isPacked(fp));
+      const y4t = tf.tensor(y4.dataSync(), y4.shape);
+      const fpWant = conv2.apply(y4t) as tf.Tensor;
+      assert.deepStrictEqual(fp.dataSync(), fpWant.dataSync());
+      tf.dispose([ref1, y1, flat, y2, sig, y1b, y3, plus, got1t, again, y4, fp, y4t, fpWant]);
+      assert.strictEqual(tf.memory().numTensors, start, "tensors left");
+    } finally {
+      setNativePrecision("fp32");
+      x.dispose();
+      for (const w of [...conv1.weights, ...conv2.weights]) w.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "bf16: a packed tensor expands in place at any size (the shim's cd_bf16_expand)",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    setNativePrecision("bf16");
+    try {
+      const b = tf.backend() as unknown as PackedHost;
+      for (const n of [1, 2, 3, 4095, 4096, 4097, 8195, 65537, 100003]) {
+        const t = tf.zeros([n]);
+        // bf16 values 1, 2, ... (exact up to 256, then rounded) in the first half of the buffer
+        const off = b.dataIdMap.get(t.dataId)!.memoryOffset;
+        const bits = new Uint16Array(b.wasm.HEAPU8.buffer, off, n);
+        const want = new Float32Array(n);
+        const u = new Uint32Array(want.buffer);
+        for (let i = 0; i < n; i++) {
+          bits[i] = (new Uint32Array(Float32Array.of(i + 1 - n / 2).buffer)[0] >>> 16) & 0xffff;
+          u[i] = bits[i] << 16;
+        }
+        markPacked(t);
+        assert.deepStrictEqual(t.dataSync(), want, `n = ${n}`);
+        assert(!isPacked(t));
+        t.dispose();
+      }
+    } finally {
+      setNativePrecision("fp32");
+    }
+  },
+});
+
+Deno.test({
+  name: "bf16: training with packed activations matches float32 activations within bf16 " +
+    "rounding, no tensor or oneDNN object left",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    const SIZE = 12, BATCH = 4, CLASSES = 5;
+    const r = rng(9);
+    const x = tf.tensor4d(Float32Array.from({ length: BATCH * SIZE * SIZE * 3 }, r), [
+      BATCH,
+      SIZE,
+      SIZE,
+      3,
+    ]);
+    const labels = tf.tensor1d(Int32Array.from({ length: BATCH }, (_, i) => i % CLASSES), "int32");
+    // the book's blocks: conv-conv-pool, conv-conv, global average pool, dense, softmax
+    const grads = (packed: boolean) => {
+      setPacking(packed);
+      let seed = 3;
+      const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
+      const m = tfl.sequential();
+      for (const [i, filters] of [16, 16, 32, 32].entries()) {
+        m.add(tfl.layers.conv2d({
+          filters,
+          kernelSize: 3,
+          padding: "same",
+          activation: "relu",
+          kernelInitializer: init(),
+          ...(i === 0 ? { inputShape: [SIZE, SIZE, 3] } : {}),
+        }));
+        if (i === 1) m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+      }
+      m.add(tfl.layers.globalAveragePooling2d({}));
+      m.add(tfl.layers.dense({ units: CLASSES, activation: "softmax", kernelInitializer: init() }));
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.variableGrads(() =>
+        tf.losses.softmaxCrossEntropy(tf.oneHot(labels, CLASSES), m.apply(x) as tf.Tensor)
+      );
+      const out = [value.dataSync()[0], ...m.trainableWeights.map((w) => grads[w.originalName])]
+        .map((g) => typeof g === "number" ? Float32Array.of(g) : g.dataSync().slice());
+      tf.dispose([value, ...Object.values(grads)]);
+      assert.strictEqual(tf.memory().numTensors, before, "tensors left by a step");
+      m.dispose();
+      return out;
+    };
+    setNativePrecision("bf16");
+    try {
+      if (!packingOn()) return;
+      const counts = () => kernelCounts["ConvdeckReluMaxPoolGrad"]?.native ?? 0;
+      const pools = counts();
+      const on = grads(true);
+      assert(counts() > pools, "the ReLU max pool's gradient did not run");
+      const off = grads(false);
+      for (let i = 0; i < on.length; i++) {
+        let d2 = 0, n2 = 0;
+        for (let j = 0; j < on[i].length; j++) {
+          d2 += (on[i][j] - off[i][j]) ** 2;
+          n2 += off[i][j] ** 2;
+        }
+        // the same bf16 convolutions on the same bf16 inputs; what differs is the last conv's
+        // output rounded to bf16 before the average pool, and the gradients rounded to bf16
+        // one kernel earlier (their order of rounding against the masks and max pools)
+        const rel = Math.sqrt(d2 / Math.max(n2, 1e-30));
+        assert(rel < 1e-2, `gradient ${i}: packed vs float32 activations: ${rel} (L2, relative)`);
+      }
+      assert.strictEqual(nativeCacheStats().liveObjects, 0, "oneDNN memory objects leaked");
+    } finally {
+      setNativePrecision("fp32");
+      tf.dispose([x, labels]);
     }
   },
 });

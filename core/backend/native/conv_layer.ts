@@ -28,6 +28,7 @@ import {
   type WasmLikeBackend,
 } from "./kernels.ts";
 import { isMaskedFor, markReluOutput } from "./pool_layer.ts";
+import { markPacked, packingOn, readPacked } from "./packed.ts";
 
 /** Forward kernel: conv + bias + activation; its gradient is {@linkcode CONV_GRAD_KERNEL}. */
 export const CONV_KERNEL = "ConvdeckConv2D";
@@ -94,17 +95,26 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const a = args.attrs as unknown as ConvAttrs;
     const x: tf.TensorInfo = args.inputs.x;
     const keep = a.recorded ? (token: number) => keptInputs.set(x.dataId, token) : undefined;
-    return convForward(lib, "FusedConv2D", {
-      ...args,
-      attrs: {
-        strides: a.strides,
-        pad: a.pad,
-        dataFormat: "NHWC",
-        dilations: a.dilations,
-        activation: a.activation,
-      } as unknown as tf.NamedAttrMap,
-    }, keep);
+    return convForward(
+      lib,
+      "FusedConv2D",
+      {
+        ...args,
+        attrs: {
+          strides: a.strides,
+          pad: a.pad,
+          dataFormat: "NHWC",
+          dilations: a.dilations,
+          activation: a.activation,
+        } as unknown as tf.NamedAttrMap,
+      },
+      keep,
+      true,
+    );
   };
+  /** Bit i set: the i-th tensor is packed and read as it is (./packed.ts). */
+  const packedFlags = (b: WasmLikeBackend, ...ts: tf.TensorInfo[]) =>
+    ts.reduce((f, t, i) => f | (readPacked(lib, b, t) ? 1 << i : 0), 0);
   const grads = (args: Args) => {
     const { dy, y, x, filter } = args.inputs;
     const a = args.attrs as unknown as ConvAttrs;
@@ -123,6 +133,7 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
       off(db),
       keptInputs.get(x.dataId) ?? 0,
       a.inputOffTape ? 1 : 0,
+      packedFlags(b, dy, y, x),
     ]);
     const gen = lib.cd_conv_grad_w(b.wasm.HEAPU8, p, o);
     if (gen < 0) throw new Error(`native backend: ${CONV_GRAD_KERNEL} failed: ${lastError(lib)}`);
@@ -138,10 +149,13 @@ export function convLayerKernelConfigs(lib: NativeLib, backendName: string): tf.
     const dx = b.makeOutput(a.xShape, "float32");
     const off = (t: tf.TensorInfo) => offset(b, t);
     const p = convParams(ci, a.activation === "relu" && !isMaskedFor(dy, y) ? 1 : 0, 0, true);
-    const o = new Float64Array([off(dy), off(y), off(filter), off(dx)]);
+    const dxPacked = packingOn();
+    const flags = packedFlags(b, dy, y) | (dxPacked ? 4 : 0);
+    const o = new Float64Array([off(dy), off(y), off(filter), off(dx), flags]);
     if (lib.cd_conv_grad_x(b.wasm.HEAPU8, p, a.generation, o) !== 0) {
       throw new Error(`native backend: ${CONV_INPUT_GRAD_KERNEL} failed: ${lastError(lib)}`);
     }
+    if (dxPacked) markPacked(dx);
     countKernel(CONV_INPUT_GRAD_KERNEL, true);
     return dx;
   };

@@ -27,6 +27,8 @@ const SYMBOLS = {
   cd_conv_grad_w: { parameters: ["buffer", "buffer", "buffer"], result: "f64" },
   cd_conv_grad_x: { parameters: ["buffer", "buffer", "f64", "buffer"], result: "i32" },
   cd_adam: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  cd_bf16_expand: { parameters: ["buffer", "f64", "f64"], result: "i32" },
+  cd_bf16_activations: { parameters: [], result: "i32" },
   cd_cpu_isa: { parameters: [], result: "i32" },
   cd_set_precision: { parameters: ["i32"], result: "i32" },
   cd_xcache_hits: { parameters: [], result: "f64" },

@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NativeLib } from "./ffi.ts";
 import { lastError } from "./ffi.ts";
+import { markPacked, packingOn, readPacked, unpack, unpackingKernel } from "./packed.ts";
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use. */
 export interface WasmLikeBackend extends tf.KernelBackend {
@@ -175,13 +176,15 @@ function conv2dInfo(
 /**
  * Conv2D / FusedConv2D forward on oneDNN (a wasm fallback for cases it does not cover). With
  * `keep`, the shim keeps x's bf16 copy for the layer's weight gradient (bf16 precision only) and
- * `keep` gets its token (0: none kept).
+ * `keep` gets its token (0: none kept). With `packed` (the fused conv layer), x may be a packed
+ * tensor, read as it is, and y is written packed while packing is on (./packed.ts).
  */
 export function convForward(
   lib: NativeLib,
   name: string,
   args: Args,
   keep?: (token: number) => void,
+  packed = false,
 ): tf.TensorInfo {
   const { x, filter } = args.inputs;
   const bias: tf.TensorInfo | undefined = args.inputs.bias;
@@ -194,8 +197,10 @@ export function convForward(
     act === undefined || preluActivationWeights !== undefined || !allFloat(x, filter, bias) ||
     !convFits(ci) || (bias !== undefined && tf.util.sizeFromShape(bias.shape) !== ci.outChannels)
   ) {
+    unpack(lib, b, x);
     return fallback(name, args) as tf.TensorInfo;
   }
+  const xPacked = packed && readPacked(lib, b, x), yPacked = packed && packingOn();
   const out = b.makeOutput(ci.outShape, "float32");
   const o = new Float64Array([
     offset(b, x),
@@ -203,10 +208,12 @@ export function convForward(
     bias ? offset(b, bias) : 0,
     offset(b, out),
     0, // kind 3: the token of x's kept bf16 copy, written by the shim
+    (xPacked ? 1 : 0) | (yPacked ? 2 : 0),
   ]);
   const p = convParams(ci, act, a.leakyreluAlpha ?? 0.2, bias !== undefined);
   check(lib, lib.cd_conv(keep ? 3 : 0, b.wasm.HEAPU8, p, o), name);
   keep?.(o[4]);
+  if (yPacked) markPacked(out);
   countKernel(name, true);
   return out;
 }
@@ -349,7 +356,7 @@ function maxPool(lib: NativeLib, args: Args): tf.TensorInfo {
   const ci = poolInfo(x, args.attrs as unknown as PoolAttrs);
   if (!allFloat(x) || !convFits(ci)) return fallback("MaxPool", args) as tf.TensorInfo;
   const out = b.makeOutput(ci.outShape, "float32");
-  const o = new Float64Array([offset(b, x), offset(b, out)]);
+  const o = new Float64Array([offset(b, x), offset(b, out), 0]); // 0: float32 (not packed)
   check(lib, lib.cd_maxpool(b.wasm.HEAPU8, poolParams(ci), o), "MaxPool");
   countKernel("MaxPool", true);
   return out;
@@ -361,7 +368,7 @@ function maxPoolGrad(lib: NativeLib, args: Args): tf.TensorInfo {
   const ci = poolInfo(input, args.attrs as unknown as PoolAttrs);
   if (!allFloat(dy, input)) return fallback("MaxPoolGrad", args) as tf.TensorInfo;
   const out = b.makeOutput(input.shape, "float32");
-  const o = new Float64Array([offset(b, dy), offset(b, input), offset(b, out)]);
+  const o = new Float64Array([offset(b, dy), offset(b, input), offset(b, out), 0]); // float32
   check(lib, lib.cd_maxpool_grad(b.wasm.HEAPU8, poolParams(ci), o), "MaxPoolGrad");
   countKernel("MaxPoolGrad", true);
   return out;
@@ -474,10 +481,15 @@ export const NATIVE_KERNEL_NAMES = [
   "Cast",
 ] as const;
 
-/** Kernel configs for `backendName`, bound to the loaded shim. */
+/**
+ * Kernel configs for `backendName`, bound to the loaded shim. Each expands packed inputs first
+ * (./packed.ts) but Identity, which shares the data (packed or not) of its input.
+ */
 export function nativeKernelConfigs(lib: NativeLib, backendName: string): tf.KernelConfig[] {
-  const f = (kernelName: string, fn: (args: Args) => tf.TensorInfo) =>
-    kernelConfig(kernelName, backendName, fn);
+  const f = (kernelName: string, fn: (args: Args) => tf.TensorInfo) => {
+    const config = kernelConfig(kernelName, backendName, fn);
+    return kernelName === "Identity" ? config : unpackingKernel(lib, config);
+  };
   return [
     f("Conv2D", (a) => convForward(lib, "Conv2D", a)),
     f("FusedConv2D", (a) => convForward(lib, "FusedConv2D", a)),

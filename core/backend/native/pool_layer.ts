@@ -30,6 +30,7 @@ import {
   poolParams,
   type WasmLikeBackend,
 } from "./kernels.ts";
+import { markPacked, packingOn, readPacked } from "./packed.ts";
 
 /** Forward kernel: max pooling of a ReLU output (the same numbers as tfjs's MaxPool). */
 export const RELU_POOL_KERNEL = "ConvdeckReluMaxPool";
@@ -62,9 +63,13 @@ export function reluPoolKernelConfigs(lib: NativeLib, backendName: string): tf.K
     const ci = poolInfo(x, args.attrs as unknown as PoolAttrs);
     const out = b.makeOutput(ci.outShape, "float32");
     const off = (t: tf.TensorInfo) => offset(b, t);
-    if (lib.cd_maxpool(b.wasm.HEAPU8, poolParams(ci), new Float64Array([off(x), off(out)]))) {
+    // A packed x (./packed.ts) is pooled in bf16 into a packed output: the same values.
+    const packed = readPacked(lib, b, x);
+    const o = new Float64Array([off(x), off(out), packed ? 1 : 0]);
+    if (lib.cd_maxpool(b.wasm.HEAPU8, poolParams(ci), o)) {
       throw new Error(`native backend: ${RELU_POOL_KERNEL} failed: ${lastError(lib)}`);
     }
+    if (packed) markPacked(out);
     countKernel(RELU_POOL_KERNEL, true);
     return out;
   };
@@ -74,10 +79,14 @@ export function reluPoolKernelConfigs(lib: NativeLib, backendName: string): tf.K
     const ci = poolInfo(x, args.attrs as unknown as PoolAttrs);
     const dx = b.makeOutput(x.shape, "float32");
     const off = (t: tf.TensorInfo) => offset(b, t);
-    const o = new Float64Array([off(dy), off(x), off(dx)]);
-    if (lib.cd_maxpool_grad(b.wasm.HEAPU8, poolParams(ci, true), o) !== 0) {
+    const flags = (readPacked(lib, b, dy) ? 1 : 0) | (readPacked(lib, b, x) ? 2 : 0) |
+      (packingOn() ? 4 : 0);
+    const o = new Float64Array([off(dy), off(x), off(dx), flags]);
+    const rc = lib.cd_maxpool_grad(b.wasm.HEAPU8, poolParams(ci, true), o);
+    if (rc < 0) {
       throw new Error(`native backend: ${RELU_POOL_GRAD_KERNEL} failed: ${lastError(lib)}`);
     }
+    if (rc === 1) markPacked(dx); // the shim writes dx packed where it can (2x2 windows)
     maskedFor.set(dx.dataId, x.dataId);
     countKernel(RELU_POOL_GRAD_KERNEL, true);
     return dx;

@@ -20,6 +20,7 @@ import { adamKernelConfig, type AdamRunner, installFusedAdam } from "../fused_ad
 import { convGradConfig, convLayerKernelConfigs, installFusedConvLayers } from "./conv_layer.ts";
 import { installReluPoolLayers, reluPoolGradConfig, reluPoolKernelConfigs } from "./pool_layer.ts";
 import { enableGradientMemorySaver } from "../grad_memory.ts";
+import { type PackedHost, setPacking, unpack, unpackingKernel } from "./packed.ts";
 
 /** The backend name. */
 
@@ -61,6 +62,27 @@ class NativeBackend extends BackendWasm {
   /** Releases the oneDNN primitives; the shared WebAssembly module stays with `wasm`. */
   override dispose(): void {
     lib?.cd_cache_clear();
+  }
+
+  /** The data, expanded into float32 first when it is a packed activation (./packed.ts). */
+  override readSync(
+    dataId: tf.DataId,
+    start?: number,
+    end?: number,
+  ): tf.backend_util.BackendValues {
+    this.unpackData(dataId);
+    return super.readSync(dataId, start, end);
+  }
+
+  /** As {@linkcode NativeBackend.readSync}. */
+  override read(dataId: tf.DataId): Promise<tf.backend_util.BackendValues> {
+    this.unpackData(dataId);
+    return super.read(dataId);
+  }
+
+  private unpackData(dataId: tf.DataId): void {
+    const d = this.dataIdMap.get(dataId);
+    if (lib && d) unpack(lib, this as unknown as PackedHost, { dataId, ...d });
   }
 }
 
@@ -107,13 +129,22 @@ export function syncNativeKernels(): number {
   for (const k of tf.getKernelsForBackend("wasm")) {
     if (ownKernels.has(k.kernelName)) continue;
     const mine = tf.getKernel(k.kernelName, NATIVE_BACKEND);
-    if (mine && mine.kernelFunc === k.kernelFunc && mine.setupFunc === k.setupFunc) continue;
+    const from = mine && (copiedFrom.get(mine.kernelFunc) ?? mine.kernelFunc);
+    if (mine && from === k.kernelFunc && mine.setupFunc === k.setupFunc) continue;
     if (mine) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
-    tf.registerKernel({ ...k, backendName: NATIVE_BACKEND });
+    const copy = { ...k, backendName: NATIVE_BACKEND };
+    // wasm's kernels read float32 data: packed activations are expanded first (./packed.ts);
+    // Reshape shares its input's data, packed or not.
+    const config = lib && k.kernelName !== "Reshape" ? unpackingKernel(lib, copy) : copy;
+    copiedFrom.set(config.kernelFunc, k.kernelFunc);
+    tf.registerKernel(config);
     n++;
   }
   return n;
 }
+
+/** The `wasm` kernel function each copied kernel of `native` runs. */
+const copiedFrom = new WeakMap<tf.KernelFunc, tf.KernelFunc>();
 
 /** The number of oneDNN threads in use (0 before registration). */
 export function nativeThreads(): number {
@@ -163,6 +194,7 @@ export function setNativePrecision(precision: NativePrecision): NativePrecision 
     throw new Error(`--precision bf16: ${lastError(lib)}`);
   }
   precisionInUse = precision;
+  setPacking(precision === "bf16" && lib.cd_bf16_activations() === 1);
   return precisionInUse;
 }
 

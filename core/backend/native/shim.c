@@ -77,6 +77,8 @@ int cd_unary(int op, uint8_t *heap, double n, double alpha, const double *o);
 int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o);
 int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o);
 int cd_adam(uint8_t *heap, const double *p, const double *o);
+int cd_bf16_expand(uint8_t *heap, double n, double off);
+int cd_bf16_activations(void);
 int cd_cpu_isa(void);
 int cd_set_precision(int precision);
 double cd_xcache_hits(void);
@@ -113,6 +115,7 @@ static double bf16_wgrad_split_flops;
 static int wg3_disabled;
 static int wf3_disabled;
 static int wf3_isa; /* AVX-512 as oneDNN sees it (set by cd_init) */
+static int bf16_acts_off; /* CONVDECK_BF16_ACTIVATIONS=0 (read by cd_init) */
 static uint8_t *wf3_buf;
 static size_t wf3_len;
 static uint8_t *split_buf;
@@ -163,6 +166,9 @@ static int cd_init_unlocked(int capacity, int threads) {
     /* CONVDECK_FP32_OWN_WGRAD=0: see wf3_fits */
     v = getenv("CONVDECK_FP32_OWN_WGRAD");
     wf3_disabled = v != NULL && strcmp(v, "0") == 0;
+    /* CONVDECK_BF16_ACTIVATIONS=0: see cd_bf16_activations */
+    v = getenv("CONVDECK_BF16_ACTIVATIONS");
+    bf16_acts_off = v != NULL && strcmp(v, "0") == 0;
     wf3_isa = ((int)dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) ==
               dnnl_cpu_isa_avx512_core;
   }
@@ -333,6 +339,47 @@ static inline uint16_t bf16_of(float f) {
   return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* bfloat16 -> float32 (exact). */
+static inline float f32_of(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* Value i of a float32 array, or of a bf16 one when bf (a packed tensor, see cd_bf16_expand). */
+static inline float ld_act(const void *a, int64_t i, int bf) {
+  return bf ? f32_of(((const uint16_t *)a)[i]) : ((const float *)a)[i];
+}
+
+/*
+ * bf16 activations between layers (bf16 precision only): a tensor the caller marks "packed"
+ * holds its n values as bf16 in the first half of its float32 buffer. The conv layer kernels,
+ * the max pool and their gradients read and write such tensors (flags in their o arrays: the
+ * conversions and half the memory traffic of float32 activations saved); anything else has the
+ * caller expand the tensor first, here, in place: value i moves from bytes [2i, 2i + 2) to
+ * [4i, 4i + 4). Values [ceil(n/2), n) are written past every bf16 value, so they go in
+ * parallel; then the upper half of the rest the same way, and so on; the last few from the end
+ * down.
+ */
+static int cd_bf16_expand_unlocked(uint8_t *heap, double n_, double off) {
+  const uint16_t *h = (const uint16_t *)(heap + (size_t)off);
+  float *f = (float *)(heap + (size_t)off);
+  int64_t hi = (int64_t)n_;
+  while (hi > 4096) {
+    const int64_t lo = (hi + 1) / 2; /* 4 lo >= 2 hi: no write reaches a value of [0, hi) */
+#pragma omp parallel for simd schedule(static) if (hi - lo > 32768)
+    for (int64_t i = lo; i < hi; i++) f[i] = f32_of(h[i]);
+    hi = lo;
+  }
+  for (int64_t i = hi - 1; i >= 0; i--) f[i] = f32_of(h[i]);
+  return 0;
+}
+
+/* 1 when the caller should keep activations packed in bf16 precision (cd_bf16_expand); 0 when
+ * CONVDECK_BF16_ACTIVATIONS=0 (float32 activations between layers, as before). */
+static int cd_bf16_activations_unlocked(void) { return !bf16_acts_off; }
+
 /* Conversion buffers, grown on demand. */
 #define BF_SLOTS 3
 static uint16_t *bf_buf[BF_SLOTS] = {0};
@@ -495,10 +542,15 @@ static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_me
  * kind 0 forward (t: x w b y), 1 backward data (t: dy w dx), 2 backward weights (t: x dy dw),
  * 3 backward weights and bias (t: x dy dw db).
  */
+/* 1 while a cd_conv forward (kind 0) or cd_conv_grad_x (kind 1) writes its output in bf16 (a
+ * packed tensor, see cd_bf16_expand); set and cleared by those two around conv_run. */
+static int conv_out_bf16 = 0;
+
 static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t **prepare) {
   double key[MAX_KEY];
   const int NP = 20;
-  key[0] = kind + 10 * precision;
+  const int obf = kind <= 1 && conv_out_bf16;
+  key[0] = kind + 10 * precision + 100 * obf;
   memcpy(key + 1, p, sizeof(double) * NP);
   dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL, rpd = NULL;
   dnnl_primitive_attr_t attr = NULL;
@@ -509,7 +561,8 @@ static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t
   const int act = (int)p[17], has_bias = kind == 3 || (kind == 0 && (int)p[19]);
   if (e == NULL) {
     dnnl_memory_desc_t src, wu, wany, bias, dst, hsrc, hdst;
-    /* bf16: every convolution input (x, dy, weights) in bf16, outputs (y, dx, dw, db) f32 */
+    /* bf16: every convolution input (x, dy, weights) in bf16, outputs (y, dx, dw, db) f32,
+     * y and dx in bf16 where conv_out_bf16 says */
     const dnnl_data_type_t lo = precision ? dnnl_bf16 : dnnl_f32;
     dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, KH, KW}, bd = {CO}, dd = {N, CO, OH, OW};
     dnnl_dims_t strides = {(dnnl_dim_t)p[9], (dnnl_dim_t)p[10]};
@@ -517,13 +570,15 @@ static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t
     dnnl_dims_t pl = {(dnnl_dim_t)p[13], (dnnl_dim_t)p[14]};
     dnnl_dims_t pr = {(dnnl_dim_t)p[15], (dnnl_dim_t)p[16]};
     dnnl_convolution_desc_t fd, bd_;
-    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, kind == 1 ? dnnl_f32 : lo, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, kind == 1 && !obf ? dnnl_f32 : lo,
+                                     dnnl_nhwc));
     CHK(dnnl_memory_desc_init_by_tag(&hsrc, 4, sd, lo, dnnl_nhwc));
     CHK(dnnl_memory_desc_init_by_tag(&wu, 4, wd, dnnl_f32, dnnl_hwio));
     CHK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, kind >= 2 ? dnnl_f32 : lo,
                                      dnnl_format_tag_any));
     CHK(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
-    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, kind == 0 ? dnnl_f32 : lo, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, kind == 0 && !obf ? dnnl_f32 : lo,
+                                     dnnl_nhwc));
     CHK(dnnl_memory_desc_init_by_tag(&hdst, 4, dd, lo, dnnl_nhwc));
     attr = make_attr(kind == 0 ? act : 0, (float)p[18]);
     if (kind == 0) {
@@ -1140,21 +1195,27 @@ static int64_t wf3_chunk(int64_t W, int64_t C, int64_t CO) {
 }
 
 /* output rows [r0, r1) of x and g into dw (HWIO, zeroed here) and db (double, added to); with y,
- * g is masked by y > 0 a chunk at a time into gm (wf3_chunk rows) first; xpad: the padded rows of
- * a chunk (1-4 channels) */
-WF3_TARGET static void wf3_rows(wf3_t a, const float *x, const float *g, const float *y,
+ * or with a packed g (bf bit 0; bit 1: y is packed, see cd_bf16_expand), g is first copied a
+ * chunk at a time into gm (wf3_chunk rows), as float32, masked by y > 0; xpad: the padded rows
+ * of a chunk (1-4 channels) */
+WF3_TARGET static void wf3_rows(wf3_t a, const float *x, const void *g_in, const void *y, int bf,
                                 int64_t r0, int64_t r1, float *xpad, float *gm, float *dw,
                                 double *db) {
   const int64_t H = a.H, W = a.W, C = a.C, CO = a.CO, chunk = wf3_chunk(W, C, CO);
   memset(dw, 0, sizeof(float) * (size_t)(9 * C * CO));
-  const float *const g_in = g;
+  const float *g = g_in;
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
     const int64_t c1 = c0 + chunk < r1 ? c0 + chunk : r1;
     int64_t grow0 = 0;
-    if (y != NULL) {
-      const int64_t n = (c1 - c0) * W * CO;
-      const float *dy = g_in + (size_t)(c0 * W * CO), *yy = y + (size_t)(c0 * W * CO);
-      for (int64_t i = 0; i < n; i++) gm[i] = yy[i] > 0.f ? dy[i] : 0.f;
+    if (y != NULL || (bf & 1)) {
+      const int64_t n = (c1 - c0) * W * CO, at = c0 * W * CO;
+      const int gbf = bf & 1, ybf = (bf & 2) != 0;
+      if (y != NULL) {
+        for (int64_t i = 0; i < n; i++)
+          gm[i] = ld_act(y, at + i, ybf) > 0.f ? ld_act(g_in, at + i, gbf) : 0.f;
+      } else {
+        for (int64_t i = 0; i < n; i++) gm[i] = ld_act(g_in, at + i, gbf);
+      }
       g = gm;
       grow0 = c0;
     }
@@ -1222,8 +1283,9 @@ static uint8_t *wf3_buf = NULL;
 static size_t wf3_len = 0;
 
 /* The float32 weight (and with kind 3, bias) gradient by the kernel above; t as conv_run (x and
- * g in float32); with y, of g masked by y > 0 (g is then dy), a chunk at a time. */
-static int conv_wf3(int kind, const double *p, void *const t[4], const float *y) {
+ * g in float32, or g packed: bf bit 0); with y (packed: bf bit 1), of g masked by y > 0 (g is
+ * then dy), a chunk at a time. */
+static int conv_wf3(int kind, const double *p, void *const t[4], const void *y, int bf) {
 #ifdef WF3
   const int64_t N = (int64_t)p[0], H = (int64_t)p[1], W = (int64_t)p[2], C = (int64_t)p[3],
                 CO = (int64_t)p[6], R = N * H, nw = 9 * C * CO, chunk = wf3_chunk(W, C, CO);
@@ -1235,7 +1297,8 @@ static int conv_wf3(int kind, const double *p, void *const t[4], const float *y)
   if (T > SPLIT_MAX) T = SPLIT_MAX;
   const int64_t xrows = padded_rows_max(chunk, H);
   const size_t pb = C % 8 == 0 ? 0 : ((size_t)(xrows * (W + 2) * C) * sizeof(float) + 63) / 64 * 64;
-  const size_t gb = y == NULL ? 0 : ((size_t)(chunk * W * CO) * sizeof(float) + 63) / 64 * 64;
+  const size_t gb =
+      y == NULL && !(bf & 1) ? 0 : ((size_t)(chunk * W * CO) * sizeof(float) + 63) / 64 * 64;
   const size_t wb = ((size_t)nw * sizeof(float) + 63) / 64 * 64;
   const size_t db_b = ((size_t)CO * sizeof(double) + 63) / 64 * 64, per = pb + gb + wb + db_b;
   if (grow_buf(&wf3_buf, &wf3_len, per * (size_t)T) != 0) return -1;
@@ -1245,7 +1308,7 @@ static int conv_wf3(int kind, const double *p, void *const t[4], const float *y)
     uint8_t *b = wf3_buf + per * (size_t)i;
     double *db = (double *)(b + pb + gb + wb);
     memset(db, 0, sizeof(double) * (size_t)CO);
-    wf3_rows(a, t[0], t[1], y, R * i / T, R * (i + 1) / T, (float *)b, (float *)(b + pb),
+    wf3_rows(a, t[0], t[1], y, bf, R * i / T, R * (i + 1) / T, (float *)b, (float *)(b + pb),
              (float *)(b + pb + gb), db);
   }
   add_partials(t[2], wf3_buf, per, pb + gb, T, nw);
@@ -1257,6 +1320,7 @@ static int conv_wf3(int kind, const double *p, void *const t[4], const float *y)
   (void)p;
   (void)t;
   (void)y;
+  (void)bf;
   snprintf(last_error, sizeof last_error, "no own float32 weight-gradient kernel in this build");
   return -1;
 #endif
@@ -1284,7 +1348,7 @@ static double bf16_wgrad_split_flops = 2e7;
 
 static int conv_run(int kind, const double *p, void *const t[4]) {
   if (kind >= 2 && wg3_fits(p)) return conv_wg3(kind, p, t);
-  if (kind >= 2 && wf3_fits(p)) return conv_wf3(kind, p, t, NULL);
+  if (kind >= 2 && wf3_fits(p)) return conv_wf3(kind, p, t, NULL, 0);
 #ifdef _OPENMP
   if (precision && kind >= 2 && conv_flops(p) < bf16_wgrad_serial_flops) {
     const int nt = omp_get_max_threads();
@@ -1303,7 +1367,9 @@ static int conv_run(int kind, const double *p, void *const t[4]) {
 /*
  * Convolution on tensors in the wasm heap (byte offsets). kind and p as conv_run;
  * o: kind 0 x w b y, 1 dy w dx, 2 x dy dw; kind 3: a forward (o as kind 0) whose input is kept
- * in bf16 for the weight gradient (xc_keep), its token written to o[4] (0: not kept).
+ * in bf16 for the weight gradient (xc_keep), its token written to o[4] (0: not kept). Kinds 0
+ * and 3 read o[5] too, packed-tensor flags (bf16 precision only, see cd_bf16_expand): bit 0 x
+ * is packed (read as it is: neither converted nor kept), bit 1 write y packed.
  */
 static int64_t conv_in_len(const double *p) {
   return (int64_t)p[0] * (int64_t)p[1] * (int64_t)p[2] * (int64_t)p[3];
@@ -1323,19 +1389,27 @@ static int cd_conv_unlocked(int kind, uint8_t *heap, const double *p, double *o)
     snprintf(last_error, sizeof last_error, "unknown conv kind %d", kind);
     return -1;
   }
+  const int flags = kind == 0 ? (int)o[5] : 0;
+  if (flags != 0 && !precision) {
+    snprintf(last_error, sizeof last_error, "a packed (bf16) tensor in float32 precision");
+    return -1;
+  }
   void *t[4] = {heap + (size_t)o[0], heap + (size_t)o[1], heap + (size_t)o[2], NULL};
   if (kind == 0) {
     t[2] = (int)p[19] ? heap + (size_t)o[2] : NULL;
     t[3] = heap + (size_t)o[3];
   }
-  if (precision) {
+  if (precision && !(flags & 1)) {
     /* the activation inputs in bf16 (weights: the primitive's own reorder converts them) */
     void *kept = keep ? xc_keep((size_t)o[0], t[0], conv_in_len(p), &o[4]) : NULL;
     t[0] = kept ? kept : to_bf16(0, t[0], kind == 1 ? conv_out_len(p) : conv_in_len(p));
     if (t[0] == NULL) return -1;
     if (kind == 2 && (t[1] = to_bf16(1, t[1], conv_out_len(p))) == NULL) return -1;
   }
-  return conv_run(kind, p, t);
+  conv_out_bf16 = (flags & 2) != 0;
+  const int rc = conv_run(kind, p, t);
+  conv_out_bf16 = 0;
+  return rc;
 }
 
 /*
@@ -1349,8 +1423,11 @@ static void *gbuf = NULL;
 static size_t gbuf_len = 0;
 #define GBUF_KEEP ((size_t)64 << 20)
 
-/* g into gbuf (masked by y > 0 when mask); returns gbuf, or NULL when out of memory. */
-static void *grad_out(const float *dy, const float *y, int64_t n, int mask) {
+/* g into gbuf (masked by y > 0 when mask); returns gbuf, or NULL when out of memory. dy and y
+ * may be packed (bf16, see cd_bf16_expand: dybf, ybf; bf16 precision only); a packed dy that
+ * needs no mask is returned as it is (the caller must then not take it for gbuf). */
+static void *grad_out(const void *dy, const void *y, int64_t n, int mask, int dybf, int ybf) {
+  if (dybf && !mask) return (void *)dy;
   const size_t bytes = (precision ? sizeof(uint16_t) : sizeof(float)) * (size_t)n;
   if (gbuf_len < bytes || (gbuf_len > GBUF_KEEP && bytes < gbuf_len / 2)) {
     free(gbuf);
@@ -1361,19 +1438,27 @@ static void *grad_out(const float *dy, const float *y, int64_t n, int mask) {
     snprintf(last_error, sizeof last_error, "out of memory for a conv gradient");
     return NULL;
   }
-  if (precision) {
+  if (precision && dybf) {
+    /* masked bf16 from bf16: the same bits where y > 0 */
     uint16_t *g = gbuf;
+    const uint16_t *d = dy;
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) g[i] = ld_act(y, i, ybf) > 0.f ? d[i] : 0;
+  } else if (precision) {
+    uint16_t *g = gbuf;
+    const float *d = dy;
     if (mask) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-      for (int64_t i = 0; i < n; i++) g[i] = bf16_of(y[i] > 0.f ? dy[i] : 0.f);
+      for (int64_t i = 0; i < n; i++) g[i] = bf16_of(ld_act(y, i, ybf) > 0.f ? d[i] : 0.f);
     } else {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-      for (int64_t i = 0; i < n; i++) g[i] = bf16_of(dy[i]);
+      for (int64_t i = 0; i < n; i++) g[i] = bf16_of(d[i]);
     }
   } else {
     float *g = gbuf;
+    const float *d = dy, *yf = y;
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0.f ? dy[i] : 0.f;
+    for (int64_t i = 0; i < n; i++) g[i] = yf[i] > 0.f ? d[i] : 0.f;
   }
   return gbuf;
 }
@@ -1389,65 +1474,79 @@ static void gbuf_release_if_big(void) {
 /*
  * Weight and bias gradients of a convolution with bias and ReLU (act 1) or no activation
  * (act 0): g = act ? dy * (y > 0) : dy, then dw and db in one oneDNN backward-weights
- * primitive. p: as conv_run (act = p[17]); o: dy y x dw db token direct (token: of x's kept bf16
- * copy, see xc_keep, 0 for none; direct: see below). Returns the generation number of
- * the kept g (> 0; 0 when float32 and act is 0: g is dy itself), or -1 on failure.
+ * primitive. p: as conv_run (act = p[17]); o: dy y x dw db token direct flags (token: of x's
+ * kept bf16 copy, see xc_keep, 0 for none; direct: see below; flags, bf16 precision only: bit 0
+ * dy, bit 1 y, bit 2 x is packed, see cd_bf16_expand). Returns the generation number of the
+ * kept g (> 0; 0 when g is dy itself: float32 without the ReLU, or a packed dy without a
+ * mask), or -1 on failure.
  */
 static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const double *o) {
-  const int act = (int)p[17];
-  float *dy = (float *)(heap + (size_t)o[0]);
-  const float *y = (const float *)(heap + (size_t)o[1]);
+  const int act = (int)p[17], flags = (int)o[7];
+  void *dy = heap + (size_t)o[0];
+  const void *y = heap + (size_t)o[1];
   void *g = dy;
   if (act != 0 && act != 1) {
     snprintf(last_error, sizeof last_error, "conv gradient: activation %d unsupported", act);
     return -1;
   }
+  if (flags != 0 && !precision) {
+    snprintf(last_error, sizeof last_error, "a packed (bf16) tensor in float32 precision");
+    return -1;
+  }
   /* o[6] set: no input gradient is expected (the layer's input was not computed under the tape,
    * e.g. a model's first layer): the own float32 kernel masks dy a chunk at a time instead of
    * writing the whole masked copy an input gradient would share; in bf16 precision too with 1-4
-   * input channels (float32 arithmetic there: more accurate, and faster than bf16's). Generation
-   * 0: an input gradient asked for after all recomputes the mask. */
-  if (o[6] != 0 && wf3_shape_fits(p) && (precision ? p[3] <= 4 : act == 1)) {
+   * float32 input channels (float32 arithmetic there: more accurate, and faster than bf16's).
+   * Generation 0: an input gradient asked for after all recomputes the mask. */
+  if (o[6] != 0 && !(flags & 4) && wf3_shape_fits(p) &&
+      (precision ? p[3] <= 4 : act == 1)) {
     void *t[4] = {heap + (size_t)o[2], dy, heap + (size_t)o[3], heap + (size_t)o[4]};
-    return conv_wf3(3, p, t, act == 1 ? y : NULL) != 0 ? -1 : 0;
+    return conv_wf3(3, p, t, act == 1 ? y : NULL, flags & 3) != 0 ? -1 : 0;
   }
   const int kept = act == 1 || precision;
   if (kept) {
-    g = grad_out(dy, y, conv_out_len(p), act == 1);
+    g = grad_out(dy, y, conv_out_len(p), act == 1, flags & 1, (flags & 2) != 0);
     if (g == NULL) return -1;
-    gbuf_gen += 1;
+    if (g != dy) gbuf_gen += 1;
   }
   void *x = heap + (size_t)o[2];
-  if (precision) {
+  if (precision && !(flags & 4)) {
     void *kept = xc_find(o[5], (size_t)o[2], conv_in_len(p));
     if ((x = kept ? kept : to_bf16(0, x, conv_in_len(p))) == NULL) return -1;
   }
   void *t[4] = {x, g, heap + (size_t)o[3], heap + (size_t)o[4]};
   if (conv_run(3, p, t) != 0) return -1;
-  return kept ? gbuf_gen : 0;
+  return kept && g != dy ? gbuf_gen : 0;
 }
 
 /*
  * Input gradient of the same convolution: backward data from g, the gradient kept by
  * cd_conv_grad_w when `gen` is still current, else recomputed from dy and y.
- * p: as conv_run; o: dy y w dx.
+ * p: as conv_run; o: dy y w dx flags (bf16 precision only: bit 0 dy, bit 1 y is packed, bit 2
+ * write dx packed; see cd_bf16_expand).
  */
 static int cd_conv_grad_x_unlocked(uint8_t *heap, const double *p, double gen, const double *o) {
-  const int act = (int)p[17];
-  float *dy = (float *)(heap + (size_t)o[0]);
-  const float *y = (const float *)(heap + (size_t)o[1]);
+  const int act = (int)p[17], flags = (int)o[4];
+  void *dy = heap + (size_t)o[0];
+  const void *y = heap + (size_t)o[1];
   void *g = dy;
+  if (flags != 0 && !precision) {
+    snprintf(last_error, sizeof last_error, "a packed (bf16) tensor in float32 precision");
+    return -1;
+  }
   if (act == 1 || precision) {
     if (gen != gbuf_gen || gen <= 0 || gbuf == NULL) {
-      g = grad_out(dy, y, conv_out_len(p), act == 1);
+      g = grad_out(dy, y, conv_out_len(p), act == 1, flags & 1, (flags & 2) != 0);
       if (g == NULL) return -1;
-      gbuf_gen += 1;
+      if (g != dy) gbuf_gen += 1;
     } else {
       g = gbuf;
     }
   }
   void *t[4] = {g, heap + (size_t)o[2], heap + (size_t)o[3], NULL};
+  conv_out_bf16 = (flags & 4) != 0;
   const int rc = conv_run(1, p, t);
+  conv_out_bf16 = 0;
   if (act == 1) gbuf_release_if_big();
   return rc;
 }
@@ -1528,12 +1627,17 @@ fail:
 }
 
 /*
- * Max pooling forward, NHWC. p: N H W C KH KW OH OW sH sW pT pL pB pR; o: x y
+ * Max pooling forward, NHWC. p: N H W C KH KW OH OW sH sW pT pL pB pR; o: x y packed (packed:
+ * x is a packed tensor, y is written packed, see cd_bf16_expand; bf16 precision only)
  */
 static int cd_maxpool_unlocked(uint8_t *heap, const double *p, const double *o) {
   double key[MAX_KEY];
-  const int NP = 14;
-  key[0] = 200;
+  const int NP = 14, packed = o[2] != 0;
+  if (packed && !precision) {
+    snprintf(last_error, sizeof last_error, "a packed (bf16) tensor in float32 precision");
+    return -1;
+  }
+  key[0] = 200 + packed;
   memcpy(key + 1, p, sizeof(double) * NP);
   dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_attr_t attr = NULL;
@@ -1547,8 +1651,9 @@ static int cd_maxpool_unlocked(uint8_t *heap, const double *p, const double *o) 
     dnnl_dims_t dil = {0, 0}, pl = {(dnnl_dim_t)p[10], (dnnl_dim_t)p[11]},
                 pr = {(dnnl_dim_t)p[12], (dnnl_dim_t)p[13]};
     dnnl_pooling_v2_desc_t pdsc;
-    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dnnl_f32, dnnl_nhwc));
-    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dnnl_f32, dnnl_nhwc));
+    const dnnl_data_type_t dt = packed ? dnnl_bf16 : dnnl_f32;
+    CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, dt, dnnl_nhwc));
+    CHK(dnnl_memory_desc_init_by_tag(&dst, 4, dd, dt, dnnl_nhwc));
     CHK(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, dnnl_pooling_max, &src,
                                           &dst, s, k, dil, pl, pr));
     attr = make_attr(0, 0.f);
@@ -1587,62 +1692,96 @@ fail:
 }
 
 /*
+ * cd_maxpool_grad's 2x2, stride-2 windows (every pool of the book's model): each input is in at
+ * most one window, so every dx is written once, with no zeroing pass and no read-modify-write
+ * (the same numbers: 0 + dy is dy). Rows and columns no window covers (odd sizes) are zero.
+ * One function per element type T of dy, x and dx (float32, or all three packed bf16, see
+ * cd_bf16_expand), so that the compiler vectorizes each; XF(v) is an x value as float32, G(v)
+ * dy's value v as dx stores it after "0 +" (-0 becomes +0). d: N H W C OH OW.
+ */
+#define POOL2_GRAD(name, T, XF, G)                                                            \
+  static void name(const T *restrict dy, const T *restrict x, T *restrict dx, const int64_t *d, \
+                   float floor_) {                                                            \
+    const int64_t N = d[0], H = d[1], W = d[2], C = d[3], OH = d[4], OW = d[5];                 \
+    const int64_t covered = 2 * OH == H && 2 * OW == W;                                       \
+    _Pragma("omp parallel for collapse(2) schedule(static) if (N * H * W * C > 32768)")        \
+    for (int64_t n = 0; n < N; n++) {                                                         \
+      for (int64_t oh = 0; oh < OH; oh++) {                                                   \
+        const T *xn = x + n * H * W * C;                                                      \
+        T *dxn = dx + n * H * W * C;                                                          \
+        if (!covered && oh == 0) {                                                            \
+          for (int64_t ih = 2 * OH; ih < H; ih++)                                             \
+            memset(dxn + ih * W * C, 0, sizeof(T) * (size_t)(W * C));                         \
+        }                                                                                     \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                 \
+          const int64_t i00 = ((2 * oh) * W + 2 * ow) * C, i01 = i00 + C, i10 = i00 + W * C, \
+                        i11 = i10 + C;                                                        \
+          const T *dyp = dy + ((n * OH + oh) * OW + ow) * C;                                  \
+          _Pragma("omp simd")                                                                 \
+          for (int64_t c = 0; c < C; c++) {                                                   \
+            const float a = XF(xn[i00 + c]), b = XF(xn[i01 + c]), e = XF(xn[i10 + c]),        \
+                        f = XF(xn[i11 + c]);                                                  \
+            float best = -INFINITY;                                                           \
+            int k = -1;                                                                       \
+            if (a > best) { best = a; k = 0; }                                                \
+            if (b > best) { best = b; k = 1; }                                                \
+            if (e > best) { best = e; k = 2; }                                                \
+            if (f > best) { best = f; k = 3; }                                                \
+            /* k < 0 leaves best at -inf */                                                   \
+            const T g = best > floor_ ? G(dyp[c]) : 0;                                        \
+            dxn[i00 + c] = k == 0 ? g : 0;                                                    \
+            dxn[i01 + c] = k == 1 ? g : 0;                                                    \
+            dxn[i10 + c] = k == 2 ? g : 0;                                                    \
+            dxn[i11 + c] = k == 3 ? g : 0;                                                    \
+          }                                                                                   \
+        }                                                                                     \
+        if (!covered && W > 2 * OW) {                                                         \
+          for (int64_t r = 2 * oh; r < 2 * oh + 2; r++)                                       \
+            memset(dxn + (r * W + 2 * OW) * C, 0, sizeof(T) * (size_t)((W - 2 * OW) * C));    \
+        }                                                                                     \
+      }                                                                                       \
+    }                                                                                         \
+  }
+#define POOL2_F32_X(v) (v)
+#define POOL2_F32_G(v) (0.f + (v))
+#define POOL2_BF16_G(v) ((uint16_t)((v) == 0x8000u ? 0 : (v)))
+POOL2_GRAD(pool2_grad_f32, float, POOL2_F32_X, POOL2_F32_G)
+POOL2_GRAD(pool2_grad_bf16, uint16_t, f32_of, POOL2_BF16_G)
+
+/*
  * Max pooling gradient, NHWC, with tfjs's semantics: each output's gradient goes to the first
  * maximum of its window in row-major order. With relu (p[14] = 1) only maxima above zero get
  * it: the gradient of maxPool(relu(x)), which for an x that is already a ReLU's output is the
  * ReLU layer's masked gradient dy * (x > 0) in the same pass.
- * p: N H W C KH KW OH OW sH sW pT pL pB pR relu; o: dy x dx
+ * p: N H W C KH KW OH OW sH sW pT pL pB pR relu; o: dy x dx flags (bf16 precision only: bit 0
+ * dy, bit 1 x is packed, bit 2 write dx packed, see cd_bf16_expand). Returns 1 when dx was
+ * written packed (2x2, stride-2 windows only), 0 when in float32, -1 on failure.
  */
 static int cd_maxpool_grad_unlocked(uint8_t *heap, const double *p, const double *o) {
   const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], OH = p[6],
                 OW = p[7], SH = p[8], SW = p[9], PT = p[10], PL = p[11];
   const float floor_ = p[14] != 0 ? 0.f : -INFINITY; /* a maximum must exceed it */
-  const float *dy = (const float *)(heap + (size_t)o[0]);
-  const float *x = (const float *)(heap + (size_t)o[1]);
-  float *dx = (float *)(heap + (size_t)o[2]);
+  const int flags = (int)o[3], dyb = flags & 1, xb = (flags & 2) != 0;
+  if (flags != 0 && !precision) {
+    snprintf(last_error, sizeof last_error, "a packed (bf16) tensor in float32 precision");
+    return -1;
+  }
+  const void *dyv = heap + (size_t)o[0], *xv = heap + (size_t)o[1];
+  void *dxv = heap + (size_t)o[2];
   if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PT == 0 && PL == 0 && 2 * OH <= H &&
       2 * OW <= W) {
-    /* 2x2 windows, stride 2 (every pool of the book's model): each input is in at most one
-     * window, so every dx is written once, with no zeroing pass and no read-modify-write (the
-     * same numbers: 0 + dy is dy). Rows and columns no window covers (odd sizes) are zero. */
-    const int64_t covered = 2 * OH == H && 2 * OW == W;
-#pragma omp parallel for collapse(2) schedule(static) if (N * H * W * C > 32768)
-    for (int64_t n = 0; n < N; n++) {
-      for (int64_t oh = 0; oh < OH; oh++) {
-        const float *xn = x + n * H * W * C;
-        float *dxn = dx + n * H * W * C;
-        if (!covered && oh == 0) {
-          for (int64_t ih = 2 * OH; ih < H; ih++) memset(dxn + ih * W * C, 0, sizeof(float) * W * C);
-        }
-        for (int64_t ow = 0; ow < OW; ow++) {
-          const int64_t i00 = ((2 * oh) * W + 2 * ow) * C, i01 = i00 + C, i10 = i00 + W * C,
-                        i11 = i10 + C;
-          const float *dyp = dy + ((n * OH + oh) * OW + ow) * C;
-#pragma omp simd
-          for (int64_t c = 0; c < C; c++) {
-            const float a = xn[i00 + c], b = xn[i01 + c], e = xn[i10 + c], f = xn[i11 + c];
-            float best = -INFINITY;
-            int k = -1;
-            if (a > best) { best = a; k = 0; }
-            if (b > best) { best = b; k = 1; }
-            if (e > best) { best = e; k = 2; }
-            if (f > best) { best = f; k = 3; }
-            /* as 0 + dy in the general path (the same bits, -0 too); k < 0 leaves best at -inf */
-            const float g = best > floor_ ? 0.f + dyp[c] : 0.f;
-            dxn[i00 + c] = k == 0 ? g : 0.f;
-            dxn[i01 + c] = k == 1 ? g : 0.f;
-            dxn[i10 + c] = k == 2 ? g : 0.f;
-            dxn[i11 + c] = k == 3 ? g : 0.f;
-          }
-        }
-        if (!covered && W > 2 * OW) {
-          for (int64_t r = 2 * oh; r < 2 * oh + 2; r++)
-            memset(dxn + (r * W + 2 * OW) * C, 0, sizeof(float) * (W - 2 * OW) * C);
-        }
-      }
+    const int64_t d[6] = {N, H, W, C, OH, OW};
+    if ((flags & 7) == 7) {
+      pool2_grad_bf16(dyv, xv, dxv, d, floor_);
+      return 1;
     }
-    return 0;
+    if ((flags & 3) == 0) {
+      pool2_grad_f32(dyv, xv, dxv, d, floor_);
+      return 0;
+    }
+    /* a packed dy or x with float32 ones (not a fused layer's chain): the general path */
   }
+  float *dx = dxv;
   int fail = 0;
 #pragma omp parallel
   {
@@ -1653,7 +1792,7 @@ static int cd_maxpool_grad_unlocked(uint8_t *heap, const double *p, const double
     for (int64_t n = 0; n < N; n++) {
       if (!best || !bi) continue;
       float *dxn = dx + n * H * W * C;
-      const float *xn = x + n * H * W * C;
+      const int64_t xn = n * H * W * C;
       memset(dxn, 0, sizeof(float) * H * W * C);
       for (int64_t oh = 0; oh < OH; oh++) {
         for (int64_t ow = 0; ow < OW; ow++) {
@@ -1668,18 +1807,18 @@ static int cd_maxpool_grad_unlocked(uint8_t *heap, const double *p, const double
               const int64_t iw = ow * SW - PL + kw;
               if (iw < 0 || iw >= W) continue;
               const int64_t base = (ih * W + iw) * C;
-              const float *xp = xn + base;
               for (int64_t c = 0; c < C; c++) {
-                if (xp[c] > best[c]) {
-                  best[c] = xp[c];
+                const float v = ld_act(xv, xn + base + c, xb);
+                if (v > best[c]) {
+                  best[c] = v;
                   bi[c] = base + c;
                 }
               }
             }
           }
-          const float *dyp = dy + ((n * OH + oh) * OW + ow) * C;
+          const int64_t iy = ((n * OH + oh) * OW + ow) * C;
           for (int64_t c = 0; c < C; c++)
-            if (bi[c] >= 0 && best[c] > floor_) dxn[bi[c]] += dyp[c];
+            if (bi[c] >= 0 && best[c] > floor_) dxn[bi[c]] += ld_act(dyv, iy + c, dyb);
         }
       }
     }
@@ -2030,6 +2169,20 @@ int cd_binary(int op, uint8_t *heap, double n, double nb, const double *o) {
 int cd_sum_rows(uint8_t *heap, double rows_, double cols_, const double *o) {
   cd_lock_();
   int r = cd_sum_rows_unlocked(heap, rows_, cols_, o);
+  cd_unlock_();
+  return r;
+}
+
+int cd_bf16_activations(void) {
+  cd_lock_();
+  int r = cd_bf16_activations_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+int cd_bf16_expand(uint8_t *heap, double n, double off) {
+  cd_lock_();
+  int r = cd_bf16_expand_unlocked(heap, n, off);
   cd_unlock_();
   return r;
 }
