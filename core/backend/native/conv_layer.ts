@@ -11,6 +11,10 @@
  * or linear activation whose geometry oneDNN takes; everything else (other backends, other
  * activations, channels-first) runs tfjs-layers' own code.
  *
+ * In bf16 precision the three kernels read and write packed (bf16) activations and output
+ * gradients (./packed.ts): the forward writes y in bf16 and reads a packed x as it is, the
+ * input gradient writes dx in bf16.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";

@@ -13,6 +13,8 @@
  * mask only when its `dy` is exactly such a gradient for its own output (a sum with other
  * consumers' gradients is a new tensor, and is masked as usual).
  *
+ * In bf16 precision both kernels pool packed (bf16) tensors into packed ones (./packed.ts).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
