@@ -370,6 +370,70 @@ Deno.test({
 });
 
 Deno.test({
+  name: "bf16: weight gradients of small output images as one matrix product: bound, bias, " +
+    "strides and padding, repeatable",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    if (Deno.env.get("CONVDECK_BF16_GEMM_WGRAD") === "0") {
+      console.warn("SKIPPING: CONVDECK_BF16_GEMM_WGRAD=0");
+      return;
+    }
+    const r = rng(33);
+    // output images of 16 pixels or fewer: 'same' and 'valid', strides, a 1x3 filter, channel
+    // counts that are not multiples of anything
+    const cases = [
+      { n: 4, h: 3, w: 3, c: 64, co: 32, f: [3, 3], s: 1, pad: "same" },
+      { n: 3, h: 4, w: 4, c: 24, co: 40, f: [3, 3], s: 1, pad: "same" },
+      { n: 2, h: 5, w: 6, c: 8, co: 16, f: [3, 3], s: 1, pad: "valid" },
+      { n: 2, h: 7, w: 7, c: 12, co: 20, f: [3, 3], s: 2, pad: "same" },
+      { n: 5, h: 2, w: 6, c: 5, co: 7, f: [1, 3], s: 1, pad: "same" },
+    ] as const;
+    for (const { n, h, w, c, co, f, s, pad } of cases) {
+      const label = `${n}x${h}x${w}x${c} -> ${co}, ${f.join("x")}, stride ${s}, ${pad}`;
+      const filterShape = [f[0], f[1], c, co] as [number, number, number, number];
+      const attrs = { strides: [s, s], pad, dataFormat: "NHWC", filterShape };
+      const x = randomInput(r, [n, h, w, c]);
+      const oh = pad === "same" ? Math.ceil(h / s) : Math.ceil((h - f[0] + 1) / s);
+      const ow = pad === "same" ? Math.ceil(w / s) : Math.ceil((w - f[1] + 1) / s);
+      assert(oh * ow <= 16, label);
+      const dy = randomInput(r, [n, oh, ow, co]);
+      const grad = (xt: tf.Tensor, dyt: tf.Tensor) =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x: xt, dy: dyt }, attrs) as tf.Tensor;
+      const gemm0 = nativeCacheStats().gemmWeightGradients;
+      assert(
+        await compareBf16(`gemm weight gradient ${label}`, "Conv2DBackpropFilter", [
+          x,
+          dy,
+        ], grad) <= 1,
+      );
+      assert.strictEqual(nativeCacheStats().gemmWeightGradients - gemm0, 1, `${label}: ran`);
+      const [a, b] = [await runBf16([x, dy], grad), await runBf16([x, dy], grad)];
+      assert.deepStrictEqual(a.values, b.values, `${label}: two identical runs differ`);
+    }
+    // the fused layer's kernel: ReLU-masked weight and bias gradients (3x3 'same', 4x4 images)
+    const [x, dy, y, filter] = [[6, 4, 4, 32], [6, 4, 4, 64], [6, 4, 4, 64], [3, 3, 32, 64]]
+      .map((shape) => randomInput(r, shape));
+    const gemm0 = nativeCacheStats().gemmWeightGradients;
+    const layerGrads = (i: 0 | 1) => maskedLayerGrad(i, filter.shape);
+    assert(
+      await compareBf16("gemm masked dw", CONV_GRAD_KERNEL, [x, dy, y, filter], layerGrads(0)) <=
+        1,
+    );
+    const db = await runBf16([x, dy, y, filter], layerGrads(1));
+    const want = await runOn("cpu", [x, dy, y, filter], layerGrads(1));
+    let d2 = 0, n2 = 0;
+    want.values.forEach((v, i) => {
+      d2 += (db.values[i] - v) ** 2;
+      n2 += v * v;
+    });
+    // a sum of bf16-rounded gradients (see the own kernel's test): a 1% error fails it
+    assert(Math.sqrt(d2 / n2) < 4e-3, `gemm db: ${Math.sqrt(d2 / n2)} (L2, relative)`);
+    assert.strictEqual(nativeCacheStats().gemmWeightGradients - gemm0, 2, "the layer's ran");
+  },
+});
+
+Deno.test({
   name: "bf16: a recorded forward keeps its input in bf16 for the weight gradient, same results",
   ignore,
   fn: async () => {

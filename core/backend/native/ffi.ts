@@ -29,6 +29,7 @@ const SYMBOLS = {
   cd_adam: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   cd_bf16_expand: { parameters: ["buffer", "f64", "f64"], result: "i32" },
   cd_bf16_activations: { parameters: [], result: "i32" },
+  cd_gemm_wgrads: { parameters: [], result: "f64" },
   cd_cpu_isa: { parameters: [], result: "i32" },
   cd_set_precision: { parameters: ["i32"], result: "i32" },
   cd_xcache_hits: { parameters: [], result: "f64" },

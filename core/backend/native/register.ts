@@ -241,6 +241,7 @@ export function nativeCacheStats(): NativeCacheStats {
       liveObjects: 0,
       keptInputHits: 0,
       ownWeightGradients: 0,
+      gemmWeightGradients: 0,
     };
   }
   return {
@@ -250,6 +251,7 @@ export function nativeCacheStats(): NativeCacheStats {
     liveObjects: lib.cd_live_objects(),
     keptInputHits: lib.cd_xcache_hits(),
     ownWeightGradients: lib.cd_own_wgrads(),
+    gemmWeightGradients: lib.cd_gemm_wgrads(),
   };
 }
 
@@ -274,6 +276,12 @@ export interface NativeCacheStats {
    * {@linkcode nativeOwnKernels}).
    */
   ownWeightGradients: number;
+  /**
+   * bf16 weight gradients of convolutions with small output images (16 pixels or fewer) computed
+   * as one bf16 matrix product (im2col, then oneDNN's matmul) instead of the convolution
+   * primitive, since start (`CONVDECK_BF16_GEMM_WGRAD=0` turns this off).
+   */
+  gemmWeightGradients: number;
 }
 
 /**
