@@ -15,6 +15,13 @@ import { NATIVE_KERNEL_NAMES } from "../core/backend/native/kernels.ts";
 import { ADAM_KERNEL } from "../core/backend/fused_adam.ts";
 import { registerWasmTrainingKernels } from "../core/backend/wasm/register.ts";
 import { ensureNative, NATIVE } from "./native_helpers.ts";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { kernelCounts } from "../core/backend/native/kernels.ts";
+import {
+  installSharedSavedTensors,
+  sharedSavedTensors,
+  uninstallSharedSavedTensors,
+} from "../core/backend/native/saved_tensors.ts";
 
 Deno.test("findDnnl names CONVDECK_DNNL and the fix when it points nowhere", () => {
   const old = Deno.env.get("CONVDECK_DNNL");
@@ -111,5 +118,61 @@ Deno.test({
     assert.strictEqual(nativeThreads(), 1);
     assert.throws(() => setNativeThreads(0), /positive integer/);
     setNativeThreads(all);
+  },
+});
+
+Deno.test({
+  name: "saved tensors share their data on native: the same gradients as tfjs's clones, fewer " +
+    "kernel calls, nothing left",
+  ignore: !NATIVE.ok,
+  fn: async () => {
+    await ensureNative();
+    await tf.setBackend("native");
+    let seed = 1;
+    const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
+    const m = tfl.sequential();
+    m.add(tfl.layers.conv2d({
+      filters: 8,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+      inputShape: [8, 8, 3],
+      kernelInitializer: init(),
+    }));
+    m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+    m.add(tfl.layers.flatten());
+    m.add(tfl.layers.dense({ units: 4, activation: "softmax", kernelInitializer: init() }));
+    const x = tf.randomUniform([3, 8, 8, 3], 0, 1, "float32", 2);
+    const grads = () => {
+      const identity = kernelCounts["Identity"]?.native ?? 0;
+      const before = tf.memory();
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(m.apply(x) as tf.Tensor)));
+      const out = [value, ...m.trainableWeights.map((w) => grads[w.originalName])].map((t) =>
+        t.dataSync().slice()
+      );
+      tf.dispose([value, ...Object.values(grads)]);
+      const after = tf.memory();
+      assert.strictEqual(after.numTensors, before.numTensors, "tensors left");
+      assert.strictEqual(after.numDataBuffers, before.numDataBuffers, "data left");
+      return { out, identity: (kernelCounts["Identity"]?.native ?? 0) - identity };
+    };
+    try {
+      const n0 = sharedSavedTensors();
+      const mine = grads();
+      assert(sharedSavedTensors() > n0, "no saved tensor was shared");
+      uninstallSharedSavedTensors();
+      const n1 = sharedSavedTensors();
+      const tfjs = grads();
+      assert.strictEqual(sharedSavedTensors(), n1, "shared after uninstalling");
+      assert.deepStrictEqual(mine.out, tfjs.out, "other gradients");
+      assert(
+        mine.identity < tfjs.identity,
+        `Identity calls: ${mine.identity} shared, ${tfjs.identity} cloned`,
+      );
+    } finally {
+      installSharedSavedTensors("native");
+      x.dispose();
+      m.dispose();
+    }
   },
 });

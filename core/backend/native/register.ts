@@ -21,6 +21,7 @@ import { convGradConfig, convLayerKernelConfigs, installFusedConvLayers } from "
 import { installReluPoolLayers, reluPoolGradConfig, reluPoolKernelConfigs } from "./pool_layer.ts";
 import { enableGradientMemorySaver } from "../grad_memory.ts";
 import { type PackedHost, setPacking, unpack, unpackingKernel } from "./packed.ts";
+import { installSharedSavedTensors } from "./saved_tensors.ts";
 
 /** The backend name. */
 
@@ -369,6 +370,7 @@ export async function registerNativeBackend(options: NativeOptions = {}): Promis
   }
   installFusedConvLayers(NATIVE_BACKEND);
   installReluPoolLayers(NATIVE_BACKEND);
+  installSharedSavedTensors(NATIVE_BACKEND);
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
     tf.registerBackend(NATIVE_BACKEND, () => {
       const engine = tf.engine() as unknown as EngineInternals;
