@@ -129,22 +129,26 @@ export function syncNativeKernels(): number {
   let n = 0;
   for (const k of tf.getKernelsForBackend("wasm")) {
     if (ownKernels.has(k.kernelName)) continue;
-    const mine = tf.getKernel(k.kernelName, NATIVE_BACKEND);
-    const from = mine && (copiedFrom.get(mine.kernelFunc) ?? mine.kernelFunc);
-    if (mine && from === k.kernelFunc && mine.setupFunc === k.setupFunc) continue;
-    if (mine) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
-    const copy = { ...k, backendName: NATIVE_BACKEND };
     // wasm's kernels read float32 data: packed activations are expanded first (./packed.ts);
     // Reshape shares its input's data, packed or not.
-    const config = lib && k.kernelName !== "Reshape" ? unpackingKernel(lib, copy) : copy;
-    copiedFrom.set(config.kernelFunc, k.kernelFunc);
+    const wrap = lib !== null && k.kernelName !== "Reshape";
+    const mine = tf.getKernel(k.kernelName, NATIVE_BACKEND);
+    const from = mine && (copiedFrom.get(mine.kernelFunc) ?? mine.kernelFunc);
+    if (
+      mine && from === k.kernelFunc && mine.setupFunc === k.setupFunc &&
+      copiedFrom.has(mine.kernelFunc) === wrap
+    ) continue;
+    if (mine) tf.unregisterKernel(k.kernelName, NATIVE_BACKEND);
+    const copy = { ...k, backendName: NATIVE_BACKEND };
+    const config = wrap ? unpackingKernel(lib!, copy) : copy;
+    if (wrap) copiedFrom.set(config.kernelFunc, k.kernelFunc);
     tf.registerKernel(config);
     n++;
   }
   return n;
 }
 
-/** The `wasm` kernel function each copied kernel of `native` runs. */
+/** The `wasm` kernel function each copied kernel of `native` runs behind its unpacking. */
 const copiedFrom = new WeakMap<tf.KernelFunc, tf.KernelFunc>();
 
 /** The number of oneDNN threads in use (0 before registration). */

@@ -1357,11 +1357,12 @@ static int cd_own_kernels_unlocked(void) {
  * pixels, e.g. the book model's last layers at 3x3 and 4x4 on 28-32 px inputs) as one matrix
  * product: dW[KH*KW*C, CO] = im2col(x)^T g, over all N*OH*OW output pixels at once, on oneDNN's
  * bf16 matmul (brgemm). oneDNN 2.6's bf16 convolution weight gradient parallelises over the
- * image, and on 9-16 pixels per image reaches 150-220 GFLOP/s on 2 cores; the matmul of the
- * same products reaches 340-380 (the 64x3x3x256 -> 256 gradient of a 28x28 batch-64 step: 1.9
- * against 4.5 ms, checked alone). The im2col copy (bf16, zeros in the padding) is N*OH*OW x
- * KH*KW*C values: 2.7 MB for that layer. The bias gradient is g's column sums, in double, in
- * row order. CONVDECK_BF16_GEMM_WGRAD=0 leaves them to the convolution primitive.
+ * image and is slow on 9-16 pixels per image: the 64x3x3x256 -> 256 gradient of a 28x28
+ * batch-64 step took 2.4-3.3 ms on 2 threads, 1.9-2.6 ms this way (a C program including this
+ * file, best of 15, three rounds alternated; 64x3x3x128 -> 256 1.7 against 1.25, 16x4x4x256 ->
+ * 256 1.44 against 1.15; level at 32x4x4). The im2col copy (bf16, zeros in the padding) is
+ * N*OH*OW x KH*KW*C values: 2.7 MB for that layer. The bias gradient is g's column sums, in
+ * double, in row order. CONVDECK_BF16_GEMM_WGRAD=0 leaves them to the convolution primitive.
  */
 #define GEMM_WGRAD_PIXELS 16
 static uint8_t *wgemm_buf = NULL;
