@@ -14,8 +14,7 @@ import {
 import { NATIVE_KERNEL_NAMES } from "../core/backend/native/kernels.ts";
 import { ADAM_KERNEL } from "../core/backend/fused_adam.ts";
 import { registerWasmTrainingKernels } from "../core/backend/wasm/register.ts";
-import { ensureNative, NATIVE } from "./native_helpers.ts";
-import * as tfl from "@tensorflow/tfjs-layers";
+import { ensureNative, NATIVE, seededBatch, seededConvnet } from "./native_helpers.ts";
 import { kernelCounts } from "../core/backend/native/kernels.ts";
 import {
   installSharedSavedTensors,
@@ -128,21 +127,8 @@ Deno.test({
   fn: async () => {
     await ensureNative();
     await tf.setBackend("native");
-    let seed = 1;
-    const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
-    const m = tfl.sequential();
-    m.add(tfl.layers.conv2d({
-      filters: 8,
-      kernelSize: 3,
-      padding: "same",
-      activation: "relu",
-      inputShape: [8, 8, 3],
-      kernelInitializer: init(),
-    }));
-    m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
-    m.add(tfl.layers.flatten());
-    m.add(tfl.layers.dense({ units: 4, activation: "softmax", kernelInitializer: init() }));
-    const x = tf.randomUniform([3, 8, 8, 3], 0, 1, "float32", 2);
+    const m = seededConvnet(8, [{ filters: 8, poolAfter: true }], "flatten", 4);
+    const { x, labels } = seededBatch(2, 3, 8, 4);
     const grads = () => {
       const identity = kernelCounts["Identity"]?.native ?? 0;
       const before = tf.memory();
@@ -171,7 +157,7 @@ Deno.test({
       );
     } finally {
       installSharedSavedTensors("native");
-      x.dispose();
+      tf.dispose([x, labels]);
       m.dispose();
     }
   },

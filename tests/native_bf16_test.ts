@@ -44,6 +44,8 @@ import {
   rng,
   runOn,
   sameFilterGrad,
+  seededBatch,
+  seededConvnet,
 } from "./native_helpers.ts";
 
 /** Tolerance factor of the bf16 bound (see the module comment). */
@@ -518,34 +520,16 @@ Deno.test({
     // the second layer (8x16x16x32 -> 32, valid: 29 MFLOP) takes the split weight gradient
     const SIZE = 16, BATCH = 8, CLASSES = 4;
     const losses = async () => {
-      let seed = 1;
-      const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
-      const m = tfl.sequential();
-      m.add(tfl.layers.conv2d({
-        filters: 32,
-        kernelSize: 3,
-        activation: "relu",
-        padding: "same",
-        inputShape: [SIZE, SIZE, 3],
-        kernelInitializer: init(),
-      }));
-      m.add(tfl.layers.conv2d({
-        filters: 32,
-        kernelSize: 3,
-        activation: "relu",
-        kernelInitializer: init(),
-      }));
-      m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
-      m.add(tfl.layers.flatten());
-      m.add(tfl.layers.dense({ units: CLASSES, activation: "softmax", kernelInitializer: init() }));
-      const r = rng(5);
-      const x = tf.tensor4d(Float32Array.from({ length: BATCH * SIZE * SIZE * 3 }, r), [
-        BATCH,
+      const m = seededConvnet(
         SIZE,
-        SIZE,
-        3,
-      ]);
-      const y = tf.tensor1d(Int32Array.from({ length: BATCH }, (_, i) => i % CLASSES), "int32");
+        [
+          { filters: 32 },
+          { filters: 32, padding: "valid", poolAfter: true },
+        ],
+        "flatten",
+        CLASSES,
+      );
+      const { x, labels: y } = seededBatch(5, BATCH, SIZE, CLASSES);
       const opt = tf.train.adam(1e-2);
       const out: number[] = [];
       for (let i = 0; i < 6; i++) out.push((await trainStep(m, opt, x, y, CLASSES)).loss);
@@ -737,33 +721,22 @@ Deno.test({
     await ensureNative();
     await tf.setBackend("native");
     const SIZE = 12, BATCH = 4, CLASSES = 5;
-    const r = rng(9);
-    const x = tf.tensor4d(Float32Array.from({ length: BATCH * SIZE * SIZE * 3 }, r), [
-      BATCH,
-      SIZE,
-      SIZE,
-      3,
-    ]);
-    const labels = tf.tensor1d(Int32Array.from({ length: BATCH }, (_, i) => i % CLASSES), "int32");
+    const { x, labels } = seededBatch(9, BATCH, SIZE, CLASSES);
     // the book's blocks: conv-conv-pool, conv-conv, global average pool, dense, softmax
     const grads = (packed: boolean) => {
       setPacking(packed);
-      let seed = 3;
-      const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
-      const m = tfl.sequential();
-      for (const [i, filters] of [16, 16, 32, 32].entries()) {
-        m.add(tfl.layers.conv2d({
-          filters,
-          kernelSize: 3,
-          padding: "same",
-          activation: "relu",
-          kernelInitializer: init(),
-          ...(i === 0 ? { inputShape: [SIZE, SIZE, 3] } : {}),
-        }));
-        if (i === 1) m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
-      }
-      m.add(tfl.layers.globalAveragePooling2d({}));
-      m.add(tfl.layers.dense({ units: CLASSES, activation: "softmax", kernelInitializer: init() }));
+      const m = seededConvnet(
+        SIZE,
+        [
+          { filters: 16 },
+          { filters: 16, poolAfter: true },
+          { filters: 32 },
+          { filters: 32 },
+        ],
+        "gap",
+        CLASSES,
+        { seed: 3 },
+      );
       const before = tf.memory().numTensors;
       const { value, grads } = tf.variableGrads(() =>
         tf.losses.softmaxCrossEntropy(tf.oneHot(labels, CLASSES), m.apply(x) as tf.Tensor)

@@ -11,6 +11,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { nativeAvailable } from "../core/backend/native/ffi.ts";
 import { registerNativeBackend } from "../core/backend/native/register.ts";
 import { CONV_GRAD_KERNEL } from "../core/backend/native/conv_layer.ts";
+import * as tfl from "@tensorflow/tfjs-layers";
 
 /** Whether oneDNN is usable here; the tests are ignored (with this reason printed) if not. */
 export const NATIVE = nativeAvailable();
@@ -180,4 +181,60 @@ export function maskedLayerGrad(i: 0 | 1, filterShape: number[], inputOffTape = 
     if (i === 1) return tf.sum(g, [0, 1, 2]);
     return sameFilterGrad(filterShape)(xt, g);
   };
+}
+
+/** One 3x3 ReLU convolution of {@linkcode seededConvnet}, with a 2x2 max pool after it or not. */
+export interface ConvSpec {
+  filters: number;
+  padding?: "same" | "valid";
+  poolAfter?: boolean;
+}
+
+/**
+ * A small convnet with seeded Glorot weights (seeds `seed`, `seed + 1`, ... layer by layer):
+ * `convs` on `size` x `size` x `channels` inputs, then a flatten or a global average pool, then
+ * a dense softmax over `classes`.
+ */
+export function seededConvnet(
+  size: number,
+  convs: ConvSpec[],
+  head: "flatten" | "gap",
+  classes: number,
+  { channels = 3, seed = 1 } = {},
+): tfl.Sequential {
+  const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
+  const m = tfl.sequential();
+  for (const [i, c] of convs.entries()) {
+    m.add(tfl.layers.conv2d({
+      filters: c.filters,
+      kernelSize: 3,
+      activation: "relu",
+      padding: c.padding ?? "same",
+      kernelInitializer: init(),
+      ...(i === 0 ? { inputShape: [size, size, channels] } : {}),
+    }));
+    if (c.poolAfter) m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  }
+  m.add(head === "flatten" ? tfl.layers.flatten() : tfl.layers.globalAveragePooling2d({}));
+  m.add(tfl.layers.dense({ units: classes, activation: "softmax", kernelInitializer: init() }));
+  return m;
+}
+
+/** A seeded batch: `batch` images of uniform [0, 1) values and labels 0, 1, ... mod `classes`. */
+export function seededBatch(
+  seed: number,
+  batch: number,
+  size: number,
+  classes: number,
+  channels = 3,
+): { x: tf.Tensor4D; labels: tf.Tensor1D } {
+  const r = rng(seed);
+  const x = tf.tensor4d(Float32Array.from({ length: batch * size * size * channels }, r), [
+    batch,
+    size,
+    size,
+    channels,
+  ]);
+  const labels = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % classes), "int32");
+  return { x, labels };
 }

@@ -1353,6 +1353,58 @@ static int cd_own_kernels_unlocked(void) {
 }
 
 /*
+ * A matmul primitive for key, created from the memory descriptors (bias may be NULL) and kept in
+ * the cache; NULL with last_error set on failure.
+ */
+static entry_t *matmul_create(const double *key, int nkey, const dnnl_memory_desc_t *a,
+                              const dnnl_memory_desc_t *b, const dnnl_memory_desc_t *bias,
+                              const dnnl_memory_desc_t *c, const_dnnl_primitive_attr_t attr) {
+  dnnl_matmul_desc_t md;
+  dnnl_primitive_desc_t pd = NULL;
+  entry_t *e = NULL;
+  CHK(dnnl_matmul_desc_init(&md, a, b, bias, c));
+  CHK(dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL));
+  e = slot(key, nkey);
+  e->used = 1;
+  e->md[0] = *a;
+  e->md[1] = *b;
+  if (bias != NULL) e->md[2] = *bias;
+  e->md[3] = *c;
+  e->scratch = pd_scratch(pd);
+  CHK(dnnl_primitive_create(&e->prim, pd));
+  created_total++;
+  dnnl_primitive_desc_destroy(pd);
+  return e;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (e && e->prim == NULL) entry_free(e);
+  return NULL;
+}
+
+/* Runs matmul entry e on the buffers (bias NULL for none) and waits; -1 with last_error set. */
+static int matmul_run(entry_t *e, void *a, void *b, void *bias, void *c) {
+  dnnl_memory_t m[4] = {0};
+  if (ensure_scratch(e->scratch) != 0) return -1;
+  if (mem(&m[0], &e->md[0], a) || mem(&m[1], &e->md[1], b) ||
+      (bias != NULL && mem(&m[2], &e->md[2], bias)) || mem(&m[3], &e->md[3], c)) {
+    snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
+    goto fail;
+  }
+  {
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]},
+                               {DNNL_ARG_DST, m[3]}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
+                               {DNNL_ARG_BIAS, m[2]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, bias != NULL ? 5 : 4, args));
+    CHK(dnnl_stream_wait(stream));
+  }
+  mem_release(m, 4);
+  return 0;
+fail:
+  mem_release(m, 4);
+  return -1;
+}
+
+/*
  * bf16 weight gradients of convolutions with small output images (at most GEMM_WGRAD_PIXELS
  * pixels, e.g. the book model's last layers at 3x3 and 4x4 on 28-32 px inputs) as one matrix
  * product: dW[KH*KW*C, CO] = im2col(x)^T g, over all N*OH*OW output pixels at once, on oneDNN's
@@ -1382,31 +1434,16 @@ static int conv_wgrad_gemm(int kind, const double *p, void *const t[4]) {
                 OH = p[7], OW = p[8], SH = p[9], SW = p[10], DH = p[11], DW = p[12],
                 PT = p[13], PL = p[14], M = N * OH * OW, K = KH * KW * C;
   double key[MAX_KEY] = {300, (double)M, (double)K, (double)CO};
-  dnnl_primitive_desc_t pd = NULL;
-  dnnl_memory_t m[3] = {0};
   entry_t *e = lookup(key, 4);
   if (e == NULL) {
     dnnl_memory_desc_t a, b, c;
     dnnl_dims_t ad = {K, M}, bd = {M, CO}, cd = {K, CO};
-    dnnl_matmul_desc_t md;
     CHK(dnnl_memory_desc_init_by_tag(&a, 2, ad, dnnl_bf16, dnnl_ba)); /* im2col rows, transposed */
     CHK(dnnl_memory_desc_init_by_tag(&b, 2, bd, dnnl_bf16, dnnl_ab));
     CHK(dnnl_memory_desc_init_by_tag(&c, 2, cd, dnnl_f32, dnnl_ab)); /* HWIO */
-    CHK(dnnl_matmul_desc_init(&md, &a, &b, NULL, &c));
-    CHK(dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL));
-    e = slot(key, 4);
-    e->used = 1;
-    e->md[0] = a;
-    e->md[1] = b;
-    e->md[3] = c;
-    e->scratch = pd_scratch(pd);
-    CHK(dnnl_primitive_create(&e->prim, pd));
-    created_total++;
-    dnnl_primitive_desc_destroy(pd);
-    pd = NULL;
+    if ((e = matmul_create(key, 4, &a, &b, NULL, &c, NULL)) == NULL) return -1;
   }
-  if (ensure_scratch(e->scratch) != 0) goto fail;
-  if (grow_buf(&wgemm_buf, &wgemm_len, sizeof(uint16_t) * (size_t)(M * K)) != 0) goto fail;
+  if (grow_buf(&wgemm_buf, &wgemm_len, sizeof(uint16_t) * (size_t)(M * K)) != 0) return -1;
   {
     const uint16_t *x = t[0];
     uint16_t *col = (uint16_t *)wgemm_buf;
@@ -1427,18 +1464,7 @@ static int conv_wgrad_gemm(int kind, const double *p, void *const t[4]) {
       }
     }
   }
-  if (mem(&m[0], &e->md[0], wgemm_buf) || mem(&m[1], &e->md[1], t[1]) ||
-      mem(&m[2], &e->md[3], t[2])) {
-    snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
-    goto fail;
-  }
-  {
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]},
-                               {DNNL_ARG_DST, m[2]}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
-    CHK(dnnl_primitive_execute(e->prim, stream, 4, args));
-    CHK(dnnl_stream_wait(stream));
-  }
-  mem_release(m, 3);
+  if (matmul_run(e, wgemm_buf, t[1], NULL, t[2]) != 0) return -1;
   if (kind == 3) {
     const uint16_t *g = t[1];
     float *db = t[3];
@@ -1454,9 +1480,6 @@ static int conv_wgrad_gemm(int kind, const double *p, void *const t[4]) {
   wgemm_calls += 1;
   return 0;
 fail:
-  mem_release(m, 3);
-  if (pd) dnnl_primitive_desc_destroy(pd);
-  if (e && e->prim == NULL) entry_free(e);
   return -1;
 }
 
@@ -1680,9 +1703,7 @@ static int cd_matmul_unlocked(uint8_t *heap, const double *p, const double *o) {
   const int NP = 11;
   key[0] = 100 + precision;
   memcpy(key + 1, p, sizeof(double) * NP);
-  dnnl_primitive_desc_t pd = NULL;
   dnnl_primitive_attr_t attr = NULL;
-  dnnl_memory_t m[4] = {0};
   entry_t *e = lookup(key, NP + 1);
   const dnnl_dim_t B = p[0], M = p[1], K = p[2], Nn = p[3];
   const int ta = (int)p[4], tb = (int)p[5], has_bias = (int)p[8];
@@ -1692,56 +1713,26 @@ static int cd_matmul_unlocked(uint8_t *heap, const double *p, const double *o) {
     dnnl_dims_t ad = {BA, M, K}, bdim = {BB, K, Nn}, cd = {B, M, Nn}, biasd = {1, 1, Nn};
     dnnl_dims_t as = {M * K, ta ? 1 : K, ta ? M : 1};
     dnnl_dims_t bs = {K * Nn, tb ? 1 : Nn, tb ? K : 1};
-    dnnl_matmul_desc_t md;
     const dnnl_data_type_t lo = precision ? dnnl_bf16 : dnnl_f32;
     CHK(dnnl_memory_desc_init_by_strides(&a, 3, ad, lo, as));
     CHK(dnnl_memory_desc_init_by_strides(&b, 3, bdim, lo, bs));
     CHK(dnnl_memory_desc_init_by_tag(&c, 3, cd, dnnl_f32, dnnl_abc));
     CHK(dnnl_memory_desc_init_by_tag(&bias, 3, biasd, dnnl_f32, dnnl_abc));
-    CHK(dnnl_matmul_desc_init(&md, &a, &b, has_bias ? &bias : NULL, &c));
     attr = make_attr((int)p[9], (float)p[10]);
-    CHK(dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL));
-    e = slot(key, NP + 1);
-    e->used = 1;
-    e->md[0] = a;
-    e->md[1] = b;
-    e->md[2] = bias;
-    e->md[3] = c;
-    e->scratch = pd_scratch(pd);
-    CHK(dnnl_primitive_create(&e->prim, pd));
-    created_total++;
-    dnnl_primitive_desc_destroy(pd);
-    pd = NULL;
+    e = matmul_create(key, NP + 1, &a, &b, has_bias ? &bias : NULL, &c, attr);
     dnnl_primitive_attr_destroy(attr);
     attr = NULL;
+    if (e == NULL) return -1;
   }
-  if (ensure_scratch(e->scratch) != 0) goto fail;
   void *pa = heap + (size_t)o[0], *pb = heap + (size_t)o[1];
   if (precision) {
     /* both operands in bf16, element for element (same strides) */
     if ((pa = to_bf16(0, pa, BA * M * K)) == NULL || (pb = to_bf16(1, pb, BB * K * Nn)) == NULL)
-      goto fail;
+      return -1;
   }
-  if (mem(&m[0], &e->md[0], pa) || mem(&m[1], &e->md[1], pb) ||
-      mem(&m[2], &e->md[2], has_bias ? heap + (size_t)o[2] : NULL) ||
-      mem(&m[3], &e->md[3], heap + (size_t)o[3])) {
-    snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
-    goto fail;
-  }
-  {
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]},
-                               {DNNL_ARG_DST, m[3]}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
-                               {DNNL_ARG_BIAS, m[2]}};
-    CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, args));
-    CHK(dnnl_stream_wait(stream));
-  }
-  mem_release(m, 4);
-  return 0;
+  return matmul_run(e, pa, pb, has_bias ? heap + (size_t)o[2] : NULL, heap + (size_t)o[3]);
 fail:
-  mem_release(m, 4);
-  if (pd) dnnl_primitive_desc_destroy(pd);
   if (attr) dnnl_primitive_attr_destroy(attr);
-  if (e && e->prim == NULL) entry_free(e);
   return -1;
 }
 
