@@ -55,7 +55,7 @@ export const HELP = `Usage: deno task bench [flags]
   --batches 16,32              batch sizes (default 16,32)
   --no-fashion                 skip the Fashion-MNIST-shaped case (28x28x1, batch 64)
   --steps N                    timed steps per case (default: 10 at <=32px, 5 at <=64, 2 above)
-  --warmup N                   untimed steps first (default: 2 at <=64px, 1 above)
+  --warmup N                   untimed steps first (default 2)
   --threads N                  wasm and PyTorch threads (default: CONVDECK_THREADS or all cores)
   --no-torch                   skip PyTorch
   --profile                    print the per-kernel time profile of each case
@@ -379,7 +379,9 @@ export async function main(argv: string[]): Promise<void> {
         size,
         batch,
         steps: steps ?? defaultSteps(size),
-        warmup: warmup ?? (size <= 64 ? 2 : 1),
+        // Two at every size: at 224 px the second step still ran 5-20% slower than the fourth
+        // and later ones (native float32, batch 16 and 32), so one warm-up step undercounted.
+        warmup: warmup ?? 2,
       }))
     );
     if (!values["no-fashion"]) {
