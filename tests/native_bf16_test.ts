@@ -19,7 +19,6 @@ import { CONV_GRAD_KERNEL, CONV_KERNEL } from "../core/backend/native/conv_layer
 import {
   nativeBf16Support,
   nativeCacheStats,
-  nativeOwnKernels,
   nativePrecision,
   setNativePrecision,
 } from "../core/backend/native/register.ts";
@@ -36,8 +35,10 @@ import {
   ensureNative,
   type Input,
   int,
+  layerInputs,
   maskedLayerGrad,
   NATIVE,
+  ownKernelRuns,
   pick,
   randomInput,
   relError,
@@ -314,10 +315,7 @@ Deno.test({
   ignore,
   fn: async () => {
     await ensureNative();
-    if (!nativeOwnKernels().bf16) {
-      console.warn("SKIPPING: the own bf16 weight-gradient kernel does not run here");
-      return;
-    }
+    if (!ownKernelRuns("bf16")) return;
     const r = rng(31);
     // odd and even widths (a pixel pair across the last column), heights down to 1, batches
     // that do and do not divide among the threads, several 32-channel output blocks
@@ -330,10 +328,7 @@ Deno.test({
     ];
     for (const { n, h, w, c, co } of cases) {
       const label = `${n}x${h}x${w}x${c} -> ${co}`;
-      const x = randomInput(r, [n, h, w, c]);
-      const dy = randomInput(r, [n, h, w, co]);
-      const y = randomInput(r, [n, h, w, co]);
-      const filter = randomInput(r, [3, 3, c, co]);
+      const [x, dy, y, filter] = layerInputs(r, n, h, w, c, co);
       const own0 = nativeCacheStats().ownWeightGradients;
       const grad = sameFilterGrad([3, 3, c, co]);
       assert(
@@ -414,8 +409,7 @@ Deno.test({
       assert.deepStrictEqual(a.values, b.values, `${label}: two identical runs differ`);
     }
     // the fused layer's kernel: ReLU-masked weight and bias gradients (3x3 'same', 4x4 images)
-    const [x, dy, y, filter] = [[6, 4, 4, 32], [6, 4, 4, 64], [6, 4, 4, 64], [3, 3, 32, 64]]
-      .map((shape) => randomInput(r, shape));
+    const [x, dy, y, filter] = layerInputs(r, 6, 4, 4, 32, 64);
     const gemm0 = nativeCacheStats().gemmWeightGradients;
     const layerGrads = (i: 0 | 1) => maskedLayerGrad(i, filter.shape);
     assert(
@@ -561,16 +555,10 @@ Deno.test({
     await ensureNative();
     // no input gradient follows a first layer's weight gradient: with 1-4 input channels the
     // shim takes it in float32 from the float32 tensors (its own kernel), so it matches float32
-    if (!nativeOwnKernels().fp32) {
-      console.warn("SKIPPING: the own float32 weight-gradient kernel does not run here");
-      return;
-    }
+    if (!ownKernelRuns("fp32")) return;
     const r = rng(43);
     for (const c of [1, 3]) {
-      const x = randomInput(r, [2, 7, 9, c]);
-      const dy = randomInput(r, [2, 7, 9, 32]);
-      const y = randomInput(r, [2, 7, 9, 32]);
-      const filter = randomInput(r, [3, 3, c, 32]);
+      const [x, dy, y, filter] = layerInputs(r, 2, 7, 9, c, 32);
       for (const i of [0, 1] as const) {
         const own0 = nativeCacheStats().ownWeightGradients;
         const fn = maskedLayerGrad(i, [3, 3, c, 32], true);

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { nativeAvailable } from "../core/backend/native/ffi.ts";
-import { registerNativeBackend } from "../core/backend/native/register.ts";
+import { nativeOwnKernels, registerNativeBackend } from "../core/backend/native/register.ts";
 import { CONV_GRAD_KERNEL } from "../core/backend/native/conv_layer.ts";
 import * as tfl from "@tensorflow/tfjs-layers";
 
@@ -237,4 +237,35 @@ export function seededBatch(
   ]);
   const labels = tf.tensor1d(Int32Array.from({ length: batch }, (_, i) => i % classes), "int32");
   return { x, labels };
+}
+
+/**
+ * A fused conv layer's gradient inputs for an `n` x `h` x `w` image batch, `c` input and `co`
+ * output channels, drawn from `r` in this order: x, dy, y (its output), a 3x3 filter.
+ */
+export function layerInputs(
+  r: () => number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  co: number,
+): [Input, Input, Input, Input] {
+  return [
+    randomInput(r, [n, h, w, c]),
+    randomInput(r, [n, h, w, co]),
+    randomInput(r, [n, h, w, co]),
+    randomInput(r, [3, 3, c, co]),
+  ];
+}
+
+/**
+ * Whether the shim's own `kind` weight-gradient kernel runs here; prints why a test skips when
+ * not (no AVX-512 / AVX512-BF16 as oneDNN sees it, or turned off).
+ */
+export function ownKernelRuns(kind: "fp32" | "bf16"): boolean {
+  if (nativeOwnKernels()[kind]) return true;
+  const name = kind === "fp32" ? "float32" : "bf16";
+  console.warn(`SKIPPING: the own ${name} weight-gradient kernel does not run here`);
+  return false;
 }

@@ -11,8 +11,10 @@ import {
   convGradCalls,
   ensureNative,
   int,
+  layerInputs,
   maskedLayerGrad,
   NATIVE,
+  ownKernelRuns,
   pick,
   randomInput,
   relError,
@@ -596,15 +598,8 @@ Deno.test({
   ignore,
   fn: async () => {
     await ensureNative();
-    const { nativeCacheStats, nativeOwnKernels } = await import(
-      "../core/backend/native/register.ts"
-    );
-    if (!nativeOwnKernels().fp32) {
-      console.warn(
-        "SKIPPING: the own float32 weight-gradient kernel does not run here (no AVX-512, or turned off)",
-      );
-      return;
-    }
+    const { nativeCacheStats } = await import("../core/backend/native/register.ts");
+    if (!ownKernelRuns("fp32")) return;
     const { CONV_GRAD_KERNEL } = await import("../core/backend/native/conv_layer.ts");
     const r = rng(37);
     // 1-4 input channels (a first layer: padded row copies; widths down to 2) and multiples of 8
@@ -623,10 +618,7 @@ Deno.test({
     ];
     for (const { n, h, w, c, co } of cases) {
       const label = `own float32 weight gradient ${n}x${h}x${w}x${c} -> ${co}`;
-      const x = randomInput(r, [n, h, w, c]);
-      const dy = randomInput(r, [n, h, w, co]);
-      const y = randomInput(r, [n, h, w, co]);
-      const filter = randomInput(r, [3, 3, c, co]);
+      const [x, dy, y, filter] = layerInputs(r, n, h, w, c, co);
       const own0 = nativeCacheStats().ownWeightGradients;
       const grad = sameFilterGrad([3, 3, c, co]);
       await compare(label, "Conv2DBackpropFilter", [x, dy], grad);
