@@ -56,6 +56,11 @@ const convCases: ConvCase[] = [
   // rows within a tap, and rows that cross taps or pass the end (6 channels, 54 rows).
   { x: [2, 5, 6, 12], f: [3, 3, 12, 64], strides: [1, 1], pad: "same" },
   { x: [1, 6, 5, 6], f: [3, 3, 6, 64], strides: [2, 1], pad: "valid" },
+  // Winograd F(2x2, 3x3) (stride 1, 3x3, input channels a multiple of 4 from 8): output sizes
+  // odd and even, 'valid' and 'same', tiles that cross images; the input gradients of these
+  // (and of the 3x3 stride-1 cases above) take it too when their output channels allow.
+  { x: [3, 8, 7, 8], f: [3, 3, 8, 8], strides: [1, 1], pad: "valid" },
+  { x: [2, 7, 4, 16], f: [3, 3, 16, 32], strides: [1, 1], pad: "same" },
 ];
 
 function outShape(c: ConvCase): number[] {
@@ -154,16 +159,28 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
   await checkFilterGrad();
   assert(convSimdStats.forward > before.forward, "Conv2D took the SIMD path");
   assert(convSimdStats.filterGrad > before.filterGrad, "the filter gradient took the SIMD path");
+  assert(convSimdStats.winograd > before.winograd, "3x3 stride-1 convolutions took Winograd");
   const saved = { ...convSimdTuning };
-  Object.assign(convSimdTuning, { pixelChunk: 5, filterBlock: 3, forwardBlockFloats: 1 });
+  // Blocks of 4 pixels, 3 pixels and 4 Winograd tiles; then Winograd off (the direct kernel).
+  Object.assign(convSimdTuning, {
+    pixelChunk: 5,
+    filterBlock: 3,
+    forwardBlockFloats: 1,
+    winogradBlockFloats: 1,
+  });
   try {
     await checkForward();
     await checkFilterGrad();
     await checkInputGrad();
+    convSimdTuning.winogradMinChannels = 0;
+    const winograd = convSimdStats.winograd;
+    await checkForward();
+    await checkInputGrad();
+    assert.equal(convSimdStats.winograd, winograd, "Winograd turned off");
   } finally {
     Object.assign(convSimdTuning, saved);
   }
-  // Splitting across threads changes no bit: compare with the caller running every part.
+  // Splitting across threads changes no bit (Winograd's tiles, the direct kernel's pixels): compare with the caller running every part.
   const x = tf.tensor4d(seededRandom(2 * 9 * 9 * 16, 70), [2, 9, 9, 16]);
   const f = tf.tensor4d(seededRandom(9 * 16 * 24, 71), [3, 3, 16, 24]);
   const dy = tf.tensor4d(seededRandom(2 * 9 * 9 * 24, 72), [2, 9, 9, 24]);
@@ -179,7 +196,9 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
     tf.dispose([y, dw]);
     return out;
   };
+  const winograd = convSimdStats.winograd;
   const split = both();
+  assert(convSimdStats.winograd > winograd, "the split check ran Winograd");
   simdPoolTuning.helpers = false;
   try {
     const alone = both();

@@ -18,6 +18,8 @@ export const SPLIT_KERNELS = [
   "conv_forward",
   "conv_filter_grad",
   "adam",
+  "winograd_filter",
+  "winograd_forward",
 ] as const;
 
 /** One of {@linkcode SPLIT_KERNELS}. */
@@ -54,8 +56,8 @@ export const SLOT = {
   args: 15,
 } as const;
 
-/** Int32 slots in a control block: room for 17 arguments. */
-export const CONTROL_SLOTS = 32;
+/** Int32 slots in a control block: room for 33 arguments. */
+export const CONTROL_SLOTS = 48;
 
 /**
  * Bounds of part `part` of `[lo, hi)` split into `parts` nearly equal ranges whose inner bounds

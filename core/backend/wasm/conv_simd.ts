@@ -3,7 +3,10 @@
  * across {@linkcode simdPool}'s threads: register-blocked matrix products (4 pixels x 8 output
  * channels, relaxed-SIMD multiply-adds) over an indirection buffer, built per chunk of output
  * pixels, that points each pixel's filter taps at its input pixels or at a row of zeros.
- * Neither needs an im2col copy or a padded input. The operand read across its rows (the
+ * Neither needs an im2col copy or a padded input. Stride-1 3x3 convolutions with input channels in
+ * fours (every conv layer of the book's model but the first, and their input gradients) run by
+ * Winograd F(2x2, 3x3) instead: 2x2 output tiles, 16 matrix products of transformed inputs and
+ * filters, 2.25x fewer multiply-adds. The operand read across its rows (the
  * filter; the output gradient) is first copied into 8-channel panels read in order, and the
  * forward pass packs each block's inputs 4 pixels to a vector: Deno's V8 checks every wasm
  * memory access against the memory's bounds, so the fewer accesses per multiply-add the better.
@@ -40,10 +43,21 @@ export const convSimdTuning = {
    * book's layers; 256 fell behind at 256 channels).
    */
   filterBlock: 128,
+  /**
+   * Stride-1 3x3 forward convolutions (and so the stride-1 input gradients) by Winograd
+   * F(2x2, 3x3) when the input has at least this many channels, a multiple of 4 (0: never).
+   */
+  winogradMinChannels: 8,
+  /**
+   * Transformed input and product floats of a Winograd tile block, per thread:
+   * `16 * tiles * (C + CO)`, 128 tiles at 32 channels in and out, 16 at 256 (blocks of 16
+   * to 256 tiles ran alike on one thread on the book's layers).
+   */
+  winogradBlockFloats: 131072,
 };
 
 /** Calls that took the SIMD path (tests check that their cases reach it). */
-export const convSimdStats = { forward: 0, filterGrad: 0 };
+export const convSimdStats = { forward: 0, filterGrad: 0, winograd: 0 };
 
 /** What a call both kernels cover runs with: the pool, output pixels `P`, filter rows `K`. */
 interface SimdCall {
@@ -155,6 +169,7 @@ export function simdConvForward(
   if (g.inC < convSimdTuning.minForwardChannels) return undefined;
   const call = simdCall(backend, g);
   if (call === undefined) return undefined;
+  if (winogradApplies(g)) return winogradForward(backend, call.pool, x, filter, g, outShape);
   const { pool, taps, K } = call;
   const block = Math.max(4, Math.floor(convSimdTuning.forwardBlockFloats / K / 4) * 4);
   const out = backend.makeOutput(outShape, "float32");
@@ -182,6 +197,86 @@ export function simdConvForward(
         perThread: [3, block * K * 4],
       });
   });
+  return out;
+}
+
+/** Whether {@linkcode winogradForward} takes a convolution of geometry `g`. */
+function winogradApplies(g: ConvGeometry): boolean {
+  const min = convSimdTuning.winogradMinChannels;
+  return min > 0 && g.fh === 3 && g.fw === 3 && g.sh === 1 && g.sw === 1 && g.inC >= min &&
+    g.inC % 4 === 0;
+}
+
+/**
+ * Stride-1 3x3 convolution by Winograd F(2x2, 3x3) (conv.c): the filter's transform split over
+ * the output channels, then the 2x2 output tiles over the pool, in blocks of tiles whose
+ * transformed inputs and products stay in cache. 2.25x fewer multiply-adds than the direct
+ * kernel; 1.2x (3x3 images) to 2x (14x14 and up) faster on one thread on the book's layers.
+ */
+function winogradForward(
+  backend: WasmBackend,
+  pool: SimdPool,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+  outShape: number[],
+): TensorInfo {
+  const tilesH = Math.ceil(g.outH / 2), tilesW = Math.ceil(g.outW / 2);
+  const tiles = g.batch * tilesH * tilesW;
+  const perTile = 16 * (g.inC + g.outC);
+  const block = Math.max(4, Math.floor(convSimdTuning.winogradBlockFloats / perTile / 4) * 4);
+  const work = 16 * block + block * perTile + 256;
+  const out = backend.makeOutput(outShape, "float32");
+  convSimdStats.forward++;
+  convSimdStats.winograd++;
+  const regions: HeapRegion[] = [];
+  try {
+    const zero = scratch(backend, g.inC);
+    regions.push(zero);
+    const up = scratch(backend, 16 * g.inC * g.outC);
+    regions.push(up);
+    const scratchPtr = scratch(backend, pool.parts * work);
+    regions.push(scratchPtr);
+    heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + g.inC);
+    pool.run("winograd_filter", {
+      args: [up.ptr, offsetOf(backend, filter), g.inC, g.outC, 0, g.outC],
+      range: [4, 5],
+      lo: 0,
+      hi: g.outC,
+      align: 8,
+      pieces: 4 * pool.parts,
+    });
+    pool.run("winograd_forward", {
+      args: [
+        offsetOf(backend, out),
+        offsetOf(backend, x),
+        up.ptr,
+        scratchPtr.ptr,
+        zero.ptr,
+        g.inH,
+        g.inW,
+        g.inC,
+        g.outH,
+        g.outW,
+        g.outC,
+        g.padTop,
+        g.padLeft,
+        tilesH,
+        tilesW,
+        block,
+        0,
+        tiles,
+      ],
+      range: [16, 17],
+      lo: 0,
+      hi: tiles,
+      align: 4,
+      pieces: 8 * pool.parts,
+      perThread: [3, work * 4],
+    });
+  } finally {
+    for (const r of regions) r.release();
+  }
   return out;
 }
 

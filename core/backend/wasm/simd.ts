@@ -103,6 +103,36 @@ export interface SimdKernels {
     k1: number,
     accumulate: number,
   ): void;
+  /**
+   * The 3x3 filter `[3, 3, C, CO]` under Winograd F(2x2, 3x3)'s transform, as 16 planes of
+   * 8-column panels, for output channels `[co0, co1)` (multiples of 4).
+   */
+  winograd_filter(up: number, w: number, C: number, CO: number, co0: number, co1: number): void;
+  /**
+   * Stride-1 3x3 convolution of 2x2-output tiles `[t0, t1)` by Winograd F(2x2, 3x3), the filter
+   * from `winograd_filter`, with `16 * block * (1 + C + CO) + 256` floats of scratch at `work`
+   * and `zero` a row of `C` zeros; `C % 4 === 0`, `CO % 8 === 0`, `block % 4 === 0`.
+   */
+  winograd_forward(
+    y: number,
+    x: number,
+    up: number,
+    work: number,
+    zero: number,
+    inH: number,
+    inW: number,
+    C: number,
+    outH: number,
+    outW: number,
+    CO: number,
+    padTop: number,
+    padLeft: number,
+    tilesH: number,
+    tilesW: number,
+    block: number,
+    t0: number,
+    t1: number,
+  ): void;
   /** Parts `[f0, f1)` of `parts` of the fused Adam step (arguments: ../fused_adam.ts). */
   adam(p: number, o: number, f0: number, f1: number, parts: number): void;
   /** MaxPool gradient (first maximum of each window), zeroing `dx` first. */

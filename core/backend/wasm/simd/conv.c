@@ -278,3 +278,195 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
     }
   }
 }
+
+// Winograd F(2x2, 3x3) for 3x3 convolutions of stride 1: each 2x2 block of output pixels
+// ("tile") is computed from its 4x4 input patch d as A^T [(G g G^T) . (B^T d B)] A, 16
+// multiplies per input and output channel instead of 36 (Lavin & Gray, 2016). The 16
+// element-wise products over the channels are 16 matrix products, run on the forward
+// kernel's 4 x 8 register tile. The sums are not the direct convolution's (the transforms
+// add and subtract first): on the book's layers they differ from it by a few float32 units
+// in the last place of the largest output.
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+#define MUL wasm_f32x4_mul
+
+// up[xn][co0 / 8][ci][j] = (G g G^T)[xn] of the filter g = w[:, :, ci, co0 + j] ([3, 3, C, CO],
+// xn = 4 * row + column of the 4x4 transform): 16 planes of 8-column panels, as the products
+// read them. Transforms output channels [co0, co1) (multiples of 4; CO % 8 == 0).
+EXPORT(winograd_filter)
+void winograd_filter(float* up, const float* w, int C, int CO, int co0, int co1) {
+  const long plane = (long)C * CO;
+  const V half = wasm_f32x4_splat(0.5f);
+  for (int co = co0; co < co1; co += 4) {
+    float* panel = up + (long)(co & ~7) * C + (co & 7);
+    for (int ci = 0; ci < C; ci++) {
+      const float* s = w + (long)ci * CO + co;
+      float* d = panel + (long)ci * 8;
+      // t = G g: rows 0 and 3 are the filter's first and last rows, 1 and 2 half their sum
+      // plus and minus half the middle row; then the same down the columns: u = t G^T.
+#define G_ROWS(c)                                                                  \
+  const V g0##c = LD(s + (0 + c) * plane), g1##c = LD(s + (3 + c) * plane),        \
+          g2##c = LD(s + (6 + c) * plane);                                         \
+  const V t0##c = g0##c, t1##c = MUL(ADD(ADD(g0##c, g1##c), g2##c), half),         \
+          t2##c = MUL(ADD(SUB(g0##c, g1##c), g2##c), half), t3##c = g2##c;
+      G_ROWS(0)
+      G_ROWS(1)
+      G_ROWS(2)
+#define G_COLUMNS(i)                                                              \
+  ST(d + (i * 4 + 0) * plane, t##i##0);                                           \
+  ST(d + (i * 4 + 1) * plane, MUL(ADD(ADD(t##i##0, t##i##1), t##i##2), half));    \
+  ST(d + (i * 4 + 2) * plane, MUL(ADD(SUB(t##i##0, t##i##1), t##i##2), half));    \
+  ST(d + (i * 4 + 3) * plane, t##i##2);
+      G_COLUMNS(0)
+      G_COLUMNS(1)
+      G_COLUMNS(2)
+      G_COLUMNS(3)
+#undef G_ROWS
+#undef G_COLUMNS
+    }
+  }
+}
+
+// y (NHWC [B, outH, outW, CO]) for tiles [t0, t1) of the convolution of x (NHWC [B, inH, inW,
+// C]) by the filter that winograd_filter transformed into `up`: tile t = (b * tilesH + th) *
+// tilesW + tw holds output rows 2th, 2th + 1 and columns 2tw, 2tw + 1 (those past outH or outW
+// are computed and not stored) and reads input rows 2th - padTop .. + 3 and columns 2tw -
+// padLeft .. + 3 (outside the input: `zero`, C zeros). C % 4 == 0, CO % 8 == 0. Tiles go in
+// blocks of `block` (a multiple of 4); `work` (the caller's own, for one thread) holds a block's
+// 16 input addresses per tile, its transformed inputs (16 * block * C floats), its products
+// (16 * block * CO) and 256 floats for the transpose. Each tile's sums are the same whichever
+// thread computes it and wherever the blocks fall.
+EXPORT(winograd_forward)
+void winograd_forward(float* y, const float* x, const float* up, float* work, const float* zero,
+                      int inH, int inW, int C, int outH, int outW, int CO, int padTop,
+                      int padLeft, int tilesH, int tilesW, int block, int t0, int t1) {
+  const float** ind = (const float**)work;
+  float* vp = work + 16 * block;
+  float* m = vp + 16L * block * C;
+  float* tmp = m + 16L * block * CO;
+  for (int b0 = t0; b0 < t1; b0 += block) {
+    const int b1 = b0 + block < t1 ? b0 + block : t1;
+    const int nt = b1 - b0, groups = (nt + 3) / 4;
+    // The 16 input addresses of each tile of the block (the last group's missing tiles: zeros).
+    int tw = b0 % tilesW, th = (b0 / tilesW) % tilesH, b = b0 / tilesW / tilesH;
+    for (int t = 0; t < groups * 4; t++) {
+      const float** row = ind + t * 16;
+      for (int r = 0; r < 4; r++) {
+        const int ih = 2 * th - padTop + r;
+        for (int c = 0; c < 4; c++) {
+          const int iw = 2 * tw - padLeft + c;
+          row[r * 4 + c] = (t >= nt || ih < 0 || ih >= inH || iw < 0 || iw >= inW)
+                               ? zero
+                               : x + ((long)(b * inH + ih) * inW + iw) * C;
+        }
+      }
+      if (++tw == tilesW) {
+        tw = 0;
+        if (++th == tilesH) {
+          th = 0;
+          b++;
+        }
+      }
+    }
+    // vp[xn][g][ci][j] = (B^T d B)[xn] of tile 4g + j, channel ci: 4 channels of a tile at a
+    // time into tmp[xn][j], then each xn's 4 tiles x 4 channels transposed, so that a product
+    // step loads the 4 tiles' inputs with one access (as conv_forward's packed inputs).
+    const long groupStride = (long)C * 4, planeStride = (long)groups * C * 4;
+    for (int g = 0; g < groups; g++) {
+      for (int ci = 0; ci < C; ci += 4) {
+        for (int j = 0; j < 4; j++) {
+          const float* const* p = ind + (g * 4 + j) * 16;
+          // e = B^T d down each column c, then B^T e^T across: rows 0-3 of B^T are
+          // (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1).
+#define B_ROWS(c)                                                                          \
+  const V d0##c = LD(p[0 + c] + ci), d1##c = LD(p[4 + c] + ci), d2##c = LD(p[8 + c] + ci), \
+          d3##c = LD(p[12 + c] + ci);                                                      \
+  const V e0##c = SUB(d0##c, d2##c), e1##c = ADD(d1##c, d2##c), e2##c = SUB(d2##c, d1##c), \
+          e3##c = SUB(d1##c, d3##c);
+          B_ROWS(0)
+          B_ROWS(1)
+          B_ROWS(2)
+          B_ROWS(3)
+          float* q = tmp + j * 4;
+#define B_COLUMNS(i)                                 \
+  ST(q + (i * 4 + 0) * 16, SUB(e##i##0, e##i##2));   \
+  ST(q + (i * 4 + 1) * 16, ADD(e##i##1, e##i##2));   \
+  ST(q + (i * 4 + 2) * 16, SUB(e##i##2, e##i##1));   \
+  ST(q + (i * 4 + 3) * 16, SUB(e##i##1, e##i##3));
+          B_COLUMNS(0)
+          B_COLUMNS(1)
+          B_COLUMNS(2)
+          B_COLUMNS(3)
+#undef B_ROWS
+#undef B_COLUMNS
+        }
+        float* dst = vp + g * groupStride + ci * 4;
+        for (int xn = 0; xn < 16; xn++, dst += planeStride) {
+          const float* r = tmp + xn * 16;
+          const V r0 = LD(r), r1 = LD(r + 4), r2 = LD(r + 8), r3 = LD(r + 12);
+          const V u0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5);
+          const V u1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
+          const V u2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+          const V u3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+          ST(dst, wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5));
+          ST(dst + 4, wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7));
+          ST(dst + 8, wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5));
+          ST(dst + 12, wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7));
+        }
+      }
+    }
+    // The 16 products m[t][xn][co] = sum over ci of vp[xn][t][ci] * up[xn][ci][co], 4 tiles x
+    // 8 output channels at a time.
+    const long mRow = 16L * CO;
+    for (int xn = 0; xn < 16; xn++) {
+      for (int co0 = 0; co0 < CO; co0 += 8) {
+        const float* panel = up + (long)xn * C * CO + (long)co0 * C;
+        for (int g = 0; g < groups; g++) {
+          V c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
+          V c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+          const float* a = vp + xn * planeStride + g * groupStride;
+          const float* wb = panel;
+          for (int k = 0; k < C; k++, a += 4, wb += 8) {
+            TILE_STEP(LD(a), LD(wb), LD(wb + 4));
+          }
+          TILE_STORE(m + (long)g * 4 * mRow + xn * CO + co0, mRow, 4);
+        }
+      }
+    }
+    // y = A^T m A per tile, 4 output channels at a time: rows of A^T are (1, 1, 1, 0) and
+    // (0, 1, -1, -1).
+    tw = b0 % tilesW, th = (b0 / tilesW) % tilesH, b = b0 / tilesW / tilesH;
+    for (int t = 0; t < nt; t++) {
+      const int oh = 2 * th, ow = 2 * tw;
+      const int lower = oh + 1 < outH, right = ow + 1 < outW;
+      float* o = y + ((long)(b * outH + oh) * outW + ow) * CO;
+      float* o1 = o + (long)outW * CO;
+      const float* mt = m + t * mRow;
+      for (int co = 0; co < CO; co += 4) {
+        const float* q = mt + co;
+#define A_ROWS(c)                                                                   \
+  const V m0##c = LD(q + (0 + c) * CO), m1##c = LD(q + (4 + c) * CO),               \
+          m2##c = LD(q + (8 + c) * CO), m3##c = LD(q + (12 + c) * CO);              \
+  const V s0##c = ADD(ADD(m0##c, m1##c), m2##c), s1##c = SUB(SUB(m1##c, m2##c), m3##c);
+        A_ROWS(0)
+        A_ROWS(1)
+        A_ROWS(2)
+        A_ROWS(3)
+#undef A_ROWS
+        ST(o + co, ADD(ADD(s00, s01), s02));
+        if (right) ST(o + CO + co, SUB(SUB(s01, s02), s03));
+        if (lower) {
+          ST(o1 + co, ADD(ADD(s10, s11), s12));
+          if (right) ST(o1 + CO + co, SUB(SUB(s11, s12), s13));
+        }
+      }
+      if (++tw == tilesW) {
+        tw = 0;
+        if (++th == tilesH) {
+          th = 0;
+          b++;
+        }
+      }
+    }
+  }
+}
