@@ -161,12 +161,14 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
   assert(convSimdStats.filterGrad > before.filterGrad, "the filter gradient took the SIMD path");
   assert(convSimdStats.winograd > before.winograd, "3x3 stride-1 convolutions took Winograd");
   const saved = { ...convSimdTuning };
-  // Blocks of 4 pixels, 3 pixels and 4 Winograd tiles; then Winograd off (the direct kernel).
+  // Blocks of 4 pixels, 3 pixels and 4 Winograd tiles, chunks of 4 tiles for Winograd's filter
+  // gradient; then Winograd off (the direct kernels).
   Object.assign(convSimdTuning, {
     pixelChunk: 5,
     filterBlock: 3,
     forwardBlockFloats: 1,
     winogradBlockFloats: 1,
+    winogradGradChunkFloats: 1,
   });
   try {
     await checkForward();
@@ -175,6 +177,7 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
     convSimdTuning.winogradMinChannels = 0;
     const winograd = convSimdStats.winograd;
     await checkForward();
+    await checkFilterGrad();
     await checkInputGrad();
     assert.equal(convSimdStats.winograd, winograd, "Winograd turned off");
   } finally {

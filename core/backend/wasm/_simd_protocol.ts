@@ -20,6 +20,9 @@ export const SPLIT_KERNELS = [
   "adam",
   "winograd_filter",
   "winograd_forward",
+  "winograd_grad_transform",
+  "winograd_grad_products",
+  "winograd_grad_filter",
 ] as const;
 
 /** One of {@linkcode SPLIT_KERNELS}. */

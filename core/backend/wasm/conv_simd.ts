@@ -54,6 +54,11 @@ export const convSimdTuning = {
    * to 256 tiles ran alike on one thread on the book's layers).
    */
   winogradBlockFloats: 131072,
+  /**
+   * Transformed input and output-gradient floats of a chunk of tiles of the Winograd filter
+   * gradient, `16 * tiles * (C + CO)` (all threads share a chunk).
+   */
+  winogradGradChunkFloats: 524288,
 };
 
 /** Calls that took the SIMD path (tests check that their cases reach it). */
@@ -200,11 +205,18 @@ export function simdConvForward(
   return out;
 }
 
-/** Whether {@linkcode winogradForward} takes a convolution of geometry `g`. */
+/**
+ * Whether Winograd takes a convolution of geometry `g` (its forward pass and filter gradient):
+ * 3x3, stride 1, input channels a multiple of 4 from {@linkcode convSimdTuning}'s minimum, and
+ * an output whose 2x2 tiles save at least 1.5x of the multiply-adds (9 per output pixel against
+ * 16 per tile: not a 3x3 output, whose 4 tiles cover 16 pixels; with 2 threads its layer ran
+ * no faster, and its filter gradient slower, than the direct kernels).
+ */
 function winogradApplies(g: ConvGeometry): boolean {
   const min = convSimdTuning.winogradMinChannels;
+  const tiles = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2);
   return min > 0 && g.fh === 3 && g.fw === 3 && g.sh === 1 && g.sw === 1 && g.inC >= min &&
-    g.inC % 4 === 0;
+    g.inC % 4 === 0 && 9 * g.outH * g.outW >= 1.5 * 16 * tiles;
 }
 
 /**
@@ -225,7 +237,9 @@ function winogradForward(
   const tiles = g.batch * tilesH * tilesW;
   const perTile = 16 * (g.inC + g.outC);
   const block = Math.max(4, Math.floor(convSimdTuning.winogradBlockFloats / perTile / 4) * 4);
-  const work = 16 * block + block * perTile + 256;
+  // Addresses, transformed inputs (16 planes, a cache line apart: conv.c's PLANE), products,
+  // transpose.
+  const work = 16 * block + 16 * (block * g.inC + 16) + 16 * block * g.outC + 256;
   const out = backend.makeOutput(outShape, "float32");
   convSimdStats.forward++;
   convSimdStats.winograd++;
@@ -293,6 +307,7 @@ export function simdConvFilterGrad(
 ): TensorInfo | undefined {
   const call = simdCall(backend, g);
   if (call === undefined) return undefined;
+  if (winogradApplies(g)) return winogradFilterGrad(backend, call.pool, x, dy, g, filterShape);
   const { pool, taps, K } = call;
   const block = Math.max(1, convSimdTuning.filterBlock);
   const out = backend.makeOutput(filterShape, "float32");
@@ -327,5 +342,98 @@ export function simdConvFilterGrad(
         perThread: [3, perThread * 4],
       });
   });
+  return out;
+}
+
+/**
+ * Filter gradient of a stride-1 3x3 convolution by Winograd F(2x2, 3x3) (conv.c): chunk by chunk
+ * of tiles, their transforms (split over the tiles), then the 16 sums over them (split over the
+ * sums' rows); last the filter rows from the sums.
+ */
+function winogradFilterGrad(
+  backend: WasmBackend,
+  pool: SimdPool,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+  filterShape: number[],
+): TensorInfo {
+  const { inC: C, outC: CO } = g;
+  const tilesH = Math.ceil(g.outH / 2), tilesW = Math.ceil(g.outW / 2);
+  const tiles = g.batch * tilesH * tilesW;
+  const chunk = Math.min(
+    tiles,
+    Math.max(4, Math.floor(convSimdTuning.winogradGradChunkFloats / (16 * (C + CO)))),
+  );
+  const out = backend.makeOutput(filterShape, "float32");
+  convSimdStats.filterGrad++;
+  convSimdStats.winograd++;
+  const regions: HeapRegion[] = [];
+  const region = (floats: number) => {
+    const r = scratch(backend, floats);
+    regions.push(r);
+    return r;
+  };
+  try {
+    const zero = region(Math.max(C, CO));
+    // 16 planes each, a cache line apart (conv.c's PLANE).
+    const sums = region(16 * (C * CO + 16));
+    const vs = region(16 * (chunk * C + 16));
+    const zs = region(16 * (chunk * CO + 16));
+    const ind = region(16 * pool.parts);
+    heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + Math.max(C, CO));
+    const xPtr = offsetOf(backend, x), dyPtr = offsetOf(backend, dy);
+    for (let c0 = 0; c0 < tiles; c0 += chunk) {
+      const n = Math.min(chunk, tiles - c0);
+      pool.run("winograd_grad_transform", {
+        args: [
+          vs.ptr,
+          zs.ptr,
+          ind.ptr,
+          xPtr,
+          dyPtr,
+          zero.ptr,
+          g.inH,
+          g.inW,
+          C,
+          g.outH,
+          g.outW,
+          CO,
+          g.padTop,
+          g.padLeft,
+          tilesH,
+          tilesW,
+          c0,
+          n,
+          c0,
+          c0 + n,
+        ],
+        range: [18, 19],
+        lo: c0,
+        hi: c0 + n,
+        align: 1,
+        pieces: 4 * pool.parts,
+        perThread: [2, 16 * 4],
+      });
+      pool.run("winograd_grad_products", {
+        args: [sums.ptr, vs.ptr, zs.ptr, C, CO, n, c0 === 0 ? 1 : 0, 0, 4 * C],
+        range: [7, 8],
+        lo: 0,
+        hi: 4 * C,
+        align: 1,
+        pieces: 4 * pool.parts,
+      });
+    }
+    pool.run("winograd_grad_filter", {
+      args: [offsetOf(backend, out), sums.ptr, C, CO, 0, C],
+      range: [4, 5],
+      lo: 0,
+      hi: C,
+      align: 1,
+      pieces: 2 * pool.parts,
+    });
+  } finally {
+    for (const r of regions) r.release();
+  }
   return out;
 }

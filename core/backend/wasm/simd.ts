@@ -133,6 +133,54 @@ export interface SimdKernels {
     t0: number,
     t1: number,
   ): void;
+  /**
+   * Winograd filter gradient, step 1: the transformed inputs (`vs`) and output gradients
+   * (`zs`) of tiles `[t0, t1)` of the chunk of `n` tiles from `c0`; 16 addresses of scratch at
+   * `ind`, `zero` a row of `max(C, CO)` zeros.
+   */
+  winograd_grad_transform(
+    vs: number,
+    zs: number,
+    ind: number,
+    x: number,
+    dy: number,
+    zero: number,
+    inH: number,
+    inW: number,
+    C: number,
+    outH: number,
+    outW: number,
+    CO: number,
+    padTop: number,
+    padLeft: number,
+    tilesH: number,
+    tilesW: number,
+    c0: number,
+    n: number,
+    t0: number,
+    t1: number,
+  ): void;
+  /** Step 2: rows `[u0, u1)` of the 16 sums over the chunk's tiles (overwritten if `first`). */
+  winograd_grad_products(
+    m: number,
+    vs: number,
+    zs: number,
+    C: number,
+    CO: number,
+    n: number,
+    first: number,
+    u0: number,
+    u1: number,
+  ): void;
+  /** Step 3: the filter gradient `[3, 3, C, CO]` of input channels `[ci0, ci1)` from the sums. */
+  winograd_grad_filter(
+    dw: number,
+    m: number,
+    C: number,
+    CO: number,
+    ci0: number,
+    ci1: number,
+  ): void;
   /** Parts `[f0, f1)` of `parts` of the fused Adam step (arguments: ../fused_adam.ts). */
   adam(p: number, o: number, f0: number, f1: number, parts: number): void;
   /** MaxPool gradient (first maximum of each window), zeroing `dx` first. */

@@ -289,6 +289,53 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
 #define ADD wasm_f32x4_add
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
+// Floats between two of the 16 planes of a transform holding `floats` each: one cache line more,
+// so that the 16 vectors a tile's transform writes (or reads) at one offset of every plane do
+// not all fall in the same cache set (planes of a power-of-two size did; the filter gradient's
+// transforms ran 1.6x faster on one thread with the line).
+#define PLANE(floats) ((long)(floats) + 16)
+
+// The input transform B^T d B of 4 channels at `ci` of the 4x4 patch whose 16 pixel addresses
+// (row-major) are p[0..15]: B_TRANSFORM declares e<i><c> = (B^T d)[i][c] (rows 0-3 of B^T are
+// (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1)), then B_OUTPUTS(OUT) calls
+// OUT(xn, value) for the 16 elements xn = 4 * i + k of (B^T d) B.
+#define B_COLUMN(p, ci, c)                                                                 \
+  const V d0##c = LD(p[0 + c] + ci), d1##c = LD(p[4 + c] + ci), d2##c = LD(p[8 + c] + ci), \
+          d3##c = LD(p[12 + c] + ci);                                                      \
+  const V e0##c = SUB(d0##c, d2##c), e1##c = ADD(d1##c, d2##c), e2##c = SUB(d2##c, d1##c), \
+          e3##c = SUB(d1##c, d3##c);
+#define B_TRANSFORM(p, ci) \
+  B_COLUMN(p, ci, 0)       \
+  B_COLUMN(p, ci, 1)       \
+  B_COLUMN(p, ci, 2)       \
+  B_COLUMN(p, ci, 3)
+#define B_ROW_OUTPUTS(OUT, i)                \
+  OUT(i * 4 + 0, SUB(e##i##0, e##i##2));     \
+  OUT(i * 4 + 1, ADD(e##i##1, e##i##2));     \
+  OUT(i * 4 + 2, SUB(e##i##2, e##i##1));     \
+  OUT(i * 4 + 3, SUB(e##i##1, e##i##3));
+#define B_OUTPUTS(OUT)  \
+  B_ROW_OUTPUTS(OUT, 0) \
+  B_ROW_OUTPUTS(OUT, 1) \
+  B_ROW_OUTPUTS(OUT, 2) \
+  B_ROW_OUTPUTS(OUT, 3)
+
+// The 16 input addresses of tile t = (b * tilesH + th) * tilesW + tw (row-major over its 4x4
+// patch, whose first pixel is input row 2th - padTop, column 2tw - padLeft; `zero` outside).
+static void tile_addresses(const float** row, const float* x, const float* zero, int inH,
+                           int inW, int C, int tilesH, int tilesW, int padTop, int padLeft,
+                           int t) {
+  const int tw = t % tilesW, th = (t / tilesW) % tilesH, b = t / tilesW / tilesH;
+  for (int r = 0; r < 4; r++) {
+    const int ih = 2 * th - padTop + r;
+    for (int c = 0; c < 4; c++) {
+      const int iw = 2 * tw - padLeft + c;
+      row[r * 4 + c] = (ih < 0 || ih >= inH || iw < 0 || iw >= inW)
+                           ? zero
+                           : x + ((long)(b * inH + ih) * inW + iw) * C;
+    }
+  }
+}
 
 // up[xn][co0 / 8][ci][j] = (G g G^T)[xn] of the filter g = w[:, :, ci, co0 + j] ([3, 3, C, CO],
 // xn = 4 * row + column of the 4x4 transform): 16 planes of 8-column panels, as the products
@@ -333,8 +380,8 @@ void winograd_filter(float* up, const float* w, int C, int CO, int co0, int co1)
 // are computed and not stored) and reads input rows 2th - padTop .. + 3 and columns 2tw -
 // padLeft .. + 3 (outside the input: `zero`, C zeros). C % 4 == 0, CO % 8 == 0. Tiles go in
 // blocks of `block` (a multiple of 4); `work` (the caller's own, for one thread) holds a block's
-// 16 input addresses per tile, its transformed inputs (16 * block * C floats), its products
-// (16 * block * CO) and 256 floats for the transpose. Each tile's sums are the same whichever
+// 16 input addresses per tile, its transformed inputs (16 planes of PLANE(block * C) floats), its
+// products (16 * block * CO) and 256 floats for the transpose. Each tile's sums are the same whichever
 // thread computes it and wherever the blocks fall.
 EXPORT(winograd_forward)
 void winograd_forward(float* y, const float* x, const float* up, float* work, const float* zero,
@@ -342,63 +389,32 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
                       int padLeft, int tilesH, int tilesW, int block, int t0, int t1) {
   const float** ind = (const float**)work;
   float* vp = work + 16 * block;
-  float* m = vp + 16L * block * C;
+  float* m = vp + 16 * PLANE(block * C);
   float* tmp = m + 16L * block * CO;
   for (int b0 = t0; b0 < t1; b0 += block) {
     const int b1 = b0 + block < t1 ? b0 + block : t1;
     const int nt = b1 - b0, groups = (nt + 3) / 4;
     // The 16 input addresses of each tile of the block (the last group's missing tiles: zeros).
-    int tw = b0 % tilesW, th = (b0 / tilesW) % tilesH, b = b0 / tilesW / tilesH;
     for (int t = 0; t < groups * 4; t++) {
-      const float** row = ind + t * 16;
-      for (int r = 0; r < 4; r++) {
-        const int ih = 2 * th - padTop + r;
-        for (int c = 0; c < 4; c++) {
-          const int iw = 2 * tw - padLeft + c;
-          row[r * 4 + c] = (t >= nt || ih < 0 || ih >= inH || iw < 0 || iw >= inW)
-                               ? zero
-                               : x + ((long)(b * inH + ih) * inW + iw) * C;
-        }
-      }
-      if (++tw == tilesW) {
-        tw = 0;
-        if (++th == tilesH) {
-          th = 0;
-          b++;
-        }
+      if (t < nt) {
+        tile_addresses(ind + t * 16, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, b0 + t);
+      } else {
+        for (int i = 0; i < 16; i++) ind[t * 16 + i] = zero;
       }
     }
     // vp[xn][g][ci][j] = (B^T d B)[xn] of tile 4g + j, channel ci: 4 channels of a tile at a
     // time into tmp[xn][j], then each xn's 4 tiles x 4 channels transposed, so that a product
     // step loads the 4 tiles' inputs with one access (as conv_forward's packed inputs).
-    const long groupStride = (long)C * 4, planeStride = (long)groups * C * 4;
+    const long groupStride = (long)C * 4, planeStride = PLANE(groups * C * 4);
     for (int g = 0; g < groups; g++) {
       for (int ci = 0; ci < C; ci += 4) {
         for (int j = 0; j < 4; j++) {
           const float* const* p = ind + (g * 4 + j) * 16;
-          // e = B^T d down each column c, then B^T e^T across: rows 0-3 of B^T are
-          // (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1).
-#define B_ROWS(c)                                                                          \
-  const V d0##c = LD(p[0 + c] + ci), d1##c = LD(p[4 + c] + ci), d2##c = LD(p[8 + c] + ci), \
-          d3##c = LD(p[12 + c] + ci);                                                      \
-  const V e0##c = SUB(d0##c, d2##c), e1##c = ADD(d1##c, d2##c), e2##c = SUB(d2##c, d1##c), \
-          e3##c = SUB(d1##c, d3##c);
-          B_ROWS(0)
-          B_ROWS(1)
-          B_ROWS(2)
-          B_ROWS(3)
+          B_TRANSFORM(p, ci);
           float* q = tmp + j * 4;
-#define B_COLUMNS(i)                                 \
-  ST(q + (i * 4 + 0) * 16, SUB(e##i##0, e##i##2));   \
-  ST(q + (i * 4 + 1) * 16, ADD(e##i##1, e##i##2));   \
-  ST(q + (i * 4 + 2) * 16, SUB(e##i##2, e##i##1));   \
-  ST(q + (i * 4 + 3) * 16, SUB(e##i##1, e##i##3));
-          B_COLUMNS(0)
-          B_COLUMNS(1)
-          B_COLUMNS(2)
-          B_COLUMNS(3)
-#undef B_ROWS
-#undef B_COLUMNS
+#define B_STORE(xn, v) ST(q + (xn) * 16, v)
+          B_OUTPUTS(B_STORE);
+#undef B_STORE
         }
         float* dst = vp + g * groupStride + ci * 4;
         for (int xn = 0; xn < 16; xn++, dst += planeStride) {
@@ -435,7 +451,7 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
     }
     // y = A^T m A per tile, 4 output channels at a time: rows of A^T are (1, 1, 1, 0) and
     // (0, 1, -1, -1).
-    tw = b0 % tilesW, th = (b0 / tilesW) % tilesH, b = b0 / tilesW / tilesH;
+    int tw = b0 % tilesW, th = (b0 / tilesW) % tilesH, b = b0 / tilesW / tilesH;
     for (int t = 0; t < nt; t++) {
       const int oh = 2 * th, ow = 2 * tw;
       const int lower = oh + 1 < outH, right = ow + 1 < outW;
@@ -467,6 +483,129 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
           b++;
         }
       }
+    }
+  }
+}
+
+// The filter gradient by Winograd F(2x2, 3x3): the forward pass is y = A^T [U . V] A per tile
+// (U = G g G^T, V = B^T d B), so dg = G^T [sum over tiles of V . (A dy A^T)] G: 16 products
+// of the transformed inputs and output gradients, summed over the tiles, 16 instead of 36
+// multiply-adds per tile, input and output channel. Three steps, each split over threads by
+// what it writes: winograd_grad_transform (tiles of a chunk), winograd_grad_products (rows of
+// the 16 sums, over the chunk's tiles in order, added to the previous chunks'), then
+// winograd_grad_filter (the filter rows). The sums do not depend on the split.
+
+// For tiles [t0, t1) of the chunk that starts at tile c0 and holds n tiles: vs[xn][ci / 4][t -
+// c0][ci % 4] = (B^T d B)[xn] (4 input channels to a vector, as the products read them) and
+// zs[xn][co / 8][t - c0][co % 8] = (A dy A^T)[xn] (8-column panels), planes PLANE(C * n) and
+// PLANE(CO * n) floats apart; dy's 2x2 pixels past outH
+// or outW read `zero` (max(C, CO) zeros), as do the input pixels outside x. `ind` (the caller's
+// own, per thread) holds 16 addresses. C % 4 == 0, CO % 8 == 0.
+EXPORT(winograd_grad_transform)
+void winograd_grad_transform(float* vs, float* zs, const float** ind, const float* x,
+                             const float* dy, const float* zero, int inH, int inW, int C,
+                             int outH, int outW, int CO, int padTop, int padLeft, int tilesH,
+                             int tilesW, int c0, int n, int t0, int t1) {
+  for (int t = t0; t < t1; t++) {
+    tile_addresses(ind, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, t);
+    const float* const* p = ind;
+    float* v = vs + (long)(t - c0) * 4;
+    const long vPlane = PLANE(C * n);  // one xn: C / 4 rows of n vectors
+    for (int ci = 0; ci < C; ci += 4) {
+      B_TRANSFORM(p, ci);
+      float* vq = v + (long)ci * n;
+#define V_STORE(xn, value) ST(vq + (xn) * vPlane, value)
+      B_OUTPUTS(V_STORE);
+#undef V_STORE
+    }
+    // A dy A^T of the tile's 2x2 output gradient (rows of A: (1, 0), (1, 1), (1, -1), (0, -1)).
+    const int tw = t % tilesW, th = (t / tilesW) % tilesH, b = t / tilesW / tilesH;
+    const int oh = 2 * th, ow = 2 * tw;
+    const float* y00 = dy + ((long)(b * outH + oh) * outW + ow) * CO;
+    const float* y01 = ow + 1 < outW ? y00 + CO : zero;
+    const float* y10 = oh + 1 < outH ? y00 + (long)outW * CO : zero;
+    const float* y11 = oh + 1 < outH && ow + 1 < outW ? y00 + (long)(outW + 1) * CO : zero;
+    const long zPlane = PLANE(CO * n);
+    float* z = zs + (long)(t - c0) * 8;
+    for (int co = 0; co < CO; co += 4) {
+      const V a0 = LD(y00 + co), a1 = LD(y01 + co), b0 = LD(y10 + co), b1 = LD(y11 + co);
+      // h[i][c] = (A dy)[i][c]; then z[i][k] = (h A^T)[i][k].
+      const V h00 = a0, h01 = a1, h10 = ADD(a0, b0), h11 = ADD(a1, b1);
+      const V h20 = SUB(a0, b0), h21 = SUB(a1, b1), h30 = wasm_f32x4_neg(b0),
+              h31 = wasm_f32x4_neg(b1);
+      float* zq = z + (long)(co & ~7) * n + (co & 7);
+#define Z_ROW(i)                                              \
+  ST(zq + (i * 4 + 0) * zPlane, h##i##0);                     \
+  ST(zq + (i * 4 + 1) * zPlane, ADD(h##i##0, h##i##1));       \
+  ST(zq + (i * 4 + 2) * zPlane, SUB(h##i##0, h##i##1));       \
+  ST(zq + (i * 4 + 3) * zPlane, wasm_f32x4_neg(h##i##1));
+      Z_ROW(0)
+      Z_ROW(1)
+      Z_ROW(2)
+      Z_ROW(3)
+#undef Z_ROW
+    }
+  }
+}
+
+// Rows [u0, u1) of the 16 sums (planes PLANE(C * CO) floats apart), row u = xn * C / 4 + ci / 4
+// (4 input channels): m[xn][ci][co]
+// (+)= sum over the chunk's n tiles, in order, of vs[xn][ci][t] * zs[xn][t][co]; overwritten
+// when `first`. 4 channels x 8 output channels at a time.
+EXPORT(winograd_grad_products)
+void winograd_grad_products(float* m, const float* vs, const float* zs, int C, int CO, int n,
+                            int first, int u0, int u1) {
+  const int rows = C / 4;
+  for (int u = u0; u < u1; u++) {
+    const int xn = u / rows, ci = u % rows * 4;
+    const float* va = vs + xn * PLANE(C * n) + (long)ci * n;
+    for (int co0 = 0; co0 < CO; co0 += 8) {
+      float* o = m + xn * PLANE(C * CO) + (long)ci * CO + co0;
+      V c00, c01, c10, c11, c20, c21, c30, c31;
+      if (first) {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = wasm_f32x4_splat(0.0f);
+      } else {
+        c00 = LD(o), c01 = LD(o + 4), c10 = LD(o + CO), c11 = LD(o + CO + 4);
+        c20 = LD(o + 2 * CO), c21 = LD(o + 2 * CO + 4), c30 = LD(o + 3 * CO);
+        c31 = LD(o + 3 * CO + 4);
+      }
+      const float* a = va;
+      const float* d = zs + xn * PLANE(CO * n) + (long)co0 * n;
+      for (int t = 0; t < n; t++, a += 4, d += 8) TILE_STEP(LD(a), LD(d), LD(d + 4));
+      TILE_STORE(o, CO, 4);
+    }
+  }
+}
+
+// dw[r][c][ci][co] = (G^T m G)[r][c] for input channels [ci0, ci1) (rows of G^T: (1, 1/2,
+// 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)).
+EXPORT(winograd_grad_filter)
+void winograd_grad_filter(float* dw, const float* m, int C, int CO, int ci0, int ci1) {
+  const long plane = (long)C * CO, mPlane = PLANE(C * CO);
+  const V half = wasm_f32x4_splat(0.5f);
+  for (int ci = ci0; ci < ci1; ci++) {
+    for (int co = 0; co < CO; co += 4) {
+      const float* s = m + (long)ci * CO + co;
+      float* d = dw + (long)ci * CO + co;
+      // q = G^T m down each column k, then (q G)[r][c].
+#define GT_COLUMN(k)                                                                    \
+  const V m0##k = LD(s + (0 + k) * mPlane), m1##k = LD(s + (4 + k) * mPlane),           \
+          m2##k = LD(s + (8 + k) * mPlane), m3##k = LD(s + (12 + k) * mPlane);          \
+  const V q0##k = ADD(m0##k, MUL(ADD(m1##k, m2##k), half)),                             \
+          q1##k = MUL(SUB(m1##k, m2##k), half), q2##k = ADD(MUL(ADD(m1##k, m2##k), half), m3##k);
+      GT_COLUMN(0)
+      GT_COLUMN(1)
+      GT_COLUMN(2)
+      GT_COLUMN(3)
+#undef GT_COLUMN
+#define GT_ROW(r)                                                               \
+  ST(d + (r * 3 + 0) * plane, ADD(q##r##0, MUL(ADD(q##r##1, q##r##2), half)));  \
+  ST(d + (r * 3 + 1) * plane, MUL(SUB(q##r##1, q##r##2), half));                \
+  ST(d + (r * 3 + 2) * plane, ADD(MUL(ADD(q##r##1, q##r##2), half), q##r##3));
+      GT_ROW(0)
+      GT_ROW(1)
+      GT_ROW(2)
+#undef GT_ROW
     }
   }
 }
