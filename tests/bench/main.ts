@@ -204,6 +204,8 @@ async function trainSection(args: {
     }
   }
   const names = args.backends.filter((b) => args.cases.some((c) => results.has(key(b, c))));
+  // Float32 backends, also compared with PyTorch's fastest float32 layout (NCHW or channels_last).
+  const fp32Names = names.filter((n) => n !== NATIVE_BF16);
   const header = [
     "input, batch",
     ...names.map((n) => `${label(n)} img/s`),
@@ -213,6 +215,7 @@ async function trainSection(args: {
         "PyTorch channels_last",
         "PyTorch bf16 autocast",
         ...names.map((n) => `${label(n)} / best PyTorch`),
+        ...fp32Names.map((n) => `${label(n)} / best PyTorch fp32`),
       ]
       : []),
     ...names.map((n) => `${label(n)} kernel calls/step`),
@@ -236,6 +239,11 @@ async function trainSection(args: {
             const r = results.get(key(n, c));
             return r && t ? `${(r.imagesPerSec / t.imagesPerSec).toFixed(2)}x` : "-";
           }),
+          ...fp32Names.map((n) => {
+            const r = results.get(key(n, c));
+            const fp32 = t ? Math.max(t.byLayout.nchw, t.byLayout.channels_last) : 0;
+            return r && fp32 > 0 ? `${(r.imagesPerSec / fp32).toFixed(2)}x` : "-";
+          }),
         ]
         : []),
       ...names.map((n) => String(results.get(key(n, c))?.kernelCalls ?? "-")),
@@ -253,7 +261,8 @@ async function trainSection(args: {
     `\nTraining throughput (images/s, median step; up to 64px the median of ${args.rounds} alternating rounds per side), book convnet ('same' padding, 20 classes, ` +
       `separate softmax layer, Adam 1e-3), ${[...backendInfo.values()].join(", ")}; ` +
       `${torchNote}. * marks PyTorch's fastest configuration (best PyTorch: the fastest of ` +
-      `NCHW, channels_last and bf16 autocast). Load average at the start: ${startLoad}, ` +
+      `NCHW, channels_last and bf16 autocast; best PyTorch fp32: the faster of NCHW and ` +
+      `channels_last). Load average at the start: ${startLoad}, ` +
       `at the end: ${loadAverage()}${busy ? " (BUSY: not comparable)" : ""}`,
   );
   console.log(row(header, widths));

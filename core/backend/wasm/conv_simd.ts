@@ -84,6 +84,17 @@ function simdCall(backend: WasmBackend, g: ConvGeometry): SimdCall | undefined {
 }
 
 /**
+ * Pieces to cut `count` pixels or tiles into for kernels that pass the whole filter over each
+ * block of `block` of them: up to 8 per thread (for balance), but none smaller than a block, as
+ * each piece reads the whole filter again (the book's 256-channel layer at 4x4 pixels, batch
+ * 16, cut into 16 pieces of 4 tiles, read its 4 MB Winograd filter 16 times and ran no faster
+ * on 2 threads than on 1); at least one per thread.
+ */
+function blockPieces(pool: SimdPool, count: number, block: number): number {
+  return Math.max(pool.parts, Math.min(8 * pool.parts, Math.floor(count / block)));
+}
+
+/**
  * Runs a kernel over the output pixels of `x`'s convolution, chunk by chunk: allocates a zeroed
  * row of `inC` floats (the padding's input), an indirection buffer for a chunk and `extra`
  * floats of scratch (`work`), calls `start` once, then fills the indirection buffer of each
@@ -198,7 +209,7 @@ export function simdConvForward(
         lo: c0,
         hi: c1,
         align: 4,
-        pieces: 8 * pool.parts,
+        pieces: blockPieces(pool, c1 - c0, block),
         perThread: [3, block * K * 4],
       });
   });
@@ -285,7 +296,7 @@ function winogradForward(
       lo: 0,
       hi: tiles,
       align: 4,
-      pieces: 8 * pool.parts,
+      pieces: blockPieces(pool, tiles, block),
       perThread: [3, work * 4],
     });
   } finally {
