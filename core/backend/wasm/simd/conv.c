@@ -63,6 +63,18 @@ typedef v128_t V;
 #define MADD(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
 #endif
 
+// Moves the cursor (column, row, image) of an images x rows x columns grid to the next cell.
+#define NEXT_PIXEL(col, row, image, cols, rows) \
+  do {                                          \
+    if (++(col) == (cols)) {                    \
+      (col) = 0;                                \
+      if (++(row) == (rows)) {                  \
+        (row) = 0;                              \
+        (image)++;                              \
+      }                                         \
+    }                                           \
+  } while (0)
+
 // ind[p * fh * fw + r * fw + c] = address of channel 0 of the input pixel that tap (r, c) of
 // output pixel p = (b * outH + oh) * outW + ow reads, or `zero` (inC zeros) in the padding.
 // Fills output pixels [p0, p1).
@@ -83,13 +95,7 @@ void conv_indirection(const float** ind, const float* x, const float* zero, int 
                               : x + ((long)(b * inH + ih) * inW + iw) * inC;
       }
     }
-    if (++ow == outW) {
-      ow = 0;
-      if (++oh == outH) {
-        oh = 0;
-        b++;
-      }
-    }
+    NEXT_PIXEL(ow, oh, b, outW, outH);
   }
 }
 
@@ -476,13 +482,7 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
           if (right) ST(o1 + CO + co, SUB(SUB(s11, s12), s13));
         }
       }
-      if (++tw == tilesW) {
-        tw = 0;
-        if (++th == tilesH) {
-          th = 0;
-          b++;
-        }
-      }
+      NEXT_PIXEL(tw, th, b, tilesW, tilesH);
     }
   }
 }
@@ -498,9 +498,9 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
 // For tiles [t0, t1) of the chunk that starts at tile c0 and holds n tiles: vs[xn][ci / 4][t -
 // c0][ci % 4] = (B^T d B)[xn] (4 input channels to a vector, as the products read them) and
 // zs[xn][co / 8][t - c0][co % 8] = (A dy A^T)[xn] (8-column panels), planes PLANE(C * n) and
-// PLANE(CO * n) floats apart; dy's 2x2 pixels past outH
-// or outW read `zero` (max(C, CO) zeros), as do the input pixels outside x. `ind` (the caller's
-// own, per thread) holds 16 addresses. C % 4 == 0, CO % 8 == 0.
+// PLANE(CO * n) floats apart; dy's 2x2 pixels past outH or outW read `zero` (max(C, CO) zeros),
+// as do the input pixels outside x. `ind` (the caller's own, per thread) holds 16 addresses.
+// C % 4 == 0, CO % 8 == 0.
 EXPORT(winograd_grad_transform)
 void winograd_grad_transform(float* vs, float* zs, const float** ind, const float* x,
                              const float* dy, const float* zero, int inH, int inW, int C,
