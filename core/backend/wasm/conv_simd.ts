@@ -4,9 +4,10 @@
  * channels, relaxed-SIMD multiply-adds) over an indirection buffer, built per chunk of output
  * pixels, that points each pixel's filter taps at its input pixels or at a row of zeros.
  * Neither needs an im2col copy or a padded input. Stride-1 3x3 convolutions with input channels in
- * fours (every conv layer of the book's model but the first, and their input gradients) run by
- * Winograd F(2x2, 3x3) instead: 2x2 output tiles, 16 matrix products of transformed inputs and
- * filters, 2.25x fewer multiply-adds. The operand read across its rows (the
+ * fours (every conv layer of the book's model but the first: forward, input and filter gradient)
+ * run by Winograd F(2x2, 3x3) instead where its tiles pay (not on 3x3 images): 2x2 output tiles,
+ * 16 matrix products of transformed inputs and filters (or output gradients), 2.25x fewer
+ * multiply-adds. The operand read across its rows (the
  * filter; the output gradient) is first copied into 8-channel panels read in order, and the
  * forward pass packs each block's inputs 4 pixels to a vector: Deno's V8 checks every wasm
  * memory access against the memory's bounds, so the fewer accesses per multiply-add the better.
@@ -44,8 +45,9 @@ export const convSimdTuning = {
    */
   filterBlock: 128,
   /**
-   * Stride-1 3x3 forward convolutions (and so the stride-1 input gradients) by Winograd
-   * F(2x2, 3x3) when the input has at least this many channels, a multiple of 4 (0: never).
+   * Stride-1 3x3 convolutions (forward, so also the stride-1 input gradient, and the filter
+   * gradient) by Winograd F(2x2, 3x3) when the input has at least this many channels, a
+   * multiple of 4 (0: never); see `winogradApplies`.
    */
   winogradMinChannels: 8,
   /**
@@ -234,7 +236,7 @@ function winogradApplies(g: ConvGeometry): boolean {
  * Stride-1 3x3 convolution by Winograd F(2x2, 3x3) (conv.c): the filter's transform split over
  * the output channels, then the 2x2 output tiles over the pool, in blocks of tiles whose
  * transformed inputs and products stay in cache. 2.25x fewer multiply-adds than the direct
- * kernel; 1.2x (3x3 images) to 2x (14x14 and up) faster on one thread on the book's layers.
+ * kernel; 1.4-1.7x (7x7 images) to 2.2x faster on one thread on the book's layers.
  */
 function winogradForward(
   backend: WasmBackend,
