@@ -114,6 +114,18 @@ void pack_panels(float* wp, const float* w, int K, int CO, int co0, int co1) {
   }
 }
 
+// d[4 * j + i] = lane j of v_i: the 4x4 block of rows v0..v3 stored transposed.
+static inline void store_transposed(float* d, V v0, V v1, V v2, V v3) {
+  const V t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
+  const V t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+  const V t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+  const V t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+  ST(d, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+  ST(d + 4, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+  ST(d + 8, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+  ST(d + 12, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+}
+
 // Packs the inputs of output pixels [p, p + 4) (rows past `valid` read `zero`) as
 // ap[k][j] = input k = t * C + ci of pixel p + j: one vector per k, so that the forward tile
 // loads the 4 pixels' inputs with one access and broadcasts each by a shuffle.
@@ -127,15 +139,7 @@ static void pack_tile(float* ap, const float* const* ind, const float* zero, int
     const float* r3 = valid > 3 ? i0[3 * taps + t] : zero;
     int ci = 0;
     for (; ci + 4 <= C; ci += 4, ap += 16) {
-      const V v0 = LD(r0 + ci), v1 = LD(r1 + ci), v2 = LD(r2 + ci), v3 = LD(r3 + ci);
-      const V t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
-      const V t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
-      const V t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
-      const V t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
-      ST(ap, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
-      ST(ap + 4, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-      ST(ap + 8, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
-      ST(ap + 12, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+      store_transposed(ap, LD(r0 + ci), LD(r1 + ci), LD(r2 + ci), LD(r3 + ci));
     }
     for (; ci < C; ci++, ap += 4) {
       ap[0] = r0[ci];
@@ -425,15 +429,7 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
         float* dst = vp + g * groupStride + ci * 4;
         for (int xn = 0; xn < 16; xn++, dst += planeStride) {
           const float* r = tmp + xn * 16;
-          const V r0 = LD(r), r1 = LD(r + 4), r2 = LD(r + 8), r3 = LD(r + 12);
-          const V u0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5);
-          const V u1 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);
-          const V u2 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
-          const V u3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
-          ST(dst, wasm_i32x4_shuffle(u0, u1, 0, 1, 4, 5));
-          ST(dst + 4, wasm_i32x4_shuffle(u0, u1, 2, 3, 6, 7));
-          ST(dst + 8, wasm_i32x4_shuffle(u2, u3, 0, 1, 4, 5));
-          ST(dst + 12, wasm_i32x4_shuffle(u2, u3, 2, 3, 6, 7));
+          store_transposed(dst, LD(r), LD(r + 4), LD(r + 8), LD(r + 12));
         }
       }
     }
