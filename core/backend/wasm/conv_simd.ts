@@ -114,15 +114,9 @@ function overChunks(
 ): void {
   const { pool, P, taps } = call;
   const chunk = Math.max(4, Math.min(P, convSimdTuning.pixelChunk));
-  const regions: HeapRegion[] = [];
-  try {
-    const zero = scratch(backend, g.inC);
-    regions.push(zero);
-    const ind = scratch(backend, chunk * taps);
-    regions.push(ind);
-    const work = scratch(backend, extra);
-    regions.push(work);
-    heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + g.inC);
+  withScratch(backend, g.inC, (zero, take) => {
+    const ind = take(chunk * taps);
+    const work = take(extra);
     const xPtr = offsetOf(backend, x);
     const runChunk = start(work, zero);
     for (let c0 = 0; c0 < P; c0 += chunk) {
@@ -131,6 +125,28 @@ function overChunks(
       indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
       runChunk(c0, c1, indBase);
     }
+  });
+}
+
+/**
+ * Runs `body` with a zeroed row of `zeros` floats (the padding's input) and `take`, which
+ * allocates more scratch; releases every region after, also when `body` throws.
+ */
+function withScratch<T>(
+  backend: WasmBackend,
+  zeros: number,
+  body: (zero: HeapRegion, take: (floats: number) => HeapRegion) => T,
+): T {
+  const regions: HeapRegion[] = [];
+  const take = (floats: number) => {
+    const r = scratch(backend, floats);
+    regions.push(r);
+    return r;
+  };
+  try {
+    const zero = take(zeros);
+    heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + zeros);
+    return body(zero, take);
   } finally {
     for (const r of regions) r.release();
   }
@@ -256,15 +272,9 @@ function winogradForward(
   const out = backend.makeOutput(outShape, "float32");
   convSimdStats.forward++;
   convSimdStats.winograd++;
-  const regions: HeapRegion[] = [];
-  try {
-    const zero = scratch(backend, g.inC);
-    regions.push(zero);
-    const up = scratch(backend, 16 * g.inC * g.outC);
-    regions.push(up);
-    const scratchPtr = scratch(backend, pool.parts * work);
-    regions.push(scratchPtr);
-    heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + g.inC);
+  withScratch(backend, g.inC, (zero, take) => {
+    const up = take(16 * g.inC * g.outC);
+    const scratchPtr = take(pool.parts * work);
     pool.run("winograd_filter", {
       args: [up.ptr, offsetOf(backend, filter), g.inC, g.outC, 0, g.outC],
       range: [4, 5],
@@ -301,9 +311,7 @@ function winogradForward(
       pieces: blockPieces(pool, tiles, block),
       perThread: [3, work * 4],
     });
-  } finally {
-    for (const r of regions) r.release();
-  }
+  });
   return out;
 }
 
@@ -381,20 +389,12 @@ function winogradFilterGrad(
   const out = backend.makeOutput(filterShape, "float32");
   convSimdStats.filterGrad++;
   convSimdStats.winograd++;
-  const regions: HeapRegion[] = [];
-  const region = (floats: number) => {
-    const r = scratch(backend, floats);
-    regions.push(r);
-    return r;
-  };
-  try {
-    const zero = region(Math.max(C, CO));
+  withScratch(backend, Math.max(C, CO), (zero, take) => {
     // 16 planes each, a cache line apart (conv.c's PLANE).
-    const sums = region(16 * (C * CO + 16));
-    const vs = region(16 * (chunk * C + 16));
-    const zs = region(16 * (chunk * CO + 16));
-    const ind = region(16 * pool.parts);
-    heapF32(backend).fill(0, zero.ptr / 4, zero.ptr / 4 + Math.max(C, CO));
+    const sums = take(16 * (C * CO + 16));
+    const vs = take(16 * (chunk * C + 16));
+    const zs = take(16 * (chunk * CO + 16));
+    const ind = take(16 * pool.parts);
     const xPtr = offsetOf(backend, x), dyPtr = offsetOf(backend, dy);
     for (let c0 = 0; c0 < tiles; c0 += chunk) {
       const n = Math.min(chunk, tiles - c0);
@@ -445,8 +445,6 @@ function winogradFilterGrad(
       align: 1,
       pieces: 2 * pool.parts,
     });
-  } finally {
-    for (const r of regions) r.release();
-  }
+  });
   return out;
 }
