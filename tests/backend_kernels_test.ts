@@ -61,6 +61,14 @@ const convCases: ConvCase[] = [
   // (and of the 3x3 stride-1 cases above) take it too when their output channels allow.
   { x: [3, 8, 7, 8], f: [3, 3, 8, 8], strides: [1, 1], pad: "valid" },
   { x: [2, 7, 4, 16], f: [3, 3, 16, 32], strides: [1, 1], pad: "same" },
+  // Small images, taken position by position (4 images at one output position to a tile, the
+  // taps in the padding skipped): batches not a multiple of 4, 3x3, 2x2 and 1x1 images, a
+  // stride-2 output of 3x3, filter-gradient rows that cross taps (6 channels), with and
+  // without the copied inputs (64 output channels).
+  { x: [5, 3, 3, 8], f: [3, 3, 8, 16], strides: [1, 1], pad: "same" },
+  { x: [6, 2, 2, 6], f: [3, 3, 6, 64], strides: [1, 1], pad: "same" },
+  { x: [3, 1, 1, 12], f: [3, 3, 12, 8], strides: [1, 1], pad: "same" },
+  { x: [7, 5, 5, 4], f: [3, 3, 4, 8], strides: [2, 2], pad: "same" },
 ];
 
 function outShape(c: ConvCase): number[] {
@@ -160,6 +168,7 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
   assert(convSimdStats.forward > before.forward, "Conv2D took the SIMD path");
   assert(convSimdStats.filterGrad > before.filterGrad, "the filter gradient took the SIMD path");
   assert(convSimdStats.winograd > before.winograd, "3x3 stride-1 convolutions took Winograd");
+  assert(convSimdStats.byPosition > before.byPosition, "small images went position by position");
   const saved = { ...convSimdTuning };
   // Blocks of 4 pixels, 3 pixels and 4 Winograd tiles, chunks of 4 tiles for Winograd's filter
   // gradient; then Winograd off (the direct kernels).

@@ -130,3 +130,31 @@ export function runPieces(
     }
   }
 }
+
+/**
+ * How long {@linkcode spinWhile} polls before its thread blocks, in milliseconds: 0.5 ms
+ * took the filter gradient of 28x28 pixels, 32 -> 32 channels, batch 64 (50 jobs of a few
+ * hundred microseconds) from 9.0-10.5 to 7.5-8.7 ms on 2 threads, in three alternated runs.
+ */
+const SPIN_MS = 0.5;
+
+/**
+ * Polls `ctl[slot]` while it equals `value`, for at most {@linkcode SPIN_MS}; true if it
+ * changed. A thread about to block calls it first: inside a layer the next job follows within
+ * microseconds, and waking a blocked thread (on a virtual machine, a halted virtual CPU) takes
+ * tens of microseconds each time.
+ *
+ * @example
+ * ```ts
+ * import { spinWhile } from "./_simd_protocol.ts";
+ * const ctl = new Int32Array(new SharedArrayBuffer(4));
+ * console.log(spinWhile(ctl, 0, 0)); // false: nothing changed it within the time
+ * ```
+ */
+export function spinWhile(ctl: Int32Array, slot: number, value: number): boolean {
+  const end = performance.now() + SPIN_MS;
+  for (;;) {
+    for (let i = 0; i < 256; i++) if (Atomics.load(ctl, slot) !== value) return true;
+    if (performance.now() >= end) return false;
+  }
+}

@@ -7,7 +7,9 @@
  * fours (every conv layer of the book's model but the first: forward, input and filter gradient)
  * run by Winograd F(2x2, 3x3) instead where its tiles pay (not on 3x3 images): 2x2 output tiles,
  * 16 matrix products of transformed inputs and filters (or output gradients), 2.25x fewer
- * multiply-adds. The operand read across its rows (the
+ * multiply-adds. On small images (see `byPosition`) the direct kernels take the pixels position
+ * by position, 4 images at one output position to a tile, and skip the taps that fall in the
+ * padding for all 4. The operand read across its rows (the
  * filter; the output gradient) is first copied into 8-channel panels read in order, and the
  * forward pass packs each block's inputs 4 pixels to a vector: Deno's V8 checks every wasm
  * memory access against the memory's bounds, so the fewer accesses per multiply-add the better.
@@ -61,17 +63,28 @@ export const convSimdTuning = {
    * gradient, `16 * tiles * (C + CO)` (all threads share a chunk).
    */
   winogradGradChunkFloats: 524288,
+  /**
+   * The direct kernels take the pixels position by position when less than this fraction of
+   * the output pixels' filter taps read the input (0: never); see `byPosition`.
+   */
+  byPositionBelow: 0.75,
 };
 
 /** Calls that took the SIMD path (tests check that their cases reach it). */
-export const convSimdStats = { forward: 0, filterGrad: 0, winograd: 0 };
+export const convSimdStats = { forward: 0, filterGrad: 0, winograd: 0, byPosition: 0 };
 
-/** What a call both kernels cover runs with: the pool, output pixels `P`, filter rows `K`. */
+/**
+ * What a call both kernels cover runs with: the pool, output pixels `P`, filter rows `K`, and
+ * the pixels' order: image by image (`slots` 0), or position by position with `slots` (the
+ * batch rounded up to 4) images to each of the output's `positions` (see `byPosition`).
+ */
 interface SimdCall {
   pool: SimdPool;
   P: number;
   taps: number;
   K: number;
+  slots: number;
+  positions: number;
 }
 
 /** The call's {@linkcode SimdCall}, or undefined when the SIMD kernels do not cover it. */
@@ -79,10 +92,32 @@ function simdCall(backend: WasmBackend, g: ConvGeometry): SimdCall | undefined {
   if (!convSimdTuning.enabled || g.outC % 8 !== 0) return undefined;
   const pool = simdPool(backend);
   if (pool === undefined) return undefined;
-  const P = g.batch * g.outH * g.outW;
-  if (P === 0) return undefined;
+  const positions = g.outH * g.outW;
+  if (g.batch * positions === 0) return undefined;
   const taps = g.fh * g.fw;
-  return { pool, P, taps, K: taps * g.inC };
+  const slots = byPosition(g) ? Math.ceil(g.batch / 4) * 4 : 0;
+  const P = slots > 0 ? slots * positions : g.batch * positions;
+  return { pool, P, taps, K: taps * g.inC, slots, positions };
+}
+
+/**
+ * Whether the direct kernels take the pixels of `g` position by position (4 images at one
+ * output position to a tile): when at least a quarter of the output pixels' taps fall in the
+ * padding, as on small images (32 of a 3x3 image's 81 with "same" padding; 4x4: 44 of 144),
+ * since the taps a tile's pixels all read in the padding are then skipped.
+ */
+function byPosition(g: ConvGeometry): boolean {
+  // Taps of a filter dimension that read the input, summed over the output's positions.
+  const inside = (out: number, f: number, s: number, pad: number, size: number) => {
+    let n = 0;
+    for (let o = 0; o < out; o++) {
+      for (let r = 0; r < f; r++) n += o * s - pad + r >= 0 && o * s - pad + r < size ? 1 : 0;
+    }
+    return n;
+  };
+  const read = inside(g.outH, g.fh, g.sh, g.padTop, g.inH) *
+    inside(g.outW, g.fw, g.sw, g.padLeft, g.inW);
+  return read < convSimdTuning.byPositionBelow * g.outH * g.outW * g.fh * g.fw;
 }
 
 /**
@@ -112,8 +147,11 @@ function overChunks(
   extra: number,
   start: (work: HeapRegion, zero: HeapRegion) => (c0: number, c1: number, indBase: number) => void,
 ): void {
-  const { pool, P, taps } = call;
-  const chunk = Math.max(4, Math.min(P, convSimdTuning.pixelChunk));
+  const { pool, P, taps, slots } = call;
+  // Position by position, chunks hold whole positions (the filter gradient's blocks).
+  const chunk = slots > 0
+    ? slots * Math.max(1, Math.floor(convSimdTuning.pixelChunk / slots))
+    : Math.max(4, Math.min(P, convSimdTuning.pixelChunk));
   withScratch(backend, g.inC, (zero, take) => {
     const ind = take(chunk * taps);
     const work = take(extra);
@@ -122,7 +160,7 @@ function overChunks(
     for (let c0 = 0; c0 < P; c0 += chunk) {
       const c1 = Math.min(P, c0 + chunk);
       const indBase = (ind.ptr - c0 * taps * 4) | 0;
-      indirection(pool, g, xPtr, zero.ptr, indBase, c0, c1);
+      indirection(pool, g, slots, xPtr, zero.ptr, indBase, c0, c1);
       runChunk(c0, c1, indBase);
     }
   });
@@ -156,6 +194,7 @@ function withScratch<T>(
 function indirection(
   pool: SimdPool,
   g: ConvGeometry,
+  slots: number,
   xPtr: number,
   zeroPtr: number,
   indBase: number,
@@ -178,10 +217,12 @@ function indirection(
       g.sw,
       g.padTop,
       g.padLeft,
+      slots,
+      g.batch,
       c0,
       c1,
     ],
-    range: [14, 15],
+    range: [16, 17],
     lo: c0,
     hi: c1,
     align: 4,
@@ -204,12 +245,14 @@ export function simdConvForward(
   const call = simdCall(backend, g);
   if (call === undefined) return undefined;
   if (winogradApplies(g)) return winogradForward(backend, call.pool, x, filter, g, outShape);
-  const { pool, taps, K } = call;
+  const { pool, taps, K, slots, positions } = call;
   const block = Math.max(4, Math.floor(convSimdTuning.forwardBlockFloats / K / 4) * 4);
   const out = backend.makeOutput(outShape, "float32");
   convSimdStats.forward++;
-  // The filter's panels, then each thread's packed inputs.
-  overChunks(backend, call, g, x, K * g.outC + pool.parts * block * K, (work, zero) => {
+  // The filter's panels, then each thread's packed inputs and its tiles' lists of taps.
+  if (slots > 0) convSimdStats.byPosition++;
+  const perThread = block * K + block / 4 * (taps + 1);
+  overChunks(backend, call, g, x, K * g.outC + pool.parts * perThread, (work, zero) => {
     const panels = work.ptr, packed = work.ptr + K * g.outC * 4;
     const yPtr = offsetOf(backend, out);
     pool.run("pack_panels", {
@@ -222,13 +265,28 @@ export function simdConvForward(
     });
     return (c0, c1, indBase) =>
       pool.run("conv_forward", {
-        args: [yPtr, indBase, panels, packed, zero.ptr, taps, g.inC, g.outC, block, c0, c1],
-        range: [9, 10],
+        args: [
+          yPtr,
+          indBase,
+          panels,
+          packed,
+          zero.ptr,
+          taps,
+          g.inC,
+          g.outC,
+          block,
+          slots,
+          g.batch,
+          positions,
+          c0,
+          c1,
+        ],
+        range: [12, 13],
         lo: c0,
         hi: c1,
         align: 4,
         pieces: blockPieces(pool, c1 - c0, block),
-        perThread: [3, block * K * 4],
+        perThread: [3, perThread * 4],
       });
   });
   return out;
@@ -329,13 +387,14 @@ export function simdConvFilterGrad(
   const call = simdCall(backend, g);
   if (call === undefined) return undefined;
   if (winogradApplies(g)) return winogradFilterGrad(backend, call.pool, x, dy, g, filterShape);
-  const { pool, taps, K } = call;
-  const block = Math.max(1, convSimdTuning.filterBlock);
+  const { pool, taps, K, slots, positions } = call;
+  const block = slots > 0 ? slots : Math.max(1, convSimdTuning.filterBlock);
   const out = backend.makeOutput(filterShape, "float32");
   convSimdStats.filterGrad++;
+  if (slots > 0) convSimdStats.byPosition++;
   // Each thread's copies of a block: dy's panels, then the inputs of its rows (conv.c).
   const perThread = block * (g.outC + K + 3);
-  overChunks(backend, call, g, x, pool.parts * perThread, (pack) => {
+  overChunks(backend, call, g, x, pool.parts * perThread, (pack, zero) => {
     const dyPtr = offsetOf(backend, dy), dwPtr = offsetOf(backend, out);
     return (c0, c1, indBase) =>
       pool.run("conv_filter_grad", {
@@ -344,9 +403,13 @@ export function simdConvFilterGrad(
           indBase,
           dyPtr,
           pack.ptr,
+          zero.ptr,
           taps,
           g.inC,
           g.outC,
+          slots,
+          g.batch,
+          positions,
           c0,
           c1,
           block,
@@ -354,7 +417,7 @@ export function simdConvFilterGrad(
           K,
           c0 > 0 ? 1 : 0,
         ],
-        range: [10, 11],
+        range: [14, 15],
         lo: 0,
         hi: K,
         align: 4,

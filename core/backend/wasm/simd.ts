@@ -44,7 +44,8 @@ export interface SimdKernels {
   ): void;
   /**
    * Indirection buffer of output pixels `[p0, p1)`: `ind[p * fh * fw + tap]` = address of the
-   * input pixel the tap reads, or `zero` in the padding (see conv.c).
+   * input pixel the tap reads, or `zero` in the padding; pixels image by image, or with `slots`
+   * > 0 position by position, `slots` images to a position (see conv.c).
    */
   conv_indirection(
     ind: number,
@@ -61,6 +62,8 @@ export interface SimdKernels {
     sw: number,
     padTop: number,
     padLeft: number,
+    slots: number,
+    batch: number,
     p0: number,
     p1: number,
   ): void;
@@ -68,8 +71,9 @@ export interface SimdKernels {
   pack_panels(wp: number, w: number, K: number, CO: number, co0: number, co1: number): void;
   /**
    * Convolution of output pixels `[p0, p1)` over an indirection buffer, the filter as
-   * `pack_panels` panels, with `block * taps * C` floats of scratch at `ap` and `zero` a row
-   * of `C` zeros; `CO % 8 === 0`, `block % 4 === 0`.
+   * `pack_panels` panels, with `block * (taps * C + taps / 4 + 1)` floats of scratch at `ap`
+   * and `zero` a row of `C` zeros, pixels ordered as `conv_indirection`'s; `CO % 8 === 0`,
+   * `block % 4 === 0`.
    */
   conv_forward(
     y: number,
@@ -81,11 +85,15 @@ export interface SimdKernels {
     C: number,
     CO: number,
     block: number,
+    slots: number,
+    batch: number,
+    positions: number,
     p0: number,
     p1: number,
   ): void;
   /**
-   * Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)`, with
+   * Filter-gradient rows `[k0, k1)` over output pixels `[p0, p1)` (ordered as
+   * `conv_indirection`'s; position by position, `block === slots`), with
    * `block * (CO + taps * C + 3)` floats of scratch at `pack`; `CO % 8 === 0`.
    */
   conv_filter_grad(
@@ -93,9 +101,13 @@ export interface SimdKernels {
     ind: number,
     dy: number,
     pack: number,
+    zero: number,
     taps: number,
     C: number,
     CO: number,
+    slots: number,
+    batch: number,
+    positions: number,
     p0: number,
     p1: number,
     block: number,

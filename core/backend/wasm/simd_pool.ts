@@ -4,7 +4,8 @@
  * the same module over tfjs-backend-wasm's shared memory. The threaded wasm backend runs
  * XNNPACK on its own pool; these kernels are convdeck's, so they bring their own threads: one
  * helper per wasm thread beyond the first. Handing a job over takes a few microseconds
- * (`Atomics.notify` / `Atomics.wait` on a shared control block).
+ * (`Atomics.notify` / `Atomics.wait` on a shared control block); a thread polls for half a
+ * millisecond before it blocks, as the next job of a layer comes within microseconds.
  *
  * Each call is cut into pieces that free threads claim one at a time (./_simd_protocol.ts), so
  * a thread slowed by anything else on the machine delays the call by at most a piece. Until a
@@ -21,6 +22,7 @@ import {
   CONTROL_SLOTS,
   runPieces,
   SLOT,
+  spinWhile,
   SPLIT_KERNELS,
   type SplitKernel,
 } from "./_simd_protocol.ts";
@@ -116,6 +118,7 @@ function makePool(
       const begin = performance.now();
       let d: number;
       while ((d = Atomics.load(ctl, SLOT.done)) < total) {
+        if (spinWhile(ctl, SLOT.done, d)) continue;
         Atomics.wait(ctl, SLOT.done, d, 1000);
         if (performance.now() - begin > simdPoolTuning.helperTimeoutMs) {
           throw new Error(

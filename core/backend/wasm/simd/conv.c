@@ -76,26 +76,37 @@ typedef v128_t V;
   } while (0)
 
 // ind[p * fh * fw + r * fw + c] = address of channel 0 of the input pixel that tap (r, c) of
-// output pixel p = (b * outH + oh) * outW + ow reads, or `zero` (inC zeros) in the padding.
-// Fills output pixels [p0, p1).
+// output pixel p reads, or `zero` (inC zeros) in the padding. Fills output pixels [p0, p1).
+// Pixels go image by image, p = (b * outH + oh) * outW + ow, when `slots` is 0; else
+// position by position, p = (oh * outW + ow) * slots + b, `slots` (batch rounded up to 4)
+// images to a position, those from `batch` on all `zero` (see conv_forward).
 EXPORT(conv_indirection)
 void conv_indirection(const float** ind, const float* x, const float* zero, int inH, int inW,
                       int inC, int outH, int outW, int fh, int fw, int sh, int sw, int padTop,
-                      int padLeft, int p0, int p1) {
+                      int padLeft, int slots, int batch, int p0, int p1) {
   const int taps = fh * fw;
-  int ow = p0 % outW, oh = (p0 / outW) % outH, b = p0 / outW / outH;
+  int ow, oh, b;
+  if (slots) {
+    b = p0 % slots, ow = p0 / slots % outW, oh = p0 / slots / outW;
+  } else {
+    ow = p0 % outW, oh = (p0 / outW) % outH, b = p0 / outW / outH;
+  }
   for (int p = p0; p < p1; p++) {
     const float** row = ind + (long)p * taps;
     for (int r = 0; r < fh; r++) {
       const int ih = oh * sh - padTop + r;
       for (int c = 0; c < fw; c++) {
         const int iw = ow * sw - padLeft + c;
-        row[r * fw + c] = (ih < 0 || ih >= inH || iw < 0 || iw >= inW)
+        row[r * fw + c] = (b >= batch || ih < 0 || ih >= inH || iw < 0 || iw >= inW)
                               ? zero
                               : x + ((long)(b * inH + ih) * inW + iw) * inC;
       }
     }
-    NEXT_PIXEL(ow, oh, b, outW, outH);
+    if (slots) {
+      NEXT_PIXEL(b, ow, oh, slots, outW);
+    } else {
+      NEXT_PIXEL(ow, oh, b, outW, outH);
+    }
   }
 }
 
@@ -128,15 +139,20 @@ static inline void store_transposed(float* d, V v0, V v1, V v2, V v3) {
 
 // Packs the inputs of output pixels [p, p + 4) (rows past `valid` read `zero`) as
 // ap[k][j] = input k = t * C + ci of pixel p + j: one vector per k, so that the forward tile
-// loads the 4 pixels' inputs with one access and broadcasts each by a shuffle.
-static void pack_tile(float* ap, const float* const* ind, const float* zero, int taps, int C,
-                      int p, int valid) {
+// loads the 4 pixels' inputs with one access and broadcasts each by a shuffle. Taps that all 4
+// pixels read in the padding are left out: kept[0] = how many taps are packed, kept[1..] which
+// ones, in order.
+static void pack_tile(float* ap, int* kept, const float* const* ind, const float* zero,
+                      int taps, int C, int p, int valid) {
   const float* const* i0 = ind + (long)p * taps;
+  int n = 0;
   for (int t = 0; t < taps; t++) {
     const float* r0 = i0[t];
     const float* r1 = valid > 1 ? i0[taps + t] : zero;
     const float* r2 = valid > 2 ? i0[2 * taps + t] : zero;
     const float* r3 = valid > 3 ? i0[3 * taps + t] : zero;
+    if (r0 == zero && r1 == zero && r2 == zero && r3 == zero) continue;
+    kept[++n] = t;
     int ci = 0;
     for (; ci + 4 <= C; ci += 4, ap += 16) {
       store_transposed(ap, LD(r0 + ci), LD(r1 + ci), LD(r2 + ci), LD(r3 + ci));
@@ -148,25 +164,35 @@ static void pack_tile(float* ap, const float* const* ind, const float* zero, int
       ap[3] = r3[ci];
     }
   }
+  kept[0] = n;
 }
 
 // y[p, co] = sum over taps t and channels ci of ind[p, t][ci] * w[(t * C + ci) * CO + co]
 // for output pixels [p0, p1), with the filter [fh, fw, C, CO] given as pack_panels' panels
 // `wp`. CO must be a multiple of 8. Pixels go in blocks of `block` (a multiple of 4): the
-// block's inputs are first packed 4 pixels at a time into `ap` (block * taps * C floats, the
-// caller's own), which stays in cache while every 8-channel panel passes over it; then 4
-// pixels x 8 channels at a time, each step one load of 4 inputs and two of the filter (Deno's
-// V8 checks every wasm memory access against the bounds: 3 accesses per 8 multiply-adds here
-// against 6 with a scalar broadcast per pixel ran 50 against 41 GFLOP/s on one thread; the
-// sums are the same, in the same order).
+// block's inputs are first packed 4 pixels at a time into `ap` (block * taps * C floats, then
+// block / 4 * (taps + 1) ints: the caller's own), which stays in cache while every 8-channel
+// panel passes over it; then 4 pixels x 8 channels at a time, each step one load of 4 inputs
+// and two of the filter (Deno's V8 checks every wasm memory access against the bounds: 3
+// accesses per 8 multiply-adds here against 6 with a scalar broadcast per pixel ran 50 against
+// 41 GFLOP/s on one thread; the sums are the same, in the same order). Taps that a tile's 4
+// pixels all read in the padding are skipped (their products are zeros).
+// Pixels are ordered as conv_indirection's: with `slots` > 0, position by position, so that a
+// tile is 4 images at one output position: the same taps fall in the padding for all 4, which
+// on small images is most of them (49 of 81 taps of a 3x3 image carry data); y's row of image b
+// at position q is (b * positions + q).
 EXPORT(conv_forward)
 void conv_forward(float* y, const float* const* ind, const float* wp, float* ap,
-                  const float* zero, int taps, int C, int CO, int block, int p0, int p1) {
+                  const float* zero, int taps, int C, int CO, int block, int slots, int batch,
+                  int positions, int p0, int p1) {
   const long K = (long)taps * C;
+  int* kept = (int*)(ap + block * K);
   for (int b0 = p0; b0 < p1; b0 += block) {
     const int b1 = b0 + block < p1 ? b0 + block : p1;
     for (int p = b0; p < b1; p += 4) {
-      pack_tile(ap + (p - b0) * K, ind, zero, taps, C, p, b1 - p);
+      const int valid = slots ? batch - p % slots : b1 - p;
+      pack_tile(ap + (p - b0) * K, kept + (p - b0) / 4 * (taps + 1), ind, zero, taps, C, p,
+                valid);
     }
     for (int co0 = 0; co0 < CO; co0 += 8) {
       const float* wpanel = wp + co0 * K;
@@ -174,11 +200,26 @@ void conv_forward(float* y, const float* const* ind, const float* wp, float* ap,
         V c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
         V c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         const float* a = ap + (p - b0) * K;
-        const float* wb = wpanel;
-        for (long k = 0; k < K; k++, a += 4, wb += 8) {
-          TILE_STEP(LD(a), LD(wb), LD(wb + 4));
+        const int* tk = kept + (p - b0) / 4 * (taps + 1);
+        if (tk[0] == taps) {
+          const float* wb = wpanel;
+          for (long k = 0; k < K; k++, a += 4, wb += 8) {
+            TILE_STEP(LD(a), LD(wb), LD(wb + 4));
+          }
+        } else {
+          for (int i = 1; i <= tk[0]; i++) {
+            const float* wb = wpanel + (long)tk[i] * C * 8;
+            for (int k = 0; k < C; k++, a += 4, wb += 8) {
+              TILE_STEP(LD(a), LD(wb), LD(wb + 4));
+            }
+          }
         }
-        TILE_STORE(y + (long)p * CO + co0, CO, b1 - p);
+        if (slots) {
+          const int b = p % slots, rows = batch - b < 4 ? batch - b : 4;
+          TILE_STORE(y + ((long)b * positions + p / slots) * CO + co0, (long)positions * CO, rows);
+        } else {
+          TILE_STORE(y + (long)p * CO + co0, CO, b1 - p);
+        }
       }
     }
   }
@@ -194,20 +235,36 @@ void conv_forward(float* y, const float* const* ind, const float* wp, float* ap,
 // against the bounds, and this saves the step's address load (about 10% faster from 64
 // channels up on one thread, 6% slower at 32, where the copy weighs more). Any choice of path
 // gives the same sums in the same order.
+// Pixels are ordered as conv_indirection's. With `slots` > 0 (position by position) a block is
+// one output position's `slots` images (block == slots, p0 a multiple of it): dy's rows of
+// image b are (b * positions + q), those from `batch` on read as zeros, and the 4 rows of one
+// tap that the position reads in the padding are skipped (on a 3x3 image, 32 taps of 81).
 EXPORT(conv_filter_grad)
-void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float* pack, int taps,
-                      int C, int CO, int p0, int p1, int block, int k0, int k1, int accumulate) {
+void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float* pack,
+                      const float* zero, int taps, int C, int CO, int slots, int batch,
+                      int positions, int p0, int p1, int block, int k0, int k1, int accumulate) {
+  const long dyStep = slots ? (long)positions * CO : CO;
   for (int b0 = p0; b0 < p1; b0 += block) {
     const int b1 = b0 + block < p1 ? b0 + block : p1;
     const int bn = b1 - b0;
+    const float* dyBlock = dy + (slots ? (long)(b0 / slots) : (long)b0) * CO;
+    const int dyRows = slots && batch < bn ? batch : bn;
     for (int co0 = 0; co0 < CO; co0 += 8) {
       float* d = pack + (long)co0 * bn;
-      const float* s = dy + (long)b0 * CO + co0;
-      for (int j = 0; j < bn; j++, d += 8, s += CO) {
+      const float* s = dyBlock + co0;
+      int j = 0;
+      for (; j < dyRows; j++, d += 8, s += dyStep) {
         ST(d, LD(s));
         ST(d + 4, LD(s + 4));
       }
+      for (; j < bn; j++, d += 8) {
+        ST(d, wasm_f32x4_splat(0.0f));
+        ST(d + 4, wasm_f32x4_splat(0.0f));
+      }
     }
+    // Whether the block's pixels read tap t in the padding (position by position only).
+    const float* const* firstTaps = ind + (long)b0 * taps;
+#define PADDED_TAP(t) (slots && firstTaps[t] == zero)
     float* xp = CO >= 64 ? pack + (long)CO * bn : 0;
     for (int k = k0; xp && k < k1; k += 4) {
       const int rows = k1 - k < 4 ? k1 - k : 4;
@@ -215,6 +272,7 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
       float* q = xp + (long)(k - k0) * bn;
       const float* const* ip = ind + (long)b0 * taps;
       if (rows == 4 && (k + 3) / C == t0) {
+        if (PADDED_TAP(t0)) continue;
         for (int j = 0; j < bn; j++, q += 4, ip += taps) ST(q, LD(ip[t0] + d0));
       } else {
         // Rows that cross a tap or pass k1 (those read 0: computed, not stored).
@@ -232,6 +290,9 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
       const int t2 = rows > 2 ? (k + 2) / C : t0, d2 = rows > 2 ? (k + 2) % C : d0;
       const int t3 = rows > 3 ? (k + 3) / C : t0, d3 = rows > 3 ? (k + 3) % C : d0;
       const int sameTap = t0 == t3 && rows == 4;
+      // Rows whose products in this block are all zeros: left as they are (zeroed if first).
+      const int padded = sameTap && PADDED_TAP(t0);
+      if (padded && !(b0 == p0 && !accumulate)) continue;
       for (int co0 = 0; co0 < CO; co0 += 8) {
         float* o = dw + (long)k * CO + co0;
         V c00, c01, c10, c11, c20, c21, c30, c31;
@@ -248,7 +309,9 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
           c31 = rows > 3 ? LD(o + 3 * CO + 4) : c01;
         }
         const float* d = pack + (long)co0 * bn;
-        if (xk) {
+        if (padded) {
+          // Nothing to add: the first block's zeros are stored.
+        } else if (xk) {
           const float* a = xk;
           for (int j = 0; j < bn; j++, a += 4, d += 8) {
             TILE_STEP(LD(a), LD(d), LD(d + 4));
@@ -288,6 +351,7 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
     }
   }
 }
+#undef PADDED_TAP
 
 // Winograd F(2x2, 3x3) for 3x3 convolutions of stride 1: each 2x2 block of output pixels
 // ("tile") is computed from its 4x4 input patch d as A^T [(G g G^T) . (B^T d B)] A, 16
