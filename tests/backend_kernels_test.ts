@@ -61,6 +61,9 @@ const convCases: ConvCase[] = [
   // (and of the 3x3 stride-1 cases above) take it too when their output channels allow.
   { x: [3, 8, 7, 8], f: [3, 3, 8, 8], strides: [1, 1], pad: "valid" },
   { x: [2, 7, 4, 16], f: [3, 3, 16, 32], strides: [1, 1], pad: "same" },
+  // The forward pass on 4x4 tiles (F(4x4, 3x3)): outputs of 9 and 10 pixels (the last tiles cut
+  // at 1 and 2), 3 images.
+  { x: [3, 9, 10, 8], f: [3, 3, 8, 8], strides: [1, 1], pad: "same" },
   // Small images, taken position by position (4 images at one output position to a tile, the
   // taps in the padding skipped): batches not a multiple of 4, 3x3, 2x2 and 1x1 images, a
   // stride-2 output of 3x3, filter-gradient rows that cross taps (6 channels), with and
@@ -169,9 +172,10 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
   assert(convSimdStats.filterGrad > before.filterGrad, "the filter gradient took the SIMD path");
   assert(convSimdStats.winograd > before.winograd, "3x3 stride-1 convolutions took Winograd");
   assert(convSimdStats.byPosition > before.byPosition, "small images went position by position");
+  assert(convSimdStats.winograd4x4 > before.winograd4x4, "Winograd took 4x4 tiles where they pay");
   const saved = { ...convSimdTuning };
   // Blocks of 4 pixels, 3 pixels and 4 Winograd tiles, chunks of 4 tiles for Winograd's filter
-  // gradient; then Winograd off (the direct kernels).
+  // gradient.
   Object.assign(convSimdTuning, {
     pixelChunk: 5,
     filterBlock: 3,
@@ -183,6 +187,12 @@ Deno.test("wasm SIMD convolution: reached, correct when chunked and blocked, the
     await checkForward();
     await checkFilterGrad();
     await checkInputGrad();
+    // Winograd's forward pass on 2x2 tiles only, then Winograd off (the direct kernels).
+    convSimdTuning.winograd4x4 = false;
+    const winograd4x4 = convSimdStats.winograd4x4;
+    await checkForward();
+    await checkInputGrad();
+    assert.equal(convSimdStats.winograd4x4, winograd4x4, "4x4 tiles turned off");
     convSimdTuning.winogradMinChannels = 0;
     const winograd = convSimdStats.winograd;
     await checkForward();

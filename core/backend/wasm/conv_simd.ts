@@ -7,7 +7,8 @@
  * fours (every conv layer of the book's model but the first: forward, input and filter gradient)
  * run by Winograd F(2x2, 3x3) instead where its tiles pay (not on 3x3 images): 2x2 output tiles,
  * 16 matrix products of transformed inputs and filters (or output gradients), 2.25x fewer
- * multiply-adds. On small images (see `byPosition`) the direct kernels take the pixels position
+ * multiply-adds; the forward pass takes F(4x4, 3x3) where it needs fewer still (36 products for
+ * 16 outputs). On small images (see `byPosition`) the direct kernels take the pixels position
  * by position, 4 images at one output position to a tile, and skip the taps that fall in the
  * padding for all 4. The operand read across its rows (the
  * filter; the output gradient) is first copied into 8-channel panels read in order, and the
@@ -52,6 +53,8 @@ export const convSimdTuning = {
    * multiple of 4 (0: never); see `winogradApplies`.
    */
   winogradMinChannels: 8,
+  /** Lets the forward pass take Winograd F(4x4, 3x3) where it pays (see `winogradTile`). */
+  winograd4x4: true,
   /**
    * Transformed input and product floats of a Winograd tile block, per thread:
    * `16 * tiles * (C + CO)`, 128 tiles at 32 channels in and out, 16 at 256 (blocks of 16
@@ -71,7 +74,13 @@ export const convSimdTuning = {
 };
 
 /** Calls that took the SIMD path (tests check that their cases reach it). */
-export const convSimdStats = { forward: 0, filterGrad: 0, winograd: 0, byPosition: 0 };
+export const convSimdStats = {
+  forward: 0,
+  filterGrad: 0,
+  winograd: 0,
+  winograd4x4: 0,
+  byPosition: 0,
+};
 
 /**
  * What a call both kernels cover runs with: the pool, output pixels `P`, filter rows `K`, and
@@ -307,10 +316,24 @@ function winogradApplies(g: ConvGeometry): boolean {
 }
 
 /**
- * Stride-1 3x3 convolution by Winograd F(2x2, 3x3) (conv.c): the filter's transform split over
- * the output channels, then the 2x2 output tiles over the pool, in blocks of tiles whose
- * transformed inputs and products stay in cache. 2.25x fewer multiply-adds than the direct
- * kernel; 1.4-1.7x (7x7 images) to 2.2x faster on one thread on the book's layers.
+ * The output tile Winograd's forward pass takes for `g` (where {@linkcode winogradApplies}):
+ * 4x4, F(4x4, 3x3), 36 multiply-adds per pair of channels for 16 outputs, where that needs
+ * fewer multiply-adds than F(2x2, 3x3)'s 16 per 4 outputs over the output's tiles (every image
+ * of 4x4 pixels and more but 5x5 and 6x6, which tie); else 2x2. F(4x4) runs 1.2-1.6x faster
+ * than F(2x2) on one thread on the book's layers, and its sums are further from the direct
+ * convolution's: 2e-5 to 4e-5 of the largest output there, against 1e-6 to 3e-6.
+ */
+function winogradTile(g: ConvGeometry): 2 | 4 {
+  const tiles = (t: number) => Math.ceil(g.outH / t) * Math.ceil(g.outW / t);
+  return convSimdTuning.winograd4x4 && 36 * tiles(4) < 16 * tiles(2) ? 4 : 2;
+}
+
+/**
+ * Stride-1 3x3 convolution by Winograd (conv.c), F(4x4, 3x3) or F(2x2, 3x3) (see
+ * {@linkcode winogradTile}): the filter's transform split over the output channels, then the
+ * output tiles over the pool, in blocks of tiles whose transformed inputs and products stay in
+ * cache. On one thread F(2x2) ran the book's layers 1.4-1.7x (7x7 images) to 2.2x faster than
+ * the direct kernel, F(4x4) 1.2-1.6x faster again.
  */
 function winogradForward(
   backend: WasmBackend,
@@ -320,22 +343,25 @@ function winogradForward(
   g: ConvGeometry,
   outShape: number[],
 ): TensorInfo {
-  const tilesH = Math.ceil(g.outH / 2), tilesW = Math.ceil(g.outW / 2);
+  const tile = winogradTile(g);
+  const nn = (tile + 2) ** 2;
+  const tilesH = Math.ceil(g.outH / tile), tilesW = Math.ceil(g.outW / tile);
   const tiles = g.batch * tilesH * tilesW;
-  const perTile = 16 * (g.inC + g.outC);
+  const perTile = nn * (g.inC + g.outC);
   const block = Math.max(4, Math.floor(convSimdTuning.winogradBlockFloats / perTile / 4) * 4);
-  // Addresses, transformed inputs (16 planes, a cache line apart: conv.c's PLANE), products,
+  // Addresses, transformed inputs (nn planes, a cache line apart: conv.c's PLANE), products,
   // transpose.
-  const work = 16 * block + 16 * (block * g.inC + 16) + 16 * block * g.outC + 256;
+  const work = nn * block + nn * (block * g.inC + 16) + nn * block * g.outC + 16 * nn;
   const out = backend.makeOutput(outShape, "float32");
   convSimdStats.forward++;
   convSimdStats.winograd++;
+  if (tile === 4) convSimdStats.winograd4x4++;
   withScratch(backend, g.inC, (zero, take) => {
-    const up = take(16 * g.inC * g.outC);
+    const up = take(nn * g.inC * g.outC);
     const scratchPtr = take(pool.parts * work);
     pool.run("winograd_filter", {
-      args: [up.ptr, offsetOf(backend, filter), g.inC, g.outC, 0, g.outC],
-      range: [4, 5],
+      args: [up.ptr, offsetOf(backend, filter), g.inC, g.outC, tile, 0, g.outC],
+      range: [5, 6],
       lo: 0,
       hi: g.outC,
       align: 8,
@@ -358,11 +384,12 @@ function winogradForward(
         g.padLeft,
         tilesH,
         tilesW,
+        tile,
         block,
         0,
         tiles,
       ],
-      range: [16, 17],
+      range: [17, 18],
       lo: 0,
       hi: tiles,
       align: 4,

@@ -116,13 +116,23 @@ export interface SimdKernels {
     accumulate: number,
   ): void;
   /**
-   * The 3x3 filter `[3, 3, C, CO]` under Winograd F(2x2, 3x3)'s transform, as 16 planes of
-   * 8-column panels, for output channels `[co0, co1)` (multiples of 4).
+   * The 3x3 filter `[3, 3, C, CO]` under Winograd F(tile x tile, 3x3)'s transform (`tile` 2 or
+   * 4), as `(tile + 2)^2` planes of 8-column panels, for output channels `[co0, co1)`
+   * (multiples of 4).
    */
-  winograd_filter(up: number, w: number, C: number, CO: number, co0: number, co1: number): void;
+  winograd_filter(
+    up: number,
+    w: number,
+    C: number,
+    CO: number,
+    tile: number,
+    co0: number,
+    co1: number,
+  ): void;
   /**
-   * Stride-1 3x3 convolution of 2x2-output tiles `[t0, t1)` by Winograd F(2x2, 3x3), the filter
-   * from `winograd_filter`, with `16 * block * (1 + C + CO) + 256` floats of scratch at `work`
+   * Stride-1 3x3 convolution of output tiles `[t0, t1)` of `tile` x `tile` pixels (2 or 4) by
+   * Winograd F(tile x tile, 3x3), the filter from `winograd_filter` for the same tile, with
+   * `n * (block * (1 + C + CO) + 16) + 16 * n` floats of scratch at `work` (`n = (tile + 2)^2`)
    * and `zero` a row of `C` zeros; `C % 4 === 0`, `CO % 8 === 0`, `block % 4 === 0`.
    */
   winograd_forward(
@@ -141,6 +151,7 @@ export interface SimdKernels {
     padLeft: number,
     tilesH: number,
     tilesW: number,
+    tile: number,
     block: number,
     t0: number,
     t1: number,

@@ -394,35 +394,118 @@ void conv_filter_grad(float* dw, const float* const* ind, const float* dy, float
   B_ROW_OUTPUTS(OUT, 2) \
   B_ROW_OUTPUTS(OUT, 3)
 
-// The 16 input addresses of tile t = (b * tilesH + th) * tilesW + tw (row-major over its 4x4
-// patch, whose first pixel is input row 2th - padTop, column 2tw - padLeft; `zero` outside).
+// The (tile + 2)^2 input addresses of tile t = (b * tilesH + th) * tilesW + tw (row-major over
+// its input patch, whose first pixel is input row tile * th - padTop, column tile * tw -
+// padLeft; `zero` outside), for output tiles of tile x tile pixels (2 or 4).
 static void tile_addresses(const float** row, const float* x, const float* zero, int inH,
                            int inW, int C, int tilesH, int tilesW, int padTop, int padLeft,
-                           int t) {
+                           int t, int tile) {
   const int tw = t % tilesW, th = (t / tilesW) % tilesH, b = t / tilesW / tilesH;
-  for (int r = 0; r < 4; r++) {
-    const int ih = 2 * th - padTop + r;
-    for (int c = 0; c < 4; c++) {
-      const int iw = 2 * tw - padLeft + c;
-      row[r * 4 + c] = (ih < 0 || ih >= inH || iw < 0 || iw >= inW)
+  const int n = tile + 2;
+  for (int r = 0; r < n; r++) {
+    const int ih = tile * th - padTop + r;
+    for (int c = 0; c < n; c++) {
+      const int iw = tile * tw - padLeft + c;
+      row[r * n + c] = (ih < 0 || ih >= inH || iw < 0 || iw >= inW)
                            ? zero
                            : x + ((long)(b * inH + ih) * inW + iw) * C;
     }
   }
 }
 
+// Winograd F(4x4, 3x3): 4x4 output tiles from 6x6 input patches, 36 products per pair of
+// channels for 16 outputs (against 16 for 4 with F(2x2, 3x3)), with the interpolation points 0,
+// 1, -1, 2, -2 and infinity. B6(n, d0..d5) declares n0..n5 = B^T d (rows of B^T: (4, 0, -5, 0,
+// 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0), (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1,
+// 0), (0, 4, 0, -5, 0, 1)); needs `four`, `five` and `two` splats.
+#define B6(n, d0, d1, d2, d3, d4, d5)                                                     \
+  const V n##0 = ADD(SUB(MUL(four, d0), MUL(five, d2)), d4);                              \
+  const V n##a = SUB(d4, MUL(four, d2)), n##b = SUB(d3, MUL(four, d1));                   \
+  const V n##1 = ADD(n##a, n##b), n##2 = SUB(n##a, n##b);                                 \
+  const V n##c = SUB(d4, d2), n##d = MUL(two, SUB(d3, d1));                               \
+  const V n##3 = ADD(n##c, n##d), n##4 = SUB(n##c, n##d);                                 \
+  const V n##5 = ADD(SUB(MUL(four, d1), MUL(five, d3)), d5);
+// Column c of the 6x6 patch of 4 channels at ci (addresses p[0..35]) through B^T: k<c>_0..5.
+#define B6_COLUMN(p, ci, c)                                                               \
+  B6(k##c##_, LD(p[0 + c] + ci), LD(p[6 + c] + ci), LD(p[12 + c] + ci), LD(p[18 + c] + ci), \
+     LD(p[24 + c] + ci), LD(p[30 + c] + ci))
+// Row i of (B^T d) B: r<i>_0..5, then OUT(6 * i + k, r<i>_k).
+#define B6_ROW(OUT, i)                                                                     \
+  B6(r##i##_, k0_##i, k1_##i, k2_##i, k3_##i, k4_##i, k5_##i)                              \
+  OUT(6 * i + 0, r##i##_0);                                                                \
+  OUT(6 * i + 1, r##i##_1);                                                                \
+  OUT(6 * i + 2, r##i##_2);                                                                \
+  OUT(6 * i + 3, r##i##_3);                                                                \
+  OUT(6 * i + 4, r##i##_4);                                                                \
+  OUT(6 * i + 5, r##i##_5);
+// OUT(xn, value) for the 36 elements of B^T d B of 4 channels at ci of the patch at p.
+#define B6_OUTPUTS(p, ci, OUT) \
+  B6_COLUMN(p, ci, 0)          \
+  B6_COLUMN(p, ci, 1)          \
+  B6_COLUMN(p, ci, 2)          \
+  B6_COLUMN(p, ci, 3)          \
+  B6_COLUMN(p, ci, 4)          \
+  B6_COLUMN(p, ci, 5)          \
+  B6_ROW(OUT, 0)               \
+  B6_ROW(OUT, 1)               \
+  B6_ROW(OUT, 2)               \
+  B6_ROW(OUT, 3)               \
+  B6_ROW(OUT, 4)               \
+  B6_ROW(OUT, 5)
+// A4(n, m0..m5) declares n0..n3 = A^T m (rows of A^T: (1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2,
+// 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1)); needs `two`, `four` and `eight` splats.
+#define A4(n, m0, m1, m2, m3, m4, m5)                                                     \
+  const V n##a = ADD(m1, m2), n##b = SUB(m1, m2), n##c = ADD(m3, m4), n##d = SUB(m3, m4); \
+  const V n##0 = ADD(ADD(m0, n##a), n##c), n##1 = ADD(n##b, MUL(two, n##d));             \
+  const V n##2 = ADD(n##a, MUL(four, n##c)), n##3 = ADD(ADD(n##b, MUL(eight, n##d)), m5);
+// G6(n, g0, g1, g2) declares n0..n5 = G g (rows of G: (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6,
+// 1/6, -1/6), (1/24, 1/12, 1/6), (1/24, -1/12, 1/6), (0, 0, 1)); needs the splats below.
+#define G6(n, g0, g1, g2)                                                                 \
+  const V n##s = ADD(g0, g2), n##p = ADD(MUL(g0, r24), MUL(g2, r6)), n##q = MUL(g1, r12); \
+  const V n##0 = MUL(g0, r4), n##1 = MUL(ADD(n##s, g1), m6), n##2 = MUL(SUB(n##s, g1), m6); \
+  const V n##3 = ADD(n##p, n##q), n##4 = SUB(n##p, n##q), n##5 = g2;
+
 // up[xn][co0 / 8][ci][j] = (G g G^T)[xn] of the filter g = w[:, :, ci, co0 + j] ([3, 3, C, CO],
-// xn = 4 * row + column of the 4x4 transform): 16 planes of 8-column panels, as the products
-// read them. Transforms output channels [co0, co1) (multiples of 4; CO % 8 == 0).
+// xn = n * row + column of the n x n transform, n = tile + 2 for output tiles of 2x2 or 4x4):
+// n^2 planes of 8-column panels, as the products read them. Transforms output channels [co0,
+// co1) (multiples of 4; CO % 8 == 0).
 EXPORT(winograd_filter)
-void winograd_filter(float* up, const float* w, int C, int CO, int co0, int co1) {
+void winograd_filter(float* up, const float* w, int C, int CO, int tile, int co0, int co1) {
   const long plane = (long)C * CO;
   const V half = wasm_f32x4_splat(0.5f);
+  const V r4 = wasm_f32x4_splat(1.0f / 4), r6 = wasm_f32x4_splat(1.0f / 6);
+  const V r12 = wasm_f32x4_splat(1.0f / 12), r24 = wasm_f32x4_splat(1.0f / 24);
+  const V m6 = wasm_f32x4_splat(-1.0f / 6);
   for (int co = co0; co < co1; co += 4) {
     float* panel = up + (long)(co & ~7) * C + (co & 7);
     for (int ci = 0; ci < C; ci++) {
       const float* s = w + (long)ci * CO + co;
       float* d = panel + (long)ci * 8;
+      if (tile == 4) {
+        // t = G g down each filter column c, then each row of t through G: u = t G^T.
+#define G6_COLUMN(c) \
+  G6(t##c##_, LD(s + (0 + c) * plane), LD(s + (3 + c) * plane), LD(s + (6 + c) * plane))
+        G6_COLUMN(0)
+        G6_COLUMN(1)
+        G6_COLUMN(2)
+#define G6_ROW(i)                                  \
+  G6(u##i##_, t0_##i, t1_##i, t2_##i)              \
+  ST(d + (6 * i + 0) * plane, u##i##_0);           \
+  ST(d + (6 * i + 1) * plane, u##i##_1);           \
+  ST(d + (6 * i + 2) * plane, u##i##_2);           \
+  ST(d + (6 * i + 3) * plane, u##i##_3);           \
+  ST(d + (6 * i + 4) * plane, u##i##_4);           \
+  ST(d + (6 * i + 5) * plane, u##i##_5);
+        G6_ROW(0)
+        G6_ROW(1)
+        G6_ROW(2)
+        G6_ROW(3)
+        G6_ROW(4)
+        G6_ROW(5)
+#undef G6_COLUMN
+#undef G6_ROW
+        continue;
+      }
       // t = G g: rows 0 and 3 are the filter's first and last rows, 1 and 2 half their sum
       // plus and minus half the middle row; then the same down the columns: u = t G^T.
 #define G_ROWS(c)                                                                  \
@@ -449,31 +532,36 @@ void winograd_filter(float* up, const float* w, int C, int CO, int co0, int co1)
 }
 
 // y (NHWC [B, outH, outW, CO]) for tiles [t0, t1) of the convolution of x (NHWC [B, inH, inW,
-// C]) by the filter that winograd_filter transformed into `up`: tile t = (b * tilesH + th) *
-// tilesW + tw holds output rows 2th, 2th + 1 and columns 2tw, 2tw + 1 (those past outH or outW
-// are computed and not stored) and reads input rows 2th - padTop .. + 3 and columns 2tw -
-// padLeft .. + 3 (outside the input: `zero`, C zeros). C % 4 == 0, CO % 8 == 0. Tiles go in
-// blocks of `block` (a multiple of 4); `work` (the caller's own, for one thread) holds a block's
-// 16 input addresses per tile, its transformed inputs (16 planes of PLANE(block * C) floats), its
-// products (16 * block * CO) and 256 floats for the transpose. Each tile's sums are the same whichever
-// thread computes it and wherever the blocks fall.
+// C]) by the filter that winograd_filter transformed into `up` for output tiles of `tile` x
+// `tile` pixels (2 or 4; n = tile + 2): tile t = (b * tilesH + th) * tilesW + tw holds output
+// rows tile * th .. + tile - 1 and the same columns (those past outH or outW are computed and
+// not stored) and reads the n x n input patch from row tile * th - padTop, column tile * tw -
+// padLeft (outside the input: `zero`, C zeros). C % 4 == 0, CO % 8 == 0. Tiles go in blocks of
+// `block` (a multiple of 4); `work` (the caller's own, for one thread) holds a block's n^2
+// input addresses per tile, its transformed inputs (n^2 planes of PLANE(block * C) floats), its
+// products (n^2 * block * CO) and 16 n^2 floats for the transpose. Each tile's sums are the
+// same whichever thread computes it and wherever the blocks fall.
 EXPORT(winograd_forward)
 void winograd_forward(float* y, const float* x, const float* up, float* work, const float* zero,
                       int inH, int inW, int C, int outH, int outW, int CO, int padTop,
-                      int padLeft, int tilesH, int tilesW, int block, int t0, int t1) {
+                      int padLeft, int tilesH, int tilesW, int tile, int block, int t0, int t1) {
+  const int nn = (tile + 2) * (tile + 2);
   const float** ind = (const float**)work;
-  float* vp = work + 16 * block;
-  float* m = vp + 16 * PLANE(block * C);
-  float* tmp = m + 16L * block * CO;
+  float* vp = work + nn * block;
+  float* m = vp + nn * PLANE(block * C);
+  float* tmp = m + (long)nn * block * CO;
+  const V two = wasm_f32x4_splat(2.0f), four = wasm_f32x4_splat(4.0f);
+  const V five = wasm_f32x4_splat(5.0f), eight = wasm_f32x4_splat(8.0f);
   for (int b0 = t0; b0 < t1; b0 += block) {
     const int b1 = b0 + block < t1 ? b0 + block : t1;
     const int nt = b1 - b0, groups = (nt + 3) / 4;
-    // The 16 input addresses of each tile of the block (the last group's missing tiles: zeros).
+    // The input addresses of each tile of the block (the last group's missing tiles: zeros).
     for (int t = 0; t < groups * 4; t++) {
       if (t < nt) {
-        tile_addresses(ind + t * 16, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, b0 + t);
+        tile_addresses(ind + t * nn, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft,
+                       b0 + t, tile);
       } else {
-        for (int i = 0; i < 16; i++) ind[t * 16 + i] = zero;
+        for (int i = 0; i < nn; i++) ind[t * nn + i] = zero;
       }
     }
     // vp[xn][g][ci][j] = (B^T d B)[xn] of tile 4g + j, channel ci: 4 channels of a tile at a
@@ -483,24 +571,28 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
     for (int g = 0; g < groups; g++) {
       for (int ci = 0; ci < C; ci += 4) {
         for (int j = 0; j < 4; j++) {
-          const float* const* p = ind + (g * 4 + j) * 16;
-          B_TRANSFORM(p, ci);
+          const float* const* p = ind + (g * 4 + j) * nn;
           float* q = tmp + j * 4;
 #define B_STORE(xn, v) ST(q + (xn) * 16, v)
-          B_OUTPUTS(B_STORE);
+          if (tile == 4) {
+            B6_OUTPUTS(p, ci, B_STORE)
+          } else {
+            B_TRANSFORM(p, ci);
+            B_OUTPUTS(B_STORE);
+          }
 #undef B_STORE
         }
         float* dst = vp + g * groupStride + ci * 4;
-        for (int xn = 0; xn < 16; xn++, dst += planeStride) {
+        for (int xn = 0; xn < nn; xn++, dst += planeStride) {
           const float* r = tmp + xn * 16;
           store_transposed(dst, LD(r), LD(r + 4), LD(r + 8), LD(r + 12));
         }
       }
     }
-    // The 16 products m[t][xn][co] = sum over ci of vp[xn][t][ci] * up[xn][ci][co], 4 tiles x
+    // The n^2 products m[t][xn][co] = sum over ci of vp[xn][t][ci] * up[xn][ci][co], 4 tiles x
     // 8 output channels at a time.
-    const long mRow = 16L * CO;
-    for (int xn = 0; xn < 16; xn++) {
+    const long mRow = (long)nn * CO;
+    for (int xn = 0; xn < nn; xn++) {
       for (int co0 = 0; co0 < CO; co0 += 8) {
         const float* panel = up + (long)xn * C * CO + (long)co0 * C;
         for (int g = 0; g < groups; g++) {
@@ -515,31 +607,63 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
         }
       }
     }
-    // y = A^T m A per tile, 4 output channels at a time: rows of A^T are (1, 1, 1, 0) and
-    // (0, 1, -1, -1).
+    // y = A^T m A per tile, 4 output channels at a time.
     int tw = b0 % tilesW, th = (b0 / tilesW) % tilesH, b = b0 / tilesW / tilesH;
     for (int t = 0; t < nt; t++) {
-      const int oh = 2 * th, ow = 2 * tw;
-      const int lower = oh + 1 < outH, right = ow + 1 < outW;
+      const int oh = tile * th, ow = tile * tw;
+      const int rows = outH - oh < tile ? outH - oh : tile;
+      const int cols = outW - ow < tile ? outW - ow : tile;
       float* o = y + ((long)(b * outH + oh) * outW + ow) * CO;
-      float* o1 = o + (long)outW * CO;
       const float* mt = m + t * mRow;
-      for (int co = 0; co < CO; co += 4) {
-        const float* q = mt + co;
+      if (tile == 4) {
+        for (int co = 0; co < CO; co += 4) {
+          const float* q = mt + co;
+          // s = A^T m down each column k of the 6x6 products, then each row of s through A^T.
+#define A4_COLUMN(k)                                                                   \
+  A4(s##k##_, LD(q + (0 + k) * CO), LD(q + (6 + k) * CO), LD(q + (12 + k) * CO),       \
+     LD(q + (18 + k) * CO), LD(q + (24 + k) * CO), LD(q + (30 + k) * CO))
+          A4_COLUMN(0)
+          A4_COLUMN(1)
+          A4_COLUMN(2)
+          A4_COLUMN(3)
+          A4_COLUMN(4)
+          A4_COLUMN(5)
+#define A4_ROW(r)                                                              \
+  if (r < rows) {                                                              \
+    A4(y##r##_, s0_##r, s1_##r, s2_##r, s3_##r, s4_##r, s5_##r)                \
+    float* orow = o + (long)r * outW * CO + co;                                \
+    ST(orow, y##r##_0);                                                        \
+    if (cols > 1) ST(orow + CO, y##r##_1);                                     \
+    if (cols > 2) ST(orow + 2 * CO, y##r##_2);                                 \
+    if (cols > 3) ST(orow + 3 * CO, y##r##_3);                                 \
+  }
+          A4_ROW(0)
+          A4_ROW(1)
+          A4_ROW(2)
+          A4_ROW(3)
+#undef A4_COLUMN
+#undef A4_ROW
+        }
+      } else {
+        // Rows of A^T: (1, 1, 1, 0) and (0, 1, -1, -1).
+        float* o1 = o + (long)outW * CO;
+        for (int co = 0; co < CO; co += 4) {
+          const float* q = mt + co;
 #define A_ROWS(c)                                                                   \
   const V m0##c = LD(q + (0 + c) * CO), m1##c = LD(q + (4 + c) * CO),               \
           m2##c = LD(q + (8 + c) * CO), m3##c = LD(q + (12 + c) * CO);              \
   const V s0##c = ADD(ADD(m0##c, m1##c), m2##c), s1##c = SUB(SUB(m1##c, m2##c), m3##c);
-        A_ROWS(0)
-        A_ROWS(1)
-        A_ROWS(2)
-        A_ROWS(3)
+          A_ROWS(0)
+          A_ROWS(1)
+          A_ROWS(2)
+          A_ROWS(3)
 #undef A_ROWS
-        ST(o + co, ADD(ADD(s00, s01), s02));
-        if (right) ST(o + CO + co, SUB(SUB(s01, s02), s03));
-        if (lower) {
-          ST(o1 + co, ADD(ADD(s10, s11), s12));
-          if (right) ST(o1 + CO + co, SUB(SUB(s11, s12), s13));
+          ST(o + co, ADD(ADD(s00, s01), s02));
+          if (cols > 1) ST(o + CO + co, SUB(SUB(s01, s02), s03));
+          if (rows > 1) {
+            ST(o1 + co, ADD(ADD(s10, s11), s12));
+            if (cols > 1) ST(o1 + CO + co, SUB(SUB(s11, s12), s13));
+          }
         }
       }
       NEXT_PIXEL(tw, th, b, tilesW, tilesH);
@@ -567,7 +691,7 @@ void winograd_grad_transform(float* vs, float* zs, const float** ind, const floa
                              int outH, int outW, int CO, int padTop, int padLeft, int tilesH,
                              int tilesW, int c0, int n, int t0, int t1) {
   for (int t = t0; t < t1; t++) {
-    tile_addresses(ind, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, t);
+    tile_addresses(ind, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, t, 2);
     const float* const* p = ind;
     float* v = vs + (long)(t - c0) * 4;
     const long vPlane = PLANE(C * n);  // one xn: C / 4 rows of n vectors
