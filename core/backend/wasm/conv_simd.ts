@@ -7,8 +7,7 @@
  * fours (every conv layer of the book's model but the first: forward, input and filter gradient)
  * run by Winograd F(2x2, 3x3) instead where its tiles pay (not on 3x3 images): 2x2 output tiles,
  * 16 matrix products of transformed inputs and filters (or output gradients), 2.25x fewer
- * multiply-adds; the forward pass takes F(4x4, 3x3) where it needs fewer still (36 products for
- * 16 outputs). On small images (see `byPosition`) the direct kernels take the pixels position
+ * multiply-adds; F(4x4, 3x3) where it needs fewer still (36 products for 16 outputs). On small images (see `byPosition`) the direct kernels take the pixels position
  * by position, 4 images at one output position to a tile, and skip the taps that fall in the
  * padding for all 4. The operand read across its rows (the
  * filter; the output gradient) is first copied into 8-channel panels read in order, and the
@@ -53,7 +52,7 @@ export const convSimdTuning = {
    * multiple of 4 (0: never); see `winogradApplies`.
    */
   winogradMinChannels: 8,
-  /** Lets the forward pass take Winograd F(4x4, 3x3) where it pays (see `winogradTile`). */
+  /** Lets Winograd take 4x4 output tiles where they pay (see `winogradTile`). */
   winograd4x4: true,
   /**
    * Transformed input and product floats of a Winograd tile block, per thread:
@@ -316,12 +315,13 @@ function winogradApplies(g: ConvGeometry): boolean {
 }
 
 /**
- * The output tile Winograd's forward pass takes for `g` (where {@linkcode winogradApplies}):
- * 4x4, F(4x4, 3x3), 36 multiply-adds per pair of channels for 16 outputs, where that needs
- * fewer multiply-adds than F(2x2, 3x3)'s 16 per 4 outputs over the output's tiles (every image
- * of 4x4 pixels and more but 5x5 and 6x6, which tie); else 2x2. F(4x4) runs 1.2-1.6x faster
- * than F(2x2) on one thread on the book's layers, and its sums are further from the direct
- * convolution's: 2e-5 to 4e-5 of the largest output there, against 1e-6 to 3e-6.
+ * The output tile Winograd takes for `g` (where {@linkcode winogradApplies}), in the forward
+ * pass and the filter gradient: 4x4, F(4x4, 3x3), 36 multiply-adds per pair of channels for 16
+ * outputs, where that needs fewer multiply-adds than F(2x2, 3x3)'s 16 per 4 outputs over the
+ * output's tiles (every image of 4x4 pixels and more but 5x5 and 6x6, which tie); else 2x2. On
+ * one thread F(4x4) ran the book's layers 1.2-1.6x faster than F(2x2) forward, 1.2-1.7x in the
+ * filter gradient; its forward sums are further from the direct convolution's: 2e-5 to 4e-5 of
+ * the largest output there, against 1e-6 to 3e-6.
  */
 function winogradTile(g: ConvGeometry): 2 | 4 {
   const tiles = (t: number) => Math.ceil(g.outH / t) * Math.ceil(g.outW / t);
@@ -457,9 +457,10 @@ export function simdConvFilterGrad(
 }
 
 /**
- * Filter gradient of a stride-1 3x3 convolution by Winograd F(2x2, 3x3) (conv.c): chunk by chunk
- * of tiles, their transforms (split over the tiles), then the 16 sums over them (split over the
- * sums' rows); last the filter rows from the sums.
+ * Filter gradient of a stride-1 3x3 convolution by Winograd (conv.c), on the forward pass's tiles
+ * ({@linkcode winogradTile}): chunk by chunk of tiles, their transforms (split over the tiles),
+ * then the 16 or 36 sums over them (split over the sums' rows); last the filter rows from the
+ * sums.
  */
 function winogradFilterGrad(
   backend: WasmBackend,
@@ -470,21 +471,24 @@ function winogradFilterGrad(
   filterShape: number[],
 ): TensorInfo {
   const { inC: C, outC: CO } = g;
-  const tilesH = Math.ceil(g.outH / 2), tilesW = Math.ceil(g.outW / 2);
+  const tile = winogradTile(g);
+  const nn = (tile + 2) ** 2;
+  const tilesH = Math.ceil(g.outH / tile), tilesW = Math.ceil(g.outW / tile);
   const tiles = g.batch * tilesH * tilesW;
   const chunk = Math.min(
     tiles,
-    Math.max(4, Math.floor(convSimdTuning.winogradGradChunkFloats / (16 * (C + CO)))),
+    Math.max(4, Math.floor(convSimdTuning.winogradGradChunkFloats / (nn * (C + CO)))),
   );
   const out = backend.makeOutput(filterShape, "float32");
   convSimdStats.filterGrad++;
   convSimdStats.winograd++;
+  if (tile === 4) convSimdStats.winograd4x4++;
   withScratch(backend, Math.max(C, CO), (zero, take) => {
-    // 16 planes each, a cache line apart (conv.c's PLANE).
-    const sums = take(16 * (C * CO + 16));
-    const vs = take(16 * (chunk * C + 16));
-    const zs = take(16 * (chunk * CO + 16));
-    const ind = take(16 * pool.parts);
+    // nn planes each, a cache line apart (conv.c's PLANE).
+    const sums = take(nn * (C * CO + 16));
+    const vs = take(nn * (chunk * C + 16));
+    const zs = take(nn * (chunk * CO + 16));
+    const ind = take(nn * pool.parts);
     const xPtr = offsetOf(backend, x), dyPtr = offsetOf(backend, dy);
     for (let c0 = 0; c0 < tiles; c0 += chunk) {
       const n = Math.min(chunk, tiles - c0);
@@ -506,30 +510,31 @@ function winogradFilterGrad(
           g.padLeft,
           tilesH,
           tilesW,
+          tile,
           c0,
           n,
           c0,
           c0 + n,
         ],
-        range: [18, 19],
+        range: [19, 20],
         lo: c0,
         hi: c0 + n,
         align: 1,
         pieces: 4 * pool.parts,
-        perThread: [2, 16 * 4],
+        perThread: [2, nn * 4],
       });
       pool.run("winograd_grad_products", {
-        args: [sums.ptr, vs.ptr, zs.ptr, C, CO, n, c0 === 0 ? 1 : 0, 0, 4 * C],
+        args: [sums.ptr, vs.ptr, zs.ptr, C, CO, n, c0 === 0 ? 1 : 0, 0, nn * C / 4],
         range: [7, 8],
         lo: 0,
-        hi: 4 * C,
+        hi: nn * C / 4,
         align: 1,
         pieces: 4 * pool.parts,
       });
     }
     pool.run("winograd_grad_filter", {
-      args: [offsetOf(backend, out), sums.ptr, C, CO, 0, C],
-      range: [4, 5],
+      args: [offsetOf(backend, out), sums.ptr, C, CO, tile, 0, C],
+      range: [5, 6],
       lo: 0,
       hi: C,
       align: 1,

@@ -158,8 +158,8 @@ export interface SimdKernels {
   ): void;
   /**
    * Winograd filter gradient, step 1: the transformed inputs (`vs`) and output gradients
-   * (`zs`) of tiles `[t0, t1)` of the chunk of `n` tiles from `c0`; 16 addresses of scratch at
-   * `ind`, `zero` a row of `max(C, CO)` zeros.
+   * (`zs`) of `tile` x `tile` output tiles `[t0, t1)` of the chunk of `n` tiles from `c0`;
+   * `(tile + 2)^2` addresses of scratch at `ind`, `zero` a row of `max(C, CO)` zeros.
    */
   winograd_grad_transform(
     vs: number,
@@ -178,12 +178,16 @@ export interface SimdKernels {
     padLeft: number,
     tilesH: number,
     tilesW: number,
+    tile: number,
     c0: number,
     n: number,
     t0: number,
     t1: number,
   ): void;
-  /** Step 2: rows `[u0, u1)` of the 16 sums over the chunk's tiles (overwritten if `first`). */
+  /**
+   * Step 2: rows `[u0, u1)` of the 16 or 36 sums over the chunk's tiles (overwritten if
+   * `first`).
+   */
   winograd_grad_products(
     m: number,
     vs: number,
@@ -195,12 +199,16 @@ export interface SimdKernels {
     u0: number,
     u1: number,
   ): void;
-  /** Step 3: the filter gradient `[3, 3, C, CO]` of input channels `[ci0, ci1)` from the sums. */
+  /**
+   * Step 3: the filter gradient `[3, 3, C, CO]` of input channels `[ci0, ci1)` from the sums of
+   * `tile` x `tile` output tiles.
+   */
   winograd_grad_filter(
     dw: number,
     m: number,
     C: number,
     CO: number,
+    tile: number,
     ci0: number,
     ci1: number,
   ): void;

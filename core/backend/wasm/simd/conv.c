@@ -671,46 +671,94 @@ void winograd_forward(float* y, const float* x, const float* up, float* work, co
   }
 }
 
-// The filter gradient by Winograd F(2x2, 3x3): the forward pass is y = A^T [U . V] A per tile
-// (U = G g G^T, V = B^T d B), so dg = G^T [sum over tiles of V . (A dy A^T)] G: 16 products
-// of the transformed inputs and output gradients, summed over the tiles, 16 instead of 36
-// multiply-adds per tile, input and output channel. Three steps, each split over threads by
-// what it writes: winograd_grad_transform (tiles of a chunk), winograd_grad_products (rows of
-// the 16 sums, over the chunk's tiles in order, added to the previous chunks'), then
-// winograd_grad_filter (the filter rows). The sums do not depend on the split.
+// The filter gradient by Winograd F(tile x tile, 3x3) (tile 2 or 4, n = tile + 2): the forward
+// pass is y = A^T [U . V] A per tile (U = G g G^T, V = B^T d B), so dg = G^T [sum over tiles
+// of V . (A dy A^T)] G: n^2 products of the transformed inputs and output gradients, summed
+// over the tiles (16 multiply-adds per 2x2 tile, input and output channel, or 36 per 4x4,
+// instead of 36 or 144). Three steps, each split over threads by what it writes:
+// winograd_grad_transform (tiles of a chunk), winograd_grad_products (rows of the n^2 sums,
+// over the chunk's tiles in order, added to the previous chunks'), then winograd_grad_filter
+// (the filter rows). The sums do not depend on the split.
 
 // For tiles [t0, t1) of the chunk that starts at tile c0 and holds n tiles: vs[xn][ci / 4][t -
 // c0][ci % 4] = (B^T d B)[xn] (4 input channels to a vector, as the products read them) and
 // zs[xn][co / 8][t - c0][co % 8] = (A dy A^T)[xn] (8-column panels), planes PLANE(C * n) and
-// PLANE(CO * n) floats apart; dy's 2x2 pixels past outH or outW read `zero` (max(C, CO) zeros),
-// as do the input pixels outside x. `ind` (the caller's own, per thread) holds 16 addresses.
-// C % 4 == 0, CO % 8 == 0.
+// PLANE(CO * n) floats apart; dy's pixels past outH or outW read `zero` (max(C, CO) zeros), as
+// do the input pixels outside x. `ind` (the caller's own, per thread) holds (tile + 2)^2
+// addresses. C % 4 == 0, CO % 8 == 0.
 EXPORT(winograd_grad_transform)
 void winograd_grad_transform(float* vs, float* zs, const float** ind, const float* x,
                              const float* dy, const float* zero, int inH, int inW, int C,
                              int outH, int outW, int CO, int padTop, int padLeft, int tilesH,
-                             int tilesW, int c0, int n, int t0, int t1) {
+                             int tilesW, int tile, int c0, int n, int t0, int t1) {
+  const V two = wasm_f32x4_splat(2.0f), four = wasm_f32x4_splat(4.0f);
+  const V five = wasm_f32x4_splat(5.0f), eight = wasm_f32x4_splat(8.0f);
+  const long vPlane = PLANE(C * n), zPlane = PLANE(CO * n);
   for (int t = t0; t < t1; t++) {
-    tile_addresses(ind, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, t, 2);
+    tile_addresses(ind, x, zero, inH, inW, C, tilesH, tilesW, padTop, padLeft, t, tile);
     const float* const* p = ind;
     float* v = vs + (long)(t - c0) * 4;
-    const long vPlane = PLANE(C * n);  // one xn: C / 4 rows of n vectors
     for (int ci = 0; ci < C; ci += 4) {
-      B_TRANSFORM(p, ci);
       float* vq = v + (long)ci * n;
 #define V_STORE(xn, value) ST(vq + (xn) * vPlane, value)
-      B_OUTPUTS(V_STORE);
+      if (tile == 4) {
+        B6_OUTPUTS(p, ci, V_STORE)
+      } else {
+        B_TRANSFORM(p, ci);
+        B_OUTPUTS(V_STORE);
+      }
 #undef V_STORE
     }
-    // A dy A^T of the tile's 2x2 output gradient (rows of A: (1, 0), (1, 1), (1, -1), (0, -1)).
     const int tw = t % tilesW, th = (t / tilesW) % tilesH, b = t / tilesW / tilesH;
-    const int oh = 2 * th, ow = 2 * tw;
+    const int oh = tile * th, ow = tile * tw;
     const float* y00 = dy + ((long)(b * outH + oh) * outW + ow) * CO;
+    float* z = zs + (long)(t - c0) * 8;
+    if (tile == 4) {
+      // dy's 4x4 pixels (row-major in ind, reused: the input addresses are no longer needed).
+      for (int r = 0; r < 4; r++) {
+        for (int c = 0; c < 4; c++) {
+          ind[r * 4 + c] = oh + r < outH && ow + c < outW ? y00 + ((long)r * outW + c) * CO : zero;
+        }
+      }
+      for (int co = 0; co < CO; co += 4) {
+        float* zq = z + (long)(co & ~7) * n + (co & 7);
+        // h = A dy down each column c (rows of A: (1, 0, 0, 0), (1, 1, 1, 1), (1, -1, 1, -1),
+        // (1, 2, 4, 8), (1, -2, 4, -8), (0, 0, 0, 1)), then each row of h through A.
+#define A6(n, y0, y1, y2, y3)                                                        \
+  const V n##a = ADD(y0, y2), n##b = ADD(y1, y3);                                    \
+  const V n##c = ADD(y0, MUL(four, y2)), n##d = ADD(MUL(two, y1), MUL(eight, y3));   \
+  const V n##0 = y0, n##1 = ADD(n##a, n##b), n##2 = SUB(n##a, n##b);                 \
+  const V n##3 = ADD(n##c, n##d), n##4 = SUB(n##c, n##d), n##5 = y3;
+#define A6_COLUMN(c) \
+  A6(h##c##_, LD(ind[c] + co), LD(ind[4 + c] + co), LD(ind[8 + c] + co), LD(ind[12 + c] + co))
+        A6_COLUMN(0)
+        A6_COLUMN(1)
+        A6_COLUMN(2)
+        A6_COLUMN(3)
+#define A6_ROW(i)                                  \
+  A6(z##i##_, h0_##i, h1_##i, h2_##i, h3_##i)      \
+  ST(zq + (6 * i + 0) * zPlane, z##i##_0);         \
+  ST(zq + (6 * i + 1) * zPlane, z##i##_1);         \
+  ST(zq + (6 * i + 2) * zPlane, z##i##_2);         \
+  ST(zq + (6 * i + 3) * zPlane, z##i##_3);         \
+  ST(zq + (6 * i + 4) * zPlane, z##i##_4);         \
+  ST(zq + (6 * i + 5) * zPlane, z##i##_5);
+        A6_ROW(0)
+        A6_ROW(1)
+        A6_ROW(2)
+        A6_ROW(3)
+        A6_ROW(4)
+        A6_ROW(5)
+#undef A6
+#undef A6_COLUMN
+#undef A6_ROW
+      }
+      continue;
+    }
+    // A dy A^T of the tile's 2x2 output gradient (rows of A: (1, 0), (1, 1), (1, -1), (0, -1)).
     const float* y01 = ow + 1 < outW ? y00 + CO : zero;
     const float* y10 = oh + 1 < outH ? y00 + (long)outW * CO : zero;
     const float* y11 = oh + 1 < outH && ow + 1 < outW ? y00 + (long)(outW + 1) * CO : zero;
-    const long zPlane = PLANE(CO * n);
-    float* z = zs + (long)(t - c0) * 8;
     for (int co = 0; co < CO; co += 4) {
       const V a0 = LD(y00 + co), a1 = LD(y01 + co), b0 = LD(y10 + co), b1 = LD(y11 + co);
       // h[i][c] = (A dy)[i][c]; then z[i][k] = (h A^T)[i][k].
@@ -732,8 +780,8 @@ void winograd_grad_transform(float* vs, float* zs, const float** ind, const floa
   }
 }
 
-// Rows [u0, u1) of the 16 sums (planes PLANE(C * CO) floats apart), row u = xn * C / 4 + ci / 4
-// (4 input channels): m[xn][ci][co]
+// Rows [u0, u1) of the n^2 sums (planes PLANE(C * CO) floats apart), row u = xn * C / 4 + ci /
+// 4 (4 input channels): m[xn][ci][co]
 // (+)= sum over the chunk's n tiles, in order, of vs[xn][ci][t] * zs[xn][t][co]; overwritten
 // when `first`. 4 channels x 8 output channels at a time.
 EXPORT(winograd_grad_products)
@@ -761,16 +809,51 @@ void winograd_grad_products(float* m, const float* vs, const float* zs, int C, i
   }
 }
 
-// dw[r][c][ci][co] = (G^T m G)[r][c] for input channels [ci0, ci1) (rows of G^T: (1, 1/2,
-// 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)).
+// dw[r][c][ci][co] = (G^T m G)[r][c] for input channels [ci0, ci1), m the sums for output
+// tiles of `tile` x `tile` pixels (2: rows of G^T (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0,
+// 1/2, 1/2, 1); 4: (1/4, -1/6, -1/6, 1/24, 1/24, 0), (0, -1/6, 1/6, 1/12, -1/12, 0), (0,
+// -1/6, -1/6, 1/6, 1/6, 1)).
 EXPORT(winograd_grad_filter)
-void winograd_grad_filter(float* dw, const float* m, int C, int CO, int ci0, int ci1) {
+void winograd_grad_filter(float* dw, const float* m, int C, int CO, int tile, int ci0, int ci1) {
   const long plane = (long)C * CO, mPlane = PLANE(C * CO);
   const V half = wasm_f32x4_splat(0.5f);
+  const V r4 = wasm_f32x4_splat(1.0f / 4), r6 = wasm_f32x4_splat(1.0f / 6);
+  const V r12 = wasm_f32x4_splat(1.0f / 12), r24 = wasm_f32x4_splat(1.0f / 24);
+  const V m6 = wasm_f32x4_splat(-1.0f / 6);
   for (int ci = ci0; ci < ci1; ci++) {
     for (int co = 0; co < CO; co += 4) {
       const float* s = m + (long)ci * CO + co;
       float* d = dw + (long)ci * CO + co;
+      if (tile == 4) {
+        // q = G^T m down each column k of the 6x6 sums, then each row of q through G^T.
+#define GT6(n, m0, m1, m2, m3, m4, m5)                                                  \
+  const V n##a = ADD(m1, m2), n##b = SUB(m1, m2), n##c = ADD(m3, m4), n##d = SUB(m3, m4); \
+  const V n##0 = ADD(ADD(MUL(m0, r4), MUL(n##a, m6)), MUL(n##c, r24));                  \
+  const V n##1 = ADD(MUL(n##b, m6), MUL(n##d, r12));                                    \
+  const V n##2 = ADD(ADD(MUL(n##a, m6), MUL(n##c, r6)), m5);
+#define GT6_COLUMN(k)                                                                   \
+  GT6(q##k##_, LD(s + (0 + k) * mPlane), LD(s + (6 + k) * mPlane),                      \
+      LD(s + (12 + k) * mPlane), LD(s + (18 + k) * mPlane), LD(s + (24 + k) * mPlane),   \
+      LD(s + (30 + k) * mPlane))
+        GT6_COLUMN(0)
+        GT6_COLUMN(1)
+        GT6_COLUMN(2)
+        GT6_COLUMN(3)
+        GT6_COLUMN(4)
+        GT6_COLUMN(5)
+#define GT6_ROW(r)                                           \
+  GT6(w##r##_, q0_##r, q1_##r, q2_##r, q3_##r, q4_##r, q5_##r) \
+  ST(d + (r * 3 + 0) * plane, w##r##_0);                     \
+  ST(d + (r * 3 + 1) * plane, w##r##_1);                     \
+  ST(d + (r * 3 + 2) * plane, w##r##_2);
+        GT6_ROW(0)
+        GT6_ROW(1)
+        GT6_ROW(2)
+#undef GT6
+#undef GT6_COLUMN
+#undef GT6_ROW
+        continue;
+      }
       // q = G^T m down each column k, then (q G)[r][c].
 #define GT_COLUMN(k)                                                                    \
   const V m0##k = LD(s + (0 + k) * mPlane), m1##k = LD(s + (4 + k) * mPlane),           \
