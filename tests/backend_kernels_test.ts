@@ -335,6 +335,8 @@ async function checkMaxPoolGrad(): Promise<void> {
     { x: [2, 8, 8, 32], size: 2, stride: 2, pad: "valid" },
     { x: [1, 7, 7, 6], size: 2, stride: 2, pad: "valid" },
     { x: [1, 9, 9, 8], size: 3, stride: 2, pad: "same" },
+    // Split across the threads by images.
+    { x: [5, 6, 6, 8], size: 2, stride: 2, pad: "valid" },
   ];
   for (const [i, c] of cases.entries()) {
     // Relu-like input: many exact zeros, so ties are common.
@@ -378,8 +380,16 @@ async function checkSum(): Promise<void> {
     const { diff, scale } = maxAbsDiff(got.values, ref.values);
     assert(diff <= REL_TOL * scale, `axis ${axis}: err ${diff}`);
   }
-  // Bias-gradient shapes: channels in fours, and in fours plus a tail.
-  for (const shape of [[3, 4, 4, 32], [2, 3, 5, 10]] as [number, number, number, number][]) {
+  // Bias-gradient shapes: channels in fours, and in fours plus a tail; split across the threads
+  // by 16 columns (54: 32 + 16 + 4 + 2).
+  for (
+    const shape of [[3, 4, 4, 32], [2, 3, 5, 10], [2, 3, 3, 54]] as [
+      number,
+      number,
+      number,
+      number,
+    ][]
+  ) {
     const v = seededRandom(shape.reduce((a, b) => a * b), 98);
     const fn = () => tf.sum(tf.tensor4d(v, shape), [0, 1, 2]);
     const ref = await runOn("cpu", fn);

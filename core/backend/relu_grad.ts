@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapF32, offsetOf, type WasmBackend } from "./wasm/heap.ts";
-import { simdKernels } from "./wasm/simd.ts";
+import { simdPool } from "./wasm/simd_pool.ts";
 
 /** Kernel name of the fused Relu gradient (`dy` where `y > 0`, else 0). */
 export const RELU_GRAD = "ConvdeckReluGrad";
@@ -20,9 +20,17 @@ function reluGradWasm(args: { inputs: { dy: TensorInfo; y: TensorInfo }; backend
   const { inputs: { dy, y }, backend } = args;
   const out = backend.makeOutput(dy.shape, "float32");
   const n = dy.shape.reduce((a, b) => a * b, 1);
-  const simd = simdKernels(backend);
-  if (simd !== undefined) {
-    simd.relu_grad(offsetOf(backend, out), offsetOf(backend, dy), offsetOf(backend, y), n);
+  const pool = simdPool(backend);
+  if (pool !== undefined) {
+    // Split across the pool's threads in ranges of whole cache lines.
+    pool.run("relu_grad", {
+      args: [offsetOf(backend, out), offsetOf(backend, dy), offsetOf(backend, y), 0, n],
+      range: [3, 4],
+      lo: 0,
+      hi: n,
+      align: 16,
+      pieces: 2 * pool.parts,
+    });
     return out;
   }
   const heap = heapF32(backend);

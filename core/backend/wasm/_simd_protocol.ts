@@ -23,6 +23,9 @@ export const SPLIT_KERNELS = [
   "winograd_grad_transform",
   "winograd_grad_products",
   "winograd_grad_filter",
+  "relu_grad",
+  "sum_rows",
+  "max_pool_grad",
 ] as const;
 
 /** One of {@linkcode SPLIT_KERNELS}. */

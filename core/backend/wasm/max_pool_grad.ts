@@ -13,7 +13,7 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import { heapF32, offsetOf, type WasmBackend } from "./heap.ts";
-import { simdKernels } from "./simd.ts";
+import { simdPool } from "./simd_pool.ts";
 
 function maxPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
@@ -33,25 +33,34 @@ function maxPoolGrad(args: {
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
   const dx = backend.makeOutput(input.shape, "float32");
-  const simd = simdKernels(backend);
-  if (simd !== undefined) {
-    simd.max_pool_grad(
-      offsetOf(backend, dx),
-      offsetOf(backend, input),
-      offsetOf(backend, dy),
-      batchSize,
-      inHeight,
-      inWidth,
-      C,
-      outHeight,
-      outWidth,
-      fh,
-      fw,
-      sh,
-      sw,
-      top,
-      left,
-    );
+  const pool = simdPool(backend);
+  if (pool !== undefined) {
+    // Split by images across the pool's threads (windows never cross images).
+    pool.run("max_pool_grad", {
+      args: [
+        offsetOf(backend, dx),
+        offsetOf(backend, input),
+        offsetOf(backend, dy),
+        inHeight,
+        inWidth,
+        C,
+        outHeight,
+        outWidth,
+        fh,
+        fw,
+        sh,
+        sw,
+        top,
+        left,
+        0,
+        batchSize,
+      ],
+      range: [14, 15],
+      lo: 0,
+      hi: batchSize,
+      align: 1,
+      pieces: 4 * pool.parts,
+    });
     return dx;
   }
   const heap = heapF32(backend);

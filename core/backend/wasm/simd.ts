@@ -16,10 +16,10 @@ export const simdTuning = { enabled: true };
 
 /** The exported functions of kernels.c; every pointer is a byte offset in tfjs's heap. */
 export interface SimdKernels {
-  /** `out[i] = y[i] > 0 ? dy[i] : 0` over `n` floats. */
-  relu_grad(out: number, dy: number, y: number, n: number): void;
-  /** `out[c] = sum_r x[r * width + c]`, rows summed in order. */
-  sum_rows(out: number, x: number, rows: number, width: number): void;
+  /** `out[i] = y[i] > 0 ? dy[i] : 0` for floats `[i0, i1)`. */
+  relu_grad(out: number, dy: number, y: number, i0: number, i1: number): void;
+  /** `out[c] = sum_r x[r * width + c]` for columns `[c0, c1)`, rows summed in order. */
+  sum_rows(out: number, x: number, rows: number, width: number, c0: number, c1: number): void;
   /** `dst[i] += src[i]` over `n` floats. */
   add_into(dst: number, src: number, n: number): void;
   /** Filter `[fh, fw, inC, outC]` flipped spatially with channels swapped. */
@@ -214,12 +214,11 @@ export interface SimdKernels {
   ): void;
   /** Parts `[f0, f1)` of `parts` of the fused Adam step (arguments: ../fused_adam.ts). */
   adam(p: number, o: number, f0: number, f1: number, parts: number): void;
-  /** MaxPool gradient (first maximum of each window), zeroing `dx` first. */
+  /** MaxPool gradient (first maximum of each window) of images `[b0, b1)`, zeroing `dx` first. */
   max_pool_grad(
     dx: number,
     x: number,
     dy: number,
-    batch: number,
     inH: number,
     inW: number,
     C: number,
@@ -231,6 +230,8 @@ export interface SimdKernels {
     sw: number,
     top: number,
     left: number,
+    b0: number,
+    b1: number,
   ): void;
 }
 

@@ -13,7 +13,7 @@ import {
   util,
 } from "@tensorflow/tfjs-core";
 import { heapF32, offsetOf, type WasmBackend } from "./heap.ts";
-import { simdKernels } from "./simd.ts";
+import { simdPool } from "./simd_pool.ts";
 
 /** The Sum kernel, delegating to `stock` (tfjs's own) outside the fast path. */
 export function sumOverStock(stock: KernelConfig): KernelFunc {
@@ -28,9 +28,17 @@ export function sumOverStock(stock: KernelConfig): KernelFunc {
     const width = inner.reduce((a, b) => a * b, 1);
     const outShape = attrs.keepDims ? [...axes.map(() => 1), ...inner] : inner;
     const out = backend.makeOutput(outShape, "float32");
-    const simd = simdKernels(backend);
-    if (simd !== undefined) {
-      simd.sum_rows(offsetOf(backend, out), offsetOf(backend, x), rows, width);
+    const pool = simdPool(backend);
+    if (pool !== undefined) {
+      // Split by columns (4 to a vector) across the pool's threads: each sums its own in order.
+      pool.run("sum_rows", {
+        args: [offsetOf(backend, out), offsetOf(backend, x), rows, width, 0, width],
+        range: [4, 5],
+        lo: 0,
+        hi: width,
+        align: 16,
+        pieces: pool.parts,
+      });
       return out;
     }
     const heap = heapF32(backend);

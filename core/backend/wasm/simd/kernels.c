@@ -10,29 +10,49 @@
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
-// out[i] = y[i] > 0 ? dy[i] : 0 (ReLU gradient from the ReLU's output).
+// out[i] = y[i] > 0 ? dy[i] : 0 (ReLU gradient from the ReLU's output) for i in [i0, i1).
 EXPORT(relu_grad)
-void relu_grad(float* out, const float* dy, const float* y, int n) {
+void relu_grad(float* out, const float* dy, const float* y, int i0, int i1) {
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
+  int i = i0;
+  for (; i + 4 <= i1; i += 4) {
     v128_t m = wasm_f32x4_gt(wasm_v128_load(y + i), zero);
     wasm_v128_store(out + i, wasm_v128_and(wasm_v128_load(dy + i), m));
   }
-  for (; i < n; i++) out[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  for (; i < i1; i++) out[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-// out[c] = sum over r of x[r * width + c], summed in row order (float32 accumulator).
+// out[c] = sum over r of x[r * width + c] for columns c in [c0, c1), summed in row order
+// (float32 accumulator). Each 16 columns are summed in registers down all the rows and stored
+// once, so threads that split the columns never write the same cache line row after row.
 EXPORT(sum_rows)
-void sum_rows(float* out, const float* x, int rows, int width) {
-  for (int c = 0; c < width; c++) out[c] = 0.0f;
-  for (int r = 0; r < rows; r++) {
-    const float* row = x + (long)r * width;
-    int c = 0;
-    for (; c + 4 <= width; c += 4) {
-      wasm_v128_store(out + c, wasm_f32x4_add(wasm_v128_load(out + c), wasm_v128_load(row + c)));
+void sum_rows(float* out, const float* x, int rows, int width, int c0, int c1) {
+  int c = c0;
+  for (; c + 16 <= c1; c += 16) {
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    const float* p = x + c;
+    for (int r = 0; r < rows; r++, p += width) {
+      a0 = wasm_f32x4_add(a0, wasm_v128_load(p));
+      a1 = wasm_f32x4_add(a1, wasm_v128_load(p + 4));
+      a2 = wasm_f32x4_add(a2, wasm_v128_load(p + 8));
+      a3 = wasm_f32x4_add(a3, wasm_v128_load(p + 12));
     }
-    for (; c < width; c++) out[c] += row[c];
+    wasm_v128_store(out + c, a0);
+    wasm_v128_store(out + c + 4, a1);
+    wasm_v128_store(out + c + 8, a2);
+    wasm_v128_store(out + c + 12, a3);
+  }
+  for (; c + 4 <= c1; c += 4) {
+    v128_t a = wasm_f32x4_splat(0.0f);
+    const float* p = x + c;
+    for (int r = 0; r < rows; r++, p += width) a = wasm_f32x4_add(a, wasm_v128_load(p));
+    wasm_v128_store(out + c, a);
+  }
+  for (; c < c1; c++) {
+    float a = 0.0f;
+    const float* p = x + c;
+    for (int r = 0; r < rows; r++, p += width) a += *p;
+    out[c] = a;
   }
 }
 
@@ -135,17 +155,18 @@ void im2col_t(const float* x, float* col, int inH, int inW, int inC, int outH, i
   }
 }
 
-// MaxPool gradient (NHWC): each dy goes to the first maximum of its window in row-major
-// order (strictly greater replaces), nowhere when no value exceeds -Infinity. dx is zeroed.
+// MaxPool gradient (NHWC) of images [b0, b1): each dy goes to the first maximum of its window
+// in row-major order (strictly greater replaces), nowhere when no value exceeds -Infinity. The
+// images' dx is zeroed first.
 EXPORT(max_pool_grad)
-void max_pool_grad(float* dx, const float* x, const float* dy, int batch, int inH, int inW,
-                   int C, int outH, int outW, int fh, int fw, int sh, int sw, int top,
-                   int left) {
-  long total = (long)batch * inH * inW * C;
-  for (long i = 0; i < total; i++) dx[i] = 0.0f;
+void max_pool_grad(float* dx, const float* x, const float* dy, int inH, int inW, int C,
+                   int outH, int outW, int fh, int fw, int sh, int sw, int top, int left, int b0,
+                   int b1) {
+  const long image = (long)inH * inW * C;
+  for (long i = b0 * image; i < b1 * image; i++) dx[i] = 0.0f;
   const int vecC = C & ~3;
   const v128_t lanes = wasm_i32x4_make(0, 1, 2, 3);
-  for (int b = 0; b < batch; b++) {
+  for (int b = b0; b < b1; b++) {
     const long img = (long)b * inH * inW * C;
     for (int oh = 0; oh < outH; oh++) {
       int r0 = oh * sh - top, r1 = oh * sh - top + fh;
