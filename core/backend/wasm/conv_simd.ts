@@ -3,12 +3,13 @@
  * across {@linkcode simdPool}'s threads: register-blocked matrix products (4 pixels x 8 output
  * channels, relaxed-SIMD multiply-adds) over an indirection buffer, built per chunk of output
  * pixels, that points each pixel's filter taps at its input pixels or at a row of zeros.
- * Neither needs an im2col copy or a padded input. Stride-1 3x3 convolutions with input channels in
- * fours (every conv layer of the book's model but the first: forward, input and filter gradient)
- * run by Winograd F(2x2, 3x3) instead where its tiles pay (see `winogradApplies`): 2x2 output tiles,
- * 16 matrix products of transformed inputs and filters (or output gradients), 2.25x fewer
- * multiply-adds; F(4x4, 3x3) where it needs fewer still (36 products for 16 outputs). On small images (see `byPosition`) the direct kernels take the pixels position
- * by position, 4 images at one output position to a tile, and skip the taps that fall in the
+ * Neither needs an im2col copy or a padded input. Stride-1 3x3 convolutions with input channels
+ * in fours (every conv layer of the book's model but the first: forward, input and filter
+ * gradient) run by Winograd F(2x2, 3x3) instead where its tiles pay (see `winogradApplies`):
+ * 2x2 output tiles, 16 matrix products of transformed inputs and filters (or output gradients),
+ * 2.25x fewer multiply-adds; F(4x4, 3x3) where it needs fewer still (36 products for 16
+ * outputs). On small images (see `byPosition`) the direct kernels take the pixels position by
+ * position, 4 images at one output position to a tile, and skip the taps that fall in the
  * padding for all 4. The operand read across its rows (the
  * filter; the output gradient) is first copied into 8-channel panels read in order, and the
  * forward pass packs each block's inputs 4 pixels to a vector: Deno's V8 checks every wasm
