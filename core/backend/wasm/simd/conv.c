@@ -125,16 +125,57 @@ void pack_panels(float* wp, const float* w, int K, int CO, int co0, int co1) {
   }
 }
 
+// Transposes the 4x4 block of rows v0..v3 in place: afterwards v_j holds lane j of each row.
+#define TRANSPOSE4(v0, v1, v2, v3)                      \
+  do {                                                  \
+    const V t0_ = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5); \
+    const V t1_ = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5); \
+    const V t2_ = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7); \
+    const V t3_ = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7); \
+    v0 = wasm_i32x4_shuffle(t0_, t1_, 0, 1, 4, 5);      \
+    v1 = wasm_i32x4_shuffle(t0_, t1_, 2, 3, 6, 7);      \
+    v2 = wasm_i32x4_shuffle(t2_, t3_, 0, 1, 4, 5);      \
+    v3 = wasm_i32x4_shuffle(t2_, t3_, 2, 3, 6, 7);      \
+  } while (0)
+
 // d[4 * j + i] = lane j of v_i: the 4x4 block of rows v0..v3 stored transposed.
 static inline void store_transposed(float* d, V v0, V v1, V v2, V v3) {
-  const V t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
-  const V t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
-  const V t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
-  const V t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
-  ST(d, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
-  ST(d + 4, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
-  ST(d + 8, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
-  ST(d + 12, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+  TRANSPOSE4(v0, v1, v2, v3);
+  ST(d, v0);
+  ST(d + 4, v1);
+  ST(d + 8, v2);
+  ST(d + 12, v3);
+}
+
+// out[fh-1-r][fw-1-c][o][i] = f[r][c][i][o]: the filter of a convolution's input gradient
+// (flipped, its channels swapped), by 4x4 transposed blocks where both channel counts are
+// multiples of 4.
+EXPORT(flip_filter)
+void flip_filter(float* out, const float* f, int fh, int fw, int inC, int outC) {
+  for (int r = 0; r < fh; r++) {
+    for (int c = 0; c < fw; c++) {
+      const float* s = f + (long)(r * fw + c) * inC * outC;
+      float* d = out + (long)((fh - 1 - r) * fw + (fw - 1 - c)) * outC * inC;
+      if (inC % 4 == 0 && outC % 4 == 0) {
+        for (int i = 0; i < inC; i += 4) {
+          for (int o = 0; o < outC; o += 4) {
+            const float* q = s + (long)i * outC + o;
+            V v0 = LD(q), v1 = LD(q + outC), v2 = LD(q + 2 * outC), v3 = LD(q + 3 * outC);
+            TRANSPOSE4(v0, v1, v2, v3);
+            float* e = d + (long)o * inC + i;
+            ST(e, v0);
+            ST(e + inC, v1);
+            ST(e + 2 * inC, v2);
+            ST(e + 3 * inC, v3);
+          }
+        }
+      } else {
+        for (int i = 0; i < inC; i++) {
+          for (int o = 0; o < outC; o++) d[o * inC + i] = s[i * outC + o];
+        }
+      }
+    }
+  }
 }
 
 // Packs the inputs of output pixels [p, p + 4) (rows past `valid` read `zero`) as

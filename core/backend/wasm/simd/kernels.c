@@ -66,20 +66,6 @@ void add_into(float* dst, const float* src, int n) {
   for (; i < n; i++) dst[i] += src[i];
 }
 
-// out[fh-1-r][fw-1-c][o][i] = f[r][c][i][o]: the filter of a convolution's input gradient.
-EXPORT(flip_filter)
-void flip_filter(float* out, const float* f, int fh, int fw, int inC, int outC) {
-  for (int r = 0; r < fh; r++) {
-    for (int c = 0; c < fw; c++) {
-      const float* s = f + (long)(r * fw + c) * inC * outC;
-      float* d = out + (long)((fh - 1 - r) * fw + (fw - 1 - c)) * outC * inC;
-      for (int i = 0; i < inC; i++) {
-        for (int o = 0; o < outC; o++) d[o * inC + i] = s[i * outC + o];
-      }
-    }
-  }
-}
-
 // Pixel cursor over output pixels p = (b * outH + oh) * outW + ow.
 typedef struct {
   int b, oh, ow;
