@@ -57,13 +57,14 @@ export const convSimdTuning = {
   winograd4x4: true,
   /**
    * Transformed input and product floats of a Winograd tile block, per thread:
-   * `16 * tiles * (C + CO)`, 128 tiles at 32 channels in and out, 16 at 256 (blocks of 16
-   * to 256 tiles ran alike on one thread on the book's layers).
+   * `n * tiles * (C + CO)` (n = 16 planes for 2x2 tiles, 36 for 4x4): 2x2 tiles, 128 at 32
+   * channels in and out, 16 at 256 (blocks of 16 to 256 tiles ran alike on one thread on the
+   * book's layers); 4x4 tiles, 56 and 4.
    */
   winogradBlockFloats: 131072,
   /**
    * Transformed input and output-gradient floats of a chunk of tiles of the Winograd filter
-   * gradient, `16 * tiles * (C + CO)` (all threads share a chunk).
+   * gradient, `n * tiles * (C + CO)` (n as above; all threads share a chunk).
    */
   winogradGradChunkFloats: 524288,
   /**
@@ -258,8 +259,8 @@ export function simdConvForward(
   const block = Math.max(4, Math.floor(convSimdTuning.forwardBlockFloats / K / 4) * 4);
   const out = backend.makeOutput(outShape, "float32");
   convSimdStats.forward++;
-  // The filter's panels, then each thread's packed inputs and its tiles' lists of taps.
   if (slots > 0) convSimdStats.byPosition++;
+  // The filter's panels, then each thread's packed inputs and its tiles' lists of taps.
   const perThread = block * K + block / 4 * (taps + 1);
   overChunks(backend, call, g, x, K * g.outC + pool.parts * perThread, (work, zero) => {
     const panels = work.ptr, packed = work.ptr + K * g.outC * 4;
