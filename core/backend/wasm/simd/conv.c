@@ -470,15 +470,20 @@ static void tile_addresses(const float** row, const float* x, const float* zero,
 #define B6_COLUMN(p, ci, c)                                                               \
   B6(k##c##_, LD(p[0 + c] + ci), LD(p[6 + c] + ci), LD(p[12 + c] + ci), LD(p[18 + c] + ci), \
      LD(p[24 + c] + ci), LD(p[30 + c] + ci))
+// OUT(6 * i + k, n<k>) for k = 0..5: row i of a 6x6 transform, its values in n0..n5.
+#define OUT_ROW6(OUT, i, n) \
+  OUT(6 * i + 0, n##0);     \
+  OUT(6 * i + 1, n##1);     \
+  OUT(6 * i + 2, n##2);     \
+  OUT(6 * i + 3, n##3);     \
+  OUT(6 * i + 4, n##4);     \
+  OUT(6 * i + 5, n##5);
+// M(0) .. M(5).
+#define FOR6(M) M(0) M(1) M(2) M(3) M(4) M(5)
 // Row i of (B^T d) B: r<i>_0..5, then OUT(6 * i + k, r<i>_k).
-#define B6_ROW(OUT, i)                                                                     \
-  B6(r##i##_, k0_##i, k1_##i, k2_##i, k3_##i, k4_##i, k5_##i)                              \
-  OUT(6 * i + 0, r##i##_0);                                                                \
-  OUT(6 * i + 1, r##i##_1);                                                                \
-  OUT(6 * i + 2, r##i##_2);                                                                \
-  OUT(6 * i + 3, r##i##_3);                                                                \
-  OUT(6 * i + 4, r##i##_4);                                                                \
-  OUT(6 * i + 5, r##i##_5);
+#define B6_ROW(OUT, i)                                        \
+  B6(r##i##_, k0_##i, k1_##i, k2_##i, k3_##i, k4_##i, k5_##i) \
+  OUT_ROW6(OUT, i, r##i##_)
 // OUT(xn, value) for the 36 elements of B^T d B of 4 channels at ci of the patch at p.
 #define B6_OUTPUTS(p, ci, OUT) \
   B6_COLUMN(p, ci, 0)          \
@@ -529,20 +534,12 @@ void winograd_filter(float* up, const float* w, int C, int CO, int tile, int co0
         G6_COLUMN(0)
         G6_COLUMN(1)
         G6_COLUMN(2)
-#define G6_ROW(i)                                  \
-  G6(u##i##_, t0_##i, t1_##i, t2_##i)              \
-  ST(d + (6 * i + 0) * plane, u##i##_0);           \
-  ST(d + (6 * i + 1) * plane, u##i##_1);           \
-  ST(d + (6 * i + 2) * plane, u##i##_2);           \
-  ST(d + (6 * i + 3) * plane, u##i##_3);           \
-  ST(d + (6 * i + 4) * plane, u##i##_4);           \
-  ST(d + (6 * i + 5) * plane, u##i##_5);
-        G6_ROW(0)
-        G6_ROW(1)
-        G6_ROW(2)
-        G6_ROW(3)
-        G6_ROW(4)
-        G6_ROW(5)
+#define G6_ROW(i)                     \
+  G6(u##i##_, t0_##i, t1_##i, t2_##i) \
+  OUT_ROW6(U_STORE, i, u##i##_)
+#define U_STORE(xn, v) ST(d + (xn) * plane, v)
+        FOR6(G6_ROW)
+#undef U_STORE
 #undef G6_COLUMN
 #undef G6_ROW
         continue;
@@ -776,20 +773,12 @@ void winograd_grad_transform(float* vs, float* zs, const float** ind, const floa
         A6_COLUMN(1)
         A6_COLUMN(2)
         A6_COLUMN(3)
-#define A6_ROW(i)                                  \
-  A6(z##i##_, h0_##i, h1_##i, h2_##i, h3_##i)      \
-  ST(zq + (6 * i + 0) * zPlane, z##i##_0);         \
-  ST(zq + (6 * i + 1) * zPlane, z##i##_1);         \
-  ST(zq + (6 * i + 2) * zPlane, z##i##_2);         \
-  ST(zq + (6 * i + 3) * zPlane, z##i##_3);         \
-  ST(zq + (6 * i + 4) * zPlane, z##i##_4);         \
-  ST(zq + (6 * i + 5) * zPlane, z##i##_5);
-        A6_ROW(0)
-        A6_ROW(1)
-        A6_ROW(2)
-        A6_ROW(3)
-        A6_ROW(4)
-        A6_ROW(5)
+#define A6_ROW(i)                             \
+  A6(z##i##_, h0_##i, h1_##i, h2_##i, h3_##i) \
+  OUT_ROW6(Z_STORE, i, z##i##_)
+#define Z_STORE(xn, v) ST(zq + (xn) * zPlane, v)
+        FOR6(A6_ROW)
+#undef Z_STORE
 #undef A6
 #undef A6_COLUMN
 #undef A6_ROW
