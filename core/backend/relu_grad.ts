@@ -26,8 +26,6 @@ function reluGradWasm(args: { inputs: { dy: TensorInfo; y: TensorInfo }; backend
     pool.run("relu_grad", {
       args: [offsetOf(backend, out), offsetOf(backend, dy), offsetOf(backend, y), 0, n],
       range: [3, 4],
-      lo: 0,
-      hi: n,
       align: 16,
       pieces: 2 * pool.parts,
     });

@@ -52,8 +52,6 @@ const runAdam: AdamRunner = (b, p, o) => {
     pool.run("adam", {
       args: [args.ptr, args.ptr + 8 * p.length, 0, ADAM_PARTS, ADAM_PARTS],
       range: [2, 3],
-      lo: 0,
-      hi: ADAM_PARTS,
       align: 1,
       pieces: 4 * pool.parts,
     });

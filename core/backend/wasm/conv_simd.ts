@@ -233,8 +233,6 @@ function indirection(
       c1,
     ],
     range: [16, 17],
-    lo: c0,
-    hi: c1,
     align: 4,
     pieces: 4 * pool.parts,
   });
@@ -268,8 +266,6 @@ export function simdConvForward(
     pool.run("pack_panels", {
       args: [panels, offsetOf(backend, filter), K, g.outC, 0, g.outC],
       range: [4, 5],
-      lo: 0,
-      hi: g.outC,
       align: 8,
       pieces: 4 * pool.parts,
     });
@@ -292,8 +288,6 @@ export function simdConvForward(
           c1,
         ],
         range: [12, 13],
-        lo: c0,
-        hi: c1,
         align: 4,
         pieces: blockPieces(pool, c1 - c0, block),
         perThread: [3, perThread * 4],
@@ -374,8 +368,6 @@ function winogradForward(
     pool.run("winograd_filter", {
       args: [up.ptr, offsetOf(backend, filter), g.inC, g.outC, tile, 0, g.outC],
       range: [5, 6],
-      lo: 0,
-      hi: g.outC,
       align: 8,
       pieces: 4 * pool.parts,
     });
@@ -402,8 +394,6 @@ function winogradForward(
         tiles,
       ],
       range: [17, 18],
-      lo: 0,
-      hi: tiles,
       align: 4,
       pieces: blockPieces(pool, tiles, block),
       perThread: [3, work * 4],
@@ -459,8 +449,6 @@ export function simdConvFilterGrad(
           c0 > 0 ? 1 : 0,
         ],
         range: [14, 15],
-        lo: 0,
-        hi: K,
         align: 4,
         // Each piece copies every dy block into its thread's panels: a few pieces per thread.
         pieces: 4 * pool.parts,
@@ -531,8 +519,6 @@ function winogradFilterGrad(
           c0 + n,
         ],
         range: [19, 20],
-        lo: c0,
-        hi: c0 + n,
         align: 1,
         pieces: 4 * pool.parts,
         perThread: [2, nn * 4],
@@ -540,8 +526,6 @@ function winogradFilterGrad(
       pool.run("winograd_grad_products", {
         args: [sums.ptr, vs.ptr, zs.ptr, C, CO, n, c0 === 0 ? 1 : 0, 0, nn * C / 4],
         range: [7, 8],
-        lo: 0,
-        hi: nn * C / 4,
         align: 1,
         pieces: 4 * pool.parts,
       });
@@ -549,8 +533,6 @@ function winogradFilterGrad(
     pool.run("winograd_grad_filter", {
       args: [offsetOf(backend, out), sums.ptr, C, CO, tile, 0, C],
       range: [5, 6],
-      lo: 0,
-      hi: C,
       align: 1,
       pieces: 2 * pool.parts,
     });

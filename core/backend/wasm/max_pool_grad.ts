@@ -56,8 +56,6 @@ function maxPoolGrad(args: {
         batchSize,
       ],
       range: [14, 15],
-      lo: 0,
-      hi: batchSize,
       align: 1,
       pieces: 4 * pool.parts,
     });

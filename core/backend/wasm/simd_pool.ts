@@ -38,13 +38,13 @@ export const simdPoolTuning = {
 
 /** One call of a SIMD function, cut into pieces along one of its range arguments. */
 export interface SplitJob {
-  /** The arguments; those at `range` are overwritten with each piece's bounds. */
+  /**
+   * The arguments; those at `range` hold the whole range, and are overwritten with each piece's
+   * bounds.
+   */
   args: number[];
   /** Indices in `args` of the range's lower and upper bound. */
   range: [number, number];
-  /** The whole range. */
-  lo: number;
-  hi: number;
   /** Inner bounds of pieces fall on multiples of this (the kernel's tile). */
   align: number;
   /** Most pieces to cut (fewer when the range is short). */
@@ -88,7 +88,8 @@ function makePool(
       if (job.args.length > CONTROL_SLOTS - SLOT.args) {
         throw new Error(`${name}: too many arguments`);
       }
-      const pieces = Math.max(1, Math.min(job.pieces, Math.ceil((job.hi - job.lo) / job.align)));
+      const lo = job.args[job.range[0]], hi = job.args[job.range[1]];
+      const pieces = Math.max(1, Math.min(job.pieces, Math.ceil((hi - lo) / job.align)));
       const useHelpers = simdPoolTuning.helpers && Atomics.load(ctl, SLOT.ready) > 0;
       seq = (seq + 1) & 0x3fffffff;
       const tag = (seq & 0x7fff) << 16;
@@ -99,8 +100,8 @@ function makePool(
       ctl[SLOT.pieces] = useHelpers ? pieces : 1;
       ctl[SLOT.loArg] = job.range[0];
       ctl[SLOT.hiArg] = job.range[1];
-      ctl[SLOT.lo] = job.lo;
-      ctl[SLOT.hi] = job.hi;
+      ctl[SLOT.lo] = lo;
+      ctl[SLOT.hi] = hi;
       ctl[SLOT.align] = job.align;
       ctl[SLOT.threadArg] = job.perThread?.[0] ?? -1;
       ctl[SLOT.threadStride] = job.perThread?.[1] ?? 0;

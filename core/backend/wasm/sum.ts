@@ -34,8 +34,6 @@ export function sumOverStock(stock: KernelConfig): KernelFunc {
       pool.run("sum_rows", {
         args: [offsetOf(backend, out), offsetOf(backend, x), rows, width, 0, width],
         range: [4, 5],
-        lo: 0,
-        hi: width,
         align: 16,
         pieces: pool.parts,
       });
