@@ -698,3 +698,86 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "native float32 Winograd convolutions (forward, both gradients) match cpu",
+  ignore,
+  fn: async () => {
+    await ensureNative();
+    const { nativeCacheStats, nativeBf16Support } = await import(
+      "../core/backend/native/register.ts"
+    );
+    if (!nativeBf16Support().isa.startsWith("AVX-512") && nativeBf16Support().isa !== "AMX") {
+      console.warn("SKIPPING: oneDNN's Winograd kernels need AVX-512");
+      return;
+    }
+    const r = rng(43);
+    // 3x3 'same' convolutions with 16k channels in and out on images of 5x5 pixels and more
+    // (odd sizes: tiles cut at the edge); the second layer's input gradient reuses the blocked
+    // output gradient its weight gradient left; a layer without bias or activation; the first
+    // layer's input gradient (tf.grad with respect to the input) recomputes its mask
+    const cases: StackCase[] = [
+      {
+        label: "16 -> 32 -> 16, 9x9",
+        c: 16,
+        h: 9,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              tfl.layers.conv2d({
+                inputShape: [9, 9, 16],
+                filters: 32,
+                kernelSize: 3,
+                padding: "same",
+                activation: "relu",
+              }),
+              tfl.layers.conv2d({
+                filters: 16,
+                kernelSize: 3,
+                padding: "same",
+                activation: "relu",
+              }),
+            ],
+          }),
+      },
+      {
+        label: "32 -> 16 linear without bias -> 32, 6x6",
+        c: 32,
+        h: 6,
+        build: () =>
+          tfl.sequential({
+            layers: [
+              tfl.layers.conv2d({
+                inputShape: [6, 6, 32],
+                filters: 16,
+                kernelSize: 3,
+                padding: "same",
+                useBias: false,
+              }),
+              tfl.layers.conv2d({
+                filters: 32,
+                kernelSize: 3,
+                padding: "same",
+                activation: "relu",
+              }),
+            ],
+          }),
+      },
+    ];
+    // per case: 2 forward passes (the loss's and the input gradient's) of 2 layers, 2 weight
+    // gradients, 3 input gradients
+    await checkStacksAgainstCpu(r, cases, () => nativeCacheStats().winogradConvs, 9, "Winograd");
+    // a plain input gradient (of dy itself) right after a fused layer's weight gradient of the
+    // same shapes, which left its masked output gradient blocked in the shim: not reused
+    const [x, dy, y, filter] = layerInputs(r, 2, 7, 5, 16, 32);
+    const calls0 = nativeCacheStats().winogradConvs;
+    await runOn("native", [x, dy, y, filter], maskedLayerGrad(0, [3, 3, 16, 32]));
+    await compare(
+      "plain input gradient after a masked weight gradient",
+      "Conv2DBackpropInput",
+      [dy, filter],
+      (d, f) => tf.conv2dTranspose(d as tf.Tensor4D, f as tf.Tensor4D, [2, 7, 5, 16], 1, "same"),
+    );
+    assert.strictEqual(nativeCacheStats().winogradConvs - calls0, 2, "not Winograd");
+  },
+});

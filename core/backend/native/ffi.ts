@@ -35,6 +35,7 @@ const SYMBOLS = {
   cd_xcache_hits: { parameters: [], result: "f64" },
   cd_own_wgrads: { parameters: [], result: "f64" },
   cd_own_kernels: { parameters: [], result: "i32" },
+  cd_winograd_convs: { parameters: [], result: "f64" },
 } as const;
 
 /** The loaded shim's functions. */

@@ -247,6 +247,7 @@ export function nativeCacheStats(): NativeCacheStats {
       keptInputHits: 0,
       ownWeightGradients: 0,
       gemmWeightGradients: 0,
+      winogradConvs: 0,
     };
   }
   return {
@@ -257,6 +258,7 @@ export function nativeCacheStats(): NativeCacheStats {
     keptInputHits: lib.cd_xcache_hits(),
     ownWeightGradients: lib.cd_own_wgrads(),
     gemmWeightGradients: lib.cd_gemm_wgrads(),
+    winogradConvs: lib.cd_winograd_convs(),
   };
 }
 
@@ -287,6 +289,13 @@ export interface NativeCacheStats {
    * primitive, since start (`CONVDECK_BF16_GEMM_WGRAD=0` turns this off).
    */
   gemmWeightGradients: number;
+  /**
+   * float32 convolution passes (forward, input gradient, weight gradient) run by oneDNN's
+   * Winograd F(4x4, 3x3) kernels instead of the direct ones, since start (AVX-512; 3x3,
+   * stride-1, 'same' convolutions with multiples of 16 channels on images of 5x5 pixels or
+   * more; `CONVDECK_FP32_WINOGRAD=0` turns them off).
+   */
+  winogradConvs: number;
 }
 
 /**

@@ -40,6 +40,10 @@ typedef struct {
   dnnl_memory_t wbuf; /* library-allocated weights in the primitive's layout */
   dnnl_memory_desc_t md[4];
   size_t scratch;
+  /* Winograd entries (conv_wino): the activations' reorders between the caller's NHWC and the
+   * primitive's nChw16c, and the two blocked layouts (src, dst) */
+  dnnl_primitive_t act_reorder[2];
+  dnnl_memory_desc_t bmd[2];
 } entry_t;
 
 static entry_t *cache = NULL;
@@ -84,6 +88,7 @@ int cd_cpu_isa(void);
 int cd_set_precision(int precision);
 double cd_xcache_hits(void);
 double cd_own_wgrads(void);
+double cd_winograd_convs(void);
 int cd_own_kernels(void);
 
 static const char * cd_last_error_unlocked(void) { return last_error; }
@@ -107,6 +112,8 @@ static void entry_free(entry_t *e) {
   if (e->prim) dnnl_primitive_destroy(e->prim);
   if (e->reorder) dnnl_primitive_destroy(e->reorder);
   if (e->wbuf) dnnl_memory_destroy(e->wbuf);
+  for (int i = 0; i < 2; i++)
+    if (e->act_reorder[i]) dnnl_primitive_destroy(e->act_reorder[i]);
   memset(e, 0, sizeof *e);
 }
 
@@ -129,11 +136,14 @@ static size_t wg3_len;
 
 static void xc_free_all(void);
 static void gbuf_free(void);
+static void wino_free(void);
+static int wino_disabled; /* CONVDECK_FP32_WINOGRAD=0 (read by cd_init) */
 
 static int cd_cache_clear_unlocked(void) {
   bf_free_all();
   xc_free_all();
   gbuf_free();
+  wino_free();
   for (int i = 0; i < cache_cap; i++)
     if (cache[i].used) entry_free(&cache[i]);
   if (scratch_mem) dnnl_memory_destroy(scratch_mem);
@@ -172,6 +182,9 @@ static int cd_init_unlocked(int capacity, int threads) {
     /* CONVDECK_FP32_OWN_WGRAD=0: see wf3_fits */
     v = getenv("CONVDECK_FP32_OWN_WGRAD");
     wf3_disabled = v != NULL && strcmp(v, "0") == 0;
+    /* CONVDECK_FP32_WINOGRAD=0: see wino_fits */
+    v = getenv("CONVDECK_FP32_WINOGRAD");
+    wino_disabled = v != NULL && strcmp(v, "0") == 0;
     /* CONVDECK_BF16_GEMM_WGRAD=0: see wgemm_fits */
     v = getenv("CONVDECK_BF16_GEMM_WGRAD");
     wgemm_disabled = v != NULL && strcmp(v, "0") == 0;
@@ -703,6 +716,219 @@ fail:
   if (e && e->prim == NULL) entry_free(e);
   return -1;
 }
+
+/*
+ * Winograd F(4x4, 3x3) convolutions in float32: oneDNN's jit_wino_4x3 kernels (AVX-512) take
+ * 3x3, stride-1, 'same' convolutions (padding 1 on every side) with multiples of 16 channels in
+ * and out, each pass (forward, input gradient, weight and bias gradient) with 36 multiplies for
+ * 16 outputs where the direct kernel does 144. They read and write the activations blocked by
+ * 16 channels (nChw16c), so a call reorders the caller's NHWC tensors into the shim's two
+ * buffers (wino_buf: one the size of the input, one of the output) and the result back; a copy
+ * costs a few percent of the convolution it serves (16x224x224x32: 7-11 ms each way against
+ * 34-54 ms for the convolution). The input gradient that follows a weight gradient of the same
+ * layer reuses the blocked output gradient the weight gradient left in the buffer (wino_g_gen).
+ *
+ * Used where wino_fits says, in float32 precision (oneDNN 2.6 has no bf16 Winograd), on images
+ * of 5x5 output pixels or more (on 4x4 and 3x3 ones the tile is mostly padding: measured slower
+ * for the input gradient); the forward pass with a ReLU or no activation. Measured alone, batch
+ * 16, 2 threads, each with its copies against the direct NHWC kernel: 1.4-1.5x on the book's
+ * 224x224 32->32 layer, 1.5-2.0x at 112 px, 2.0-2.6x at 56 and 28 px. F(4x4)'s sums differ from
+ * the direct convolution's by a few units in the 5th significant digit (its transforms' rounding).
+ * CONVDECK_FP32_WINOGRAD=0 turns it off; where oneDNN has no such kernel (no AVX-512), the first
+ * attempt finds it and every call stays direct.
+ */
+static uint8_t *wino_buf[2] = {0};
+static size_t wino_len[2] = {0};
+static int wino_unavailable = 0;
+static double wino_calls = 0;
+/* generation (gbuf_gen) of the kept output gradient that wino_buf[1] holds blocked; 0: none */
+static double wino_g_gen = 0;
+/* generation of the output gradient conv_run is given when it is gbuf (set around conv_run by
+ * cd_conv_grad_w and cd_conv_grad_x), else 0 */
+static double conv_g_gen = 0;
+
+static void wino_free(void) {
+  for (int i = 0; i < 2; i++) {
+    free(wino_buf[i]);
+    wino_buf[i] = NULL;
+    wino_len[i] = 0;
+  }
+  wino_g_gen = 0;
+}
+
+/* 1 when conv_wino takes this convolution pass (kind as conv_run; p as conv_run). */
+static int wino_fits(int kind, const double *p) {
+  if (precision || wino_disabled || wino_unavailable || !wf3_isa) return 0;
+  for (int i = 13; i <= 16; i++)
+    if (p[i] != 1) return 0;
+  const int act = (int)p[17];
+  return p[4] == 3 && p[5] == 3 && p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 &&
+         (int64_t)p[3] % 16 == 0 && (int64_t)p[6] % 16 == 0 && p[7] >= 5 && p[8] >= 5 &&
+         p[7] == p[1] && p[8] == p[2] && (kind != 0 || act == 0 || act == 1);
+}
+
+/* The cached Winograd primitive of this pass with its reorders; NULL with last_error set, or
+ * with wino_unavailable set when oneDNN has no Winograd kernel here. */
+static entry_t *wino_entry(int kind, const double *p) {
+  double key[MAX_KEY];
+  const int NP = 20;
+  key[0] = 1000 + kind;
+  memcpy(key + 1, p, sizeof(double) * NP);
+  entry_t *e = lookup(key, NP + 1);
+  if (e != NULL) return e;
+  dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL, rpd = NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  const dnnl_dim_t N = p[0], H = p[1], W = p[2], C = p[3], CO = p[6];
+  const int has_bias = kind == 3 || (kind == 0 && (int)p[19]);
+  dnnl_memory_desc_t usrc, udst, bsrc, bdst, wu, wany, bias;
+  dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, 3, 3}, bd = {CO}, dd = {N, CO, H, W};
+  dnnl_dims_t ones = {1, 1}, zeros = {0, 0};
+  dnnl_convolution_desc_t fd, bd_;
+  CHK(dnnl_memory_desc_init_by_tag(&usrc, 4, sd, dnnl_f32, dnnl_nhwc));
+  CHK(dnnl_memory_desc_init_by_tag(&udst, 4, dd, dnnl_f32, dnnl_nhwc));
+  CHK(dnnl_memory_desc_init_by_tag(&bsrc, 4, sd, dnnl_f32, dnnl_nChw16c));
+  CHK(dnnl_memory_desc_init_by_tag(&bdst, 4, dd, dnnl_f32, dnnl_nChw16c));
+  CHK(dnnl_memory_desc_init_by_tag(&wu, 4, wd, dnnl_f32, dnnl_hwio));
+  CHK(dnnl_memory_desc_init_by_tag(&wany, 4, wd, dnnl_f32, dnnl_format_tag_any));
+  CHK(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
+  attr = make_attr(kind == 0 ? (int)p[17] : 0, (float)p[18]);
+  CHK(dnnl_dilated_convolution_forward_desc_init(
+      &fd, kind == 0 ? dnnl_forward_inference : dnnl_forward_training,
+      dnnl_convolution_winograd, &bsrc, &wany, has_bias ? &bias : NULL, &bdst, ones, zeros,
+      ones, ones));
+  if (dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL) != dnnl_success) {
+    wino_unavailable = 1;
+    fwd_pd = NULL;
+    goto fail;
+  }
+  if (kind == 0) {
+    pd = fwd_pd;
+    fwd_pd = NULL;
+  } else if (kind == 1) {
+    CHK(dnnl_dilated_convolution_backward_data_desc_init(&bd_, dnnl_convolution_winograd, &bsrc,
+                                                         &wany, &bdst, ones, zeros, ones, ones));
+    CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
+  } else {
+    CHK(dnnl_dilated_convolution_backward_weights_desc_init(
+        &bd_, dnnl_convolution_winograd, &bsrc, &wany, kind == 3 ? &bias : NULL, &bdst, ones,
+        zeros, ones, ones));
+    CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
+  }
+  e = slot(key, NP + 1);
+  e->used = 1;
+  e->md[0] = usrc;
+  e->md[1] = wu;
+  e->md[2] = bias;
+  e->md[3] = udst;
+  e->bmd[0] = bsrc;
+  e->bmd[1] = bdst;
+  const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
+      pd, kind >= 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+  if (!dnnl_memory_desc_equal(wp, &wu)) {
+    if (kind >= 2)
+      CHK(dnnl_reorder_primitive_desc_create(&rpd, wp, engine, &wu, engine, NULL));
+    else
+      CHK(dnnl_reorder_primitive_desc_create(&rpd, &wu, engine, wp, engine, NULL));
+    CHK(dnnl_primitive_create(&e->reorder, rpd));
+    CHK(dnnl_memory_create(&e->wbuf, wp, engine, DNNL_MEMORY_ALLOCATE));
+    dnnl_primitive_desc_destroy(rpd);
+    rpd = NULL;
+  }
+  /* the activations: [0] into the primitive's layout (x, or the output gradient of kind 1),
+   * [1] the other (kind 0, 1: the result back to NHWC; kinds 2, 3: the output gradient in) */
+  const dnnl_memory_desc_t *from[2] = {kind == 1 ? &udst : &usrc, kind == 0 ? &bdst
+                                                                  : kind == 1 ? &bsrc
+                                                                              : &udst};
+  const dnnl_memory_desc_t *to[2] = {kind == 1 ? &bdst : &bsrc, kind == 0 ? &udst
+                                                                : kind == 1 ? &usrc
+                                                                            : &bdst};
+  for (int i = 0; i < 2; i++) {
+    CHK(dnnl_reorder_primitive_desc_create(&rpd, from[i], engine, to[i], engine, NULL));
+    CHK(dnnl_primitive_create(&e->act_reorder[i], rpd));
+    dnnl_primitive_desc_destroy(rpd);
+    rpd = NULL;
+  }
+  e->scratch = pd_scratch(pd);
+  CHK(dnnl_primitive_create(&e->prim, pd));
+  created_total++;
+  dnnl_primitive_desc_destroy(pd);
+  if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+  dnnl_primitive_attr_destroy(attr);
+  return e;
+fail:
+  if (pd) dnnl_primitive_desc_destroy(pd);
+  if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (e && e->prim == NULL) entry_free(e);
+  return NULL;
+}
+
+/* One Winograd pass; kind and t as conv_run. Returns 1 (nothing done) where oneDNN turns out to
+ * have no Winograd kernel, so that the caller runs the direct one. */
+static int conv_wino(int kind, const double *p, void *const t[4]) {
+  entry_t *e = wino_entry(kind, p);
+  if (e == NULL) return wino_unavailable ? 1 : -1;
+  const int64_t nin = (int64_t)p[0] * (int64_t)p[1] * (int64_t)p[2] * (int64_t)p[3];
+  const int64_t nout = (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
+  const dnnl_dim_t nw = 9 * (dnnl_dim_t)p[3] * (dnnl_dim_t)p[6];
+  /* the input gradient of the layer whose weight gradient just left its output gradient here */
+  const int reuse = kind == 1 && conv_g_gen > 0 && conv_g_gen == wino_g_gen;
+  dnnl_memory_t m[6] = {0};
+  if (grow_buf(&wino_buf[0], &wino_len[0], sizeof(float) * (size_t)nin) != 0 ||
+      grow_buf(&wino_buf[1], &wino_len[1], sizeof(float) * (size_t)nout) != 0) {
+    wino_free();
+    return -1;
+  }
+  if (ensure_scratch(e->scratch) != 0) return -1;
+  /* m: 0 the NHWC tensor reorder [0] reads, 1 the NHWC tensor of reorder [1], 2 blocked src,
+   * 3 blocked dst, 4 the caller's weights (or weight gradient), 5 bias (or bias gradient) */
+  void *u0 = t[0], *u1 = kind == 0 ? t[3] : kind == 1 ? t[2] : t[1];
+  if (mem(&m[0], kind == 1 ? &e->md[3] : &e->md[0], u0) ||
+      mem(&m[1], kind == 0 ? &e->md[3] : kind == 1 ? &e->md[0] : &e->md[3], u1) ||
+      mem(&m[2], &e->bmd[0], wino_buf[0]) || mem(&m[3], &e->bmd[1], wino_buf[1]) ||
+      mem(&m[4], &e->md[1], kind >= 2 ? t[2] : t[1]) ||
+      mem(&m[5], &e->md[2], kind == 3 ? t[3] : kind == 0 ? t[2] : NULL))
+    goto memfail;
+  if (!reuse) CHK(run_reorder(e->act_reorder[0], m[0], kind == 1 ? m[3] : m[2], kind == 1 ? nout : nin));
+  wino_g_gen = 0;
+  if (kind >= 2) {
+    CHK(run_reorder(e->act_reorder[1], m[1], m[3], nout));
+    wino_g_gen = conv_g_gen;
+    dnnl_memory_t w = e->reorder ? e->wbuf : m[4];
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, m[2]}, {DNNL_ARG_DIFF_DST, m[3]},
+                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch_mem},
+                            {DNNL_ARG_DIFF_BIAS, m[5]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, kind == 3 ? 5 : 4, a));
+    if (e->reorder) CHK(run_reorder(e->reorder, e->wbuf, m[4], nw));
+  } else {
+    dnnl_memory_t w = m[4];
+    if (e->reorder) {
+      CHK(run_reorder(e->reorder, m[4], e->wbuf, nw));
+      w = e->wbuf;
+    }
+    const int has_bias = kind == 0 && (int)p[19];
+    dnnl_exec_arg_t a[5] = {{kind == 0 ? DNNL_ARG_SRC : DNNL_ARG_DIFF_SRC, m[2]},
+                            {kind == 0 ? DNNL_ARG_DST : DNNL_ARG_DIFF_DST, m[3]},
+                            {DNNL_ARG_WEIGHTS, w},
+                            {DNNL_ARG_SCRATCHPAD, scratch_mem},
+                            {DNNL_ARG_BIAS, m[5]}};
+    CHK(dnnl_primitive_execute(e->prim, stream, has_bias ? 5 : 4, a));
+    CHK(run_reorder(e->act_reorder[1], kind == 0 ? m[3] : m[2], m[1], kind == 0 ? nout : nin));
+  }
+  CHK(dnnl_stream_wait(stream));
+  mem_release(m, 6);
+  wino_calls += 1;
+  return 0;
+memfail:
+  snprintf(last_error, sizeof last_error, "dnnl_memory_create failed");
+fail:
+  mem_release(m, 6);
+  return -1;
+}
+
+/* How many convolution passes conv_wino ran (tests read it). */
+static double cd_winograd_convs_unlocked(void) { return wino_calls; }
 
 /*
  * oneDNN's bf16 weight-gradient kernel (jit_bf16) synchronises its threads many times per call
@@ -1490,6 +1716,10 @@ fail:
 static double bf16_wgrad_split_flops = 2e7;
 
 static int conv_run(int kind, const double *p, void *const t[4]) {
+  if (wino_fits(kind, p)) {
+    const int rc = conv_wino(kind, p, t);
+    if (rc != 1) return rc;
+  }
   if (kind >= 2 && wg3_fits(p)) return conv_wg3(kind, p, t);
   if (kind >= 2 && wf3_fits(p)) return conv_wf3(kind, p, t, NULL, 0);
   if (kind >= 2 && wgemm_fits(p)) return conv_wgrad_gemm(kind, p, t);
@@ -1642,7 +1872,7 @@ static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const doub
    * writing the whole masked copy an input gradient would share; in bf16 precision too with 1-4
    * float32 input channels (float32 arithmetic there: more accurate, and faster than bf16's).
    * Generation 0: an input gradient asked for after all recomputes the mask. */
-  if (o[6] != 0 && !(flags & 4) && wf3_shape_fits(p) &&
+  if (o[6] != 0 && !(flags & 4) && wf3_shape_fits(p) && !wino_fits(3, p) &&
       (precision ? p[3] <= 4 : act == 1)) {
     void *t[4] = {heap + (size_t)o[2], dy, heap + (size_t)o[3], heap + (size_t)o[4]};
     return conv_wf3(3, p, t, act == 1 ? y : NULL, flags & 3) != 0 ? -1 : 0;
@@ -1659,7 +1889,10 @@ static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const doub
     if ((x = kept ? kept : to_bf16(0, x, conv_in_len(p))) == NULL) return -1;
   }
   void *t[4] = {x, g, heap + (size_t)o[3], heap + (size_t)o[4]};
-  if (conv_run(3, p, t) != 0) return -1;
+  conv_g_gen = kept && g != dy ? gbuf_gen : 0;
+  const int rc = conv_run(3, p, t);
+  conv_g_gen = 0;
+  if (rc != 0) return -1;
   return kept && g != dy ? gbuf_gen : 0;
 }
 
@@ -1689,8 +1922,10 @@ static int cd_conv_grad_x_unlocked(uint8_t *heap, const double *p, double gen, c
   }
   void *t[4] = {g, heap + (size_t)o[2], heap + (size_t)o[3], NULL};
   conv_out_bf16 = (flags & 4) != 0;
+  conv_g_gen = g == gbuf ? gbuf_gen : 0;
   const int rc = conv_run(1, p, t);
   conv_out_bf16 = 0;
+  conv_g_gen = 0;
   return rc;
 }
 
@@ -2343,6 +2578,13 @@ double cd_own_wgrads(void) {
 int cd_own_kernels(void) {
   cd_lock_();
   int r = cd_own_kernels_unlocked();
+  cd_unlock_();
+  return r;
+}
+
+double cd_winograd_convs(void) {
+  cd_lock_();
+  double r = cd_winograd_convs_unlocked();
   cd_unlock_();
   return r;
 }
