@@ -186,8 +186,12 @@ Deno.test("a trained model's patterns raise their filter's activation well above
   const batch = await data.train.batch(idx);
   const x = tf.tensor4d(batch.x, [idx.length, 24, 24, 3]);
   const y = tf.oneHot(tf.tensor1d(batch.y, "int32"), 4);
+  // Adam 2e-3: at 5e-3 this training was chaotic, a kernel's rounding in the last bits gave
+  // another model (the native backend's float32 Winograd convolutions gave one whose ascent from
+  // noise stalls for 3 of its 6 live last-layer filters, on cpu as on native); at 2e-3 the losses
+  // with and without Winograd stay within 1% over the 12 epochs and both models pass.
   model.compile({
-    optimizer: tf.train.adam(5e-3),
+    optimizer: tf.train.adam(2e-3),
     loss: "categoricalCrossentropy",
     metrics: ["acc"],
   });
