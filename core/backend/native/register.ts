@@ -292,8 +292,8 @@ export interface NativeCacheStats {
   /**
    * float32 convolution passes (forward, input gradient, weight gradient) run by oneDNN's
    * Winograd F(4x4, 3x3) kernels instead of the direct ones, since start (AVX-512; 3x3,
-   * stride-1, 'same' convolutions with multiples of 16 channels on images of 5x5 pixels or
-   * more; `CONVDECK_FP32_WINOGRAD=0` turns them off).
+   * stride-1, 'same' convolutions with multiples of 16 channels, not 16 in and out, on images of
+   * 5x5 pixels or more; `CONVDECK_FP32_WINOGRAD=0` turns them off).
    */
   winogradConvs: number;
 }

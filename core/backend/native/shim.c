@@ -730,10 +730,12 @@ fail:
  *
  * Used where wino_fits says, in float32 precision (oneDNN 2.6 has no bf16 Winograd), on images
  * of 5x5 output pixels or more (on 4x4 and 3x3 ones the tile is mostly padding: measured slower
- * for the input gradient); the forward pass with a ReLU or no activation. Measured alone, batch
- * 16, 2 threads, each with its copies against the direct NHWC kernel: 1.4-1.5x on the book's
- * 224x224 32->32 layer, 1.5-2.0x at 112 px, 2.0-2.6x at 56 and 28 px. F(4x4)'s sums differ from
- * the direct convolution's by a few units in the 5th significant digit (its transforms' rounding).
+ * for the input gradient), not with 16 channels in and out (16x32x32x16 -> 16, batch 32: the
+ * forward pass and the input gradient 0.55x of the direct kernels' speed); the forward pass with a
+ * ReLU or no activation. Measured alone, batch 16, 2 threads, each with its copies against the
+ * direct NHWC kernel: 1.4-1.5x on the book's 224x224 32->32 layer, 1.5-2.0x at 112 px, 2.0-2.6x
+ * at 56 and 28 px. The outputs differ from the direct convolution's by 1e-6 to 3e-6 of the
+ * largest output (forward and input gradient of the book's layers, random inputs).
  * CONVDECK_FP32_WINOGRAD=0 turns it off; where oneDNN has no such kernel (no AVX-512), the first
  * attempt finds it and every call stays direct.
  */
@@ -763,7 +765,8 @@ static int wino_fits(int kind, const double *p) {
     if (p[i] != 1) return 0;
   const int act = (int)p[17];
   return p[4] == 3 && p[5] == 3 && p[9] == 1 && p[10] == 1 && p[11] == 1 && p[12] == 1 &&
-         (int64_t)p[3] % 16 == 0 && (int64_t)p[6] % 16 == 0 && p[7] >= 5 && p[8] >= 5 &&
+         (int64_t)p[3] % 16 == 0 && (int64_t)p[6] % 16 == 0 && (p[3] >= 32 || p[6] >= 32) &&
+         p[7] >= 5 && p[8] >= 5 &&
          p[7] == p[1] && p[8] == p[2] && (kind != 0 || act == 0 || act == 1);
 }
 
