@@ -571,13 +571,68 @@ static dnnl_status_t run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_me
  * packed tensor, see cd_bf16_expand); set and cleared by those two around conv_run. */
 static int conv_out_bf16 = 0;
 
+/* The primitive descriptor of a convolution pass (kind as conv_run) with fwd_pd as its forward
+ * hint; for kind 0 the forward one itself (*pd takes it over, *fwd_pd becomes NULL). */
+static dnnl_status_t conv_pass_pd(int kind, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src,
+                                  const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *bias,
+                                  const dnnl_memory_desc_t *dst, const dnnl_dim_t *strides,
+                                  const dnnl_dim_t *dil, const dnnl_dim_t *pl,
+                                  const dnnl_dim_t *pr, const_dnnl_primitive_attr_t attr,
+                                  dnnl_primitive_desc_t *fwd_pd, dnnl_primitive_desc_t *pd) {
+  dnnl_convolution_desc_t d;
+  dnnl_status_t s;
+  if (kind == 0) {
+    *pd = *fwd_pd;
+    *fwd_pd = NULL;
+    return dnnl_success;
+  }
+  if (kind == 1)
+    s = dnnl_dilated_convolution_backward_data_desc_init(&d, alg, src, w, dst, strides, dil, pl,
+                                                         pr);
+  else
+    s = dnnl_dilated_convolution_backward_weights_desc_init(
+        &d, alg, src, w, kind == 3 ? bias : NULL, dst, strides, dil, pl, pr);
+  if (s != dnnl_success) return s;
+  return dnnl_primitive_desc_create(pd, &d, attr, engine, *fwd_pd);
+}
+
+/* A cache entry for key (created for the pass pd of kind as conv_run) with the caller-side
+ * descriptors and the weights reorder (and its buffer) between the caller's layout wu and the one
+ * pd wants, none where they are the same: into pd's for kinds 0 and 1, back from it for weight
+ * gradients. NULL with last_error set on failure. */
+static entry_t *conv_entry(const double *key, int nkey, const_dnnl_primitive_desc_t pd, int kind,
+                           const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wu,
+                           const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst) {
+  entry_t *e = slot(key, nkey);
+  e->used = 1;
+  e->md[0] = *src;
+  e->md[1] = *wu;
+  e->md[2] = *bias;
+  e->md[3] = *dst;
+  const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
+      pd, kind >= 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
+  if (dnnl_memory_desc_equal(wp, wu)) return e;
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_status_t s = kind >= 2
+                        ? dnnl_reorder_primitive_desc_create(&rpd, wp, engine, wu, engine, NULL)
+                        : dnnl_reorder_primitive_desc_create(&rpd, wu, engine, wp, engine, NULL);
+  if (s == dnnl_success) s = dnnl_primitive_create(&e->reorder, rpd);
+  if (s == dnnl_success) s = dnnl_memory_create(&e->wbuf, wp, engine, DNNL_MEMORY_ALLOCATE);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (s == dnnl_success) return e;
+  snprintf(last_error, sizeof last_error, "the weights reorder failed with oneDNN status %d",
+           (int)s);
+  entry_free(e);
+  return NULL;
+}
+
 static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t **prepare) {
   double key[MAX_KEY];
   const int NP = 20;
   const int obf = kind <= 1 && conv_out_bf16;
   key[0] = kind + 10 * precision + 100 * obf;
   memcpy(key + 1, p, sizeof(double) * NP);
-  dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL, rpd = NULL;
+  dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_memory_t m[5] = {0};
   entry_t *e = lookup(key, NP + 1);
@@ -594,7 +649,7 @@ static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t
     dnnl_dims_t dil = {(dnnl_dim_t)p[11] - 1, (dnnl_dim_t)p[12] - 1};
     dnnl_dims_t pl = {(dnnl_dim_t)p[13], (dnnl_dim_t)p[14]};
     dnnl_dims_t pr = {(dnnl_dim_t)p[15], (dnnl_dim_t)p[16]};
-    dnnl_convolution_desc_t fd, bd_;
+    dnnl_convolution_desc_t fd;
     CHK(dnnl_memory_desc_init_by_tag(&src, 4, sd, kind == 1 && !obf ? dnnl_f32 : lo,
                                      dnnl_nhwc));
     CHK(dnnl_memory_desc_init_by_tag(&hsrc, 4, sd, lo, dnnl_nhwc));
@@ -620,35 +675,9 @@ static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t
           has_bias ? &bias : NULL, &hdst, strides, dil, pl, pr));
     }
     CHK(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL));
-    if (kind == 0) {
-      pd = fwd_pd;
-      fwd_pd = NULL;
-    } else if (kind == 1) {
-      CHK(dnnl_dilated_convolution_backward_data_desc_init(&bd_, dnnl_convolution_direct, &src,
-                                                           &wany, &dst, strides, dil, pl, pr));
-      CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
-    } else {
-      CHK(dnnl_dilated_convolution_backward_weights_desc_init(
-          &bd_, dnnl_convolution_direct, &src, &wany, kind == 3 ? &bias : NULL, &dst, strides,
-          dil, pl, pr));
-      CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
-    }
-    e = slot(key, NP + 1);
-    e->used = 1;
-    const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
-        pd, kind >= 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
-    e->md[0] = src;
-    e->md[1] = wu;
-    e->md[2] = bias;
-    e->md[3] = dst;
-    if (!dnnl_memory_desc_equal(wp, &wu)) {
-      if (kind >= 2)
-        CHK(dnnl_reorder_primitive_desc_create(&rpd, wp, engine, &wu, engine, NULL));
-      else
-        CHK(dnnl_reorder_primitive_desc_create(&rpd, &wu, engine, wp, engine, NULL));
-      CHK(dnnl_primitive_create(&e->reorder, rpd));
-      CHK(dnnl_memory_create(&e->wbuf, wp, engine, DNNL_MEMORY_ALLOCATE));
-    }
+    CHK(conv_pass_pd(kind, dnnl_convolution_direct, &src, &wany, &bias, &dst, strides, dil, pl, pr,
+                     attr, &fwd_pd, &pd));
+    if ((e = conv_entry(key, NP + 1, pd, kind, &src, &wu, &bias, &dst)) == NULL) goto fail;
     e->scratch = pd_scratch(pd);
     CHK(dnnl_primitive_create(&e->prim, pd));
     created_total++;
@@ -656,8 +685,6 @@ static int conv_run_threads(int kind, const double *p, void *const t[4], entry_t
     pd = NULL;
     if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
     fwd_pd = NULL;
-    if (rpd) dnnl_primitive_desc_destroy(rpd);
-    rpd = NULL;
     dnnl_primitive_attr_destroy(attr);
     attr = NULL;
   }
@@ -711,7 +738,6 @@ fail:
   mem_release(m, 5);
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
-  if (rpd) dnnl_primitive_desc_destroy(rpd);
   if (attr) dnnl_primitive_attr_destroy(attr);
   if (e && e->prim == NULL) entry_free(e);
   return -1;
@@ -786,7 +812,7 @@ static entry_t *wino_entry(int kind, const double *p) {
   dnnl_memory_desc_t usrc, udst, bsrc, bdst, wu, wany, bias;
   dnnl_dims_t sd = {N, C, H, W}, wd = {CO, C, 3, 3}, bd = {CO}, dd = {N, CO, H, W};
   dnnl_dims_t ones = {1, 1}, zeros = {0, 0};
-  dnnl_convolution_desc_t fd, bd_;
+  dnnl_convolution_desc_t fd;
   CHK(dnnl_memory_desc_init_by_tag(&usrc, 4, sd, dnnl_f32, dnnl_nhwc));
   CHK(dnnl_memory_desc_init_by_tag(&udst, 4, dd, dnnl_f32, dnnl_nhwc));
   CHK(dnnl_memory_desc_init_by_tag(&bsrc, 4, sd, dnnl_f32, dnnl_nChw16c));
@@ -806,39 +832,11 @@ static entry_t *wino_entry(int kind, const double *p) {
     fwd_pd = NULL;
     goto fail;
   }
-  if (kind == 0) {
-    pd = fwd_pd;
-    fwd_pd = NULL;
-  } else if (kind == 1) {
-    CHK(dnnl_dilated_convolution_backward_data_desc_init(&bd_, dnnl_convolution_winograd, &bsrc,
-                                                         &wany, &bdst, ones, zeros, ones, ones));
-    CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
-  } else {
-    CHK(dnnl_dilated_convolution_backward_weights_desc_init(
-        &bd_, dnnl_convolution_winograd, &bsrc, &wany, kind == 3 ? &bias : NULL, &bdst, ones,
-        zeros, ones, ones));
-    CHK(dnnl_primitive_desc_create(&pd, &bd_, attr, engine, fwd_pd));
-  }
-  e = slot(key, NP + 1);
-  e->used = 1;
-  e->md[0] = usrc;
-  e->md[1] = wu;
-  e->md[2] = bias;
-  e->md[3] = udst;
+  CHK(conv_pass_pd(kind, dnnl_convolution_winograd, &bsrc, &wany, &bias, &bdst, ones, zeros, ones,
+                   ones, attr, &fwd_pd, &pd));
+  if ((e = conv_entry(key, NP + 1, pd, kind, &usrc, &wu, &bias, &udst)) == NULL) goto fail;
   e->bmd[0] = bsrc;
   e->bmd[1] = bdst;
-  const dnnl_memory_desc_t *wp = dnnl_primitive_desc_query_md(
-      pd, kind >= 2 ? dnnl_query_diff_weights_md : dnnl_query_weights_md, 0);
-  if (!dnnl_memory_desc_equal(wp, &wu)) {
-    if (kind >= 2)
-      CHK(dnnl_reorder_primitive_desc_create(&rpd, wp, engine, &wu, engine, NULL));
-    else
-      CHK(dnnl_reorder_primitive_desc_create(&rpd, &wu, engine, wp, engine, NULL));
-    CHK(dnnl_primitive_create(&e->reorder, rpd));
-    CHK(dnnl_memory_create(&e->wbuf, wp, engine, DNNL_MEMORY_ALLOCATE));
-    dnnl_primitive_desc_destroy(rpd);
-    rpd = NULL;
-  }
   /* the activations: [0] into the primitive's layout (x, or the output gradient of kind 1),
    * [1] the other (kind 0, 1: the result back to NHWC; kinds 2, 3: the output gradient in) */
   const dnnl_memory_desc_t *from[2] = {kind == 1 ? &udst : &usrc, kind == 0 ? &bdst
