@@ -762,12 +762,17 @@ fail:
  * direct NHWC kernel: 1.4-1.5x on the book's 224x224 32->32 layer, 1.5-2.0x at 112 px, 2.0-2.6x
  * at 56 and 28 px. The outputs differ from the direct convolution's by 1e-6 to 3e-6 of the
  * largest output (forward and input gradient of the book's layers, random inputs).
- * CONVDECK_FP32_WINOGRAD=0 turns it off; where oneDNN has no such kernel (no AVX-512), the first
- * attempt finds it and every call stays direct.
+ * CONVDECK_FP32_WINOGRAD=0 turns it off; without AVX-512 (as oneDNN reports it) it is not tried,
+ * and a pass oneDNN declines all the same stays direct (wino_declined).
  */
 static uint8_t *wino_buf[2] = {0};
 static size_t wino_len[2] = {0};
-static int wino_unavailable = 0;
+/* keys (as wino_entry's) of passes whose Winograd primitive oneDNN declined though wino_fits
+ * took them (a shape or an activation its kernel does not take): they stay direct without asking
+ * again */
+#define WINO_DECLINED 16
+static double wino_declined[WINO_DECLINED][MAX_KEY];
+static int wino_declined_n = 0;
 static double wino_calls = 0;
 /* generation (gbuf_gen) of the kept output gradient that wino_buf[1] holds blocked; 0: none */
 static double wino_g_gen = 0;
@@ -786,7 +791,7 @@ static void wino_free(void) {
 
 /* 1 when conv_wino takes this convolution pass (kind as conv_run; p as conv_run). */
 static int wino_fits(int kind, const double *p) {
-  if (precision || wino_disabled || wino_unavailable || !wf3_isa) return 0;
+  if (precision || wino_disabled || !wf3_isa) return 0;
   for (int i = 13; i <= 16; i++)
     if (p[i] != 1) return 0;
   const int act = (int)p[17];
@@ -796,15 +801,21 @@ static int wino_fits(int kind, const double *p) {
          p[7] == p[1] && p[8] == p[2] && (kind != 0 || act == 0 || act == 1);
 }
 
-/* The cached Winograd primitive of this pass with its reorders; NULL with last_error set, or
- * with wino_unavailable set when oneDNN has no Winograd kernel here. */
-static entry_t *wino_entry(int kind, const double *p) {
+/* The cached Winograd primitive of this pass with its reorders; NULL with *declined set where
+ * oneDNN declines the pass (see wino_declined), else with last_error set. */
+static entry_t *wino_entry(int kind, const double *p, int *declined) {
   double key[MAX_KEY];
   const int NP = 20;
   key[0] = 1000 + kind;
   memcpy(key + 1, p, sizeof(double) * NP);
   entry_t *e = lookup(key, NP + 1);
   if (e != NULL) return e;
+  for (int i = 0; i < wino_declined_n && i < WINO_DECLINED; i++) {
+    if (memcmp(wino_declined[i], key, sizeof(double) * (NP + 1)) == 0) {
+      *declined = 1;
+      return NULL;
+    }
+  }
   dnnl_primitive_desc_t fwd_pd = NULL, pd = NULL, rpd = NULL;
   dnnl_primitive_attr_t attr = NULL;
   const dnnl_dim_t N = p[0], H = p[1], W = p[2], C = p[3], CO = p[6];
@@ -827,13 +838,13 @@ static entry_t *wino_entry(int kind, const double *p) {
   CHK(dnnl_dilated_convolution_forward_desc_init(
       &fd, dnnl_forward_training, dnnl_convolution_winograd, &bsrc, &wany,
       has_bias ? &bias : NULL, &bdst, ones, zeros, ones, ones));
-  if (dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL) != dnnl_success) {
-    wino_unavailable = 1;
-    fwd_pd = NULL;
+  if (dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL) != dnnl_success ||
+      conv_pass_pd(kind, dnnl_convolution_winograd, &bsrc, &wany, &bias, &bdst, ones, zeros, ones,
+                   ones, attr, &fwd_pd, &pd) != dnnl_success) {
+    memcpy(wino_declined[wino_declined_n++ % WINO_DECLINED], key, sizeof(double) * (NP + 1));
+    *declined = 1;
     goto fail;
   }
-  CHK(conv_pass_pd(kind, dnnl_convolution_winograd, &bsrc, &wany, &bias, &bdst, ones, zeros, ones,
-                   ones, attr, &fwd_pd, &pd));
   if ((e = conv_entry(key, NP + 1, pd, kind, &usrc, &wu, &bias, &udst)) == NULL) goto fail;
   e->bmd[0] = bsrc;
   e->bmd[1] = bdst;
@@ -867,11 +878,12 @@ fail:
   return NULL;
 }
 
-/* One Winograd pass; kind and t as conv_run. Returns 1 (nothing done) where oneDNN turns out to
- * have no Winograd kernel, so that the caller runs the direct one. */
+/* One Winograd pass; kind and t as conv_run. Returns 1 (nothing done) where oneDNN declines the
+ * pass (see wino_declined), so that the caller runs the direct one. */
 static int conv_wino(int kind, const double *p, void *const t[4]) {
-  entry_t *e = wino_entry(kind, p);
-  if (e == NULL) return wino_unavailable ? 1 : -1;
+  int declined = 0;
+  entry_t *e = wino_entry(kind, p, &declined);
+  if (e == NULL) return declined ? 1 : -1;
   const int64_t nin = (int64_t)p[0] * (int64_t)p[1] * (int64_t)p[2] * (int64_t)p[3];
   const int64_t nout = (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
   const dnnl_dim_t nw = 9 * (dnnl_dim_t)p[3] * (dnnl_dim_t)p[6];
@@ -893,7 +905,8 @@ static int conv_wino(int kind, const double *p, void *const t[4]) {
       mem(&m[4], &e->md[1], kind >= 2 ? t[2] : t[1]) ||
       mem(&m[5], &e->md[2], kind == 3 ? t[3] : kind == 0 ? t[2] : NULL))
     goto memfail;
-  if (!reuse) CHK(run_reorder(e->act_reorder[0], m[0], kind == 1 ? m[3] : m[2], kind == 1 ? nout : nin));
+  if (!reuse)
+    CHK(run_reorder(e->act_reorder[0], m[0], kind == 1 ? m[3] : m[2], kind == 1 ? nout : nin));
   wino_g_gen = 0;
   if (kind >= 2) {
     CHK(run_reorder(e->act_reorder[1], m[1], m[3], nout));
