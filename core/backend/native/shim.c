@@ -774,11 +774,15 @@ static size_t wino_len[2] = {0};
 static double wino_declined[WINO_DECLINED][MAX_KEY];
 static int wino_declined_n = 0;
 static double wino_calls = 0;
-/* generation (gbuf_gen) of the kept output gradient that wino_buf[1] holds blocked; 0: none */
+/* token (conv_g_gen's) of the output gradient that wino_buf[1] holds blocked; 0: none */
 static double wino_g_gen = 0;
-/* generation of the output gradient conv_run is given when it is gbuf (set around conv_run by
- * cd_conv_grad_w and cd_conv_grad_x), else 0 */
+/* token of the output gradient a layer's cd_conv_grad_w and cd_conv_grad_x give conv_run (set
+ * around it by them; else 0): the kept gbuf's generation (> 0), or, where the gradient is dy
+ * itself (float32 without a ReLU mask: a conv before a ReLU max pool, which folded the mask),
+ * dy_token (< 0), which the input gradient right after the weight gradient of the same dy gets */
 static double conv_g_gen = 0;
+static double dy_token = 0;
+static const void *dy_last = NULL;
 
 static void wino_free(void) {
   for (int i = 0; i < 2; i++) {
@@ -888,7 +892,7 @@ static int conv_wino(int kind, const double *p, void *const t[4]) {
   const int64_t nout = (int64_t)p[0] * (int64_t)p[7] * (int64_t)p[8] * (int64_t)p[6];
   const dnnl_dim_t nw = 9 * (dnnl_dim_t)p[3] * (dnnl_dim_t)p[6];
   /* the input gradient of the layer whose weight gradient just left its output gradient here */
-  const int reuse = kind == 1 && conv_g_gen > 0 && conv_g_gen == wino_g_gen;
+  const int reuse = kind == 1 && conv_g_gen != 0 && conv_g_gen == wino_g_gen;
   dnnl_memory_t m[6] = {0};
   if (grow_buf(&wino_buf[0], &wino_len[0], sizeof(float) * (size_t)nin) != 0 ||
       grow_buf(&wino_buf[1], &wino_len[1], sizeof(float) * (size_t)nout) != 0) {
@@ -1872,6 +1876,7 @@ static void gbuf_free(void) {
  */
 static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const double *o) {
   const int act = (int)p[17], flags = (int)o[7];
+  dy_last = NULL;
   void *dy = heap + (size_t)o[0];
   const void *y = heap + (size_t)o[1];
   void *g = dy;
@@ -1905,11 +1910,13 @@ static double cd_conv_grad_w_unlocked(uint8_t *heap, const double *p, const doub
     if ((x = kept ? kept : to_bf16(0, x, conv_in_len(p))) == NULL) return -1;
   }
   void *t[4] = {x, g, heap + (size_t)o[3], heap + (size_t)o[4]};
-  conv_g_gen = kept && g != dy ? gbuf_gen : 0;
+  const double gen = kept && g != dy ? gbuf_gen : 0;
+  if (gen == 0) dy_last = dy;
+  conv_g_gen = gen != 0 ? gen : (dy_token -= 1);
   const int rc = conv_run(3, p, t);
   conv_g_gen = 0;
   if (rc != 0) return -1;
-  return kept && g != dy ? gbuf_gen : 0;
+  return gen;
 }
 
 /*
@@ -1938,7 +1945,8 @@ static int cd_conv_grad_x_unlocked(uint8_t *heap, const double *p, double gen, c
   }
   void *t[4] = {g, heap + (size_t)o[2], heap + (size_t)o[3], NULL};
   conv_out_bf16 = (flags & 4) != 0;
-  conv_g_gen = g == gbuf ? gbuf_gen : 0;
+  conv_g_gen = g == gbuf ? gbuf_gen : g == dy_last ? dy_token : 0;
+  dy_last = NULL;
   const int rc = conv_run(1, p, t);
   conv_out_bf16 = 0;
   conv_g_gen = 0;
