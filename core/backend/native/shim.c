@@ -904,7 +904,7 @@ static int conv_wino(int kind, const double *p, void *const t[4]) {
    * 3 blocked dst, 4 the caller's weights (or weight gradient), 5 bias (or bias gradient) */
   void *u0 = t[0], *u1 = kind == 0 ? t[3] : kind == 1 ? t[2] : t[1];
   if (mem(&m[0], kind == 1 ? &e->md[3] : &e->md[0], u0) ||
-      mem(&m[1], kind == 0 ? &e->md[3] : kind == 1 ? &e->md[0] : &e->md[3], u1) ||
+      mem(&m[1], kind == 1 ? &e->md[0] : &e->md[3], u1) ||
       mem(&m[2], &e->bmd[0], wino_buf[0]) || mem(&m[3], &e->bmd[1], wino_buf[1]) ||
       mem(&m[4], &e->md[1], kind >= 2 ? t[2] : t[1]) ||
       mem(&m[5], &e->md[2], kind == 3 ? t[3] : kind == 0 ? t[2] : NULL))
